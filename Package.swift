@@ -4,16 +4,68 @@ import PackageDescription
 let package = Package(
     name: "kg",
     platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kg", targets: ["kg"]),
+        .executable(name: "kg-gateway", targets: ["kg-gateway"]),
+        .executable(name: "kg-worker", targets: ["kg-worker"]),
+        .executable(name: "kg-sample", targets: ["kg-sample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+    ],
     targets: [
+        // Thin wrappers over the C libraries (Debian -dev packages).
         .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CRabbitMQ", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure logic: the backup format, integrity rules, naming, progress. No I/O but byte buffers.
         .target(name: "KGFormat", dependencies: ["CZlib"]),
+        // PostgreSQL access (libpq): connections, COPY, migrations, the job and user stores.
+        .target(name: "KGDatabase", dependencies: ["CLibPQ", "KGFormat"]),
+        // RabbitMQ (rabbitmq-c): job queue and status topic, each connection on its own thread.
         .target(name: "KGBroker", dependencies: ["CRabbitMQ"]),
+        // What gateway and worker share: configuration, temp storage, job model, logging.
+        .target(name: "KGService", dependencies: [
+            "KGFormat", "KGDatabase", "KGBroker",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Deterministic sample graphs for the demo, the tests and the benchmark.
+        .target(name: "KGSample", dependencies: ["KGFormat", "KGDatabase"]),
+        .target(name: "KGWorker", dependencies: ["KGService"]),
+        .target(name: "KGGateway", dependencies: [
+            "KGService",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+        // The CLI's HTTP client (libcurl): streaming up and down with progress callbacks.
         .target(name: "KGClient", dependencies: ["CCurl"]),
+        .target(name: "KGCLI", dependencies: [
+            "KGFormat", "KGClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "kg", dependencies: ["KGCLI"]),
+        .executableTarget(name: "kg-gateway", dependencies: [
+            "KGGateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "kg-worker", dependencies: [
+            "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "kg-sample", dependencies: [
+            "KGSample", "KGService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"]),
+        .testTarget(name: "KGIntegrationTests", dependencies: ["KGFormat", "KGDatabase", "KGSample", "KGClient"]),
     ]
 )

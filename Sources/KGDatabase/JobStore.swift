@@ -1,0 +1,158 @@
+import Foundation
+
+/// The `kg_api.jobs` table: the source of truth for every job's state.
+/// All values are bound parameters; the job's API JSON is built by PostgreSQL.
+public struct JobStore {
+    public let db: PGConnection
+
+    public init(_ db: PGConnection) { self.db = db }
+
+    static let jobJSON = """
+        json_build_object('job_id', job_id, 'job_type', job_type, 'status', status,
+            'progress', progress, 'result', result, 'error', error,
+            'created_at', created_at, 'started_at', started_at, 'completed_at', completed_at,
+            'user', username, 'attempts', attempts)::text
+        """
+
+    public func create(jobID: String, type: String, username: String, params: String, tempFile: String?) throws {
+        try db.query("""
+            INSERT INTO kg_api.jobs (job_id, job_type, username, params, temp_file, progress)
+            VALUES ($1::uuid, $2, $3, $4::jsonb, $5, '{"stage": "queued", "percent": 0}')
+            """, [jobID, type, username, params, tempFile])
+    }
+
+    /// The job's API JSON, or nil when there is no such job (or it is not `username`'s and `username` is set).
+    public func json(jobID: String, visibleTo username: String? = nil) throws -> String? {
+        guard UUID(uuidString: jobID) != nil else { return nil }
+        return try db.query("""
+            SELECT \(Self.jobJSON) AS job FROM kg_api.jobs
+            WHERE job_id = $1::uuid AND ($2::text IS NULL OR username = $2)
+            """, [jobID, username]).first("job")
+    }
+
+    /// The API JSON of recent jobs, newest first.
+    public func listJSON(username: String?, status: String?, limit: Int = 100) throws -> [String] {
+        try db.query("""
+            SELECT \(Self.jobJSON) AS job FROM kg_api.jobs
+            WHERE ($1::text IS NULL OR username = $1) AND ($2::text IS NULL OR status = $2)
+            ORDER BY created_at DESC LIMIT $3::int
+            """, [username, status, String(limit)]).rows.compactMap { $0[0] }
+    }
+
+    public func state(jobID: String) throws -> JobState? {
+        let r = try db.query("""
+            SELECT job_type, status, params::text AS params, attempts, worker_id, temp_file, error,
+                   result::text AS result, username,
+                   extract(epoch FROM (now() - heartbeat_at)) AS heartbeat_age
+            FROM kg_api.jobs WHERE job_id = $1::uuid
+            """, [jobID])
+        guard let row = r.records.first else { return nil }
+        return JobState(
+            jobID: jobID,
+            type: (row["job_type"] ?? nil) ?? "",
+            status: (row["status"] ?? nil) ?? "",
+            params: (row["params"] ?? nil) ?? "{}",
+            attempts: Int((row["attempts"] ?? nil) ?? "0") ?? 0,
+            workerID: row["worker_id"] ?? nil,
+            tempFile: row["temp_file"] ?? nil,
+            error: row["error"] ?? nil,
+            result: row["result"] ?? nil,
+            username: (row["username"] ?? nil) ?? "",
+            heartbeatAge: ((row["heartbeat_age"] ?? nil)).flatMap(Double.init))
+    }
+
+    /// Takes a queued job for `workerID`; nil when the job is not queued any more.
+    public func claim(jobID: String, workerID: String) throws -> JobState? {
+        let r = try db.query("""
+            UPDATE kg_api.jobs SET status = 'running', worker_id = $2, attempts = attempts + 1,
+                started_at = coalesce(started_at, now()), heartbeat_at = now(),
+                progress = '{"stage": "starting", "percent": 0}'
+            WHERE job_id = $1::uuid AND status = 'queued'
+            RETURNING job_id
+            """, [jobID, workerID])
+        guard !r.isEmpty else { return nil }
+        return try state(jobID: jobID)
+    }
+
+    /// Takes over a running job whose previous worker is gone.
+    public func takeOver(jobID: String, workerID: String) throws -> JobState? {
+        let r = try db.query("""
+            UPDATE kg_api.jobs SET worker_id = $2, attempts = attempts + 1, heartbeat_at = now()
+            WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id
+            """, [jobID, workerID])
+        guard !r.isEmpty else { return nil }
+        return try state(jobID: jobID)
+    }
+
+    /// Records progress and a heartbeat; returns the current status (to notice cancellation).
+    @discardableResult
+    public func progress(jobID: String, progressJSON: String) throws -> String? {
+        try db.query("""
+            UPDATE kg_api.jobs SET progress = $2::jsonb, heartbeat_at = now()
+            WHERE job_id = $1::uuid RETURNING status
+            """, [jobID, progressJSON]).first("status")
+    }
+
+    /// A heartbeat alone; returns the current status.
+    @discardableResult
+    public func heartbeat(jobID: String) throws -> String? {
+        try db.query("UPDATE kg_api.jobs SET heartbeat_at = now() WHERE job_id = $1::uuid RETURNING status", [jobID]).first("status")
+    }
+
+    /// Moves a non-terminal job to `completed`; false when it had already ended (e.g. cancelled).
+    @discardableResult
+    public func complete(jobID: String, resultJSON: String, progressJSON: String) throws -> Bool {
+        !(try db.query("""
+            UPDATE kg_api.jobs SET status = 'completed', result = $2::jsonb, progress = $3::jsonb,
+                completed_at = now(), heartbeat_at = now()
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
+            """, [jobID, resultJSON, progressJSON]).isEmpty)
+    }
+
+    /// Moves a non-terminal job to `failed` with `error`; false when it had already ended.
+    @discardableResult
+    public func fail(jobID: String, error: String, progressJSON: String? = nil) throws -> Bool {
+        !(try db.query("""
+            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = now(),
+                progress = coalesce($3::jsonb, progress)
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
+            """, [jobID, error, progressJSON]).isEmpty)
+    }
+
+    /// Moves a non-terminal job to `cancelled`; false when it had already ended.
+    @discardableResult
+    public func cancel(jobID: String, reason: String) throws -> Bool {
+        !(try db.query("""
+            UPDATE kg_api.jobs SET status = 'cancelled', error = $2, completed_at = now()
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
+            """, [jobID, reason]).isEmpty)
+    }
+
+    /// A session-level advisory lock that marks a job as held by this connection's
+    /// process; PostgreSQL releases it when the process dies.
+    public func tryLock(jobID: String) throws -> Bool {
+        try db.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [jobID]).first("ok") == "t"
+    }
+
+    public func unlock(jobID: String) throws {
+        try db.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [jobID])
+    }
+}
+
+/// What a worker or the gateway needs to know about a job's row.
+public struct JobState: Sendable {
+    public let jobID: String
+    public let type: String
+    public let status: String
+    public let params: String
+    public let attempts: Int
+    public let workerID: String?
+    public let tempFile: String?
+    public let error: String?
+    public let result: String?
+    public let username: String
+    /// Seconds since the holder's last heartbeat.
+    public let heartbeatAge: Double?
+
+    public var isTerminal: Bool { status == "completed" || status == "failed" || status == "cancelled" }
+}

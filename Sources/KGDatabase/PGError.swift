@@ -1,0 +1,20 @@
+/// A failure reported by PostgreSQL or by libpq, with the server's SQLSTATE when there is one.
+public struct PGError: Error, CustomStringConvertible, Sendable {
+    /// Five-character SQLSTATE (for example `23505` unique violation), or nil for client-side failures.
+    public let sqlState: String?
+    public let message: String
+
+    public init(sqlState: String? = nil, _ message: String) {
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// True when the connection itself is gone (server restarted, network cut):
+    /// the caller may reconnect and retry the whole unit of work.
+    public var isConnectionFailure: Bool {
+        guard let state = sqlState else { return true }
+        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
+    }
+}

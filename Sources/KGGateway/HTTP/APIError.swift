@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// An error answered as JSON `{"error": "…", "detail": …}` with its HTTP status.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+    let detail: String?
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ message: String, detail: String? = nil) {
+        self.status = status
+        self.message = message
+        self.detail = detail
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var body: [UInt8] = []
+        body.append(contentsOf: "{\"error\":".utf8)
+        JSON.appendQuoted(message, to: &body)
+        body.append(contentsOf: ",\"detail\":".utf8)
+        if let detail { JSON.appendQuoted(detail, to: &body) } else { body.append(contentsOf: "null".utf8) }
+        body.append(UInt8(ascii: "}"))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func unauthorized(_ detail: String) -> APIError {
+        var error = APIError(.unauthorized, "not authenticated", detail: detail)
+        error.headers[.wwwAuthenticate] = "Bearer"
+        return error
+    }
+
+    static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, "not permitted", detail: detail) }
+    static func notFound(_ what: String) -> APIError { APIError(.notFound, "\(what) not found") }
+    static func badRequest(_ message: String, detail: String? = nil) -> APIError { APIError(.badRequest, message, detail: detail) }
+    static func unavailable(_ message: String, detail: String? = nil) -> APIError { APIError(.serviceUnavailable, message, detail: detail) }
+}

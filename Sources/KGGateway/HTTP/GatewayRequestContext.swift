@@ -1,0 +1,33 @@
+import Hummingbird
+
+/// The per-request context: Hummingbird's core storage plus the authenticated user.
+struct GatewayRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    var user: AuthenticatedUser?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The user, or 401.
+    func requireUser() throws -> AuthenticatedUser {
+        guard let user else { throw APIError.unauthorized("send Authorization: Bearer <token> (get one with `kg login`)") }
+        return user
+    }
+
+    /// The user when an admin, else 403.
+    func requireAdmin() throws -> AuthenticatedUser {
+        let user = try requireUser()
+        guard user.isAdmin else {
+            throw APIError.forbidden("\(user.username) has role \(user.role); this needs the admin role")
+        }
+        return user
+    }
+}
+
+/// Who made a request.
+struct AuthenticatedUser: Sendable {
+    let username: String
+    let role: String
+    var isAdmin: Bool { role == "admin" }
+}

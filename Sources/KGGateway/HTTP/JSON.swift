@@ -1,0 +1,39 @@
+import Foundation
+import Hummingbird
+import KGFormat
+import NIOCore
+
+/// Small JSON helpers for responses.
+enum JSON {
+    static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        JSONEscaping.appendQuoted(text, to: &out)
+    }
+
+    /// A 200 (or `status`) response whose body is JSON text made elsewhere (often by PostgreSQL).
+    static func response(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func response<T: Encodable>(encoding value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// Reads a small JSON request body (at most `limit` bytes) and decodes it.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "request body too large", detail: "at most \(limit) bytes of JSON")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("invalid JSON body", detail: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KGDatabase
+import KGFormat
+import KGService
+import Logging
+
+/// `POST /admin/backup`: creates the job, publishes it, and streams the file
+/// back as the worker writes it.
+struct BackupRoutes {
+    let pool: PGPool
+    let queue: JobQueue
+    let storage: TempStorage
+    let heartbeatTimeout: Double
+    let logger: Logger
+
+    struct BackupRequest: Decodable {
+        let backup_type: String
+        let ontology_name: String?
+        let compression: String?
+    }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.post("/admin/backup") { request, context -> Response in
+            let user = try context.requireAdmin()
+            let body = try await JSON.decode(BackupRequest.self, from: request)
+            guard let type = BackupType(rawValue: body.backup_type) else {
+                throw APIError.badRequest("unknown backup_type \"\(body.backup_type)\"", detail: "use \"full\" or \"ontology\"")
+            }
+            let compression = body.compression ?? "none"
+            guard compression == "none" || compression == "gzip" else {
+                throw APIError.badRequest("unknown compression \"\(compression)\"", detail: "use \"none\" or \"gzip\"")
+            }
+            var ontology: String?
+            if type == .ontology {
+                guard let name = body.ontology_name, !name.isEmpty else {
+                    throw APIError.badRequest("an ontology backup needs ontology_name", detail: "list ontologies with `kg ontology list`")
+                }
+                guard name.utf8.count <= 512, !name.contains("\0") else {
+                    throw APIError.badRequest("invalid ontology name")
+                }
+                let exists = try await pool.run { db in
+                    !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty)
+                }
+                guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+                ontology = name
+            }
+
+            let jobID = UUID()
+            let id = jobID.uuidString.lowercased()
+            let gzip = compression == "gzip"
+            let params = BackupJobParams(
+                backupType: type, ontologyName: ontology, compression: compression,
+                fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
+                tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
+            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+            try await pool.run { db in
+                try JobStore(db).create(jobID: id, type: "backup", username: user.username, params: paramsJSON, tempFile: params.tempFile)
+            }
+            do {
+                try await queue.publish(JobMessage(jobID: id, jobType: "backup"))
+            } catch {
+                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+                throw APIError.unavailable("the job queue is unavailable; try again shortly", detail: "\(error)")
+            }
+            logger.info("backup queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "type": "\(type.rawValue)"])
+
+            let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
+                                          heartbeatTimeout: heartbeatTimeout, logger: logger)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: gzip ? "application/gzip" : "application/json",
+                    .contentDisposition: ContentDisposition.attachment(filename: params.fileName),
+                    HTTPField.Name("X-Job-Id")!: id,
+                    .cacheControl: "no-store",
+                ],
+                body: ResponseBody { writer in try await streamer.stream(to: &writer) })
+        }
+    }
+}
+
+/// RFC 6266 `Content-Disposition` for a download.
+enum ContentDisposition {
+    static func attachment(filename: String) -> String {
+        let ascii = String(filename.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" ? Character(scalar) : "_"
+        })
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ascii
+        return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import KGDatabase
+import KGFormat
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Streams a backup file to the client *while the worker writes it*: it tails
+/// the temp file and ends only when the job row says the backup is complete
+/// and every byte has been sent. When the worker fails, the stream is aborted
+/// (the connection closes without the final chunk), so the client can never
+/// take a truncated file for a complete one.
+struct BackupStreamer: Sendable {
+    let jobID: String
+    let path: String
+    let pool: PGPool
+    let heartbeatTimeout: Double
+    let logger: Logger
+
+    static let chunkSize = 256 * 1024
+
+    struct Aborted: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func stream(to writer: inout any ResponseBodyWriter) async throws {
+        var fd: Int32 = -1
+        var offset = 0
+        var expected: Int?
+        var lastCheck = Date.distantPast
+        var clientGone = false
+        defer {
+            if fd >= 0 { close(fd) }
+            unlink(path)
+        }
+        do {
+            while true {
+                if fd < 0 {
+                    fd = open(path, O_RDONLY | O_CLOEXEC)
+                }
+                var sent = false
+                if fd >= 0 {
+                    let descriptor = fd
+                    let at = offset
+                    let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
+                        var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
+                        let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
+                            max(0, pread(descriptor, ptr.baseAddress, Self.chunkSize, off_t(at)))
+                        }
+                        return n > 0 ? buffer : nil
+                    }
+                    if let chunk {
+                        offset += chunk.readableBytes
+                        do {
+                            try await writer.write(chunk)
+                        } catch {
+                            clientGone = true
+                            throw error
+                        }
+                        sent = true
+                    }
+                }
+                if let expected, offset >= expected {
+                    try await writer.finish(nil)
+                    logger.info("backup streamed", metadata: ["job_id": "\(jobID)", "bytes": "\(offset)"])
+                    return
+                }
+                if sent { continue }
+                // At the end of what is written so far: is the job done, failed or stalled?
+                if Date().timeIntervalSince(lastCheck) >= 0.25 || expected == nil && fd < 0 {
+                    lastCheck = Date()
+                    if let state = try await currentState() {
+                        switch state.status {
+                        case "completed":
+                            let result = state.result.flatMap { try? JSONDecoder().decode(BackupJobResult.self, from: Data($0.utf8)) }
+                            guard let result else { throw Aborted(description: "the completed job has no result") }
+                            expected = result.bytes
+                            continue
+                        case "failed", "cancelled":
+                            throw Aborted(description: "backup \(state.status): \(state.error ?? "no reason given")")
+                        case "running":
+                            if let age = state.heartbeatAge, age > heartbeatTimeout {
+                                let reason = "the worker running this backup stopped responding (no heartbeat for \(Int(age)) s); take a new backup"
+                                _ = try? await pool.run { db in try JobStore(db).fail(jobID: jobID, error: reason) }
+                                throw Aborted(description: reason)
+                            }
+                        default:
+                            break
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(15))
+            }
+        } catch {
+            if clientGone {
+                logger.notice("client went away during a backup download; cancelling the job", metadata: ["job_id": "\(jobID)"])
+                _ = try? await pool.run { db in try JobStore(db).cancel(jobID: jobID, reason: "the client disconnected during the download") }
+            } else {
+                logger.error("backup stream aborted: \(error)", metadata: ["job_id": "\(jobID)"])
+            }
+            throw error
+        }
+    }
+
+    private func currentState() async throws -> JobState? {
+        let id = jobID
+        return try await pool.run { db in try JobStore(db).state(jobID: id) }
+    }
+}

@@ -1,0 +1,8 @@
+import KGFormat
+
+/// Where the gateway sends jobs (the broker's durable job queue in production).
+protocol JobQueue: Sendable {
+    /// Publishes and waits for the broker's confirmation; throws when the broker is away.
+    func publish(_ message: JobMessage) async throws
+    var isReady: Bool { get }
+}

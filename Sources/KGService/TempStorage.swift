@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+
+/// The temp folder that gateways and workers share. Every file in it is named
+/// after its owner job (`backup_<job>.json`, `restore_<job>.json`), is removed
+/// by its owner on every exit path, and a sweep at startup removes anything
+/// older than the configured age (files whose owner died).
+public struct TempStorage: Sendable {
+    public let directory: String
+
+    public init(directory: String) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ConfigError("cannot create temp storage \(directory): \(error.localizedDescription); set temp_dir / KG_TEMP_DIR to a writable folder")
+        }
+    }
+
+    /// The path of a backup job's file. Job ids are UUIDs, never user text.
+    public func backupPath(jobID: UUID, gzip: Bool) -> String {
+        "\(directory)/backup_\(jobID.uuidString.lowercased()).json\(gzip ? ".gz" : "")"
+    }
+
+    public func restorePath(jobID: UUID) -> String {
+        "\(directory)/restore_\(jobID.uuidString.lowercased()).json"
+    }
+
+    /// Removes a file if present; never throws (cleanup paths must not fail).
+    public func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Removes files older than `maxAgeHours`; returns how many.
+    @discardableResult
+    public func sweep(maxAgeHours: Double, logger: Logger) -> Int {
+        let cutoff = Date().addingTimeInterval(-maxAgeHours * 3600)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        for name in names {
+            let path = "\(directory)/\(name)"
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  attributes[.type] as? FileAttributeType == .typeRegular,
+                  let modified = attributes[.modificationDate] as? Date, modified < cutoff else { continue }
+            if unlink(path) == 0 {
+                removed += 1
+                logger.notice("removed abandoned temp file", metadata: ["file": "\(name)"])
+            }
+        }
+        return removed
+    }
+}

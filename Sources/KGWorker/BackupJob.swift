@@ -1,0 +1,92 @@
+import Foundation
+import KGDatabase
+import KGFormat
+
+/// Exports the graph into a backup file in temp storage, from one consistent
+/// snapshot (REPEATABLE READ, READ ONLY), streaming each section with COPY.
+///
+/// Layout: metadata first (type, schema version, producer, statistics), `data`
+/// last, one record per line, so that a streaming reader knows the counts
+/// before the first record.
+struct BackupJob {
+    let params: BackupJobParams
+    let context: JobContext
+
+    func run(data db: PGConnection) throws -> BackupJobResult {
+        let type = params.backupType
+        if type == .ontology {
+            guard let name = params.ontologyName, !name.isEmpty else {
+                throw JobFailure("an ontology backup needs an ontology name")
+            }
+            try db.query("SELECT set_config('kg.backup_ontology', $1, false)", [name])
+        }
+        return try db.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+            try export(db, type: type)
+        }
+    }
+
+    private func export(_ db: PGConnection, type: BackupType) throws -> BackupJobResult {
+        try context.progress(stage: "counting", processed: 0, total: 0, message: "counting records", force: true)
+        let schemaVersion = Int(try db.query("SELECT coalesce(max(version), 0) AS v FROM kg_api.schema_migrations").first("v") ?? "0") ?? 0
+        let countRow = try db.query(BackupQueries.counts(type))
+        var statistics: [String: Int] = [:]
+        for section in BackupQueries.sections {
+            statistics[section] = Int(countRow.first(section) ?? "0") ?? 0
+        }
+        let total = statistics.values.reduce(0, +)
+
+        let sink = try FileSink(path: params.tempFile, gzip: params.compression == "gzip")
+        var header: [UInt8] = []
+        header.append(contentsOf: "{\"version\":\"1.0\",\"type\":\"\(type.fileType)\",\"timestamp\":".utf8)
+        JSONEscaping.appendQuoted(Self.isoTimestamp(Date()), to: &header)
+        header.append(contentsOf: ",\"ontology\":".utf8)
+        if type == .ontology, let name = params.ontologyName {
+            JSONEscaping.appendQuoted(name, to: &header)
+        } else {
+            header.append(contentsOf: "null".utf8)
+        }
+        header.append(contentsOf: ",\"schema_version\":\(schemaVersion)".utf8)
+        header.append(contentsOf: ",\"producer\":{\"name\":\"\(Producer.name)\",\"version\":\"\(Producer.version)\"}".utf8)
+        header.append(contentsOf: ",\"statistics\":{".utf8)
+        header.append(contentsOf: ["concepts", "sources", "instances", "relationships", "vocabulary"]
+            .map { "\"\($0)\":\(statistics[$0] ?? 0)" }.joined(separator: ",").utf8)
+        header.append(contentsOf: "},\"data\":{".utf8)
+        try header.withUnsafeBytes { try sink.write($0) }
+
+        var processed = 0
+        let comma = Array(",\n".utf8)
+        for (index, section) in BackupQueries.sections.enumerated() {
+            try sink.write("\(index == 0 ? "" : ",")\n\"\(section)\":[\n")
+            var reader = CopyBinaryFieldReader()
+            var first = true
+            try db.copyOut(BackupQueries.copy(section: section, type: type)) { chunk in
+                try reader.feed(chunk) { field in
+                    guard let field else { throw JobFailure("unexpected NULL record in \(section)") }
+                    if !first { try comma.withUnsafeBytes { try sink.write($0) } }
+                    first = false
+                    try sink.write(field)
+                    processed += 1
+                    try context.progress(stage: "exporting", processed: processed, total: total,
+                                         message: "exporting \(section)")
+                }
+            }
+            guard reader.rows == statistics[section] else {
+                throw JobFailure("\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
+            }
+            try sink.write("\n]")
+            try sink.flush()
+            try context.checkCancelled()
+        }
+        try sink.write("\n}}\n")
+        try sink.finish()
+        try context.progress(stage: "exported", processed: processed, total: total, message: "backup written", force: true)
+        return BackupJobResult(bytes: sink.bytesWritten, fileName: params.fileName, statistics: statistics, schemaVersion: schemaVersion)
+    }
+
+    static func isoTimestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}

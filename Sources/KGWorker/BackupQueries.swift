@@ -1,0 +1,102 @@
+import KGFormat
+
+/// The SQL that exports each section of a backup. PostgreSQL builds every
+/// record's JSON (`json_build_object`), which keeps float8 values exact and
+/// escapes text correctly; the worker only joins the records with commas.
+///
+/// Ontology backups read their scope from the session setting
+/// `kg.backup_ontology` (set with a bound parameter), because COPY cannot take
+/// parameters and user text is never spliced into SQL.
+enum BackupQueries {
+    static let ontologyScope = """
+        scope_sources AS (
+            SELECT source_id FROM kg.sources WHERE document = current_setting('kg.backup_ontology')),
+        scope_concepts AS (
+            SELECT DISTINCT e.concept_id FROM kg.evidence e JOIN kg.instances i USING (instance_id)
+            WHERE i.source_id IN (SELECT source_id FROM scope_sources))
+        """
+
+    /// Section names in file order. Vocabulary first: a streaming restore can then
+    /// check relationship types as they arrive.
+    static let sections = ["vocabulary", "concepts", "sources", "instances", "relationships"]
+
+    static func counts(_ type: BackupType) -> String {
+        switch type {
+        case .full:
+            return """
+                SELECT (SELECT count(*) FROM kg.vocabulary) AS vocabulary,
+                       (SELECT count(*) FROM kg.concepts) AS concepts,
+                       (SELECT count(*) FROM kg.sources) AS sources,
+                       (SELECT count(*) FROM kg.instances JOIN kg.evidence USING (instance_id)) AS instances,
+                       (SELECT count(*) FROM kg.relationships) AS relationships
+                """
+        case .ontology:
+            return """
+                WITH \(ontologyScope)
+                SELECT (SELECT count(*) FROM kg.vocabulary) AS vocabulary,
+                       (SELECT count(*) FROM scope_concepts) AS concepts,
+                       (SELECT count(*) FROM scope_sources) AS sources,
+                       (SELECT count(*) FROM kg.instances i JOIN kg.evidence e USING (instance_id)
+                         WHERE i.source_id IN (SELECT source_id FROM scope_sources)) AS instances,
+                       (SELECT count(*) FROM kg.relationships
+                         WHERE from_concept_id IN (SELECT concept_id FROM scope_concepts)) AS relationships
+                """
+        }
+    }
+
+    static func copy(section: String, type: BackupType) -> String {
+        let scoped = type == .ontology
+        let with = scoped ? "WITH \(ontologyScope) " : ""
+        let query: String
+        switch section {
+        case "vocabulary":
+            query = """
+                SELECT json_build_object('relationship_type', relationship_type, 'description', description,
+                    'category', category, 'added_by', added_by, 'added_at', added_at, 'usage_count', usage_count,
+                    'is_active', is_active, 'is_builtin', is_builtin, 'synonyms', synonyms,
+                    'deprecation_reason', deprecation_reason, 'embedding_model', embedding_model,
+                    'embedding_generated_at', embedding_generated_at, 'embedding', embedding,
+                    'direction_semantics', direction_semantics)::text
+                FROM kg.vocabulary ORDER BY relationship_type
+                """
+        case "concepts":
+            query = """
+                \(with)SELECT json_build_object('concept_id', concept_id, 'label', label, 'description', description,
+                    'search_terms', search_terms, 'embedding', embedding)::text
+                FROM kg.concepts
+                \(scoped ? "WHERE concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
+                ORDER BY concept_id
+                """
+        case "sources":
+            // Optional keys appear only when set, as in the platform's files.
+            query = """
+                \(with)SELECT left(json_build_object('source_id', source_id, 'document', document, 'paragraph', paragraph,
+                    'full_text', full_text, 'file_path', file_path)::text, -1)
+                    || coalesce(', "content_type" : ' || to_json(content_type)::text, '')
+                    || coalesce(', "garage_key" : ' || to_json(garage_key)::text, '')
+                    || coalesce(', "storage_key" : ' || to_json(storage_key)::text, '')
+                    || '}'
+                FROM kg.sources
+                \(scoped ? "WHERE source_id IN (SELECT source_id FROM scope_sources)" : "")
+                ORDER BY source_id
+                """
+        case "instances":
+            query = """
+                \(with)SELECT json_build_object('instance_id', i.instance_id, 'quote', i.quote,
+                    'concept_id', e.concept_id, 'source_id', i.source_id)::text
+                FROM kg.instances i JOIN kg.evidence e USING (instance_id)
+                \(scoped ? "WHERE i.source_id IN (SELECT source_id FROM scope_sources)" : "")
+                ORDER BY i.instance_id, e.concept_id
+                """
+        default: // relationships
+            query = """
+                \(with)SELECT json_build_object('from', from_concept_id, 'to', to_concept_id,
+                    'type', relationship_type, 'properties', properties)::text
+                FROM kg.relationships
+                \(scoped ? "WHERE from_concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
+                ORDER BY relationship_id
+                """
+        }
+        return "COPY (\(query)) TO STDOUT (FORMAT binary)"
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import KGFormat
+
+/// A buffered, exclusive-create output file for job data in temp storage,
+/// optionally gzip-compressed on the way. Flushes often enough that a reader
+/// tailing the file (the gateway) sees a steady stream.
+final class FileSink {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var compressor: GzipCompressor?
+    private let flushAt: Int
+    private var closed = false
+    let path: String
+    /// Bytes written to the file (after compression).
+    private(set) var bytesWritten = 0
+
+    init(path: String, gzip: Bool, flushAt: Int = 256 * 1024) throws {
+        self.path = path
+        self.flushAt = flushAt
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw JobFailure("cannot create temp file \(path): \(String(cString: strerror(errno)))")
+        }
+        compressor = gzip ? GzipCompressor() : nil
+        buffer.reserveCapacity(flushAt + 64 * 1024)
+    }
+
+    deinit {
+        if !closed { close(fd) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if compressor != nil {
+            let out = compressor!.compress(bytes)
+            buffer.append(contentsOf: out)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+        if buffer.count >= flushAt { try flush() }
+    }
+
+    func write(_ string: String) throws {
+        var s = string
+        try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes what is buffered to the file.
+    func flush() throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw JobFailure("cannot write temp file \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        bytesWritten += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the compressed stream, flushes and closes.
+    func finish() throws {
+        if compressor != nil {
+            buffer.append(contentsOf: compressor!.finish())
+        }
+        try flush()
+        closed = true
+        close(fd)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import KGDatabase
+import KGFormat
+import Logging
+
+/// Where a running job reports: throttled progress events on the status
+/// exchange, the job row (progress and heartbeat), and cancellation checks.
+///
+/// A heartbeat thread keeps `heartbeat_at` fresh even while a single long
+/// statement runs, and notices a cancellation in the row.
+final class JobContext: @unchecked Sendable {
+    // `control` is shared by the job thread and the heartbeat thread: every use holds `lock`.
+    private let lock = NSLock()
+    private let control: PGConnection
+    private let events: StatusSink
+    let jobID: String
+    let jobType: String
+    let logger: Logger
+    private let progressInterval: Double
+    private let heartbeatInterval: Double
+
+    private var lastPublish = Date.distantPast
+    private var lastRowUpdate = Date.distantPast
+    private var percent = 0.0
+    private var cancelledReason: String?
+    private var stopped = false
+    private var heartbeatThread: Thread?
+
+    init(jobID: String, jobType: String, control: PGConnection, events: StatusSink, logger: Logger,
+         progressInterval: Double, heartbeatInterval: Double) {
+        self.jobID = jobID
+        self.jobType = jobType
+        self.control = control
+        self.events = events
+        self.logger = logger
+        self.progressInterval = progressInterval
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    func startHeartbeat() {
+        let thread = Thread { [weak self] in self?.heartbeatLoop() }
+        thread.name = "kg-heartbeat"
+        heartbeatThread = thread
+        thread.start()
+    }
+
+    func stopHeartbeat() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+    }
+
+    private func heartbeatLoop() {
+        while true {
+            Thread.sleep(forTimeInterval: heartbeatInterval)
+            lock.lock()
+            if stopped {
+                lock.unlock()
+                return
+            }
+            do {
+                let status = try JobStore(control).heartbeat(jobID: jobID)
+                if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
+            } catch {
+                logger.warning("heartbeat failed: \(error)")
+            }
+            lock.unlock()
+        }
+    }
+
+    /// Throws ``JobCancelled`` when the job was cancelled.
+    func checkCancelled() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let reason = cancelledReason { throw JobCancelled(description: reason) }
+    }
+
+    /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
+    func progress(stage: String, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        let now = Date()
+        guard force || now.timeIntervalSince(lastPublish) >= progressInterval else { return }
+        let raw = total > 0 ? min(100.0, Double(processed) * 100.0 / Double(total)) : 0
+        percent = max(percent, (raw * 10).rounded(.down) / 10)
+        let progress = JobProgress(stage: stage, percent: percent, message: message, itemsTotal: total, itemsProcessed: processed)
+        let progressJSON = Self.encode(progress)
+        lastPublish = now
+        events.publish(jobID: jobID, event: "progress",
+                       body: Array("{\"job_id\":\"\(jobID)\",\"job_type\":\"\(jobType)\",\"status\":\"running\",\"progress\":\(progressJSON)}".utf8))
+        if force || now.timeIntervalSince(lastRowUpdate) >= 1.0 {
+            lastRowUpdate = now
+            lock.lock()
+            defer { lock.unlock() }
+            let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON)
+            if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
+            if let reason = cancelledReason { throw JobCancelled(description: reason) }
+        }
+    }
+
+    var currentPercent: Double { percent }
+
+    /// Runs `body` with the control connection (job row updates outside the progress path).
+    func withControl<T>(_ body: (PGConnection) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(control)
+    }
+
+    /// Publishes the job's final row as its terminal event.
+    func publishFinal(event: String) {
+        let json = withControl { try? JobStore($0).json(jobID: jobID) }
+        if let json { events.publish(jobID: jobID, event: event, body: Array(json.utf8)) }
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// Where status events go (the broker's status exchange in production).
+protocol StatusSink: Sendable {
+    func publish(jobID: String, event: String, body: [UInt8])
+}
