@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Checks a backup file on disk: the one place in KGFormat that reads files.
+///
+/// ```swift
+/// let report = BackupFileChecker.check(path: "backups/full_backup_20240501_100000.json.gz")
+/// ```
+///
+/// A file that is missing, unreadable or a directory yields a report with a
+/// `format` error saying which; nothing is thrown.
+public enum BackupFileChecker {
+    /// The size of each read; large enough to keep system calls rare, small
+    /// enough to keep memory flat.
+    public static let chunkSize = 1 << 20
+
+    /// Reads the file at `path` in 1 MiB chunks through an ``IntegrityChecker``.
+    public static func check(path: String, maxDecompressedBytes: Int? = nil,
+                             limits: BackupReaderLimits = BackupReaderLimits()) -> IntegrityReport
+    {
+        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            let reason: String
+            switch code {
+            case ENOENT: reason = "no such file: \(path)"
+            case EACCES: reason = "cannot read \(path): permission denied"
+            case ENOTDIR: reason = "no such file: \(path) (a part of the path is not a directory)"
+            default: reason = "cannot open \(path): \(String(cString: strerror(code)))"
+            }
+            checker.observeFailure(FileProblem(message: reason))
+            return checker.makeReport()
+        }
+        defer { close(fd) }
+
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            checker.observeFailure(FileProblem(message: "\(path) is a directory, not a backup file"))
+            return checker.makeReport()
+        }
+
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                checker.observeFailure(FileProblem(message:
+                    code == EISDIR ? "\(path) is a directory, not a backup file"
+                                   : "cannot read \(path): \(String(cString: strerror(code)))"))
+                return checker.makeReport()
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { checker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return checker.finish()
+    }
+
+    /// Why a file could not be read, worded for the report.
+    struct FileProblem: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+}

@@ -1,0 +1,107 @@
+/// Checks a backup against the integrity rules of BACKUP_FORMAT.md while it streams.
+///
+/// Two ways to use it:
+///
+/// ```swift
+/// // 1. Feed it the file's bytes (gzip or not); it reads and checks.
+/// let checker = IntegrityChecker(maxDecompressedBytes: 16 << 30)
+/// checker.feed(chunk)                 // as often as needed
+/// let report = checker.finish()
+///
+/// // 2. Let it watch the events of a reader that something else drives,
+/// //    e.g. a restore that loads records and checks them in one pass.
+/// let checker = IntegrityChecker()
+/// let reader = BackupStreamReader { event in
+///     checker.observe(event)
+///     try load(event)
+/// }
+/// do { …feed and finish the reader… } catch { checker.observeFailure(error) }
+/// let report = checker.makeReport()
+/// ```
+///
+/// Reading problems (not JSON, truncated, damaged gzip) never throw: they
+/// become `format` errors in the report. Not thread-safe.
+public final class IntegrityChecker {
+    public let limits: BackupReaderLimits
+    public let maxDecompressedBytes: Int?
+
+    private var rules = IntegrityRules()
+    private var failed = false
+    private var pipeline: (decoder: ContentDecoder, reader: BackupStreamReader)?
+
+    /// - Parameters:
+    ///   - limits: bounds for the reader when the checker reads bytes itself.
+    ///   - maxDecompressedBytes: refuse gzip content that inflates past this.
+    public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil) {
+        self.limits = limits
+        self.maxDecompressedBytes = maxDecompressedBytes
+    }
+
+    // MARK: - Fed with bytes
+
+    /// Reads and checks the next chunk of the file. After a reading error,
+    /// further chunks are ignored (the report says what went wrong).
+    public func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard !failed else { return }
+        let (decoder, reader) = ownPipeline()
+        do {
+            try decoder.decode(bytes) { try reader.feed($0) }
+        } catch {
+            observeFailure(error)
+        }
+    }
+
+    /// Reads and checks the next chunk of the file.
+    public func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Ends the file and returns the report.
+    public func finish() -> IntegrityReport {
+        if !failed {
+            let (decoder, reader) = ownPipeline()
+            do {
+                try decoder.finish { try reader.feed($0) }
+                try reader.finish()
+            } catch {
+                observeFailure(error)
+            }
+        }
+        return makeReport()
+    }
+
+    private func ownPipeline() -> (decoder: ContentDecoder, reader: BackupStreamReader) {
+        if let pipeline { return pipeline }
+        // unowned: the checker owns the reader, so the reader must not own the checker.
+        let reader = BackupStreamReader(limits: limits) { [unowned self] event in self.observe(event) }
+        let created = (decoder: ContentDecoder(maxDecompressedBytes: maxDecompressedBytes), reader: reader)
+        pipeline = created
+        return created
+    }
+
+    // MARK: - Watching another reader
+
+    /// Applies the rules to one event of a reader driven elsewhere.
+    public func observe(_ event: BackupEvent) {
+        rules.observe(event)
+    }
+
+    /// Records that the document could not be read to its end; the report
+    /// will carry it as a `format` error.
+    public func observeFailure(_ error: Error) {
+        failed = true
+        let message: String
+        switch error {
+        case let error as BackupReadError: message = error.message
+        case let error as CompressionError: message = error.message
+        default: message = String(describing: error)
+        }
+        rules.fail(message)
+    }
+
+    /// The report on everything observed so far. Call it after `.end` (or a
+    /// failure); before that, the report says the document was not read to its end.
+    public func makeReport() -> IntegrityReport {
+        rules.report()
+    }
+}

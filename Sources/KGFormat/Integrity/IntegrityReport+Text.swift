@@ -1,0 +1,60 @@
+extension IntegrityReport {
+    /// The report for people: one line per finding, what the file holds,
+    /// the verdict, and for an invalid file what to do next.
+    ///
+    /// ```text
+    /// error [references] instance i12 names source s9, which the file does not contain
+    ///
+    /// full_backup, version 1.0, schema 12, written by kg 0.3.0 at 2024-05-01T10:00:00Z
+    /// records: vocabulary 30, concepts 120, sources 14, instances 410, relationships 233
+    /// INVALID: 1 error
+    /// Next step: …
+    /// ```
+    public func renderText() -> String {
+        var lines = findings.map(\.description)
+        if !lines.isEmpty { lines.append("") }
+
+        var about: [String] = [backupType ?? "unknown backup type"]
+        if let ontology { about.append("ontology \(JSONEscaping.quoted(ontology))") }
+        if let version { about.append("version \(version)") }
+        if let schemaVersion {
+            about.append(isFromThisSystem ? "schema \(schemaVersion)" : "platform schema \(schemaVersion)")
+        }
+        if let producer, let name = producer.name {
+            about.append("written by \(name)" + (producer.version.map { " \($0)" } ?? ""))
+        }
+        if let timestamp { about.append("at \(timestamp)") }
+        lines.append(about.joined(separator: ", "))
+
+        if !counts.isEmpty {
+            lines.append("records: " + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+        }
+        if let statistics {
+            lines.append("statistics in the file: " + statistics.jsonText)
+        }
+        if externalDeps > 0 {
+            lines.append("external dependencies: \(externalDeps) concept\(externalDeps == 1 ? "" : "s")")
+        }
+
+        if valid {
+            lines.append(warnings.isEmpty ? "valid" : "valid (\(plural(warnings.count, "warning")))")
+        } else {
+            var verdict = "INVALID: \(plural(errors.count, "error"))"
+            if !warnings.isEmpty { verdict += ", \(plural(warnings.count, "warning"))" }
+            lines.append(verdict)
+            lines.append("Next step: " + nextStep)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private var nextStep: String {
+        if errors.contains(where: { $0.category == .format }) {
+            return "this file cannot be restored as it is. If it was cut short or damaged in transit, copy or download it again; otherwise make a new backup with `kg admin backup`."
+        }
+        return "a restore refuses this file. Make a new backup with `kg admin backup`, or repair the records named above and run `kg admin verify` again."
+    }
+
+    private func plural(_ n: Int, _ word: String) -> String {
+        "\(n) \(word)\(n == 1 ? "" : "s")"
+    }
+}

@@ -1,0 +1,82 @@
+/// The result of checking a backup: whether it may be restored, everything
+/// found, and what the file says about itself.
+///
+/// ```swift
+/// let report = BackupFileChecker.check(path: "full_backup_20240501_100000.json.gz")
+/// print(report.renderText())                    // for people
+/// let json = report.jsonBytes()                 // for `kg admin verify --json`
+/// if !report.valid { exit(1) }
+/// ```
+public struct IntegrityReport: Sendable, Codable, Equatable {
+    /// Who wrote the file; absent in files from the platform.
+    public struct Producer: Sendable, Codable, Equatable {
+        public let name: String?
+        public let version: String?
+
+        public init(name: String?, version: String?) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    /// `true` when there are no errors; warnings never make a file invalid.
+    public let valid: Bool
+    public let errors: [Finding]
+    public let warnings: [Finding]
+    public let info: [Finding]
+    /// Distinct concept ids an ontology backup names but does not hold.
+    public let externalDeps: Int
+    /// The file's own `statistics`, unchanged; `nil` when it has none.
+    public let statistics: JSONValue?
+    /// Records per `data` section actually present (sections that were arrays).
+    public let counts: [String: Int]
+    /// `type`: "full_backup" or "ontology_backup" (or whatever the file says).
+    public let backupType: String?
+    public let ontology: String?
+    public let version: String?
+    public let schemaVersion: Int?
+    public let producer: Producer?
+    public let timestamp: String?
+
+    public init(errors: [Finding], warnings: [Finding], info: [Finding], externalDeps: Int,
+                statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
+                version: String?, schemaVersion: Int?, producer: Producer?, timestamp: String?)
+    {
+        self.valid = errors.isEmpty
+        self.errors = errors
+        self.warnings = warnings
+        self.info = info
+        self.externalDeps = externalDeps
+        self.statistics = statistics
+        self.counts = counts
+        self.backupType = backupType
+        self.ontology = ontology
+        self.version = version
+        self.schemaVersion = schemaVersion
+        self.producer = producer
+        self.timestamp = timestamp
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case valid, errors, warnings, info, statistics, counts, ontology, version, producer, timestamp
+        case externalDeps = "external_deps"
+        case backupType = "backup_type"
+        case schemaVersion = "schema_version"
+    }
+
+    /// All findings, errors first.
+    public var findings: [Finding] { errors + warnings + info }
+
+    /// Whether the file was written by this system (it carries `producer.name == "kg"`),
+    /// so that its `schema_version` counts in our migration history.
+    public var isFromThisSystem: Bool { producer?.name == "kg" }
+
+    /// The restore-time schema rule: an error when the backup needs a newer
+    /// schema than the database has. `nil` when the restore may go ahead —
+    /// including files from the platform, whose numbers are not ours to compare.
+    public func schemaFinding(databaseSchemaVersion: Int) -> Finding? {
+        guard isFromThisSystem, let needed = schemaVersion, needed > databaseSchemaVersion else { return nil }
+        return Finding(.error, .format,
+            "backup needs schema v\(needed), database is at v\(databaseSchemaVersion): apply migrations first")
+    }
+}

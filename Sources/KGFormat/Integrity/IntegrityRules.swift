@@ -1,0 +1,338 @@
+/// The integrity rules of BACKUP_FORMAT.md, applied to reader events one at a time.
+///
+/// Memory grows with the number of distinct ids (concept and source ids
+/// defined; references not yet resolved, each with its first referrer for
+/// messages), never with the size of the text. References are resolved at the
+/// end because sections may come in any order.
+struct IntegrityRules {
+    static let requiredSections = ["concepts", "sources", "instances", "relationships"]
+    static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
+
+    private var log = FindingLog()
+
+    // Top level
+    private var metadata: [String: JSONValue] = [:]
+    private var sawData = false
+    private var dataIsObject = false
+
+    // Sections
+    private var sectionsAsArray: Set<String> = []
+    private var sectionsNotArray: Set<String> = []
+    private var counts: [String: Int] = [:]
+
+    // Ids and references
+    private var conceptIds: Set<String> = []
+    private var sourceIds: Set<String> = []
+    private var pendingConcepts: [String: String] = [:]  // id -> first referrer
+    private var pendingConceptOrder: [String] = []
+    private var pendingSources: [String: String] = [:]
+    private var pendingSourceOrder: [String] = []
+
+    // Vocabulary
+    private var vocabularyTypes: Set<String> = []
+    private var typeUses: [String: Int] = [:]
+    private var typeOrder: [String] = []
+
+    // Reading
+    private var ended = false
+    private var failure: String?
+
+    // MARK: - Events
+
+    mutating func observe(_ event: BackupEvent) {
+        guard failure == nil else { return }
+        switch event {
+        case .metadata(let key, let value):
+            metadata[key] = value
+        case .dataStart:
+            sawData = true
+            dataIsObject = true
+        case .dataNotObject(let kind):
+            sawData = true
+            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))")
+        case .sectionStart(let name):
+            sectionsAsArray.insert(name)
+            counts[name, default: 0] += 0
+        case .record(let section, let index, let value):
+            checkRecord(section, index, value)
+        case .sectionEnd(let name, let count):
+            counts[name, default: 0] += count
+        case .sectionNotArray(let name, let kind):
+            sectionsNotArray.insert(name)
+            if Self.countedSections.contains(name) {
+                log.add(.error, .format, "data.\(name) is \(kind), not an array of records")
+            }
+        case .dataEnd:
+            break
+        case .end:
+            ended = true
+        }
+    }
+
+    /// The document could not be read to its end (not JSON, truncated, gzip
+    /// damaged, unreadable file). Later events are ignored.
+    mutating func fail(_ message: String) {
+        guard failure == nil else { return }
+        failure = message
+    }
+
+    // MARK: - Records
+
+    private mutating func checkRecord(_ section: String, _ index: Int, _ value: JSONValue) {
+        guard Self.countedSections.contains(section) else { return }  // unknown sections are not ours to judge
+        let place = "data.\(section)[\(index)]"
+        guard case .object = value else {
+            log.add(.error, .format, "\(place) is \(value.kind), not an object", kind: "\(section) records that are not objects")
+            return
+        }
+        switch section {
+        case "concepts":
+            guard let id = nonEmptyString(value["concept_id"]) else {
+                log.add(.error, .format, "\(place) has no concept_id", kind: "concepts without concept_id")
+                return
+            }
+            if !conceptIds.insert(id).inserted {
+                log.add(.error, .references,
+                        "concept \(id) is defined more than once (again at \(place)); a restore cannot load both",
+                        kind: "duplicate concept ids")
+            }
+        case "sources":
+            guard let id = nonEmptyString(value["source_id"]) else {
+                log.add(.error, .format, "\(place) has no source_id", kind: "sources without source_id")
+                return
+            }
+            if !sourceIds.insert(id).inserted {
+                log.add(.error, .references,
+                        "source \(id) is defined more than once (again at \(place)); a restore cannot load both",
+                        kind: "duplicate source ids")
+            }
+        case "instances":
+            let name = nonEmptyString(value["instance_id"]).map { "instance \($0)" } ?? "instance at \(place)"
+            if let concept = nonEmptyString(value["concept_id"]) {
+                referConcept(concept, from: name)
+            } else {
+                log.add(.error, .references, "\(name) (\(place)) has no concept_id", kind: "instances without concept_id")
+            }
+            if let source = nonEmptyString(value["source_id"]) {
+                if !sourceIds.contains(source) && pendingSources[source] == nil {
+                    pendingSources[source] = name
+                    pendingSourceOrder.append(source)
+                }
+            } else {
+                log.add(.error, .references, "\(name) (\(place)) has no source_id", kind: "instances without source_id")
+            }
+        case "relationships":
+            let from = nonEmptyString(value["from"])
+            let to = nonEmptyString(value["to"])
+            let type = nonEmptyString(value["type"])
+            let name = "relationship \(from ?? "?") -[\(type ?? "?")]-> \(to ?? "?") (\(place))"
+            if from == nil {
+                log.add(.error, .references, "\(place) has no \"from\" concept", kind: "relationships without an end")
+            }
+            if to == nil {
+                log.add(.error, .references, "\(place) has no \"to\" concept", kind: "relationships without an end")
+            }
+            if let from { referConcept(from, from: name) }
+            if let to { referConcept(to, from: name) }
+            if let type {
+                if typeUses[type] == nil { typeOrder.append(type) }
+                typeUses[type, default: 0] += 1
+            } else {
+                // A restore cannot create an edge without a label.
+                log.add(.error, .format, "\(place) has no relationship type", kind: "relationships without a type")
+            }
+        case "vocabulary":
+            if let type = nonEmptyString(value["relationship_type"]) {
+                vocabularyTypes.insert(type)
+            } else {
+                log.add(.error, .format, "\(place) has no relationship_type", kind: "vocabulary rows without relationship_type")
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func referConcept(_ id: String, from referrer: String) {
+        // Concepts usually come first, so most references resolve at once and
+        // nothing is stored for them.
+        if conceptIds.contains(id) || pendingConcepts[id] != nil { return }
+        pendingConcepts[id] = referrer
+        pendingConceptOrder.append(id)
+    }
+
+    private func nonEmptyString(_ value: JSONValue?) -> String? {
+        guard let s = value?.stringValue, !s.isEmpty else { return nil }
+        return s
+    }
+
+    // MARK: - Report
+
+    func report() -> IntegrityReport {
+        var log = self.log
+        var externalDeps = 0
+        let type = metadata["type"]?.stringValue
+
+        if let failure {
+            log.add(.error, .format, failure)
+            log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
+        } else if !ended {
+            log.add(.error, .format, "the document was not read to its end")
+        } else {
+            checkTopLevel(&log)
+            if dataIsObject { checkSections(&log) }
+            if dataIsObject { externalDeps = checkReferences(&log, ontologyBackup: type == "ontology_backup") }
+            if dataIsObject { checkVocabulary(&log) }
+            if dataIsObject { checkStatistics(&log) }
+        }
+
+        let all = log.closed()
+        let producer = metadata["producer"].flatMap { value -> IntegrityReport.Producer? in
+            guard case .object = value else { return nil }
+            return IntegrityReport.Producer(name: value["name"]?.stringValue, version: value["version"]?.stringValue)
+        }
+        return IntegrityReport(
+            errors: all.filter { $0.severity == .error },
+            warnings: all.filter { $0.severity == .warning },
+            info: all.filter { $0.severity == .info },
+            externalDeps: externalDeps,
+            statistics: metadata["statistics"],
+            counts: counts.filter { sectionsAsArray.contains($0.key) },
+            backupType: type,
+            ontology: metadata["ontology"]?.stringValue,
+            version: metadata["version"]?.stringValue,
+            schemaVersion: metadata["schema_version"]?.intValue,
+            producer: producer,
+            timestamp: metadata["timestamp"]?.stringValue)
+    }
+
+    private func checkTopLevel(_ log: inout FindingLog) {
+        let missing = ["version", "type", "data", "statistics"].filter { $0 == "data" ? !sawData : metadata[$0] == nil }
+        if !missing.isEmpty {
+            log.add(.error, .format, "missing top-level key\(missing.count == 1 ? "" : "s"): \(missing.joined(separator: ", "))")
+        }
+        if let version = metadata["version"] {
+            if (version.stringValue ?? "").isEmpty {
+                log.add(.error, .format, "\"version\" must be a non-empty string such as \"1.0\", found \(describeValue(version))")
+            }
+        }
+        if let type = metadata["type"] {
+            if type.stringValue != "full_backup" && type.stringValue != "ontology_backup" {
+                log.add(.error, .format, "\"type\" must be \"full_backup\" or \"ontology_backup\", found \(describeValue(type))")
+            }
+            if type.stringValue == "ontology_backup" && (metadata["ontology"]?.stringValue ?? "").isEmpty {
+                log.add(.warning, .externalDeps, "an ontology backup without an ontology name: which ontology it holds is unknown")
+            }
+        }
+        if let timestamp = metadata["timestamp"] {
+            if !(timestamp.stringValue.map(Self.isUTCTimestamp) ?? false) {
+                log.add(.warning, .format, "\"timestamp\" should be a UTC ISO-8601 time ending in Z, found \(describeValue(timestamp))")
+            }
+        } else {
+            // The required-keys sentence of the format lists it, but the rule
+            // specific to it makes a missing timestamp a warning.
+            log.add(.warning, .format, "no \"timestamp\": when the backup was made is unknown")
+        }
+        if let schema = metadata["schema_version"], schema.intValue == nil {
+            log.add(.warning, .format, "\"schema_version\" should be an integer, found \(describeValue(schema))")
+        }
+        if let statistics = metadata["statistics"], statistics.kind != .object {
+            log.add(.error, .format, "\"statistics\" is \(statistics.kind), not an object of counts")
+        }
+    }
+
+    private func checkSections(_ log: inout FindingLog) {
+        for name in Self.requiredSections where !sectionsAsArray.contains(name) && !sectionsNotArray.contains(name) {
+            log.add(.error, .format, "data has no \"\(name)\" section")
+        }
+        let allPresent = Self.requiredSections.allSatisfy { sectionsAsArray.contains($0) }
+        if allPresent && Self.requiredSections.allSatisfy({ counts[$0] == 0 }) {
+            log.add(.warning, .consistency, "no data: concepts, sources, instances and relationships are all empty")
+        }
+    }
+
+    /// Returns the number of external dependencies (ontology backups only).
+    private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> Int {
+        for id in pendingSourceOrder where !sourceIds.contains(id) {
+            log.add(.error, .references, "\(pendingSources[id]!) names source \(id), which the file does not contain",
+                    kind: "references to sources the file does not contain")
+        }
+        let missingConcepts = pendingConceptOrder.filter { !conceptIds.contains($0) }
+        guard !missingConcepts.isEmpty else { return 0 }
+        if ontologyBackup {
+            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", …" : "")
+            log.add(.warning, .externalDeps,
+                    "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
+            log.add(.info, .externalDeps,
+                    "those references will dangle after a restore unless the ontologies that hold these concepts are present in the database")
+            return missingConcepts.count
+        }
+        for id in missingConcepts {
+            log.add(.error, .references, "\(pendingConcepts[id]!) names concept \(id), which the file does not contain",
+                    kind: "references to concepts the file does not contain")
+        }
+        return 0
+    }
+
+    private func checkVocabulary(_ log: inout FindingLog) {
+        let hasVocabulary = sectionsAsArray.contains("vocabulary")
+        for type in typeOrder {
+            let uses = typeUses[type] ?? 0
+            let usedBy = "used by \(uses) relationship\(uses == 1 ? "" : "s")"
+            if BuiltinRelationshipTypes.structuralEdgeNames.contains(type) {
+                log.add(.warning, .vocabulary, "relationship type \(type) (\(usedBy)) is a structural edge name, never a relationship type",
+                        kind: "unknown relationship types")
+            } else if hasVocabulary ? !vocabularyTypes.contains(type) : !BuiltinRelationshipTypes.names.contains(type) {
+                log.add(.warning, .vocabulary, hasVocabulary
+                    ? "relationship type \(type) (\(usedBy)) is not in the file's vocabulary"
+                    : "relationship type \(type) (\(usedBy)) is not a built-in type, and the file has no vocabulary",
+                    kind: "unknown relationship types")
+            }
+        }
+    }
+
+    private func checkStatistics(_ log: inout FindingLog) {
+        guard let statistics = metadata["statistics"], case .object = statistics else { return }
+        for name in Self.countedSections {
+            guard let stated = statistics[name] else { continue }
+            guard let statedCount = stated.intValue else {
+                log.add(.warning, .consistency, "statistics.\(name) should be a count, found \(describeValue(stated))")
+                continue
+            }
+            // A required section that is missing or not an array already has its error.
+            if Self.requiredSections.contains(name) && !sectionsAsArray.contains(name) { continue }
+            let actual = counts[name] ?? 0
+            if statedCount != actual {
+                log.add(.warning, .consistency,
+                        "statistics says \(statedCount) \(name) but data.\(name) holds \(actual)")
+            }
+        }
+    }
+
+    private func describeValue(_ value: JSONValue) -> String {
+        switch value {
+        case .string, .number, .bool, .null:
+            let text = value.jsonText
+            return text.count > 60 ? String(text.prefix(57)) + "…" : text
+        default:
+            return value.kind.description
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`
+    static func isUTCTimestamp(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        let pattern = Array("dddd-dd-ddTdd:dd:dd".utf8)
+        guard b.count >= pattern.count + 1, b.last == UInt8(ascii: "Z") else { return false }
+        for (i, p) in pattern.enumerated() {
+            if p == UInt8(ascii: "d") {
+                guard JSONNumberGrammar.isDigit(b[i]) else { return false }
+            } else if b[i] != p {
+                return false
+            }
+        }
+        let rest = b[pattern.count..<(b.count - 1)]
+        if rest.isEmpty { return true }
+        guard rest.first == UInt8(ascii: "."), rest.count >= 2 else { return false }
+        return rest.dropFirst().allSatisfy(JSONNumberGrammar.isDigit)
+    }
+}

@@ -1,0 +1,86 @@
+extension JSONValue {
+    /// What kind of value this is.
+    public var kind: JSONKind {
+        switch self {
+        case .null: return .null
+        case .bool: return .bool
+        case .number: return .number
+        case .string: return .string
+        case .array: return .array
+        case .object: return .object
+        }
+    }
+
+    /// The member named `key`; when the key appears more than once, the last
+    /// occurrence wins, as in most JSON readers. `nil` when not an object.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        // Search from the end so that the last duplicate wins.
+        for member in members.reversed() where member.key == key {
+            return member.value
+        }
+        return nil
+    }
+
+    /// The element at `index` of an array, `nil` when out of range or not an array.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
+        return elements[index]
+    }
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// The number's literal text.
+    public var numberLiteral: String? {
+        if case .number(let raw) = self { return raw }
+        return nil
+    }
+
+    /// The number as an `Int` when its literal is an integer that fits
+    /// (`12`, `-3`); `nil` for `1.5`, `1e3` or anything out of range.
+    public var intValue: Int? {
+        if case .number(let raw) = self { return Int(raw) }
+        return nil
+    }
+
+    /// The number as a `Double` (may round; use ``numberLiteral`` to keep every digit).
+    public var doubleValue: Double? {
+        if case .number(let raw) = self { return Double(raw) }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The object's members in file order, duplicates included.
+    public var objectMembers: [(key: String, value: JSONValue)]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+
+    /// A number value from an integer.
+    public static func integer(_ value: Int) -> JSONValue {
+        .number(String(value))
+    }
+
+    /// A number value from literal text, or `nil` when the text is not a JSON number.
+    public init?(numberLiteral text: String) {
+        guard JSONNumberGrammar.isValid(Array(text.utf8)) else { return nil }
+        self = .number(text)
+    }
+}

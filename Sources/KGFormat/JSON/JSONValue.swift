@@ -1,0 +1,25 @@
+/// A parsed JSON value that keeps everything the text said.
+///
+/// Numbers keep their literal text (`.number("0.1000000000000000055511151231257827")`)
+/// so no digit is lost to `Double`; objects keep their members in file order,
+/// duplicate keys included.
+///
+/// ```swift
+/// let value: JSONValue = ["concept_id": "c1", "embedding": [.number("0.25")]]
+/// var out: [UInt8] = []
+/// value.write(to: &out)   // {"concept_id":"c1","embedding":[0.25]}
+/// value["concept_id"]?.stringValue   // "c1"
+/// ```
+public enum JSONValue: Sendable {
+    case null
+    case bool(Bool)
+    /// The number's literal text exactly as written, valid per the JSON grammar.
+    ///
+    /// Build one from arbitrary text with ``init(numberLiteral:)`` so that
+    /// ``write(to:)`` never emits something that is not JSON.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    /// Members in file order; a key may appear more than once.
+    case object([(key: String, value: JSONValue)])
+}

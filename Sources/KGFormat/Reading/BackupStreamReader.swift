@@ -1,0 +1,441 @@
+/// A push parser for a whole backup document that hands out one record at a time.
+///
+/// Feed it the document's bytes in chunks of any size (chunk boundaries may
+/// fall anywhere, even inside a UTF-8 sequence); it calls `handler` with
+/// each ``BackupEvent`` as soon as it is complete. Top-level keys may come in
+/// any order. Only one record (or metadata value) is held at a time, so
+/// memory does not grow with the file.
+///
+/// ```swift
+/// let reader = BackupStreamReader { event in
+///     if case .record(let section, _, let value) = event { try load(section, value) }
+/// }
+/// try reader.feed(chunk)      // as often as needed
+/// try reader.finish()         // throws if the document ended early
+/// ```
+///
+/// After an error every further call rethrows it. Not thread-safe.
+public final class BackupStreamReader {
+    public typealias Handler = (BackupEvent) throws -> Void
+
+    public let limits: BackupReaderLimits
+    /// How many bytes of the document have been fed so far.
+    public private(set) var bytesConsumed = 0
+
+    private let handler: Handler
+
+    private enum State {
+        case documentStart, topKeyOrEnd, topKey, topColon, topValue, topCommaOrEnd
+        case dataKeyOrEnd, dataKey, dataColon, dataValue, dataCommaOrEnd
+        case recordOrEnd, record, recordCommaOrEnd
+        case documentEnd, finished
+    }
+
+    /// What the value being scanned will become once complete.
+    private enum Target {
+        case topKey, metadata, dataNotObject, dataKey, sectionNotArray, record
+    }
+
+    private var state = State.documentStart
+    private var failure: Error?
+
+    // The value in progress. Its bytes stay in the caller's chunk when the
+    // value ends in the chunk it started in (the common case, no copy);
+    // otherwise they are gathered in `buffer`.
+    private var target: Target?
+    private var valueStartOffset = 0
+    private var valueStartIndex = 0
+    private var buffering = false
+    private var buffer: [UInt8] = []
+    private var depthBase = 0
+    private var scanDepth = 0
+    private var scanInString = false
+    private var scanEscaped = false
+    private var scanScalar = false
+    private var scanLength = 0
+
+    private var topKey = ""
+    private var sectionName = ""
+    private var recordIndex = 0
+    private var scratch: [UInt8] = []
+
+    public init(limits: BackupReaderLimits = BackupReaderLimits(), handler: @escaping Handler) {
+        self.limits = limits
+        self.handler = handler
+    }
+
+    /// Parses the next chunk of the document, calling the handler for every
+    /// event it completes. Errors thrown by the handler propagate unchanged.
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure { throw failure }
+        guard let raw = bytes.baseAddress, bytes.count > 0 else { return }
+        do {
+            try consume(raw.assumingMemoryBound(to: UInt8.self), bytes.count)
+        } catch {
+            failure = error
+            throw error
+        }
+        bytesConsumed += bytes.count
+    }
+
+    /// Parses the next chunk of the document.
+    public func feed(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try feed($0) }
+    }
+
+    /// Ends the document: throws ``BackupReadError`` when it is incomplete,
+    /// otherwise calls the handler with `.end`.
+    public func finish() throws {
+        if let failure { throw failure }
+        guard state != .finished else { return }
+        do {
+            guard target == nil, state == .documentEnd else { throw truncationError() }
+            state = .finished
+            try handler(.end)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    // MARK: - Document structure
+
+    private func consume(_ base: UnsafePointer<UInt8>, _ count: Int) throws {
+        var i = 0
+        if target != nil { i = try continueValue(base, 0, count) }
+        while i < count {
+            let b = base[i]
+            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 {
+                i += 1
+                continue
+            }
+            switch state {
+            case .documentStart:
+                guard b == UInt8(ascii: "{") else { throw topLevelError(b, at: i) }
+                state = .topKeyOrEnd
+                i += 1
+            case .topKeyOrEnd, .topKey:
+                if b == UInt8(ascii: "\"") {
+                    i = try startValue(.topKey, depthBase: 1, base, i, count)
+                } else if b == UInt8(ascii: "}") && state == .topKeyOrEnd {
+                    state = .documentEnd
+                    i += 1
+                } else {
+                    throw syntax(state == .topKey
+                        ? "expected the next top-level key in double quotes, found \(describe(b))"
+                        : "expected a top-level key in double quotes or '}', found \(describe(b))", at: i)
+                }
+            case .topColon:
+                guard b == UInt8(ascii: ":") else {
+                    throw syntax("expected ':' after the top-level key \(JSONEscaping.quoted(topKey)), found \(describe(b))", at: i)
+                }
+                state = .topValue
+                i += 1
+            case .topValue:
+                if topKey == "data" && b == UInt8(ascii: "{") {
+                    state = .dataKeyOrEnd
+                    i += 1
+                    try handler(.dataStart)
+                } else {
+                    i = try startValue(topKey == "data" ? .dataNotObject : .metadata, depthBase: 1, base, i, count)
+                }
+            case .topCommaOrEnd:
+                if b == UInt8(ascii: ",") {
+                    state = .topKey
+                } else if b == UInt8(ascii: "}") {
+                    state = .documentEnd
+                } else {
+                    throw syntax("expected ',' or '}' after the value of \(JSONEscaping.quoted(topKey)), found \(describe(b))", at: i)
+                }
+                i += 1
+            case .dataKeyOrEnd, .dataKey:
+                if b == UInt8(ascii: "\"") {
+                    i = try startValue(.dataKey, depthBase: 2, base, i, count)
+                } else if b == UInt8(ascii: "}") && state == .dataKeyOrEnd {
+                    state = .topCommaOrEnd
+                    i += 1
+                    try handler(.dataEnd)
+                } else {
+                    throw syntax("expected a section name in double quotes inside \"data\", found \(describe(b))", at: i)
+                }
+            case .dataColon:
+                guard b == UInt8(ascii: ":") else {
+                    throw syntax("expected ':' after the section name \(JSONEscaping.quoted(sectionName)), found \(describe(b))", at: i)
+                }
+                state = .dataValue
+                i += 1
+            case .dataValue:
+                if b == UInt8(ascii: "[") {
+                    state = .recordOrEnd
+                    recordIndex = 0
+                    i += 1
+                    try handler(.sectionStart(name: sectionName))
+                } else {
+                    i = try startValue(.sectionNotArray, depthBase: 2, base, i, count)
+                }
+            case .dataCommaOrEnd:
+                if b == UInt8(ascii: ",") {
+                    state = .dataKey
+                    i += 1
+                } else if b == UInt8(ascii: "}") {
+                    state = .topCommaOrEnd
+                    i += 1
+                    try handler(.dataEnd)
+                } else {
+                    throw syntax("expected ',' or '}' after the section \(JSONEscaping.quoted(sectionName)), found \(describe(b))", at: i)
+                }
+            case .recordOrEnd, .record:
+                if b == UInt8(ascii: "]") && state == .recordOrEnd {
+                    state = .dataCommaOrEnd
+                    i += 1
+                    try handler(.sectionEnd(name: sectionName, count: recordIndex))
+                } else {
+                    i = try startValue(.record, depthBase: 3, base, i, count)
+                }
+            case .recordCommaOrEnd:
+                if b == UInt8(ascii: ",") {
+                    state = .record
+                    i += 1
+                } else if b == UInt8(ascii: "]") {
+                    state = .dataCommaOrEnd
+                    i += 1
+                    try handler(.sectionEnd(name: sectionName, count: recordIndex))
+                } else {
+                    throw syntax("expected ',' or ']' after data.\(sectionName)[\(recordIndex - 1)], found \(describe(b))", at: i)
+                }
+            case .documentEnd, .finished:
+                throw BackupReadError(.trailingData,
+                    "unexpected data after the end of the document, found \(describe(b)); a backup is exactly one JSON object",
+                    offset: bytesConsumed + i)
+            }
+        }
+    }
+
+    // MARK: - Values
+
+    /// Begins a value at `base[i]` and scans as much of it as this chunk holds.
+    /// Returns the index just past what was consumed.
+    private func startValue(_ newTarget: Target, depthBase newDepthBase: Int,
+                            _ base: UnsafePointer<UInt8>, _ i: Int, _ count: Int) throws -> Int {
+        let b = base[i]
+        target = newTarget
+        depthBase = newDepthBase
+        valueStartOffset = bytesConsumed + i
+        valueStartIndex = i
+        buffering = false
+        scanLength = 0
+        scanEscaped = false
+        scanInString = false
+        scanScalar = false
+        scanDepth = 0
+        switch b {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            scanDepth = 1
+            if depthBase + 1 > limits.maxDepth { throw tooDeep(at: i) }
+        case UInt8(ascii: "\""):
+            scanInString = true
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            scanScalar = true
+            return try continueValue(base, i, count)
+        default:
+            throw syntax("\(context()): expected a value, found \(describe(b))", at: i)
+        }
+        return try continueValue(base, i + 1, count)
+    }
+
+    /// Scans the value in progress from `base[from]`: when it ends in this
+    /// chunk, parses it and delivers it; otherwise keeps its bytes for later.
+    private func continueValue(_ base: UnsafePointer<UInt8>, _ from: Int, _ count: Int) throws -> Int {
+        let chunkStart = buffering ? 0 : valueStartIndex
+        // Scan no further than the size limit allows, so that the limit trips
+        // at the same byte however the input is chunked.
+        let allowance = limits.maxValueBytes - scanLength - (from - chunkStart)
+        let scanEnd = allowance < count - from ? from + max(0, allowance) : count
+        var i = from
+        var end = -1
+        if scanScalar {
+            while i < scanEnd && isScalarByte(base[i]) { i += 1 }
+            if i < scanEnd || (i < count && !isScalarByte(base[i])) { end = i }
+        } else {
+            var depth = scanDepth
+            var inString = scanInString
+            var escaped = scanEscaped
+            let room = limits.maxDepth - depthBase
+            scan: while i < scanEnd {
+                let b = base[i]
+                if inString {
+                    if escaped {
+                        escaped = false
+                    } else if b == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if b == UInt8(ascii: "\"") {
+                        inString = false
+                        if depth == 0 {
+                            i += 1
+                            end = i
+                            break scan
+                        }
+                    }
+                } else {
+                    switch b {
+                    case UInt8(ascii: "\""):
+                        inString = true
+                    case UInt8(ascii: "{"), UInt8(ascii: "["):
+                        depth += 1
+                        if depth > room { throw tooDeep(at: i) }
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 {
+                            i += 1
+                            end = i
+                            break scan
+                        }
+                    default:
+                        break
+                    }
+                }
+                i += 1
+            }
+            scanDepth = depth
+            scanInString = inString
+            scanEscaped = escaped
+        }
+
+        guard end >= 0 else {
+            if scanEnd < count {
+                throw BackupReadError(.valueTooLarge,
+                    "\(context()): a single value is larger than the limit of \(limits.maxValueBytes) bytes",
+                    offset: valueStartOffset + limits.maxValueBytes)
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base + chunkStart, count: count - chunkStart))
+            scanLength += count - chunkStart
+            buffering = true
+            return count
+        }
+
+        let value: JSONValue
+        do {
+            if buffering {
+                buffer.append(contentsOf: UnsafeBufferPointer(start: base, count: end))
+                value = try buffer.withUnsafeBufferPointer { try parse($0.baseAddress!, $0.count) }
+                // Keep a modest buffer for the next value; let a huge one go.
+                buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+            } else {
+                value = try parse(base + valueStartIndex, end - valueStartIndex)
+            }
+        } catch let error as BackupReadError {
+            throw error.inContext(context())
+        }
+        try deliver(value)
+        return end
+    }
+
+    private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {
+        var parser = JSONValueParser(base: start, count: count, startOffset: valueStartOffset,
+                                     depthBase: depthBase, maxDepth: limits.maxDepth)
+        return try parser.parse(scratch: &scratch)
+    }
+
+    private func deliver(_ value: JSONValue) throws {
+        let finished = target
+        target = nil
+        switch finished {
+        case .topKey:
+            topKey = value.stringValue ?? ""
+            state = .topColon
+        case .metadata:
+            state = .topCommaOrEnd
+            try handler(.metadata(key: topKey, value: value))
+        case .dataNotObject:
+            state = .topCommaOrEnd
+            try handler(.dataNotObject(found: value.kind))
+        case .dataKey:
+            sectionName = value.stringValue ?? ""
+            state = .dataColon
+        case .sectionNotArray:
+            state = .dataCommaOrEnd
+            try handler(.sectionNotArray(name: sectionName, found: value.kind))
+        case .record:
+            state = .recordCommaOrEnd
+            let index = recordIndex
+            recordIndex += 1
+            try handler(.record(section: sectionName, index: index, value: value))
+        case nil:
+            break
+        }
+    }
+
+    @inline(__always)
+    private func isScalarByte(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z"))
+            || b == UInt8(ascii: ".") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+    }
+
+    // MARK: - Errors
+
+    /// Where the value in progress sits, for messages.
+    private func context() -> String {
+        switch target {
+        case .topKey: return "in a top-level key"
+        case .metadata: return "in the value of \(JSONEscaping.quoted(topKey))"
+        case .dataNotObject: return "in the value of \"data\""
+        case .dataKey: return "in a section name inside \"data\""
+        case .sectionNotArray: return "in data.\(sectionName)"
+        case .record: return "in data.\(sectionName)[\(recordIndex)]"
+        case nil: return "in the document"
+        }
+    }
+
+    private func syntax(_ detail: String, at i: Int) -> BackupReadError {
+        BackupReadError(.notJSON, "not valid JSON: " + detail, offset: bytesConsumed + i)
+    }
+
+    private func tooDeep(at i: Int) -> BackupReadError {
+        BackupReadError(.tooDeep, "\(context()): arrays and objects nest deeper than \(limits.maxDepth) levels",
+                        offset: bytesConsumed + i)
+    }
+
+    private func topLevelError(_ b: UInt8, at i: Int) -> BackupReadError {
+        let found: JSONKind?
+        switch b {
+        case UInt8(ascii: "["): found = .array
+        case UInt8(ascii: "\""): found = .string
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): found = .number
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): found = .bool
+        case UInt8(ascii: "n"): found = .null
+        default: found = nil
+        }
+        if let found {
+            return BackupReadError(.notAnObject,
+                "the document is \(found), not an object: a backup is one JSON object with \"version\", \"type\" and \"data\"",
+                offset: bytesConsumed + i)
+        }
+        return BackupReadError(.notJSON,
+            "not JSON: expected '{' at the start of a backup, found \(describe(b))", offset: bytesConsumed + i)
+    }
+
+    private func truncationError() -> BackupReadError {
+        if state == .documentStart {
+            return BackupReadError(.truncated, bytesConsumed == 0
+                ? "the document is empty (0 bytes); expected a JSON object"
+                : "the document holds only whitespace; expected a JSON object", offset: bytesConsumed)
+        }
+        let place: String
+        if target != nil {
+            place = context()
+        } else {
+            switch state {
+            case .recordOrEnd, .record, .recordCommaOrEnd:
+                place = "in data.\(sectionName) after \(recordIndex) record\(recordIndex == 1 ? "" : "s")"
+            case .dataKeyOrEnd, .dataKey, .dataColon, .dataValue, .dataCommaOrEnd:
+                place = "inside \"data\""
+            default:
+                place = "at the top level"
+            }
+        }
+        return BackupReadError(.truncated,
+            "the document ends early (truncated) \(place); the file is incomplete: fetch or re-create it",
+            offset: bytesConsumed)
+    }
+}

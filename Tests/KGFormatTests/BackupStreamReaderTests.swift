@@ -1,0 +1,253 @@
+import XCTest
+@testable import KGFormat
+
+/// Reads `text` with the given chunk size and returns the events, or the error.
+func readEvents(_ bytes: [UInt8], chunkSize: Int = .max, limits: BackupReaderLimits = .init())
+    -> (events: [BackupEvent], error: BackupReadError?)
+{
+    var events: [BackupEvent] = []
+    let reader = BackupStreamReader(limits: limits) { events.append($0) }
+    do {
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + min(chunkSize, bytes.count))
+            try reader.feed(Array(bytes[start..<end]))
+            start = end
+        }
+        try reader.finish()
+        return (events, nil)
+    } catch let error as BackupReadError {
+        return (events, error)
+    } catch {
+        XCTFail("unexpected error type: \(error)")
+        return (events, nil)
+    }
+}
+
+func readEvents(_ text: String, chunkSize: Int = .max, limits: BackupReaderLimits = .init())
+    -> (events: [BackupEvent], error: BackupReadError?)
+{
+    readEvents(Array(text.utf8), chunkSize: chunkSize, limits: limits)
+}
+
+final class BackupStreamReaderTests: XCTestCase {
+    let sample = """
+    {"version": "1.0", "type": "full_backup", "timestamp": "2024-05-01T10:00:00Z", "ontology": null,
+     "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 1, "vocabulary": 0},
+     "data": {
+       "concepts": [
+         {"concept_id": "c1", "label": "Zürich \\"quoted\\" \\u00e9\\ud83d\\ude00", "embedding": [0.1000000000000000055511151231257827, -1.5e-300, 3]},
+         {"concept_id": "c2", "label": "two", "search_terms": ["a", "b"], "embedding": []}
+       ],
+       "sources": [],
+       "relationships": [{"from": "c1", "to": "c2", "type": "IMPLIES", "properties": {}}]
+     },
+     "trailer": [true, false, null, {"nested": [[], {}]}]
+    }
+    """
+
+    func testEventsOfASmallDocument() throws {
+        let (events, error) = readEvents(sample)
+        XCTAssertNil(error)
+        XCTAssertEqual(events.count, 18)
+        XCTAssertEqual(events.first, .metadata(key: "version", value: "1.0"))
+        XCTAssertEqual(events[3], .metadata(key: "ontology", value: nil))
+        XCTAssertEqual(events[5], .dataStart)
+        XCTAssertEqual(events[6], .sectionStart(name: "concepts"))
+        guard case .record(let section, let index, let value) = events[7] else { return XCTFail("\(events[7])") }
+        XCTAssertEqual(section, "concepts")
+        XCTAssertEqual(index, 0)
+        XCTAssertEqual(value["label"]?.stringValue, "Zürich \"quoted\" é😀")
+        XCTAssertEqual(value["embedding"]?.arrayValue?.map(\.numberLiteral),
+                       ["0.1000000000000000055511151231257827", "-1.5e-300", "3"])
+        XCTAssertEqual(events[9], .sectionEnd(name: "concepts", count: 2))
+        XCTAssertEqual(events[10], .sectionStart(name: "sources"))
+        XCTAssertEqual(events[11], .sectionEnd(name: "sources", count: 0))
+        XCTAssertEqual(events[14], .sectionEnd(name: "relationships", count: 1))
+        XCTAssertEqual(events[15], .dataEnd)
+        XCTAssertEqual(events[16], .metadata(key: "trailer", value: [true, false, nil, ["nested": [[], [:]]]]))
+        XCTAssertEqual(events.last, .end)
+    }
+
+    func testByteAtATimeGivesIdenticalEvents() {
+        let whole = readEvents(sample)
+        for size in [1, 2, 3, 7, 64] {
+            let chunked = readEvents(sample, chunkSize: size)
+            XCTAssertNil(chunked.error)
+            XCTAssertEqual(chunked.events, whole.events, "chunk size \(size)")
+        }
+    }
+
+    func testErrorsAreTheSameWhateverTheChunking() {
+        let broken = [
+            #"{"version": "1.0", "data": {"concepts": [{"a": 1,}]}}"#,
+            #"{"version": "1.0", "data": {"concepts": [{"a": "\xyz"}]}}"#,
+            #"{"data": {"concepts": [[[[[[1]]]]]]}}"#,
+            #"{"version": "1.0"} x"#,
+            #"{"version": "1.0", "data": {"concepts": [1, 2"#,
+        ]
+        let limits = BackupReaderLimits(maxDepth: 6, maxValueBytes: 1 << 20)
+        for text in broken {
+            let whole = readEvents(text, limits: limits)
+            XCTAssertNotNil(whole.error, text)
+            let bytewise = readEvents(text, chunkSize: 1, limits: limits)
+            XCTAssertEqual(bytewise.error, whole.error, text)
+            XCTAssertEqual(bytewise.events, whole.events, text)
+        }
+    }
+
+    func testDataBeforeMetadata() {
+        let (events, error) = readEvents(#"{"data": {"concepts": [{"concept_id": "c1"}]}, "version": "1.0"}"#)
+        XCTAssertNil(error)
+        XCTAssertEqual(events, [
+            .dataStart,
+            .sectionStart(name: "concepts"),
+            .record(section: "concepts", index: 0, value: ["concept_id": "c1"]),
+            .sectionEnd(name: "concepts", count: 1),
+            .dataEnd,
+            .metadata(key: "version", value: "1.0"),
+            .end,
+        ])
+    }
+
+    func testDataAndSectionsOfTheWrongKind() {
+        let (events, error) = readEvents(#"{"data": {"concepts": {"a": 1}, "sources": "none"}, "x": {"data": 1}}"#)
+        XCTAssertNil(error)
+        XCTAssertEqual(events, [
+            .dataStart,
+            .sectionNotArray(name: "concepts", found: .object),
+            .sectionNotArray(name: "sources", found: .string),
+            .dataEnd,
+            .metadata(key: "x", value: ["data": 1]),
+            .end,
+        ])
+        XCTAssertEqual(readEvents(#"{"data": [1, 2]}"#).events, [.dataNotObject(found: .array), .end])
+        XCTAssertEqual(readEvents(#"{"data": 12}"#).events, [.dataNotObject(found: .number), .end])
+    }
+
+    func testNumberLiteralsKeepEveryDigit() {
+        let literals = ["0.1000000000000000055511151231257827", "-1.5e-300", "0", "-0", "1E+2",
+                        "123456789012345678901234567890", "2.5e10"]
+        for literal in literals {
+            let (events, error) = readEvents("{\"n\": \(literal)}")
+            XCTAssertNil(error, literal)
+            XCTAssertEqual(events.first, .metadata(key: "n", value: .number(literal)))
+        }
+        for bad in ["01", "1.", ".5", "-", "1e", "+1", "1.5.5", "0x10", "NaN", "Infinity", "tru", "nul"] {
+            let (_, error) = readEvents("{\"n\": \(bad)}")
+            XCTAssertEqual(error?.kind, .notJSON, bad)
+        }
+    }
+
+    func testNotJSON() {
+        let (_, error) = readEvents("<html><body>502 Bad Gateway</body></html>")
+        XCTAssertEqual(error?.kind, .notJSON)
+        XCTAssertEqual(error?.offset, 0)
+        XCTAssertTrue(error!.message.contains("not JSON"), error!.message)
+
+        let missingColon = readEvents(#"{"version" "1.0"}"#).error
+        XCTAssertEqual(missingColon?.kind, .notJSON)
+        XCTAssertTrue(missingColon!.message.contains("expected ':' after the top-level key \"version\""), missingColon!.message)
+        XCTAssertEqual(missingColon?.offset, 11)
+
+        let badRecord = readEvents(#"{"data": {"concepts": [{"a": 1}, {"a" 2}]}}"#).error
+        XCTAssertEqual(badRecord?.kind, .notJSON)
+        XCTAssertTrue(badRecord!.message.hasPrefix("in data.concepts[1]: "), badRecord!.message)
+        XCTAssertEqual(badRecord?.offset, 38)
+    }
+
+    func testTopLevelNotAnObject() {
+        let (_, error) = readEvents("[1, 2, 3]")
+        XCTAssertEqual(error?.kind, .notAnObject)
+        XCTAssertTrue(error!.message.contains("the document is an array, not an object"), error!.message)
+    }
+
+    func testTruncatedAndEmptyDocuments() {
+        let text = #"{"version": "1.0", "data": {"concepts": [{"concept_id": "c1"}, {"concept_id": "c2"}]}}"#
+        let bytes = Array(text.utf8)
+        for cut in 0..<bytes.count {
+            let (_, error) = readEvents(Array(bytes[0..<cut]))
+            XCTAssertEqual(error?.kind, .truncated, "cut at \(cut)")
+            XCTAssertEqual(error?.offset, cut)
+        }
+        XCTAssertTrue(readEvents("").error!.message.contains("empty"))
+        XCTAssertTrue(readEvents(Array(bytes[0..<50])).error!.message.contains("truncated"))
+    }
+
+    func testTrailingGarbage() {
+        let (events, error) = readEvents(#"{"version": "1.0"}  {"again": 1}"#)
+        XCTAssertEqual(error?.kind, .trailingData)
+        XCTAssertEqual(error?.offset, 20)
+        XCTAssertEqual(events, [.metadata(key: "version", value: "1.0")])
+        XCTAssertNil(readEvents("{\"version\": \"1.0\"}\n\n").error)
+    }
+
+    func testInvalidUTF8InAString() {
+        var bytes = Array(#"{"data": {"concepts": [{"label": "ab"#.utf8)
+        let badOffset = bytes.count
+        bytes += [0xC3, 0x28]  // a lead byte followed by a non-continuation byte
+        bytes += Array(#""}]}}"#.utf8)
+        for size in [1, 1000] {
+            let (_, error) = readEvents(bytes, chunkSize: size)
+            XCTAssertEqual(error?.kind, .invalidUTF8)
+            XCTAssertEqual(error?.offset, badOffset)
+        }
+        // Overlong encodings, surrogates and lone surrogate escapes are rejected too.
+        for seq: [UInt8] in [[0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF]] {
+            let doc = Array(#"{"s": ""#.utf8) + seq + Array(#""}"#.utf8)
+            XCTAssertEqual(readEvents(doc).error?.kind, .invalidUTF8, "\(seq)")
+        }
+        XCTAssertEqual(readEvents(#"{"s": "\ud800"}"#).error?.kind, .invalidUTF8)
+        XCTAssertEqual(readEvents(#"{"s": "\udc00\ud800"}"#).error?.kind, .invalidUTF8)
+        // Multi-byte characters split across chunks are fine.
+        XCTAssertEqual(readEvents(#"{"s": "日本語 ü 😀"}"#, chunkSize: 1).events.first,
+                       .metadata(key: "s", value: "日本語 ü 😀"))
+    }
+
+    func testDeepNestingIsRefusedWithoutOverflowingTheStack() {
+        let deep = "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 1_000_000)
+        let (_, error) = readEvents(deep)
+        XCTAssertEqual(error?.kind, .tooDeep)
+        XCTAssertTrue(error!.message.contains("256"), error!.message)
+        // Right at the limit is fine: document 1, data 2, section 3, then 253 more.
+        let atLimit = "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 253)
+            + String(repeating: "]", count: 253) + "]}}"
+        XCTAssertNil(readEvents(atLimit).error)
+        let overLimit = "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 254)
+            + String(repeating: "]", count: 254) + "]}}"
+        XCTAssertEqual(readEvents(overLimit).error?.kind, .tooDeep)
+        XCTAssertEqual(readEvents(overLimit, chunkSize: 1).error?.kind, .tooDeep)
+    }
+
+    func testHugeValueIsRefused() {
+        let limits = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1000)
+        let big = "{\"data\": {\"sources\": [{\"full_text\": \"" + String(repeating: "x", count: 5000) + "\"}]}}"
+        for size in [1, 100, 100_000] {
+            let (_, error) = readEvents(big, chunkSize: size, limits: limits)
+            XCTAssertEqual(error?.kind, .valueTooLarge)
+            XCTAssertEqual(error?.offset, 22 + 1000)
+            XCTAssertTrue(error!.message.contains("data.sources[0]"), error!.message)
+        }
+        // A value of exactly the limit passes.
+        let exact = "{\"k\": \"" + String(repeating: "x", count: 998) + "\"}"
+        XCTAssertNil(readEvents(exact, chunkSize: 7, limits: limits).error)
+    }
+
+    func testHandlerErrorsPropagateAndStopTheReader() {
+        struct Stop: Error {}
+        let reader = BackupStreamReader { event in
+            if case .metadata = event { throw Stop() }
+        }
+        XCTAssertThrowsError(try reader.feed(Array(#"{"a": 1, "b": 2}"#.utf8))) { XCTAssertTrue($0 is Stop) }
+        XCTAssertThrowsError(try reader.finish()) { XCTAssertTrue($0 is Stop) }
+    }
+
+    func testDuplicateKeysAreAllReported() {
+        let (events, _) = readEvents(#"{"a": 1, "a": 2, "o": {"k": 1, "k": 2}}"#)
+        XCTAssertEqual(events[0], .metadata(key: "a", value: 1))
+        XCTAssertEqual(events[1], .metadata(key: "a", value: 2))
+        guard case .metadata(_, let o) = events[2] else { return XCTFail() }
+        XCTAssertEqual(o.objectMembers?.count, 2)
+        XCTAssertEqual(o["k"], 2)
+    }
+}
