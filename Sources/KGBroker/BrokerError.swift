@@ -37,3 +37,16 @@ public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Error {
+    /// The reason alone (no URL, no advice), for messages that wrap another error.
+    var brokerReason: String {
+        switch self as? BrokerError {
+        case .unreachable(_, let why)?: return why
+        case .connectionLost(let why)?, .protocolError(let why)?, .publishRejected(let why)?, .invalidURL(let why)?:
+            return why
+        case .stopped(let what)?: return "\(what) is stopped"
+        case nil: return "\(self)"
+        }
+    }
+}
