@@ -27,6 +27,7 @@ public final class BrokerThread: @unchecked Sendable {
     private let exited = DispatchSemaphore(value: 0)
     public let name: String
 
+    /// - Parameter name: thread name for debuggers and `top -H` (15 bytes are kept).
     public init(name: String) {
         self.name = name
         let thread = Thread { [self] in self.main() }
@@ -59,15 +60,10 @@ public final class BrokerThread: @unchecked Sendable {
     public func runSync<T>(_ body: () throws -> T) throws -> T {
         if isCurrent { return try body() }
         return try withoutActuallyEscaping(body) { body in
-            var result: Result<T, Error> = .failure(BrokerError.stopped("broker thread '\(name)'"))
-            let done = DispatchSemaphore(value: 0)
-            // `result` is written on this thread and read after `done` is signalled.
-            let accepted = enqueue {
-                result = Result { try body() }
-                done.signal()
-            }
-            if accepted { done.wait() }
-            return try result.get()
+            let call = SyncCall(body)
+            let accepted = enqueue { call.run() }
+            if accepted { call.done.wait() }
+            return try call.result.get()
         }
     }
 
@@ -116,6 +112,9 @@ public final class BrokerThread: @unchecked Sendable {
     }
 
     private func main() {
+        // Set from the thread itself: Foundation on Linux does not apply a name given before
+        // start to the OS thread. The kernel keeps 15 bytes.
+        Thread.current.name = String(name.utf8.prefix(15))!
         condition.lock()
         threadID = pthread_self()
         condition.unlock()
@@ -150,5 +149,22 @@ public final class BrokerThread: @unchecked Sendable {
         tickHandler = nil  // breaks the cycle owner → thread → handler → owner
         condition.unlock()
         exited.signal()
+    }
+}
+
+/// One `runSync` call. It drops the caller's closure before signalling, so the closure has not
+/// escaped when `withoutActuallyEscaping` returns. `result` is written on the broker thread and
+/// read by the caller only after `done` is signalled.
+private final class SyncCall<T> {
+    private var body: (() throws -> T)?
+    var result: Result<T, Error> = .failure(BrokerError.stopped("broker thread"))
+    let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping () throws -> T) { self.body = body }
+
+    func run() {
+        if let body { result = Result { try body() } }
+        body = nil
+        done.signal()
     }
 }

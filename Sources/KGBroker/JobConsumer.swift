@@ -94,10 +94,10 @@ public final class JobConsumer: @unchecked Sendable {
         let exited = DispatchSemaphore(value: 0)
         self.exited = exited
         let thread = Thread { [self] in
+            Thread.current.name = "kg-job-consumer"  // set from inside: see BrokerThread.main
             run()
             exited.signal()
         }
-        thread.name = "kg-job-consumer"
         thread.start()
     }
 

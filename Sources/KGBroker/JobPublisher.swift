@@ -47,7 +47,7 @@ public final class JobPublisher: @unchecked Sendable {
         self.connectTimeout = connectTimeout
         self.backoff = backoff
         self.log = log
-        self.thread = BrokerThread(name: "kg-job-publisher")
+        self.thread = BrokerThread(name: "kg-job-pub")
         // Connect early (readiness) and keep the idle connection serviced; weak: the thread
         // must not keep the publisher alive.
         thread.setTick(interval: 1) { [weak self] in self?.tick() }

@@ -48,7 +48,7 @@ public final class StatusPublisher: @unchecked Sendable {
         self.maxQueued = maxQueued
         self.backoff = backoff
         self.log = log
-        self.thread = BrokerThread(name: "kg-status-publisher")
+        self.thread = BrokerThread(name: "kg-status-pub")
         thread.setTick(interval: 1) { [weak self] in self?.tick() }
         thread.submit { [weak self] in _ = self?.connectIfDue() }
     }

@@ -68,10 +68,10 @@ public final class StatusSubscriber: @unchecked Sendable {
         let exited = DispatchSemaphore(value: 0)
         self.exited = exited
         let thread = Thread { [self] in
+            Thread.current.name = "kg-status-sub"  // set from inside: see BrokerThread.main
             run()
             exited.signal()
         }
-        thread.name = "kg-status-subscriber"
         thread.start()
     }
 
