@@ -1,0 +1,265 @@
+import Foundation
+
+/// Consumes jobs with manual acks and prefetch 1, running each job on a separate handler thread
+/// while the consumer thread keeps servicing the connection (heartbeats) — a job may run for an
+/// hour.
+///
+/// The handler's `JobDisposition` is applied from the consumer thread when the handler returns.
+/// When the connection drops, the consumer reconnects with backoff; a delivery whose handler was
+/// still running can no longer be acked on the new connection, so its ack is dropped and
+/// logged — the broker redelivers the message and the job row decides what the redelivery
+/// does. The handler's work itself stands.
+///
+/// ```swift
+/// let consumer = JobConsumer(url: url, queue: topology.jobQueue, prepare: topology.declare,
+///                            log: { print($0) }) { delivery in
+///     return runJob(delivery.body) ? .ack : .requeue
+/// }
+/// consumer.start()
+/// …
+/// consumer.stopConsuming()        // no new jobs; the current one finishes
+/// consumer.stop(drainTimeout: 60)
+/// ```
+public final class JobConsumer: @unchecked Sendable {
+    // Thread-safety: the connection, consumer tag and generation live in `run()` on the consumer
+    // thread only. Everything in the "shared" block below is guarded by `condition`.
+    public let url: AMQPURL
+    public let queue: String
+    private let heartbeatSeconds: Int
+    private let prefetch: UInt16
+    private let connectTimeout: Double
+    private let initialBackoff: Backoff
+    private let prepare: (@Sendable (AMQPConnection) throws -> Void)?
+    private let log: BrokerLog
+    private let handler: @Sendable (Delivery) -> JobDisposition
+    private let handlerThread: BrokerThread
+
+    // shared
+    private let condition = NSCondition()
+    private var started = false
+    private var stopping = false
+    private var consumingStopped = false
+    private var connected = false
+    private var completions: [Completion] = []
+    private var activeJobs = 0
+    private var connections = 0
+    private var exited: DispatchSemaphore?
+
+    private struct Completion {
+        let generation: Int
+        let deliveryTag: UInt64
+        let disposition: JobDisposition
+    }
+
+    /// - Parameters:
+    ///   - queue: the queue to consume (declared by `prepare` or beforehand).
+    ///   - prepare: run after every (re)connect before consuming, e.g. `topology.declare(on:)`.
+    ///   - handler: runs on the handler thread, one job at a time.
+    public init(
+        url: AMQPURL, queue: String, heartbeatSeconds: Int = 30, prefetch: UInt16 = 1, connectTimeout: Double = 2,
+        backoff: Backoff = Backoff(), prepare: (@Sendable (AMQPConnection) throws -> Void)? = nil,
+        log: @escaping BrokerLog = { _ in }, handler: @escaping @Sendable (Delivery) -> JobDisposition
+    ) {
+        self.url = url
+        self.queue = queue
+        self.heartbeatSeconds = heartbeatSeconds
+        self.prefetch = prefetch
+        self.connectTimeout = connectTimeout
+        self.initialBackoff = backoff
+        self.prepare = prepare
+        self.log = log
+        self.handler = handler
+        self.handlerThread = BrokerThread(name: "kg-job-handler")
+    }
+
+    deinit {
+        handlerThread.stop(timeout: 0)
+    }
+
+    /// True while connected and set up (consuming, unless `stopConsuming` was called).
+    public var isConnected: Bool { withLock { connected } }
+
+    /// Jobs handed to the handler whose outcome has not been acked (or dropped) yet.
+    public var activeJobCount: Int { withLock { activeJobs } }
+
+    /// How many connections were opened so far (1 while the first one holds).
+    public var connectionCount: Int { withLock { connections } }
+
+    /// Starts the consumer thread. Calling it again does nothing.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let exited = DispatchSemaphore(value: 0)
+        self.exited = exited
+        let thread = Thread { [self] in
+            Thread.current.name = "kg-job-consumer"  // set from inside: see BrokerThread.main
+            run()
+            exited.signal()
+        }
+        thread.start()
+    }
+
+    /// Cancels the consumer so no new job arrives; the running job finishes and is acked.
+    public func stopConsuming() {
+        withLock { consumingStopped = true }
+    }
+
+    /// Blocks until connected (or `timeout` passes); returns `isConnected`.
+    @discardableResult
+    public func waitUntilConnected(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !connected && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        return connected
+    }
+
+    /// Stops consuming, waits up to `drainTimeout` seconds for the running job to finish and be
+    /// acked, then closes the connection and joins the consumer thread. A job still running
+    /// after that keeps running on its thread, but its message returns to the queue.
+    public func stop(drainTimeout: Double = 10) {
+        stopConsuming()
+        let deadline = Date(timeIntervalSinceNow: drainTimeout)
+        condition.lock()
+        while activeJobs > 0 && started {
+            if !condition.wait(until: deadline) { break }
+        }
+        let abandoned = activeJobs
+        stopping = true
+        condition.broadcast()
+        let exited = self.exited
+        self.exited = nil
+        condition.unlock()
+        if abandoned > 0 {
+            log("job consumer: stopping with \(abandoned) job(s) still running; the broker will redeliver them")
+        }
+        if let exited, exited.wait(timeout: .now() + 5) == .timedOut {
+            log("job consumer: consumer thread did not stop within 5 s")
+        }
+        handlerThread.stop(timeout: 0)
+    }
+
+    // MARK: Consumer thread
+
+    private func run() {
+        var backoff = initialBackoff
+        var generation = 0
+        var reportedFailure = false
+        while !withLock({ stopping }) {
+            generation += 1
+            var connection: AMQPConnection?
+            do {
+                let c = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+                connection = c
+                try prepare?(c)
+                try c.qos(prefetchCount: prefetch)
+                var consumerTag: String?
+                if !withLock({ consumingStopped }) { consumerTag = try c.consume(queue: queue, noAck: false) }
+                withLock {
+                    connections += 1
+                    connected = true
+                    condition.broadcast()
+                }
+                backoff.reset()
+                reportedFailure = false
+                log("job consumer connected to \(url), consuming '\(queue)'")
+                try serve(c, generation: generation, consumerTag: &consumerTag)
+                c.close()
+            } catch {
+                connection?.close()
+                withLock {
+                    connected = false
+                    condition.broadcast()
+                }
+                if !reportedFailure { log("job consumer: \(error); reconnecting") }
+                reportedFailure = true
+                // Outcomes of jobs from the lost connection cannot be acked any more.
+                try? applyCompletions(nil, generation: generation)
+                pause(backoff.next())
+            }
+        }
+        withLock {
+            connected = false
+            condition.broadcast()
+        }
+        try? applyCompletions(nil, generation: generation)
+    }
+
+    /// Services one connection until `stop()` or an error.
+    private func serve(_ connection: AMQPConnection, generation: Int, consumerTag: inout String?) throws {
+        while !withLock({ stopping }) {
+            if let tag = consumerTag, withLock({ consumingStopped }) {
+                try connection.cancel(consumerTag: tag)
+                consumerTag = nil
+                log("job consumer: stopped consuming '\(queue)'")
+            }
+            try applyCompletions(connection, generation: generation)
+            // Short timeout: completions are applied promptly and heartbeats keep flowing.
+            guard let delivery = try connection.nextDelivery(timeout: 0.1) else { continue }
+            if consumerTag == nil {
+                // Arrived after basic.cancel: give it back.
+                try connection.nack(deliveryTag: delivery.deliveryTag, requeue: true)
+                continue
+            }
+            withLock { activeJobs += 1 }
+            let accepted = handlerThread.submit { [self] in
+                let disposition = handler(delivery)
+                withLock {
+                    completions.append(
+                        Completion(generation: generation, deliveryTag: delivery.deliveryTag, disposition: disposition))
+                }
+            }
+            if !accepted {
+                withLock { activeJobs -= 1 }
+                try connection.nack(deliveryTag: delivery.deliveryTag, requeue: true)
+            }
+        }
+    }
+
+    /// Acks, nacks or rejects finished jobs of this connection; logs and drops the rest. With a
+    /// nil connection everything pending is dropped.
+    private func applyCompletions(_ connection: AMQPConnection?, generation: Int) throws {
+        let done: [Completion] = withLock {
+            defer { completions.removeAll() }
+            return completions
+        }
+        for (index, completion) in done.enumerated() {
+            if let connection, completion.generation == generation {
+                do {
+                    switch completion.disposition {
+                    case .ack: try connection.ack(deliveryTag: completion.deliveryTag)
+                    case .requeue: try connection.nack(deliveryTag: completion.deliveryTag, requeue: true)
+                    case .deadLetter: try connection.reject(deliveryTag: completion.deliveryTag, requeue: false)
+                    }
+                } catch {
+                    // Keep the unapplied ones for the drop path of the caller's reconnect.
+                    withLock { completions.insert(contentsOf: done[index...], at: 0) }
+                    throw error
+                }
+            } else {
+                log("job consumer: cannot \(completion.disposition) delivery \(completion.deliveryTag): its connection was lost; the broker will redeliver it")
+            }
+            withLock {
+                activeJobs -= 1
+                condition.broadcast()
+            }
+        }
+    }
+
+    private func pause(_ seconds: Double) {
+        let until = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        while !stopping, condition.wait(until: until) {}
+        condition.unlock()
+    }
+
+    private func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body()
+    }
+}
