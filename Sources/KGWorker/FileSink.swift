@@ -21,7 +21,7 @@ final class FileSink {
         guard fd >= 0 else {
             throw JobFailure("cannot create temp file \(path): \(String(cString: strerror(errno)))")
         }
-        compressor = gzip ? GzipCompressor() : nil
+        compressor = gzip ? try GzipCompressor() : nil
         buffer.reserveCapacity(flushAt + 64 * 1024)
     }
 
@@ -30,9 +30,8 @@ final class FileSink {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        if compressor != nil {
-            let out = compressor!.compress(bytes)
-            buffer.append(contentsOf: out)
+        if let compressor {
+            compressor.compress(bytes) { buffer.append(contentsOf: $0) }
         } else {
             buffer.append(contentsOf: bytes)
         }
@@ -61,8 +60,8 @@ final class FileSink {
 
     /// Ends the compressed stream, flushes and closes.
     func finish() throws {
-        if compressor != nil {
-            buffer.append(contentsOf: compressor!.finish())
+        if let compressor {
+            buffer.append(contentsOf: compressor.finish())
         }
         try flush()
         closed = true

@@ -1,0 +1,53 @@
+import Foundation
+import KGBroker
+import KGDatabase
+import KGService
+import Logging
+
+/// A kg worker: consumes jobs one at a time (prefetch 1, manual ack after the
+/// job's terminal state), publishes status events, and cleans temp storage.
+/// Stateless: any number of workers can share one queue and one database.
+public final class WorkerService: @unchecked Sendable {
+    private let config: ServiceConfig
+    private let logger: Logger
+    private var consumer: JobConsumer?
+    private var events: StatusPublisher?
+
+    public init(config: ServiceConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Starts consuming; returns once the consumer threads are running.
+    public func start() throws {
+        let db = try PGConnection(url: config.databaseURL, applicationName: "kg-worker")
+        let version = try SchemaCheck.requireCurrent(db, migrationsDir: config.migrationsDir, command: "kg-worker")
+        db.close()
+        let storage = try TempStorage(directory: config.tempDir)
+        storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
+
+        let url = try AMQPURL(config.amqpURL)
+        let topology = JobTopology(prefix: config.brokerPrefix)
+        let logger = self.logger
+        let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
+        let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
+        let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
+        let consumer = JobConsumer(url: url, queue: topology.jobQueue, prefetch: 1,
+                                   prepare: { try topology.declare(on: $0) }, log: brokerLog,
+                                   handler: { runner.handle($0) })
+        consumer.start()
+        self.consumer = consumer
+        self.events = events
+        logger.info("worker started", metadata: ["worker_id": "\(config.workerID)", "schema_version": "\(version)",
+                                                 "queue": "\(topology.jobQueue)", "temp_dir": "\(config.tempDir)"])
+    }
+
+    /// Stops taking jobs, lets the current one finish within `grace` seconds, then stops.
+    public func stop(grace: Double) {
+        logger.info("worker stopping: no new jobs; waiting up to \(Int(grace)) s for the current one")
+        consumer?.stopConsuming()
+        consumer?.stop(drainTimeout: grace)
+        events?.shutdown()
+        logger.info("worker stopped")
+    }
+}
