@@ -1,0 +1,11 @@
+/// Abort a transfer that stays below `bytesPerSecond` for `seconds` (libcurl's
+/// CURLOPT_LOW_SPEED_LIMIT / _TIME). Off unless given to `HTTPClient`.
+public struct LowSpeedLimit: Sendable, Equatable {
+    public let bytesPerSecond: Int
+    public let seconds: Int
+
+    public init(bytesPerSecond: Int, seconds: Int) {
+        self.bytesPerSecond = bytesPerSecond
+        self.seconds = seconds
+    }
+}
