@@ -75,6 +75,9 @@ public final class HTTPClient: Sendable {
         if cancellation.isCancelled { throw .cancelled }
         let easy = try CurlEasy()
         try easy.set(CURLOPT_URL, url(for: path))
+        // This libcurl also speaks ftp, file, smtp…; the gateway is HTTP only.
+        try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        try easy.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         // Several threads may use libcurl; signals must not be used for timeouts.
         try easy.set(CURLOPT_NOSIGNAL, 1)
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout * 1000))
@@ -98,7 +101,9 @@ public final class HTTPClient: Sendable {
         }
         var rendered: [String] = []
         for (name, value) in lines {
-            guard !name.isEmpty, !(name + value).contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+            // Scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
+            let forbidden = (name + value).unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
+            guard !name.isEmpty, !forbidden else {
                 throw .invalidRequest("header \(name.debugDescription) has a line break or NUL in it")
             }
             rendered.append("\(name): \(value)")
