@@ -57,7 +57,8 @@ public final class HTTPClient: Sendable {
         cancellation.cancel()
     }
 
-    /// The full URL for `path` ("/jobs" → "http://host:port/jobs").
+    /// The full URL for `path` ("/jobs" → "http://host:port/jobs"). `path`
+    /// (and its query) must already be percent-encoded.
     func url(for path: String) -> String {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -110,7 +111,7 @@ public final class HTTPClient: Sendable {
         }
         // The gateway never answers `Expect: 100-continue`; without this libcurl
         // would wait a second before every large body.
-        rendered.append("Expect:")
+        if !lines.contains(where: { $0.0.lowercased() == "expect" }) { rendered.append("Expect:") }
         try easy.setHeaders(rendered)
         return easy
     }

@@ -17,6 +17,8 @@ refuse with a 401 JSON error before reading any body):
   * /events               a few SSE events, then the end of the stream
   * /events-forever       an SSE event every 50 ms until the client goes
   * /events-cut           two SSE events, then the connection closes mid-stream
+  * /stall                accept, then say nothing for 30 s
+        ?head=1           ... after sending the head and a first chunk
 """
 import hashlib
 import json
@@ -113,6 +115,7 @@ class Handler(BaseHTTPRequestHandler):
             "/events": self.events,
             "/events-forever": self.events_forever,
             "/events-cut": self.events_cut,
+            "/stall": self.stall,
         }.get(url.path)
         if route is None:
             self.send_json(404, {"error": "not found", "detail": url.path})
@@ -271,6 +274,14 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.05)
         except OSError:
             self.close_connection = True
+
+    def stall(self, query):
+        if query.get("head"):
+            self.start_chunked()
+            self.chunk(b"first bytes")
+            self.wfile.flush()
+        time.sleep(30)
+        self.close_connection = True
 
     def events_cut(self, query):
         if not self.sse_start():
