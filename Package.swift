@@ -65,7 +65,8 @@ let package = Package(
 
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
-        .testTarget(name: "KGClientTests", dependencies: ["KGClient"]),
+        .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
+        .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),
         .testTarget(name: "KGIntegrationTests", dependencies: ["KGFormat", "KGDatabase", "KGSample", "KGClient"]),
     ]
 )

@@ -46,7 +46,7 @@ as_user() { # user command...
 }
 
 install_packages() {
-    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev pkg-config python3)
+    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev pkg-config python3 curl)
     local missing=()
     local p
     for p in "${want[@]}"; do

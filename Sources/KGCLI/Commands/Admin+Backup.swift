@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import KGClient
+import KGFormat
+
+extension Admin {
+    /// `kg admin backup --type full|ontology [--ontology NAME] [--output PATH] [--compress gzip]`.
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream a backup of the graph into backup_dir (or --output).",
+            discussion: """
+                The file arrives as the worker writes it, is checked for integrity, and only then \
+                appears under its final name; an interrupted backup leaves nothing behind. \
+                Prints the saved path on standard output.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+
+        @Option(name: .long, help: "full, or ontology (with --ontology).")
+        var type: BackupType = .full
+
+        @Option(name: .long, help: "The ontology to back up (with --type ontology).")
+        var ontology: String?
+
+        @Option(name: .customLong("output"), help: "Save to this file, or into this directory, instead of backup_dir.")
+        var outputPath: String?
+
+        @Option(name: .long, help: "gzip or none.")
+        var compress: String = "none"
+
+        func validate() throws {
+            if type == .ontology && (ontology ?? "").isEmpty {
+                throw ValidationError("--type ontology needs --ontology NAME")
+            }
+            if type == .full && ontology != nil {
+                throw ValidationError("--ontology goes with --type ontology")
+            }
+            guard compress == "gzip" || compress == "none" else {
+                throw ValidationError("--compress must be gzip or none")
+            }
+        }
+
+        func run() throws {
+            let config = try global.config()
+            var request = ["backup_type": type.rawValue, "compression": compress]
+            if let ontology { request["ontology_name"] = ontology }
+            let destination: BackupDownload.Destination
+            if let outputPath {
+                var isDir: ObjCBool = false
+                let expanded = (outputPath as NSString).expandingTildeInPath
+                if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
+                    destination = .directory(expanded)
+                } else {
+                    destination = .file(expanded)
+                }
+            } else {
+                destination = .directory(config.backupDir)
+            }
+            let download = BackupDownload(client: global.client(config), eventsClient: global.client(config),
+                                          request: request, destination: destination)
+            let outcome = try download.run()
+            if output.json {
+                var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]
+                if let job = outcome.jobID { object["job_id"] = job }
+                object["statistics"] = outcome.report.counts
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let counts = outcome.report.counts
+                let summary = ["concepts", "sources", "instances", "relationships", "vocabulary"]
+                    .map { "\(Terminal.grouped(counts[$0] ?? 0)) \($0)" }.joined(separator: ", ")
+                Terminal.error("backup complete: \(Terminal.bytes(outcome.bytes)) in \(String(format: "%.1f", outcome.seconds)) s (\(summary))")
+                print(outcome.path)
+            }
+        }
+    }
+}
+
+extension BackupType: ExpressibleByArgument {}

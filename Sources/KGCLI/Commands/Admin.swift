@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `kg admin …`: backups and restores (admin role).
+struct Admin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Back up, verify and list backups (backup and restore need the admin role).",
+        subcommands: [Backup.self, ListBackups.self, Verify.self])
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import KGClient
+import KGFormat
+
+/// `kg job status|list|watch|cancel`.
+struct JobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Follow and manage jobs.",
+        subcommands: [Status.self, List.self, Watch.self, Cancel.self])
+
+    static func fetch(_ client: HTTPClient, _ method: String, _ path: String) throws -> HTTPResponse {
+        let response: HTTPResponse
+        do {
+            response = try client.request(method: method, path: path)
+        } catch let error as HTTPClientError {
+            throw CLIError.from(error)
+        }
+        guard response.isSuccess else {
+            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? "")") }
+            throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
+        }
+        return response
+    }
+
+    static func describe(_ job: Job) -> String {
+        var lines = ["job \(job.jobID)  \(job.jobType)  \(job.status.rawValue)"]
+        if let p = job.progress {
+            var line = String(format: "  progress: %.1f%%  stage %@", p.percent, p.stage)
+            if let done = p.itemsProcessed, let total = p.itemsTotal, total > 0 { line += "  \(done)/\(total)" }
+            if let message = p.message { line += "  (\(message))" }
+            lines.append(line)
+        }
+        if let user = job.user { lines.append("  user: \(user)") }
+        if let created = job.createdAt { lines.append("  created: \(created)") }
+        if let started = job.startedAt { lines.append("  started: \(started)") }
+        if let completed = job.completedAt { lines.append("  finished: \(completed)") }
+        if let attempts = job.attempts, attempts > 1 { lines.append("  attempts: \(attempts)") }
+        if let error = job.error { lines.append("  error: \(error)") }
+        if let result = job.result {
+            let data = (try? JSONEncoder().encode(result)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            lines.append("  result: \(data)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a job.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Job id.") var id: String
+
+        func run() throws {
+            let response = try JobCommand.fetch(global.client(try global.config()), "GET", "/jobs/\(id)")
+            if output.json {
+                print(String(decoding: response.body, as: UTF8.self))
+            } else {
+                print(JobCommand.describe(try response.decodeJSON(Job.self)))
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Only jobs in this state: queued, running, completed, failed, cancelled.") var status: JobStatus?
+
+        func run() throws {
+            let path = "/jobs" + (status.map { "?status=\($0.rawValue)" } ?? "")
+            let response = try JobCommand.fetch(global.client(try global.config()), "GET", path)
+            if output.json {
+                print(String(decoding: response.body, as: UTF8.self))
+                return
+            }
+            struct Jobs: Decodable { let jobs: [Job] }
+            let jobs = try response.decodeJSON(Jobs.self).jobs
+            if jobs.isEmpty {
+                Terminal.error("no jobs")
+                return
+            }
+            for job in jobs {
+                let percent = job.progress.map { String(format: "%5.1f%%", $0.percent) } ?? "     "
+                print("\(job.jobID)  \(job.jobType.padding(toLength: 8, withPad: " ", startingAt: 0))  \(job.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(percent)  \(job.createdAt ?? "")  \(job.user ?? "")")
+            }
+        }
+    }
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Follow a job until it ends.", discussion: "Exit 0 when it completes, 1 when it fails or is cancelled.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Job id.") var id: String
+
+        func run() throws {
+            let config = try global.config()
+            _ = try JobCommand.fetch(global.client(config), "GET", "/jobs/\(id)")
+            let follower = JobFollower(client: global.client(config), jobID: id)
+            follower.start()
+            let line = ProgressLine()
+            var job: Job?
+            while true {
+                job = follower.waitForEnd(timeout: 0.2)
+                if let job, job.status.isTerminal { break }
+                if let p = job?.progress {
+                    line.update { String(format: "%@  %5.1f%%  %@  %@", p.stage, p.percent, Terminal.bar(p.percent / 100), p.message ?? "") }
+                }
+            }
+            line.clear()
+            follower.stop()
+            guard let job else { throw CLIError("lost track of job \(id)") }
+            if output.json {
+                print(String(decoding: try JSONEncoder().encode(job), as: UTF8.self))
+            } else {
+                print(JobCommand.describe(job))
+            }
+            if job.status != .completed { throw ExitCode(1) }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Job id.") var id: String
+
+        func run() throws {
+            let client = global.client(try global.config())
+            let response: HTTPResponse
+            do {
+                response = try client.request(method: "DELETE", path: "/jobs/\(id)")
+            } catch let error as HTTPClientError {
+                throw CLIError.from(error)
+            }
+            if response.status == 409 {
+                throw CLIError("job \(id) has already finished; nothing to cancel")
+            }
+            if response.status == 404 { throw CLIError("no such job (or not yours): \(id)") }
+            guard response.isSuccess else {
+                throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
+            }
+            if output.json {
+                print(String(decoding: response.body, as: UTF8.self))
+            } else {
+                print(JobCommand.describe(try response.decodeJSON(Job.self)))
+            }
+        }
+    }
+}
+
+extension JobStatus: ExpressibleByArgument {}

@@ -1,0 +1,31 @@
+import KGClient
+
+/// A failure the CLI reports with a message and one of the contract's exit codes:
+/// 1 operation failed, 2 usage, 3 server unreachable, 4 not authenticated or not permitted.
+public struct CLIError: Error, CustomStringConvertible {
+    public let message: String
+    public let exitCode: Int32
+
+    public init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    public var description: String { message }
+
+    static func usage(_ message: String) -> CLIError { CLIError(message, exitCode: 2) }
+
+    /// Maps a transport or HTTP failure to its exit code and a message with a next step.
+    static func from(_ error: HTTPClientError) -> CLIError {
+        switch error {
+        case .unreachable:
+            return CLIError(error.description, exitCode: 3)
+        case .http(let status, _, _) where status == 401:
+            return CLIError("\(error.description)\nLog in with `kg login --username NAME`.", exitCode: 4)
+        case .http(let status, _, _) where status == 403:
+            return CLIError(error.description, exitCode: 4)
+        default:
+            return CLIError(error.description, exitCode: 1)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import KGBroker
+import KGDatabase
+import KGService
+import Logging
+
+/// Starts everything the gateway needs and serves HTTP until SIGTERM/SIGINT.
+public enum GatewayService {
+    public static func run(config: ServiceConfig, logger: Logger) async throws {
+        // Refuse to serve a database that is behind this build's migrations.
+        let db = try PGConnection(url: config.databaseURL, applicationName: "kg-gateway")
+        let version = try SchemaCheck.requireCurrent(db, migrationsDir: config.migrationsDir, command: "kg-gateway")
+        try bootstrapAdmin(config: config, db: db, logger: logger)
+        db.close()
+
+        let storage = try TempStorage(directory: config.tempDir)
+        storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
+
+        let url = try AMQPURL(config.amqpURL)
+        let topology = JobTopology(prefix: config.brokerPrefix)
+        try declareTopology(url: url, topology: topology, logger: logger)
+        let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
+        let publisher = JobPublisher(url: url, topology: topology, log: brokerLog)
+        let hub = StatusHub()
+        let subscriber = StatusSubscriber(url: url, exchange: topology.statusExchange, log: brokerLog) { key, body in
+            hub.deliver(routingKey: key, body: body)
+        }
+        subscriber.start()
+        let pool = PGPool(url: config.databaseURL, size: config.dbPoolSize)
+        defer {
+            subscriber.stop()
+            publisher.shutdown()
+            pool.shutdown()
+        }
+        let app = Gateway.application(config: config, pool: pool, queue: BrokerJobQueue(publisher: publisher), hub: hub,
+                                      storage: storage, logger: logger)
+        logger.info("gateway listening", metadata: ["address": "\(config.host):\(config.port)", "schema_version": "\(version)"])
+        try await app.runService()
+    }
+
+    /// Creates the first admin from config when the database has no user yet.
+    static func bootstrapAdmin(config: ServiceConfig, db: PGConnection, logger: Logger) throws {
+        guard let name = config.adminUsername, let password = config.adminPassword, !name.isEmpty, !password.isEmpty else { return }
+        let users = UserStore(db)
+        guard try users.count() == 0 else { return }
+        try users.add(username: name, password: password, role: "admin")
+        logger.notice("created the first admin user", metadata: ["user": "\(name)"])
+    }
+
+    /// Declares exchanges and queues, waiting up to a minute for the broker.
+    static func declareTopology(url: AMQPURL, topology: JobTopology, logger: Logger) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            do {
+                let connection = try AMQPConnection(url: url, heartbeatSeconds: 0, connectTimeout: 2)
+                defer { connection.close() }
+                try topology.declare(on: connection)
+                return
+            } catch {
+                if Date() > deadline { throw error }
+                logger.warning("broker not reachable yet (\(error)); retrying")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import KGDatabase
+import KGGateway
+import KGService
+import Logging
+
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kg-gateway",
+        abstract: "The kg HTTP gateway: authentication, backup streaming, job status.",
+        discussion: ServiceConfig.helpText,
+        subcommands: [Serve.self, Migrate.self, User.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Config file (JSON); else KG_CONFIG. Environment variables override it.")
+    var config: String?
+
+    func load() throws -> ServiceConfig {
+        do {
+            return try ServiceConfig.load(path: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+extension GatewayCommand {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve HTTP until SIGTERM or SIGINT.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            let config = try options.load()
+            LogSetup.bootstrap(level: config.logLevel)
+            let logger = Logger(label: "kg-gateway")
+            do {
+                try await GatewayService.run(config: config, logger: logger)
+            } catch {
+                logger.critical("gateway stopped: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations (safe to run concurrently).")
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            let config = try options.load()
+            LogSetup.bootstrap(level: config.logLevel)
+            do {
+                try MigrationCommand.run(config: config, logger: Logger(label: "kg-migrate"))
+            } catch {
+                FileHandle.standardError.write(Data("kg-gateway migrate: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct User: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage users.", subcommands: [Add.self, Remove.self, Passwd.self, List.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
+            @OptionGroup var options: ConfigOption
+            @Option(help: "User name.") var username: String
+            @Option(help: "admin or reader.") var role = "reader"
+
+            func validate() throws {
+                guard role == "admin" || role == "reader" else { throw ValidationError("--role must be admin or reader") }
+            }
+
+            func run() throws {
+                let password = try readPassword()
+                try withUsers(options) { try $0.add(username: username, password: password, role: role) }
+                print("added \(role) \(username)")
+            }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove a user and their tokens.")
+            @OptionGroup var options: ConfigOption
+            @Option(help: "User name.") var username: String
+
+            func run() throws {
+                guard try withUsers(options, { try $0.remove(username: username) }) else {
+                    throw ValidationError("no user \(username)")
+                }
+                print("removed \(username)")
+            }
+        }
+
+        struct Passwd: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Set a user's password (read from standard input).")
+            @OptionGroup var options: ConfigOption
+            @Option(help: "User name.") var username: String
+
+            func run() throws {
+                let password = try readPassword()
+                guard try withUsers(options, { try $0.setPassword(username: username, password: password) }) else {
+                    throw ValidationError("no user \(username)")
+                }
+                print("password changed for \(username)")
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List users.")
+            @OptionGroup var options: ConfigOption
+
+            func run() throws {
+                for user in try withUsers(options, { try $0.list() }) {
+                    print("\(user.username)\t\(user.role)\t\(user.createdAt)")
+                }
+            }
+        }
+    }
+}
+
+func readPassword() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw ValidationError("no password on standard input (pipe it in, e.g. `echo \"$PW\" | kg-gateway user add ...`)")
+    }
+    return line
+}
+
+func withUsers<T>(_ options: ConfigOption, _ body: (UserStore) throws -> T) throws -> T {
+    let config = try options.load()
+    let db = try PGConnection(url: config.databaseURL, applicationName: "kg-gateway-admin")
+    return try body(UserStore(db))
+}

@@ -1,0 +1,8 @@
+import KGCLI
+
+@main
+enum KGMain {
+    static func main() {
+        KG.runMain()
+    }
+}

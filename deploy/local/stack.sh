@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The local kg stack: PostgreSQL and RabbitMQ (services.sh), one kg-gateway and
+# two kg-workers, all on 127.0.0.1, all state under .kg-local/.
+#
+#   stack.sh up     start what is not running (safe to run again); writes .kg-local/env
+#                   and logs the local CLI in as the local admin
+#   stack.sh down   stop everything it started; no process is left behind
+#   stack.sh demo   up, load a sample graph, take backups with the real CLI
+#   stack.sh status
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
+GATEWAY_PORT=${KG_LOCAL_GATEWAY_PORT:-58080}
+WORKERS=${KG_LOCAL_WORKERS:-2}
+BUILD_FLAGS=${KG_BUILD_FLAGS:-}
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+bin_dir() { (cd "$ROOT" && swift build $BUILD_FLAGS --show-bin-path); }
+
+build() {
+    log "building (swift build $BUILD_FLAGS)…"
+    (cd "$ROOT" && swift build $BUILD_FLAGS 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v Compiling | tail -5) >&2
+}
+
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_bg() { # name pidfile command...
+    local name=$1 pidfile=$2
+    shift 2
+    if running "$pidfile"; then
+        log "$name already running (pid $(cat "$pidfile"))"
+        return 0
+    fi
+    setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    log "$name started (pid $!, log .kg-local/logs/$name.log)"
+}
+
+wait_ready() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        if curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    log "the gateway did not become ready; see .kg-local/logs/gateway.log"
+    tail -20 "$STATE/logs/gateway.log" >&2 || true
+    return 1
+}
+
+up() {
+    "$ROOT/deploy/local/services.sh" start
+    mkdir -p "$STATE/logs" "$STATE/tmp" "$STATE/run"
+    set -a
+    # shellcheck disable=SC1091
+    . "$STATE/services.env"
+    set +a
+    build
+    local bin
+    bin=$(bin_dir)
+    if [ ! -f "$STATE/admin-password" ]; then
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$STATE/admin-password")
+    fi
+    export KG_TEMP_DIR="$STATE/tmp"
+    export KG_MIGRATIONS_DIR="$ROOT/schema/migrations"
+    export KG_GATEWAY_PORT=$GATEWAY_PORT
+    export KG_ADMIN_USERNAME=admin
+    export KG_ADMIN_PASSWORD_FILE="$STATE/admin-password"
+    "$bin/kg-gateway" migrate >&2
+    start_bg gateway "$STATE/run/gateway.pid" "$bin/kg-gateway" serve
+    local w
+    for ((w = 1; w <= WORKERS; w++)); do
+        KG_WORKER_ID="local-worker-$w" start_bg "worker-$w" "$STATE/run/worker-$w.pid" "$bin/kg-worker" run
+    done
+    wait_ready
+    cat >"$STATE/env" <<ENV
+KG_DATABASE_URL=$KG_DATABASE_URL
+KG_AMQP_URL=$KG_AMQP_URL
+KG_API_URL=http://127.0.0.1:$GATEWAY_PORT
+KG_TEMP_DIR=$STATE/tmp
+KG_MIGRATIONS_DIR=$ROOT/schema/migrations
+KG_ADMIN_USERNAME=admin
+KG_ADMIN_PASSWORD_FILE=$STATE/admin-password
+KG_BIN_DIR=$bin
+ENV
+    "$bin/kg" login --server "http://127.0.0.1:$GATEWAY_PORT" --username admin --password-stdin <"$STATE/admin-password" >&2
+    "$bin/kg" config set api_url "http://127.0.0.1:$GATEWAY_PORT" >/dev/null
+    log "stack is up: gateway http://127.0.0.1:$GATEWAY_PORT, $WORKERS workers; settings in .kg-local/env"
+}
+
+stop_pidfile() {
+    local pidfile=$1 pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+down() {
+    local f
+    for f in "$STATE"/run/*.pid; do
+        [ -e "$f" ] || continue
+        stop_pidfile "$f"
+        log "stopped $(basename "$f" .pid)"
+    done
+    "$ROOT/deploy/local/services.sh" stop
+}
+
+demo() {
+    up
+    set -a
+    # shellcheck disable=SC1091
+    . "$STATE/env"
+    set +a
+    local bin=$KG_BIN_DIR
+    log "loading a sample graph (300 concepts, 3 ontologies)…"
+    "$bin/kg-sample" --concepts 300 --ontologies 3 >&2
+    log "kg admin backup --type full"
+    local full
+    full=$("$bin/kg" admin backup --type full)
+    log "kg admin backup --type ontology --ontology 'Philosophy of Mind' --compress gzip"
+    local onto
+    onto=$("$bin/kg" admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip)
+    log "kg admin verify $full"
+    "$bin/kg" admin verify "$full" >&2
+    log "kg admin list-backups"
+    "$bin/kg" admin list-backups
+    echo
+    echo "Full backup saved to:     $full"
+    echo "Ontology backup saved to: $onto"
+    echo "Stop the stack with: make down"
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+demo) demo ;;
+status)
+    "$ROOT/deploy/local/services.sh" status
+    for f in "$STATE"/run/*.pid; do
+        [ -e "$f" ] || continue
+        if running "$f"; then echo "$(basename "$f" .pid): up (pid $(cat "$f"))"; else echo "$(basename "$f" .pid): down"; fi
+    done
+    ;;
+*)
+    echo "usage: $0 up|down|demo|status" >&2
+    exit 2
+    ;;
+esac
