@@ -20,10 +20,12 @@ extension IntegrityReport {
         if let schemaVersion {
             about.append(isFromThisSystem ? "schema \(schemaVersion)" : "platform schema \(schemaVersion)")
         }
+        var written = ""
         if let producer, let name = producer.name {
-            about.append("written by \(name)" + (producer.version.map { " \($0)" } ?? ""))
+            written = "written by \(name)" + (producer.version.map { " \($0)" } ?? "")
         }
-        if let timestamp { about.append("at \(timestamp)") }
+        if let timestamp { written += written.isEmpty ? "exported at \(timestamp)" : " at \(timestamp)" }
+        if !written.isEmpty { about.append(written) }
         lines.append(about.joined(separator: ", "))
 
         if !counts.isEmpty {

@@ -252,12 +252,14 @@ struct IntegrityRules {
 
     /// Returns the number of external dependencies (ontology backups only).
     private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> Int {
-        for id in pendingSourceOrder where !sourceIds.contains(id) {
+        // A missing sources or concepts section has its own error; naming
+        // every reference into it would only bury that.
+        for id in pendingSourceOrder where sectionsAsArray.contains("sources") && !sourceIds.contains(id) {
             log.add(.error, .references, "\(pendingSources[id]!) names source \(id), which the file does not contain",
                     kind: "references to sources the file does not contain")
         }
         let missingConcepts = pendingConceptOrder.filter { !conceptIds.contains($0) }
-        guard !missingConcepts.isEmpty else { return 0 }
+        guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return 0 }
         if ontologyBackup {
             let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", …" : "")
             log.add(.warning, .externalDeps,
