@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import KGFormat
+import KGFormat
 
 final class BackupFileCheckerTests: XCTestCase {
     private var directory: URL!

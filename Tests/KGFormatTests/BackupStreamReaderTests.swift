@@ -1,5 +1,5 @@
 import XCTest
-@testable import KGFormat
+import KGFormat
 
 /// Reads `text` with the given chunk size and returns the events, or the error.
 func readEvents(_ bytes: [UInt8], chunkSize: Int = .max, limits: BackupReaderLimits = .init())

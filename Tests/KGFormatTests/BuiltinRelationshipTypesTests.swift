@@ -1,5 +1,5 @@
 import XCTest
-@testable import KGFormat
+import KGFormat
 
 final class BuiltinRelationshipTypesTests: XCTestCase {
     func testTypesAndCategoriesAsDocumented() {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import KGFormat
+import KGFormat
 
 final class CompressionTests: XCTestCase {
     private func gzip(_ bytes: [UInt8], level: Int32 = 6, chunk: Int = 1000) throws -> [UInt8] {

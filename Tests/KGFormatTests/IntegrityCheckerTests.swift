@@ -1,5 +1,5 @@
 import XCTest
-@testable import KGFormat
+import KGFormat
 
 final class IntegrityCheckerTests: XCTestCase {
     let valid = BackupFixtures.document()
@@ -62,10 +62,13 @@ final class IntegrityCheckerTests: XCTestCase {
         assertOnly(check(valid.setting("timestamp", nil)), .warning, .format, containing: "no \"timestamp\"")
         assertOnly(check(valid.setting("timestamp", "yesterday")), .warning, .format, containing: "found \"yesterday\"")
         assertOnly(check(valid.setting("timestamp", "2024-05-01T10:00:00+02:00")), .warning, .format, containing: "ending in Z")
-        XCTAssertTrue(IntegrityRules.isUTCTimestamp("2024-05-01T10:00:00Z"))
-        XCTAssertTrue(IntegrityRules.isUTCTimestamp("2024-05-01T10:00:00.123456Z"))
-        XCTAssertFalse(IntegrityRules.isUTCTimestamp("2024-05-01 10:00:00Z"))
-        XCTAssertFalse(IntegrityRules.isUTCTimestamp("2024-05-01T10:00:00.Z"))
+        for good in ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00.123456Z"] {
+            XCTAssertEqual(check(valid.setting("timestamp", .string(good))).findings, [], good)
+        }
+        for bad in ["2024-05-01 10:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00Z"] {
+            assertOnly(check(valid.setting("timestamp", .string(bad))), .warning, .format, containing: "ending in Z")
+        }
+        assertOnly(check(valid.setting("timestamp", 1714557600)), .warning, .format, containing: "found 1714557600")
     }
 
     func testNotJSONIsAFormatError() {
