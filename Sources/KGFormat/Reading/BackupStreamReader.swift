@@ -16,8 +16,11 @@
 ///
 /// After an error every further call rethrows it. Not thread-safe.
 public final class BackupStreamReader {
+    /// Receives each event; an error it throws stops the reader and comes
+    /// out of the `feed` or `finish` call that produced the event.
     public typealias Handler = (BackupEvent) throws -> Void
 
+    /// The depth and size bounds in force.
     public let limits: BackupReaderLimits
     /// How many bytes of the document have been fed so far.
     public private(set) var bytesConsumed = 0
@@ -59,6 +62,9 @@ public final class BackupStreamReader {
     private var recordIndex = 0
     private var scratch: [UInt8] = []
 
+    /// - Parameters:
+    ///   - limits: depth and single-value size bounds (defaults: 256 levels, 64 MiB).
+    ///   - handler: called with each event, in file order.
     public init(limits: BackupReaderLimits = BackupReaderLimits(), handler: @escaping Handler) {
         self.limits = limits
         self.handler = handler
