@@ -39,6 +39,8 @@ final class BackupFileCheckerTests: XCTestCase {
         XCTAssertFalse(report.valid)
         XCTAssertEqual(report.errors.first?.category, .format)
         XCTAssertEqual(report.errors.first?.message, "no such file: \(path)")
+        XCTAssertEqual(report.info, [])
+        XCTAssertEqual(report.renderText().split(separator: "\n").first, "error [format] no such file: \(path)")
     }
 
     func testDirectory() {

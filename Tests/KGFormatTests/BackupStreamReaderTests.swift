@@ -152,7 +152,7 @@ final class BackupStreamReaderTests: XCTestCase {
 
         let badRecord = readEvents(#"{"data": {"concepts": [{"a": 1}, {"a" 2}]}}"#).error
         XCTAssertEqual(badRecord?.kind, .notJSON)
-        XCTAssertTrue(badRecord!.message.hasPrefix("in data.concepts[1]: "), badRecord!.message)
+        XCTAssertEqual(badRecord?.message, "not valid JSON in data.concepts[1]: expected ':' after the member name \"a\", found '2' (at byte 38)")
         XCTAssertEqual(badRecord?.offset, 38)
     }
 

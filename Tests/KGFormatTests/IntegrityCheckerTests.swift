@@ -86,6 +86,10 @@ final class IntegrityCheckerTests: XCTestCase {
         XCTAssertEqual(report.errors.count, 1)
         XCTAssertTrue(report.errors[0].message.contains("truncated"), report.errors[0].message)
         XCTAssertEqual(report.errors[0].category, .format)
+        // What was read before the break is still reported.
+        XCTAssertEqual(report.counts["vocabulary"], 2)
+        XCTAssertEqual(report.backupType, "full_backup")
+        XCTAssertTrue(report.renderText().contains("records read: vocabulary 2"), report.renderText())
     }
 
     // MARK: Data

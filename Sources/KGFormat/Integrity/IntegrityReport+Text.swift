@@ -26,10 +26,13 @@ extension IntegrityReport {
         }
         if let timestamp { written += written.isEmpty ? "exported at \(timestamp)" : " at \(timestamp)" }
         if !written.isEmpty { about.append(written) }
-        lines.append(about.joined(separator: ", "))
+        // Nothing to say about a file that could not be opened.
+        if about.count > 1 || backupType != nil || !counts.isEmpty {
+            lines.append(about.joined(separator: ", "))
+        }
 
         if !counts.isEmpty {
-            lines.append("records: " + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+            lines.append((valid || errors.contains { $0.category != .format } ? "records: " : "records read: ") + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
         }
         if let statistics {
             lines.append("statistics in the file: " + statistics.jsonText)

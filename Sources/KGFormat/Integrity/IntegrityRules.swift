@@ -34,6 +34,7 @@ struct IntegrityRules {
     private var typeOrder: [String] = []
 
     // Reading
+    private var sawEvent = false
     private var ended = false
     private var failure: String?
 
@@ -41,6 +42,7 @@ struct IntegrityRules {
 
     mutating func observe(_ event: BackupEvent) {
         guard failure == nil else { return }
+        sawEvent = true
         switch event {
         case .metadata(let key, let value):
             metadata[key] = value
@@ -54,9 +56,11 @@ struct IntegrityRules {
             sectionsAsArray.insert(name)
             counts[name, default: 0] += 0
         case .record(let section, let index, let value):
+            // Counted as they come, so a file that breaks off still says how far it got.
+            counts[section, default: 0] += 1
             checkRecord(section, index, value)
-        case .sectionEnd(let name, let count):
-            counts[name, default: 0] += count
+        case .sectionEnd:
+            break
         case .sectionNotArray(let name, let kind):
             sectionsNotArray.insert(name)
             if Self.countedSections.contains(name) {
@@ -174,7 +178,9 @@ struct IntegrityRules {
 
         if let failure {
             log.add(.error, .format, failure)
-            log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
+            if sawEvent {
+                log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
+            }
         } else if !ended {
             log.add(.error, .format, "the document was not read to its end")
         } else {

@@ -245,7 +245,8 @@ public final class BackupStreamReader {
             scanScalar = true
             return try continueValue(base, i, count)
         default:
-            throw syntax("\(context()): expected a value, found \(describe(b))", at: i)
+            throw BackupReadError(.notJSON, "not valid JSON \(context()): expected a value, found \(describe(b))",
+                                  offset: bytesConsumed + i)
         }
         return try continueValue(base, i + 1, count)
     }
@@ -340,6 +341,10 @@ public final class BackupStreamReader {
     private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {
         var parser = JSONValueParser(base: start, count: count, startOffset: valueStartOffset,
                                      depthBase: depthBase, maxDepth: limits.maxDepth)
+        defer {
+            // One huge escaped string must not pin its memory for the rest of the file.
+            if scratch.capacity > 1 << 20 { scratch = [] }
+        }
         return try parser.parse(scratch: &scratch)
     }
 
