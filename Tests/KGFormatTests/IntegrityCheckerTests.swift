@@ -201,7 +201,7 @@ final class IntegrityCheckerTests: XCTestCase {
         doc = doc.setting("statistics", BackupFixtures.statistics(for: doc["data"]!.objectMembers!))
         let report = check(doc)
         XCTAssertEqual(report.errors.count, 21)
-        XCTAssertEqual(report.errors.last?.message, "… and 30 more references to sources the file does not contain")
+        XCTAssertEqual(report.errors.last?.message, "... and 30 more references to sources the file does not contain")
     }
 
     // MARK: Vocabulary

@@ -267,7 +267,7 @@ struct IntegrityRules {
         let missingConcepts = pendingConceptOrder.filter { !conceptIds.contains($0) }
         guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return 0 }
         if ontologyBackup {
-            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", …" : "")
+            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", ..." : "")
             log.add(.warning, .externalDeps,
                     "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
             log.add(.info, .externalDeps,
@@ -320,7 +320,7 @@ struct IntegrityRules {
         switch value {
         case .string, .number, .bool, .null:
             let text = value.jsonText
-            return text.count > 60 ? String(text.prefix(57)) + "…" : text
+            return text.count > 60 ? String(text.prefix(57)) + "..." : text
         default:
             return value.kind.description
         }
