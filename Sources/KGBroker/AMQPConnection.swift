@@ -378,6 +378,9 @@ public final class AMQPConnection {
     /// One frame, or nil on timeout. Heartbeats are handled inside rabbitmq-c.
     private func waitFrame(timeout: Double) throws -> amqp_frame_t? {
         let state = try openState()
+        // Frames are decoded into pools that only this frees; everything is copied out of a
+        // frame before the next wait, so release now (a no-op while frames are queued).
+        amqp_maybe_release_buffers(state)
         var frame = amqp_frame_t()
         var tv = makeTimeval(timeout)
         let status = amqp_simple_wait_frame_noblock(state, &frame, &tv)

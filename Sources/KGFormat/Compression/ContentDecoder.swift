@@ -27,6 +27,7 @@ public final class ContentDecoder {
     /// The most bytes gzip content may inflate to; `nil` for no limit.
     /// Plain (uncompressed) content is not counted against it.
     public let maxDecompressedBytes: Int?
+    /// What the content turned out to be, once two bytes have been seen.
     public private(set) var encoding: Encoding = .undetermined
     /// Bytes handed to the sink so far.
     public private(set) var decodedByteCount: Int = 0
@@ -40,6 +41,7 @@ public final class ContentDecoder {
     private var failed: CompressionError?
     private var output = [UInt8](repeating: 0, count: 64 * 1024)
 
+    /// - Parameter maxDecompressedBytes: the most bytes gzip content may inflate to.
     public init(maxDecompressedBytes: Int? = nil) {
         self.maxDecompressedBytes = maxDecompressedBytes
     }

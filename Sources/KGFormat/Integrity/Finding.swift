@@ -5,6 +5,7 @@
 /// Finding(.error, .references, "instance i12 names source s9, which the file does not contain")
 /// ```
 public struct Finding: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// Errors make a file invalid; warnings and info never do.
     public enum Severity: String, Sendable, Codable, Comparable {
         case error, warning, info
 
@@ -21,6 +22,7 @@ public struct Finding: Sendable, Codable, Equatable, CustomStringConvertible {
 
     public let severity: Severity
     public let category: Category
+    /// What was found, naming the records involved.
     public let message: String
 
     public init(_ severity: Severity, _ category: Category, _ message: String) {

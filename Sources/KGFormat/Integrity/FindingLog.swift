@@ -32,7 +32,7 @@ struct FindingLog {
         var all = findings
         for kind in kindOrder {
             guard let entry = perKind[kind], entry.count > cap else { continue }
-            all.append(Finding(entry.severity, entry.category, "… and \(entry.count - cap) more \(kind)"))
+            all.append(Finding(entry.severity, entry.category, "... and \(entry.count - cap) more \(kind)"))
         }
         return all
     }

@@ -22,7 +22,9 @@
 /// Reading problems (not JSON, truncated, damaged gzip) never throw: they
 /// become `format` errors in the report. Not thread-safe.
 public final class IntegrityChecker {
+    /// Reader bounds used when the checker reads bytes itself.
     public let limits: BackupReaderLimits
+    /// The gzip inflation limit used when the checker reads bytes itself.
     public let maxDecompressedBytes: Int?
 
     private var rules = IntegrityRules()

@@ -20,14 +20,19 @@ extension IntegrityReport {
         if let schemaVersion {
             about.append(isFromThisSystem ? "schema \(schemaVersion)" : "platform schema \(schemaVersion)")
         }
+        var written = ""
         if let producer, let name = producer.name {
-            about.append("written by \(name)" + (producer.version.map { " \($0)" } ?? ""))
+            written = "written by \(name)" + (producer.version.map { " \($0)" } ?? "")
         }
-        if let timestamp { about.append("at \(timestamp)") }
-        lines.append(about.joined(separator: ", "))
+        if let timestamp { written += written.isEmpty ? "exported at \(timestamp)" : " at \(timestamp)" }
+        if !written.isEmpty { about.append(written) }
+        // Nothing to say about a file that could not be opened.
+        if about.count > 1 || backupType != nil || !counts.isEmpty {
+            lines.append(about.joined(separator: ", "))
+        }
 
         if !counts.isEmpty {
-            lines.append("records: " + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+            lines.append((valid || errors.contains { $0.category != .format } ? "records: " : "records read: ") + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
         }
         if let statistics {
             lines.append("statistics in the file: " + statistics.jsonText)

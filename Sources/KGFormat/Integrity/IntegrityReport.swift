@@ -10,7 +10,9 @@
 public struct IntegrityReport: Sendable, Codable, Equatable {
     /// Who wrote the file; absent in files from the platform.
     public struct Producer: Sendable, Codable, Equatable {
+        /// `producer.name`: "kg" for files written by this system.
         public let name: String?
+        /// `producer.version`: the version of the program that wrote the file.
         public let version: String?
 
         public init(name: String?, version: String?) {
@@ -21,8 +23,11 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
 
     /// `true` when there are no errors; warnings never make a file invalid.
     public let valid: Bool
+    /// Findings that make the file invalid.
     public let errors: [Finding]
+    /// Findings worth a look that do not stop a restore.
     public let warnings: [Finding]
+    /// Notes, such as what external dependencies mean.
     public let info: [Finding]
     /// Distinct concept ids an ontology backup names but does not hold.
     public let externalDeps: Int
@@ -32,12 +37,18 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     public let counts: [String: Int]
     /// `type`: "full_backup" or "ontology_backup" (or whatever the file says).
     public let backupType: String?
+    /// `ontology`: the ontology an ontology backup holds.
     public let ontology: String?
+    /// `version` of the file format, e.g. "1.0".
     public let version: String?
+    /// `schema_version`; `nil` in files from before versioning.
     public let schemaVersion: Int?
+    /// `producer`; `nil` in files from the platform.
     public let producer: Producer?
+    /// `timestamp`, as the file wrote it.
     public let timestamp: String?
 
+    /// A report from its parts; `valid` follows from `errors`.
     public init(errors: [Finding], warnings: [Finding], info: [Finding], externalDeps: Int,
                 statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
                 version: String?, schemaVersion: Int?, producer: Producer?, timestamp: String?)

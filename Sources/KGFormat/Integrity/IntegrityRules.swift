@@ -34,6 +34,7 @@ struct IntegrityRules {
     private var typeOrder: [String] = []
 
     // Reading
+    private var sawEvent = false
     private var ended = false
     private var failure: String?
 
@@ -41,6 +42,7 @@ struct IntegrityRules {
 
     mutating func observe(_ event: BackupEvent) {
         guard failure == nil else { return }
+        sawEvent = true
         switch event {
         case .metadata(let key, let value):
             metadata[key] = value
@@ -54,9 +56,11 @@ struct IntegrityRules {
             sectionsAsArray.insert(name)
             counts[name, default: 0] += 0
         case .record(let section, let index, let value):
+            // Counted as they come, so a file that breaks off still says how far it got.
+            counts[section, default: 0] += 1
             checkRecord(section, index, value)
-        case .sectionEnd(let name, let count):
-            counts[name, default: 0] += count
+        case .sectionEnd:
+            break
         case .sectionNotArray(let name, let kind):
             sectionsNotArray.insert(name)
             if Self.countedSections.contains(name) {
@@ -174,7 +178,9 @@ struct IntegrityRules {
 
         if let failure {
             log.add(.error, .format, failure)
-            log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
+            if sawEvent {
+                log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
+            }
         } else if !ended {
             log.add(.error, .format, "the document was not read to its end")
         } else {
@@ -252,14 +258,16 @@ struct IntegrityRules {
 
     /// Returns the number of external dependencies (ontology backups only).
     private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> Int {
-        for id in pendingSourceOrder where !sourceIds.contains(id) {
+        // A missing sources or concepts section has its own error; naming
+        // every reference into it would only bury that.
+        for id in pendingSourceOrder where sectionsAsArray.contains("sources") && !sourceIds.contains(id) {
             log.add(.error, .references, "\(pendingSources[id]!) names source \(id), which the file does not contain",
                     kind: "references to sources the file does not contain")
         }
         let missingConcepts = pendingConceptOrder.filter { !conceptIds.contains($0) }
-        guard !missingConcepts.isEmpty else { return 0 }
+        guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return 0 }
         if ontologyBackup {
-            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", …" : "")
+            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", ..." : "")
             log.add(.warning, .externalDeps,
                     "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
             log.add(.info, .externalDeps,
@@ -312,7 +320,7 @@ struct IntegrityRules {
         switch value {
         case .string, .number, .bool, .null:
             let text = value.jsonText
-            return text.count > 60 ? String(text.prefix(57)) + "…" : text
+            return text.count > 60 ? String(text.prefix(57)) + "..." : text
         default:
             return value.kind.description
         }

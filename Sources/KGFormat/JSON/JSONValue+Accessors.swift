@@ -28,16 +28,19 @@ extension JSONValue {
         return elements[index]
     }
 
+    /// Whether this is JSON `null`.
     public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
+    /// The string, or `nil` when this is not a string.
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
+    /// The boolean, or `nil` when this is not `true` or `false`.
     public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
@@ -62,6 +65,7 @@ extension JSONValue {
         return nil
     }
 
+    /// The elements, or `nil` when this is not an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil

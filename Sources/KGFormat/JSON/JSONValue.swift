@@ -11,14 +11,18 @@
 /// value["concept_id"]?.stringValue   // "c1"
 /// ```
 public enum JSONValue: Sendable {
+    /// `null`
     case null
+    /// `true` or `false`
     case bool(Bool)
     /// The number's literal text exactly as written, valid per the JSON grammar.
     ///
     /// Build one from arbitrary text with ``init(numberLiteral:)`` so that
     /// ``write(to:)`` never emits something that is not JSON.
     case number(String)
+    /// A string, escapes decoded.
     case string(String)
+    /// An array's elements in order.
     case array([JSONValue])
     /// Members in file order; a key may appear more than once.
     case object([(key: String, value: JSONValue)])

@@ -39,6 +39,6 @@ public struct BackupReadError: Error, Sendable, Equatable, CustomStringConvertib
 
     /// The same error with where it happened said first ("in data.concepts[4]: …").
     func inContext(_ context: String) -> BackupReadError {
-        BackupReadError(kind, "\(context): \(detail)", offset: offset)
+        BackupReadError(kind, kind == .notJSON ? "not valid JSON \(context): \(detail)" : "\(context): \(detail)", offset: offset)
     }
 }

@@ -16,8 +16,11 @@
 ///
 /// After an error every further call rethrows it. Not thread-safe.
 public final class BackupStreamReader {
+    /// Receives each event; an error it throws stops the reader and comes
+    /// out of the `feed` or `finish` call that produced the event.
     public typealias Handler = (BackupEvent) throws -> Void
 
+    /// The depth and size bounds in force.
     public let limits: BackupReaderLimits
     /// How many bytes of the document have been fed so far.
     public private(set) var bytesConsumed = 0
@@ -59,6 +62,9 @@ public final class BackupStreamReader {
     private var recordIndex = 0
     private var scratch: [UInt8] = []
 
+    /// - Parameters:
+    ///   - limits: depth and single-value size bounds (defaults: 256 levels, 64 MiB).
+    ///   - handler: called with each event, in file order.
     public init(limits: BackupReaderLimits = BackupReaderLimits(), handler: @escaping Handler) {
         self.limits = limits
         self.handler = handler
@@ -239,7 +245,8 @@ public final class BackupStreamReader {
             scanScalar = true
             return try continueValue(base, i, count)
         default:
-            throw syntax("\(context()): expected a value, found \(describe(b))", at: i)
+            throw BackupReadError(.notJSON, "not valid JSON \(context()): expected a value, found \(describe(b))",
+                                  offset: bytesConsumed + i)
         }
         return try continueValue(base, i + 1, count)
     }
@@ -334,6 +341,10 @@ public final class BackupStreamReader {
     private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {
         var parser = JSONValueParser(base: start, count: count, startOffset: valueStartOffset,
                                      depthBase: depthBase, maxDepth: limits.maxDepth)
+        defer {
+            // One huge escaped string must not pin its memory for the rest of the file.
+            if scratch.capacity > 1 << 20 { scratch = [] }
+        }
         return try parser.parse(scratch: &scratch)
     }
 

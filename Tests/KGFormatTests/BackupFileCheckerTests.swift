@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+import KGFormat
+
+final class BackupFileCheckerTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kgformat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func testValidPlainAndGzipFiles() throws {
+        let document = BackupFixtures.document().jsonBytes
+        let plain = BackupFileChecker.check(path: try write("full_backup_20240501_100000.json", document))
+        XCTAssertEqual(plain.findings, [])
+
+        let gzip = try GzipCompressor()
+        let compressed = gzip.compress(document) + gzip.finish()
+        // Named .json but gzip inside: detected by content.
+        let report = BackupFileChecker.check(path: try write("misnamed.json", compressed))
+        XCTAssertEqual(report.findings, [])
+        XCTAssertEqual(report, plain)
+    }
+
+    func testMissingFile() {
+        let path = directory.appendingPathComponent("nope.json").path
+        let report = BackupFileChecker.check(path: path)
+        XCTAssertFalse(report.valid)
+        XCTAssertEqual(report.errors.first?.category, .format)
+        XCTAssertEqual(report.errors.first?.message, "no such file: \(path)")
+        XCTAssertEqual(report.info, [])
+        XCTAssertEqual(report.renderText().split(separator: "\n").first, "error [format] no such file: \(path)")
+    }
+
+    func testDirectory() {
+        let report = BackupFileChecker.check(path: directory.path)
+        XCTAssertFalse(report.valid)
+        XCTAssertEqual(report.errors.first?.message, "\(directory.path) is a directory, not a backup file")
+    }
+
+    func testUnreadableFile() throws {
+        let path = try write("secret.json", Array("{}".utf8))
+        chmod(path, 0)
+        defer { chmod(path, 0o644) }
+        guard getuid() != 0 else { throw XCTSkip("root can read anything") }
+        let report = BackupFileChecker.check(path: path)
+        XCTAssertTrue(report.errors.first?.message.contains("permission denied") ?? false, "\(report.errors)")
+    }
+
+    func testEmptyAndNotJSONFiles() throws {
+        let empty = BackupFileChecker.check(path: try write("empty.json", []))
+        XCTAssertFalse(empty.valid)
+        XCTAssertTrue(empty.errors[0].message.contains("empty"), empty.errors[0].message)
+
+        let html = BackupFileChecker.check(path: try write("page.json", Array("<!doctype html>".utf8)))
+        XCTAssertTrue(html.errors[0].message.contains("not JSON"), html.errors[0].message)
+        XCTAssertTrue(html.renderText().contains("INVALID: 1 error"))
+    }
+
+    func testLargeFileAcrossManyChunks() throws {
+        var sections = BackupFixtures.sections
+        sections[1].value = .array((0..<25_000).map { BackupFixtures.concept("c\($0)") })
+        let document = BackupFixtures.document(sections: sections).jsonBytes
+        XCTAssertGreaterThan(document.count, 2 * BackupFileChecker.chunkSize)
+        let report = BackupFileChecker.check(path: try write("big.json", document))
+        XCTAssertEqual(report.findings, [])
+        XCTAssertEqual(report.counts["concepts"], 25_000)
+    }
+}
