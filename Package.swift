@@ -67,6 +67,6 @@ let package = Package(
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),
-        .testTarget(name: "KGIntegrationTests", dependencies: ["KGFormat", "KGDatabase", "KGSample", "KGClient"]),
+        .testTarget(name: "KGIntegrationTests", dependencies: ["KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker"]),
     ]
 )

@@ -28,6 +28,9 @@ public struct ServiceConfig: Sendable {
     public var progressIntervalSeconds = 0.25
     public var maxAttempts = 3
     public var tempMaxAgeHours = 24.0
+    /// Test-only: milliseconds a worker sleeps after each exported or restored record,
+    /// so that fault tests can act in the middle of a job. 0 (off) unless set.
+    public var testRecordDelayMilliseconds = 0.0
 
     public init() {}
 
@@ -51,6 +54,7 @@ public struct ServiceConfig: Sendable {
         ("progress_interval_s", "KG_PROGRESS_INTERVAL", "minimum seconds between progress events (default 0.25)"),
         ("max_attempts", "KG_MAX_ATTEMPTS", "attempts before a job is dead-lettered and failed (default 3)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
+        ("test_record_delay_ms", "KG_TEST_RECORD_DELAY_MS", "TESTS ONLY: slow workers down per record (default 0, off)"),
     ]
 
     public static func defaultWorkerID() -> String {
@@ -111,6 +115,7 @@ public struct ServiceConfig: Sendable {
             case "progress_interval_s": progressIntervalSeconds = try number(key, value)
             case "max_attempts": maxAttempts = Int(try number(key, value))
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
+            case "test_record_delay_ms": testRecordDelayMilliseconds = try number(key, value)
             default:
                 if !byEnv { throw ConfigError("unknown key \"\(key)\" in \(source); known keys: \(Self.documentation.map(\.key).joined(separator: ", "))") }
             }

@@ -18,6 +18,8 @@ final class JobContext: @unchecked Sendable {
     let logger: Logger
     private let progressInterval: Double
     private let heartbeatInterval: Double
+    /// Test-only slow-down per record (see `test_record_delay_ms`).
+    var recordDelay: Double = 0
 
     private var lastPublish = Date.distantPast
     private var lastRowUpdate = Date.distantPast
@@ -77,6 +79,7 @@ final class JobContext: @unchecked Sendable {
 
     /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
     func progress(stage: String, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        if recordDelay > 0 && !force { Thread.sleep(forTimeInterval: recordDelay) }
         let now = Date()
         guard force || now.timeIntervalSince(lastPublish) >= progressInterval else { return }
         let raw = total > 0 ? min(100.0, Double(processed) * 100.0 / Double(total)) : 0

@@ -107,6 +107,7 @@ final class JobRunner: @unchecked Sendable {
     private func run(_ job: JobState, control: PGConnection, logger: Logger) {
         let context = JobContext(jobID: job.jobID, jobType: job.type, control: control, events: events, logger: logger,
                                  progressInterval: config.progressIntervalSeconds, heartbeatInterval: config.heartbeatIntervalSeconds)
+        context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
         logger.info("job started", metadata: ["type": "\(job.type)", "attempt": "\(job.attempts)"])

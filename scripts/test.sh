@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make test`: every test. Starts PostgreSQL and RabbitMQ on loopback (installing
+# them if missing), builds once, then runs unit and integration tests, which
+# start their own gateways and workers against the real services.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+deploy/local/services.sh start
+set -a
+# shellcheck disable=SC1091
+. "${KG_STATE_DIR:-$ROOT/.kg-local}/services.env"
+set +a
+
+echo "[test] building (debug, with tests)…" >&2
+swift build --build-tests 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]" || true
+test "${PIPESTATUS[0]}" -eq 0
+
+export KG_BIN_DIR
+KG_BIN_DIR=$(swift build --show-bin-path)
+export KG_MIGRATIONS_DIR="$ROOT/schema/migrations"
+echo "[test] running tests…" >&2
+swift test --skip-build --disable-swift-testing "$@"
