@@ -1,0 +1,139 @@
+/// How a restore applies a backup.
+public enum RestoreMode: String, Codable, Sendable, CaseIterable {
+    /// The graph becomes exactly the backup's content (default for a full backup).
+    case replace
+    /// Insert or update by id; everything else stays (default for an ontology backup).
+    case merge
+
+    /// The default for a backup of `type` (`full_backup` / `ontology_backup`).
+    public static func defaultFor(backupType: String?) -> RestoreMode {
+        backupType == "ontology_backup" ? .merge : .replace
+    }
+}
+
+/// What becomes of instances and relationships that name concepts neither the
+/// backup nor the database holds (an ontology backup's external dependencies).
+public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
+    /// Refuse the restore (rolled back) and say how many there are.
+    case fail
+    /// Drop them, and report how many.
+    case prune
+}
+
+/// A restore job's `params`, written by the gateway and read by the worker.
+public struct RestoreJobParams: Codable, Sendable, Equatable {
+    public var mode: RestoreMode
+    public var dryRun: Bool
+    public var externalDeps: ExternalDepsStrategy
+    /// The uploaded file in temp storage (`restore_<job>.json`, plain or gzip).
+    public var tempFile: String
+    public var fileName: String?
+    public var fileBytes: Int
+    public var backupType: String?
+    public var ontology: String?
+    public var statistics: [String: Int]
+
+    public init(mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
+                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int]) {
+        self.mode = mode
+        self.dryRun = dryRun
+        self.externalDeps = externalDeps
+        self.tempFile = tempFile
+        self.fileName = fileName
+        self.fileBytes = fileBytes
+        self.backupType = backupType
+        self.ontology = ontology
+        self.statistics = statistics
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
+        case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
+    }
+}
+
+/// The stages of a restore, in order (CONTRACT.md). A failed restore ends with
+/// `rolling_back` then `failed`.
+public enum RestoreStage: String, Codable, Sendable, CaseIterable {
+    case checking, creatingCheckpoint = "creating_checkpoint", loading
+    case restoringVocabulary = "restoring_vocabulary", restoringConcepts = "restoring_concepts"
+    case restoringSources = "restoring_sources", restoringInstances = "restoring_instances"
+    case restoringRelationships = "restoring_relationships", verifying, committing, completed
+    case rollingBack = "rolling_back", failed
+
+    /// The stages a successful restore passes through, in order.
+    public static let successPath: [RestoreStage] = [
+        .checking, .creatingCheckpoint, .loading, .restoringVocabulary, .restoringConcepts, .restoringSources,
+        .restoringInstances, .restoringRelationships, .verifying, .committing, .completed,
+    ]
+
+    /// Words for people.
+    public var title: String {
+        switch self {
+        case .checking: return "Checking the backup"
+        case .creatingCheckpoint: return "Creating a checkpoint"
+        case .loading: return "Loading into staging"
+        case .restoringVocabulary: return "Restoring vocabulary"
+        case .restoringConcepts: return "Restoring concepts"
+        case .restoringSources: return "Restoring sources"
+        case .restoringInstances: return "Restoring instances"
+        case .restoringRelationships: return "Restoring relationships"
+        case .verifying: return "Verifying the graph"
+        case .committing: return "Committing"
+        case .completed: return "Completed"
+        case .rollingBack: return "Rolling back"
+        case .failed: return "Failed"
+        }
+    }
+}
+
+/// What a finished restore reports in its `result`.
+public struct RestoreJobResult: Codable, Sendable, Equatable {
+    public var mode: RestoreMode
+    public var dryRun: Bool
+    /// Rows per section written (or, in a dry run, that would be written).
+    public var restored: [String: Int]
+    /// Rows per section removed because replace mode makes the graph exactly the backup.
+    public var removed: [String: Int]
+    /// In merge mode: rows per section that already existed and were updated.
+    public var updated: [String: Int]
+    /// Instances and relationships dropped because they named missing concepts (`external_deps` prune).
+    public var pruned: [String: Int]
+    public var warnings: [String]
+    public var seconds: Double
+
+    public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
+                pruned: [String: Int], warnings: [String], seconds: Double) {
+        self.mode = mode
+        self.dryRun = dryRun
+        self.restored = restored
+        self.removed = removed
+        self.updated = updated
+        self.pruned = pruned
+        self.warnings = warnings
+        self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case mode, dryRun = "dry_run", restored, removed, updated, pruned, warnings, seconds
+    }
+}
+
+/// The gateway's 202 answer to `POST /admin/restore`.
+public struct RestoreAccepted: Codable, Sendable, Equatable {
+    public var jobID: String
+    public var status: String
+    public var backupStats: [String: Int]
+    public var integrityWarnings: [String]
+
+    public init(jobID: String, status: String, backupStats: [String: Int], integrityWarnings: [String]) {
+        self.jobID = jobID
+        self.status = status
+        self.backupStats = backupStats
+        self.integrityWarnings = integrityWarnings
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", status, backupStats = "backup_stats", integrityWarnings = "integrity_warnings"
+    }
+}
