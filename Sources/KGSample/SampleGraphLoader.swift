@@ -1,5 +1,6 @@
 import Foundation
 import KGDatabase
+import KGDatabase
 
 /// Generates a deterministic, realistic sample graph and streams it into the
 /// database with COPY (nothing is held in memory but one row).

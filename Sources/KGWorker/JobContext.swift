@@ -77,12 +77,17 @@ final class JobContext: @unchecked Sendable {
         if let reason = cancelledReason { throw JobCancelled(description: reason) }
     }
 
-    /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
+    /// Reports progress with the percent of records done.
     func progress(stage: String, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        let raw = total > 0 ? min(100.0, Double(processed) * 100.0 / Double(total)) : 0
+        try progress(stage: stage, percent: raw, processed: processed, total: total, message: message, force: force)
+    }
+
+    /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
+    func progress(stage: String, percent raw: Double, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
         if recordDelay > 0 && !force { Thread.sleep(forTimeInterval: recordDelay) }
         let now = Date()
         guard force || now.timeIntervalSince(lastPublish) >= progressInterval else { return }
-        let raw = total > 0 ? min(100.0, Double(processed) * 100.0 / Double(total)) : 0
         percent = max(percent, (raw * 10).rounded(.down) / 10)
         let progress = JobProgress(stage: stage, percent: percent, message: message, itemsTotal: total, itemsProcessed: processed)
         let progressJSON = Self.encode(progress)

@@ -76,12 +76,14 @@ final class JobRunner: @unchecked Sendable {
             if try store.tryLock(jobID: message.jobID) {
                 defer { _ = try? store.unlock(jobID: message.jobID) }
                 guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
-                abandoned(current, store: store, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
+                abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
                 return .ack
             }
             guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
             if let age = current.heartbeatAge, age > config.heartbeatTimeoutSeconds {
-                abandoned(current, store: store, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped responding", logger: logger)
+                // Its holder hangs but still holds the lock: a retry would wait for it; fail instead.
+                abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped responding",
+                          retry: false, logger: logger)
                 return .ack
             }
             if Date() > deadline {
@@ -92,9 +94,20 @@ final class JobRunner: @unchecked Sendable {
         }
     }
 
-    /// A job whose worker died. A backup cannot resume: its download already broke off.
-    private func abandoned(_ state: JobState, store: JobStore, reason: String, logger: Logger) {
-        let message = "\(reason) during the backup; the download was interrupted: take a new backup"
+    /// A job whose worker died. A restore starts again (its transaction died with
+    /// the worker, so nothing was applied) until `max_attempts`; a backup cannot
+    /// resume: its download already broke off.
+    private func abandoned(_ state: JobState, control: PGConnection, reason: String, retry: Bool = true, logger: Logger) {
+        let store = JobStore(control)
+        if state.type != "backup" && retry && state.attempts < config.maxAttempts,
+           let taken = try? store.takeOver(jobID: state.jobID, workerID: config.workerID) {
+            logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
+            run(taken, control: control, logger: logger)
+            return
+        }
+        let message = state.type == "backup"
+            ? "\(reason) during the backup; the download was interrupted: take a new backup"
+            : "\(reason) \(state.attempts) time(s); gave up after \(state.attempts) attempt(s). Nothing was changed: each attempt was rolled back"
         if (try? store.fail(jobID: state.jobID, error: message)) == true {
             logger.warning("failed abandoned job: \(message)")
             if let path = state.tempFile { storage.remove(path) }
@@ -123,11 +136,20 @@ final class JobRunner: @unchecked Sendable {
                 defer { data.close() }
                 let result = try BackupJob(params: params, context: context).run(data: data)
                 resultJSON = JobContext.encode(result)
+            case "restore":
+                let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
+                tempFile = params.tempFile
+                let data = try PGConnection(url: config.databaseURL, applicationName: "kg-worker-data")
+                defer { data.close() }
+                let version = try MigrationRunner(connection: data).currentVersion()
+                let result = try RestoreJob(params: params, context: context).run(data: data, databaseSchemaVersion: version)
+                resultJSON = JobContext.encode(result)
             default:
                 throw JobFailure("this worker cannot run \(job.type) jobs yet")
             }
             let final = JobContext.encode(JobProgress(stage: "completed", percent: 100, message: "done"))
             let completed = try context.withControl { try JobStore($0).complete(jobID: job.jobID, resultJSON: resultJSON, progressJSON: final) }
+            if job.type == "restore", let tempFile { storage.remove(tempFile) }
             if completed {
                 logger.info("job completed", metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
                 context.publishFinal(event: "completed")

@@ -1,7 +1,7 @@
 /// Encoders for PostgreSQL's COPY text format and array literals.
-enum CopyText {
+public enum CopyText {
     /// Appends `value` escaped for one COPY text field (backslash, tab, newline, CR).
-    static func appendField(_ value: String, to out: inout [UInt8]) {
+    public static func appendField(_ value: String, to out: inout [UInt8]) {
         for byte in value.utf8 {
             switch byte {
             case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -14,14 +14,24 @@ enum CopyText {
     }
 
     /// A text[] literal: every element double-quoted with `"` and `\` escaped.
-    static func textArray(_ items: [String]) -> String {
+    public static func textArray(_ items: [String]) -> String {
         "{" + items.map { item in
             "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }.joined(separator: ",") + "}"
     }
 
+    /// A double precision[] literal from number texts (kept exactly as written).
+    public static func appendNumberArray(_ literals: [String], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (index, literal) in literals.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: literal.utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     /// A double precision[] literal; Swift prints the shortest text that reads back exactly.
-    static func appendDoubleArray(_ values: [Double], to out: inout [UInt8]) {
+    public static func appendDoubleArray(_ values: [Double], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         for (index, value) in values.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -30,5 +40,5 @@ enum CopyText {
         out.append(UInt8(ascii: "}"))
     }
 
-    static let null: [UInt8] = Array("\\N".utf8)
+    public static let null: [UInt8] = Array("\\N".utf8)
 }

@@ -1,0 +1,257 @@
+import Foundation
+import KGDatabase
+import KGFormat
+
+/// Restores an uploaded backup in one PostgreSQL transaction: fully or not at all.
+///
+/// 1. checking — the file's integrity again, streamed (the gateway checked it
+///    too; the worker never trusts a file it did not check itself).
+/// 2. creating_checkpoint — not needed for a single-transaction restore; the
+///    stage is reported so that every restore shows the same stages.
+/// 3. loading — the records stream into temporary staging tables with COPY;
+///    then checks inside the database (duplicate ids, references, types).
+/// 4. restoring_* — apply to the live graph (replace or merge).
+/// 5. verifying — integrity of the live graph inside the same transaction.
+/// 6. committing — COMMIT (or ROLLBACK for a dry run).
+/// A failure or cancellation anywhere rolls everything back.
+struct RestoreJob {
+    let params: RestoreJobParams
+    let context: JobContext
+
+    /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
+    static let ranges: [RestoreStage: (Double, Double)] = [
+        .checking: (0, 10), .creatingCheckpoint: (10, 11), .loading: (11, 50),
+        .restoringVocabulary: (50, 52), .restoringConcepts: (52, 68), .restoringSources: (68, 74),
+        .restoringInstances: (74, 82), .restoringRelationships: (82, 90), .verifying: (90, 95), .committing: (95, 100),
+    ]
+
+    func report(_ stage: RestoreStage, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        let (low, high) = Self.ranges[stage] ?? (0, 100)
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
+        try context.progress(stage: stage.rawValue, percent: low + (high - low) * fraction, processed: done, total: total,
+                             message: message, force: force)
+    }
+
+    func run(data db: PGConnection, databaseSchemaVersion: Int) throws -> RestoreJobResult {
+        let started = Date()
+        let fileBytes = Int((try? FileManager.default.attributesOfItem(atPath: params.tempFile)[.size] as? NSNumber)??.intValue ?? 0)
+        guard FileManager.default.fileExists(atPath: params.tempFile) else {
+            throw JobFailure("the uploaded file is gone from temp storage (\(params.tempFile)); upload it again")
+        }
+
+        // 1. Check the file.
+        try report(.checking, done: 0, total: fileBytes, message: "checking the backup's integrity", force: true)
+        let integrity = try check(fileBytes: fileBytes)
+        guard integrity.valid else {
+            let findings = integrity.errors.prefix(10).map { "[\($0.category.rawValue)] \($0.message)" }.joined(separator: "; ")
+            throw JobFailure("the backup is invalid: \(findings)")
+        }
+        if let finding = integrity.schemaFinding(databaseSchemaVersion: databaseSchemaVersion) {
+            throw JobFailure(finding.message)
+        }
+        var warnings = integrity.warnings.map(\.message)
+        try report(.checking, done: fileBytes, total: fileBytes, force: true)
+
+        // 2. A single transaction needs no checkpoint (see the type's documentation).
+        try report(.creatingCheckpoint, done: 1, total: 1, message: "not needed: the restore runs in one transaction", force: true)
+
+        let merge = params.mode == .merge
+        var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]
+        try db.execute("BEGIN")
+        do {
+            // One risky operation at a time; the status says what we wait for.
+            if try db.query("SELECT pg_try_advisory_xact_lock($1::bigint) AS ok", [RestoreSQL.graphWriteLockKey]).first("ok") != "t" {
+                try report(.loading, done: 0, total: 1, message: "waiting for another restore to finish", force: true)
+                try db.query("SELECT pg_advisory_xact_lock($1::bigint)", [RestoreSQL.graphWriteLockKey])
+            }
+            try db.execute(RestoreSQL.createStaging)
+
+            // 3. Load into staging, then check inside the database.
+            let total = integrity.counts.values.reduce(0, +)
+            let sectionsSeen = try load(db, totalRecords: total)
+            try db.execute(RestoreSQL.indexStaging)
+            try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
+            try checkStaging(db, merge: merge, pruned: &pruned, warnings: &warnings)
+            try context.checkCancelled()
+
+            // 4. Apply.
+            if !merge {
+                for (section, sql) in RestoreSQL.deleteLive {
+                    let n = try db.query(sql).affectedRows
+                    if section != "instance_rows" && section != "ontologies" { removed[section] = n }
+                }
+            }
+            let hasVocabulary = sectionsSeen.contains("vocabulary")
+            try report(.restoringVocabulary, done: 0, total: integrity.counts["vocabulary"] ?? 0, force: true)
+            if hasVocabulary {
+                let statements = RestoreSQL.vocabulary(merge: merge, replaceAll: !merge)
+                for statement in statements.dropLast() { removed["vocabulary"] = try db.query(statement).affectedRows }
+                count(try db.query(statements.last!), "vocabulary", &restored, &updated)
+            }
+            let added = try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
+            if !added.isEmpty {
+                warnings.append("added \(added.count) relationship type(s) the backup used without defining: \(added.prefix(5).joined(separator: ", "))")
+            }
+            try report(.restoringVocabulary, done: 1, total: 1, force: true)
+
+            try report(.restoringConcepts, done: 0, total: integrity.counts["concepts"] ?? 0, force: true)
+            count(try db.query(RestoreSQL.concepts), "concepts", &restored, &updated)
+            try report(.restoringConcepts, done: 1, total: 1, force: true)
+
+            try report(.restoringSources, done: 0, total: integrity.counts["sources"] ?? 0, force: true)
+            try db.query(RestoreSQL.ontologies)
+            count(try db.query(RestoreSQL.sources), "sources", &restored, &updated)
+            try report(.restoringSources, done: 1, total: 1, force: true)
+
+            try report(.restoringInstances, done: 0, total: integrity.counts["instances"] ?? 0, force: true)
+            count(try db.query(RestoreSQL.instances), "instance_rows", &restored, &updated)
+            restored["instances"] = try db.query(RestoreSQL.evidence).affectedRows
+            restored["instance_rows"] = nil
+            updated["instance_rows"] = nil
+            try report(.restoringInstances, done: 1, total: 1, force: true)
+
+            try report(.restoringRelationships, done: 0, total: integrity.counts["relationships"] ?? 0, force: true)
+            restored["relationships"] = try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
+            try report(.restoringRelationships, done: 1, total: 1, force: true)
+            try context.checkCancelled()
+
+            // 5. Verify the live graph inside the transaction.
+            let checks = RestoreSQL.postChecks(replace: !merge)
+            for (index, check) in checks.enumerated() {
+                try report(.verifying, done: index, total: checks.count, message: "verifying the restored graph", force: true)
+                let offending = try db.query(check.sql).rows.compactMap { $0[0] }
+                if !offending.isEmpty {
+                    throw JobFailure("the restored graph failed its integrity check: \(check.message) (\(offending.joined(separator: ", ")))")
+                }
+            }
+            try context.checkCancelled()
+
+            // 6. Commit, or roll back a dry run.
+            try report(.committing, done: 0, total: 1, message: params.dryRun ? "dry run: rolling back" : "committing", force: true)
+            if params.dryRun {
+                try db.execute("ROLLBACK")
+            } else {
+                try db.execute("COMMIT")
+            }
+            try report(.committing, done: 1, total: 1, force: true)
+        } catch {
+            try? context.progress(stage: RestoreStage.rollingBack.rawValue, percent: context.currentPercent, processed: 0, total: 0,
+                                  message: "rolling back: nothing was changed", force: true)
+            if db.isOK { _ = try? db.execute("ROLLBACK") }
+            throw error
+        }
+        return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
+                                updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
+                                seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100)
+    }
+
+    /// Counts `RETURNING (xmax = 0) AS inserted` rows as inserted or updated.
+    private func count(_ result: PGResult, _ section: String, _ restored: inout [String: Int], _ updated: inout [String: Int]) {
+        let inserted = result.rows.filter { $0.first == "t" }.count
+        restored[section] = inserted
+        updated[section] = result.rows.count - inserted
+    }
+
+    /// Streams the file through the integrity checker.
+    private func check(fileBytes: Int) throws -> IntegrityReport {
+        let checker = IntegrityChecker()
+        try readFile { chunk, offset in
+            checker.feed(chunk)
+            try report(.checking, done: offset, total: fileBytes, message: "checking the backup's integrity")
+        }
+        return checker.finish()
+    }
+
+    /// Reads the temp file in 1 MiB chunks.
+    private func readFile(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        let fd = open(params.tempFile, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw JobFailure("cannot open the uploaded file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw JobFailure("cannot read the uploaded file: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { return }
+            offset += n
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n]), offset) }
+        }
+    }
+
+    /// Streams the records into the staging tables, one COPY per section; returns the sections seen.
+    private func load(_ db: PGConnection, totalRecords: Int) throws -> Set<String> {
+        var seen: Set<String> = []
+        var writer: CopyInWriter?
+        var section: String?
+        var processed = 0
+        var row: [UInt8] = []
+        row.reserveCapacity(64 * 1024)
+        let decoder = ContentDecoder()
+        let reader = BackupStreamReader { event in
+            switch event {
+            case .sectionStart(let name) where StagingRecordEncoder.columns[name] != nil:
+                seen.insert(name)
+                section = name
+                writer = try db.copyIn(RestoreSQL.copy(name))
+            case .record(let name, let index, let value) where name == section:
+                row.removeAll(keepingCapacity: true)
+                try StagingRecordEncoder.append(section: name, index: index, record: value, ordinal: processed, to: &row)
+                try writer!.write(row)
+                processed += 1
+                try report(.loading, done: processed, total: totalRecords, message: "loading \(name)")
+            case .sectionEnd(let name, _) where name == section:
+                try writer?.finish()
+                writer = nil
+                section = nil
+            default:
+                break
+            }
+        }
+        do {
+            try readFile { chunk, _ in
+                try decoder.decode(chunk) { try reader.feed($0) }
+            }
+            try decoder.finish { try reader.feed($0) }
+            try reader.finish()
+        } catch {
+            writer?.abort("restore aborted: \(error)")
+            if let error = error as? StagingRecordEncoder.FieldError { throw JobFailure("the backup has a bad record: \(error)") }
+            throw error
+        }
+        return seen
+    }
+
+    /// Duplicate ids, references and external dependencies, inside the database.
+    private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], warnings: inout [String]) throws {
+        for check in RestoreSQL.stagingChecks {
+            let offending = try db.query(check.sql).rows.compactMap { $0[0] }
+            if !offending.isEmpty {
+                throw JobFailure("the backup cannot be restored: \(check.message) (\(offending.joined(separator: ", ")))")
+            }
+        }
+        let missingSources = try db.query(RestoreSQL.missingSources(merge: merge)).rows.compactMap { $0[0] }
+        if !missingSources.isEmpty {
+            throw JobFailure("the backup cannot be restored: instances name sources that neither the backup nor the graph holds (\(missingSources.joined(separator: ", ")))")
+        }
+        let instances = try db.query(RestoreSQL.danglingInstances(merge: merge))
+        let danglingInstances = Int(instances.first("n") ?? "0") ?? 0
+        let missingConcepts = Int(instances.first("c") ?? "0") ?? 0
+        let danglingEdges = Int(try db.query(RestoreSQL.danglingRelationships(merge: merge)).first("n") ?? "0") ?? 0
+        guard danglingInstances + danglingEdges > 0 else { return }
+        switch params.externalDeps {
+        case .fail:
+            throw JobFailure("""
+                \(danglingInstances) instance links and \(danglingEdges) relationships name concepts that neither the backup \
+                nor the graph holds (external dependencies, \(missingConcepts)+ concepts); restore the ontologies that hold them \
+                first, or restore with --external-deps prune to leave them out
+                """)
+        case .prune:
+            pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge)).affectedRows
+            pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge)).affectedRows
+            warnings.append("left out \(pruned["instances"]!) instance links and \(pruned["relationships"]!) relationships that name concepts outside the backup and the graph (--external-deps prune)")
+        }
+    }
+}

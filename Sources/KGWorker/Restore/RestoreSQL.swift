@@ -1,0 +1,242 @@
+import KGFormat
+
+/// The SQL of a restore: staging tables (temporary, dropped at commit), the
+/// checks inside the database, and the apply statements for each mode.
+enum RestoreSQL {
+    /// One key for "a risky graph operation is running": restores take it for
+    /// their whole transaction, so two never interleave; backups never take it.
+    static let graphWriteLockKey = "7420190002"
+
+    static let createStaging = """
+        CREATE TEMP TABLE stage_vocabulary (ord bigint, relationship_type text, description text, category text,
+            added_by text, added_at timestamptz, usage_count integer, is_active boolean, is_builtin boolean,
+            synonyms varchar[], deprecation_reason text, embedding_model text, embedding_generated_at timestamptz,
+            embedding double precision[], direction_semantics text) ON COMMIT DROP;
+        CREATE TEMP TABLE stage_concepts (ord bigint, concept_id text, label text, description text,
+            search_terms text[], embedding double precision[]) ON COMMIT DROP;
+        CREATE TEMP TABLE stage_sources (ord bigint, source_id text, document text, paragraph integer, full_text text,
+            file_path text, content_type text, garage_key text, storage_key text) ON COMMIT DROP;
+        CREATE TEMP TABLE stage_instances (ord bigint, instance_id text, quote text, concept_id text, source_id text) ON COMMIT DROP;
+        CREATE TEMP TABLE stage_relationships (ord bigint, from_id text, to_id text, type text, properties jsonb) ON COMMIT DROP;
+        """
+
+    static let indexStaging = """
+        CREATE INDEX ON stage_concepts (concept_id);
+        CREATE INDEX ON stage_sources (source_id);
+        CREATE INDEX ON stage_instances (instance_id);
+        ANALYZE stage_vocabulary; ANALYZE stage_concepts; ANALYZE stage_sources; ANALYZE stage_instances; ANALYZE stage_relationships;
+        """
+
+    static func copy(_ section: String) -> String {
+        "COPY stage_\(section) (ord, \(StagingRecordEncoder.columns[section]!.joined(separator: ", "))) FROM STDIN"
+    }
+
+    /// A check: a query returning up to a few offending values; a non-empty answer is an error.
+    struct Check {
+        let message: String
+        let sql: String
+    }
+
+    /// Checks on the staged data before anything live is touched (ids unique, one quote per instance).
+    static let stagingChecks: [Check] = [
+        Check(message: "concept ids appear more than once", sql: """
+            SELECT concept_id FROM stage_concepts GROUP BY concept_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+            """),
+        Check(message: "source ids appear more than once", sql: """
+            SELECT source_id FROM stage_sources GROUP BY source_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+            """),
+        Check(message: "relationship types appear more than once in the vocabulary", sql: """
+            SELECT relationship_type FROM stage_vocabulary GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+            """),
+        Check(message: "instances carry different quotes or sources under one instance_id", sql: """
+            SELECT instance_id FROM stage_instances GROUP BY instance_id
+            HAVING count(DISTINCT (coalesce(quote, ''), source_id)) > 1 ORDER BY 1 LIMIT 5
+            """),
+        Check(message: "instances have no quote", sql: """
+            SELECT DISTINCT instance_id FROM stage_instances WHERE quote IS NULL ORDER BY 1 LIMIT 5
+            """),
+    ]
+
+    /// Instances naming a source that is neither staged nor (merge) live.
+    static func missingSources(merge: Bool) -> String {
+        """
+        SELECT DISTINCT si.instance_id || ' → ' || si.source_id FROM stage_instances si
+        WHERE NOT EXISTS (SELECT 1 FROM stage_sources ss WHERE ss.source_id = si.source_id)
+        \(merge ? "AND NOT EXISTS (SELECT 1 FROM kg.sources s WHERE s.source_id = si.source_id)" : "")
+        ORDER BY 1 LIMIT 5
+        """
+    }
+
+    /// `concept` is staged or (merge) live.
+    static func conceptKnown(_ column: String, merge: Bool) -> String {
+        "(EXISTS (SELECT 1 FROM stage_concepts sc WHERE sc.concept_id = \(column))"
+            + (merge ? " OR EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" : ")")
+    }
+
+    static func danglingInstances(merge: Bool) -> String {
+        "SELECT count(*) AS n, count(DISTINCT concept_id) AS c FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge))"
+    }
+
+    static func danglingRelationships(merge: Bool) -> String {
+        """
+        SELECT count(*) AS n FROM stage_relationships sr
+        WHERE NOT \(conceptKnown("sr.from_id", merge: merge)) OR NOT \(conceptKnown("sr.to_id", merge: merge))
+        """
+    }
+
+    static func pruneInstances(merge: Bool) -> String {
+        "DELETE FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge))"
+    }
+
+    static func pruneRelationships(merge: Bool) -> String {
+        """
+        DELETE FROM stage_relationships sr
+        WHERE NOT \(conceptKnown("sr.from_id", merge: merge)) OR NOT \(conceptKnown("sr.to_id", merge: merge))
+        """
+    }
+
+    // MARK: Replace mode: delete what is live, insert what is staged.
+
+    static let deleteLive: [(section: String, sql: String)] = [
+        ("relationships", "DELETE FROM kg.relationships"),
+        ("instances", "DELETE FROM kg.evidence"),
+        ("instance_rows", "DELETE FROM kg.instances"),
+        ("sources", "DELETE FROM kg.sources"),
+        ("ontologies", "DELETE FROM kg.ontologies"),
+        ("concepts", "DELETE FROM kg.concepts"),
+    ]
+
+    // MARK: Apply, per stage. `merge` upserts by id; replace inserts into emptied tables.
+
+    static func vocabulary(merge: Bool, replaceAll: Bool) -> [String] {
+        var statements: [String] = []
+        if replaceAll { statements.append("DELETE FROM kg.vocabulary") }
+        statements.append("""
+            INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, usage_count,
+                is_active, is_builtin, synonyms, deprecation_reason, embedding_model, embedding_generated_at,
+                embedding, direction_semantics)
+            SELECT relationship_type, description, category, added_by, added_at, coalesce(usage_count, 0),
+                coalesce(is_active, true), coalesce(is_builtin, false), synonyms, deprecation_reason, embedding_model,
+                embedding_generated_at, embedding, direction_semantics
+            FROM stage_vocabulary ORDER BY ord
+            ON CONFLICT (relationship_type) DO UPDATE SET description = EXCLUDED.description,
+                category = EXCLUDED.category, added_by = EXCLUDED.added_by, added_at = EXCLUDED.added_at,
+                usage_count = EXCLUDED.usage_count, is_active = EXCLUDED.is_active, is_builtin = EXCLUDED.is_builtin,
+                synonyms = EXCLUDED.synonyms, deprecation_reason = EXCLUDED.deprecation_reason,
+                embedding_model = EXCLUDED.embedding_model, embedding_generated_at = EXCLUDED.embedding_generated_at,
+                embedding = EXCLUDED.embedding, direction_semantics = EXCLUDED.direction_semantics
+            RETURNING (xmax = 0) AS inserted
+            """)
+        return statements
+    }
+
+    /// Relationship types in use that the vocabulary lacks: added as custom types so the graph stays whole.
+    static let addMissingTypes = """
+        INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, is_builtin)
+        SELECT DISTINCT sr.type, 'added by a restore: the backup used this type without defining it', 'custom',
+               'kg-restore', now(), false
+        FROM stage_relationships sr
+        WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = sr.type)
+        RETURNING relationship_type
+        """
+
+    static let concepts = """
+        INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding)
+        SELECT concept_id, label, description, coalesce(search_terms, '{}'), coalesce(embedding, '{}')
+        FROM stage_concepts ORDER BY ord
+        ON CONFLICT (concept_id) DO UPDATE SET label = EXCLUDED.label,
+            description = coalesce(EXCLUDED.description, kg.concepts.description),
+            search_terms = EXCLUDED.search_terms, embedding = EXCLUDED.embedding
+        RETURNING (xmax = 0) AS inserted
+        """
+
+    static let ontologies = """
+        INSERT INTO kg.ontologies (name) SELECT DISTINCT document FROM stage_sources ON CONFLICT DO NOTHING
+        """
+
+    static let sources = """
+        INSERT INTO kg.sources (source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key)
+        SELECT source_id, document, coalesce(paragraph, 0), coalesce(full_text, ''), file_path, content_type, garage_key, storage_key
+        FROM stage_sources ORDER BY ord
+        ON CONFLICT (source_id) DO UPDATE SET document = EXCLUDED.document, paragraph = EXCLUDED.paragraph,
+            full_text = EXCLUDED.full_text, file_path = EXCLUDED.file_path, content_type = EXCLUDED.content_type,
+            garage_key = EXCLUDED.garage_key, storage_key = EXCLUDED.storage_key
+        RETURNING (xmax = 0) AS inserted
+        """
+
+    static let instances = """
+        INSERT INTO kg.instances (instance_id, quote, source_id)
+        SELECT DISTINCT ON (instance_id) instance_id, quote, source_id FROM stage_instances ORDER BY instance_id, ord
+        ON CONFLICT (instance_id) DO UPDATE SET quote = EXCLUDED.quote, source_id = EXCLUDED.source_id
+        RETURNING (xmax = 0) AS inserted
+        """
+
+    static let evidence = """
+        INSERT INTO kg.evidence (instance_id, concept_id)
+        SELECT DISTINCT instance_id, concept_id FROM stage_instances
+        ON CONFLICT DO NOTHING
+        """
+
+    /// Replace: every staged edge, in file order (duplicates between one pair kept).
+    static let relationshipsInsertAll = """
+        INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties)
+        SELECT from_id, to_id, type, coalesce(properties, '{}') FROM stage_relationships ORDER BY ord
+        """
+
+    /// Merge: edges the graph lacks, counting multiplicity (a file with two identical
+    /// edges and a graph with one adds one).
+    static let relationshipsMerge = """
+        WITH staged AS (
+            SELECT from_id, to_id, type, coalesce(properties, '{}') AS properties, ord,
+                   row_number() OVER (PARTITION BY from_id, to_id, type, coalesce(properties, '{}') ORDER BY ord) AS n
+            FROM stage_relationships),
+        live AS (
+            SELECT from_concept_id, to_concept_id, relationship_type, properties, count(*) AS n
+            FROM kg.relationships r
+            WHERE EXISTS (SELECT 1 FROM stage_relationships s WHERE s.from_id = r.from_concept_id)
+            GROUP BY 1, 2, 3, 4)
+        INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties)
+        SELECT s.from_id, s.to_id, s.type, s.properties FROM staged s
+        LEFT JOIN live l ON l.from_concept_id = s.from_id AND l.to_concept_id = s.to_id
+             AND l.relationship_type = s.type AND l.properties = s.properties
+        WHERE s.n > coalesce(l.n, 0)
+        ORDER BY s.ord
+        """
+
+    // MARK: Verification inside the transaction, before commit.
+
+    /// Checks on the live graph after applying; each returns offending examples.
+    static func postChecks(replace: Bool) -> [Check] {
+        var checks = [
+            Check(message: "relationships use types missing from the vocabulary", sql: """
+                SELECT DISTINCT relationship_type FROM kg.relationships r
+                WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
+                """),
+            Check(message: "restored instances evidence no concept", sql: """
+                SELECT i.instance_id FROM kg.instances i
+                WHERE i.instance_id IN (SELECT instance_id FROM stage_instances)
+                AND NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id) LIMIT 5
+                """),
+            Check(message: "staged concepts are missing from the graph after the restore", sql: """
+                SELECT concept_id FROM stage_concepts sc
+                WHERE NOT EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = sc.concept_id) LIMIT 5
+                """),
+        ]
+        if replace {
+            checks.append(Check(message: "the graph's counts differ from the backup's after a replace", sql: """
+                SELECT 'concepts ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.concepts) a,
+                    (SELECT count(DISTINCT concept_id) FROM stage_concepts) b) x WHERE a <> b
+                UNION ALL
+                SELECT 'sources ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.sources) a,
+                    (SELECT count(DISTINCT source_id) FROM stage_sources) b) x WHERE a <> b
+                UNION ALL
+                SELECT 'evidence ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.evidence) a,
+                    (SELECT count(*) FROM (SELECT DISTINCT instance_id, concept_id FROM stage_instances) d) b) x WHERE a <> b
+                UNION ALL
+                SELECT 'relationships ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.relationships) a,
+                    (SELECT count(*) FROM stage_relationships) b) x WHERE a <> b
+                """))
+        }
+        return checks
+    }
+}

@@ -1,0 +1,212 @@
+import KGDatabase
+import KGFormat
+
+/// Turns backup records into COPY text rows for the staging tables, checking
+/// each field's JSON type on the way (a wrong type is a clear error naming the
+/// section, the record and the field, not a database message).
+///
+/// Numbers keep the text the file wrote (embeddings arrive in PostgreSQL exactly).
+enum StagingRecordEncoder {
+    /// Staging columns per section, in COPY order (after `ord`).
+    static let columns: [String: [String]] = [
+        "vocabulary": ["relationship_type", "description", "category", "added_by", "added_at", "usage_count", "is_active",
+                       "is_builtin", "synonyms", "deprecation_reason", "embedding_model", "embedding_generated_at",
+                       "embedding", "direction_semantics"],
+        "concepts": ["concept_id", "label", "description", "search_terms", "embedding"],
+        "sources": ["source_id", "document", "paragraph", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
+        "instances": ["instance_id", "quote", "concept_id", "source_id"],
+        "relationships": ["from_id", "to_id", "type", "properties"],
+    ]
+
+    struct FieldError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Appends one row (terminated by a newline) for `record`, the `index`-th of `section`.
+    static func append(section: String, index: Int, record: JSONValue, ordinal: Int, to out: inout [UInt8]) throws {
+        guard case .object = record else {
+            throw FieldError(description: "\(section)[\(index)] is not an object")
+        }
+        var encoder = RowEncoder(section: section, index: index, record: record)
+        out.append(contentsOf: String(ordinal).utf8)
+        switch section {
+        case "vocabulary":
+            try encoder.text("relationship_type", required: true)
+            try encoder.text("description")
+            try encoder.text("category")
+            try encoder.text("added_by")
+            try encoder.text("added_at")
+            try encoder.integer("usage_count")
+            try encoder.boolean("is_active")
+            try encoder.boolean("is_builtin")
+            try encoder.synonyms("synonyms")
+            try encoder.text("deprecation_reason")
+            try encoder.text("embedding_model")
+            try encoder.text("embedding_generated_at")
+            try encoder.numbers("embedding")
+            try encoder.text("direction_semantics")
+        case "concepts":
+            try encoder.text("concept_id", required: true)
+            try encoder.text("label", required: true)
+            try encoder.text("description")
+            try encoder.strings("search_terms")
+            try encoder.numbers("embedding")
+        case "sources":
+            try encoder.text("source_id", required: true)
+            try encoder.text("document", required: true)
+            try encoder.integer("paragraph")
+            try encoder.text("full_text")
+            try encoder.text("file_path")
+            try encoder.text("content_type")
+            try encoder.text("garage_key")
+            try encoder.text("storage_key")
+        case "instances":
+            try encoder.text("instance_id", required: true)
+            try encoder.text("quote")
+            try encoder.text("concept_id", required: true)
+            try encoder.text("source_id", required: true)
+        default: // relationships
+            try encoder.text("from", required: true)
+            try encoder.text("to", required: true)
+            try encoder.text("type", required: true)
+            try encoder.json("properties")
+        }
+        out.append(contentsOf: encoder.row)
+        out.append(0x0A)
+    }
+}
+
+/// Encodes one record's fields, each preceded by a tab.
+private struct RowEncoder {
+    let section: String
+    let index: Int
+    let record: JSONValue
+    var row: [UInt8] = []
+
+    init(section: String, index: Int, record: JSONValue) {
+        self.section = section
+        self.index = index
+        self.record = record
+        row.reserveCapacity(256)
+    }
+
+    private var label: String {
+        let id = ["concept_id", "source_id", "instance_id", "relationship_type"].lazy.compactMap { record[$0]?.stringValue }.first
+        return "\(section)[\(index)]" + (id.map { " (\($0))" } ?? "")
+    }
+
+    private func fail(_ key: String, _ problem: String) -> StagingRecordEncoder.FieldError {
+        StagingRecordEncoder.FieldError(description: "\(label): \(key) \(problem)")
+    }
+
+    private mutating func null() {
+        row.append(0x09)
+        row.append(contentsOf: CopyText.null)
+    }
+
+    private mutating func value(_ text: String) {
+        row.append(0x09)
+        CopyText.appendField(text, to: &row)
+    }
+
+    mutating func text(_ key: String, required: Bool = false) throws {
+        switch record[key] {
+        case .string(let s)?:
+            if required && s.isEmpty { throw fail(key, "is empty") }
+            value(s)
+        case .number(let n)?: value(n)
+        case .bool(let b)?: value(b ? "true" : "false")
+        case .null?, nil:
+            if required { throw fail(key, "is missing") }
+            null()
+        default: throw fail(key, "must be a string")
+        }
+    }
+
+    mutating func integer(_ key: String) throws {
+        switch record[key] {
+        case .number(let n)? where Int(n) != nil: value(n)
+        case .string(let s)? where Int(s) != nil: value(s)
+        case .null?, nil: null()
+        default: throw fail(key, "must be an integer")
+        }
+    }
+
+    mutating func boolean(_ key: String) throws {
+        switch record[key] {
+        case .bool(let b)?: value(b ? "true" : "false")
+        case .null?, nil: null()
+        default: throw fail(key, "must be true or false")
+        }
+    }
+
+    mutating func strings(_ key: String) throws {
+        switch record[key] {
+        case .array(let items)?:
+            var texts: [String] = []
+            for item in items {
+                guard let s = item.stringValue else { throw fail(key, "must be an array of strings") }
+                texts.append(s)
+            }
+            value(CopyText.textArray(texts))
+        case .null?, nil: null()
+        default: throw fail(key, "must be an array of strings")
+        }
+    }
+
+    /// Vocabulary synonyms: a list, JSON null, or (older platform files) a string
+    /// holding JSON: `"null"`, `"[]"` or an encoded list. Null and empty mean SQL NULL.
+    mutating func synonyms(_ key: String) throws {
+        var current = record[key]
+        if case .string(let s)? = current {
+            let trimmed = s.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed == "null" {
+                current = nil
+            } else if let parsed = try? JSONValue.parse(trimmed), parsed.arrayValue != nil || parsed.isNull {
+                current = parsed
+            } else {
+                current = .array([.string(s)])
+            }
+        }
+        if case .array(let items)? = current, items.isEmpty { current = nil }
+        switch current {
+        case .array(let items)?:
+            var texts: [String] = []
+            for item in items {
+                guard let s = item.stringValue else { throw fail(key, "must be a list of strings") }
+                texts.append(s)
+            }
+            value(CopyText.textArray(texts))
+        case .null?, nil: null()
+        default: throw fail(key, "must be a list of strings or null")
+        }
+    }
+
+    mutating func numbers(_ key: String) throws {
+        switch record[key] {
+        case .array(let items)?:
+            row.append(0x09)
+            var literals: [String] = []
+            literals.reserveCapacity(items.count)
+            for item in items {
+                guard case .number(let n) = item else { throw fail(key, "must be an array of numbers") }
+                literals.append(n)
+            }
+            CopyText.appendNumberArray(literals, to: &row)
+        case .null?, nil: null()
+        default: throw fail(key, "must be an array of numbers")
+        }
+    }
+
+    mutating func json(_ key: String) throws {
+        switch record[key] {
+        case .object?:
+            row.append(0x09)
+            var bytes: [UInt8] = []
+            record[key]!.write(to: &bytes)
+            CopyText.appendField(String(decoding: bytes, as: UTF8.self), to: &row)
+        case .null?, nil: value("{}")
+        default: throw fail(key, "must be an object")
+        }
+    }
+}
