@@ -21,6 +21,8 @@ public enum Gateway {
         JobRoutes(pool: pool, hub: hub).register(on: router)
         BackupRoutes(pool: pool, queue: queue, storage: storage,
                      heartbeatTimeout: config.heartbeatTimeoutSeconds, logger: logger).register(on: router)
+        RestoreRoutes(pool: pool, queue: queue, storage: storage, maxUploadBytes: config.maxUploadBytes,
+                      maxDecompressedBytes: config.maxDecompressedBytes, logger: logger).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "kg-gateway"),

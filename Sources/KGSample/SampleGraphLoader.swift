@@ -22,7 +22,7 @@ public struct SampleGraphLoader {
         ("INSPIRED_BY", "Source draws on the target's ideas.", ["influenced_by", "draws_on"]),
         ("CRITIQUES", "Source argues against the target.", nil),
         ("TRANSLATES_TO", "Source is rendered as the target in another language — «traduction».", ["renders_as"]),
-        ("BUILDS_ON", "Source extends the target.", []),
+        ("BUILDS_ON", "Source extends the target.", ["extends", "elaborates \"on\""]),
     ]
 
     static let builtinSample = ["IMPLIES", "CAUSES", "ENABLES", "PART_OF", "SUPPORTS", "SIMILAR_TO", "PRECEDES", "REQUIRES", "CONTRADICTS", "DEFINED_AS"]

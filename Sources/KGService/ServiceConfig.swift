@@ -18,6 +18,10 @@ public struct ServiceConfig: Sendable {
     public var port = 8080
     public var dbPoolSize = 8
     public var tokenTTLHours = 24 * 7
+    /// Largest accepted upload (413 beyond it).
+    public var maxUploadBytes = 8 * 1024 * 1024 * 1024
+    /// Largest decompressed size of a gzip upload (a gzip bomb is refused, not unpacked).
+    public var maxDecompressedBytes = 64 * 1024 * 1024 * 1024
     public var adminUsername: String?
     public var adminPassword: String?
     // Worker
@@ -46,6 +50,8 @@ public struct ServiceConfig: Sendable {
         ("port", "KG_GATEWAY_PORT", "gateway listen port (default 8080)"),
         ("db_pool_size", "KG_DB_POOL_SIZE", "gateway database connections (default 8)"),
         ("token_ttl_hours", "KG_TOKEN_TTL_HOURS", "lifetime of login tokens (default 168)"),
+        ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
+        ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
         ("admin_password", "KG_ADMIN_PASSWORD", "its password (or KG_ADMIN_PASSWORD_FILE: a file holding it)"),
         ("worker_id", "KG_WORKER_ID", "this worker's name in job rows (default host-pid)"),
@@ -107,6 +113,8 @@ public struct ServiceConfig: Sendable {
             case "port": port = Int(try number(key, value))
             case "db_pool_size": dbPoolSize = Int(try number(key, value))
             case "token_ttl_hours": tokenTTLHours = Int(try number(key, value))
+            case "max_upload_bytes": maxUploadBytes = Int(try number(key, value))
+            case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "admin_username": adminUsername = value
             case "admin_password": adminPassword = value
             case "worker_id": workerID = value

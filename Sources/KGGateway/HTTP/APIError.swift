@@ -7,6 +7,8 @@ struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
     let detail: String?
+    /// Detail that is already JSON (an integrity report), sent as an object.
+    var detailJSON: String?
     var headers: HTTPFields = [:]
 
     init(_ status: HTTPResponse.Status, _ message: String, detail: String? = nil) {
@@ -20,7 +22,13 @@ struct APIError: HTTPResponseError {
         body.append(contentsOf: "{\"error\":".utf8)
         JSON.appendQuoted(message, to: &body)
         body.append(contentsOf: ",\"detail\":".utf8)
-        if let detail { JSON.appendQuoted(detail, to: &body) } else { body.append(contentsOf: "null".utf8) }
+        if let detailJSON {
+            body.append(contentsOf: detailJSON.utf8)
+        } else if let detail {
+            JSON.appendQuoted(detail, to: &body)
+        } else {
+            body.append(contentsOf: "null".utf8)
+        }
         body.append(UInt8(ascii: "}"))
         var fields = headers
         fields[.contentType] = "application/json"

@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import KGDatabase
+import KGFormat
+import KGService
+import Logging
+
+/// `POST /admin/restore` and `POST /admin/backup/verify`: multipart uploads,
+/// authenticated from the headers before a byte of the body is read, streamed
+/// to temp storage and checked on the way.
+struct RestoreRoutes {
+    let pool: PGPool
+    let queue: JobQueue
+    let storage: TempStorage
+    let maxUploadBytes: Int
+    let maxDecompressedBytes: Int
+    let logger: Logger
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.post("/admin/backup/verify") { request, context -> Response in
+            _ = try context.requireUser()
+            let boundary = try multipartBoundary(request)
+            let received = try await UploadReceiver(boundary: boundary, path: nil, maxBytes: maxUploadBytes,
+                                                    maxDecompressedBytes: maxDecompressedBytes).receive(request.body)
+            return JSON.response(received.report.jsonText())
+        }
+
+        router.post("/admin/restore") { request, context -> Response in
+            let user = try context.requireAdmin()
+            let boundary = try multipartBoundary(request)
+            let jobID = UUID()
+            let id = jobID.uuidString.lowercased()
+            let path = storage.restorePath(jobID: jobID)
+            let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
+                                                    maxDecompressedBytes: maxDecompressedBytes).receive(request.body)
+            // From here the file exists: remove it on every path that does not queue a job.
+            var queued = false
+            defer { if !queued { storage.remove(path) } }
+
+            let report = received.report
+            guard report.valid else {
+                logger.notice("refused an invalid backup upload", metadata: ["user": "\(user.username)", "errors": "\(report.errors.count)"])
+                var error = APIError.badRequest("the backup is invalid: nothing was changed")
+                error.detailJSON = report.jsonText()
+                throw error
+            }
+            let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
+            if let finding = report.schemaFinding(databaseSchemaVersion: databaseVersion) {
+                throw APIError(.conflict, finding.message, detail: "nothing was changed")
+            }
+            let fields = received.fields
+            let mode: RestoreMode
+            if let text = fields["mode"], !text.isEmpty {
+                guard let parsed = RestoreMode(rawValue: text) else {
+                    throw APIError.badRequest("unknown mode \"\(text)\"", detail: "use replace or merge")
+                }
+                mode = parsed
+            } else {
+                mode = RestoreMode.defaultFor(backupType: report.backupType)
+            }
+            let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
+            let externalDeps: ExternalDepsStrategy
+            if let text = fields["external_deps"], !text.isEmpty {
+                guard let parsed = ExternalDepsStrategy(rawValue: text) else {
+                    throw APIError.badRequest("unknown external_deps \"\(text)\"",
+                                              detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                externalDeps = parsed
+            } else {
+                externalDeps = report.backupType == "ontology_backup" ? .prune : .fail
+            }
+            let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
+                                          fileName: received.fileName, fileBytes: received.fileBytes,
+                                          backupType: report.backupType, ontology: report.ontology, statistics: report.counts)
+            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+            try await pool.run { db in
+                try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON, tempFile: path)
+            }
+            do {
+                try await queue.publish(JobMessage(jobID: id, jobType: "restore"))
+            } catch {
+                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+                throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
+            }
+            queued = true
+            logger.info("restore queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "mode": "\(mode.rawValue)",
+                                                     "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
+            let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
+                                           integrityWarnings: report.warnings.map(\.message))
+            return try JSON.response(encoding: accepted, status: .accepted)
+        }
+    }
+
+    private func multipartBoundary(_ request: Request) throws -> [UInt8] {
+        guard let contentType = request.headers[.contentType], let boundary = MultipartBoundary.parse(contentType: contentType) else {
+            throw APIError.badRequest("send the backup as multipart/form-data with a `file` part",
+                                      detail: "e.g. curl -F file=@backup.json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxUploadBytes {
+            throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
+                           detail: "at most \(maxUploadBytes) bytes (max_upload_bytes)")
+        }
+        return boundary
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import KGFormat
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Receives a multipart upload as it arrives: the file part is written to temp
+/// storage (when `path` is set) and fed to the integrity checker on the same
+/// pass, so the verdict is ready the moment the upload ends. Memory stays flat:
+/// at most one coalesced write buffer is held. On any failure — a client that
+/// disconnects halfway, a size limit, a malformed form — the file is removed.
+struct UploadReceiver {
+    let boundary: [UInt8]
+    let path: String?
+    let maxBytes: Int
+    let maxDecompressedBytes: Int
+
+    struct Received {
+        let report: IntegrityReport
+        let fields: [String: String]
+        let fileName: String?
+        let fileBytes: Int
+    }
+
+    static let flushAt = 1 << 20
+
+    func receive(_ body: RequestBody) async throws -> Received {
+        var fd: Int32 = -1
+        if let path {
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
+            }
+        }
+        var completed = false
+        defer {
+            if fd >= 0 { close(fd) }
+            if !completed, let path { unlink(path) }
+        }
+        let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
+        var upload = MultipartUpload(boundary: boundary)
+        var pending: [UInt8] = []
+        pending.reserveCapacity(Self.flushAt + 64 * 1024)
+        var received = 0
+        let descriptor = fd
+
+        func flush() async throws {
+            guard descriptor >= 0, !pending.isEmpty else {
+                pending.removeAll(keepingCapacity: true)
+                return
+            }
+            let bytes = pending
+            pending.removeAll(keepingCapacity: true)
+            try await NIOThreadPool.singleton.runIfActive {
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw APIError(.init(code: 507), "temp storage cannot take the upload",
+                                       detail: String(cString: strerror(errno)))
+                    }
+                    offset += n
+                }
+            }
+        }
+
+        do {
+            for try await buffer in body {
+                received += buffer.readableBytes
+                if received > maxBytes {
+                    throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
+                                   detail: "at most \(maxBytes) bytes (max_upload_bytes)")
+                }
+                try buffer.withUnsafeReadableBytes { chunk in
+                    try upload.feed(chunk) { fileData in
+                        checker.feed(fileData)
+                        if descriptor >= 0 { pending.append(contentsOf: fileData) }
+                    }
+                }
+                if pending.count >= Self.flushAt { try await flush() }
+            }
+            let summary = try upload.finish()
+            try await flush()
+            let report = checker.finish()
+            completed = true
+            return Received(report: report, fields: summary.fields, fileName: summary.fileName, fileBytes: summary.fileBytes)
+        } catch let error as MultipartError {
+            throw APIError.badRequest("malformed upload", detail: error.description)
+        }
+    }
+}
