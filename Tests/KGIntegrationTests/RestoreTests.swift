@@ -1,0 +1,334 @@
+import Foundation
+import KGBroker
+import KGClient
+import KGDatabase
+import KGFormat
+import XCTest
+
+/// Restores through the whole system: uploads through the gateway, jobs through
+/// RabbitMQ, a worker applying the file to real PostgreSQL in one transaction.
+final class RestoreTests: XCTestCase {
+    var stack: TestStack!
+
+    override func setUpWithError() throws {
+        stack = try TestStack(environment: environment)
+    }
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    /// Per-test service settings (subclasses or tests restart the stack with others).
+    var environment: [String: String] { [:] }
+
+    func restart(_ environment: [String: String]) throws {
+        stack.stop()
+        stack = try TestStack(environment: environment)
+    }
+
+    func backup(_ extra: [String] = ["--type", "full"]) throws -> String {
+        try stack.login()
+        let r = try stack.kg(["admin", "backup"] + extra)
+        XCTAssertEqual(r.exitCode, 0, r.summary + stack.logs)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func restore(_ path: String, fields: [String: String] = [:]) throws -> [String: Any] {
+        let (status, json) = try stack.uploadRestore(path, fields: fields)
+        XCTAssertEqual(status, 202, "\(json)\n\(stack.logs)")
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        return try stack.waitForJob(id)
+    }
+
+    // MARK: Fidelity
+
+    func testFullRoundTripIsLossless() throws {
+        try stack.loadSample(concepts: 50, dimensions: 32)
+        for compression in ["none", "gzip"] {
+            let first = try backup(["--type", "full", "--compress", compression])
+            try stack.wipeGraph()
+            let job = try restore(first)
+            XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+            let result = job["result"] as? [String: Any]
+            XCTAssertEqual((result?["restored"] as? [String: Int])?["concepts"], 50)
+            let second = try backup(["--type", "full", "--compress", compression])
+            let a = try BackupFile(path: first), b = try BackupFile(path: second)
+            XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "data differs after a round trip (\(compression))")
+            XCTAssertEqual(a.statistics, b.statistics)
+            // Embeddings bit for bit: the same number text both times (PostgreSQL prints float8 shortest-exact).
+            XCTAssertEqual(a.raw.count, b.raw.count, "same bytes apart from the timestamp")
+            XCTAssertEqual(stack.tempFiles(), [])
+        }
+    }
+
+    func testOntologyRoundTripPrunesOnlyExternalEdges() throws {
+        try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
+        let ontology = "Biología celular"
+        let first = try backup(["--type", "ontology", "--ontology", ontology])
+        let original = try BackupFile(path: first)
+        let inside = original.ids("concepts", "concept_id")
+        try stack.wipeGraph()
+        let job = try restore(first)
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        let result = try XCTUnwrap(job["result"] as? [String: Any])
+        XCTAssertEqual(result["mode"] as? String, "merge", "an ontology backup merges by default")
+        let external = original.section("relationships").filter { !inside.contains($0["to"] as! String) }
+        XCTAssertGreaterThan(external.count, 0)
+        XCTAssertEqual((result["pruned"] as? [String: Int])?["relationships"], external.count)
+        let second = try BackupFile(path: try backup(["--type", "ontology", "--ontology", ontology]))
+        XCTAssertEqual(second.ids("concepts", "concept_id"), inside)
+        XCTAssertTrue(NSArray(array: second.section("sources")).isEqual(to: original.section("sources")))
+        XCTAssertTrue(NSArray(array: second.section("instances")).isEqual(to: original.section("instances")))
+        let kept = original.section("relationships").filter { inside.contains($0["to"] as! String) }
+        XCTAssertTrue(NSArray(array: second.section("relationships")).isEqual(to: kept))
+    }
+
+    func testMergeUpdatesByIdAndKeepsTheRest() throws {
+        try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 4)
+        let file = try backup(["--type", "ontology", "--ontology", "Philosophy of Mind"])
+        let concept = try XCTUnwrap(try BackupFile(path: file).section("concepts").first?["concept_id"] as? String)
+        let db = try stack.db()
+        defer { db.close() }
+        try db.query("UPDATE kg.concepts SET label = 'changed' WHERE concept_id = $1", [concept])
+        try db.execute("INSERT INTO kg.concepts (concept_id, label) VALUES ('extra_concept', 'not in any backup')")
+        let job = try restore(file, fields: ["mode": "merge"])
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)")
+        XCTAssertNotEqual(try db.query("SELECT label FROM kg.concepts WHERE concept_id = $1", [concept]).first("label"), "changed")
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.concepts WHERE concept_id = 'extra_concept'").first("n"), "1")
+        let updated = (job["result"] as? [String: Any])?["updated"] as? [String: Int]
+        XCTAssertGreaterThan(updated?["concepts"] ?? 0, 0)
+        // Merging the same file again adds no duplicate edges.
+        let before = try stack.graphChecksum()
+        _ = try restore(file, fields: ["mode": "merge"])
+        XCTAssertEqual(try stack.graphChecksum(), before, "a second merge of the same file changes nothing")
+    }
+
+    func testDryRunChangesNothingAndReports() throws {
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        let file = try backup()
+        let db = try stack.db()
+        try db.execute("DELETE FROM kg.relationships WHERE relationship_id % 2 = 0")
+        db.close()
+        let before = try stack.graphChecksum()
+        let job = try restore(file, fields: ["dry_run": "true"])
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)")
+        let result = try XCTUnwrap(job["result"] as? [String: Any])
+        XCTAssertEqual(result["dry_run"] as? Bool, true)
+        XCTAssertEqual((result["restored"] as? [String: Int])?["relationships"], 60)
+        XCTAssertEqual(try stack.graphChecksum(), before, "a dry run changes nothing")
+        XCTAssertEqual(stack.tempFiles(), [])
+    }
+
+    // MARK: Bad input, at the gateway and at the worker
+
+    /// Files that break integrity rules; each must be refused with the right category and change nothing.
+    static let brokenFiles: [(name: String, content: String, category: String)] = [
+        ("not-json", "this is not a backup", "format"),
+        ("truncated", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"a""#, "format"),
+        ("missing-keys", #"{"version":"1.0","data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
+        ("bad-type", #"{"version":"1.0","type":"weird","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
+        ("section-not-array", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":{},"sources":[],"instances":[],"relationships":[]}}"#, "format"),
+        ("dangling-source", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1","source_id":"s404"}],"relationships":[]}}"#, "references"),
+        ("dangling-concept-full", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c404","type":"IMPLIES","properties":{}}]}}"#, "references"),
+        ("edge-without-to", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","type":"IMPLIES","properties":{}}]}}"#, "references"),
+    ]
+
+    func testInvalidUploadsAreRefusedAndChangeNothing() throws {
+        try stack.loadSample(concepts: 10, dimensions: 4)
+        let before = try stack.graphChecksum()
+        let token = try stack.token()
+        for broken in Self.brokenFiles {
+            let path = stack.root + "/\(broken.name).json"
+            try broken.content.write(toFile: path, atomically: true, encoding: .utf8)
+            // Gateway, restore: 400 with the findings.
+            let (status, json) = try stack.uploadRestore(path, token: token)
+            XCTAssertEqual(status, 400, "\(broken.name): \(json)")
+            let detail = json["detail"] as? [String: Any]
+            XCTAssertEqual(detail?["valid"] as? Bool, false, broken.name)
+            let categories = (detail?["errors"] as? [[String: Any]] ?? []).compactMap { $0["category"] as? String }
+            XCTAssertTrue(categories.contains(broken.category), "\(broken.name): \(categories)")
+            // Gateway, verify: the same report.
+            let verify = try HTTPClient(baseURL: stack.apiURL, token: token).uploadMultipart(
+                path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path, fileName: "x.json",
+                contentType: "application/json", onProgress: { _, _ in })
+            XCTAssertEqual(verify.status, 200)
+            let report = try JSONSerialization.jsonObject(with: verify.body) as? [String: Any]
+            XCTAssertEqual(report?["valid"] as? Bool, false, broken.name)
+            // CLI: exit 1 with the finding.
+            let cli = try stack.kg(["admin", "verify", path, "--json"])
+            XCTAssertEqual(cli.exitCode, 1, "\(broken.name): \(cli.summary)")
+            XCTAssertTrue(cli.stdout.contains("\"\(broken.category)\""), "\(broken.name): \(cli.stdout)")
+        }
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        XCTAssertEqual(try stack.jobCount(), 0, "invalid uploads create no job")
+        XCTAssertEqual(stack.tempFiles(), [], "invalid uploads leave no temp file")
+    }
+
+    func testWorkerChecksTheFileItself() throws {
+        // Bypass the gateway: a job naming a broken file goes straight to the queue.
+        try stack.loadSample(concepts: 10, dimensions: 4)
+        let before = try stack.graphChecksum()
+        let id = UUID().uuidString.lowercased()
+        let path = stack.tempDir + "/restore_\(id).json"
+        try Self.brokenFiles.first { $0.name == "dangling-source" }!.content.write(toFile: path, atomically: true, encoding: .utf8)
+        let params = RestoreJobParams(mode: .replace, dryRun: false, externalDeps: .fail, tempFile: path, fileName: "x.json",
+                                      fileBytes: 10, backupType: "full_backup", ontology: nil, statistics: [:])
+        let db = try stack.db()
+        defer { db.close() }
+        try JobStore(db).create(jobID: id, type: "restore", username: "admin",
+                                params: String(decoding: try JSONEncoder().encode(params), as: UTF8.self), tempFile: path)
+        let publisher = JobPublisher(url: try AMQPURL(stack.amqpURL), topology: JobTopology(prefix: stack.prefix))
+        defer { publisher.shutdown() }
+        let message = try JSONEncoder().encode(JobMessage(jobID: id, jobType: "restore"))
+        let done = expectation(description: "published")
+        Task {
+            try await publisher.publish(job: Array(message), messageId: id)
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 10)
+        let job = try stack.waitForJob(id)
+        XCTAssertEqual(job["status"] as? String, "failed")
+        XCTAssertTrue((job["error"] as? String ?? "").contains("invalid"), "\(job)")
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        XCTAssertEqual(stack.tempFiles(), [], "the worker removes the file on failure")
+    }
+
+    func testTruncatedUploadLeavesNoTempFileAndNoJob() throws {
+        let token = try stack.token()
+        // A raw connection that promises 5 MB and hangs up after 300 KB.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(stack.gatewayPorts[0]).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let boundary = "kgtestboundary"
+        let head = "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+            + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: 5000000\r\n\r\n"
+            + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.json\"\r\n\r\n"
+            + "{\"version\":\"1.0\",\"type\":\"full_backup\",\"data\":{\"concepts\":["
+        _ = head.withCString { send(fd, $0, strlen($0), 0) }
+        let filler = String(repeating: "{\"concept_id\":\"x\",\"label\":\"y\"},", count: 10_000)
+        _ = filler.withCString { send(fd, $0, strlen($0), 0) }
+        usleep(300_000)
+        close(fd)
+        var files: [String] = ["?"]
+        for _ in 0..<50 {
+            files = stack.tempFiles()
+            if files.isEmpty { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(files, [], "a broken-off upload leaves no temp file")
+        XCTAssertEqual(try stack.jobCount(), 0, "and no job")
+    }
+
+    func testUploadsOverTheLimitAreRefused() throws {
+        try restart(["KG_MAX_UPLOAD_BYTES": "100000"])
+        try stack.loadSample(concepts: 30, dimensions: 64)
+        let file = try backup()
+        let (status, json) = try stack.uploadRestore(file)
+        XCTAssertEqual(status, 413, "\(json)")
+        XCTAssertTrue((json["error"] as? String ?? "").contains("larger"), "\(json)")
+        XCTAssertEqual(stack.tempFiles(), [])
+        XCTAssertEqual(try stack.jobCount(), 0)
+    }
+
+    func testRefusedBeforeTheUploadIsStored() throws {
+        try stack.addUser("reader", role: "reader", password: "reader-pw")
+        try stack.loadSample(concepts: 10, dimensions: 4)
+        let file = try backup()
+        for (token, expected) in [(nil as String?, 401), ("kg_wrong", 401), (try stack.token("reader", password: "reader-pw"), 403)] {
+            let r = try HTTPClient(baseURL: stack.apiURL, token: token).uploadMultipart(
+                path: "/admin/restore", fields: [], fileField: "file", filePath: file, fileName: "b.json",
+                contentType: "application/json", onProgress: { _, _ in })
+            XCTAssertEqual(r.status, expected)
+        }
+        XCTAssertEqual(stack.tempFiles(), [])
+        XCTAssertEqual(try stack.jobCount(), 0)
+    }
+
+    // MARK: Faults and concurrency
+
+    func testKilledWorkerMidRestoreLeavesTheGraphAsBeforeAndAnotherFinishes() throws {
+        try restart(["KG_TEST_RECORD_DELAY_MS": "8"])
+        try stack.loadSample(concepts: 60, dimensions: 8)
+        let file = try backup()
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("DELETE FROM kg.relationships WHERE relationship_id % 3 = 0; UPDATE kg.concepts SET label = 'before'")
+        let before = try stack.graphChecksum()
+        let (status, json) = try stack.uploadRestore(file)
+        XCTAssertEqual(status, 202)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        var holder: String?
+        let deadline = Date().addingTimeInterval(30)
+        while holder == nil && Date() < deadline {
+            let r = try db.query("SELECT worker_id, progress->>'stage' AS stage FROM kg_api.jobs WHERE job_id = $1::uuid", [id])
+            if r.first("stage") == "loading", let worker = r.first("worker_id") { holder = worker }
+            usleep(20_000)
+        }
+        let worker = try XCTUnwrap(holder.flatMap { stack.workers[$0] }, "restore never reached loading\n\(stack.logs)")
+        worker.killHard()
+        usleep(300_000)
+        XCTAssertEqual(try stack.graphChecksum(), before, "a killed restore leaves the graph exactly as before")
+        let job = try stack.waitForJob(id)
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        XCTAssertEqual(job["attempts"] as? Int, 2)
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
+        XCTAssertEqual(stack.tempFiles(), [])
+    }
+
+    func testCancellingARunningRestoreRollsBack() throws {
+        try restart(["KG_TEST_RECORD_DELAY_MS": "10"])
+        try stack.loadSample(concepts: 60, dimensions: 8)
+        let file = try backup()
+        try stack.wipeGraph()
+        let before = try stack.graphChecksum()
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        let db = try stack.db()
+        defer { db.close() }
+        for _ in 0..<200 {
+            if try db.query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s") == "loading" { break }
+            usleep(20_000)
+        }
+        let cancel = try stack.kg(["job", "cancel", id])
+        XCTAssertEqual(cancel.exitCode, 0, cancel.summary)
+        let job = try stack.waitForJob(id)
+        XCTAssertEqual(job["status"] as? String, "cancelled")
+        usleep(1_500_000)  // let the worker notice and roll back
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        XCTAssertEqual(stack.tempFiles(), [])
+        XCTAssertTrue(stack.workers.values.allSatisfy(\.isRunning))
+    }
+
+    func testBackupsDuringARestoreSeeOldOrNewGraphNeverAMix() throws {
+        try restart(["KG_TEST_RECORD_DELAY_MS": "5"])
+        // The new graph (B) is written to a file; the live graph is A.
+        try stack.loadSample(concepts: 70, dimensions: 4, seed: 2)
+        let fileB = try backup()
+        let idsB = try BackupFile(path: fileB).ids("concepts", "concept_id")
+        try stack.loadSample(concepts: 40, dimensions: 4, seed: 1)
+        let idsA = Set(try stack.db().query("SELECT concept_id FROM kg.concepts").rows.compactMap { $0[0] })
+        XCTAssertNotEqual(idsA, idsB)
+        let (_, json) = try stack.uploadRestore(fileB)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        var seen: [Set<String>] = []
+        for _ in 0..<2 {
+            let r = try stack.kg(["admin", "backup", "--type", "full"])
+            XCTAssertEqual(r.exitCode, 0, r.summary)
+            seen.append(try BackupFile(path: r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).ids("concepts", "concept_id"))
+        }
+        let job = try stack.waitForJob(id)
+        XCTAssertEqual(job["status"] as? String, "completed")
+        let after = try stack.kg(["admin", "backup", "--type", "full"])
+        seen.append(try BackupFile(path: after.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).ids("concepts", "concept_id"))
+        for ids in seen {
+            XCTAssertTrue(ids == idsA || ids == idsB, "a backup saw a mix of the old and the new graph")
+        }
+        XCTAssertEqual(seen.last, idsB)
+    }
+}
