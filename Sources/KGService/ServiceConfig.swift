@@ -125,7 +125,8 @@ public struct ServiceConfig: Sendable {
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
             case "test_record_delay_ms": testRecordDelayMilliseconds = try number(key, value)
             default:
-                if !byEnv { throw ConfigError("unknown key \"\(key)\" in \(source); known keys: \(Self.documentation.map(\.key).joined(separator: ", "))") }
+                // Keys starting with "_" are comments (JSON has none).
+                if !byEnv && !key.hasPrefix("_") { throw ConfigError("unknown key \"\(key)\" in \(source); known keys: \(Self.documentation.map(\.key).joined(separator: ", "))") }
             }
         }
     }
