@@ -19,7 +19,7 @@ CREATE TABLE kg.vocabulary (
     usage_count             integer NOT NULL DEFAULT 0,
     is_active               boolean NOT NULL DEFAULT true,
     is_builtin              boolean NOT NULL DEFAULT false,
-    synonyms                varchar[],
+    synonyms                jsonb,
     deprecation_reason      text,
     embedding_model         text,
     embedding_generated_at  timestamptz,
