@@ -42,7 +42,7 @@ enum RestoreMessages {
         }
         let usual = RestoreMode.defaultFor(backupType: report.backupType)
         if mode != usual {
-            lines.append("            (not the usual mode for a \(report.backupType ?? "backup of this type"), which is \(usual.rawValue))")
+            lines.append("            (the usual mode for \(report.backupType ?? "this backup type") is \(usual.rawValue))")
         }
         if report.externalDeps > 0 {
             let what = externalDeps == .prune
