@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import KGClient
+import KGFormat
+
+extension Admin {
+    /// `kg admin restore [FILE] [--mode replace|merge] [--dry-run] [--yes] [--external-deps fail|prune] [--json]`.
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a backup into the graph: check it locally, upload it, follow the restore.",
+            discussion: """
+                FILE is a path, or a name inside backup_dir; without it, kg lists the local backups \
+                and asks which one. The file is checked locally first (as `kg admin verify` does); an \
+                invalid file is never sent. The restore runs as a job on the server, stage by stage, \
+                and either applies fully or is rolled back. Unless --yes or --dry-run, kg shows what \
+                will happen and asks you to type "restore". Prints the job id on standard output \
+                (with --json: {"job_id", "status", "result"}).
+                Exit codes: 0 restored, 1 refused, failed and rolled back, or cancelled, \
+                2 usage, 3 server unreachable, 4 not authenticated or not permitted.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "A backup file (plain or gzip): a path, or a name inside backup_dir.")
+        var file: String?
+
+        @Option(name: .long, help: ArgumentHelp(
+            "replace (the graph becomes exactly the backup) or merge (insert or update by id, keep the rest).",
+            discussion: "Default: replace for a full backup, merge for an ontology backup."))
+        var mode: RestoreMode?
+
+        @Flag(name: .long, help: "Run every check, on the server too, and report what would change, without changing it.")
+        var dryRun = false
+
+        @Flag(name: [.short, .long], help: "Do not ask for confirmation (needed when standard input is not a terminal).")
+        var yes = false
+
+        @Option(name: .long, help: ArgumentHelp(
+            "fail or prune: what to do with records that name concepts neither the backup nor the graph holds.",
+            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many."))
+        var externalDeps: ExternalDepsStrategy = .fail
+
+        func validate() throws {
+            if file == nil && !Terminal.stdinIsTTY {
+                throw ValidationError(
+                    "no FILE given, and standard input is not a terminal to choose one from: pass FILE (`kg admin list-backups` shows them)")
+            }
+            if !yes && !dryRun && !Terminal.stdinIsTTY {
+                throw ValidationError(
+                    "standard input is not a terminal, so kg cannot ask for confirmation: pass --yes to confirm in scripts (or --dry-run to only see what would change)")
+            }
+        }
+
+        func run() throws {
+            let config = try global.config()
+            let server = global.serverURL(config)
+            let path = try chooseFile(backupDir: config.backupDir)
+            let bytes = try fileSize(path, backupDir: config.backupDir)
+
+            Terminal.status("checking \((path as NSString).lastPathComponent)…")
+            let report = BackupFileChecker.check(path: path)
+            Terminal.endStatus()
+            guard report.valid else {
+                if output.json { print(report.jsonText()) }
+                Terminal.error(report.renderText())
+                throw CLIError("\(path) is not a valid backup; nothing was sent.")
+            }
+            for warning in report.warnings { Terminal.error(warning.description) }
+
+            let mode = self.mode ?? RestoreMode.defaultFor(backupType: report.backupType)
+            if dryRun {
+                Terminal.error("dry run (\(mode.rawValue)) against \(server): every check runs, nothing will be changed")
+            } else if !yes {
+                try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
+            }
+
+            let upload = RestoreUpload(client: global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
+                                       mode: mode, dryRun: dryRun, externalDeps: externalDeps)
+            let accepted = try upload.run()
+            for warning in accepted.integrityWarnings { Terminal.error("warning (gateway): \(warning)") }
+            if Terminal.stderrIsTTY {
+                Terminal.error("restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
+            }
+
+            let job = RestoreFollow(client: global.client(config), jobID: accepted.jobID).run()
+            try finish(job)
+        }
+
+        /// FILE resolved, or the user's pick from the local backups.
+        private func chooseFile(backupDir: String) throws -> String {
+            if let file { return LocalBackups.resolve(file, backupDir: backupDir) }
+            let files = LocalBackups.list(in: backupDir)
+            guard !files.isEmpty else {
+                throw CLIError.usage(
+                    "no backups in \(backupDir) to choose from: pass FILE (a path to a backup), or take one with `kg admin backup --type full`")
+            }
+            Terminal.error(RestoreMessages.pickList(files, directory: backupDir))
+            while true {
+                FileHandle.standardError.write(Data(RestoreMessages.pickPrompt(count: files.count).utf8))
+                switch RestoreMessages.pick(readLine(), count: files.count) {
+                case .index(let i): return files[i].path
+                case .stop: throw CLIError(RestoreMessages.aborted)
+                case .invalid: Terminal.error("type a number from 1 to \(files.count), or just Enter to stop")
+                }
+            }
+        }
+
+        private func fileSize(_ path: String, backupDir: String) throws -> Int64 {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CLIError("no such file: \(path). FILE is a path, or a name inside backup_dir (\(backupDir)); "
+                    + "`kg admin list-backups` shows them.")
+            }
+            guard !isDirectory.boolValue else { throw CLIError("\(path) is a directory, not a backup file") }
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            return (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+
+        private func confirm(path: String, bytes: Int64, report: IntegrityReport, mode: RestoreMode, server: String) throws {
+            Terminal.error(RestoreMessages.confirmation(path: path, bytes: bytes, report: report, mode: mode,
+                                                        externalDeps: externalDeps, server: server))
+            FileHandle.standardError.write(Data(RestoreMessages.confirmationPrompt.utf8))
+            guard RestoreMessages.confirms(readLine()) else { throw CLIError(RestoreMessages.aborted) }
+        }
+
+        /// The summary on standard error, the job id (or JSON) on standard output, the exit code.
+        private func finish(_ job: Job) throws {
+            let result = job.result.flatMap(Self.restoreResult)
+            if job.status == .completed {
+                Terminal.error(result.map(RestoreMessages.summary)
+                    ?? "restore completed (`kg job status \(job.jobID)` shows the worker's report)")
+            }
+            if output.json {
+                var object: [String: Any] = ["job_id": job.jobID, "status": job.status.rawValue]
+                object["result"] = job.result.flatMap(Self.jsonObject) ?? NSNull()
+                if let error = job.error { object["error"] = error }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(job.jobID)
+            }
+            switch job.status {
+            case .completed: return
+            case .cancelled: throw CLIError(RestoreMessages.cancelled)
+            default: throw CLIError(RestoreMessages.failed(error: job.error, dryRun: result?.dryRun ?? dryRun))
+            }
+        }
+
+        /// The job's `result` as a ``RestoreJobResult`` (a JSON round trip).
+        static func restoreResult(_ result: JSONObjectText) -> RestoreJobResult? {
+            guard let data = try? JSONEncoder().encode(result) else { return nil }
+            return try? JSONDecoder().decode(RestoreJobResult.self, from: data)
+        }
+
+        static func jsonObject(_ result: JSONObjectText) -> Any? {
+            guard let data = try? JSONEncoder().encode(result) else { return nil }
+            return try? JSONSerialization.jsonObject(with: data)
+        }
+
+        /// Whether the file is gzip, by its first two bytes (never by its name).
+        static func isGzip(_ path: String) -> Bool {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+            defer { try? handle.close() }
+            let head = (try? handle.read(upToCount: 2)) ?? Data()
+            return head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b
+        }
+    }
+}
+
+extension RestoreMode: ExpressibleByArgument {}
+extension ExternalDepsStrategy: ExpressibleByArgument {}

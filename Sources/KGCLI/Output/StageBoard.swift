@@ -1,0 +1,113 @@
+import KGFormat
+
+/// The lines of a restore's stage board: one line per stage, waiting `·`,
+/// running `›` with a bar, `done/total` and the worker's message, finished `✓`;
+/// for a failed or cancelled restore the stage where it stopped gets `✗` and a
+/// last line tells the rollback. A pure function of the job's state, so it can
+/// be checked without a terminal; ``LiveLines`` draws it.
+///
+/// ```text
+///   ✓ Checking the backup
+///   ✓ Creating a checkpoint
+///   › Loading into staging      [#########---------------]  12,000/31,000  copying instances
+///   · Restoring vocabulary
+/// ```
+struct StageBoard {
+    /// What became of the job, for the board's last line.
+    enum Outcome: Equatable {
+        /// Queued or running on the success path.
+        case running
+        /// All stages done.
+        case completed
+        /// Failed or cancelled; `finished` is false while the worker is still rolling back.
+        case rolledBack(finished: Bool)
+    }
+
+    /// The stages shown, in order (the success path without `completed`).
+    let stages: [RestoreStage]
+    let barWidth: Int
+
+    init(stages: [RestoreStage] = RestoreStage.successPath.filter { $0 != .completed }, barWidth: Int = 20) {
+        self.stages = stages
+        self.barWidth = barWidth
+    }
+
+    /// The stage the board should show as current after the job reported `reported`
+    /// (`progress.stage`): a stage on the board, else (`rolling_back`, `failed`,
+    /// an unknown name) the stage it was at before, so a failure is pinned on
+    /// the stage where it happened.
+    func current(reported: String?, previous: RestoreStage?) -> RestoreStage? {
+        guard let reported, let stage = RestoreStage(rawValue: reported), stages.contains(stage) else { return previous }
+        return stage
+    }
+
+    /// The board's lines, each cut to `width` columns so that none wraps (a
+    /// wrapped line would break redrawing in place).
+    ///
+    /// - Parameters:
+    ///   - current: the stage the job is at (see ``current(reported:previous:)``); nil before it started.
+    ///   - progress: the job's latest progress; its items and message are shown on the current stage
+    ///     when they belong to it.
+    func lines(current: RestoreStage?, progress: JobProgress?, outcome: Outcome, width: Int = 200) -> [String] {
+        let titleWidth = stages.map(\.title.count).max() ?? 0
+        let index = current.flatMap { stages.firstIndex(of: $0) }
+        var lines: [String] = []
+        for (position, stage) in stages.enumerated() {
+            let line: String
+            switch outcome {
+            case .completed:
+                line = "  ✓ \(stage.title)"
+            case .running:
+                if let index, position < index {
+                    line = "  ✓ \(stage.title)"
+                } else if let index, position == index {
+                    line = "  › " + titled(stage, detail(progress, ownedBy: stage), width: titleWidth)
+                } else {
+                    line = "  · \(stage.title)"
+                }
+            case .rolledBack:
+                if let index, position < index {
+                    line = "  ✓ \(stage.title)"
+                } else if let index, position == index {
+                    line = "  ✗ \(stage.title)"
+                } else {
+                    line = "  · \(stage.title)"
+                }
+            }
+            lines.append(line)
+        }
+        // A job stopped before its first stage had nothing to roll back.
+        if case .rolledBack(let finished) = outcome, index != nil {
+            if finished {
+                lines.append("  ✓ Rolled back")
+            } else {
+                lines.append("  ↺ " + titled(.rollingBack, detail(progress, ownedBy: .rollingBack), width: titleWidth))
+            }
+        }
+        return lines.map { Self.cut($0, to: width) }
+    }
+
+    /// The title, padded so that details line up, or alone when there are none.
+    private func titled(_ stage: RestoreStage, _ detail: String, width: Int) -> String {
+        detail.isEmpty ? stage.title : stage.title.padding(toLength: width, withPad: " ", startingAt: 0) + detail
+    }
+
+    /// `  [####----]  1,200/5,000  message` for the running stage; items and
+    /// message only when the progress is about that stage.
+    private func detail(_ progress: JobProgress?, ownedBy stage: RestoreStage) -> String {
+        guard let progress, progress.stage == stage.rawValue else { return "" }
+        var parts: [String] = []
+        if let done = progress.itemsProcessed, let total = progress.itemsTotal, total > 0 {
+            parts.append(Terminal.bar(Double(done) / Double(total), width: barWidth))
+            parts.append("\(Terminal.grouped(done))/\(Terminal.grouped(total))")
+        }
+        if let message = progress.message, !message.isEmpty { parts.append(message) }
+        return parts.isEmpty ? "" : "  " + parts.joined(separator: "  ")
+    }
+
+    /// Cuts `line` to `width` characters, marking the cut with `…`.
+    static func cut(_ line: String, to width: Int) -> String {
+        guard width > 1, line.count > width else { return line }
+        return String(line.prefix(width - 1)) + "…"
+    }
+}
