@@ -38,8 +38,8 @@ extension Admin {
 
         @Option(name: .long, help: ArgumentHelp(
             "fail or prune: what to do with records that name concepts neither the backup nor the graph holds.",
-            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many."))
-        var externalDeps: ExternalDepsStrategy = .fail
+            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many. Default: fail for a full backup, prune for an ontology backup."))
+        var externalDeps: ExternalDepsStrategy?
 
         func validate() throws {
             if file == nil && !Terminal.stdinIsTTY {
@@ -69,6 +69,7 @@ extension Admin {
             for warning in report.warnings { Terminal.error(warning.description) }
 
             let mode = self.mode ?? RestoreMode.defaultFor(backupType: report.backupType)
+            let externalDeps = self.externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: report.backupType)
             if dryRun {
                 Terminal.error("dry run (\(mode.rawValue)) against \(server): every check runs, nothing will be changed")
             } else if !yes {
@@ -119,7 +120,7 @@ extension Admin {
 
         private func confirm(path: String, bytes: Int64, report: IntegrityReport, mode: RestoreMode, server: String) throws {
             Terminal.error(RestoreMessages.confirmation(path: path, bytes: bytes, report: report, mode: mode,
-                                                        externalDeps: externalDeps, server: server))
+                                                        externalDeps: externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: report.backupType), server: server))
             FileHandle.standardError.write(Data(RestoreMessages.confirmationPrompt.utf8))
             guard RestoreMessages.confirms(readLine()) else { throw CLIError(RestoreMessages.aborted) }
         }

@@ -51,7 +51,7 @@ enum RestoreMessages {
             lines.append("  external: \(Terminal.grouped(report.externalDeps)) concept(s) the backup names but does not hold; \(what)")
         }
         lines.append("  dry run:  no; this changes data (see what would change first with --dry-run)")
-        lines.append("A checkpoint is taken first, and a restore that fails is rolled back.")
+        lines.append("The restore runs in one transaction: if anything fails, it is rolled back and nothing changes.")
         return lines.joined(separator: "\n")
     }
 

@@ -18,6 +18,12 @@ public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
     case fail
     /// Drop them, and report how many.
     case prune
+
+    /// Full backups must be complete (`fail`); an ontology backup's external
+    /// dependencies are expected and were reported by the integrity check (`prune`).
+    public static func defaultFor(backupType: String?) -> ExternalDepsStrategy {
+        backupType == "ontology_backup" ? .prune : .fail
+    }
 }
 
 /// A restore job's `params`, written by the gateway and read by the worker.

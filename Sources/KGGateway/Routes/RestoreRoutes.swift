@@ -67,7 +67,7 @@ struct RestoreRoutes {
                 }
                 externalDeps = parsed
             } else {
-                externalDeps = report.backupType == "ontology_backup" ? .prune : .fail
+                externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
             }
             let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
                                           fileName: received.fileName, fileBytes: received.fileBytes,
