@@ -60,7 +60,7 @@ let package = Package(
             "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "kg-sample", dependencies: [
-            "KGSample", "KGService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "KGSample", "KGService", "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),

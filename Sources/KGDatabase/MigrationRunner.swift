@@ -52,7 +52,7 @@ public struct MigrationRunner {
 
     /// Applies every migration newer than the database; returns the ones applied.
     @discardableResult
-    public func migrate(_ migrations: [Migration], log: (String) -> Void = { _ in }) throws -> [Migration] {
+    public func migrate(_ migrations: [Migration], upTo target: Int = .max, log: (String) -> Void = { _ in }) throws -> [Migration] {
         try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.lockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.lockKey]) }
         try connection.execute("""
@@ -65,7 +65,7 @@ public struct MigrationRunner {
             """)
         let current = try currentVersion()
         var applied: [Migration] = []
-        for migration in migrations where migration.version > current {
+        for migration in migrations where migration.version > current && migration.version <= target {
             do {
                 try connection.transaction {
                     try connection.execute(migration.sql)

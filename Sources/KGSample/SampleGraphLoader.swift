@@ -1,5 +1,6 @@
 import Foundation
 import KGDatabase
+import KGFormat
 import KGDatabase
 
 /// Generates a deterministic, realistic sample graph and streams it into the
@@ -15,8 +16,14 @@ import KGDatabase
 /// ```
 public struct SampleGraphLoader {
     public let spec: SampleGraphSpec
+    /// The schema version of the target database: older schemas get the older
+    /// column shapes (used to produce fixture backups from older migrations).
+    public let schemaVersion: Int
 
-    public init(spec: SampleGraphSpec) { self.spec = spec }
+    public init(spec: SampleGraphSpec, schemaVersion: Int = SchemaConverters.latestVersion) {
+        self.spec = spec
+        self.schemaVersion = schemaVersion
+    }
 
     static let customTypes: [(String, String, [String]?)] = [
         ("INSPIRED_BY", "Source draws on the target's ideas.", ["influenced_by", "draws_on"]),
@@ -76,7 +83,14 @@ public struct SampleGraphLoader {
         for (index, entry) in Self.customTypes.enumerated() {
             field(entry.0); tab(); field(entry.1); tab(); field("custom"); tab(); field("sample-generator"); tab()
             field("2025-10-0\(index + 1)T12:00:00Z"); tab(); field(String(index * 7)); tab(); field("false"); tab()
-            field(entry.2.map(CopyText.textArray)); tab()
+            if schemaVersion >= 3 {
+                field(entry.2.map(CopyText.textArray))
+            } else {
+                // Before v3 synonyms were a JSON value, in the platform's assorted forms.
+                let forms = ["[\"influenced_by\", \"draws_on\"]", "\"null\"", "\"[\\\"renders_as\\\"]\"", "[]"]
+                field(forms[index % forms.count])
+            }
+            tab()
             field(index % 2 == 0 ? "text-embedding-3-small" : nil); tab()
             if index % 2 == 0 {
                 CopyText.appendDoubleArray((0..<8).map { _ in Self.number(&rng) }, to: &row)
@@ -89,13 +103,18 @@ public struct SampleGraphLoader {
         try writer.finish()
 
         // Concepts.
-        writer = try db.copyIn("COPY kg.concepts (concept_id, label, description, search_terms, embedding) FROM STDIN")
+        let withCreatedAt = schemaVersion >= 4
+        writer = try db.copyIn("COPY kg.concepts (concept_id, label, description, search_terms, embedding\(withCreatedAt ? ", created_at" : "")) FROM STDIN")
         for c in 0..<spec.concepts {
             field(Self.conceptID(c)); tab()
             field(Self.phrase(&rng, words: 2 + Int(rng.next() % 3)).capitalized); tab()
             field(c % 5 == 0 ? nil : Self.phrase(&rng, words: 8 + Int(rng.next() % 12))); tab()
             field(CopyText.textArray((0..<Int(rng.next() % 4)).map { _ in Self.phrase(&rng, words: 1 + Int(rng.next() % 2)) })); tab()
             CopyText.appendDoubleArray((0..<spec.embeddingDimensions).map { _ in Self.number(&rng) }, to: &row)
+            if withCreatedAt {
+                tab()
+                field(c % 7 == 3 ? nil : "2025-0\(1 + c % 9)-1\(c % 10)T0\(c % 10):1\(c % 6):00Z")
+            }
             try send(writer)
             stats.concepts += 1
         }

@@ -59,7 +59,7 @@ struct BackupJob {
             try sink.write("\(index == 0 ? "" : ",")\n\"\(section)\":[\n")
             var reader = CopyBinaryFieldReader()
             var first = true
-            try db.copyOut(BackupQueries.copy(section: section, type: type)) { chunk in
+            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion)) { chunk in
                 try reader.feed(chunk) { field in
                     guard let field else { throw JobFailure("unexpected NULL record in \(section)") }
                     if !first { try comma.withUnsafeBytes { try sink.write($0) } }

@@ -44,7 +44,9 @@ enum BackupQueries {
         }
     }
 
-    static func copy(section: String, type: BackupType) -> String {
+    /// The export of `section` from a database at `schemaVersion` (the shape of
+    /// that version: concepts carry `created_at` from v4 on).
+    static func copy(section: String, type: BackupType, schemaVersion: Int) -> String {
         let scoped = type == .ontology
         let with = scoped ? "WITH \(ontologyScope) " : ""
         let query: String
@@ -62,7 +64,7 @@ enum BackupQueries {
         case "concepts":
             query = """
                 \(with)SELECT json_build_object('concept_id', concept_id, 'label', label, 'description', description,
-                    'search_terms', search_terms, 'embedding', embedding)::text
+                    'search_terms', search_terms, 'embedding', embedding\(schemaVersion >= 4 ? ", 'created_at', created_at" : ""))::text
                 FROM kg.concepts
                 \(scoped ? "WHERE concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
                 ORDER BY concept_id

@@ -11,7 +11,8 @@ import Logging
 final class JobContext: @unchecked Sendable {
     // `control` is shared by the job thread and the heartbeat thread: every use holds `lock`.
     private let lock = NSLock()
-    private let control: PGConnection
+    /// Nil for an offline export (fixtures, tools): no job row to update.
+    private let control: PGConnection?
     private let events: StatusSink
     let jobID: String
     let jobType: String
@@ -28,7 +29,7 @@ final class JobContext: @unchecked Sendable {
     private var stopped = false
     private var heartbeatThread: Thread?
 
-    init(jobID: String, jobType: String, control: PGConnection, events: StatusSink, logger: Logger,
+    init(jobID: String, jobType: String, control: PGConnection?, events: StatusSink, logger: Logger,
          progressInterval: Double, heartbeatInterval: Double) {
         self.jobID = jobID
         self.jobType = jobType
@@ -61,6 +62,7 @@ final class JobContext: @unchecked Sendable {
                 return
             }
             do {
+                guard let control else { lock.unlock(); return }
                 let status = try JobStore(control).heartbeat(jobID: jobID)
                 if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
             } catch {
@@ -98,6 +100,7 @@ final class JobContext: @unchecked Sendable {
             lastRowUpdate = now
             lock.lock()
             defer { lock.unlock() }
+            guard let control else { return }
             let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON)
             if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
             if let reason = cancelledReason { throw JobCancelled(description: reason) }
@@ -107,15 +110,16 @@ final class JobContext: @unchecked Sendable {
     var currentPercent: Double { percent }
 
     /// Runs `body` with the control connection (job row updates outside the progress path).
-    func withControl<T>(_ body: (PGConnection) throws -> T) rethrows -> T {
+    func withControl<T>(_ body: (PGConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        guard let control else { throw JobFailure("no job row for an offline export") }
         return try body(control)
     }
 
     /// Publishes the job's final row as its terminal event.
     func publishFinal(event: String) {
-        let json = withControl { try? JobStore($0).json(jobID: jobID) }
+        let json = try? withControl { try JobStore($0).json(jobID: jobID) }
         if let json { events.publish(jobID: jobID, event: event, body: Array(json.utf8)) }
     }
 

@@ -8,7 +8,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let pool: PGPool
 
-    static let openPaths: Set<String> = ["/healthz", "/readyz", "/metrics", "/auth/token"]
+    static let openPaths: Set<String> = ["/healthz", "/readyz", "/metrics", "/auth/token", "/schema"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) {

@@ -10,6 +10,11 @@ struct HealthRoutes {
         router.get("/healthz") { _, _ -> Response in
             JSON.response("{\"status\":\"ok\"}")
         }
+        // The database's schema version, so that clients can say what a restore would do.
+        router.get("/schema") { _, _ -> Response in
+            let version = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
+            return JSON.response("{\"schema_version\":\(version)}")
+        }
         router.get("/readyz") { _, _ -> Response in
             let database: Bool
             do {

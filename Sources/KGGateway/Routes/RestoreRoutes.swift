@@ -45,8 +45,10 @@ struct RestoreRoutes {
                 throw error
             }
             let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
-            if let finding = report.schemaFinding(databaseSchemaVersion: databaseVersion) {
-                throw APIError(.conflict, finding.message, detail: "nothing was changed")
+            let plan = RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
+                                        databaseVersion: databaseVersion)
+            if let refusal = plan.refusal {
+                throw APIError(.conflict, refusal, detail: "nothing was changed")
             }
             let fields = received.fields
             let mode: RestoreMode

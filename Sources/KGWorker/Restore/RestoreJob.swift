@@ -46,9 +46,9 @@ struct RestoreJob {
             let findings = integrity.errors.prefix(10).map { "[\($0.category.rawValue)] \($0.message)" }.joined(separator: "; ")
             throw JobFailure("the backup is invalid: \(findings)")
         }
-        if let finding = integrity.schemaFinding(databaseSchemaVersion: databaseSchemaVersion) {
-            throw JobFailure(finding.message)
-        }
+        let plan = RestorePlan.make(backupVersion: integrity.schemaVersion, fromThisSystem: integrity.isFromThisSystem,
+                                    databaseVersion: databaseSchemaVersion)
+        if let refusal = plan.refusal { throw JobFailure(refusal) }
         var warnings = integrity.warnings.map(\.message)
         try report(.checking, done: fileBytes, total: fileBytes, force: true)
 
@@ -68,7 +68,7 @@ struct RestoreJob {
 
             // 3. Load into staging, then check inside the database.
             let total = integrity.counts.values.reduce(0, +)
-            let sectionsSeen = try load(db, totalRecords: total)
+            let sectionsSeen = try load(db, totalRecords: total, plan: plan)
             try db.execute(RestoreSQL.indexStaging)
             try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
             try checkStaging(db, merge: merge, pruned: &pruned, warnings: &warnings)
@@ -140,6 +140,7 @@ struct RestoreJob {
             if db.isOK { _ = try? db.execute("ROLLBACK") }
             throw error
         }
+        if !plan.converters.isEmpty { warnings.append("converted: \(plan)") }
         return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
                                 updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
                                 seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100)
@@ -182,7 +183,9 @@ struct RestoreJob {
     }
 
     /// Streams the records into the staging tables, one COPY per section; returns the sections seen.
-    private func load(_ db: PGConnection, totalRecords: Int) throws -> Set<String> {
+    private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan) throws -> Set<String> {
+        let converting = !plan.converters.isEmpty
+        let note = converting ? " (\(plan))" : ""
         var seen: Set<String> = []
         var writer: CopyInWriter?
         var section: String?
@@ -198,10 +201,11 @@ struct RestoreJob {
                 writer = try db.copyIn(RestoreSQL.copy(name))
             case .record(let name, let index, let value) where name == section:
                 row.removeAll(keepingCapacity: true)
-                try StagingRecordEncoder.append(section: name, index: index, record: value, ordinal: processed, to: &row)
+                let record = converting ? plan.convert(name, value) : value
+                try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row)
                 try writer!.write(row)
                 processed += 1
-                try report(.loading, done: processed, total: totalRecords, message: "loading \(name)")
+                try report(.loading, done: processed, total: totalRecords, message: "loading \(name)\(note)")
             case .sectionEnd(let name, _) where name == section:
                 try writer?.finish()
                 writer = nil

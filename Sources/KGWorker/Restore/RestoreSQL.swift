@@ -13,7 +13,7 @@ enum RestoreSQL {
             synonyms varchar[], deprecation_reason text, embedding_model text, embedding_generated_at timestamptz,
             embedding double precision[], direction_semantics text) ON COMMIT DROP;
         CREATE TEMP TABLE stage_concepts (ord bigint, concept_id text, label text, description text,
-            search_terms text[], embedding double precision[]) ON COMMIT DROP;
+            search_terms text[], embedding double precision[], created_at timestamptz) ON COMMIT DROP;
         CREATE TEMP TABLE stage_sources (ord bigint, source_id text, document text, paragraph integer, full_text text,
             file_path text, content_type text, garage_key text, storage_key text) ON COMMIT DROP;
         CREATE TEMP TABLE stage_instances (ord bigint, instance_id text, quote text, concept_id text, source_id text) ON COMMIT DROP;
@@ -110,7 +110,9 @@ enum RestoreSQL {
 
     static func vocabulary(merge: Bool, replaceAll: Bool) -> [String] {
         var statements: [String] = []
-        if replaceAll { statements.append("DELETE FROM kg.vocabulary") }
+        // Built-in types belong to the schema, not to the data: a replace keeps
+        // those the file does not list (and updates those it does).
+        if replaceAll { statements.append("DELETE FROM kg.vocabulary WHERE NOT is_builtin") }
         statements.append("""
             INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, usage_count,
                 is_active, is_builtin, synonyms, deprecation_reason, embedding_model, embedding_generated_at,
@@ -141,12 +143,13 @@ enum RestoreSQL {
         """
 
     static let concepts = """
-        INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding)
-        SELECT concept_id, label, description, coalesce(search_terms, '{}'), coalesce(embedding, '{}')
+        INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding, created_at)
+        SELECT concept_id, label, description, coalesce(search_terms, '{}'), coalesce(embedding, '{}'), created_at
         FROM stage_concepts ORDER BY ord
         ON CONFLICT (concept_id) DO UPDATE SET label = EXCLUDED.label,
             description = coalesce(EXCLUDED.description, kg.concepts.description),
-            search_terms = EXCLUDED.search_terms, embedding = EXCLUDED.embedding
+            search_terms = EXCLUDED.search_terms, embedding = EXCLUDED.embedding,
+            created_at = coalesce(EXCLUDED.created_at, kg.concepts.created_at)
         RETURNING (xmax = 0) AS inserted
         """
 

@@ -12,7 +12,7 @@ enum StagingRecordEncoder {
         "vocabulary": ["relationship_type", "description", "category", "added_by", "added_at", "usage_count", "is_active",
                        "is_builtin", "synonyms", "deprecation_reason", "embedding_model", "embedding_generated_at",
                        "embedding", "direction_semantics"],
-        "concepts": ["concept_id", "label", "description", "search_terms", "embedding"],
+        "concepts": ["concept_id", "label", "description", "search_terms", "embedding", "created_at"],
         "sources": ["source_id", "document", "paragraph", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
         "instances": ["instance_id", "quote", "concept_id", "source_id"],
         "relationships": ["from_id", "to_id", "type", "properties"],
@@ -51,6 +51,7 @@ enum StagingRecordEncoder {
             try encoder.text("description")
             try encoder.strings("search_terms")
             try encoder.numbers("embedding")
+            try encoder.text("created_at")
         case "sources":
             try encoder.text("source_id", required: true)
             try encoder.text("document", required: true)
@@ -154,29 +155,17 @@ private struct RowEncoder {
         }
     }
 
-    /// Vocabulary synonyms: a list, JSON null, or (older platform files) a string
-    /// holding JSON: `"null"`, `"[]"` or an encoded list. Null and empty mean SQL NULL.
+    /// Vocabulary synonyms at the current schema: a list of strings, or null.
+    /// (Older shapes are converted before this, by `SchemaConverters`.)
     mutating func synonyms(_ key: String) throws {
-        var current = record[key]
-        if case .string(let s)? = current {
-            let trimmed = s.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed == "null" {
-                current = nil
-            } else if let parsed = try? JSONValue.parse(trimmed), parsed.arrayValue != nil || parsed.isNull {
-                current = parsed
-            } else {
-                current = .array([.string(s)])
-            }
-        }
-        if case .array(let items)? = current, items.isEmpty { current = nil }
-        switch current {
+        switch record[key] {
         case .array(let items)?:
             var texts: [String] = []
             for item in items {
-                guard let s = item.stringValue else { throw fail(key, "must be a list of strings") }
+                guard let s = item.stringValue else { throw fail(key, "must be a list of strings or null") }
                 texts.append(s)
             }
-            value(CopyText.textArray(texts))
+            if texts.isEmpty { null() } else { value(CopyText.textArray(texts)) }
         case .null?, nil: null()
         default: throw fail(key, "must be a list of strings or null")
         }

@@ -8,7 +8,7 @@ enum TestEnvironment {
 
     static func require(_ name: String) throws -> String {
         guard let value = env[name], !value.isEmpty else {
-            throw XCTSkipError.missing(name)
+            throw MissingTestSetup.missing(name)
         }
         return value
     }
@@ -36,7 +36,7 @@ enum TestEnvironment {
 }
 
 /// Missing setup is a failure, not a skip: `make test` always provides it.
-enum XCTSkipError: Error, CustomStringConvertible {
+enum MissingTestSetup: Error, CustomStringConvertible {
     case missing(String)
     var description: String {
         switch self {

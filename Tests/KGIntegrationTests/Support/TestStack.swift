@@ -36,7 +36,7 @@ final class TestStack: @unchecked Sendable {
         name = "t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10)
         databaseName = "kg_\(name)"
         prefix = "kg_\(name)"
-        guard var components = URLComponents(string: baseURL) else { throw XCTSkipError.missing("KG_DATABASE_URL (unparsable)") }
+        guard var components = URLComponents(string: baseURL) else { throw MissingTestSetup.missing("KG_DATABASE_URL (unparsable)") }
         components.path = "/\(databaseName)"
         databaseURL = components.string!
         root = NSTemporaryDirectory() + "kg-test-\(name)"
