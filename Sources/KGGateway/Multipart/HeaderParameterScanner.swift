@@ -85,6 +85,13 @@ struct HeaderParameterScanner {
         return nil
     }
 
+    /// Whether `bytes` spell `lowercaseName` in ASCII, ignoring case (header and parameter names).
+    static func matches(_ bytes: some Collection<UInt8>, _ lowercaseName: String) -> Bool {
+        bytes.elementsEqual(lowercaseName.utf8) { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == expected : byte == expected
+        }
+    }
+
     private mutating func skipWhitespace() {
         while index < bytes.endIndex, isWhitespace(bytes[index]) { index += 1 }
     }

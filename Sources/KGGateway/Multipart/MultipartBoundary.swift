@@ -16,11 +16,11 @@ enum MultipartBoundary {
     static func parse(contentType: String) -> [UInt8]? {
         let bytes = Array(contentType.utf8)
         var scanner = HeaderParameterScanner(bytes[...])
-        guard let mediaType = scanner.readToken(), asciiLowercased(mediaType) == Array("multipart/form-data".utf8) else {
+        guard let mediaType = scanner.readToken(), HeaderParameterScanner.matches(mediaType, "multipart/form-data") else {
             return nil
         }
         guard let parameters = scanner.readParameters() else { return nil }
-        guard let boundary = parameters.first(where: { asciiLowercased($0.name) == Array("boundary".utf8) })?.value else {
+        guard let boundary = parameters.first(where: { HeaderParameterScanner.matches($0.name, "boundary") })?.value else {
             return nil
         }
         return isValid(boundary) ? boundary : nil
@@ -38,8 +38,4 @@ enum MultipartBoundary {
             }
         }
     }
-}
-
-func asciiLowercased<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
-    bytes.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
 }

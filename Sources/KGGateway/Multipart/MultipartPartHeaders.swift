@@ -51,27 +51,25 @@ struct MultipartPartHeaders: Equatable {
             }
             let value = Array(Self.trimmed(line[(colon + 1)...]))
             previous = nil
-            switch asciiLowercased(line[..<colon]) {
-            case Array("content-disposition".utf8) where disposition == nil:
+            let name = line[..<colon]
+            if HeaderParameterScanner.matches(name, "content-disposition"), disposition == nil {
                 disposition = value
                 previous = .disposition
-            case Array("content-type".utf8) where contentType == nil:
+            } else if HeaderParameterScanner.matches(name, "content-type"), contentType == nil {
                 contentType = value
                 previous = .contentType
-            default:
-                break
             }
         }
 
         guard let disposition else { throw MultipartError.missingContentDisposition }
         let dispositionText = String(decoding: disposition, as: UTF8.self)
         var scanner = HeaderParameterScanner(disposition[...])
-        guard let type = scanner.readToken(), asciiLowercased(type) == Array("form-data".utf8),
+        guard let type = scanner.readToken(), HeaderParameterScanner.matches(type, "form-data"),
               let parameters = scanner.readParameters() else {
             throw MultipartError.malformedContentDisposition(dispositionText)
         }
         func parameter(_ key: String) -> [UInt8]? {
-            parameters.first(where: { asciiLowercased($0.name) == Array(key.utf8) })?.value
+            parameters.first(where: { HeaderParameterScanner.matches($0.name, key) })?.value
         }
         guard let name = parameter("name") else { throw MultipartError.missingPartName }
         self.name = String(decoding: name, as: UTF8.self)

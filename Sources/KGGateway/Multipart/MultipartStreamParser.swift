@@ -213,11 +213,19 @@ struct MultipartStreamParser {
             let delimiterBase = delimiterBytes.baseAddress!
             var position = start
             while position < end {
-                guard let found = memchr(base + position, 0x0D, end - position) else { return nil }
-                let candidate = UnsafeRawPointer(found) - base
+                let candidate: Int
+                if base.load(fromByteOffset: position, as: UInt8.self) == 0x0D {
+                    // Runs of CR (an adversarial body) would otherwise cost a memchr call per byte.
+                    candidate = position
+                } else {
+                    guard let found = memchr(base + position, 0x0D, end - position) else { return nil }
+                    candidate = UnsafeRawPointer(found) - base
+                }
                 let available = end - candidate
                 if available > length {
-                    if memcmp(base + candidate, delimiterBase, length) == 0,
+                    // Checking the LF first spares a memcmp call for a lone CR.
+                    if base.load(fromByteOffset: candidate + 1, as: UInt8.self) == 0x0A,
+                       memcmp(base + candidate, delimiterBase, length) == 0,
                        Self.canFollowDelimiter(buffer[candidate + length]) {
                         return .found(candidate)
                     }
