@@ -1,0 +1,605 @@
+#!/usr/bin/env bash
+# kg benchmark (make bench): full backups through the real path
+# (PostgreSQL -> kg-worker -> temp file -> kg-gateway -> HTTP -> kg CLI -> local file),
+# compared with pg_dump of the same data, at two sizes.
+#
+# Its own isolated stack, next to whatever else runs on this machine:
+#   database kg_bench (dropped and created here), broker prefix kgbench,
+#   gateway on 127.0.0.1:58180, one gateway and two workers (release build),
+#   temp dir, CLI config/data, outputs and logs under <state>/bench/.
+# It never touches the database kg, the broker prefix kg or port 58080.
+# Every process it starts is stopped on exit (also on error and Ctrl-C); the
+# database and the large files are removed (logs stay in <state>/bench/logs).
+#
+# Environment:
+#   BENCH_SMALL_CONCEPTS  concepts of the small graph (default 1650, ~50 MB backup)
+#   BENCH_LARGE_CONCEPTS  concepts of the large graph (default 16500, ~500 MB backup)
+#   BENCH_ONTOLOGIES      ontologies in each sample graph (default 5)
+#   BENCH_KEEP=1          keep the database, backup and dump files (stack is still stopped)
+#   BENCH_LOG_LEVEL       log level of gateway and workers (default info)
+#   KG_STATE_DIR          state folder (default <repo>/.kg-local)
+#
+# Output: progress on stderr; the results table on stdout, and as the LAST line
+# one machine-readable line of key=value pairs (also appended to <state>/bench/results.log).
+#
+# Adding a measurement (e.g. restore): write measure_<name> SIZE that stores its
+# figures with `set_result KEY_SIZE VALUE`, add <name> to MEASUREMENTS, and add
+# its rows to TABLE_ROWS and its keys to LAST_LINE_KEYS.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
+BENCH=$STATE/bench
+
+SMALL_CONCEPTS=${BENCH_SMALL_CONCEPTS:-1650}
+LARGE_CONCEPTS=${BENCH_LARGE_CONCEPTS:-16500}
+ONTOLOGIES=${BENCH_ONTOLOGIES:-5}
+KEEP=${BENCH_KEEP:-0}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
+
+# Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine.
+DB_NAME=kg_bench
+DB_ROLE=kg
+BROKER_PREFIX=kgbench
+GATEWAY_PORT=58180
+WORKERS=2
+
+SIZES=(small large)
+MEASUREMENTS=(backup verify pg_dump) # each is a function measure_<name> SIZE, run in this order
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMALL_CONCEPTS, BENCH_LARGE_CONCEPTS and BENCH_ONTOLOGIES must be positive integers (got \"$n\")"
+done
+
+declare -A CONCEPTS=([small]=$SMALL_CONCEPTS [large]=$LARGE_CONCEPTS)
+declare -A RESULT=()   # key -> value, e.g. RESULT[backup_s_large]=31.20
+declare -A PID=()      # service name -> pid (gateway, worker-1, worker-2)
+FG_PID=                # the long foreground step running now (killed on interrupt)
+BIN=
+PG_BIN=
+ADMIN_URL=
+DB_URL=
+API=http://127.0.0.1:$GATEWAY_PORT
+
+set_result() { RESULT[$1]=$2; }
+result() { printf '%s' "${RESULT[$1]:-NA}"; }
+
+# ---------------------------------------------------------------- processes
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The pid still runs one of our service binaries (guards against a recycled pid).
+is_ours() {
+    local exe
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    case "$exe" in */kg-gateway | */kg-worker) return 0 ;; *) return 1 ;; esac
+}
+
+stop_pid() { # pid name
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    log "$2 (pid $pid) did not stop within 15 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Stops what a previous run left behind (only if it was killed with SIGKILL).
+stop_leftovers() {
+    local f pid
+    for f in "$BENCH"/run/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f")
+        if is_ours "$pid"; then
+            log "stopping $(basename "$f" .pid) (pid $pid) left by an earlier run"
+            stop_pid "$pid" "$(basename "$f" .pid)"
+        fi
+        rm -f "$f"
+    done
+}
+
+start_service() { # name command...
+    local name=$1
+    shift
+    "$@" >>"$BENCH/logs/$name.log" 2>&1 </dev/null 7>&- 8>&- 9>&- &
+    PID[$name]=$!
+    disown "$!" # no "Killed" job notices; stop_services still ends it by pid
+    echo "${PID[$name]}" >"$BENCH/run/$name.pid"
+    log "$name started (pid ${PID[$name]}, log ${BENCH#"$ROOT"/}/logs/$name.log)"
+}
+
+# SIGTERM to all at once, up to 15 s for all to exit, then SIGKILL.
+stop_services() {
+    local name i alive
+    [ ${#PID[@]} -gt 0 ] || return 0
+    for name in "${!PID[@]}"; do kill -TERM "${PID[$name]}" 2>/dev/null || true; done
+    for ((i = 0; i < 150; i++)); do
+        alive=0
+        for name in "${!PID[@]}"; do kill -0 "${PID[$name]}" 2>/dev/null && alive=1; done
+        [ $alive = 1 ] || break
+        sleep 0.1
+    done
+    for name in "${!PID[@]}"; do
+        if kill -0 "${PID[$name]}" 2>/dev/null; then
+            log "$name (pid ${PID[$name]}) ignored SIGTERM for 15 s; killed"
+            kill -KILL "${PID[$name]}" 2>/dev/null || true
+        else
+            log "$name stopped"
+        fi
+        rm -f "$BENCH/run/$name.pid"
+    done
+    PID=()
+}
+
+# Runs a long step in the background and waits, so that Ctrl-C / SIGTERM reach
+# the trap at once; the trap then stops the step (and its children: /usr/bin/time's).
+fg_run() {
+    "$@" &
+    FG_PID=$!
+    local rc=0
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    return $rc
+}
+
+stop_fg() {
+    [ -n "$FG_PID" ] || return 0
+    pkill -TERM -P "$FG_PID" 2>/dev/null || true
+    kill -TERM "$FG_PID" 2>/dev/null || true
+    wait "$FG_PID" 2>/dev/null || true
+    FG_PID=
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    # An interrupt may land while a step's output is redirected to its log.
+    exec 1>&7 2>&8
+    stop_fg
+    stop_services
+    if [ -n "$ADMIN_URL" ]; then
+        if [ "$KEEP" = 1 ]; then
+            log "BENCH_KEEP=1: keeping database $DB_NAME and the files in ${BENCH#"$ROOT"/}/out"
+        else
+            psql_admin -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 &&
+                log "dropped database $DB_NAME"
+        fi
+    fi
+    if [ "$KEEP" != 1 ]; then
+        rm -rf "$BENCH/out" "$BENCH/tmp" "$BENCH/config" "$BENCH/data" "$BENCH/admin-password"
+    fi
+    # The kgbench exchanges and queues stay on the broker (empty; reused by the next run).
+    [ $rc -eq 0 ] || log "failed (exit $rc); logs in ${BENCH#"$ROOT"/}/logs"
+    exit $rc
+}
+
+# ---------------------------------------------------------------- database
+
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+psql_bench() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$DB_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+
+# ---------------------------------------------------------------- measuring helpers
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b + 0 == 0 || a == "NA" || b == "NA") print "NA"; else printf f, a / b }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }       # bytes -> MB (10^6)
+kb_mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }'; } # kB (KiB) -> MB (10^6)
+file_bytes() { stat -c %s "$1"; }
+
+# Peak RSS: writing 5 to clear_refs resets VmHWM to the current RSS.
+reset_peak_rss() { echo 5 >"/proc/$1/clear_refs"; }
+peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+CLK_TCK=$(getconf CLK_TCK)
+# user+system CPU seconds of one process (children it reaped included when $2 = all).
+cpu_s() {
+    awk -v hz="$CLK_TCK" -v all="${2:-}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (all == "all") t += $14 + $15; printf "%.2f", t / hz }' "/proc/$1/stat" 2>/dev/null || printf 0
+}
+
+# CPU of the whole PostgreSQL cluster: the postmaster and the backends it reaped
+# (cutime/cstime), plus every live child. The developer stack on the same cluster
+# adds a little (it is idle during the run, normally).
+POSTMASTER_PID=
+PG_CHILDREN_BEFORE=
+pg_children() { [ -z "$POSTMASTER_PID" ] || ps -o pid= --ppid "$POSTMASTER_PID" | tr -d ' ' | sort; }
+pg_cpu_s() {
+    [ -n "$POSTMASTER_PID" ] || {
+        printf 0
+        return
+    }
+    local total pid
+    total=$(cpu_s "$POSTMASTER_PID" all)
+    for pid in $(pg_children); do
+        total=$(awk -v a="$total" -v b="$(cpu_s "$pid")" 'BEGIN { printf "%.2f", a + b }')
+    done
+    printf '%s' "$total"
+}
+# Call before a measurement: remembers the backends that exist now and the CPU so far.
+PG_CPU0=0
+pg_cpu_start() {
+    PG_CHILDREN_BEFORE=$(pg_children)
+    PG_CPU0=$(pg_cpu_s)
+}
+# Call after it: waits (up to 3 s) until the backends the measurement opened have
+# exited and been reaped (their CPU then shows in the postmaster's cutime); sets
+# PG_CPU_USED to the cluster's CPU seconds since pg_cpu_start.
+PG_CPU_USED=NA
+pg_cpu_end() {
+    local i
+    for ((i = 0; i < 30; i++)); do
+        [ -n "$(comm -13 <(printf '%s\n' "$PG_CHILDREN_BEFORE") <(pg_children))" ] || break
+        sleep 0.1
+    done
+    PG_CPU_USED=$(awk -v a="$(pg_cpu_s)" -v b="$PG_CPU0" 'BEGIN { printf "%.2f", a - b }')
+}
+
+# Runs COMMAND under /usr/bin/time; sets TIME_WALL (s), TIME_RSS_KB, TIME_CPU (user+sys s).
+timed() { # timefile logfile command...
+    local tf=$1 lf=$2
+    shift 2
+    local rc=0
+    fg_run /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$lf.out" 2>"$lf" || rc=$?
+    if [ $rc -ne 0 ]; then
+        log "failed (exit $rc): $*"
+        tail -20 "$lf" >&2 || true
+        return $rc
+    fi
+    read -r TIME_WALL TIME_RSS_KB u s < <(tail -1 "$tf")
+    TIME_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+}
+
+workers() {
+    local w
+    for ((w = 1; w <= WORKERS; w++)); do echo "worker-$w"; done
+}
+
+# ---------------------------------------------------------------- steps
+
+setup_services() {
+    log "services (PostgreSQL, RabbitMQ): deploy/local/services.sh start"
+    "$ROOT/deploy/local/services.sh" start
+    # shellcheck disable=SC1091
+    . "$STATE/services.env"
+    PG_BIN=$KG_PG_BIN
+    ADMIN_URL=$KG_ADMIN_DATABASE_URL
+    [[ $KG_DATABASE_URL =~ ^(postgres(ql)?://[^/?]+)/[^/?]+$ ]] || die "unexpected KG_DATABASE_URL in services.env: $KG_DATABASE_URL"
+    DB_URL=${BASH_REMATCH[1]}/$DB_NAME
+    local amqp=$KG_AMQP_URL
+
+    # Nothing from the caller's environment may point the bench at another stack
+    # (KG_API_URL, KG_TOKEN, KG_DATABASE_URL of the developer stack, tuning knobs…).
+    local v
+    for v in $(compgen -e | grep '^KG_' || true); do unset "$v"; done
+    export KG_DATABASE_URL=$DB_URL
+    export KG_AMQP_URL=$amqp
+    export KG_BROKER_PREFIX=$BROKER_PREFIX
+    export KG_TEMP_DIR=$BENCH/tmp
+    export KG_MIGRATIONS_DIR=$ROOT/schema/migrations
+    export KG_GATEWAY_HOST=127.0.0.1
+    export KG_GATEWAY_PORT=$GATEWAY_PORT
+    export KG_ADMIN_USERNAME=admin
+    export KG_ADMIN_PASSWORD_FILE=$BENCH/admin-password
+    export KG_LOG_LEVEL=$LOG_LEVEL
+    export XDG_CONFIG_HOME=$BENCH/config
+    export XDG_DATA_HOME=$BENCH/data
+
+    [ -x /usr/bin/time ] || {
+        log "installing Debian's time package (/usr/bin/time)"
+        local sudo=
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq time >/dev/null ||
+            { $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq time >/dev/null; }
+    }
+    # shellcheck disable=SC2016 # awk's own $2
+    POSTMASTER_PID=$(psql_admin -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" 2>/dev/null |
+        xargs -r -I{} awk '{ sub(/^.*\) /, ""); print $2 }' /proc/{}/stat 2>/dev/null || true)
+    [ -n "$POSTMASTER_PID" ] || log "note: cannot find the PostgreSQL postmaster; postgres CPU is not reported"
+}
+
+build_release() {
+    log "building (swift build -c release; the first build takes ~5 min)…"
+    local started
+    started=$(now)
+    if ! (cd "$ROOT" && swift build -c release >"$BENCH/logs/build.log" 2>&1); then
+        grep -E "error:" "$BENCH/logs/build.log" | head -20 >&2 || tail -20 "$BENCH/logs/build.log" >&2
+        die "release build failed; see ${BENCH#"$ROOT"/}/logs/build.log"
+    fi
+    BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
+    local b
+    for b in kg kg-gateway kg-worker kg-sample; do [ -x "$BIN/$b" ] || die "missing binary $BIN/$b"; done
+    log "release build ready in $(elapsed "$started") s: $BIN"
+}
+
+setup_database() {
+    log "database $DB_NAME: drop, create (owner $DB_ROLE), migrate"
+    # The first admin, created by the gateway on a fresh database (migrate reads the setting too).
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$BENCH/admin-password")
+    psql_admin -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
+    psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_ROLE"
+    "$BIN/kg-gateway" migrate >>"$BENCH/logs/migrate.log" 2>&1 || {
+        tail -20 "$BENCH/logs/migrate.log" >&2
+        die "kg-gateway migrate failed"
+    }
+}
+
+start_stack() {
+    if port_open "$GATEWAY_PORT"; then
+        die "something already listens on 127.0.0.1:$GATEWAY_PORT; the bench needs this port for its own gateway"
+    fi
+    start_service gateway "$BIN/kg-gateway" serve
+    local w
+    for ((w = 1; w <= WORKERS; w++)); do
+        start_service "worker-$w" env KG_WORKER_ID="bench-worker-$w" "$BIN/kg-worker" run
+    done
+    local i name ready=0
+    for ((i = 0; i < 300; i++)); do
+        for name in "${!PID[@]}"; do
+            kill -0 "${PID[$name]}" 2>/dev/null || {
+                tail -20 "$BENCH/logs/$name.log" >&2
+                die "$name exited during startup"
+            }
+        done
+        if curl -fsS "$API/readyz" >/dev/null 2>&1 &&
+            [ "$(grep -l "worker started" "$BENCH"/logs/worker-*.log 2>/dev/null | wc -l)" -ge "$WORKERS" ]; then
+            ready=1
+            break
+        fi
+        sleep 0.2
+    done
+    [ $ready = 1 ] || {
+        tail -20 "$BENCH/logs/gateway.log" >&2
+        die "the stack did not become ready within 60 s"
+    }
+    sleep 1 # the workers' consumers connect just after "worker started"
+    "$BIN/kg" login --server "$API" --username admin --password-stdin <"$BENCH/admin-password" >>"$BENCH/logs/kg-login.log" 2>&1 || {
+        cat "$BENCH/logs/kg-login.log" >&2
+        die "kg login failed"
+    }
+    log "stack ready: gateway $API, $WORKERS workers, broker prefix $BROKER_PREFIX, CLI logged in"
+}
+
+load_sample() { # size
+    local size=$1 n=${CONCEPTS[$1]} started
+    log "$size: loading the sample graph ($n concepts, $ONTOLOGIES ontologies)…"
+    started=$(now)
+    fg_run "$BIN/kg-sample" --database-url "$DB_URL" --concepts "$n" --ontologies "$ONTOLOGIES" \
+        >>"$BENCH/logs/kg-sample.log" 2>&1 || {
+        tail -20 "$BENCH/logs/kg-sample.log" >&2
+        die "kg-sample failed"
+    }
+    set_result "load_s_$size" "$(elapsed "$started")"
+    # Settle the fresh rows (hint bits, visibility map, statistics) so that the
+    # first reader does not pay for it: otherwise the backup, measured first, would.
+    started=$(now)
+    fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
+        >>"$BENCH/logs/vacuum.log" 2>&1 || die "VACUUM failed: $(tail -5 "$BENCH/logs/vacuum.log")"
+    set_result "vacuum_s_$size" "$(elapsed "$started")"
+    set_result "concepts_$size" "$n"
+    set_result "db_mb_$size" "$(mb "$(psql_bench -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'kg' AND c.relkind = 'r'")")"
+    log "$size: loaded in $(result "load_s_$size") s ($(tail -1 "$BENCH/logs/kg-sample.log" | sed 's/^loaded sample graph: //')), vacuum $(result "vacuum_s_$size") s"
+}
+
+# kg admin backup --type full through gateway and worker.
+measure_backup() { # size
+    local size=$1 file=$BENCH/out/backup-$1.json
+    rm -f "$file"
+    log "$size: kg admin backup --type full…"
+    local name
+    for name in "${!PID[@]}"; do reset_peak_rss "${PID[$name]}"; done
+    declare -A cpu0=()
+    for name in "${!PID[@]}"; do cpu0[$name]=$(cpu_s "${PID[$name]}"); done
+    pg_cpu_start
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+
+    timed "$BENCH/out/time-backup-$size" "$BENCH/logs/kg-backup-$size.log" \
+        "$BIN/kg" admin backup --type full --output "$file" --server "$API"
+
+    local gw_kb wk_kb=0 wk_cpu=0 kb name2
+    pg_cpu_end
+    gw_kb=$(peak_rss_kb "${PID[gateway]}")
+    for name2 in $(workers); do
+        kb=$(peak_rss_kb "${PID[$name2]}")
+        if [ "$kb" -gt "$wk_kb" ]; then wk_kb=$kb; fi
+        wk_cpu=$(awk -v a="$wk_cpu" -v b="$(cpu_s "${PID[$name2]}")" -v c="${cpu0[$name2]}" 'BEGIN { printf "%.2f", a + b - c }')
+    done
+    local printed
+    printed=$(tail -1 "$BENCH/logs/kg-backup-$size.log.out")
+    [ "$printed" = "$file" ] || die "kg admin backup printed \"$printed\", expected \"$file\""
+    [ -f "$file" ] || die "kg admin backup did not leave $file"
+
+    local bytes
+    bytes=$(file_bytes "$file")
+    set_result "backup_s_$size" "$TIME_WALL"
+    set_result "backup_mb_$size" "$(mb "$bytes")"
+    set_result "backup_mbps_$size" "$(div "$(mb "$bytes")" "$TIME_WALL" %.1f)"
+    set_result "rss_mb_cli_$size" "$(kb_mb "$TIME_RSS_KB")"
+    set_result "rss_mb_gateway_$size" "$(kb_mb "$gw_kb")"
+    set_result "rss_mb_worker_$size" "$(kb_mb "$wk_kb")"
+    set_result "cpu_s_cli_$size" "$TIME_CPU"
+    set_result "cpu_s_gateway_$size" "$(awk -v a="$(cpu_s "${PID[gateway]}")" -v b="${cpu0[gateway]}" 'BEGIN { printf "%.2f", a - b }')"
+    set_result "cpu_s_worker_$size" "$wk_cpu"
+    set_result "cpu_s_postgres_backup_$size" "$PG_CPU_USED"
+    set_result "load_backup_$size" "$load"
+
+    # The worker's share, from the job row: queued -> started -> export written.
+    local row
+    row=$(psql_bench -F ' ' -c "SELECT round(extract(epoch FROM started_at - created_at)::numeric, 2),
+                                       round(extract(epoch FROM completed_at - started_at)::numeric, 2), status
+                                FROM kg_api.jobs WHERE job_type = 'backup' ORDER BY created_at DESC LIMIT 1")
+    local queued exported status
+    read -r queued exported status <<<"$row"
+    [ "$status" = completed ] || log "warning: the backup job row says \"$status\""
+    set_result "backup_queue_s_$size" "${queued:-NA}"
+    set_result "backup_export_s_$size" "${exported:-NA}"
+    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s)"
+}
+
+# kg admin verify of the file measure_backup saved: the local integrity check that
+# kg admin backup also runs on the downloaded file before it gives it its name,
+# so this is the part of backup_s spent after the download.
+measure_verify() { # size
+    local size=$1 file=$BENCH/out/backup-$1.json
+    [ -f "$file" ] || die "measure_verify needs the file of measure_backup ($file)"
+    log "$size: kg admin verify…"
+    timed "$BENCH/out/time-verify-$size" "$BENCH/logs/kg-verify-$size.log" "$BIN/kg" admin verify "$file"
+    set_result "verify_s_$size" "$TIME_WALL"
+    set_result "verify_mbps_$size" "$(div "$(result "backup_mb_$size")" "$TIME_WALL" %.1f)"
+    set_result "rss_mb_verify_$size" "$(kb_mb "$TIME_RSS_KB")"
+    log "$size: verify $TIME_WALL s"
+}
+
+# pg_dump --data-only --schema=kg of the same database, plain format, to a file.
+measure_pg_dump() { # size
+    local size=$1 file=$BENCH/out/pg_dump-$1.sql
+    rm -f "$file"
+    log "$size: pg_dump --data-only --schema=kg…"
+    local load
+    pg_cpu_start
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    timed "$BENCH/out/time-pg_dump-$size" "$BENCH/logs/pg_dump-$size.log" \
+        "$PG_BIN/pg_dump" --data-only --schema=kg --format=plain --file="$file" "$DB_URL"
+    local bytes
+    bytes=$(file_bytes "$file")
+    set_result "pg_dump_s_$size" "$TIME_WALL"
+    set_result "pg_dump_mb_$size" "$(mb "$bytes")"
+    set_result "pg_dump_mbps_$size" "$(div "$(mb "$bytes")" "$TIME_WALL" %.1f)"
+    set_result "rss_mb_pg_dump_$size" "$(kb_mb "$TIME_RSS_KB")"
+    set_result "cpu_s_pg_dump_$size" "$TIME_CPU"
+    pg_cpu_end
+    set_result "cpu_s_postgres_pg_dump_$size" "$PG_CPU_USED"
+    set_result "load_pg_dump_$size" "$load"
+    log "$size: pg_dump $(result "pg_dump_mb_$size") MB in $TIME_WALL s"
+}
+
+run_size() { # size
+    local size=$1 m
+    mkdir -p "$BENCH/out"
+    load_sample "$size"
+    for m in "${MEASUREMENTS[@]}"; do "measure_$m" "$size"; done
+    set_result "backup_ratio_$size" "$(div "$(result "backup_s_$size")" "$(result "pg_dump_s_$size")")"
+    # The files are large; only the figures are kept.
+    [ "$KEEP" = 1 ] || rm -f "$BENCH/out/backup-$size.json" "$BENCH/out/pg_dump-$size.sql"
+}
+
+# ---------------------------------------------------------------- report
+
+# label|key prefix (the size is appended)
+TABLE_ROWS=(
+    "concepts|concepts"
+    "sample load (s)|load_s"
+    "graph tables in PostgreSQL (MB)|db_mb"
+    "-"
+    "backup file (MB)|backup_mb"
+    "kg admin backup, wall (s)|backup_s"
+    "  waiting in the queue (s, job row)|backup_queue_s"
+    "  worker export (s, job row)|backup_export_s"
+    "backup throughput (MB/s)|backup_mbps"
+    "kg admin verify of that file (s)|verify_s"
+    "-"
+    "pg_dump file (MB)|pg_dump_mb"
+    "pg_dump, wall (s)|pg_dump_s"
+    "pg_dump throughput (MB/s)|pg_dump_mbps"
+    "-"
+    "ratio backup_s / pg_dump_s|backup_ratio"
+    "-"
+    "peak RSS gateway (MB)|rss_mb_gateway"
+    "peak RSS worker (MB, max of 2)|rss_mb_worker"
+    "peak RSS kg CLI (MB)|rss_mb_cli"
+    "peak RSS kg admin verify (MB)|rss_mb_verify"
+    "peak RSS pg_dump (MB)|rss_mb_pg_dump"
+    "-"
+    "CPU during backup: postgres (s)|cpu_s_postgres_backup"
+    "CPU during backup: worker (s)|cpu_s_worker"
+    "CPU during backup: gateway (s)|cpu_s_gateway"
+    "CPU during backup: kg CLI (s)|cpu_s_cli"
+    "CPU during pg_dump: postgres (s)|cpu_s_postgres_pg_dump"
+    "CPU during pg_dump: pg_dump (s)|cpu_s_pg_dump"
+    "load average before backup|load_backup"
+    "load average before pg_dump|load_pg_dump"
+)
+
+LAST_LINE_KEYS=(
+    backup_s pg_dump_s backup_ratio backup_mb
+    rss_mb_gateway rss_mb_worker rss_mb_cli
+    pg_dump_mb backup_export_s verify_s concepts
+)
+
+print_table() {
+    local row label key size
+    echo
+    echo "kg bench: full backup (kg admin backup --type full) vs pg_dump --data-only --schema=kg"
+    echo "release build; $(nproc) cores; one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"
+    echo "MB = 10^6 bytes; RSS = peak resident set during the measurement (VmHWM after a reset, /usr/bin/time %M for CLI and pg_dump)"
+    echo
+    printf '%-38s %12s %12s\n' "" "${SIZES[@]}"
+    for row in "${TABLE_ROWS[@]}"; do
+        if [ "$row" = "-" ]; then
+            printf '%-38s %12s %12s\n' "" "" ""
+            continue
+        fi
+        label=${row%%|*}
+        key=${row#*|}
+        printf '%-38s' "$label"
+        for size in "${SIZES[@]}"; do printf ' %12s' "$(result "${key}_$size")"; done
+        printf '\n'
+    done
+    echo
+}
+
+last_line() {
+    local key size parts=()
+    for key in "${LAST_LINE_KEYS[@]}"; do
+        for size in "${SIZES[@]}"; do parts+=("${key}_$size=$(result "${key}_$size")"); done
+    done
+    # Plain keys: the large size.
+    for key in backup_s pg_dump_s backup_ratio backup_mb; do
+        parts+=("$key=$(result "${key}_large")")
+    done
+    echo "${parts[*]}"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+    local started
+    started=$(now)
+    mkdir -p "$BENCH/logs" "$BENCH/run" "$BENCH/tmp"
+    exec 9>"$BENCH/lock"
+    flock -n 9 || die "another bench run holds ${BENCH#"$ROOT"/}/lock"
+    exec 7>&1 8>&2 # the real stdout and stderr, for cleanup
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    stop_leftovers
+    # Each run starts clean; the logs of the previous run are replaced.
+    rm -rf "$BENCH/tmp" "$BENCH/out" "$BENCH/config" "$BENCH/data" "$BENCH"/logs/*
+    mkdir -p "$BENCH/tmp" "$BENCH/out"
+
+    setup_services
+    build_release
+    setup_database
+    start_stack
+    local size
+    for size in "${SIZES[@]}"; do run_size "$size"; done
+    stop_services
+    log "finished in $(elapsed "$started") s (build and setup included)"
+    print_table
+    local line
+    line=$(last_line)
+    printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$line" >>"$BENCH/results.log"
+    echo "$line"
+}
+
+main "$@"
