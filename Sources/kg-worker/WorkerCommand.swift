@@ -37,6 +37,13 @@ extension WorkerCommand {
             let config = try options.load()
             LogSetup.bootstrap(level: config.logLevel)
             let logger = Logger(label: "kg-worker")
+            // Block SIGTERM/SIGINT before any thread starts (threads inherit the
+            // mask), then wait for them here: no other thread can swallow them.
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGTERM)
+            sigaddset(&signals, SIGINT)
+            pthread_sigmask(SIG_BLOCK, &signals, nil)
             let service = WorkerService(config: config, logger: logger)
             do {
                 try service.start()
@@ -44,19 +51,9 @@ extension WorkerCommand {
                 logger.critical("worker cannot start: \(error)")
                 throw ExitCode(1)
             }
-            // Wait for SIGTERM/SIGINT on the main thread, then stop in order.
-            signal(SIGTERM, SIG_IGN)
-            signal(SIGINT, SIG_IGN)
-            let stop = DispatchSemaphore(value: 0)
-            let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { stop.signal() }
-                source.resume()
-                return source
-            }
-            stop.wait()
+            var received: Int32 = 0
+            sigwait(&signals, &received)
             service.stop(grace: grace)
-            _ = sources
         }
     }
 

@@ -4,8 +4,8 @@ import KGFormat
 
 /// Takes a backup through the gateway into a local file: streams the response
 /// into `<name>.partial`, shows progress (records from the job's events, bytes
-/// and rate from the transfer), checks the file's integrity, and only then
-/// renames it. On any failure the partial file is removed.
+/// and rate from the transfer), checks the file's integrity on the same pass,
+/// and only then renames it. On any failure the partial file is removed.
 struct BackupDownload {
     let client: HTTPClient
     let eventsClient: HTTPClient
@@ -33,6 +33,8 @@ struct BackupDownload {
         var follower: JobFollower?
         let line = ProgressLine()
         var received: Int64 = 0
+        // The integrity check runs on the bytes as they arrive: no second read of the file.
+        let checker = IntegrityChecker()
         line.update(force: true) { "backup: waiting for the gateway…" }
 
         defer { follower?.stop() }
@@ -51,6 +53,7 @@ struct BackupDownload {
                 },
                 onData: { chunk in
                     try output?.write(chunk)
+                    checker.feed(chunk)
                 },
                 onProgress: { bytes, _ in
                     received = bytes
@@ -71,9 +74,7 @@ struct BackupDownload {
         line.clear()
         guard let output else { throw CLIError("the gateway sent no backup file") }
 
-        Terminal.status("backup: checking the file's integrity…")
-        let report = BackupFileChecker.check(path: output.partialPath)
-        Terminal.endStatus()
+        let report = checker.finish()
         guard report.valid else {
             output.discard()
             throw CLIError("the downloaded backup failed its integrity check; it was not saved:\n" + report.renderText())
