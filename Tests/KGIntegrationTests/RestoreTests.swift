@@ -108,6 +108,7 @@ final class RestoreTests: XCTestCase {
         let file = try backup()
         let db = try stack.db()
         try db.execute("DELETE FROM kg.relationships WHERE relationship_id % 2 = 0")
+        try db.execute("INSERT INTO kg.concepts (concept_id, label) VALUES ('only_live', 'not in the backup')")
         db.close()
         let before = try stack.graphChecksum()
         let job = try restore(file, fields: ["dry_run": "true"])
@@ -115,6 +116,10 @@ final class RestoreTests: XCTestCase {
         let result = try XCTUnwrap(job["result"] as? [String: Any])
         XCTAssertEqual(result["dry_run"] as? Bool, true)
         XCTAssertEqual((result["restored"] as? [String: Int])?["relationships"], 60)
+        XCTAssertEqual((result["restored"] as? [String: Int])?["concepts"], 20)
+        let removed = result["removed"] as? [String: Int]
+        XCTAssertEqual(removed?["concepts"], 1, "the concept only the live graph has")
+        XCTAssertEqual(removed?["relationships"], 0, "every live edge is in the backup")
         XCTAssertEqual(try stack.graphChecksum(), before, "a dry run changes nothing")
         XCTAssertEqual(stack.tempFiles(), [])
     }

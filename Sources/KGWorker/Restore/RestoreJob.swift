@@ -75,17 +75,18 @@ struct RestoreJob {
             try context.checkCancelled()
 
             // 4. Apply.
-            if !merge {
-                for (section, sql) in RestoreSQL.deleteLive {
-                    let n = try db.query(sql).affectedRows
-                    if section != "instance_rows" && section != "ontologies" { removed[section] = n }
-                }
-            }
             let hasVocabulary = sectionsSeen.contains("vocabulary")
+            if !merge {
+                let removals = try db.query(RestoreSQL.replaceRemovals(fileHasVocabulary: hasVocabulary))
+                for section in ["concepts", "sources", "instances", "relationships", "vocabulary"] {
+                    removed[section] = Int(removals.first(section) ?? "0") ?? 0
+                }
+                for sql in RestoreSQL.deleteLive { try db.query(sql) }
+            }
             try report(.restoringVocabulary, done: 0, total: integrity.counts["vocabulary"] ?? 0, force: true)
             if hasVocabulary {
                 let statements = RestoreSQL.vocabulary(merge: merge, replaceAll: !merge)
-                for statement in statements.dropLast() { removed["vocabulary"] = try db.query(statement).affectedRows }
+                for statement in statements.dropLast() { try db.query(statement) }
                 count(try db.query(statements.last!), "vocabulary", &restored, &updated)
             }
             let added = try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
@@ -141,6 +142,10 @@ struct RestoreJob {
             throw error
         }
         if !plan.converters.isEmpty { warnings.append("converted: \(plan)") }
+        if !merge {
+            // A replace writes every record of the file, whether a row with its id existed before or not.
+            for (section, n) in updated { restored[section, default: 0] += n }
+        }
         return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
                                 updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
                                 seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100)

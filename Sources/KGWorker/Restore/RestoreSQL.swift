@@ -97,13 +97,39 @@ enum RestoreSQL {
 
     // MARK: Replace mode: delete what is live, insert what is staged.
 
-    static let deleteLive: [(section: String, sql: String)] = [
-        ("relationships", "DELETE FROM kg.relationships"),
-        ("instances", "DELETE FROM kg.evidence"),
-        ("instance_rows", "DELETE FROM kg.instances"),
-        ("sources", "DELETE FROM kg.sources"),
-        ("ontologies", "DELETE FROM kg.ontologies"),
-        ("concepts", "DELETE FROM kg.concepts"),
+    /// What a replace removes for good: live rows the backup does not hold
+    /// (edges compared as a multiset, custom types only when the file has a vocabulary).
+    static func replaceRemovals(fileHasVocabulary: Bool) -> String {
+        """
+        SELECT
+          (SELECT count(*) FROM kg.concepts c
+            WHERE NOT EXISTS (SELECT 1 FROM stage_concepts s WHERE s.concept_id = c.concept_id)) AS concepts,
+          (SELECT count(*) FROM kg.sources x
+            WHERE NOT EXISTS (SELECT 1 FROM stage_sources s WHERE s.source_id = x.source_id)) AS sources,
+          (SELECT count(*) FROM kg.evidence e
+            WHERE NOT EXISTS (SELECT 1 FROM stage_instances s WHERE s.instance_id = e.instance_id AND s.concept_id = e.concept_id)) AS instances,
+          (SELECT count(*) FROM (
+              SELECT from_concept_id, to_concept_id, relationship_type, properties,
+                     row_number() OVER (PARTITION BY from_concept_id, to_concept_id, relationship_type, properties) AS n
+              FROM kg.relationships) l
+            WHERE NOT EXISTS (SELECT 1 FROM (
+              SELECT from_id, to_id, type, coalesce(properties, '{}') AS p,
+                     row_number() OVER (PARTITION BY from_id, to_id, type, coalesce(properties, '{}')) AS n
+              FROM stage_relationships) s
+              WHERE s.from_id = l.from_concept_id AND s.to_id = l.to_concept_id AND s.type = l.relationship_type
+                AND s.p = l.properties AND s.n = l.n)) AS relationships,
+          \(fileHasVocabulary ? """
+            (SELECT count(*) FROM kg.vocabulary v WHERE NOT v.is_builtin
+              AND NOT EXISTS (SELECT 1 FROM stage_vocabulary s WHERE s.relationship_type = v.relationship_type))
+            """ : "0") AS vocabulary
+        """
+    }
+
+    /// DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe, and a concurrent backup's
+    /// snapshot must keep seeing the old rows until the restore commits.
+    static let deleteLive = [
+        "DELETE FROM kg.relationships", "DELETE FROM kg.evidence", "DELETE FROM kg.instances",
+        "DELETE FROM kg.sources", "DELETE FROM kg.ontologies", "DELETE FROM kg.concepts",
     ]
 
     // MARK: Apply, per stage. `merge` upserts by id; replace inserts into emptied tables.
