@@ -84,39 +84,63 @@ public struct JobStore {
         return try state(jobID: jobID)
     }
 
-    /// Records progress and a heartbeat; returns the current status (to notice cancellation).
+    /// Records progress and a heartbeat; returns the current status (to notice
+    /// cancellation), or `taken_over` when another worker now holds the job.
     @discardableResult
-    public func progress(jobID: String, progressJSON: String) throws -> String? {
+    public func progress(jobID: String, progressJSON: String, workerID: String? = nil) throws -> String? {
         try db.query("""
             UPDATE kg_api.jobs SET progress = $2::jsonb, heartbeat_at = now()
-            WHERE job_id = $1::uuid RETURNING status
-            """, [jobID, progressJSON]).first("status")
+            WHERE job_id = $1::uuid AND ($3::text IS NULL OR worker_id = $3) RETURNING status
+            """, [jobID, progressJSON, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
 
-    /// A heartbeat alone; returns the current status.
+    /// A heartbeat alone; returns the current status, or `taken_over` when another worker now holds the job.
     @discardableResult
-    public func heartbeat(jobID: String) throws -> String? {
-        try db.query("UPDATE kg_api.jobs SET heartbeat_at = now() WHERE job_id = $1::uuid RETURNING status", [jobID]).first("status")
+    public func heartbeat(jobID: String, workerID: String? = nil) throws -> String? {
+        try db.query("""
+            UPDATE kg_api.jobs SET heartbeat_at = now()
+            WHERE job_id = $1::uuid AND ($2::text IS NULL OR worker_id = $2) RETURNING status
+            """, [jobID, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
 
-    /// Moves a non-terminal job to `completed`; false when it had already ended (e.g. cancelled).
+    /// Moves a non-terminal job to `completed`; false when it had already ended (e.g. cancelled),
+    /// or when `workerID` is given and another worker has taken the job over.
     @discardableResult
-    public func complete(jobID: String, resultJSON: String, progressJSON: String) throws -> Bool {
+    public func complete(jobID: String, resultJSON: String, progressJSON: String, workerID: String? = nil) throws -> Bool {
         !(try db.query("""
             UPDATE kg_api.jobs SET status = 'completed', result = $2::jsonb, progress = $3::jsonb,
                 completed_at = now(), heartbeat_at = now()
-            WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
-            """, [jobID, resultJSON, progressJSON]).isEmpty)
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
+            RETURNING job_id
+            """, [jobID, resultJSON, progressJSON, workerID]).isEmpty)
     }
 
-    /// Moves a non-terminal job to `failed` with `error`; false when it had already ended.
+    /// Moves a non-terminal job to `failed` with `error`; false when it had already ended,
+    /// or when `workerID` is given and another worker has taken the job over.
     @discardableResult
-    public func fail(jobID: String, error: String, progressJSON: String? = nil) throws -> Bool {
+    public func fail(jobID: String, error: String, progressJSON: String? = nil, workerID: String? = nil) throws -> Bool {
         !(try db.query("""
             UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = now(),
                 progress = coalesce($3::jsonb, progress)
-            WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
-            """, [jobID, error, progressJSON]).isEmpty)
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
+            RETURNING job_id
+            """, [jobID, error, progressJSON, workerID]).isEmpty)
+    }
+
+    /// The application name of a worker's connections for a job, so that a hung
+    /// holder's sessions can be found and ended (PostgreSQL keeps 63 characters).
+    public static func applicationName(jobID: String, role: String) -> String {
+        "kgw:\(jobID):\(role)"
+    }
+
+    /// Ends every session of a hung holder of `jobID` (its transaction rolls back,
+    /// its locks go); returns how many.
+    @discardableResult
+    public func terminateHolder(jobID: String) throws -> Int {
+        try db.query("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
+            """, ["kgw:\(jobID):%"]).rows.count
     }
 
     /// Moves a non-terminal job to `cancelled`; false when it had already ended.

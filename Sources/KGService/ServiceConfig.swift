@@ -31,6 +31,12 @@ public struct ServiceConfig: Sendable {
     public var heartbeatTimeoutSeconds = 30.0
     public var progressIntervalSeconds = 0.25
     public var maxAttempts = 3
+    /// AMQP heartbeat: the broker notices a dead or frozen peer after about twice this.
+    public var brokerHeartbeatSeconds = 10
+    /// Upload files that stopped growing this long ago have lost their sender.
+    public var uploadIdleTimeoutSeconds = 600.0
+    /// Seconds between the gateway's temp storage sweeps (orphans of dead gateways and workers).
+    public var janitorIntervalSeconds = 60.0
     public var tempMaxAgeHours = 24.0
     /// Test-only: milliseconds a worker sleeps after each exported or restored record,
     /// so that fault tests can act in the middle of a job. 0 (off) unless set.
@@ -59,6 +65,9 @@ public struct ServiceConfig: Sendable {
         ("heartbeat_timeout_s", "KG_HEARTBEAT_TIMEOUT", "seconds without heartbeat before a job counts as abandoned (default 30)"),
         ("progress_interval_s", "KG_PROGRESS_INTERVAL", "minimum seconds between progress events (default 0.25)"),
         ("max_attempts", "KG_MAX_ATTEMPTS", "attempts before a job is dead-lettered and failed (default 3)"),
+        ("broker_heartbeat_s", "KG_BROKER_HEARTBEAT", "AMQP heartbeat in seconds; a frozen worker's job is redelivered after about twice this (default 10)"),
+        ("upload_idle_timeout_s", "KG_UPLOAD_IDLE_TIMEOUT", "an upload or backup file untouched this long has lost its owner and is removed (default 600)"),
+        ("janitor_interval_s", "KG_JANITOR_INTERVAL", "seconds between the gateway's temp storage sweeps (default 60)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
         ("test_record_delay_ms", "KG_TEST_RECORD_DELAY_MS", "TESTS ONLY: slow workers down per record (default 0, off)"),
     ]
@@ -122,6 +131,9 @@ public struct ServiceConfig: Sendable {
             case "heartbeat_timeout_s": heartbeatTimeoutSeconds = try number(key, value)
             case "progress_interval_s": progressIntervalSeconds = try number(key, value)
             case "max_attempts": maxAttempts = Int(try number(key, value))
+            case "broker_heartbeat_s": brokerHeartbeatSeconds = Int(try number(key, value))
+            case "upload_idle_timeout_s": uploadIdleTimeoutSeconds = try number(key, value)
+            case "janitor_interval_s": janitorIntervalSeconds = try number(key, value)
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
             case "test_record_delay_ms": testRecordDelayMilliseconds = try number(key, value)
             default:

@@ -16,6 +16,8 @@ final class JobContext: @unchecked Sendable {
     private let events: StatusSink
     let jobID: String
     let jobType: String
+    /// This worker's id: row updates only apply while it still holds the job.
+    let workerID: String?
     let logger: Logger
     private let progressInterval: Double
     private let heartbeatInterval: Double
@@ -29,10 +31,11 @@ final class JobContext: @unchecked Sendable {
     private var stopped = false
     private var heartbeatThread: Thread?
 
-    init(jobID: String, jobType: String, control: PGConnection?, events: StatusSink, logger: Logger,
+    init(jobID: String, jobType: String, workerID: String? = nil, control: PGConnection?, events: StatusSink, logger: Logger,
          progressInterval: Double, heartbeatInterval: Double) {
         self.jobID = jobID
         self.jobType = jobType
+        self.workerID = workerID
         self.control = control
         self.events = events
         self.logger = logger
@@ -63,12 +66,21 @@ final class JobContext: @unchecked Sendable {
             }
             do {
                 guard let control else { lock.unlock(); return }
-                let status = try JobStore(control).heartbeat(jobID: jobID)
-                if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
+                let status = try JobStore(control).heartbeat(jobID: jobID, workerID: workerID)
+                noteStatus(status)
             } catch {
                 logger.warning("heartbeat failed: \(error)")
             }
             lock.unlock()
+        }
+    }
+
+    /// Called with `lock` held.
+    private func noteStatus(_ status: String?) {
+        switch status {
+        case "cancelled": cancelledReason = cancelledReason ?? "cancelled"
+        case "taken_over": cancelledReason = cancelledReason ?? "another worker took this job over"
+        default: break
         }
     }
 
@@ -101,8 +113,8 @@ final class JobContext: @unchecked Sendable {
             lock.lock()
             defer { lock.unlock() }
             guard let control else { return }
-            let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON)
-            if status == "cancelled" { cancelledReason = cancelledReason ?? "cancelled" }
+            let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON, workerID: workerID)
+            noteStatus(status)
             if let reason = cancelledReason { throw JobCancelled(description: reason) }
         }
     }

@@ -7,8 +7,17 @@ import Logging
 
 /// Runs one delivered job to its terminal state. The job row decides what
 /// happens: a queued job is claimed; a finished one is acknowledged and
-/// skipped; a running one is left to its holder while that holder is alive
-/// (it holds the job's advisory lock and heartbeats) and otherwise taken over.
+/// skipped; a running one is left to its holder while that holder is alive, and
+/// taken over when it is not:
+///
+/// - the holder died: PostgreSQL released its advisory lock on the job at once;
+/// - the holder hangs (SIGSTOP, a stuck call): its heartbeat is older than
+///   `heartbeat_timeout_s`; its sessions are ended (`pg_terminate_backend`), so its
+///   transaction rolls back and its locks go, and it can no longer write the row
+///   (every row update checks `worker_id`).
+///
+/// A restore is run again until `max_attempts`, then failed and dead-lettered;
+/// a backup is never re-run (its download already broke off).
 final class JobRunner: @unchecked Sendable {
     // Only used from the consumer's single handler thread, one job at a time.
     private let config: ServiceConfig
@@ -33,7 +42,7 @@ final class JobRunner: @unchecked Sendable {
         log[metadataKey: "job_id"] = "\(message.jobID)"
         let control: PGConnection
         do {
-            control = try PGConnection(url: config.databaseURL, applicationName: "kg-worker-control")
+            control = try PGConnection(url: config.databaseURL, applicationName: JobStore.applicationName(jobID: message.jobID, role: "control"))
         } catch {
             // The database is away: hand the job back; another attempt comes after a pause.
             log.error("cannot reach the database, requeueing: \(error)")
@@ -44,7 +53,7 @@ final class JobRunner: @unchecked Sendable {
         do {
             return try dispatch(message, control: control, logger: log)
         } catch {
-            log.error("job handling failed: \(error)")
+            log.error("job handling failed, requeueing: \(error)")
             Thread.sleep(forTimeInterval: 1)
             return .requeue
         }
@@ -54,13 +63,11 @@ final class JobRunner: @unchecked Sendable {
         let store = JobStore(control)
         if let claimed = try store.claim(jobID: message.jobID, workerID: config.workerID) {
             guard try store.tryLock(jobID: message.jobID) else {
-                // Cannot happen for a job we just claimed, unless a stale holder lingers; let it be.
                 logger.warning("claimed job is locked elsewhere; leaving it")
                 return .ack
             }
             defer { _ = try? store.unlock(jobID: message.jobID) }
-            run(claimed, control: control, logger: logger)
-            return .ack
+            return run(claimed, control: control, logger: logger)
         }
         guard let state = try store.state(jobID: message.jobID) else {
             logger.warning("no row for this job; dropping the message")
@@ -70,21 +77,23 @@ final class JobRunner: @unchecked Sendable {
             logger.info("job already \(state.status); dropping the redelivered message")
             return .ack
         }
-        // Running elsewhere: wait to see whether its holder is alive.
+        // Running elsewhere: is its holder alive?
         let deadline = Date().addingTimeInterval(config.heartbeatTimeoutSeconds)
         while true {
             if try store.tryLock(jobID: message.jobID) {
                 defer { _ = try? store.unlock(jobID: message.jobID) }
                 guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
-                abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
-                return .ack
+                return abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
             }
             guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
             if let age = current.heartbeatAge, age > config.heartbeatTimeoutSeconds {
-                // Its holder hangs but still holds the lock: a retry would wait for it; fail instead.
-                abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped responding",
-                          retry: false, logger: logger)
-                return .ack
+                // A hung holder: end its sessions, then the lock is ours.
+                let ended = try store.terminateHolder(jobID: message.jobID)
+                logger.warning("the worker holding the job (\(current.workerID ?? "unknown")) sent no heartbeat for \(Int(age)) s; ended its \(ended) database session(s)")
+                for _ in 0..<50 where !(try store.tryLock(jobID: message.jobID)) { Thread.sleep(forTimeInterval: 0.1) }
+                defer { _ = try? store.unlock(jobID: message.jobID) }
+                guard let now = try store.state(jobID: message.jobID), !now.isTerminal else { return .ack }
+                return abandoned(now, control: control, reason: "the worker running it (\(now.workerID ?? "unknown")) stopped responding", logger: logger)
             }
             if Date() > deadline {
                 logger.info("job is held by a live worker (\(current.workerID ?? "unknown")); leaving it")
@@ -94,20 +103,17 @@ final class JobRunner: @unchecked Sendable {
         }
     }
 
-    /// A job whose worker died. A restore starts again (its transaction died with
-    /// the worker, so nothing was applied) until `max_attempts`; a backup cannot
-    /// resume: its download already broke off.
-    private func abandoned(_ state: JobState, control: PGConnection, reason: String, retry: Bool = true, logger: Logger) {
+    /// A job whose worker died or hangs.
+    private func abandoned(_ state: JobState, control: PGConnection, reason: String, logger: Logger) -> JobDisposition {
         let store = JobStore(control)
-        if state.type != "backup" && retry && state.attempts < config.maxAttempts,
+        if state.type != "backup" && state.attempts < config.maxAttempts,
            let taken = try? store.takeOver(jobID: state.jobID, workerID: config.workerID) {
             logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
-            run(taken, control: control, logger: logger)
-            return
+            return run(taken, control: control, logger: logger)
         }
         let message = state.type == "backup"
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
-            : "\(reason) \(state.attempts) time(s); gave up after \(state.attempts) attempt(s). Nothing was changed: each attempt was rolled back"
+            : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: every attempt was rolled back"
         if (try? store.fail(jobID: state.jobID, error: message)) == true {
             logger.warning("failed abandoned job: \(message)")
             if let path = state.tempFile { storage.remove(path) }
@@ -115,60 +121,80 @@ final class JobRunner: @unchecked Sendable {
                 events.publish(jobID: state.jobID, event: "failed", body: Array(json.utf8))
             }
         }
+        // A restore that exhausted its attempts is a poison job: keep its message for inspection.
+        return state.type == "backup" ? .ack : .deadLetter
     }
 
-    private func run(_ job: JobState, control: PGConnection, logger: Logger) {
-        let context = JobContext(jobID: job.jobID, jobType: job.type, control: control, events: events, logger: logger,
-                                 progressInterval: config.progressIntervalSeconds, heartbeatInterval: config.heartbeatIntervalSeconds)
+    /// Runs a held job. Returns `.requeue` only when the outcome could not be
+    /// recorded (the database went away): the message comes back and the row,
+    /// still `running` with no live holder, is taken over.
+    private func run(_ job: JobState, control: PGConnection, logger: Logger) -> JobDisposition {
+        let context = JobContext(jobID: job.jobID, jobType: job.type, workerID: config.workerID, control: control, events: events,
+                                 logger: logger, progressInterval: config.progressIntervalSeconds,
+                                 heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
         logger.info("job started", metadata: ["type": "\(job.type)", "attempt": "\(job.attempts)"])
         let started = Date()
         var tempFile = job.tempFile
+        let mine = config.workerID
         do {
             let resultJSON: String
+            let data = try PGConnection(url: config.databaseURL, applicationName: JobStore.applicationName(jobID: job.jobID, role: "data"))
+            defer { data.close() }
             switch job.type {
             case "backup":
                 let params = try JSONDecoder().decode(BackupJobParams.self, from: Data(job.params.utf8))
                 tempFile = params.tempFile
-                let data = try PGConnection(url: config.databaseURL, applicationName: "kg-worker-data")
-                defer { data.close() }
-                let result = try BackupJob(params: params, context: context).run(data: data)
-                resultJSON = JobContext.encode(result)
+                resultJSON = JobContext.encode(try BackupJob(params: params, context: context).run(data: data))
             case "restore":
                 let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
                 tempFile = params.tempFile
-                let data = try PGConnection(url: config.databaseURL, applicationName: "kg-worker-data")
-                defer { data.close() }
                 let version = try MigrationRunner(connection: data).currentVersion()
-                let result = try RestoreJob(params: params, context: context).run(data: data, databaseSchemaVersion: version)
-                resultJSON = JobContext.encode(result)
+                resultJSON = JobContext.encode(try RestoreJob(params: params, context: context).run(data: data, databaseSchemaVersion: version))
             default:
-                throw JobFailure("this worker cannot run \(job.type) jobs yet")
+                throw JobFailure("this worker cannot run \(job.type) jobs")
             }
             let final = JobContext.encode(JobProgress(stage: "completed", percent: 100, message: "done"))
-            let completed = try context.withControl { try JobStore($0).complete(jobID: job.jobID, resultJSON: resultJSON, progressJSON: final) }
+            let completed = try context.withControl { try JobStore($0).complete(jobID: job.jobID, resultJSON: resultJSON, progressJSON: final, workerID: mine) }
             if job.type == "restore", let tempFile { storage.remove(tempFile) }
             if completed {
                 logger.info("job completed", metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
                 context.publishFinal(event: "completed")
             } else {
-                // Cancelled while finishing: the result is void.
-                if let tempFile { storage.remove(tempFile) }
+                // Cancelled while finishing, or taken over: the result is void.
+                if job.type == "backup", let tempFile { storage.remove(tempFile) }
                 context.publishFinal(event: "cancelled")
             }
+            return .ack
         } catch let cancelled as JobCancelled {
-            logger.notice("job cancelled: \(cancelled)")
+            logger.notice("job stopped: \(cancelled)")
+            if cancelled.description.contains("took this job over") {
+                return .ack  // the new holder owns the row and the temp file now
+            }
             if let tempFile { storage.remove(tempFile) }
             _ = try? context.withControl { try JobStore($0).cancel(jobID: job.jobID, reason: cancelled.description) }
             context.publishFinal(event: "cancelled")
+            return .ack
         } catch {
+            if let pgError = error as? PGError, pgError.isConnectionFailure, job.type != "backup" {
+                // The database went away mid-job: the transaction rolled back. Hand the job back.
+                logger.error("lost the database during the job (rolled back); requeueing: \(error)")
+                Thread.sleep(forTimeInterval: 2)
+                return .requeue
+            }
             logger.error("job failed: \(error)")
-            if let tempFile { storage.remove(tempFile) }
             let failed = JobContext.encode(JobProgress(stage: "failed", percent: context.currentPercent, message: "\(error)"))
-            _ = try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: "\(error)", progressJSON: failed) }
+            let recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: "\(error)", progressJSON: failed, workerID: mine) }) ?? false
+            if !recorded, job.type != "backup", !control.isOK {
+                logger.error("could not record the failure (database away); requeueing")
+                Thread.sleep(forTimeInterval: 2)
+                return .requeue
+            }
+            if let tempFile { storage.remove(tempFile) }
             context.publishFinal(event: "failed")
+            return .ack
         }
     }
 }

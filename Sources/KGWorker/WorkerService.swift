@@ -32,7 +32,7 @@ public final class WorkerService: @unchecked Sendable {
         let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
         let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
-        let consumer = JobConsumer(url: url, queue: topology.jobQueue, prefetch: 1,
+        let consumer = JobConsumer(url: url, queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
                                    prepare: { try topology.declare(on: $0) }, log: brokerLog,
                                    handler: { runner.handle($0) })
         consumer.start()

@@ -1,6 +1,7 @@
 import Foundation
 import KGClient
 import KGDatabase
+import KGFormat
 import XCTest
 
 /// Backups through the whole system: real PostgreSQL, RabbitMQ, gateway and
@@ -45,7 +46,7 @@ final class BackupTests: XCTestCase {
         let file = try BackupFile(path: path)
         XCTAssertEqual(file.object["version"] as? String, "1.0")
         XCTAssertEqual(file.object["type"] as? String, "full_backup")
-        XCTAssertEqual(file.object["schema_version"] as? Int, 2)
+        XCTAssertEqual(file.object["schema_version"] as? Int, SchemaConverters.latestVersion)
         XCTAssertEqual((file.object["producer"] as? [String: Any])?["name"] as? String, "kg")
         XCTAssertTrue((file.object["timestamp"] as? String)?.hasSuffix("Z") == true)
         // Metadata comes before data, so a streaming reader knows the counts first.
