@@ -107,9 +107,13 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     public var pruned: [String: Int]
     public var warnings: [String]
     public var seconds: Double
+    /// When this restore held the graph's write lock (database clock, ISO 8601):
+    /// two restores' intervals never overlap.
+    public var lockedFrom: String?
+    public var lockedUntil: String?
 
     public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
-                pruned: [String: Int], warnings: [String], seconds: Double) {
+                pruned: [String: Int], warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
         self.mode = mode
         self.dryRun = dryRun
         self.restored = restored
@@ -118,10 +122,13 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
         self.pruned = pruned
         self.warnings = warnings
         self.seconds = seconds
+        self.lockedFrom = lockedFrom
+        self.lockedUntil = lockedUntil
     }
 
     enum CodingKeys: String, CodingKey {
         case mode, dryRun = "dry_run", restored, removed, updated, pruned, warnings, seconds
+        case lockedFrom = "locked_from", lockedUntil = "locked_until"
     }
 }
 

@@ -57,6 +57,7 @@ struct RestoreJob {
 
         let merge = params.mode == .merge
         var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]
+        var lockedFrom: String?, lockedUntil: String?
         try db.execute("BEGIN")
         do {
             // One risky operation at a time; the status says what we wait for.
@@ -64,6 +65,7 @@ struct RestoreJob {
                 try report(.loading, done: 0, total: 1, message: "waiting for another restore to finish", force: true)
                 try db.query("SELECT pg_advisory_xact_lock($1::bigint)", [RestoreSQL.graphWriteLockKey])
             }
+            lockedFrom = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             try db.execute(RestoreSQL.createStaging)
 
             // 3. Load into staging, then check inside the database.
@@ -129,6 +131,7 @@ struct RestoreJob {
 
             // 6. Commit, or roll back a dry run.
             try report(.committing, done: 0, total: 1, message: params.dryRun ? "dry run: rolling back" : "committing", force: true)
+            lockedUntil = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             if params.dryRun {
                 try db.execute("ROLLBACK")
             } else {
@@ -148,7 +151,8 @@ struct RestoreJob {
         }
         return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
                                 updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
-                                seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100)
+                                seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100,
+                                lockedFrom: lockedFrom, lockedUntil: lockedUntil)
     }
 
     /// Counts `RETURNING (xmax = 0) AS inserted` rows as inserted or updated.
