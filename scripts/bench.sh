@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kg benchmark (make bench): full backups through the real path
 # (PostgreSQL -> kg-worker -> temp file -> kg-gateway -> HTTP -> kg CLI -> local file),
-# compared with pg_dump of the same data, at two sizes.
+# compared with pg_dump of the same data, and restores of those files back the same
+# way (kg CLI -> HTTP upload -> kg-gateway -> temp file -> kg-worker -> PostgreSQL),
+# compared with psql loading the pg_dump output into an empty database, at two sizes.
 #
 # Its own isolated stack, next to whatever else runs on this machine:
 #   database kg_bench (dropped and created here), broker prefix kgbench,
@@ -15,6 +17,7 @@
 #   BENCH_SMALL_CONCEPTS  concepts of the small graph (default 1650, ~50 MB backup)
 #   BENCH_LARGE_CONCEPTS  concepts of the large graph (default 16500, ~500 MB backup)
 #   BENCH_ONTOLOGIES      ontologies in each sample graph (default 5)
+#   BENCH_RESHAPED=0      skip the restore of the reshaped large file (default 1: run it)
 #   BENCH_KEEP=1          keep the database, backup and dump files (stack is still stopped)
 #   BENCH_LOG_LEVEL       log level of gateway and workers (default info)
 #   KG_STATE_DIR          state folder (default <repo>/.kg-local)
@@ -35,17 +38,21 @@ SMALL_CONCEPTS=${BENCH_SMALL_CONCEPTS:-1650}
 LARGE_CONCEPTS=${BENCH_LARGE_CONCEPTS:-16500}
 ONTOLOGIES=${BENCH_ONTOLOGIES:-5}
 KEEP=${BENCH_KEEP:-0}
+RESHAPED=${BENCH_RESHAPED:-1}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine.
 DB_NAME=kg_bench
+PSQL_DB_NAME=kg_bench_psql # scratch database of the psql comparison, dropped after each size
 DB_ROLE=kg
 BROKER_PREFIX=kgbench
 GATEWAY_PORT=58180
 WORKERS=2
 
 SIZES=(small large)
-MEASUREMENTS=(backup verify pg_dump) # each is a function measure_<name> SIZE, run in this order
+# Each is a function measure_<name> SIZE, run in this order. restore and
+# restore_reshaped replace the graph of kg_bench with the backup's content (the same graph).
+MEASUREMENTS=(backup verify pg_dump restore psql restore_reshaped)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -56,15 +63,18 @@ die() {
 for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMALL_CONCEPTS, BENCH_LARGE_CONCEPTS and BENCH_ONTOLOGIES must be positive integers (got \"$n\")"
 done
+[[ $RESHAPED =~ ^[01]$ ]] || die "BENCH_RESHAPED must be 0 or 1 (got \"$RESHAPED\")"
 
 declare -A CONCEPTS=([small]=$SMALL_CONCEPTS [large]=$LARGE_CONCEPTS)
 declare -A RESULT=()   # key -> value, e.g. RESULT[backup_s_large]=31.20
 declare -A PID=()      # service name -> pid (gateway, worker-1, worker-2)
 FG_PID=                # the long foreground step running now (killed on interrupt)
+SAMPLER_PID=           # the psql that samples a restore's stages (stopped on exit)
 BIN=
 PG_BIN=
 ADMIN_URL=
 DB_URL=
+PSQL_DB_URL=
 API=http://127.0.0.1:$GATEWAY_PORT
 
 set_result() { RESULT[$1]=$2; }
@@ -166,8 +176,10 @@ cleanup() {
     # An interrupt may land while a step's output is redirected to its log.
     exec 1>&7 2>&8
     stop_fg
+    stop_stage_sampler
     stop_services
     if [ -n "$ADMIN_URL" ]; then
+        psql_admin -c "DROP DATABASE IF EXISTS $PSQL_DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
         if [ "$KEEP" = 1 ]; then
             log "BENCH_KEEP=1: keeping database $DB_NAME and the files in ${BENCH#"$ROOT"/}/out"
         else
@@ -187,11 +199,13 @@ cleanup() {
 
 psql_admin() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 psql_bench() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$DB_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+psql_scratch() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$PSQL_DB_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
 # ---------------------------------------------------------------- measuring helpers
 
 now() { printf '%s' "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "NA" || b == "NA") print "NA"; else printf "%.2f", a - b }'; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b + 0 == 0 || a == "NA" || b == "NA") print "NA"; else printf f, a / b }'; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }       # bytes -> MB (10^6)
 kb_mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }'; } # kB (KiB) -> MB (10^6)
@@ -275,6 +289,7 @@ setup_services() {
     ADMIN_URL=$KG_ADMIN_DATABASE_URL
     [[ $KG_DATABASE_URL =~ ^(postgres(ql)?://[^/?]+)/[^/?]+$ ]] || die "unexpected KG_DATABASE_URL in services.env: $KG_DATABASE_URL"
     DB_URL=${BASH_REMATCH[1]}/$DB_NAME
+    PSQL_DB_URL=${BASH_REMATCH[1]}/$PSQL_DB_NAME
     local amqp=$KG_AMQP_URL
 
     # Nothing from the caller's environment may point the bench at another stack
@@ -483,14 +498,255 @@ measure_pg_dump() { # size
     log "$size: pg_dump $(result "pg_dump_mb_$size") MB in $TIME_WALL s"
 }
 
+# ---------------------------------------------------------------- restore
+
+# The stack's processes around a measurement: stack_mark resets the peak RSS of
+# gateway and workers and remembers their CPU; stack_read sets STACK_GW_KB,
+# STACK_WK_KB (max of the workers), STACK_GW_CPU and STACK_WK_CPU (sum) since then.
+declare -A STACK_CPU0=()
+stack_mark() {
+    local name
+    for name in "${!PID[@]}"; do
+        reset_peak_rss "${PID[$name]}"
+        STACK_CPU0[$name]=$(cpu_s "${PID[$name]}")
+    done
+}
+stack_read() {
+    local name kb
+    STACK_GW_KB=$(peak_rss_kb "${PID[gateway]}")
+    STACK_GW_CPU=$(awk -v a="$(cpu_s "${PID[gateway]}")" -v b="${STACK_CPU0[gateway]}" 'BEGIN { printf "%.2f", a - b }')
+    STACK_WK_KB=0
+    STACK_WK_CPU=0
+    for name in $(workers); do
+        kb=$(peak_rss_kb "${PID[$name]}")
+        if [ "$kb" -gt "$STACK_WK_KB" ]; then STACK_WK_KB=$kb; fi
+        STACK_WK_CPU=$(awk -v a="$STACK_WK_CPU" -v b="$(cpu_s "${PID[$name]}")" -v c="${STACK_CPU0[$name]}" 'BEGIN { printf "%.2f", a + b - c }')
+    done
+}
+
+# Samples the stage of the running restore job from its row twice a second (one
+# psql session, \watch), so that the worker's time can be split by stage. The
+# worker writes the row at every stage change, and at most once a second within one.
+stop_stage_sampler() {
+    [ -n "$SAMPLER_PID" ] || return 0
+    kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$SAMPLER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    SAMPLER_PID=
+}
+start_stage_sampler() { # output file
+    "$PG_BIN/psql" "$DB_URL" -qAtX -F ' ' >"$1" 2>>"$BENCH/logs/stage-sampler.log" 7>&- 8>&- 9>&- <<'SQL' &
+SELECT round(extract(epoch FROM clock_timestamp())::numeric, 3), job_id, progress->>'stage',
+       CASE WHEN progress->>'message' LIKE 'checking references%' THEN 1 ELSE 0 END
+FROM kg_api.jobs WHERE job_type = 'restore' AND status = 'running'
+\watch 0.5
+SQL
+    SAMPLER_PID=$!
+    disown "$SAMPLER_PID"
+}
+
+# Splits started_at..completed_at of a job into five groups of stages, from the
+# samples: integrity check of the file (checking, creating_checkpoint), COPY into
+# staging (loading), staging index and checks inside the database plus deleting
+# the old graph (loading, "checking references…"), apply (restoring_*), verify and
+# commit. A group shorter than the sampling interval may go unseen: its time then
+# counts in the group before it. Prints five numbers, or NA×5.
+stage_split() { # samples job_id started_epoch completed_epoch
+    awk -v job="$2" -v t0="$3" -v t1="$4" '
+        $2 == job && NF == 4 {
+            k = $3
+            g = (k == "checking" || k == "creating_checkpoint") ? 1 : (k == "loading" && $4 == 0) ? 2 : (k == "loading") ? 3 \
+                : (k ~ /^restoring_/) ? 4 : (k == "verifying" || k == "committing") ? 5 : 0
+            if (g > 0 && !(g in first)) first[g] = $1
+            seen = 1
+        }
+        END {
+            if (!seen || t0 == "" || t1 == "") { print "NA NA NA NA NA"; exit }
+            first[1] = t0
+            end = t1
+            for (g = 5; g >= 1; g--) {
+                if (g in first) { d[g] = end - first[g]; if (d[g] < 0) d[g] = 0; end = first[g] } else d[g] = 0
+            }
+            printf "%.1f %.1f %.1f %.1f %.1f\n", d[1], d[2], d[3], d[4], d[5]
+        }' "$1"
+}
+
+# kg admin restore FILE --yes (replace) through gateway and worker, end to end;
+# stores its figures under KIND (restore or restore_reshaped). Returns 1 when the
+# restore failed (the peak RSS figures are stored all the same).
+restore_run() { # size kind file
+    local size=$1 kind=$2 file=$3
+    [ -f "$file" ] || die "$kind needs $file"
+    set_result "${kind}_mb_$size" "$(mb "$(file_bytes "$file")")"
+    log "$size: kg admin restore --yes ($kind, $(result "${kind}_mb_$size") MB)…"
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    stack_mark
+    pg_cpu_start
+    start_stage_sampler "$BENCH/out/stages-$kind-$size"
+    local t0 t1 rc=0
+    t0=$(now)
+    timed "$BENCH/out/time-$kind-$size" "$BENCH/logs/kg-$kind-$size.log" \
+        "$BIN/kg" admin restore "$file" --yes --server "$API" || rc=$?
+    t1=$(now)
+    stop_stage_sampler
+    pg_cpu_end
+    stack_read
+    set_result "rss_mb_gateway_${kind}_$size" "$(kb_mb "$STACK_GW_KB")"
+    set_result "rss_mb_worker_${kind}_$size" "$(kb_mb "$STACK_WK_KB")"
+    set_result "load_${kind}_$size" "$load"
+    if [ $rc -ne 0 ]; then
+        set_result "${kind}_s_$size" FAILED
+        log "$size: $kind failed (kg exit $rc); peak RSS gateway $(result "rss_mb_gateway_${kind}_$size") MB, worker $(result "rss_mb_worker_${kind}_$size") MB"
+        return 1
+    fi
+
+    local job
+    job=$(tail -1 "$BENCH/logs/kg-$kind-$size.log.out")
+    [[ $job =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] ||
+        die "kg admin restore printed \"$job\", expected a job id"
+
+    # The job row: created once the upload ended and passed the gateway's check;
+    # started -> completed is the worker's share.
+    local row status created started completed seconds attempts
+    row=$(psql_bench -F ' ' -c "SELECT status, extract(epoch FROM created_at), extract(epoch FROM started_at),
+                                       extract(epoch FROM completed_at), coalesce(result->>'seconds', 'NA'), attempts
+                                FROM kg_api.jobs WHERE job_id = '$job'")
+    read -r status created started completed seconds attempts <<<"$row"
+    [ "$status" = completed ] || die "restore job $job is \"$status\""
+    [ "$attempts" = 1 ] || log "warning: restore job $job took $attempts attempts"
+    local concepts
+    concepts=$(psql_bench -c "SELECT count(*) FROM kg.concepts")
+    [ "$concepts" = "${CONCEPTS[$size]}" ] || die "after the restore kg_bench holds $concepts concepts, expected ${CONCEPTS[$size]}"
+
+    local check copy dbcheck apply finish
+    read -r check copy dbcheck apply finish < <(stage_split "$BENCH/out/stages-$kind-$size" "$job" "$started" "$completed")
+    set_result "${kind}_s_$size" "$TIME_WALL"
+    set_result "${kind}_mbps_$size" "$(div "$(result "${kind}_mb_$size")" "$TIME_WALL" %.1f)"
+    set_result "${kind}_submit_s_$size" "$(minus "$created" "$t0")"
+    set_result "${kind}_queue_s_$size" "$(minus "$started" "$created")"
+    set_result "${kind}_worker_s_$size" "$(minus "$completed" "$started")"
+    set_result "${kind}_result_s_$size" "$seconds"
+    set_result "${kind}_follow_s_$size" "$(minus "$t1" "$completed")"
+    set_result "${kind}_check_s_$size" "$check"
+    set_result "${kind}_copy_s_$size" "$copy"
+    set_result "${kind}_dbcheck_s_$size" "$dbcheck"
+    set_result "${kind}_apply_s_$size" "$apply"
+    set_result "${kind}_finish_s_$size" "$finish"
+    set_result "rss_mb_cli_${kind}_$size" "$(kb_mb "$TIME_RSS_KB")"
+    set_result "cpu_s_cli_${kind}_$size" "$TIME_CPU"
+    set_result "cpu_s_gateway_${kind}_$size" "$STACK_GW_CPU"
+    set_result "cpu_s_worker_${kind}_$size" "$STACK_WK_CPU"
+    set_result "cpu_s_postgres_${kind}_$size" "$PG_CPU_USED"
+
+    # The worker removes the uploaded file on every path.
+    local i left
+    for ((i = 0; i < 20; i++)); do
+        left=$(find "$BENCH/tmp" -type f | wc -l)
+        [ "$left" -gt 0 ] || break
+        sleep 0.1
+    done
+    [ "$left" -eq 0 ] || log "warning: $left file(s) left in the temp dir after restore job $job: $(find "$BENCH/tmp" -type f | head -3 | tr '\n' ' ')"
+    log "$size: $kind in $TIME_WALL s (until the job row $(result "${kind}_submit_s_$size") s, worker $(result "${kind}_worker_s_$size") s); peak RSS gateway $(result "rss_mb_gateway_${kind}_$size") MB, worker $(result "rss_mb_worker_${kind}_$size") MB, CLI $(result "rss_mb_cli_${kind}_$size") MB"
+}
+
+# kg admin restore --yes of the file measure_backup saved (replace mode).
+measure_restore() { # size
+    local size=$1
+    restore_run "$size" restore "$BENCH/out/backup-$size.json" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
+    # kg admin restore checks the file locally before it uploads (as kg admin verify does).
+    set_result "restore_upload_s_$size" "$(minus "$(result "restore_submit_s_$size")" "$(result "verify_s_$size")")"
+}
+
+# psql loading the pg_dump output into an empty database with the same schema and
+# indexes: a scratch database, migrated, its seeded vocabulary emptied (the dump holds it).
+measure_psql() { # size
+    local size=$1 dump=$BENCH/out/pg_dump-$1.sql
+    [ -f "$dump" ] || die "measure_psql needs the file of measure_pg_dump ($dump)"
+    log "$size: psql: scratch database $PSQL_DB_NAME (drop, create, migrate, empty the vocabulary)"
+    psql_admin -c "DROP DATABASE IF EXISTS $PSQL_DB_NAME WITH (FORCE)"
+    psql_admin -c "CREATE DATABASE $PSQL_DB_NAME OWNER $DB_ROLE"
+    KG_DATABASE_URL=$PSQL_DB_URL "$BIN/kg-gateway" migrate >>"$BENCH/logs/migrate-psql.log" 2>&1 || {
+        tail -20 "$BENCH/logs/migrate-psql.log" >&2
+        die "kg-gateway migrate of $PSQL_DB_NAME failed"
+    }
+    psql_scratch -c "DELETE FROM kg.vocabulary"
+    log "$size: psql --single-transaction -f pg_dump file ($(result "pg_dump_mb_$size") MB)…"
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    pg_cpu_start
+    timed "$BENCH/out/time-psql-$size" "$BENCH/logs/psql-$size.log" \
+        "$PG_BIN/psql" "$PSQL_DB_URL" -X -v ON_ERROR_STOP=1 --single-transaction -q -f "$dump"
+    pg_cpu_end
+    local concepts
+    concepts=$(psql_scratch -c "SELECT count(*) FROM kg.concepts")
+    [ "$concepts" = "${CONCEPTS[$size]}" ] || die "psql loaded $concepts concepts, expected ${CONCEPTS[$size]}"
+    set_result "psql_s_$size" "$TIME_WALL"
+    set_result "psql_mbps_$size" "$(div "$(result "pg_dump_mb_$size")" "$TIME_WALL" %.1f)"
+    set_result "rss_mb_psql_$size" "$(kb_mb "$TIME_RSS_KB")"
+    set_result "cpu_s_psql_$size" "$TIME_CPU"
+    set_result "cpu_s_postgres_psql_$size" "$PG_CPU_USED"
+    set_result "load_psql_$size" "$load"
+    psql_admin -c "DROP DATABASE IF EXISTS $PSQL_DB_NAME WITH (FORCE)"
+    log "$size: psql loaded the dump in $TIME_WALL s"
+}
+
+# The same backup, laid out differently: data first and the metadata after it,
+# the sections in reverse order (relationships before the concepts they name),
+# every record's keys reversed, pretty-printed with 2-space indentation. A valid
+# file that a streaming reader cannot take in its usual order. Large size only.
+RESHAPE_PY=$(
+    cat <<'PY'
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(src, encoding="utf-8") as f:
+    doc = json.load(f)
+def rev(value):
+    return dict(reversed(list(value.items()))) if isinstance(value, dict) else value
+data = doc.pop("data")
+out = {"data": {name: [rev(r) for r in records] for name, records in reversed(list(data.items()))}}
+del data
+for key, value in reversed(list(doc.items())):
+    out[key] = value
+with open(dst, "w", encoding="utf-8") as f:
+    json.dump(out, f, indent=2, ensure_ascii=False)
+PY
+)
+
+measure_restore_reshaped() { # size
+    local size=$1
+    if [ "$size" != large ] || [ "$RESHAPED" != 1 ]; then
+        local key
+        for key in restore_reshaped_s restore_reshaped_mb restore_reshaped_submit_s restore_reshaped_worker_s \
+            rss_mb_gateway_restore_reshaped rss_mb_worker_restore_reshaped rss_mb_cli_restore_reshaped load_restore_reshaped; do
+            set_result "${key}_$size" "-"
+        done
+        [ "$size" != large ] || log "$size: BENCH_RESHAPED=0: no restore of a reshaped file"
+        return 0
+    fi
+    local src=$BENCH/out/backup-$size.json file=$BENCH/out/backup-$size-reshaped.json
+    log "$size: reshaping the backup file with python3 (data first, sections and keys reversed, indent 2)…"
+    rm -f "$file"
+    timed "$BENCH/out/time-reshape-$size" "$BENCH/logs/reshape-$size.log" python3 -c "$RESHAPE_PY" "$src" "$file" ||
+        die "reshaping the backup failed"
+    log "$size: reshaped in $TIME_WALL s (python3 peak RSS $(kb_mb "$TIME_RSS_KB") MB): $(mb "$(file_bytes "$file")") MB"
+    # A failure here is a finding, not a broken bench: it is reported and the run goes on.
+    restore_run "$size" restore_reshaped "$file" || log "warning: the restore of the reshaped file failed; see ${BENCH#"$ROOT"/}/logs/kg-restore_reshaped-$size.log"
+    [ "$KEEP" = 1 ] || rm -f "$file"
+}
+
 run_size() { # size
     local size=$1 m
     mkdir -p "$BENCH/out"
     load_sample "$size"
     for m in "${MEASUREMENTS[@]}"; do "measure_$m" "$size"; done
     set_result "backup_ratio_$size" "$(div "$(result "backup_s_$size")" "$(result "pg_dump_s_$size")")"
+    set_result "restore_ratio_$size" "$(div "$(result "restore_s_$size")" "$(result "psql_s_$size")")"
     # The files are large; only the figures are kept.
-    [ "$KEEP" = 1 ] || rm -f "$BENCH/out/backup-$size.json" "$BENCH/out/pg_dump-$size.sql"
+    [ "$KEEP" = 1 ] || rm -f "$BENCH/out/backup-$size.json" "$BENCH/out/pg_dump-$size.sql" "$BENCH/out/backup-$size-reshaped.json"
 }
 
 # ---------------------------------------------------------------- report
@@ -514,11 +770,42 @@ TABLE_ROWS=(
     "-"
     "ratio backup_s / pg_dump_s|backup_ratio"
     "-"
+    "kg admin restore --yes (replace), wall (s)|restore_s"
+    "  local check + upload, to the job row (s)|restore_submit_s"
+    "    upload ~ that - kg admin verify (s)|restore_upload_s"
+    "  waiting in the queue (s, job row)|restore_queue_s"
+    "  worker, started -> completed (s, job row)|restore_worker_s"
+    "    its own figure (s, result.seconds)|restore_result_s"
+    "    check the file (s, stage samples +-0.5)|restore_check_s"
+    "    COPY into staging (s)|restore_copy_s"
+    "    staging checks + delete old graph (s)|restore_dbcheck_s"
+    "    apply to the graph (s)|restore_apply_s"
+    "    verify + commit (s)|restore_finish_s"
+    "  CLI sees the end (s, after completed_at)|restore_follow_s"
+    "restore throughput (MB/s of backup file)|restore_mbps"
+    "-"
+    "psql -f pg_dump file into empty db (s)|psql_s"
+    "psql throughput (MB/s of dump file)|psql_mbps"
+    "-"
+    "ratio restore_s / psql_s|restore_ratio"
+    "-"
+    "reshaped backup file (MB)|restore_reshaped_mb"
+    "kg admin restore of it, wall (s)|restore_reshaped_s"
+    "  local check + upload, to the job row (s)|restore_reshaped_submit_s"
+    "  worker, started -> completed (s)|restore_reshaped_worker_s"
+    "-"
     "peak RSS gateway (MB)|rss_mb_gateway"
     "peak RSS worker (MB, max of 2)|rss_mb_worker"
     "peak RSS kg CLI (MB)|rss_mb_cli"
     "peak RSS kg admin verify (MB)|rss_mb_verify"
     "peak RSS pg_dump (MB)|rss_mb_pg_dump"
+    "peak RSS gateway, restore (MB)|rss_mb_gateway_restore"
+    "peak RSS worker, restore (MB, max of 2)|rss_mb_worker_restore"
+    "peak RSS kg CLI, restore (MB)|rss_mb_cli_restore"
+    "peak RSS psql (MB)|rss_mb_psql"
+    "peak RSS gateway, reshaped restore (MB)|rss_mb_gateway_restore_reshaped"
+    "peak RSS worker, reshaped restore (MB)|rss_mb_worker_restore_reshaped"
+    "peak RSS kg CLI, reshaped restore (MB)|rss_mb_cli_restore_reshaped"
     "-"
     "CPU during backup: postgres (s)|cpu_s_postgres_backup"
     "CPU during backup: worker (s)|cpu_s_worker"
@@ -526,32 +813,55 @@ TABLE_ROWS=(
     "CPU during backup: kg CLI (s)|cpu_s_cli"
     "CPU during pg_dump: postgres (s)|cpu_s_postgres_pg_dump"
     "CPU during pg_dump: pg_dump (s)|cpu_s_pg_dump"
+    "CPU during restore: postgres (s)|cpu_s_postgres_restore"
+    "CPU during restore: worker (s)|cpu_s_worker_restore"
+    "CPU during restore: gateway (s)|cpu_s_gateway_restore"
+    "CPU during restore: kg CLI (s)|cpu_s_cli_restore"
+    "CPU during psql: postgres (s)|cpu_s_postgres_psql"
+    "CPU during psql: psql (s)|cpu_s_psql"
     "load average before backup|load_backup"
     "load average before pg_dump|load_pg_dump"
+    "load average before restore|load_restore"
+    "load average before psql|load_psql"
+    "load average before reshaped restore|load_restore_reshaped"
 )
 
 LAST_LINE_KEYS=(
     backup_s pg_dump_s backup_ratio backup_mb
     rss_mb_gateway rss_mb_worker rss_mb_cli
     pg_dump_mb backup_export_s verify_s concepts
+    restore_s psql_s restore_ratio
+    rss_mb_gateway_restore rss_mb_worker_restore rss_mb_cli_restore
+    restore_submit_s restore_worker_s
+)
+# Plain keys (no size suffix): the value of the large size.
+LAST_LINE_PLAIN_KEYS=(
+    backup_s pg_dump_s backup_ratio backup_mb
+    restore_s psql_s restore_ratio
+    restore_reshaped_s rss_mb_gateway_restore_reshaped rss_mb_worker_restore_reshaped rss_mb_cli_restore_reshaped
 )
 
 print_table() {
-    local row label key size
+    local row label key size width=38
+    for row in "${TABLE_ROWS[@]}"; do
+        label=${row%%|*}
+        if [ "${#label}" -gt "$width" ]; then width=${#label}; fi
+    done
     echo
-    echo "kg bench: full backup (kg admin backup --type full) vs pg_dump --data-only --schema=kg"
+    echo "kg bench: full backup (kg admin backup --type full) vs pg_dump --data-only --schema=kg,"
+    echo "          restore (kg admin restore --yes, replace) vs psql loading that pg_dump output into an empty database"
     echo "release build; $(nproc) cores; one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"
-    echo "MB = 10^6 bytes; RSS = peak resident set during the measurement (VmHWM after a reset, /usr/bin/time %M for CLI and pg_dump)"
+    echo "MB = 10^6 bytes; RSS = peak resident set during the measurement (VmHWM after a reset, /usr/bin/time %M for CLI, pg_dump and psql)"
     echo
-    printf '%-38s %12s %12s\n' "" "${SIZES[@]}"
+    printf '%-*s %12s %12s\n' "$width" "" "${SIZES[@]}"
     for row in "${TABLE_ROWS[@]}"; do
         if [ "$row" = "-" ]; then
-            printf '%-38s %12s %12s\n' "" "" ""
+            printf '%-*s %12s %12s\n' "$width" "" "" ""
             continue
         fi
         label=${row%%|*}
         key=${row#*|}
-        printf '%-38s' "$label"
+        printf '%-*s' "$width" "$label"
         for size in "${SIZES[@]}"; do printf ' %12s' "$(result "${key}_$size")"; done
         printf '\n'
     done
@@ -563,8 +873,7 @@ last_line() {
     for key in "${LAST_LINE_KEYS[@]}"; do
         for size in "${SIZES[@]}"; do parts+=("${key}_$size=$(result "${key}_$size")"); done
     done
-    # Plain keys: the large size.
-    for key in backup_s pg_dump_s backup_ratio backup_mb; do
+    for key in "${LAST_LINE_PLAIN_KEYS[@]}"; do
         parts+=("$key=$(result "${key}_large")")
     done
     echo "${parts[*]}"
