@@ -14,6 +14,19 @@ public struct UserStore {
             """, [username, password, role])
     }
 
+    /// Creates the first user unless any user exists; safe when several gateways start at once.
+    @discardableResult
+    public func addFirst(username: String, password: String, role: String) throws -> Bool {
+        try db.query("SELECT pg_advisory_xact_lock(7420190003)")
+        return !(try db.query("""
+            INSERT INTO kg_api.users (username, password_hash, role)
+            SELECT $1, crypt($2, gen_salt('bf', 10)), $3
+            WHERE NOT EXISTS (SELECT 1 FROM kg_api.users)
+            ON CONFLICT (username) DO NOTHING
+            RETURNING username
+            """, [username, password, role]).isEmpty)
+    }
+
     public func setPassword(username: String, password: String) throws -> Bool {
         !(try db.query("""
             UPDATE kg_api.users SET password_hash = crypt($2, gen_salt('bf', 10)) WHERE username = $1 RETURNING username

@@ -23,9 +23,12 @@ public enum Gateway {
                      heartbeatTimeout: config.heartbeatTimeoutSeconds, logger: logger).register(on: router)
         RestoreRoutes(pool: pool, queue: queue, storage: storage, maxUploadBytes: config.maxUploadBytes,
                       maxDecompressedBytes: config.maxDecompressedBytes, logger: logger).register(on: router)
+        let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
+                                  interval: config.janitorIntervalSeconds, logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "kg-gateway"),
+            services: [janitor],
             logger: logger)
     }
 }

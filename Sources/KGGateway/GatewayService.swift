@@ -42,10 +42,8 @@ public enum GatewayService {
     /// Creates the first admin from config when the database has no user yet.
     static func bootstrapAdmin(config: ServiceConfig, db: PGConnection, logger: Logger) throws {
         guard let name = config.adminUsername, let password = config.adminPassword, !name.isEmpty, !password.isEmpty else { return }
-        let users = UserStore(db)
-        guard try users.count() == 0 else { return }
-        try users.add(username: name, password: password, role: "admin")
-        logger.notice("created the first admin user", metadata: ["user": "\(name)"])
+        let created = try db.transaction { try UserStore(db).addFirst(username: name, password: password, role: "admin") }
+        if created { logger.notice("created the first admin user", metadata: ["user": "\(name)"]) }
     }
 
     /// Declares exchanges and queues, waiting up to a minute for the broker.

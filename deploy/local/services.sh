@@ -12,6 +12,14 @@
 # two stacks on one machine never collide.
 set -euo pipefail
 
+# Close every inherited descriptor above stderr (bash keeps 255 for the script):
+# the daemons started here must not keep a caller's pipes or sockets open, or a
+# caller waiting for them to close (a test harness, CI) would wait for ever.
+for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
 PG_BIN=${KG_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -199,12 +207,20 @@ stop)
     stop_rabbitmq
     stop_postgres
     ;;
+# Single services, for fault tests.
+rabbitmq-start) start_rabbitmq ;;
+rabbitmq-stop) stop_rabbitmq ;;
+postgres-start) start_postgres ;;
+postgres-stop) stop_postgres ;;
+postgres-restart)
+    as_user postgres "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/logs/postgres.log" -m fast -w -t 60 restart >/dev/null
+    ;;
 status)
     port_open "$PG_PORT" && echo "postgresql: up (127.0.0.1:$PG_PORT)" || echo "postgresql: down"
     port_open "$AMQP_PORT" && echo "rabbitmq: up (127.0.0.1:$AMQP_PORT)" || echo "rabbitmq: down"
     ;;
 *)
-    echo "usage: $0 install|start|stop|status" >&2
+    echo "usage: $0 install|start|stop|status|rabbitmq-start|rabbitmq-stop|postgres-start|postgres-stop|postgres-restart" >&2
     exit 2
     ;;
 esac

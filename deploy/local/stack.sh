@@ -9,6 +9,14 @@
 #   stack.sh status
 set -euo pipefail
 
+# Close every inherited descriptor above stderr (bash keeps 255 for the script):
+# the daemons started here must not keep a caller's pipes or sockets open, or a
+# caller waiting for them to close (a test harness, CI) would wait for ever.
+for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
 GATEWAY_PORT=${KG_LOCAL_GATEWAY_PORT:-58080}

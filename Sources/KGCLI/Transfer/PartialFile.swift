@@ -1,8 +1,10 @@
 import Foundation
 
-/// A download in progress: written to `<final>.partial`, renamed to the final
-/// name only when complete and checked, removed on failure. Never overwrites an
-/// existing file: a taken name gets a `-2`, `-3`, … suffix.
+/// A download in progress: written to `<final>.<random>.partial` (its own file,
+/// even when two backups of one kind start in the same second), moved to the
+/// final name only when complete and checked, removed on failure. Never
+/// overwrites an existing file: a taken name gets a `-2`, `-3`, … suffix, and the
+/// move is a `link` that fails rather than replaces.
 final class PartialFile {
     let partialPath: String
     private let finalPath: String
@@ -11,8 +13,8 @@ final class PartialFile {
 
     init(final: String) throws {
         finalPath = final
-        partialPath = final + ".partial"
-        fd = open(partialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        partialPath = final + "." + String(UInt32.random(in: 0...UInt32.max), radix: 16) + ".partial"
+        fd = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw CLIError("cannot write \(partialPath): \(String(cString: strerror(errno)))")
         }
@@ -48,13 +50,16 @@ final class PartialFile {
         fd = -1
         var target = finalPath
         var n = 2
-        while FileManager.default.fileExists(atPath: target) {
+        // link() never replaces an existing file: a name taken meanwhile by another
+        // download (or anything else) moves us on to the next suffix.
+        while link(partialPath, target) != 0 {
+            guard errno == EEXIST else {
+                throw CLIError("cannot save \(partialPath) as \(target): \(String(cString: strerror(errno)))")
+            }
             target = Self.suffixed(finalPath, n)
             n += 1
         }
-        guard rename(partialPath, target) == 0 else {
-            throw CLIError("cannot rename \(partialPath) to \(target): \(String(cString: strerror(errno)))")
-        }
+        unlink(partialPath)
         committed = true
         return target
     }

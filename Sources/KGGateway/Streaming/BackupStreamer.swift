@@ -29,6 +29,7 @@ struct BackupStreamer: Sendable {
         var offset = 0
         var expected: Int?
         var lastCheck = Date.distantPast
+        var lastTouch = Date()
         var clientGone = false
         defer {
             if fd >= 0 { close(fd) }
@@ -60,6 +61,12 @@ struct BackupStreamer: Sendable {
                         }
                         sent = true
                     }
+                }
+                // Keep the file's mtime fresh while someone reads it: the janitor
+                // removes backup files nobody has touched for a while.
+                if fd >= 0, Date().timeIntervalSince(lastTouch) > 10 {
+                    lastTouch = Date()
+                    futimens(fd, nil)
                 }
                 if let expected, offset >= expected {
                     try await writer.finish(nil)

@@ -10,6 +10,10 @@ import NIOPosix
 /// pass, so the verdict is ready the moment the upload ends. Memory stays flat:
 /// at most one coalesced write buffer is held. On any failure — a client that
 /// disconnects halfway, a size limit, a malformed form — the file is removed.
+///
+/// The file is written as `<path>.partial` and renamed when complete: if the
+/// gateway itself dies mid-upload, the janitor of any gateway removes the
+/// `.partial` once it has stopped growing (`upload_idle_timeout_s`).
 struct UploadReceiver {
     let boundary: [UInt8]
     let path: String?
@@ -27,8 +31,9 @@ struct UploadReceiver {
 
     func receive(_ body: RequestBody) async throws -> Received {
         var fd: Int32 = -1
-        if let path {
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let partial = path.map { $0 + ".partial" }
+        if let partial {
+            fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
             }
@@ -36,7 +41,7 @@ struct UploadReceiver {
         var completed = false
         defer {
             if fd >= 0 { close(fd) }
-            if !completed, let path { unlink(path) }
+            if !completed, let partial { unlink(partial) }
         }
         let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
         var upload = MultipartUpload(boundary: boundary)
@@ -84,6 +89,9 @@ struct UploadReceiver {
             let summary = try upload.finish()
             try await flush()
             let report = checker.finish()
+            if let partial, let path, rename(partial, path) != 0 {
+                throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
+            }
             completed = true
             return Received(report: report, fields: summary.fields, fileName: summary.fileName, fileBytes: summary.fileBytes)
         } catch let error as MultipartError {

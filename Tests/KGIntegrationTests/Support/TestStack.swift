@@ -28,10 +28,11 @@ final class TestStack: @unchecked Sendable {
     var apiURL: String { "http://127.0.0.1:\(gatewayPorts[0])" }
     var backupDir: String { "\(cliHome)/data/kg/backups" }
 
-    init(workers workerCount: Int = 2, gateways gatewayCount: Int = 1, environment: [String: String] = [:]) throws {
-        adminDatabaseURL = try TestEnvironment.adminDatabaseURL()
-        let baseURL = try TestEnvironment.databaseURL()
-        amqpURL = try TestEnvironment.amqpURL()
+    init(workers workerCount: Int = 2, gateways gatewayCount: Int = 1, environment: [String: String] = [:],
+         services: PrivateServices? = nil) throws {
+        adminDatabaseURL = try services?.adminDatabaseURL ?? TestEnvironment.adminDatabaseURL()
+        let baseURL = try services?.databaseURL ?? TestEnvironment.databaseURL()
+        amqpURL = try services?.amqpURL ?? TestEnvironment.amqpURL()
         binDir = try TestEnvironment.binDir()
         name = "t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10)
         databaseName = "kg_\(name)"
@@ -82,6 +83,14 @@ final class TestStack: @unchecked Sendable {
                                          arguments: ["serve"], environment: serviceEnvironment(port: port), logDir: root + "/logs")
         gateways.append(process)
         gatewayPorts.append(port)
+    }
+
+    /// Starts gateway `index` again on its port (after it was stopped or killed).
+    func restartGateway(_ index: Int = 0) throws {
+        gateways[index] = try ManagedProcess(name: "gateway-\(index + 1)-restarted", executable: binDir + "/kg-gateway",
+                                             arguments: ["serve"], environment: serviceEnvironment(port: gatewayPorts[index]),
+                                             logDir: root + "/logs")
+        try waitReady()
     }
 
     func startWorker(_ id: String) throws {

@@ -1,0 +1,66 @@
+import Foundation
+import KGDatabase
+import KGService
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+/// Removes temp files whose owner is gone, periodically, in every gateway
+/// (they share the folder; removing is idempotent):
+///
+/// - `*.partial` uploads that stopped growing `upload_idle_timeout_s` ago (their gateway died);
+/// - `backup_<job>` files nobody has touched for that long (their reader is gone;
+///   a streaming gateway refreshes the file's mtime while it reads);
+/// - `restore_<job>` files whose job has ended or does not exist (their worker died
+///   after the end, or the gateway died between storing and queueing).
+struct TempJanitor: Service {
+    let storage: TempStorage
+    let pool: PGPool
+    let idleTimeout: Double
+    let interval: Double
+    let logger: Logger
+
+    func run() async throws {
+        await sweepOnce()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            await sweepOnce()
+        }
+    }
+
+    func sweepOnce() async {
+        let directory = storage.directory
+        let idle = idleTimeout
+        let candidates: [(name: String, age: Double)] = (try? await NIOThreadPool.singleton.runIfActive {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return names.compactMap { name -> (String, Double)? in
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"),
+                      let modified = attributes[.modificationDate] as? Date else { return nil }
+                return (name, Date().timeIntervalSince(modified))
+            }
+        }) ?? []
+        for (name, age) in candidates {
+            var remove = false
+            if name.hasSuffix(".partial") || name.hasPrefix("backup_") {
+                remove = age > idle
+            } else if name.hasPrefix("restore_"), age > 5, let jobID = Self.jobID(in: name) {
+                do {
+                    let state = try await pool.run { db in try JobStore(db).state(jobID: jobID) }
+                    remove = state?.isTerminal ?? true
+                } catch {
+                    remove = false  // the database is away: decide next time
+                }
+            }
+            if remove {
+                storage.remove("\(directory)/\(name)")
+                logger.notice("removed an orphaned temp file", metadata: ["file": "\(name)", "age_s": "\(Int(age))"])
+            }
+        }
+    }
+
+    /// The job id in `restore_<uuid>.json`.
+    static func jobID(in name: String) -> String? {
+        let stem = name.dropFirst("restore_".count).prefix(36)
+        return UUID(uuidString: String(stem)) != nil ? String(stem) : nil
+    }
+}

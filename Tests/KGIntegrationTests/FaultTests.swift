@@ -1,0 +1,213 @@
+import Foundation
+import KGClient
+import KGDatabase
+import XCTest
+
+/// Faults against the real processes: broker and database restarts, a hung
+/// worker, a gateway killed mid-transfer, temp storage full. After each: the
+/// graph is the before- or the after-state, every job has ended with an honest
+/// message, and no temp file is left.
+final class FaultTests: XCTestCase {
+    var services: PrivateServices?
+    var stack: TestStack!
+
+    override func tearDown() {
+        stack?.stop()
+        services?.stop()
+    }
+
+    func waitUntil(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(100_000)
+        }
+        XCTFail("timed out waiting for \(what)\n\(stack?.logs ?? "")")
+        throw StackError("timed out waiting for \(what)")
+    }
+
+    func stage(_ id: String) throws -> String? {
+        try stack.db().query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s")
+    }
+
+    func allJobsEnded() throws -> Bool {
+        try stack.db().query("SELECT count(*) AS n FROM kg_api.jobs WHERE status IN ('queued', 'running')").first("n") == "0"
+    }
+
+    // MARK: Broker
+
+    func testBrokerRestartLosesNoJobAndRunsNoneTwice() throws {
+        let services = try PrivateServices()
+        self.services = services
+        stack = try TestStack(environment: ["KG_TEST_RECORD_DELAY_MS": "8", "KG_BROKER_HEARTBEAT": "2"], services: services)
+        try stack.loadSample(concepts: 50, dimensions: 8)
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = try BackupFile(path: file).ids("concepts", "concept_id")
+        try stack.db().execute("UPDATE kg.concepts SET label = 'before'")
+        // One restore running, then the broker goes away.
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        try waitUntil(30, "the restore to run") { try self.stage(id) == "loading" }
+        try services.run("rabbitmq-stop")
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), connectTimeout: 2)
+        try waitUntil(20, "/readyz to say not ready") { try client.request(method: "GET", path: "/readyz").status == 503 }
+        // A backup asked for now is refused with 503, not silently dropped.
+        let refused = try client.request(method: "POST", path: "/admin/backup", json: Data(#"{"backup_type":"full"}"#.utf8))
+        XCTAssertEqual(refused.status, 503, String(decoding: refused.body, as: UTF8.self))
+        try services.run("rabbitmq-start")
+        try waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
+        // New work flows again, and the restore that ran during the outage ended exactly once.
+        let after = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(after.exitCode, 0, after.summary + stack.logs)
+        let job = try stack.waitForJob(id, timeout: 120)
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
+        XCTAssertEqual(Set(try stack.db().query("SELECT concept_id FROM kg.concepts").rows.compactMap { $0[0] }), expected)
+        let refusedJob = try stack.db().query("SELECT status, error FROM kg_api.jobs WHERE status = 'failed'").records
+        XCTAssertTrue(refusedJob.allSatisfy { (($0["error"] ?? nil) ?? "").contains("job queue is unavailable") }, "\(refusedJob)")
+        try waitUntil(20, "every job to end") { try self.allJobsEnded() }
+        try waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+    }
+
+    // MARK: Database
+
+    func testDatabaseRestartDuringARestoreNeverHalfApplies() throws {
+        let services = try PrivateServices()
+        self.services = services
+        stack = try TestStack(environment: ["KG_TEST_RECORD_DELAY_MS": "8"], services: services)
+        try stack.loadSample(concepts: 50, dimensions: 8)
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try stack.db().execute("DELETE FROM kg.relationships WHERE relationship_id % 2 = 0; UPDATE kg.concepts SET label = 'before'")
+        let before = try stack.graphChecksum()
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        try waitUntil(30, "the restore to load") { try self.stage(id) == "loading" }
+        try services.run("postgres-restart")
+        // Right after the restart the graph is exactly as before: the transaction died with the server.
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        let job = try stack.waitForJob(id, timeout: 120)
+        let status = job["status"] as? String
+        XCTAssertTrue(status == "completed" || status == "failed", "\(job)")
+        let after = try stack.graphChecksum()
+        if status == "completed" {
+            XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
+            XCTAssertGreaterThanOrEqual(job["attempts"] as? Int ?? 0, 2, "it was retried after the restart")
+        } else {
+            XCTAssertEqual(after, before, "a failed restore leaves the graph as it was")
+            XCTAssertFalse((job["error"] as? String ?? "").isEmpty)
+        }
+        try waitUntil(20, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+        XCTAssertTrue(stack.workers.values.allSatisfy(\.isRunning), "workers survive a database restart")
+    }
+
+    // MARK: Workers
+
+    func testAHungWorkersRestoreIsTakenOver() throws {
+        stack = try TestStack(environment: ["KG_TEST_RECORD_DELAY_MS": "8", "KG_BROKER_HEARTBEAT": "2", "KG_HEARTBEAT_TIMEOUT": "3"])
+        try stack.loadSample(concepts: 50, dimensions: 8)
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try stack.db().execute("UPDATE kg.concepts SET label = 'before'")
+        let before = try stack.graphChecksum()
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        var holder: String?
+        try waitUntil(30, "the restore to load") {
+            let r = try self.stack.db().query("SELECT worker_id, progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id])
+            holder = r.first("worker_id")
+            return r.first("s") == "loading"
+        }
+        let hung = try XCTUnwrap(holder.flatMap { stack.workers[$0] })
+        hung.signal(SIGSTOP)
+        defer { hung.signal(SIGCONT) }
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        let job = try stack.waitForJob(id, timeout: 120)
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        XCTAssertGreaterThanOrEqual(job["attempts"] as? Int ?? 0, 2)
+        XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
+        // The frozen worker wakes up to find its job gone; it changes nothing.
+        hung.signal(SIGCONT)
+        let done = try stack.graphChecksum()
+        sleep(3)
+        XCTAssertEqual(try stack.graphChecksum(), done)
+        XCTAssertEqual(try stack.db().query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status"), "completed")
+        try waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+    }
+
+    // MARK: Gateway
+
+    func testAGatewayKilledMidUploadLeavesNoFileAndNoJob() throws {
+        stack = try TestStack(environment: ["KG_UPLOAD_IDLE_TIMEOUT": "2", "KG_JANITOR_INTERVAL": "1"])
+        let token = try stack.token()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(stack.gatewayPorts[0]).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let head = "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+            + "Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: 9000000\r\n\r\n"
+            + "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.json\"\r\n\r\n{\"data\":{\"concepts\":["
+            + String(repeating: "{\"concept_id\":\"x\",\"label\":\"y\"},", count: 60_000)
+        _ = head.withCString { send(fd, $0, strlen($0), 0) }
+        try waitUntil(10, "the upload to reach temp storage") { !self.stack.tempFiles().isEmpty }
+        stack.gateways[0].killHard()
+        XCTAssertTrue(stack.tempFiles().allSatisfy { $0.hasSuffix(".partial") }, "\(stack.tempFiles())")
+        try stack.restartGateway(0)
+        try waitUntil(15, "the janitor to remove the broken-off upload") { self.stack.tempFiles().isEmpty }
+        XCTAssertEqual(try stack.jobCount(), 0, "no job for an upload that never finished")
+    }
+
+    func testAGatewayKilledMidDownloadFailsTheCLIAndLeavesNoFile() throws {
+        stack = try TestStack(environment: ["KG_TEST_RECORD_DELAY_MS": "10", "KG_UPLOAD_IDLE_TIMEOUT": "2", "KG_JANITOR_INTERVAL": "1"])
+        try stack.loadSample(concepts: 60, dimensions: 8)
+        try stack.login()
+        let cli = try stack.kgInBackground(["admin", "backup", "--type", "full"], name: "cli-backup")
+        try waitUntil(30, "the backup to stream") {
+            let p = try self.stack.db().query("SELECT (progress->>'percent')::float AS p FROM kg_api.jobs").first("p")
+            return Double(p ?? "0") ?? 0 > 10
+        }
+        stack.gateways[0].killHard()
+        cli.process.waitUntilExit()
+        XCTAssertEqual(cli.process.terminationStatus, 1, cli.log)
+        XCTAssertTrue(cli.log.contains("interrupted") || cli.log.contains("backup failed"), cli.log)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stack.backupDir)) ?? [], [], "no partial file in backup_dir")
+        try stack.restartGateway(0)
+        // The job ends (the worker finishes or is told the client left), and its file is swept.
+        try waitUntil(60, "the backup job to end") { try self.allJobsEnded() }
+        try waitUntil(20, "the janitor to remove the orphaned backup file") { self.stack.tempFiles().isEmpty }
+    }
+
+    // MARK: Temp storage
+
+    func testTempStorageFullFailsTheJobClearly() throws {
+        let mount = NSTemporaryDirectory() + "kg-tmpfs-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount], environment: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(mounted.exitCode, 0, "fault tests need root to mount a small tmpfs: \(mounted.summary)")
+        guard mounted.exitCode == 0 else { return }
+        defer {
+            _ = try? runCommand("/bin/umount", ["-l", mount], environment: ["PATH": "/usr/bin:/bin"])
+            try? FileManager.default.removeItem(atPath: mount)
+        }
+        stack = try TestStack(environment: ["KG_TEMP_DIR": mount])
+        try stack.loadSample(concepts: 80, dimensions: 64)  // about 2 MB of backup: more than the 1 MB tmpfs
+        try stack.login()
+        let before = try stack.graphChecksum()
+        let r = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(r.exitCode, 1, r.summary)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stack.backupDir)) ?? [], [])
+        try waitUntil(20, "the job to end") { try self.allJobsEnded() }
+        let job = try stack.db().query("SELECT status, error FROM kg_api.jobs").records.first
+        XCTAssertEqual((job?["status"] ?? nil), "failed")
+        XCTAssertEqual(try stack.graphChecksum(), before, "nothing else disturbed")
+        XCTAssertEqual(((try? FileManager.default.contentsOfDirectory(atPath: mount)) ?? []).filter { !$0.hasPrefix(".") }, [])
+        // A backup that fits still works.
+        let small = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "systems/thinking", "--compress", "gzip"])
+        XCTAssertEqual(small.exitCode, 0, small.summary)
+    }
+}
