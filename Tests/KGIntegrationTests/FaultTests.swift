@@ -194,7 +194,7 @@ final class FaultTests: XCTestCase {
             try? FileManager.default.removeItem(atPath: mount)
         }
         stack = try TestStack(environment: ["KG_TEMP_DIR": mount])
-        try stack.loadSample(concepts: 80, dimensions: 64)  // about 2 MB of backup: more than the 1 MB tmpfs
+        try stack.loadSample(concepts: 120, dimensions: 512)  // about 1.4 MB of backup: more than the 1 MB tmpfs
         try stack.login()
         let before = try stack.graphChecksum()
         let r = try stack.kg(["admin", "backup", "--type", "full"])

@@ -4,8 +4,9 @@ import KGFormat
 
 /// Restores an uploaded backup in one PostgreSQL transaction: fully or not at all.
 ///
-/// 1. checking — the file's integrity again, streamed (the gateway checked it
-///    too; the worker never trusts a file it did not check itself).
+/// 1. checking — the file's integrity again (the gateway checked it too; the
+///    worker never trusts a file it did not check itself): a peek at the header
+///    for the schema plan, the full check then rides along with loading.
 /// 2. creating_checkpoint — not needed for a single-transaction restore; the
 ///    stage is reported so that every restore shows the same stages.
 /// 3. loading — the records stream into temporary staging tables with COPY;
@@ -39,17 +40,26 @@ struct RestoreJob {
             throw JobFailure("the uploaded file is gone from temp storage (\(params.tempFile)); upload it again")
         }
 
-        // 1. Check the file.
+        // 1. Check the file. When its metadata comes before `data` (files written by
+        //    kg and by the platform), the schema plan is known from a short peek and
+        //    the full integrity check runs during loading, on the same pass; any
+        //    finding rolls the load back. Otherwise (data first) a full check pass
+        //    comes first, to learn the plan.
         try report(.checking, done: 0, total: fileBytes, message: "checking the backup's integrity", force: true)
-        let integrity = try check(fileBytes: fileBytes)
-        guard integrity.valid else {
-            let findings = integrity.errors.prefix(10).map { "[\($0.category.rawValue)] \($0.message)" }.joined(separator: "; ")
-            throw JobFailure("the backup is invalid: \(findings)")
-        }
-        let plan = RestorePlan.make(backupVersion: integrity.schemaVersion, fromThisSystem: integrity.isFromThisSystem,
+        var integrity: IntegrityReport?
+        let plan: RestorePlan
+        if let header = try peekHeader() {
+            plan = RestorePlan.make(backupVersion: header.schemaVersion, fromThisSystem: header.fromThisSystem,
                                     databaseVersion: databaseSchemaVersion)
+        } else {
+            let full = try check(fileBytes: fileBytes)
+            try Self.requireValid(full)
+            integrity = full
+            plan = RestorePlan.make(backupVersion: full.schemaVersion, fromThisSystem: full.isFromThisSystem,
+                                    databaseVersion: databaseSchemaVersion)
+        }
         if let refusal = plan.refusal { throw JobFailure(refusal) }
-        var warnings = integrity.warnings.map(\.message)
+        var warnings: [String] = []
         try report(.checking, done: fileBytes, total: fileBytes, force: true)
 
         // 2. A single transaction needs no checkpoint (see the type's documentation).
@@ -68,9 +78,23 @@ struct RestoreJob {
             lockedFrom = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             try db.execute(RestoreSQL.createStaging)
 
-            // 3. Load into staging, then check inside the database.
-            let total = integrity.counts.values.reduce(0, +)
-            let sectionsSeen = try load(db, totalRecords: total, plan: plan)
+            // 3. Load into staging (checking on the way unless already checked), then check inside the database.
+            let expected = params.statistics.values.reduce(0, +)
+            let (sectionsSeen, onTheWay) = try load(db, totalRecords: expected, plan: plan, check: integrity == nil)
+            if let onTheWay {
+                try Self.requireValid(onTheWay)
+                integrity = onTheWay
+            }
+            let checked = integrity!
+            // The whole file agrees with what its header said.
+            let confirmed = RestorePlan.make(backupVersion: checked.schemaVersion, fromThisSystem: checked.isFromThisSystem,
+                                             databaseVersion: databaseSchemaVersion)
+            if let refusal = confirmed.refusal { throw JobFailure(refusal) }
+            guard confirmed == plan else {
+                throw JobFailure("the backup's schema information comes after its data and contradicts its header (\(confirmed)); rewrite it with the metadata first")
+            }
+            warnings += checked.warnings.map(\.message)
+            let total = checked.counts.values.reduce(0, +)
             try db.execute(RestoreSQL.indexStaging)
             try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
             try checkStaging(db, merge: merge, pruned: &pruned, warnings: &warnings)
@@ -85,7 +109,7 @@ struct RestoreJob {
                 }
                 for sql in RestoreSQL.deleteLive { try db.query(sql) }
             }
-            try report(.restoringVocabulary, done: 0, total: integrity.counts["vocabulary"] ?? 0, force: true)
+            try report(.restoringVocabulary, done: 0, total: checked.counts["vocabulary"] ?? 0, force: true)
             if hasVocabulary {
                 let statements = RestoreSQL.vocabulary(merge: merge, replaceAll: !merge)
                 for statement in statements.dropLast() { try db.query(statement) }
@@ -97,23 +121,23 @@ struct RestoreJob {
             }
             try report(.restoringVocabulary, done: 1, total: 1, force: true)
 
-            try report(.restoringConcepts, done: 0, total: integrity.counts["concepts"] ?? 0, force: true)
+            try report(.restoringConcepts, done: 0, total: checked.counts["concepts"] ?? 0, force: true)
             count(try db.query(RestoreSQL.concepts), "concepts", &restored, &updated)
             try report(.restoringConcepts, done: 1, total: 1, force: true)
 
-            try report(.restoringSources, done: 0, total: integrity.counts["sources"] ?? 0, force: true)
+            try report(.restoringSources, done: 0, total: checked.counts["sources"] ?? 0, force: true)
             try db.query(RestoreSQL.ontologies)
             count(try db.query(RestoreSQL.sources), "sources", &restored, &updated)
             try report(.restoringSources, done: 1, total: 1, force: true)
 
-            try report(.restoringInstances, done: 0, total: integrity.counts["instances"] ?? 0, force: true)
+            try report(.restoringInstances, done: 0, total: checked.counts["instances"] ?? 0, force: true)
             count(try db.query(RestoreSQL.instances), "instance_rows", &restored, &updated)
             restored["instances"] = try db.query(RestoreSQL.evidence).affectedRows
             restored["instance_rows"] = nil
             updated["instance_rows"] = nil
             try report(.restoringInstances, done: 1, total: 1, force: true)
 
-            try report(.restoringRelationships, done: 0, total: integrity.counts["relationships"] ?? 0, force: true)
+            try report(.restoringRelationships, done: 0, total: checked.counts["relationships"] ?? 0, force: true)
             restored["relationships"] = try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
             try report(.restoringRelationships, done: 1, total: 1, force: true)
             try context.checkCancelled()
@@ -192,7 +216,8 @@ struct RestoreJob {
     }
 
     /// Streams the records into the staging tables, one COPY per section; returns the sections seen.
-    private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan) throws -> Set<String> {
+    private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool) throws -> (Set<String>, IntegrityReport?) {
+        let checker = check ? IntegrityChecker() : nil
         let converting = !plan.converters.isEmpty
         let note = converting ? " (\(plan))" : ""
         var seen: Set<String> = []
@@ -203,6 +228,7 @@ struct RestoreJob {
         row.reserveCapacity(64 * 1024)
         let decoder = ContentDecoder()
         let reader = BackupStreamReader { event in
+            checker?.observe(event)
             switch event {
             case .sectionStart(let name) where StagingRecordEncoder.columns[name] != nil:
                 seen.insert(name)
@@ -231,10 +257,51 @@ struct RestoreJob {
             try reader.finish()
         } catch {
             writer?.abort("restore aborted: \(error)")
+            if let checker, error is BackupReadError || error is CompressionError {
+                // A broken file: report it like the checker does, with its findings.
+                checker.observeFailure(error)
+                return (seen, checker.makeReport())
+            }
             if let error = error as? StagingRecordEncoder.FieldError { throw JobFailure("the backup has a bad record: \(error)") }
             throw error
         }
-        return seen
+        return (seen, checker?.makeReport())
+    }
+
+    /// Throws the findings of an invalid report.
+    static func requireValid(_ report: IntegrityReport) throws {
+        guard report.valid else {
+            let findings = report.errors.prefix(10).map { "[\($0.category.rawValue)] \($0.message)" }.joined(separator: "; ")
+            throw JobFailure("the backup is invalid: \(findings)")
+        }
+    }
+
+    /// The metadata before `data`, read from the start of the file only; nil when
+    /// `data` comes first (or the file ends first): then a full check pass is needed.
+    private func peekHeader() throws -> (schemaVersion: Int?, fromThisSystem: Bool)? {
+        struct Done: Error {}
+        var metadata: [String: JSONValue] = [:]
+        var sawData = false
+        let decoder = ContentDecoder()
+        let reader = BackupStreamReader { event in
+            switch event {
+            case .metadata(let key, let value): metadata[key] = value
+            case .dataStart, .dataNotObject:
+                sawData = true
+                throw Done()
+            default: break
+            }
+        }
+        do {
+            try readFile { chunk, _ in try decoder.decode(chunk) { try reader.feed($0) } }
+        } catch is Done {
+        } catch {
+            return nil  // a broken file: the full check pass will say how
+        }
+        guard sawData, metadata["version"] != nil else { return nil }
+        // Files written by kg name their producer before `data`; the platform's have none.
+        let producer = metadata["producer"]?["name"]?.stringValue
+        return (metadata["schema_version"]?.intValue, producer == "kg")
     }
 
     /// Duplicate ids, references and external dependencies, inside the database.
