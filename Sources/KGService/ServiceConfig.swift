@@ -38,9 +38,14 @@ public struct ServiceConfig: Sendable {
     /// Seconds between the gateway's temp storage sweeps (orphans of dead gateways and workers).
     public var janitorIntervalSeconds = 60.0
     public var tempMaxAgeHours = 24.0
+    /// After SIGTERM, a worker lets its current job run this long, then hands it back.
+    public var shutdownGraceSeconds = 30.0
     /// Test-only: milliseconds a worker sleeps after each exported or restored record,
     /// so that fault tests can act in the middle of a job. 0 (off) unless set.
     public var testRecordDelayMilliseconds = 0.0
+    /// Test-only: a worker that loads a concept with this id crashes on the spot
+    /// (a poison job). Empty (off) unless set.
+    public var testCrashMarker = ""
 
     public init() {}
 
@@ -69,7 +74,9 @@ public struct ServiceConfig: Sendable {
         ("upload_idle_timeout_s", "KG_UPLOAD_IDLE_TIMEOUT", "an upload or backup file untouched this long has lost its owner and is removed (default 600)"),
         ("janitor_interval_s", "KG_JANITOR_INTERVAL", "seconds between the gateway's temp storage sweeps (default 60)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
+        ("shutdown_grace_s", "KG_SHUTDOWN_GRACE", "after SIGTERM a worker finishes its job within this, else hands it back (default 30)"),
         ("test_record_delay_ms", "KG_TEST_RECORD_DELAY_MS", "TESTS ONLY: slow workers down per record (default 0, off)"),
+        ("test_crash_marker", "KG_TEST_CRASH_MARKER", "TESTS ONLY: crash a worker that restores a concept with this id (default off)"),
     ]
 
     public static func defaultWorkerID() -> String {
@@ -135,7 +142,9 @@ public struct ServiceConfig: Sendable {
             case "upload_idle_timeout_s": uploadIdleTimeoutSeconds = try number(key, value)
             case "janitor_interval_s": janitorIntervalSeconds = try number(key, value)
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
+            case "shutdown_grace_s": shutdownGraceSeconds = try number(key, value)
             case "test_record_delay_ms": testRecordDelayMilliseconds = try number(key, value)
+            case "test_crash_marker": testCrashMarker = value
             default:
                 // Keys starting with "_" are comments (JSON has none).
                 if !byEnv && !key.hasPrefix("_") { throw ConfigError("unknown key \"\(key)\" in \(source); known keys: \(Self.documentation.map(\.key).joined(separator: ", "))") }

@@ -23,6 +23,8 @@ final class JobContext: @unchecked Sendable {
     private let heartbeatInterval: Double
     /// Test-only slow-down per record (see `test_record_delay_ms`).
     var recordDelay: Double = 0
+    /// Test-only poison marker (see `test_crash_marker`).
+    var crashMarker = ""
 
     private var lastPublish = Date.distantPast
     private var lastRowUpdate = Date.distantPast

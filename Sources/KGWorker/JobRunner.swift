@@ -133,6 +133,7 @@ final class JobRunner: @unchecked Sendable {
                                  logger: logger, progressInterval: config.progressIntervalSeconds,
                                  heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
+        context.crashMarker = config.testCrashMarker
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
         logger.info("job started", metadata: ["type": "\(job.type)", "attempt": "\(job.attempts)"])

@@ -42,11 +42,17 @@ public final class WorkerService: @unchecked Sendable {
                                                  "queue": "\(topology.jobQueue)", "temp_dir": "\(config.tempDir)"])
     }
 
-    /// Stops taking jobs, lets the current one finish within `grace` seconds, then stops.
+    /// Stops taking jobs, lets the current one finish within `grace` seconds, then
+    /// stops. A job still running then is handed back: the process exits, its
+    /// database sessions end (the job's transaction rolls back) and the broker
+    /// redelivers the unacknowledged message to another worker.
     public func stop(grace: Double) {
-        logger.info("worker stopping: no new jobs; waiting up to \(Int(grace)) s for the current one")
+        logger.info("worker stopping: no new jobs; waiting up to \(grace) s for the current one")
         consumer?.stopConsuming()
         consumer?.stop(drainTimeout: grace)
+        if let consumer, consumer.activeJobCount > 0 {
+            logger.notice("the current job did not finish within the grace period; handing it back")
+        }
         events?.shutdown()
         logger.info("worker stopped")
     }

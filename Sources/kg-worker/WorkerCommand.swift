@@ -31,7 +31,8 @@ extension WorkerCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Consume jobs until SIGTERM or SIGINT.")
         @OptionGroup var options: ConfigOption
-        @Option(help: "Seconds to let a running job finish after SIGTERM.") var grace: Double = 30
+        @Option(help: "Seconds to let a running job finish after SIGTERM (else it is handed back); default: shutdown_grace_s.")
+        var grace: Double?
 
         func run() throws {
             let config = try options.load()
@@ -53,7 +54,7 @@ extension WorkerCommand {
             }
             var received: Int32 = 0
             sigwait(&signals, &received)
-            service.stop(grace: grace)
+            service.stop(grace: grace ?? config.shutdownGraceSeconds)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KGBroker
 import KGClient
 import KGDatabase
 import XCTest
@@ -209,5 +210,88 @@ final class FaultTests: XCTestCase {
         // A backup that fits still works.
         let small = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "systems/thinking", "--compress", "gzip"])
         XCTAssertEqual(small.exitCode, 0, small.summary)
+    }
+}
+
+/// Poison jobs and graceful stops.
+final class JobLifecycleTests: XCTestCase {
+    var stack: TestStack!
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    func testAPoisonRestoreIsDeadLetteredAfterItsAttempts() throws {
+        stack = try TestStack(environment: ["KG_TEST_CRASH_MARKER": "poison_concept", "KG_MAX_ATTEMPTS": "2"])
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        try stack.db().execute("INSERT INTO kg.concepts (concept_id, label) VALUES ('poison_concept', 'crashes workers')")
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try stack.db().execute("DELETE FROM kg.concepts WHERE concept_id = 'poison_concept'")
+        let before = try stack.graphChecksum()
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        // A supervisor (systemd, compose) restarts crashed workers; so does this loop.
+        var crashes = 0
+        let deadline = Date().addingTimeInterval(90)
+        var status = "running"
+        while Date() < deadline {
+            for (name, worker) in stack.workers where !worker.isRunning {
+                crashes += 1
+                try stack.startWorker(name)
+            }
+            status = try stack.db().query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status") ?? ""
+            if status == "failed" { break }
+            usleep(200_000)
+        }
+        XCTAssertEqual(status, "failed", stack.logs)
+        XCTAssertEqual(crashes, 2, "one crash per attempt")
+        let job = try stack.waitForJob(id)
+        XCTAssertTrue((job["error"] as? String ?? "").contains("gave up"), "\(job)")
+        XCTAssertEqual(try stack.graphChecksum(), before, "every attempt rolled back")
+        let failed = try stack.kg(["job", "list", "--status", "failed"])
+        XCTAssertTrue(failed.stdout.contains(id), failed.summary)
+        // The message is kept in the dead-letter queue for inspection.
+        var dead = 0
+        for _ in 0..<30 {
+            dead = try deadLetterCount()
+            if dead > 0 { break }
+            usleep(200_000)
+        }
+        XCTAssertEqual(dead, 1)
+        XCTAssertEqual(stack.tempFiles(), [])
+    }
+
+    func deadLetterCount() throws -> Int {
+        let connection = try AMQPConnection(url: try AMQPURL(stack.amqpURL), heartbeatSeconds: 0)
+        defer { connection.close() }
+        let topology = JobTopology(prefix: stack.prefix)
+        return try connection.purgeQueue(topology.deadLetterQueue)
+    }
+
+    func testAStoppedWorkerHandsItsJobBack() throws {
+        stack = try TestStack(environment: ["KG_TEST_RECORD_DELAY_MS": "8", "KG_SHUTDOWN_GRACE": "1"])
+        try stack.loadSample(concepts: 50, dimensions: 8)
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try stack.db().execute("UPDATE kg.concepts SET label = 'before'")
+        let (_, json) = try stack.uploadRestore(file)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        var holder: String?
+        for _ in 0..<300 where holder == nil {
+            let r = try stack.db().query("SELECT worker_id, progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id])
+            if r.first("s") == "loading" { holder = r.first("worker_id") }
+            usleep(50_000)
+        }
+        let worker = try XCTUnwrap(holder.flatMap { stack.workers[$0] }, stack.logs)
+        worker.signal(SIGTERM)
+        worker.process.waitUntilExit()
+        XCTAssertEqual(worker.process.terminationStatus, 0, worker.log)
+        XCTAssertTrue(worker.log.contains("handing it back"), worker.log)
+        let job = try stack.waitForJob(id)
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        XCTAssertEqual(job["attempts"] as? Int, 2, "another worker resumed it")
+        XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
+        XCTAssertEqual(stack.tempFiles(), [])
     }
 }

@@ -237,6 +237,10 @@ struct RestoreJob {
             case .record(let name, let index, let value) where name == section:
                 row.removeAll(keepingCapacity: true)
                 let record = converting ? plan.convert(name, value) : value
+                if !context.crashMarker.isEmpty, name == "concepts", record["concept_id"]?.stringValue == context.crashMarker {
+                    context.logger.critical("test_crash_marker met: crashing on purpose (tests only)")
+                    abort()
+                }
                 try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row)
                 try writer!.write(row)
                 processed += 1
