@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "KGService", dependencies: [
             "KGFormat", "KGDatabase", "KGBroker",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Deterministic sample graphs for the demo, the tests and the benchmark.
         .target(name: "KGSample", dependencies: ["KGFormat", "KGDatabase"]),

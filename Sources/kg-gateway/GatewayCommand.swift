@@ -11,22 +11,10 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "kg-gateway",
         abstract: "The kg HTTP gateway: authentication, backup streaming, job status.",
         discussion: ServiceConfig.helpText,
-        subcommands: [Serve.self, Migrate.self, User.self],
+        subcommands: [Serve.self, MigrateCommand.self, User.self],
         defaultSubcommand: Serve.self)
 }
 
-struct ConfigOption: ParsableArguments {
-    @Option(name: .long, help: "Config file (JSON); else KG_CONFIG. Environment variables override it.")
-    var config: String?
-
-    func load() throws -> ServiceConfig {
-        do {
-            return try ServiceConfig.load(path: config)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-    }
-}
 
 extension GatewayCommand {
     struct Serve: AsyncParsableCommand {
@@ -46,21 +34,6 @@ extension GatewayCommand {
         }
     }
 
-    struct Migrate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations (safe to run concurrently).")
-        @OptionGroup var options: ConfigOption
-
-        func run() throws {
-            let config = try options.load()
-            LogSetup.bootstrap(level: config.logLevel)
-            do {
-                try MigrationCommand.run(config: config, logger: Logger(label: "kg-migrate"))
-            } catch {
-                FileHandle.standardError.write(Data("kg-gateway migrate: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-        }
-    }
 
     struct User: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -10,22 +10,10 @@ struct WorkerCommand: ParsableCommand {
         commandName: "kg-worker",
         abstract: "A kg worker: runs backup and restore jobs from the queue.",
         discussion: ServiceConfig.helpText,
-        subcommands: [Run.self, Migrate.self],
+        subcommands: [Run.self, MigrateCommand.self],
         defaultSubcommand: Run.self)
 }
 
-struct ConfigOption: ParsableArguments {
-    @Option(name: .long, help: "Config file (JSON); else KG_CONFIG. Environment variables override it.")
-    var config: String?
-
-    func load() throws -> ServiceConfig {
-        do {
-            return try ServiceConfig.load(path: config)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-    }
-}
 
 extension WorkerCommand {
     struct Run: ParsableCommand {
@@ -58,19 +46,4 @@ extension WorkerCommand {
         }
     }
 
-    struct Migrate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply pending database migrations (safe to run concurrently).")
-        @OptionGroup var options: ConfigOption
-
-        func run() throws {
-            let config = try options.load()
-            LogSetup.bootstrap(level: config.logLevel)
-            do {
-                try MigrationCommand.run(config: config, logger: Logger(label: "kg-migrate"))
-            } catch {
-                FileHandle.standardError.write(Data("kg-worker migrate: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-        }
-    }
 }

@@ -12,13 +12,9 @@
 # two stacks on one machine never collide.
 set -euo pipefail
 
-# Close every inherited descriptor above stderr (bash keeps 255 for the script):
-# the daemons started here must not keep a caller's pipes or sockets open, or a
-# caller waiting for them to close (a test harness, CI) would wait for ever.
-for fd in /proc/$$/fd/*; do
-    fd=${fd##*/}
-    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "$0")/lib.sh"
+close_inherited_fds
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${KG_STATE_DIR:-$ROOT/.kg-local}

@@ -21,10 +21,13 @@ struct TempJanitor: Service {
     let logger: Logger
 
     func run() async throws {
-        await sweepOnce()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        // Stops at once on graceful shutdown (SIGTERM), not after the next sleep.
+        try? await cancelWhenGracefulShutdown {
             await sweepOnce()
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                await sweepOnce()
+            }
         }
     }
 
