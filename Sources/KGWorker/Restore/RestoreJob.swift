@@ -68,6 +68,9 @@ struct RestoreJob {
         let merge = params.mode == .merge
         var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]
         var lockedFrom: String?, lockedUntil: String?
+        // Staging lives in temporary tables, which use session-local buffers (8 MB by
+        // default): a larger pool keeps more of the staged rows in memory (PostgreSQL's, not ours).
+        try db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
         do {
             // One risky operation at a time; the status says what we wait for.
