@@ -7,6 +7,12 @@
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
     static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
+    /// The top-level keys the rules and the report read. Values of other keys
+    /// are not kept: a file may carry any number of them, of any size.
+    static let keptMetadata: Set<String> = ["version", "type", "timestamp", "ontology", "schema_version", "producer", "statistics"]
+    /// Sections the format does not know are still counted, but only the first
+    /// this many names: a file may name any number of them.
+    static let maxUnknownSections = 64
 
     private var log = FindingLog()
 
@@ -19,6 +25,7 @@ struct IntegrityRules {
     private var sectionsAsArray: Set<String> = []
     private var sectionsNotArray: Set<String> = []
     private var counts: [String: Int] = [:]
+    private var unknownSections = 0
 
     // Ids and references
     private var conceptIds: Set<String> = []
@@ -45,32 +52,44 @@ struct IntegrityRules {
         sawEvent = true
         switch event {
         case .metadata(let key, let value):
-            metadata[key] = value
+            if Self.keptMetadata.contains(key) { metadata[key] = value }
         case .dataStart:
             sawData = true
             dataIsObject = true
         case .dataNotObject(let kind):
             sawData = true
-            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))")
+            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
+                    kind: "\"data\" values that are not objects")
         case .sectionStart(let name):
-            sectionsAsArray.insert(name)
-            counts[name, default: 0] += 0
+            if isTracked(name) {
+                sectionsAsArray.insert(name)
+                counts[name, default: 0] += 0
+            }
         case .record(let section, let index, let value):
             // Counted as they come, so a file that breaks off still says how far it got.
-            counts[section, default: 0] += 1
+            if isTracked(section) { counts[section, default: 0] += 1 }
             checkRecord(section, index, value)
         case .sectionEnd:
             break
         case .sectionNotArray(let name, let kind):
-            sectionsNotArray.insert(name)
             if Self.countedSections.contains(name) {
-                log.add(.error, .format, "data.\(name) is \(kind), not an array of records")
+                sectionsNotArray.insert(name)
+                log.add(.error, .format, "data.\(name) is \(kind), not an array of records", kind: "data.\(name) values that are not arrays")
             }
         case .dataEnd:
             break
         case .end:
             ended = true
         }
+    }
+
+    /// Whether a section's count is kept: always for the format's sections,
+    /// for the first `maxUnknownSections` names of others.
+    private mutating func isTracked(_ name: String) -> Bool {
+        if Self.countedSections.contains(name) || counts[name] != nil { return true }
+        guard unknownSections < Self.maxUnknownSections else { return false }
+        unknownSections += 1
+        return true
     }
 
     /// The document could not be read to its end (not JSON, truncated, gzip
