@@ -22,6 +22,8 @@ final class FuzzTests: XCTestCase {
     static let budget = env["KG_FUZZ_SECONDS"].flatMap(Double.init) ?? 15
     static let seed: UInt64 = env["KG_FUZZ_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max / 2)
     static let perInputLimit = 10.0
+    /// Seconds of the budget left for FuzzTestsRegressions, which runs after this class.
+    static let regressionReserve = 4.0
     static let decompressionLimit = 64 << 20
     static let allowedCategories: Set<String> = ["format", "references", "consistency", "external_deps", "vocabulary", "info"]
     nonisolated(unsafe) static var fileStart = Date()
@@ -50,7 +52,7 @@ final class FuzzTests: XCTestCase {
 
     func testZRandomMutations() throws {
         // What is left of the file's budget after the fixed cases (at least a few seconds).
-        let deadline = max(Self.fileStart.addingTimeInterval(Self.budget), Date().addingTimeInterval(3))
+        let deadline = max(Self.fileStart.addingTimeInterval(Self.budget - Self.regressionReserve), Date().addingTimeInterval(3))
         var rng = SeededGenerator(seed: Self.seed)
         let bases = makeBases(&rng)
         var tally: [String: [String: Int]] = [:]
@@ -147,6 +149,27 @@ final class FuzzTests: XCTestCase {
                                         rng: &rng, label: name)
             if seconds > 0.2 { print("FuzzTests: \(name): \(String(format: "%.2f", seconds)) s") }
             if let valid { XCTAssertEqual(report.valid, valid, "\(name): \(report.errors)") }
+        }
+    }
+
+    /// Every truncation point and every two-chunk split of a small backup, plain and gzip.
+    func testCEveryTruncationAndSplit() throws {
+        let document = BackupFixtures.document(type: "ontology_backup", ontology: "Esprit – 心")
+            .appendingRecord("relationships", BackupFixtures.relationship("c1", "elsewhere"))
+        let bytes = document.jsonBytes
+        let whole = feed(bytes, chunks: [bytes.count])
+        XCTAssertTrue(whole.valid, "\(whole.errors)")
+        XCTAssertEqual(whole.externalDeps, 1)
+        for cut in 0..<bytes.count {
+            let report = feed(Array(bytes[..<cut]), chunks: [cut])
+            XCTAssertFalse(report.valid, "truncated at \(cut) but valid")
+            XCTAssertTrue(report.errors.contains { $0.category == .format }, "truncated at \(cut): \(report.errors)")
+            XCTAssertEqual(feed(bytes, chunks: [cut, bytes.count - cut]), whole, "split at \(cut)")
+        }
+        let compressed = Mutator.gzip(bytes, level: 6)
+        for cut in 0..<compressed.count {
+            XCTAssertFalse(feed(Array(compressed[..<cut]), chunks: [cut]).valid, "gzip truncated at \(cut) but valid")
+            XCTAssertEqual(feed(compressed, chunks: [cut, compressed.count - cut]), whole, "gzip split at \(cut)")
         }
     }
 
@@ -397,4 +420,43 @@ final class FuzzTestsRegressions: XCTestCase {
         XCTAssertNil(report.counts["x64"])
         XCTAssertEqual(report.counts["concepts"], 1)
     }
+
+    /// A vocabulary listing one relationship type twice passed the check, so
+    /// the gateway accepted the upload (202) and the worker's restore failed
+    /// ("relationship types appear more than once in the vocabulary"). Found by
+    /// the system fuzz test duplicating `data.vocabulary` members.
+    func testDuplicateVocabularyTypesAreAnError() {
+        let vocabulary: JSONValue = [BackupFixtures.vocabulary("IMPLIES"), BackupFixtures.vocabulary("SUPPORTS"),
+                                     BackupFixtures.vocabulary("IMPLIES")]
+        let report = check(BackupFixtures.document().settingSection("vocabulary", vocabulary).setting("statistics", nil)
+            .setting("statistics", ["vocabulary": 3]))
+        XCTAssertFalse(report.valid)
+        XCTAssertEqual(report.errors, [Finding(.error, .vocabulary,
+            "relationship type IMPLIES is listed more than once in the vocabulary (again at data.vocabulary[2]); a restore cannot load both")])
+    }
+
+    /// A string holding U+0000 (JSON "\u0000") passed the check, the upload was
+    /// accepted, and the restore failed on PostgreSQL's message ("unsupported
+    /// Unicode escape sequence … COPY stage_relationships … column properties";
+    /// text columns cannot hold it either). Found by the system fuzz test.
+    func testNULCharactersInRecordsAreAnError() {
+        let valid = BackupFixtures.document()
+        let cases: [(JSONValue, String)] = [
+            (Mutator.setPath(valid, ["data", "concepts", "1", "label"], "a\u{0}b"), "data.concepts[1].label"),
+            (Mutator.setPath(valid, ["data", "concepts", "0", "search_terms"], ["ok", "\u{0}"]), "data.concepts[0].search_terms[1]"),
+            (Mutator.setPath(valid, ["data", "relationships", "2", "properties", "category"], "x\u{0}"), "data.relationships[2].properties.category"),
+            (Mutator.setPath(valid, ["data", "relationships", "0", "properties"], ["n\u{0}te": 1]), #"data.relationships[0].properties."n\u0000te""#),
+        ]
+        for (document, place) in cases {
+            let bytes = document.jsonBytes
+            XCTAssertNotNil(Mutator.find(Array(#"\u0000"#.utf8), in: bytes), "the file carries the escape")
+            let report = check(bytes)
+            XCTAssertFalse(report.valid, place)
+            XCTAssertEqual(report.errors, [Finding(.error, .format, "\(place) holds the character U+0000 (\\u0000), which the database cannot store")])
+        }
+        // Elsewhere (metadata is not restored) it is no error, and neither is an escaped "\\u0000" text.
+        XCTAssertTrue(check(valid.setting("comment", "a\u{0}b")).valid)
+        XCTAssertTrue(check(Mutator.setPath(valid, ["data", "concepts", "1", "label"], #"a\u0000b"#)).valid)
+    }
 }
+

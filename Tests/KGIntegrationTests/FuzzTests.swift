@@ -62,65 +62,33 @@ final class FuzzTests: XCTestCase {
         print("FuzzTests (system): stack ready and backups taken in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; full \(fullBytes.count) bytes, ontology \(ontologyBytes.count) bytes")
 
         var rng = SeededGenerator(seed: Self.seed)
-        var tally = Tally()
-        var accepted = 0  // 202s, resets included
-        var cases = 0
+        var run = Run(dir: dir, token: token, before: before, full: full)
+
+        // Fixed cases first: what the fuzzing found (fixed in KGFormat) must stay refused at the door.
+        let fullTree = bases[0].tree
+        let labelWithNUL = setPath(fullTree, ["data", "concepts", "0", "label"], .string("before\u{0}after"))
+        let vocabulary = fullTree["data"]?["vocabulary"]?.arrayValue ?? []
+        let twiceListed = setPath(fullTree, ["data", "vocabulary"], .array(vocabulary + vocabulary.prefix(1)))
+        for (name, document) in [("U+0000 in a label", labelWithNUL), ("a vocabulary type listed twice", twiceListed)] {
+            let outcome = try runCase(&run, bytes: document.jsonBytes, kind: "fixed", note: name, dryRun: false)
+            XCTAssertEqual(outcome, "restore 400", "\(name): refused at upload, not accepted and failed in the worker")
+        }
+
         let deadline = Date().addingTimeInterval(Self.seconds)
         while Date() < deadline {
             let base = rng.pick(bases)
             let kind = rng.pick(SystemMutation.allCases)
             let (bytes, note) = SystemMutator.mutate(base.bytes, tree: base.tree, kind: kind, rng: &rng)
-            let label = "case \(cases) (\(kind): \(note), from the \(base.name) backup; KG_FUZZ_SEED=\(Self.seed))"
-            let path = dir + "/case-\(cases).\(rng.pick(["json", "json.gz", "bin"]))"
-            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-            let local = localReport(bytes)
-
-            // kg admin verify
-            let cli = try runCLI(["admin", "verify", path, "--json"], timeout: 30)
-            tally.add(kind.rawValue, "cli exit \(cli.describe)")
-            checkCLI(cli, local: local, label)
-
-            // POST /admin/backup/verify
-            let verify = try upload("/admin/backup/verify", path, fields: [], token: token)
-            tally.add(kind.rawValue, "verify \(verify.status)")
-            checkVerify(verify, local: local, label)
-
-            // POST /admin/restore
-            let dryRun = rng.chance(0.7)
-            let restore = try upload("/admin/restore", path, fields: dryRun ? [("dry_run", "true")] : [], token: token)
-            if restore.status == 202 {
-                accepted += 1
-                XCTAssertTrue(local.valid, "202 for a file the checker finds invalid: \(local.errors): \(label)")
-                let job = try json(restore.body)
-                let id = try XCTUnwrap(job?["job_id"]?.stringValue, label)
-                let finished = try stack.waitForJob(id, timeout: 60)
-                let status = finished["status"] as? String ?? "?"
-                tally.add(kind.rawValue, "restore 202 \(dryRun ? "dry run" : "real") \(status)")
-                if status == "completed" && !dryRun {
-                    // The graph changed as asked; put it back and require the before-state.
-                    let (resetStatus, resetJSON) = try stack.uploadRestore(full, fields: ["mode": "replace"], token: token)
-                    XCTAssertEqual(resetStatus, 202, "\(resetJSON)")
-                    accepted += 1
-                    if let resetID = resetJSON["job_id"] as? String {
-                        XCTAssertEqual(try stack.waitForJob(resetID)["status"] as? String, "completed", "reset after \(label)")
-                    }
-                }
-                XCTAssertEqual(try stack.graphChecksum(), before,
-                               "the graph is not the before-state after a \(dryRun ? "dry-run" : "real") restore job (\(status), \(finished["error"] ?? "")): \(label)")
-            } else {
-                tally.add(kind.rawValue, "restore \(restore.status)")
-                XCTAssertTrue([400, 409, 413].contains(restore.status), "restore answered \(restore.status): \(body(restore)): \(label)")
-                XCTAssertNotNil(try json(restore.body)?["error"]?.stringValue, "restore \(restore.status) without a JSON error: \(body(restore)): \(label)")
-                if restore.status == 400 && !local.valid {
-                    // The refusal carries the report.
-                    XCTAssertEqual(try json(restore.body)?["detail"]?["valid"]?.boolValue, false, "\(body(restore)): \(label)")
-                }
-            }
-            try? FileManager.default.removeItem(atPath: path)
-            cases += 1
+            _ = try runCase(&run, bytes: bytes, kind: kind.rawValue, note: "\(note), from the \(base.name) backup",
+                            dryRun: rng.chance(0.7), fileExtension: rng.pick(["json", "json.gz", "bin"]))
         }
+        let cases = run.cases
+        let tally = run.tally
+        let accepted = run.accepted
+        let failures = run.failures
         print("FuzzTests (system): \(cases) cases in \(String(format: "%.1f", Self.seconds)) s; seed \(Self.seed)")
-        tally.print()
+        tally.print(kinds: ["fixed"] + SystemMutation.allCases.map(\.rawValue))
+        for failure in failures { print("  failed job: \(failure)") }
         XCTAssertGreaterThan(cases, 5, "too few cases to mean anything")
 
         try gzipBomb(dir: dir, token: token)
@@ -144,6 +112,94 @@ final class FuzzTests: XCTestCase {
         let ready = try HTTPClient(baseURL: stack.apiURL, token: nil, connectTimeout: 2, requestTimeout: 5).request(method: "GET", path: "/readyz")
         XCTAssertEqual(ready.status, 200)
         print("FuzzTests (system): \(String(format: "%.1f", Date().timeIntervalSince(started))) s in all")
+    }
+
+    /// What the mutation loop keeps between cases.
+    struct Run {
+        let dir: String
+        let token: String
+        let before: String
+        let full: String
+        var tally = Tally()
+        var accepted = 0  // 202s, resets included
+        var failures: [String] = []  // messages of restore jobs that failed after a 202
+        var cases = 0
+    }
+
+    /// One input through `kg admin verify --json`, `POST /admin/backup/verify`
+    /// and `POST /admin/restore`; returns the restore's outcome.
+    @discardableResult
+    private func runCase(_ run: inout Run, bytes: [UInt8], kind: String, note: String, dryRun: Bool,
+                         fileExtension: String = "json") throws -> String {
+        let label = "case \(run.cases) (\(kind): \(note); KG_FUZZ_SEED=\(Self.seed))"
+        let path = run.dir + "/case-\(run.cases).\(fileExtension)"
+        run.cases += 1
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let local = localReport(bytes)
+
+        // kg admin verify
+        let cli = try runCLI(["admin", "verify", path, "--json"], timeout: 30)
+        run.tally.add(kind, "cli exit \(cli.describe)")
+        checkCLI(cli, local: local, label)
+
+        // POST /admin/backup/verify
+        let verify = try upload("/admin/backup/verify", path, fields: [], token: run.token)
+        run.tally.add(kind, "verify \(verify.status)")
+        checkVerify(verify, local: local, label)
+
+        // POST /admin/restore
+        let restore = try upload("/admin/restore", path, fields: dryRun ? [("dry_run", "true")] : [], token: run.token)
+        guard restore.status == 202 else {
+            let outcome = "restore \(restore.status)"
+            run.tally.add(kind, outcome)
+            XCTAssertTrue([400, 409, 413].contains(restore.status), "restore answered \(restore.status): \(body(restore)): \(label)")
+            XCTAssertNotNil(try json(restore.body)?["error"]?.stringValue, "restore \(restore.status) without a JSON error: \(body(restore)): \(label)")
+            if restore.status == 400 && !local.valid {
+                // The refusal carries the report.
+                XCTAssertEqual(try json(restore.body)?["detail"]?["valid"]?.boolValue, false, "\(body(restore)): \(label)")
+            }
+            return outcome
+        }
+        run.accepted += 1
+        XCTAssertTrue(local.valid, "202 for a file the checker finds invalid: \(local.errors): \(label)")
+        let id = try XCTUnwrap(try json(restore.body)?["job_id"]?.stringValue, label)
+        let finished = try stack.waitForJob(id, timeout: 60)
+        let status = finished["status"] as? String ?? "?"
+        let outcome = "restore 202 \(dryRun ? "dry run" : "real") \(status)"
+        run.tally.add(kind, outcome)
+        XCTAssertTrue(["completed", "failed"].contains(status), "restore job \(status): \(label)")
+        if status == "failed" {
+            let message = finished["error"] as? String ?? ""
+            XCTAssertFalse(message.isEmpty, "a failed restore job without a message: \(label)")
+            if run.failures.count < 12 { run.failures.append("\(kind): \(note) → \(message.prefix(300))") }
+        }
+        if status == "completed" && !dryRun {
+            // The graph changed as asked; put it back and require the before-state.
+            let (resetStatus, resetJSON) = try stack.uploadRestore(run.full, fields: ["mode": "replace"], token: run.token)
+            XCTAssertEqual(resetStatus, 202, "\(resetJSON)")
+            run.accepted += 1
+            if let resetID = resetJSON["job_id"] as? String {
+                XCTAssertEqual(try stack.waitForJob(resetID)["status"] as? String, "completed", "reset after \(label)")
+            }
+        }
+        XCTAssertEqual(try stack.graphChecksum(), run.before,
+                       "the graph is not the before-state after a \(dryRun ? "dry-run" : "real") restore job (\(status), \(finished["error"] ?? "")): \(label)")
+        return outcome
+    }
+
+    private func setPath(_ value: JSONValue, _ path: [String], _ new: JSONValue) -> JSONValue {
+        guard let first = path.first else { return new }
+        switch value {
+        case .object(var members):
+            if let k = members.lastIndex(where: { $0.key == first }) { members[k].value = setPath(members[k].value, Array(path.dropFirst()), new) }
+            return .object(members)
+        case .array(var elements):
+            if let k = Int(first), elements.indices.contains(k) { elements[k] = setPath(elements[k], Array(path.dropFirst()), new) }
+            return .array(elements)
+        default:
+            return value
+        }
     }
 
     /// A 260 KB gzip file that inflates to 256 MiB (8 times the gateway's limit;
@@ -301,9 +357,9 @@ final class FuzzTests: XCTestCase {
     struct Tally {
         private var counts: [String: [String: Int]] = [:]
         mutating func add(_ kind: String, _ outcome: String) { counts[kind, default: [:]][outcome, default: 0] += 1 }
-        func print() {
+        func print(kinds: [String]) {
             var outcomes: [String: Int] = [:]
-            for kind in SystemMutation.allCases.map(\.rawValue) {
+            for kind in kinds {
                 let c = counts[kind] ?? [:]
                 Swift.print("  \(kind.padding(toLength: 14, withPad: " ", startingAt: 0)) " +
                             c.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))

@@ -108,6 +108,11 @@ struct IntegrityRules {
             log.add(.error, .format, "\(place) is \(value.kind), not an object", kind: "\(section) records that are not objects")
             return
         }
+        if let field = Self.pathToNUL(value) {
+            // PostgreSQL text and jsonb cannot hold U+0000: the restore's COPY would fail.
+            log.add(.error, .format, "\(place)\(field) holds the character U+0000 (\\u0000), which the database cannot store",
+                    kind: "records holding U+0000")
+        }
         switch section {
         case "concepts":
             guard let id = nonEmptyString(value["concept_id"]) else {
@@ -166,7 +171,11 @@ struct IntegrityRules {
             }
         case "vocabulary":
             if let type = nonEmptyString(value["relationship_type"]) {
-                vocabularyTypes.insert(type)
+                if !vocabularyTypes.insert(type).inserted {
+                    log.add(.error, .vocabulary,
+                            "relationship type \(type) is listed more than once in the vocabulary (again at \(place)); a restore cannot load both",
+                            kind: "duplicate vocabulary types")
+                }
             } else {
                 log.add(.error, .format, "\(place) has no relationship_type", kind: "vocabulary rows without relationship_type")
             }
@@ -181,6 +190,30 @@ struct IntegrityRules {
         if conceptIds.contains(id) || pendingConcepts[id] != nil { return }
         pendingConcepts[id] = referrer
         pendingConceptOrder.append(id)
+    }
+
+    /// Where in `value` a string or a member name holds U+0000 (".label",
+    /// ".properties.note", "[3]"), or nil. JSON can carry it only as the
+    /// escape \u0000, which the reader has decoded by now.
+    static func pathToNUL(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let s):
+            return s.utf8.contains(0) ? "" : nil
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if case .number = element { continue }
+                if let rest = pathToNUL(element) { return "[\(i)]" + rest }
+            }
+            return nil
+        case .object(let members):
+            for member in members {
+                if member.key.utf8.contains(0) { return "." + JSONEscaping.quoted(member.key) }
+                if let rest = pathToNUL(member.value) { return "." + member.key + rest }
+            }
+            return nil
+        case .null, .bool, .number:
+            return nil
+        }
     }
 
     private func nonEmptyString(_ value: JSONValue?) -> String? {
