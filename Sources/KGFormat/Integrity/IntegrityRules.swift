@@ -7,6 +7,12 @@
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
     static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
+    /// The top-level keys the rules and the report read. Values of other keys
+    /// are not kept: a file may carry any number of them, of any size.
+    static let keptMetadata: Set<String> = ["version", "type", "timestamp", "ontology", "schema_version", "producer", "statistics"]
+    /// Sections the format does not know are still counted, but only the first
+    /// this many names: a file may name any number of them.
+    static let maxUnknownSections = 64
 
     private var log = FindingLog()
 
@@ -19,6 +25,7 @@ struct IntegrityRules {
     private var sectionsAsArray: Set<String> = []
     private var sectionsNotArray: Set<String> = []
     private var counts: [String: Int] = [:]
+    private var unknownSections = 0
 
     // Ids and references
     private var conceptIds: Set<String> = []
@@ -45,32 +52,44 @@ struct IntegrityRules {
         sawEvent = true
         switch event {
         case .metadata(let key, let value):
-            metadata[key] = value
+            if Self.keptMetadata.contains(key) { metadata[key] = value }
         case .dataStart:
             sawData = true
             dataIsObject = true
         case .dataNotObject(let kind):
             sawData = true
-            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))")
+            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
+                    kind: "\"data\" values that are not objects")
         case .sectionStart(let name):
-            sectionsAsArray.insert(name)
-            counts[name, default: 0] += 0
+            if isTracked(name) {
+                sectionsAsArray.insert(name)
+                counts[name, default: 0] += 0
+            }
         case .record(let section, let index, let value):
             // Counted as they come, so a file that breaks off still says how far it got.
-            counts[section, default: 0] += 1
+            if isTracked(section) { counts[section, default: 0] += 1 }
             checkRecord(section, index, value)
         case .sectionEnd:
             break
         case .sectionNotArray(let name, let kind):
-            sectionsNotArray.insert(name)
             if Self.countedSections.contains(name) {
-                log.add(.error, .format, "data.\(name) is \(kind), not an array of records")
+                sectionsNotArray.insert(name)
+                log.add(.error, .format, "data.\(name) is \(kind), not an array of records", kind: "data.\(name) values that are not arrays")
             }
         case .dataEnd:
             break
         case .end:
             ended = true
         }
+    }
+
+    /// Whether a section's count is kept: always for the format's sections,
+    /// for the first `maxUnknownSections` names of others.
+    private mutating func isTracked(_ name: String) -> Bool {
+        if Self.countedSections.contains(name) || counts[name] != nil { return true }
+        guard unknownSections < Self.maxUnknownSections else { return false }
+        unknownSections += 1
+        return true
     }
 
     /// The document could not be read to its end (not JSON, truncated, gzip
@@ -88,6 +107,11 @@ struct IntegrityRules {
         guard case .object = value else {
             log.add(.error, .format, "\(place) is \(value.kind), not an object", kind: "\(section) records that are not objects")
             return
+        }
+        if let field = Self.pathToNUL(value) {
+            // PostgreSQL text and jsonb cannot hold U+0000: the restore's COPY would fail.
+            log.add(.error, .format, "\(place)\(field) holds the character U+0000 (\\u0000), which the database cannot store",
+                    kind: "records holding U+0000")
         }
         switch section {
         case "concepts":
@@ -147,7 +171,11 @@ struct IntegrityRules {
             }
         case "vocabulary":
             if let type = nonEmptyString(value["relationship_type"]) {
-                vocabularyTypes.insert(type)
+                if !vocabularyTypes.insert(type).inserted {
+                    log.add(.error, .vocabulary,
+                            "relationship type \(type) is listed more than once in the vocabulary (again at \(place)); a restore cannot load both",
+                            kind: "duplicate vocabulary types")
+                }
             } else {
                 log.add(.error, .format, "\(place) has no relationship_type", kind: "vocabulary rows without relationship_type")
             }
@@ -162,6 +190,30 @@ struct IntegrityRules {
         if conceptIds.contains(id) || pendingConcepts[id] != nil { return }
         pendingConcepts[id] = referrer
         pendingConceptOrder.append(id)
+    }
+
+    /// Where in `value` a string or a member name holds U+0000 (".label",
+    /// ".properties.note", "[3]"), or nil. JSON can carry it only as the
+    /// escape \u0000, which the reader has decoded by now.
+    static func pathToNUL(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let s):
+            return s.utf8.contains(0) ? "" : nil
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if case .number = element { continue }
+                if let rest = pathToNUL(element) { return "[\(i)]" + rest }
+            }
+            return nil
+        case .object(let members):
+            for member in members {
+                if member.key.utf8.contains(0) { return "." + JSONEscaping.quoted(member.key) }
+                if let rest = pathToNUL(member.value) { return "." + member.key + rest }
+            }
+            return nil
+        case .null, .bool, .number:
+            return nil
+        }
     }
 
     private func nonEmptyString(_ value: JSONValue?) -> String? {
