@@ -13,8 +13,15 @@ set -a
 set +a
 
 echo "[test] building (debug, with tests)…" >&2
-swift build --build-tests 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]" || true
-test "${PIPESTATUS[0]}" -eq 0
+build_log=$(mktemp)
+if ! swift build --build-tests >"$build_log" 2>&1; then
+    grep -vE "^\[[0-9]+/[0-9]+\]" "$build_log" | tail -40 >&2
+    rm -f "$build_log"
+    echo "[test] the build failed; no test was run" >&2
+    exit 1
+fi
+grep -E "warning:|error:" "$build_log" | head -20 >&2 || true
+rm -f "$build_log"
 
 export KG_BIN_DIR
 KG_BIN_DIR=$(swift build --show-bin-path)

@@ -217,13 +217,9 @@ final class FuzzTests: XCTestCase {
         return outcome
     }
 
-    /// KNOWN BUG (worker, RestoreSQL.vocabulary: `coalesce(is_builtin, false)` and
-    /// `is_builtin = EXCLUDED.is_builtin` take built-in status from the file): a
-    /// restored vocabulary row that says `"is_builtin": true` becomes a built-in
-    /// type that no later replace removes, so restoring the original backup no
-    /// longer gives the before-state. Set `KG_FUZZ_STRICT=1` to fail on it;
-    /// otherwise it is reported and the injected rows are removed here so the
-    /// run can go on checking everything else.
+    /// Built-in status belongs to the schema: a restored file that claims
+    /// `"is_builtin": true` for a new type must not create a built-in type (which
+    /// no later replace would remove). Regression check for a bug this test found.
     private func undoInjectedBuiltins(_ run: inout Run, _ label: String) throws {
         let db = try stack.db()
         defer { db.close() }
@@ -234,11 +230,8 @@ final class FuzzTests: XCTestCase {
             """).rows.compactMap { $0[0] }
         guard !injected.isEmpty else { return }
         let names = injected.map { JSONEscaping.quoted($0) }.joined(separator: ", ")
-        print("FuzzTests (system): KNOWN BUG after \(label): the restore made \(names) built-in types, and the replace with the original backup kept them")
         run.injectedBuiltins += injected.count
-        if Self.env["KG_FUZZ_STRICT"] == "1" {
-            XCTFail("vocabulary types injected as built-in survive a replace: \(names): \(label)")
-        }
+        XCTFail("vocabulary types injected as built-in survive a replace: \(names): \(label)")
         _ = try db.query("DELETE FROM kg.vocabulary v WHERE is_builtin AND NOT EXISTS (SELECT 1 FROM public.before_vocabulary b WHERE b.relationship_type = v.relationship_type)")
     }
 

@@ -85,6 +85,9 @@ struct UploadReceiver {
                     }
                 }
                 if pending.count >= Self.flushAt { try await flush() }
+                // Inflating and checking is CPU work on this task: let other requests
+                // (health checks, downloads) run between chunks, even under a gzip bomb.
+                await Task.yield()
             }
             let summary = try upload.finish()
             try await flush()

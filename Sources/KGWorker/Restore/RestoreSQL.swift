@@ -144,12 +144,14 @@ enum RestoreSQL {
                 is_active, is_builtin, synonyms, deprecation_reason, embedding_model, embedding_generated_at,
                 embedding, direction_semantics)
             SELECT relationship_type, description, category, added_by, added_at, coalesce(usage_count, 0),
-                coalesce(is_active, true), coalesce(is_builtin, false), synonyms, deprecation_reason, embedding_model,
+                coalesce(is_active, true), false, synonyms, deprecation_reason, embedding_model,
                 embedding_generated_at, embedding, direction_semantics
             FROM stage_vocabulary ORDER BY ord
+            -- Built-in status belongs to the schema (the seeded rows), never to a file:
+            -- new types are custom, and an existing row keeps its status.
             ON CONFLICT (relationship_type) DO UPDATE SET description = EXCLUDED.description,
                 category = EXCLUDED.category, added_by = EXCLUDED.added_by, added_at = EXCLUDED.added_at,
-                usage_count = EXCLUDED.usage_count, is_active = EXCLUDED.is_active, is_builtin = EXCLUDED.is_builtin,
+                usage_count = EXCLUDED.usage_count, is_active = EXCLUDED.is_active,
                 synonyms = EXCLUDED.synonyms, deprecation_reason = EXCLUDED.deprecation_reason,
                 embedding_model = EXCLUDED.embedding_model, embedding_generated_at = EXCLUDED.embedding_generated_at,
                 embedding = EXCLUDED.embedding, direction_semantics = EXCLUDED.direction_semantics
