@@ -46,10 +46,18 @@ final class FaultTests: XCTestCase {
         let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let expected = try BackupFile(path: file).ids("concepts", "concept_id")
         try stack.db().execute("UPDATE kg.concepts SET label = 'before'")
-        // One restore running, then the broker goes away.
-        let (_, json) = try stack.uploadRestore(file)
-        let id = try XCTUnwrap(json["job_id"] as? String)
+        // One restore running, one waiting for the graph lock, one queued in the broker; then the broker goes away.
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let (status, json) = try stack.uploadRestore(file)
+            XCTAssertEqual(status, 202)
+            ids.append(try XCTUnwrap(json["job_id"] as? String))
+        }
+        let id = ids[0]
         try waitUntil(30, "the restore to run") { try self.stage(id) == "loading" }
+        try waitUntil(30, "one job running, one waiting for the lock, one queued") {
+            try self.stack.db().query("SELECT count(*) AS n FROM kg_api.jobs WHERE status = 'queued'").first("n") == "1"
+        }
         try services.run("rabbitmq-stop")
         let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), connectTimeout: 2)
         try waitUntil(20, "/readyz to say not ready") { try client.request(method: "GET", path: "/readyz").status == 503 }
@@ -61,8 +69,10 @@ final class FaultTests: XCTestCase {
         // New work flows again, and the restore that ran during the outage ended exactly once.
         let after = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(after.exitCode, 0, after.summary + stack.logs)
-        let job = try stack.waitForJob(id, timeout: 120)
-        XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        for restore in ids {
+            let job = try stack.waitForJob(restore, timeout: 120)
+            XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        }
         XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'before'").first("n"), "0")
         XCTAssertEqual(Set(try stack.db().query("SELECT concept_id FROM kg.concepts").rows.compactMap { $0[0] }), expected)
         let refusedJob = try stack.db().query("SELECT status, error FROM kg_api.jobs WHERE status = 'failed'").records

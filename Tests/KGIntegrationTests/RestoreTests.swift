@@ -62,9 +62,15 @@ final class RestoreTests: XCTestCase {
     }
 
     func testOntologyRoundTripPrunesOnlyExternalEdges() throws {
-        try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
         let ontology = "Biología celular"
-        let first = try backup(["--type", "ontology", "--ontology", ontology])
+        for compression in ["none", "gzip"] {
+            try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
+            try ontologyRoundTrip(ontology, compression: compression)
+        }
+    }
+
+    func ontologyRoundTrip(_ ontology: String, compression: String) throws {
+        let first = try backup(["--type", "ontology", "--ontology", ontology, "--compress", compression])
         let original = try BackupFile(path: first)
         let inside = original.ids("concepts", "concept_id")
         try stack.wipeGraph()
@@ -75,7 +81,7 @@ final class RestoreTests: XCTestCase {
         let external = original.section("relationships").filter { !inside.contains($0["to"] as! String) }
         XCTAssertGreaterThan(external.count, 0)
         XCTAssertEqual((result["pruned"] as? [String: Int])?["relationships"], external.count)
-        let second = try BackupFile(path: try backup(["--type", "ontology", "--ontology", ontology]))
+        let second = try BackupFile(path: try backup(["--type", "ontology", "--ontology", ontology, "--compress", compression]))
         XCTAssertEqual(second.ids("concepts", "concept_id"), inside)
         XCTAssertTrue(NSArray(array: second.section("sources")).isEqual(to: original.section("sources")))
         XCTAssertTrue(NSArray(array: second.section("instances")).isEqual(to: original.section("instances")))
@@ -135,6 +141,11 @@ final class RestoreTests: XCTestCase {
         ("section-not-array", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":{},"sources":[],"instances":[],"relationships":[]}}"#, "format"),
         ("dangling-source", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1","source_id":"s404"}],"relationships":[]}}"#, "references"),
         ("dangling-concept-full", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c404","type":"IMPLIES","properties":{}}]}}"#, "references"),
+        ("version-not-string", #"{"version":1,"type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
+        ("data-not-object", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":[]}"#, "format"),
+        ("instance-without-concept", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[{"source_id":"s1","document":"D","paragraph":1,"full_text":"t","file_path":null}],"instances":[{"instance_id":"i1","quote":"q","source_id":"s1"}],"relationships":[]}}"#, "references"),
+        ("instance-without-source", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1"}],"relationships":[]}}"#, "references"),
+        ("duplicate-vocabulary", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"vocabulary":[{"relationship_type":"X"},{"relationship_type":"X"}],"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "vocabulary"),
         ("edge-without-to", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","type":"IMPLIES","properties":{}}]}}"#, "references"),
     ]
 
@@ -170,12 +181,21 @@ final class RestoreTests: XCTestCase {
     }
 
     func testWorkerChecksTheFileItself() throws {
-        // Bypass the gateway: a job naming a broken file goes straight to the queue.
+        // Bypass the gateway: jobs naming broken files go straight to the queue.
         try stack.loadSample(concepts: 10, dimensions: 4)
         let before = try stack.graphChecksum()
+        for broken in Self.brokenFiles {
+            try submitDirectly(broken.content, name: broken.name)
+        }
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        XCTAssertEqual(stack.tempFiles(), [], "the worker removes the file on failure")
+    }
+
+    /// Writes `content` to temp storage and queues a restore job for it, as a gateway would.
+    func submitDirectly(_ content: String, name: String) throws {
         let id = UUID().uuidString.lowercased()
         let path = stack.tempDir + "/restore_\(id).json"
-        try Self.brokenFiles.first { $0.name == "dangling-source" }!.content.write(toFile: path, atomically: true, encoding: .utf8)
+        try content.write(toFile: path, atomically: true, encoding: .utf8)
         let params = RestoreJobParams(mode: .replace, dryRun: false, externalDeps: .fail, tempFile: path, fileName: "x.json",
                                       fileBytes: 10, backupType: "full_backup", ontology: nil, statistics: [:])
         let db = try stack.db()
@@ -192,10 +212,23 @@ final class RestoreTests: XCTestCase {
         }
         wait(for: [done], timeout: 10)
         let job = try stack.waitForJob(id)
-        XCTAssertEqual(job["status"] as? String, "failed")
-        XCTAssertTrue((job["error"] as? String ?? "").contains("invalid"), "\(job)")
-        XCTAssertEqual(try stack.graphChecksum(), before)
-        XCTAssertEqual(stack.tempFiles(), [], "the worker removes the file on failure")
+        XCTAssertEqual(job["status"] as? String, "failed", name)
+        XCTAssertTrue((job["error"] as? String ?? "").contains("invalid"), "\(name): \(job)")
+    }
+
+    func testWarningsDoNotStopARestore() throws {
+        // Statistics that disagree, a relationship type nobody defined, no timestamp: warnings only.
+        let path = stack.root + "/warnings.json"
+        try #"{"version":"1.0","type":"full_backup","statistics":{"concepts":5},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]},{"concept_id":"c2","label":"D","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c2","type":"NEVER_DEFINED","properties":{}}]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, json) = try stack.uploadRestore(path)
+        XCTAssertEqual(status, 202, "\(json)")
+        let warnings = json["integrity_warnings"] as? [String] ?? []
+        XCTAssertTrue(warnings.contains { $0.contains("concepts") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("NEVER_DEFINED") }, "\(warnings)")
+        let job = try stack.waitForJob(try XCTUnwrap(json["job_id"] as? String))
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)")
+        XCTAssertEqual(try stack.db().query("SELECT category FROM kg.vocabulary WHERE relationship_type = 'NEVER_DEFINED'").first("category"), "custom")
     }
 
     func testTruncatedUploadLeavesNoTempFileAndNoJob() throws {
