@@ -269,7 +269,7 @@ struct RestoreJob {
                 checker.observeFailure(error)
                 return (seen, checker.makeReport())
             }
-            if let error = error as? StagingRecordEncoder.FieldError { throw JobFailure("the backup has a bad record: \(error)") }
+            if let error = error as? StagingRecordEncoder.FieldError { throw JobFailure("the backup is invalid: \(error)") }
             throw error
         }
         return (seen, checker?.makeReport())

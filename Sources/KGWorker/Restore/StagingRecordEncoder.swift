@@ -92,7 +92,8 @@ private struct RowEncoder {
     }
 
     private var label: String {
-        let id = ["concept_id", "source_id", "instance_id", "relationship_type"].lazy.compactMap { record[$0]?.stringValue }.first
+        let keys = ["instances": "instance_id", "concepts": "concept_id", "sources": "source_id", "vocabulary": "relationship_type"]
+        let id = keys[section].flatMap { record[$0]?.stringValue }
         return "\(section)[\(index)]" + (id.map { " (\($0))" } ?? "")
     }
 
