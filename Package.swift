@@ -39,7 +39,9 @@ let package = Package(
         ]),
         // Deterministic sample graphs for the demo, the tests and the benchmark.
         .target(name: "KGSample", dependencies: ["KGFormat", "KGDatabase"]),
-        .target(name: "KGWorker", dependencies: ["KGService"]),
+        .target(name: "KGWorker", dependencies: [
+            "KGService", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .target(name: "KGGateway", dependencies: [
             "KGService",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -61,6 +63,7 @@ let package = Package(
         ]),
         .executableTarget(name: "kg-worker", dependencies: [
             "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "kg-sample", dependencies: [
             "KGSample", "KGService", "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),

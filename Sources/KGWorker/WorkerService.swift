@@ -3,11 +3,12 @@ import KGBroker
 import KGDatabase
 import KGService
 import Logging
+import ServiceLifecycle
 
 /// A kg worker: consumes jobs one at a time (prefetch 1, manual ack after the
 /// job's terminal state), publishes status events, and cleans temp storage.
 /// Stateless: any number of workers can share one queue and one database.
-public final class WorkerService: @unchecked Sendable {
+public final class WorkerService: Service, @unchecked Sendable {
     private let config: ServiceConfig
     private let logger: Logger
     private var consumer: JobConsumer?
@@ -16,6 +17,23 @@ public final class WorkerService: @unchecked Sendable {
     public init(config: ServiceConfig, logger: Logger) {
         self.config = config
         self.logger = logger
+    }
+
+    /// The service's life in a `ServiceGroup`: start, run until graceful shutdown
+    /// (SIGTERM), then stop taking jobs and give the current one `grace` seconds.
+    public func run() async throws {
+        try start()
+        try? await gracefulShutdown()
+        let grace = config.shutdownGraceSeconds
+        // Stopping blocks (it waits for the job's thread): keep it off the cooperative pool.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                stop(grace: grace)
+                done.resume()
+            }
+            thread.name = "kg-worker-stop"
+            thread.start()
+        }
     }
 
     /// Starts consuming; returns once the consumer threads are running.

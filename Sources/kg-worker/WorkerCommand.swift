@@ -3,6 +3,7 @@ import Foundation
 import KGService
 import KGWorker
 import Logging
+import ServiceLifecycle
 
 @main
 struct WorkerCommand: ParsableCommand {
@@ -23,27 +24,52 @@ extension WorkerCommand {
         var grace: Double?
 
         func run() throws {
-            let config = try options.load()
-            LogSetup.bootstrap(level: config.logLevel)
-            let logger = Logger(label: "kg-worker")
-            // Block SIGTERM/SIGINT before any thread starts (threads inherit the
-            // mask), then wait for them here: no other thread can swallow them.
+            // Block SIGTERM/SIGINT first, on the main thread, before any other thread
+            // exists (threads inherit the mask; the concurrency pool starts lazily),
+            // and receive them with sigwait on a thread of our own: the worker's
+            // threads run blocking C code, and no other thread may swallow a signal.
             var signals = sigset_t()
             sigemptyset(&signals)
             sigaddset(&signals, SIGTERM)
             sigaddset(&signals, SIGINT)
             pthread_sigmask(SIG_BLOCK, &signals, nil)
+            let blocked = signals
+
+            var config = try options.load()
+            if let grace { config.shutdownGraceSeconds = grace }
+            LogSetup.bootstrap(level: config.logLevel)
+            let logger = Logger(label: "kg-worker")
             let service = WorkerService(config: config, logger: logger)
-            do {
-                try service.start()
-            } catch {
-                logger.critical("worker cannot start: \(error)")
+            let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+            let waiter = Thread {
+                var set = blocked
+                var received: Int32 = 0
+                sigwait(&set, &received)
+                Task { await group.triggerGracefulShutdown() }
+            }
+            waiter.name = "kg-signals"
+            waiter.start()
+            let finished = DispatchSemaphore(value: 0)
+            let failure = FailureBox()
+            Task {
+                do {
+                    try await group.run()
+                } catch {
+                    failure.error = error
+                }
+                finished.signal()
+            }
+            finished.wait()
+            if let error = failure.error {
+                logger.critical("worker stopped: \(error)")
                 throw ExitCode(1)
             }
-            var received: Int32 = 0
-            sigwait(&signals, &received)
-            service.stop(grace: grace ?? config.shutdownGraceSeconds)
         }
+    }
+
+    /// Carries the service group's error back to the main thread (written once, read after the semaphore).
+    final class FailureBox: @unchecked Sendable {
+        var error: Error?
     }
 
 }
