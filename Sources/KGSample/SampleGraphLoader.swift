@@ -127,7 +127,7 @@ public struct SampleGraphLoader {
             field(Self.sourceID(s)); tab(); field(spec.ontologyName(ontology)); tab()
             field(String(s / spec.ontologies + 1)); tab()
             field((0..<(3 + Int(rng.next() % 4))).map { _ in Self.phrase(&rng, words: 12 + Int(rng.next() % 20)) + "." }.joined(separator: s % 7 == 0 ? "\n\n" : " ")); tab()
-            field(s % 9 == 0 ? nil : "docs/\(BackupFileNameSafe.make(spec.ontologyName(ontology)))/chapter-\(s % 13).md"); tab()
+            field(s % 9 == 0 ? nil : "docs/\(Self.pathComponent(spec.ontologyName(ontology)))/chapter-\(s % 13).md"); tab()
             field(s % 3 == 0 ? "text/markdown" : nil); tab()
             field(s % 4 == 0 ? "garage/\(Self.sourceID(s))" : nil); tab()
             field(s % 6 == 0 ? "store/\(s)" : nil)
@@ -199,6 +199,11 @@ public struct SampleGraphLoader {
         return stats
     }
 
+    /// Ontology text as a lower-case path component, for sample file paths.
+    static func pathComponent(_ text: String) -> String {
+        String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+    }
+
     static func conceptID(_ i: Int) -> String { "concept_\(String(format: "%06d", i))" }
     static func sourceID(_ i: Int) -> String { "src_\(String(format: "%06d", i))" }
     static func instanceID(_ i: Int) -> String { "inst_\(String(format: "%06d", i))" }
@@ -210,12 +215,5 @@ public struct SampleGraphLoader {
     /// A value like an embedding component: full double precision in [-1, 1).
     static func number(_ rng: inout SplitMix64) -> Double {
         Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1
-    }
-}
-
-/// File-path-safe ontology text for sample file paths.
-enum BackupFileNameSafe {
-    static func make(_ text: String) -> String {
-        String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KGDatabase
 import Logging
 
 /// `kg-gateway migrate` and `kg-worker migrate`: apply pending migrations.
@@ -14,8 +15,13 @@ public struct MigrateCommand: ParsableCommand {
     public func run() throws {
         let config = try options.load()
         LogSetup.bootstrap(level: config.logLevel)
+        let logger = Logger(label: "kg-migrate")
         do {
-            try MigrationCommand.run(config: config, logger: Logger(label: "kg-migrate"))
+            let db = try PGConnection(url: config.databaseURL, applicationName: "kg-migrate")
+            let runner = MigrationRunner(connection: db)
+            let applied = try runner.migrate(try Migration.load(from: config.migrationsDir)) { logger.info("\($0)") }
+            let version = try runner.currentVersion()
+            print(applied.isEmpty ? "schema is current (version \(version))" : "applied \(applied.count) migration(s); schema version \(version)")
         } catch {
             FileHandle.standardError.write(Data("migrate: \(error)\n".utf8))
             throw ExitCode(1)

@@ -81,13 +81,4 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     /// Whether the file was written by this system (it carries `producer.name == "kg"`),
     /// so that its `schema_version` counts in our migration history.
     public var isFromThisSystem: Bool { producer?.name == "kg" }
-
-    /// The restore-time schema rule: an error when the backup needs a newer
-    /// schema than the database has. `nil` when the restore may go ahead —
-    /// including files from the platform, whose numbers are not ours to compare.
-    public func schemaFinding(databaseSchemaVersion: Int) -> Finding? {
-        guard isFromThisSystem, let needed = schemaVersion, needed > databaseSchemaVersion else { return nil }
-        return Finding(.error, .format,
-            "backup needs schema v\(needed), database is at v\(databaseSchemaVersion): apply migrations first")
-    }
 }
