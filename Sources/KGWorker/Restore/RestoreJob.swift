@@ -80,10 +80,12 @@ struct RestoreJob {
             }
             lockedFrom = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             try db.execute(RestoreSQL.createStaging)
+            if !merge { try db.execute(RestoreSQL.snapshotAndEmptyLive) }
 
             // 3. Load into staging (checking on the way unless already checked), then check inside the database.
             let expected = params.statistics.values.reduce(0, +)
-            let (sectionsSeen, onTheWay) = try load(db, totalRecords: expected, plan: plan, check: integrity == nil)
+            let (sectionsSeen, onTheWay, directConcepts) = try load(db, totalRecords: expected, plan: plan, check: integrity == nil,
+                                                                    conceptsDirect: !merge)
             if let onTheWay {
                 try Self.requireValid(onTheWay)
                 integrity = onTheWay
@@ -106,11 +108,11 @@ struct RestoreJob {
             // 4. Apply.
             let hasVocabulary = sectionsSeen.contains("vocabulary")
             if !merge {
+                // The live graph was emptied before loading; the snapshot says what is gone for good.
                 let removals = try db.query(RestoreSQL.replaceRemovals(fileHasVocabulary: hasVocabulary))
                 for section in ["concepts", "sources", "instances", "relationships", "vocabulary"] {
                     removed[section] = Int(removals.first(section) ?? "0") ?? 0
                 }
-                for sql in RestoreSQL.deleteLive { try db.query(sql) }
             }
             try report(.restoringVocabulary, done: 0, total: checked.counts["vocabulary"] ?? 0, force: true)
             if hasVocabulary {
@@ -125,7 +127,11 @@ struct RestoreJob {
             try report(.restoringVocabulary, done: 1, total: 1, force: true)
 
             try report(.restoringConcepts, done: 0, total: checked.counts["concepts"] ?? 0, force: true)
-            count(try db.query(RestoreSQL.concepts), "concepts", &restored, &updated)
+            if merge {
+                count(try db.query(RestoreSQL.concepts), "concepts", &restored, &updated)
+            } else {
+                restored["concepts"] = directConcepts  // already in kg.concepts (COPY during loading)
+            }
             try report(.restoringConcepts, done: 1, total: 1, force: true)
 
             try report(.restoringSources, done: 0, total: checked.counts["sources"] ?? 0, force: true)
@@ -146,7 +152,7 @@ struct RestoreJob {
             try context.checkCancelled()
 
             // 5. Verify the live graph inside the transaction.
-            let checks = RestoreSQL.postChecks(replace: !merge)
+            let checks = RestoreSQL.postChecks(replace: !merge, direct: !merge)
             for (index, check) in checks.enumerated() {
                 try report(.verifying, done: index, total: checks.count, message: "verifying the restored graph", force: true)
                 let offending = try db.query(check.sql).rows.compactMap { $0[0] }
@@ -219,7 +225,9 @@ struct RestoreJob {
     }
 
     /// Streams the records into the staging tables, one COPY per section; returns the sections seen.
-    private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool) throws -> (Set<String>, IntegrityReport?) {
+    private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool,
+                      conceptsDirect: Bool) throws -> (Set<String>, IntegrityReport?, Int) {
+        var directRows = 0
         let checker = check ? IntegrityChecker() : nil
         let converting = !plan.converters.isEmpty
         let note = converting ? " (\(plan))" : ""
@@ -236,7 +244,7 @@ struct RestoreJob {
             case .sectionStart(let name) where StagingRecordEncoder.columns[name] != nil:
                 seen.insert(name)
                 section = name
-                writer = try db.copyIn(RestoreSQL.copy(name))
+                writer = try db.copyIn(conceptsDirect && name == "concepts" ? RestoreSQL.copyConceptsDirect : RestoreSQL.copy(name))
             case .record(let name, let index, let value) where name == section:
                 row.removeAll(keepingCapacity: true)
                 let record = converting ? plan.convert(name, value) : value
@@ -244,7 +252,9 @@ struct RestoreJob {
                     context.logger.critical("test_crash_marker met: crashing on purpose (tests only)")
                     abort()
                 }
-                try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row)
+                let direct = conceptsDirect && name == "concepts"
+                try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: direct ? nil : processed, to: &row)
+                if direct { directRows += 1 }
                 try writer!.write(row)
                 processed += 1
                 try report(.loading, done: processed, total: totalRecords, message: "loading \(name)\(note)")
@@ -267,12 +277,15 @@ struct RestoreJob {
             if let checker, error is BackupReadError || error is CompressionError {
                 // A broken file: report it like the checker does, with its findings.
                 checker.observeFailure(error)
-                return (seen, checker.makeReport())
+                return (seen, checker.makeReport(), directRows)
             }
             if let error = error as? StagingRecordEncoder.FieldError { throw JobFailure("the backup is invalid: \(error)") }
+            if let error = error as? PGError, error.sqlState == "23505" {
+                throw JobFailure("the backup cannot be restored: concept ids appear more than once (\(error.message))")
+            }
             throw error
         }
-        return (seen, checker?.makeReport())
+        return (seen, checker?.makeReport(), directRows)
     }
 
     /// Throws the findings of an invalid report.
@@ -313,6 +326,7 @@ struct RestoreJob {
 
     /// Duplicate ids, references and external dependencies, inside the database.
     private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], warnings: inout [String]) throws {
+        let direct = !merge
         for check in RestoreSQL.stagingChecks {
             let offending = try db.query(check.sql).rows.compactMap { $0[0] }
             if !offending.isEmpty {
@@ -323,10 +337,10 @@ struct RestoreJob {
         if !missingSources.isEmpty {
             throw JobFailure("the backup cannot be restored: instances name sources that neither the backup nor the graph holds (\(missingSources.joined(separator: ", ")))")
         }
-        let instances = try db.query(RestoreSQL.danglingInstances(merge: merge))
+        let instances = try db.query(RestoreSQL.danglingInstances(merge: merge, direct: direct))
         let danglingInstances = Int(instances.first("n") ?? "0") ?? 0
         let missingConcepts = Int(instances.first("c") ?? "0") ?? 0
-        let danglingEdges = Int(try db.query(RestoreSQL.danglingRelationships(merge: merge)).first("n") ?? "0") ?? 0
+        let danglingEdges = Int(try db.query(RestoreSQL.danglingRelationships(merge: merge, direct: direct)).first("n") ?? "0") ?? 0
         guard danglingInstances + danglingEdges > 0 else { return }
         switch params.externalDeps {
         case .fail:
@@ -336,8 +350,8 @@ struct RestoreJob {
                 first, or restore with --external-deps prune to leave them out
                 """)
         case .prune:
-            pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge)).affectedRows
-            pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge)).affectedRows
+            pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct)).affectedRows
+            pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct)).affectedRows
             warnings.append("left out \(pruned["instances"]!) instance links and \(pruned["relationships"]!) relationships that name concepts outside the backup and the graph (--external-deps prune)")
         }
     }

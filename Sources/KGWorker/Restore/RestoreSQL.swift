@@ -67,51 +67,72 @@ enum RestoreSQL {
         """
     }
 
-    /// `concept` is staged or (merge) live.
-    static func conceptKnown(_ column: String, merge: Bool) -> String {
-        "(EXISTS (SELECT 1 FROM stage_concepts sc WHERE sc.concept_id = \(column))"
+    /// `concept` is staged or (merge) live. With `direct`, a replace loaded the
+    /// file's concepts straight into `kg.concepts`, which then holds exactly them.
+    static func conceptKnown(_ column: String, merge: Bool, direct: Bool = false) -> String {
+        if direct { return "(EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" }
+        return "(EXISTS (SELECT 1 FROM stage_concepts sc WHERE sc.concept_id = \(column))"
             + (merge ? " OR EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" : ")")
     }
 
-    static func danglingInstances(merge: Bool) -> String {
-        "SELECT count(*) AS n, count(DISTINCT concept_id) AS c FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge))"
+    static func danglingInstances(merge: Bool, direct: Bool = false) -> String {
+        "SELECT count(*) AS n, count(DISTINCT concept_id) AS c FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge, direct: direct))"
     }
 
-    static func danglingRelationships(merge: Bool) -> String {
+    static func danglingRelationships(merge: Bool, direct: Bool = false) -> String {
         """
         SELECT count(*) AS n FROM stage_relationships sr
-        WHERE NOT \(conceptKnown("sr.from_id", merge: merge)) OR NOT \(conceptKnown("sr.to_id", merge: merge))
+        WHERE NOT \(conceptKnown("sr.from_id", merge: merge, direct: direct)) OR NOT \(conceptKnown("sr.to_id", merge: merge, direct: direct))
         """
     }
 
-    static func pruneInstances(merge: Bool) -> String {
-        "DELETE FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge))"
+    static func pruneInstances(merge: Bool, direct: Bool = false) -> String {
+        "DELETE FROM stage_instances si WHERE NOT \(conceptKnown("si.concept_id", merge: merge, direct: direct))"
     }
 
-    static func pruneRelationships(merge: Bool) -> String {
+    static func pruneRelationships(merge: Bool, direct: Bool = false) -> String {
         """
         DELETE FROM stage_relationships sr
-        WHERE NOT \(conceptKnown("sr.from_id", merge: merge)) OR NOT \(conceptKnown("sr.to_id", merge: merge))
+        WHERE NOT \(conceptKnown("sr.from_id", merge: merge, direct: direct)) OR NOT \(conceptKnown("sr.to_id", merge: merge, direct: direct))
         """
     }
 
     // MARK: Replace mode: delete what is live, insert what is staged.
+
+    /// A replace loads concepts (most of a backup's bytes: the embeddings) straight
+    /// into `kg.concepts` instead of through staging, so PostgreSQL writes them once.
+    /// The live graph is snapshotted (ids and edges only) and emptied first, inside
+    /// the restore's transaction; the snapshot gives the removal counts. DELETE, not
+    /// TRUNCATE: TRUNCATE is not MVCC-safe, and a concurrent backup's snapshot must
+    /// keep seeing the old rows until the restore commits.
+    static let snapshotAndEmptyLive = """
+        CREATE TEMP TABLE old_concepts ON COMMIT DROP AS SELECT concept_id FROM kg.concepts;
+        CREATE TEMP TABLE old_sources ON COMMIT DROP AS SELECT source_id FROM kg.sources;
+        CREATE TEMP TABLE old_evidence ON COMMIT DROP AS SELECT instance_id, concept_id FROM kg.evidence;
+        CREATE TEMP TABLE old_relationships ON COMMIT DROP AS
+            SELECT from_concept_id, to_concept_id, relationship_type, properties FROM kg.relationships;
+        DELETE FROM kg.relationships; DELETE FROM kg.evidence; DELETE FROM kg.instances;
+        DELETE FROM kg.sources; DELETE FROM kg.ontologies; DELETE FROM kg.concepts;
+        """
+
+    static let copyConceptsDirect =
+        "COPY kg.concepts (\(StagingRecordEncoder.columns["concepts"]!.joined(separator: ", "))) FROM STDIN"
 
     /// What a replace removes for good: live rows the backup does not hold
     /// (edges compared as a multiset, custom types only when the file has a vocabulary).
     static func replaceRemovals(fileHasVocabulary: Bool) -> String {
         """
         SELECT
-          (SELECT count(*) FROM kg.concepts c
-            WHERE NOT EXISTS (SELECT 1 FROM stage_concepts s WHERE s.concept_id = c.concept_id)) AS concepts,
-          (SELECT count(*) FROM kg.sources x
+          (SELECT count(*) FROM old_concepts c
+            WHERE NOT EXISTS (SELECT 1 FROM kg.concepts s WHERE s.concept_id = c.concept_id)) AS concepts,
+          (SELECT count(*) FROM old_sources x
             WHERE NOT EXISTS (SELECT 1 FROM stage_sources s WHERE s.source_id = x.source_id)) AS sources,
-          (SELECT count(*) FROM kg.evidence e
+          (SELECT count(*) FROM old_evidence e
             WHERE NOT EXISTS (SELECT 1 FROM stage_instances s WHERE s.instance_id = e.instance_id AND s.concept_id = e.concept_id)) AS instances,
           (SELECT count(*) FROM (
               SELECT from_concept_id, to_concept_id, relationship_type, properties,
                      row_number() OVER (PARTITION BY from_concept_id, to_concept_id, relationship_type, properties) AS n
-              FROM kg.relationships) l
+              FROM old_relationships) l
             WHERE NOT EXISTS (SELECT 1 FROM (
               SELECT from_id, to_id, type, coalesce(properties, '{}') AS p,
                      row_number() OVER (PARTITION BY from_id, to_id, type, coalesce(properties, '{}')) AS n
@@ -125,12 +146,6 @@ enum RestoreSQL {
         """
     }
 
-    /// DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe, and a concurrent backup's
-    /// snapshot must keep seeing the old rows until the restore commits.
-    static let deleteLive = [
-        "DELETE FROM kg.relationships", "DELETE FROM kg.evidence", "DELETE FROM kg.instances",
-        "DELETE FROM kg.sources", "DELETE FROM kg.ontologies", "DELETE FROM kg.concepts",
-    ]
 
     // MARK: Apply, per stage. `merge` upserts by id; replace inserts into emptied tables.
 
@@ -237,7 +252,7 @@ enum RestoreSQL {
     // MARK: Verification inside the transaction, before commit.
 
     /// Checks on the live graph after applying; each returns offending examples.
-    static func postChecks(replace: Bool) -> [Check] {
+    static func postChecks(replace: Bool, direct: Bool = false) -> [Check] {
         var checks = [
             Check(message: "relationships use types missing from the vocabulary", sql: """
                 SELECT DISTINCT relationship_type FROM kg.relationships r
@@ -253,10 +268,14 @@ enum RestoreSQL {
                 WHERE NOT EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = sc.concept_id) LIMIT 5
                 """),
         ]
+        if direct {
+            // The concepts are in kg.concepts, not in staging.
+            checks.removeAll { $0.message.hasPrefix("staged concepts") }
+        }
         if replace {
             checks.append(Check(message: "the graph's counts differ from the backup's after a replace", sql: """
                 SELECT 'concepts ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.concepts) a,
-                    (SELECT count(DISTINCT concept_id) FROM stage_concepts) b) x WHERE a <> b
+                    (SELECT count(DISTINCT concept_id) FROM stage_concepts) b) x WHERE a <> b AND \(!direct)
                 UNION ALL
                 SELECT 'sources ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.sources) a,
                     (SELECT count(DISTINCT source_id) FROM stage_sources) b) x WHERE a <> b

@@ -22,13 +22,14 @@ enum StagingRecordEncoder {
         let description: String
     }
 
-    /// Appends one row (terminated by a newline) for `record`, the `index`-th of `section`.
-    static func append(section: String, index: Int, record: JSONValue, ordinal: Int, to out: inout [UInt8]) throws {
+    /// Appends one row (terminated by a newline) for `record`, the `index`-th of `section`;
+    /// with an `ordinal` first (staging tables), without one for a live table.
+    static func append(section: String, index: Int, record: JSONValue, ordinal: Int?, to out: inout [UInt8]) throws {
         guard case .object = record else {
             throw FieldError(description: "\(section)[\(index)] is not an object")
         }
         var encoder = RowEncoder(section: section, index: index, record: record)
-        out.append(contentsOf: String(ordinal).utf8)
+        if let ordinal { out.append(contentsOf: String(ordinal).utf8) }
         switch section {
         case "vocabulary":
             try encoder.text("relationship_type", required: true)
@@ -49,8 +50,8 @@ enum StagingRecordEncoder {
             try encoder.text("concept_id", required: true)
             try encoder.text("label", required: true)
             try encoder.text("description")
-            try encoder.strings("search_terms")
-            try encoder.numbers("embedding")
+            try encoder.strings("search_terms", nullAsEmpty: true)
+            try encoder.numbers("embedding", nullAsEmpty: true)
             try encoder.text("created_at")
         case "sources":
             try encoder.text("source_id", required: true)
@@ -72,7 +73,8 @@ enum StagingRecordEncoder {
             try encoder.text("type", required: true)
             try encoder.json("properties")
         }
-        out.append(contentsOf: encoder.row)
+        // Every field starts with a tab; without an ordinal the first one has nothing to separate.
+        out.append(contentsOf: ordinal == nil ? encoder.row.dropFirst() : encoder.row[...])
         out.append(0x0A)
     }
 }
@@ -142,7 +144,7 @@ private struct RowEncoder {
         }
     }
 
-    mutating func strings(_ key: String) throws {
+    mutating func strings(_ key: String, nullAsEmpty: Bool = false) throws {
         switch record[key] {
         case .array(let items)?:
             var texts: [String] = []
@@ -151,7 +153,7 @@ private struct RowEncoder {
                 texts.append(s)
             }
             value(CopyText.textArray(texts))
-        case .null?, nil: null()
+        case .null?, nil: if nullAsEmpty { value("{}") } else { null() }
         default: throw fail(key, "must be an array of strings")
         }
     }
@@ -172,7 +174,7 @@ private struct RowEncoder {
         }
     }
 
-    mutating func numbers(_ key: String) throws {
+    mutating func numbers(_ key: String, nullAsEmpty: Bool = false) throws {
         switch record[key] {
         case .array(let items)?:
             row.append(0x09)
@@ -183,7 +185,7 @@ private struct RowEncoder {
                 literals.append(n)
             }
             CopyText.appendNumberArray(literals, to: &row)
-        case .null?, nil: null()
+        case .null?, nil: if nullAsEmpty { value("{}") } else { null() }
         default: throw fail(key, "must be an array of numbers")
         }
     }
