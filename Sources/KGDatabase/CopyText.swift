@@ -20,16 +20,6 @@ public enum CopyText {
         }.joined(separator: ",") + "}"
     }
 
-    /// A double precision[] literal from number texts (kept exactly as written).
-    public static func appendNumberArray(_ literals: [String], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        for (index, literal) in literals.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: literal.utf8)
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
     /// A double precision[] literal; Swift prints the shortest text that reads back exactly.
     public static func appendDoubleArray(_ values: [Double], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))

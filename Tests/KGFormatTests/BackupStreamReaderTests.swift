@@ -131,7 +131,7 @@ final class BackupStreamReaderTests: XCTestCase {
         for literal in literals {
             let (events, error) = readEvents("{\"n\": \(literal)}")
             XCTAssertNil(error, literal)
-            XCTAssertEqual(events.first, .metadata(key: "n", value: .number(literal)))
+            XCTAssertEqual(events.first, .metadata(key: "n", value: .number(JSONNumber(literal))))
         }
         for bad in ["01", "1.", ".5", "-", "1e", "+1", "1.5.5", "0x10", "NaN", "Infinity", "tru", "nul"] {
             let (_, error) = readEvents("{\"n\": \(bad)}")

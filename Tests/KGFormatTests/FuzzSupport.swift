@@ -510,9 +510,9 @@ enum Mutator {
             if targeted {
                 let path = rng.pick([["statistics", "concepts"], ["schema_version"], ["statistics", "relationships"],
                                      ["version"], ["data", "sources", "0", "paragraph"]])
-                mutated = setPath(tree, path, .number(literal))
+                mutated = setPath(tree, path, .number(JSONNumber(literal)))
             } else {
-                mutated = replaceRandomNode(tree, rng: &rng) { _, _ in .number(literal) }
+                mutated = replaceRandomNode(tree, rng: &rng) { _, _ in .number(JSONNumber(literal)) }
             }
             return plain(mutated.jsonBytes, "number \(literal.prefix(40))")
         case .deepNesting:

@@ -132,7 +132,7 @@ final class FuzzTests: XCTestCase {
             ("1e999999 as a count", Mutator.setPath(doc, ["statistics", "concepts"], .number("1e999999")).jsonBytes, true),
             ("1e999999 as schema_version", Mutator.setPath(doc, ["schema_version"], .number("1e999999")).jsonBytes, true),
             ("huge integer paragraph", Mutator.setPath(doc, ["data", "sources", "0", "paragraph"],
-                                                        .number(String(repeating: "9", count: 5000))).jsonBytes, true),
+                                                        .number(JSONNumber(String(repeating: "9", count: 5000)))).jsonBytes, true),
             ("1 MB number", Array(#"{"version":"#.utf8) + Array(String(repeating: "1", count: 1 << 20).utf8) + Array("}".utf8), false),
             ("empty", [], false),
             ("only whitespace", Array("  \n\t ".utf8), false),

@@ -557,7 +557,7 @@ enum SystemMutator {
             return (replaceRandomNode(tree, &rng) { _, _ in .string(text) }.jsonBytes, "a string of \(text.utf8.count) bytes")
         case .hugeNumber:
             let n = rng.pick(numbers)
-            return (replaceRandomNode(tree, &rng) { _, _ in .number(n) }.jsonBytes, "number \(n.prefix(30))")
+            return (replaceRandomNode(tree, &rng) { _, _ in .number(JSONNumber(n)) }.jsonBytes, "number \(n.prefix(30))")
         case .deepNesting:
             let marker = "\u{1}DEEP\u{1}"
             let bytes = replaceRandomNode(tree, &rng) { _, _ in .string(marker) }.jsonBytes

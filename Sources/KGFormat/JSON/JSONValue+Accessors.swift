@@ -48,20 +48,20 @@ extension JSONValue {
 
     /// The number's literal text.
     public var numberLiteral: String? {
-        if case .number(let raw) = self { return raw }
+        if case .number(let raw) = self { return raw.text }
         return nil
     }
 
     /// The number as an `Int` when its literal is an integer that fits
     /// (`12`, `-3`); `nil` for `1.5`, `1e3` or anything out of range.
     public var intValue: Int? {
-        if case .number(let raw) = self { return Int(raw) }
+        if case .number(let raw) = self { return raw.intValue }
         return nil
     }
 
     /// The number as a `Double` (may round; use ``numberLiteral`` to keep every digit).
     public var doubleValue: Double? {
-        if case .number(let raw) = self { return Double(raw) }
+        if case .number(let raw) = self { return raw.doubleValue }
         return nil
     }
 
@@ -79,12 +79,12 @@ extension JSONValue {
 
     /// A number value from an integer.
     public static func integer(_ value: Int) -> JSONValue {
-        .number(String(value))
+        .number(JSONNumber(value))
     }
 
     /// A number value from literal text, or `nil` when the text is not a JSON number.
     public init?(numberLiteral text: String) {
         guard JSONNumberGrammar.isValid(Array(text.utf8)) else { return nil }
-        self = .number(text)
+        self = .number(JSONNumber(text))
     }
 }

@@ -19,9 +19,9 @@ extension JSONValue: Codable {
         } else if let b = try? single.decode(Bool.self) {
             self = .bool(b)
         } else if let i = try? single.decode(Int64.self) {
-            self = .number(String(i))
+            self = .number(JSONNumber(String(i)))
         } else if let d = try? single.decode(Double.self) {
-            self = .number(d.isFinite ? "\(d)" : "0")
+            self = .number(JSONNumber(d.isFinite ? "\(d)" : "0"))
         } else {
             self = .string(try single.decode(String.self))
         }
@@ -37,10 +37,10 @@ extension JSONValue: Codable {
             try c.encode(b)
         case .number(let raw):
             var c = encoder.singleValueContainer()
-            if let i = Int64(raw) {
+            if let i = Int64(raw.text) {
                 try c.encode(i)
             } else {
-                try c.encode(Double(raw) ?? 0)
+                try c.encode(Double(raw.text) ?? 0)
             }
         case .string(let s):
             var c = encoder.singleValueContainer()

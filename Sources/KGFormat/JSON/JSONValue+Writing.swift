@@ -8,7 +8,7 @@ extension JSONValue {
         case .bool(let b):
             out.append(contentsOf: b ? JSONValue.trueBytes : JSONValue.falseBytes)
         case .number(let raw):
-            out.append(contentsOf: raw.utf8)
+            raw.append(to: &out)
         case .string(let s):
             JSONEscaping.appendQuoted(s, to: &out)
         case .array(let elements):

@@ -1,6 +1,6 @@
 /// A parsed JSON value that keeps everything the text said.
 ///
-/// Numbers keep their literal text (`.number("0.1000000000000000055511151231257827")`)
+/// Numbers keep their literal text (`.number("0.1000000000000000055511151231257827")`, a ``JSONNumber``)
 /// so no digit is lost to `Double`; objects keep their members in file order,
 /// duplicate keys included.
 ///
@@ -19,7 +19,7 @@ public enum JSONValue: Sendable {
     ///
     /// Build one from arbitrary text with ``init(numberLiteral:)`` so that
     /// ``write(to:)`` never emits something that is not JSON.
-    case number(String)
+    case number(JSONNumber)
     /// A string, escapes decoded.
     case string(String)
     /// An array's elements in order.

@@ -270,6 +270,12 @@ public final class BackupStreamReader {
             var escaped = scanEscaped
             let room = limits.maxDepth - depthBase
             scan: while i < scanEnd {
+                // Skip 8 bytes at a time while none of them is a quote, a
+                // backslash or a bracket (the bulk of an embedding or a long text).
+                if !escaped {
+                    while i + 8 <= scanEnd && !Self.mayBeStructural(base + i) { i += 8 }
+                    guard i < scanEnd else { break scan }
+                }
                 let b = base[i]
                 if inString {
                     if escaped {
@@ -336,6 +342,21 @@ public final class BackupStreamReader {
         }
         try deliver(value)
         return end
+    }
+
+    /// Whether any of the 8 bytes at `p` is a quote, a backslash or a bracket
+    /// (word-at-a-time: a byte equal to `c` becomes zero in `w ^ c…c`, and the
+    /// classic zero-byte test finds it).
+    @inline(__always)
+    private static func mayBeStructural(_ p: UnsafePointer<UInt8>) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let w = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        // `{`/`[` and `}`/`]` differ only in bit 0x20: fold them together.
+        let folded = w | (0x20 &* ones)
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        return hasZeroByte(w ^ (0x22 &* ones)) || hasZeroByte(w ^ (0x5C &* ones))
+            || hasZeroByte(folded ^ (0x7B &* ones)) || hasZeroByte(folded ^ (0x7D &* ones))
     }
 
     private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {

@@ -177,7 +177,7 @@ struct JSONValueParser {
         }
     }
 
-    private mutating func parseNumber() throws -> String {
+    private mutating func parseNumber() throws -> JSONNumber {
         let start = i
         guard let length = JSONNumberGrammar.validLength(base, start, count),
               start + length == count || !isIdentifierByte(base[start + length])
@@ -188,8 +188,7 @@ struct JSONValueParser {
             throw error(.notJSON, "invalid number \(JSONEscaping.quoted(text))", at: start)
         }
         i = start + length
-        // Number text is ASCII, so this never needs repair.
-        return String(decoding: UnsafeBufferPointer(start: base + start, count: length), as: UTF8.self)
+        return JSONNumber(validBytes: base + start, count: length, readable: count - start)
     }
 
     @inline(__always)

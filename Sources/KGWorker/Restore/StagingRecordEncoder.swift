@@ -118,7 +118,7 @@ private struct RowEncoder {
         case .string(let s)?:
             if required && s.isEmpty { throw fail(key, "is empty") }
             value(s)
-        case .number(let n)?: value(n)
+        case .number(let n)?: value(n.text)
         case .bool(let b)?: value(b ? "true" : "false")
         case .null?, nil:
             if required { throw fail(key, "is missing") }
@@ -129,7 +129,7 @@ private struct RowEncoder {
 
     mutating func integer(_ key: String) throws {
         switch record[key] {
-        case .number(let n)? where Int(n) != nil: value(n)
+        case .number(let n)? where n.intValue != nil: value(n.text)
         case .string(let s)? where Int(s) != nil: value(s)
         case .null?, nil: null()
         default: throw fail(key, "must be an integer")
@@ -177,14 +177,15 @@ private struct RowEncoder {
     mutating func numbers(_ key: String, nullAsEmpty: Bool = false) throws {
         switch record[key] {
         case .array(let items)?:
+            // A double precision[] literal, written straight from the numbers' text.
             row.append(0x09)
-            var literals: [String] = []
-            literals.reserveCapacity(items.count)
-            for item in items {
+            row.append(UInt8(ascii: "{"))
+            for (index, item) in items.enumerated() {
                 guard case .number(let n) = item else { throw fail(key, "must be an array of numbers") }
-                literals.append(n)
+                if index > 0 { row.append(UInt8(ascii: ",")) }
+                n.append(to: &row)
             }
-            CopyText.appendNumberArray(literals, to: &row)
+            row.append(UInt8(ascii: "}"))
         case .null?, nil: if nullAsEmpty { value("{}") } else { null() }
         default: throw fail(key, "must be an array of numbers")
         }
