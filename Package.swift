@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // Test-only: the deployment kit's tests parse deploy/compose/compose.yaml.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Thin wrappers over the C libraries (Debian -dev packages).
@@ -73,6 +75,9 @@ let package = Package(
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),
-        .testTarget(name: "KGIntegrationTests", dependencies: ["KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker"]),
+        .testTarget(name: "KGIntegrationTests", dependencies: [
+            "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService",
+            .product(name: "Yams", package: "Yams"),
+        ]),
     ]
 )

@@ -13,7 +13,7 @@
 /// ```
 public struct JobTopology: Sendable, Equatable {
     public var prefix: String
-    /// `x-queue-type` of the job queue: "classic" now, "quorum" later.
+    /// `x-queue-type` of the job queue: "classic" (the default) or "quorum" (`broker_queue_type`).
     public var queueType: String
     /// `x-delivery-limit` (quorum queues only): deliveries before a job is dead-lettered.
     public var deliveryLimit: Int?

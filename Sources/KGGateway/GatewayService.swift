@@ -18,7 +18,7 @@ public enum GatewayService {
         storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
 
         let url = try AMQPURL(config.amqpURL)
-        let topology = JobTopology(prefix: config.brokerPrefix)
+        let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
         try declareTopology(url: url, topology: topology, logger: logger)
         let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
         let publisher = JobPublisher(url: url, topology: topology, log: brokerLog)
@@ -35,7 +35,9 @@ public enum GatewayService {
         }
         let app = Gateway.application(config: config, pool: pool, queue: BrokerJobQueue(publisher: publisher), hub: hub,
                                       storage: storage, logger: logger)
-        logger.info("gateway listening", metadata: ["address": "\(config.host):\(config.port)", "schema_version": "\(version)"])
+        var metadata: Logger.Metadata = ["address": "\(config.host):\(config.port)", "schema_version": "\(version)"]
+        for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
+        logger.info("gateway listening", metadata: metadata)
         try await app.runService()
     }
 

@@ -11,6 +11,13 @@ public struct ServiceConfig: Sendable {
     /// Prefix of every exchange and queue name, so that stacks and tests can share a broker.
     public var brokerPrefix = "kg"
     public var tempDir = "/var/tmp/kg"
+    /// `x-queue-type` of the job queue: "classic" or "quorum". Every gateway and worker of a
+    /// deployment must agree (and match a definitions file), or declarations fail.
+    public var brokerQueueType = "classic"
+    /// Files holding the database and broker passwords: they replace the password of the URL,
+    /// so that secrets stay out of config files, command lines and `ps`.
+    public var databasePasswordFile: String?
+    public var amqpPasswordFile: String?
     public var migrationsDir = "schema/migrations"
     public var logLevel = "info"
     // Gateway
@@ -24,6 +31,8 @@ public struct ServiceConfig: Sendable {
     public var maxDecompressedBytes = 64 * 1024 * 1024 * 1024
     public var adminUsername: String?
     public var adminPassword: String?
+    /// A file holding the first admin's password; replaces `admin_password`.
+    public var adminPasswordFile: String?
     // Worker
     public var workerID: String = ServiceConfig.defaultWorkerID()
     public var heartbeatIntervalSeconds = 1.0
@@ -53,7 +62,10 @@ public struct ServiceConfig: Sendable {
     public static let documentation: [(key: String, env: String, help: String)] = [
         ("database_url", "KG_DATABASE_URL", "PostgreSQL URL (postgresql://user[:password]@host:port/db)"),
         ("amqp_url", "KG_AMQP_URL", "RabbitMQ URL (amqp://user:password@host:port/vhost)"),
+        ("database_password_file", "KG_DATABASE_PASSWORD_FILE", "file holding the database password; replaces any password in database_url"),
+        ("amqp_password_file", "KG_AMQP_PASSWORD_FILE", "file holding the broker password; replaces the password in amqp_url"),
         ("broker_prefix", "KG_BROKER_PREFIX", "prefix of exchange and queue names (default kg)"),
+        ("broker_queue_type", "KG_BROKER_QUEUE_TYPE", "job queue type, classic or quorum; the same for every gateway and worker (default classic)"),
         ("temp_dir", "KG_TEMP_DIR", "temp storage shared by gateways and workers (default /var/tmp/kg)"),
         ("migrations_dir", "KG_MIGRATIONS_DIR", "folder of NNN_name.sql migrations (default schema/migrations)"),
         ("log_level", "KG_LOG_LEVEL", "trace, debug, info, notice, warning, error (default info)"),
@@ -64,7 +76,8 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
-        ("admin_password", "KG_ADMIN_PASSWORD", "its password (or KG_ADMIN_PASSWORD_FILE: a file holding it)"),
+        ("admin_password", "KG_ADMIN_PASSWORD", "its password (better: admin_password_file)"),
+        ("admin_password_file", "KG_ADMIN_PASSWORD_FILE", "file holding the first admin's password; replaces admin_password"),
         ("worker_id", "KG_WORKER_ID", "this worker's name in job rows (default host-pid)"),
         ("heartbeat_interval_s", "KG_HEARTBEAT_INTERVAL", "seconds between a running job's heartbeats (default 1)"),
         ("heartbeat_timeout_s", "KG_HEARTBEAT_TIMEOUT", "seconds without heartbeat before a job counts as abandoned (default 30)"),
@@ -102,14 +115,41 @@ public struct ServiceConfig: Sendable {
         for entry in documentation {
             if let value = environment[entry.env], !value.isEmpty { fromEnv[entry.key] = value }
         }
-        if fromEnv["admin_password"] == nil, let file = environment["KG_ADMIN_PASSWORD_FILE"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigError("cannot read KG_ADMIN_PASSWORD_FILE \(file)")
-            }
-            fromEnv["admin_password"] = text.trimmingCharacters(in: .newlines)
-        }
         try config.apply(fromEnv, source: "environment", byEnv: true)
+        try config.readSecretFiles()
         return config
+    }
+
+    /// Environment variable names of every setting (deployment files may use only these).
+    public static var environmentNames: Set<String> { Set(documentation.map(\.env)) }
+
+    /// Reads the `*_password_file` settings, once every source has been applied: a file
+    /// always wins over a password given inline, whichever source gave it.
+    private mutating func readSecretFiles() throws {
+        if let file = adminPasswordFile { adminPassword = try Self.readSecret(file, key: "admin_password_file") }
+        if let file = databasePasswordFile {
+            databaseURL = try SecretURL.replacingPassword(in: databaseURL, with: Self.readSecret(file, key: "database_password_file"),
+                                                          key: "database_url")
+        }
+        if let file = amqpPasswordFile {
+            amqpURL = try SecretURL.replacingPassword(in: amqpURL, with: Self.readSecret(file, key: "amqp_password_file"), key: "amqp_url")
+        }
+    }
+
+    /// The first line of a secret file (a trailing newline is not part of the secret).
+    static func readSecret(_ path: String, key: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("cannot read \(key) \(path): check the path and that this user may read the file")
+        }
+        let secret = String(text.prefix { !$0.isNewline })
+        guard !secret.isEmpty else { throw ConfigError("\(key) \(path) is empty: write the password on its first line") }
+        return secret
+    }
+
+    /// What a service logs about its settings at startup: URLs with their passwords masked.
+    public var loggableSummary: [String: String] {
+        ["database": SecretURL.redacted(databaseURL), "broker": SecretURL.redacted(amqpURL),
+         "broker_prefix": brokerPrefix, "queue_type": brokerQueueType, "temp_dir": tempDir]
     }
 
     private mutating func apply(_ values: [String: String], source: String, byEnv: Bool) throws {
@@ -122,6 +162,13 @@ public struct ServiceConfig: Sendable {
             case "database_url": databaseURL = value
             case "amqp_url": amqpURL = value
             case "broker_prefix": brokerPrefix = value
+            case "broker_queue_type":
+                guard value == "classic" || value == "quorum" else {
+                    throw ConfigError("broker_queue_type in \(source) must be classic or quorum, got \"\(value)\"")
+                }
+                brokerQueueType = value
+            case "database_password_file": databasePasswordFile = value
+            case "amqp_password_file": amqpPasswordFile = value
             case "temp_dir": tempDir = value
             case "migrations_dir": migrationsDir = value
             case "log_level": logLevel = value
@@ -133,6 +180,7 @@ public struct ServiceConfig: Sendable {
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "admin_username": adminUsername = value
             case "admin_password": adminPassword = value
+            case "admin_password_file": adminPasswordFile = value
             case "worker_id": workerID = value
             case "heartbeat_interval_s": heartbeatIntervalSeconds = try number(key, value)
             case "heartbeat_timeout_s": heartbeatTimeoutSeconds = try number(key, value)
@@ -155,7 +203,7 @@ public struct ServiceConfig: Sendable {
     /// The `--help` text listing every setting.
     public static var helpText: String {
         "Settings (config file key / environment variable):\n" + documentation.map {
-            "  \($0.key.padding(toLength: 22, withPad: " ", startingAt: 0)) \($0.env.padding(toLength: 24, withPad: " ", startingAt: 0)) \($0.help)"
+            "  \($0.key.padding(toLength: 22, withPad: " ", startingAt: 0)) \($0.env.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.help)"
         }.joined(separator: "\n")
     }
 }

@@ -45,7 +45,7 @@ public final class WorkerService: Service, @unchecked Sendable {
         storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
 
         let url = try AMQPURL(config.amqpURL)
-        let topology = JobTopology(prefix: config.brokerPrefix)
+        let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
         let logger = self.logger
         let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
         let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
@@ -56,8 +56,9 @@ public final class WorkerService: Service, @unchecked Sendable {
         consumer.start()
         self.consumer = consumer
         self.events = events
-        logger.info("worker started", metadata: ["worker_id": "\(config.workerID)", "schema_version": "\(version)",
-                                                 "queue": "\(topology.jobQueue)", "temp_dir": "\(config.tempDir)"])
+        var metadata: Logger.Metadata = ["worker_id": "\(config.workerID)", "schema_version": "\(version)", "queue": "\(topology.jobQueue)"]
+        for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
+        logger.info("worker started", metadata: metadata)
     }
 
     /// Stops taking jobs, lets the current one finish within `grace` seconds, then

@@ -71,6 +71,8 @@ final class TestStack: @unchecked Sendable {
                    "KG_TEMP_DIR": tempDir, "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(),
                    "KG_ADMIN_USERNAME": "admin", "KG_ADMIN_PASSWORD": adminPassword,
                    "KG_HEARTBEAT_TIMEOUT": "4", "KG_LOG_LEVEL": "info"]
+        // Run any suite against a quorum job queue: KG_BROKER_QUEUE_TYPE=quorum scripts/test.sh --filter …
+        if let queueType = TestEnvironment.env["KG_BROKER_QUEUE_TYPE"], !queueType.isEmpty { env["KG_BROKER_QUEUE_TYPE"] = queueType }
         if let port { env["KG_GATEWAY_PORT"] = String(port) }
         if let workerID { env["KG_WORKER_ID"] = workerID }
         env.merge(extraEnvironment) { _, new in new }

@@ -1,0 +1,427 @@
+import Foundation
+import KGBroker
+import KGClient
+import KGService
+import XCTest
+
+/// The deployment kit (deploy/compose, deploy/systemd, config/) relies only on what the
+/// binaries really read and serve: every check derives from the code (`ServiceConfig`,
+/// `JobTopology`, the binaries' `--help`, a running gateway), not from a copied list, so a
+/// renamed key, variable, flag, queue argument or route makes one of these fail.
+final class DeployKitTests: XCTestCase {
+    /// Variables the services read outside `ServiceConfig.documentation`.
+    static let extraVariables: Set<String> = ["KG_CONFIG"]
+
+    private func knownVariables() -> Set<String> { ServiceConfig.environmentNames.union(Self.extraVariables) }
+
+    private func composeEnvironment(_ service: String) throws -> [String: String] {
+        let services = try DeployFiles.services(try DeployFiles.compose())
+        return DeployFiles.environment(try XCTUnwrap(services[service], "compose.yaml has no service \(service)"))
+    }
+
+    /// A config load with the environment of a deployment file; `*_FILE` paths (which exist only
+    /// inside a container or a systemd unit) point at a local stand-in holding "secret".
+    private func load(_ environment: [String: String], file: String? = nil) throws -> ServiceConfig {
+        let standIn = NSTemporaryDirectory() + "kg-deploy-secret-" + UUID().uuidString
+        try "secret\n".write(toFile: standIn, atomically: true, encoding: .utf8)
+        defer { unlink(standIn) }
+        var env = environment
+        for key in env.keys where key.hasSuffix("_FILE") { env[key] = standIn }
+        return try ServiceConfig.load(path: file, environment: env)
+    }
+
+    // MARK: compose
+
+    func testComposeHasTheServicesVolumesAndSecretsItNeeds() throws {
+        let compose = try DeployFiles.compose()
+        let services = try DeployFiles.services(compose)
+        XCTAssertEqual(Set(services.keys), ["postgres", "rabbitmq", "migrate", "gateway", "worker", "proxy"])
+        let gateway = try XCTUnwrap(services["gateway"]), worker = try XCTUnwrap(services["worker"])
+        XCTAssertEqual((gateway["deploy"] as? [String: Any])?["replicas"] as? Int, 2, "two gateways behind one port")
+        XCTAssertGreaterThanOrEqual((worker["deploy"] as? [String: Any])?["replicas"] as? Int ?? 0, 1)
+        XCTAssertNil(gateway["ports"], "replicas cannot publish one host port: the proxy does")
+        XCTAssertEqual(services["proxy"]?["ports"] as? [String], ["8080:8080"])
+
+        // One temp volume, mounted where each service's KG_TEMP_DIR points.
+        let volumes = try XCTUnwrap(compose["volumes"] as? [String: Any])
+        XCTAssertNotNil(volumes["kg-temp"])
+        for name in ["gateway", "worker"] {
+            let service = try XCTUnwrap(services[name])
+            let temp = try XCTUnwrap(DeployFiles.environment(service)["KG_TEMP_DIR"])
+            XCTAssertEqual(service["volumes"] as? [String], ["kg-temp:\(temp)"], name)
+        }
+        // Each service's secrets exist at the top level, and each *_FILE variable names one of them.
+        let secrets = try XCTUnwrap(compose["secrets"] as? [String: Any])
+        for (name, service) in services {
+            let mounted = (service["secrets"] as? [Any] ?? []).compactMap { item -> String? in
+                (item as? String) ?? ((item as? [String: Any])?["source"] as? String)
+            }
+            for secret in mounted { XCTAssertNotNil(secrets[secret], "\(name) uses undeclared secret \(secret)") }
+            for (key, value) in DeployFiles.environment(service) where key.hasSuffix("_FILE") && value.hasPrefix("/run/secrets/") {
+                XCTAssertTrue(mounted.contains(String(value.dropFirst("/run/secrets/".count))), "\(name): \(key)=\(value) is not mounted")
+            }
+        }
+        // A worker finishing its job after SIGTERM is not killed by compose first.
+        let grace = try XCTUnwrap(Double(DeployFiles.environment(worker)["KG_SHUTDOWN_GRACE"] ?? "30"))
+        let stop = try XCTUnwrap(worker["stop_grace_period"] as? String)
+        XCTAssertGreaterThan(Double(stop.dropLast()) ?? 0, grace, "stop_grace_period \(stop) must exceed KG_SHUTDOWN_GRACE")
+    }
+
+    func testEveryKGVariableOfTheDeploymentFilesIsOneTheServicesRead() throws {
+        let known = knownVariables()
+        var used: [String: Set<String>] = [:]
+        for service in try DeployFiles.services(try DeployFiles.compose()).values {
+            used["compose.yaml", default: []].formUnion(DeployFiles.environment(service).keys.filter { $0.hasPrefix("KG_") })
+        }
+        used["compose.yaml (text)"] = DeployFiles.kgVariables(in: try DeployFiles.text("deploy/compose/compose.yaml"))
+        used["Dockerfile"] = DeployFiles.kgVariables(in: try DeployFiles.text("deploy/compose/Dockerfile"))
+        used["kg.env"] = Set(try DeployFiles.environmentFile("deploy/systemd/kg.env").keys)
+        for unit in ["kg-gateway.service", "kg-worker@.service"] {
+            used[unit] = DeployFiles.kgVariables(in: try DeployFiles.text("deploy/systemd/\(unit)"))
+        }
+        XCTAssertFalse(used["compose.yaml"]!.isEmpty)
+        for (file, names) in used {
+            let unknown = names.subtracting(known)
+            XCTAssertTrue(unknown.isEmpty, "\(file) sets variables no service reads: \(unknown.sorted()); known: \(known.sorted())")
+        }
+        // And the values parse: each service's environment loads as a configuration.
+        for name in ["migrate", "gateway", "worker"] {
+            XCTAssertNoThrow(try load(try composeEnvironment(name)), name)
+        }
+        XCTAssertNoThrow(try load(try DeployFiles.environmentFile("deploy/systemd/kg.env")))
+        XCTAssertNoThrow(try load(DeployFiles.dockerEnvironment(try DeployFiles.dockerfile("deploy/compose/Dockerfile"))))
+    }
+
+    func testPortsAgreeAcrossComposeProxyDockerfileAndSystemd() throws {
+        let services = try DeployFiles.services(try DeployFiles.compose())
+        let gateway = try load(try composeEnvironment("gateway"))
+        XCTAssertEqual(gateway.host, "0.0.0.0", "inside a container the gateway must listen beyond loopback")
+        for url in DeployFiles.healthcheckURLs(try XCTUnwrap(services["gateway"])) {
+            XCTAssertEqual(DeployFiles.urlPort(url), gateway.port, url)
+        }
+        let nginx = try DeployFiles.text("deploy/compose/nginx.conf")
+        XCTAssertTrue(nginx.contains("server gateway:\(gateway.port) "), "nginx upstream must use the gateway port \(gateway.port)")
+        let published = try XCTUnwrap((services["proxy"]?["ports"] as? [String])?.first)
+        XCTAssertTrue(nginx.contains("listen \(published.split(separator: ":").last!);"), "nginx listens on the published port")
+        // The proxy lets through what the gateway accepts (the gateway answers 413 itself).
+        XCTAssertTrue(nginx.contains("client_max_body_size \(gateway.maxUploadBytes / (1 << 30))g;"))
+        for directive in ["proxy_buffering off;", "proxy_request_buffering off;", "X-Forwarded-For"] {
+            XCTAssertTrue(nginx.contains(directive), "nginx.conf needs \(directive)")
+        }
+
+        let docker = try DeployFiles.dockerfile("deploy/compose/Dockerfile")
+        let image = try load(DeployFiles.dockerEnvironment(docker))
+        XCTAssertTrue(docker.contains { $0.instruction == "EXPOSE" && $0.arguments == String(image.port) })
+        XCTAssertEqual(image.port, gateway.port)
+
+        let systemd = try load(try DeployFiles.environmentFile("deploy/systemd/kg.env"))
+        let unit = try DeployFiles.unit("deploy/systemd/kg-gateway.service")
+        for line in unit where line.key == "ExecStartPost" {
+            let url = try XCTUnwrap(line.value.split(separator: " ").first { $0.hasPrefix("http") }).replacingOccurrences(
+                of: "${KG_GATEWAY_PORT}", with: String(systemd.port))
+            XCTAssertEqual(DeployFiles.urlPort(url), systemd.port)
+        }
+    }
+
+    func testDockerfileBuildsTheExecutablesTheDeploymentRuns() throws {
+        let docker = try DeployFiles.dockerfile("deploy/compose/Dockerfile")
+        XCTAssertGreaterThanOrEqual(docker.filter { $0.instruction == "FROM" }.count, 2, "multi-stage")
+        let products = try DeployFiles.executableProducts()
+        let build = docker.filter { $0.instruction == "RUN" && $0.arguments.contains("swift build") }.map(\.arguments).joined(separator: " ")
+        XCTAssertTrue(build.contains("-c release"))
+        let regex = try NSRegularExpression(pattern: "--product ([A-Za-z0-9_-]+)")
+        let built = Set(regex.matches(in: build, range: NSRange(build.startIndex..., in: build)).map {
+            String(build[Range($0.range(at: 1), in: build)!])
+        })
+        XCTAssertTrue(built.isSubset(of: products), "unknown products \(built.subtracting(products))")
+        XCTAssertTrue(built.isSuperset(of: ["kg-gateway", "kg-worker"]))
+        // The migrations are where KG_MIGRATIONS_DIR says, in the image and in compose.
+        let migrations = try XCTUnwrap(DeployFiles.dockerEnvironment(docker)["KG_MIGRATIONS_DIR"])
+        XCTAssertTrue(docker.contains { $0.instruction == "COPY" && $0.arguments == "schema/migrations \(migrations)" })
+        XCTAssertEqual(try composeEnvironment("gateway")["KG_MIGRATIONS_DIR"], migrations)
+        XCTAssertEqual(try DeployFiles.environmentFile("deploy/systemd/kg.env")["KG_MIGRATIONS_DIR"], migrations)
+        // Every command compose runs exists in a built binary.
+        for (name, service) in try DeployFiles.services(try DeployFiles.compose()) {
+            guard let command = service["command"] as? [String] else { continue }
+            XCTAssertTrue(built.contains(command[0]), "\(name) runs \(command[0]), which the image does not build")
+            XCTAssertNoThrow(try DeployFiles.help(command[0], Array(command.dropFirst())), name)
+        }
+        // A Dockerfile-specific ignore file keeps build folders out of the context.
+        XCTAssertTrue(try DeployFiles.text("deploy/compose/Dockerfile.dockerignore").contains(".build"))
+    }
+
+    // MARK: config files
+
+    func testConfigFilesLoadAndDocumentEveryKey() throws {
+        var documented: Set<String> = []
+        for file in ["config/gateway.json", "config/worker.json"] {
+            // An unknown key fails the load.
+            XCTAssertNoThrow(try ServiceConfig.load(path: DeployFiles.path(file), environment: [:]), file)
+            let object = try DeployFiles.json(file)
+            for key in object.keys where !key.hasPrefix("_") {
+                XCTAssertNotNil(object["_" + key], "\(file): \(key) has no \"_\(key)\" comment")
+            }
+            documented.formUnion(object.keys.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 })
+        }
+        let missing = Set(ServiceConfig.documentation.map(\.key)).subtracting(documented)
+        XCTAssertTrue(missing.isEmpty, """
+            keys of ServiceConfig.documentation described in neither config/gateway.json nor config/worker.json: \
+            \(missing.sorted()). Add each with its default and a "_key" comment (or only the comment for secrets).
+            """)
+        // The broker config of the local stack keeps long restores' deliveries.
+        for conf in ["config/rabbitmq.conf", "deploy/compose/rabbitmq/rabbitmq.conf"] {
+            let timeout = try XCTUnwrap(try Self.confValue(conf, "consumer_timeout").flatMap(Int.init), conf)
+            XCTAssertGreaterThanOrEqual(timeout, 6 * 3_600_000, "\(conf): consumer_timeout below 6 h")
+        }
+    }
+
+    private static func confValue(_ file: String, _ key: String) throws -> String? {
+        for line in try DeployFiles.text(file).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2 && parts[0] == key { return parts[1] }
+        }
+        return nil
+    }
+
+    // MARK: RabbitMQ definitions
+
+    /// The topology compose's binaries declare, from their own configuration.
+    private func composeTopology() throws -> (JobTopology, AMQPURL) {
+        let config = try load(try composeEnvironment("worker"))
+        return (JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType), try AMQPURL(config.amqpURL))
+    }
+
+    private static func jsonValue(_ value: AMQPFieldValue) -> String {
+        switch value {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .bool(let b): return String(b)
+        }
+    }
+
+    func testDefinitionsDeclareExactlyWhatJobTopologyDeclares() throws {
+        let (topology, url) = try composeTopology()
+        XCTAssertEqual(topology.queueType, "quorum", "compose runs the job queue as a quorum queue")
+        let definitions = try DeployFiles.json("deploy/compose/rabbitmq/definitions.json")
+        let vhost = url.vhost
+        XCTAssertEqual((definitions["vhosts"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, [vhost])
+
+        let exchanges = Set((definitions["exchanges"] as? [[String: Any]] ?? []).map {
+            "\($0["vhost"] ?? "")|\($0["name"] ?? "")|\($0["type"] ?? "")|durable=\($0["durable"] ?? "")|auto_delete=\($0["auto_delete"] ?? "")"
+        })
+        XCTAssertEqual(exchanges, [
+            "\(vhost)|\(topology.jobExchange)|direct|durable=1|auto_delete=0",
+            "\(vhost)|\(topology.deadLetterExchange)|direct|durable=1|auto_delete=0",
+            "\(vhost)|\(topology.statusExchange)|topic|durable=1|auto_delete=0",
+        ])
+        var queues: [String: [String: String]] = [:]
+        for queue in definitions["queues"] as? [[String: Any]] ?? [] {
+            XCTAssertEqual(queue["durable"] as? Bool, true)
+            XCTAssertEqual(queue["auto_delete"] as? Bool, false)
+            XCTAssertEqual(queue["vhost"] as? String, vhost)
+            queues[queue["name"] as? String ?? ""] = (queue["arguments"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
+        }
+        XCTAssertEqual(queues, [
+            topology.jobQueue: topology.jobQueueArguments.mapValues(Self.jsonValue),
+            topology.deadLetterQueue: [:],
+        ])
+        let bindings = Set((definitions["bindings"] as? [[String: Any]] ?? []).map {
+            "\($0["source"] ?? "")->\($0["destination"] ?? "")(\($0["destination_type"] ?? ""))@\($0["routing_key"] ?? "")"
+        })
+        XCTAssertEqual(bindings, [
+            "\(topology.jobExchange)->\(topology.jobQueue)(queue)@\(topology.jobRoutingKey)",
+            "\(topology.deadLetterExchange)->\(topology.deadLetterQueue)(queue)@\(topology.jobRoutingKey)",
+        ])
+        // Each policy applies to a queue that exists (a typo in a pattern would apply to nothing).
+        let policies = definitions["policies"] as? [[String: Any]] ?? []
+        XCTAssertFalse(policies.isEmpty)
+        for policy in policies {
+            let pattern = try NSRegularExpression(pattern: try XCTUnwrap(policy["pattern"] as? String))
+            let matched = queues.keys.filter { pattern.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
+            XCTAssertFalse(matched.isEmpty, "policy \(policy["name"] ?? "") matches no queue")
+            XCTAssertFalse(matched.contains(topology.jobQueue), "a policy on the job queue could change its behaviour unseen")
+        }
+        // RabbitMQ loads the folder compose mounts the topology into, topology before users.
+        let folder = try XCTUnwrap(try Self.confValue("deploy/compose/rabbitmq/rabbitmq.conf", "load_definitions"))
+        let rabbit = try XCTUnwrap(try DeployFiles.services(try DeployFiles.compose())["rabbitmq"])
+        let mounts = (rabbit["volumes"] as? [String] ?? []).filter { $0.hasPrefix("./rabbitmq/definitions.json:") }
+        XCTAssertEqual(mounts.count, 1)
+        let topologyTarget = String(mounts[0].split(separator: ":")[1])
+        let usersTarget = try XCTUnwrap((rabbit["secrets"] as? [[String: Any]])?.first?["target"] as? String)
+        XCTAssertTrue(topologyTarget.hasPrefix(folder + "/") && usersTarget.hasPrefix(folder + "/"))
+        XCTAssertLessThan(topologyTarget, usersTarget, "the topology (with the vhost) is imported before the users")
+    }
+
+    /// What the definitions file creates, declared on the real broker under a private prefix,
+    /// must accept the binaries' own declaration (no PRECONDITION_FAILED).
+    func testTheBinariesDeclarationAcceptsWhatTheDefinitionsCreate() throws {
+        let (composeTopology, _) = try composeTopology()
+        let prefix = "kgdeploy\(UUID().uuidString.prefix(8).lowercased())"
+        let rename = { (name: String) in prefix + name.dropFirst(composeTopology.prefix.count) }
+        let definitions = try DeployFiles.json("deploy/compose/rabbitmq/definitions.json")
+        let connection = try AMQPConnection(url: try AMQPURL(try TestEnvironment.amqpURL()), heartbeatSeconds: 0)
+        defer { connection.close() }
+        let topology = JobTopology(prefix: prefix, queueType: composeTopology.queueType)
+        defer {
+            if let cleanup = try? AMQPConnection(url: try AMQPURL(try TestEnvironment.amqpURL()), heartbeatSeconds: 0) {
+                try? topology.delete(on: cleanup)
+                cleanup.close()
+            }
+        }
+        for exchange in definitions["exchanges"] as? [[String: Any]] ?? [] {
+            try connection.declareExchange(name: rename(exchange["name"] as! String), type: exchange["type"] as! String,
+                                           durable: exchange["durable"] as! Bool, autoDelete: exchange["auto_delete"] as! Bool)
+        }
+        for queue in definitions["queues"] as? [[String: Any]] ?? [] {
+            var arguments: [String: AMQPFieldValue] = [:]
+            for (key, value) in queue["arguments"] as? [String: Any] ?? [:] {
+                if let text = value as? String {
+                    arguments[key] = .string(key == "x-dead-letter-exchange" ? rename(text) : text)
+                } else if let number = value as? Int {
+                    arguments[key] = .int(Int64(number))
+                }
+            }
+            try connection.declareQueue(name: rename(queue["name"] as! String), durable: queue["durable"] as! Bool,
+                                        autoDelete: queue["auto_delete"] as! Bool, arguments: arguments)
+        }
+        for binding in definitions["bindings"] as? [[String: Any]] ?? [] {
+            try connection.bindQueue(rename(binding["destination"] as! String), exchange: rename(binding["source"] as! String),
+                                     routingKey: binding["routing_key"] as! String)
+        }
+        XCTAssertNoThrow(try topology.declare(on: connection), "the gateway's and workers' declaration must match the definitions")
+    }
+
+    // MARK: secrets script
+
+    func testMakeSecretsWritesEverySecretComposeReads() throws {
+        let dir = NSTemporaryDirectory() + "kg-secrets-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = DeployFiles.path("deploy/compose/make-secrets.sh")
+        let first = try runCommand("/bin/bash", [script, dir], environment: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(first.exitCode, 0, first.summary)
+        let compose = try DeployFiles.compose()
+        for (name, secret) in try XCTUnwrap(compose["secrets"] as? [String: [String: Any]]) {
+            let file = try XCTUnwrap(secret["file"] as? String)
+            XCTAssertTrue(file.hasPrefix("./secrets/"), "\(name): \(file)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file.dropFirst("./secrets/".count)), "\(name) not written")
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o700)
+        let amqpPassword = try String(contentsOfFile: dir + "/amqp_password", encoding: .utf8).trimmingCharacters(in: .newlines)
+        XCTAssertGreaterThanOrEqual(amqpPassword.count, 24)
+        let users = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/rabbitmq-users.json"))) as? [String: Any])
+        let user = try XCTUnwrap((users["users"] as? [[String: Any]])?.first)
+        let url = try AMQPURL(try composeEnvironment("worker")["KG_AMQP_URL"] ?? "")
+        XCTAssertEqual(user["name"] as? String, url.user)
+        XCTAssertEqual(user["password"] as? String, amqpPassword)
+        XCTAssertEqual((users["permissions"] as? [[String: Any]])?.first?["vhost"] as? String, url.vhost)
+        let postgres = try composeEnvironment("postgres")
+        XCTAssertEqual(URLComponents(string: try composeEnvironment("worker")["KG_DATABASE_URL"] ?? "")?.user, postgres["POSTGRES_USER"])
+
+        // Running it again keeps every secret.
+        let again = try runCommand("/bin/bash", [script, dir], environment: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(again.exitCode, 0, again.summary)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/amqp_password", encoding: .utf8).trimmingCharacters(in: .newlines), amqpPassword)
+    }
+
+    // MARK: systemd
+
+    func testSystemdUnitsParseAndRunRealBinariesWithRealFlags() throws {
+        let env = try DeployFiles.environmentFile("deploy/systemd/kg.env")
+        let config = try load(env)
+        for (unit, binary) in [("kg-gateway.service", "kg-gateway"), ("kg-worker@.service", "kg-worker")] {
+            let lines = try DeployFiles.unit("deploy/systemd/\(unit)")
+            func values(_ section: String, _ key: String) -> [String] { lines.filter { $0.section == section && $0.key == key }.map(\.value) }
+            XCTAssertEqual(Set(lines.map(\.section)), ["Unit", "Service", "Install"], unit)
+            XCTAssertEqual(values("Service", "User"), ["kg"], unit)
+            XCTAssertEqual(values("Service", "Restart"), ["on-failure"], unit)
+            XCTAssertEqual(values("Service", "EnvironmentFile"), ["/etc/kg/kg.env"], unit)
+            for (key, value) in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("PrivateTmp", "yes"), ("CapabilityBoundingSet", "")] {
+                XCTAssertEqual(values("Service", key), [value], "\(unit): \(key)")
+            }
+            // PrivateTmp gives each unit its own /tmp and /var/tmp: the shared temp folder must be elsewhere,
+            // and writable under ProtectSystem=strict.
+            XCTAssertFalse(config.tempDir.hasPrefix("/tmp/") || config.tempDir.hasPrefix("/var/tmp/"), config.tempDir)
+            XCTAssertTrue(values("Service", "ReadWritePaths").contains { config.tempDir.hasPrefix($0 + "/") }, "\(unit): \(config.tempDir) not writable")
+
+            // Secrets come through credentials, and each *_FILE variable names a loaded credential.
+            let credentials = Set(values("Service", "LoadCredential").map { String($0.split(separator: ":")[0]) })
+            for setting in values("Service", "Environment") {
+                let pair = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                XCTAssertTrue(knownVariables().contains(pair[0]), "\(unit): unknown \(pair[0])")
+                if pair[0].hasSuffix("_FILE") {
+                    XCTAssertTrue(pair[1].hasPrefix("%d/") && credentials.contains(String(pair[1].dropFirst(3))), "\(unit): \(setting)")
+                }
+            }
+            XCTAssertFalse(lines.contains { $0.value.contains("PASSWORD=") }, "\(unit): no password inline")
+
+            // ExecStart* run the real binaries with flags they accept.
+            for line in lines where line.key == "ExecStart" || line.key == "ExecStartPre" {
+                var words = line.value.split(separator: " ").map(String.init)
+                let executable = words.removeFirst()
+                XCTAssertEqual(executable, "/usr/local/bin/\(binary)", unit)
+                let subcommand = words.prefix { !$0.hasPrefix("-") }
+                let help = try DeployFiles.help(binary, Array(subcommand))
+                for flag in words.filter({ $0.hasPrefix("--") }) {
+                    XCTAssertTrue(help.contains(flag + " "), "\(unit): `\(binary) \(subcommand.joined(separator: " "))` has no \(flag)")
+                }
+                if let at = words.firstIndex(of: "--config") {
+                    let file = words[at + 1]
+                    let local = "config/" + URL(fileURLWithPath: file).lastPathComponent
+                    XCTAssertTrue(FileManager.default.fileExists(atPath: DeployFiles.path(local)), "\(unit): \(file) comes from \(local)")
+                }
+                if let at = words.firstIndex(of: "--grace"), let grace = Double(words[at + 1]) {
+                    XCTAssertGreaterThan(Double(values("Service", "TimeoutStopSec").first ?? "0") ?? 0, grace, "\(unit): stop timeout ≤ grace")
+                }
+            }
+        }
+        try verifyWithSystemdAnalyze()
+    }
+
+    /// `systemd-analyze verify` where the machine has it, with the binaries at their build paths.
+    private func verifyWithSystemdAnalyze() throws {
+        let analyze = "/usr/bin/systemd-analyze"
+        guard FileManager.default.isExecutableFile(atPath: analyze) else {
+            print("systemd-analyze not installed: the unit files were checked by the parser only")
+            return
+        }
+        let dir = NSTemporaryDirectory() + "kg-units-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let binDir = try TestEnvironment.binDir()
+        var names: [String] = []
+        for unit in ["kg-gateway.service", "kg-worker@.service"] {
+            let text = try DeployFiles.text("deploy/systemd/\(unit)").replacingOccurrences(of: "/usr/local/bin/", with: binDir + "/")
+            try text.write(toFile: dir + "/" + unit, atomically: true, encoding: .utf8)
+            names.append(dir + "/" + unit)
+        }
+        let r = try runCommand(analyze, ["verify"] + names, environment: ["PATH": "/usr/bin:/bin", "SYSTEMD_LOG_LEVEL": "warning"])
+        XCTAssertEqual(r.exitCode, 0, r.summary)
+        XCTAssertEqual((r.stdout + r.stderr).trimmingCharacters(in: .whitespacesAndNewlines), "", "systemd-analyze verify: \(r.summary)")
+    }
+
+    // MARK: against a real gateway
+
+    /// Every health check URL of compose and systemd is served (200) by a real gateway.
+    func testHealthcheckPathsAreServedByARealGateway() throws {
+        var paths: Set<String> = []
+        for service in try DeployFiles.services(try DeployFiles.compose()).values {
+            paths.formUnion(DeployFiles.healthcheckURLs(service).map(DeployFiles.urlPath))
+        }
+        for unit in ["kg-gateway.service", "kg-worker@.service"] {
+            for line in try DeployFiles.unit("deploy/systemd/\(unit)") where line.key.hasPrefix("ExecStart") {
+                paths.formUnion(line.value.split(separator: " ").filter { $0.hasPrefix("http") }.map {
+                    DeployFiles.urlPath($0.replacingOccurrences(of: "${KG_GATEWAY_PORT}", with: "8080"))
+                })
+            }
+        }
+        XCTAssertFalse(paths.isEmpty, "no health check found")
+        let stack = try TestStack(workers: 0)
+        defer { stack.stop() }
+        let client = HTTPClient(baseURL: stack.apiURL, token: nil)
+        for path in paths.sorted() {
+            let r = try client.request(method: "GET", path: path)
+            XCTAssertEqual(r.status, 200, "GET \(path): \(String(decoding: r.body, as: UTF8.self))")
+        }
+    }
+}
