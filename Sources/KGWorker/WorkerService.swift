@@ -47,7 +47,8 @@ public final class WorkerService: Service, @unchecked Sendable {
         let url = try AMQPURL(config.amqpURL)
         let topology = JobTopology(prefix: config.brokerPrefix)
         let logger = self.logger
-        let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
+        let brokerLogger = Logger(label: LogComponent.broker)
+        let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
         let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
         let consumer = JobConsumer(url: url, queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
@@ -57,7 +58,9 @@ public final class WorkerService: Service, @unchecked Sendable {
         self.consumer = consumer
         self.events = events
         logger.info("worker started", metadata: ["worker_id": "\(config.workerID)", "schema_version": "\(version)",
-                                                 "queue": "\(topology.jobQueue)", "temp_dir": "\(config.tempDir)"])
+                                                 "queue": "\(topology.jobQueue)", "temp_dir": "\(config.tempDir)",
+                                                 "database": "\(SecretRedaction.url(config.databaseURL))",
+                                                 "broker": "\(SecretRedaction.url(config.amqpURL))"])
     }
 
     /// Stops taking jobs, lets the current one finish within `grace` seconds, then
