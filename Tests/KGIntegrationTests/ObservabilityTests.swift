@@ -76,7 +76,7 @@ final class ObservabilityTests: XCTestCase {
         // Requests by matched route, never by raw path.
         XCTAssertGreaterThanOrEqual(delta("kg_http_requests_total", ["route": "/admin/backup", "method": "POST", "status": "200"]), 2)
         XCTAssertGreaterThanOrEqual(delta("kg_http_requests_total", ["route": "/admin/restore", "method": "POST", "status": "202"]), 2)
-        XCTAssertTrue(after.samples.contains { $0.name == "kg_http_requests_total" && $0.labels["route"] == "/jobs/{id}" }, after.text)
+        XCTAssertTrue(after.samples.contains { $0.name == "kg_http_requests_total" && $0.labels["route"] == "/jobs/{id}/events" }, after.text)
         XCTAssertFalse(after.samples.contains { $0.labels["route"]?.contains("-") == true && $0.labels["route"]?.hasPrefix("/jobs/") == true },
                        "no series per job id")
 

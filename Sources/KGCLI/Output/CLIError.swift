@@ -23,7 +23,7 @@ public struct CLIError: Error, CustomStringConvertible {
         case .tls(let detail):
             // No trusted connection was made: the server is unreachable *safely* (exit 3), and nothing was sent.
             return CLIError("""
-                cannot reach the kg gateway safely: its TLS certificate could not be verified (\(detail)). Nothing was sent.
+                cannot reach the kg gateway safely: TLS failed (\(detail)). Nothing was sent.
                 If the gateway uses a certificate from a private CA, trust that CA with --cacert FILE \
                 (or KG_CACERT, or `kg config set cacert FILE`); check that the URL's host name matches the certificate.
                 """, exitCode: 3)
