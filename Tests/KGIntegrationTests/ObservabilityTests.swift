@@ -21,7 +21,8 @@ final class ObservabilityTests: XCTestCase {
     }
 
     func testMetricsCountARealBackupAndRestore() throws {
-        stack = try TestStack()
+        // Two replicas: the CLI talks to the first; the second only answers scrapes.
+        stack = try TestStack(gateways: 2)
         try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 8)
         try stack.login()
         let before = try stack.scrapeMetrics()
@@ -79,6 +80,15 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertTrue(after.samples.contains { $0.name == "kg_http_requests_total" && $0.labels["route"] == "/jobs/{id}/events" }, after.text)
         XCTAssertFalse(after.samples.contains { $0.labels["route"]?.contains("-") == true && $0.labels["route"]?.hasPrefix("/jobs/") == true },
                        "no series per job id")
+
+        // The other replica reports the same shared truth, and none of the first one's traffic.
+        let replica = try stack.scrapeMetrics(1)
+        XCTAssertEqual(replica.problems, [], replica.text)
+        for sample in after.samples where ["kg_jobs", "kg_restore_rollbacks", "kg_job_duration_seconds_count"].contains(sample.name) {
+            XCTAssertEqual(replica.value(sample.name, sample.labels), sample.value, "\(sample.name) \(sample.labels) differs between replicas")
+        }
+        XCTAssertEqual(replica.value("kg_bytes_streamed_total", ["direction": "out", "stream": "backup"]), 0)
+        XCTAssertEqual(replica.value("kg_bytes_streamed_total", ["direction": "in", "stream": "restore"]), 0)
 
         // Temp storage drains once the jobs are done (cached for up to 5 s).
         try waitUntil(20, "temp storage to be empty in the metrics") {
