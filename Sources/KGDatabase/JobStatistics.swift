@@ -41,42 +41,50 @@ public struct JobStatistics: Sendable, Equatable {
 
     public init() {}
 
-    /// Three aggregate queries over `kg_api.jobs` (bucket bounds are a bound array parameter).
+    /// One aggregate query over `kg_api.jobs` (one scan; bucket bounds are a bound array parameter).
+    ///
+    /// Each finished job's duration `d` is grouped by how many bounds are `>= d`:
+    /// `width_bucket(-d, negated bounds ascending)` counts the bounds `b` with `-b <= -d`.
+    /// A job counts in bucket `le = b` exactly when `d <= b`, so the cumulative
+    /// bucket counts follow by summing groups, and equality is counted as Prometheus wants.
     public static func read(_ db: PGConnection, durationBuckets: [Double]) throws -> JobStatistics {
-        var stats = JobStatistics()
-        for row in try db.query("""
-            SELECT job_type, status, count(*) AS n,
-                   count(*) FILTER (WHERE job_type = 'restore' AND status IN ('failed', 'cancelled')
-                                    AND started_at IS NOT NULL) AS rollbacks,
-                   coalesce(sum(greatest(attempts - 1, 0)), 0) AS retried
-            FROM kg_api.jobs GROUP BY job_type, status
-            """).records {
-            let key = Key(jobType: (row["job_type"] ?? nil) ?? "", status: (row["status"] ?? nil) ?? "")
-            stats.counts[key] = Int((row["n"] ?? nil) ?? "0") ?? 0
-            if let n = Int((row["rollbacks"] ?? nil) ?? "0"), n > 0 { stats.restoreRollbacks[key.status, default: 0] += n }
-            stats.retriedAttempts[key.jobType, default: 0] += Int((row["retried"] ?? nil) ?? "0") ?? 0
-        }
-        let bounds = "{" + durationBuckets.map { String($0) }.joined(separator: ",") + "}"
+        let bounds = durationBuckets.sorted()
+        let negated = "{" + bounds.reversed().map { String(-$0) }.joined(separator: ",") + "}"
         let rows = try db.query("""
-            WITH finished AS (
-                SELECT job_type, status, extract(epoch FROM completed_at - started_at)::float8 AS seconds
-                FROM kg_api.jobs
-                WHERE status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL AND completed_at IS NOT NULL
-            )
-            SELECT f.job_type, f.status, b.le, count(*) FILTER (WHERE f.seconds <= b.le) AS at_or_below,
-                   count(*) AS n, sum(f.seconds) AS total
-            FROM finished f CROSS JOIN unnest($1::float8[]) AS b(le)
-            GROUP BY f.job_type, f.status, b.le ORDER BY f.job_type, f.status, b.le
-            """, [bounds]).records
+            SELECT job_type, status, at_or_above, count(*) AS n, coalesce(sum(seconds), 0) AS total,
+                   count(*) FILTER (WHERE started_at IS NOT NULL) AS started,
+                   coalesce(sum(greatest(attempts - 1, 0)), 0) AS retried
+            FROM (
+                SELECT job_type, status, attempts, started_at, d.seconds,
+                       width_bucket(-d.seconds, $1::float8[]) AS at_or_above
+                FROM kg_api.jobs,
+                LATERAL (SELECT CASE WHEN status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL
+                                          AND completed_at IS NOT NULL
+                                     THEN extract(epoch FROM completed_at - started_at)::float8 END AS seconds) d
+            ) jobs
+            GROUP BY job_type, status, at_or_above
+            """, [negated]).records
+        var stats = JobStatistics()
+        var finished: [Key: [Int: (n: Int, total: Double)]] = [:]
         for row in rows {
             let key = Key(jobType: (row["job_type"] ?? nil) ?? "", status: (row["status"] ?? nil) ?? "")
-            let le = Double((row["le"] ?? nil) ?? "0") ?? 0
-            let below = Int((row["at_or_below"] ?? nil) ?? "0") ?? 0
-            var histogram = stats.durations[key] ?? Histogram(buckets: [], count: 0, sum: 0)
-            histogram.buckets.append((le, below))
-            histogram.count = Int((row["n"] ?? nil) ?? "0") ?? 0
-            histogram.sum = Double((row["total"] ?? nil) ?? "0") ?? 0
-            stats.durations[key] = histogram
+            let n = Int((row["n"] ?? nil) ?? "0") ?? 0
+            stats.counts[key, default: 0] += n
+            stats.retriedAttempts[key.jobType, default: 0] += Int((row["retried"] ?? nil) ?? "0") ?? 0
+            if key.jobType == "restore", key.status == "failed" || key.status == "cancelled" {
+                stats.restoreRollbacks[key.status, default: 0] += Int((row["started"] ?? nil) ?? "0") ?? 0
+            }
+            if let k = ((row["at_or_above"] ?? nil)).flatMap(Int.init) {
+                finished[key, default: [:]][k] = (n, Double((row["total"] ?? nil) ?? "0") ?? 0)
+            }
+        }
+        for (key, groups) in finished {
+            let count = groups.values.reduce(0) { $0 + $1.n }
+            let sum = groups.values.reduce(0) { $0 + $1.total }
+            let buckets = bounds.enumerated().map { index, le in
+                (le: le, count: groups.filter { $0.key >= bounds.count - index }.reduce(0) { $0 + $1.value.n })
+            }
+            stats.durations[key] = Histogram(buckets: buckets, count: count, sum: sum)
         }
         return stats
     }
