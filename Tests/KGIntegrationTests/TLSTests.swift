@@ -12,7 +12,8 @@ final class TLSTests: XCTestCase {
     override func setUpWithError() throws {
         certificates = try TestCertificates(directory: NSTemporaryDirectory() + "kg-tls-\(UUID().uuidString.prefix(8))")
         stack = try TestStack.withTLS(certificates: certificates)
-        try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 8)
+        // Large enough that the download and the upload span many TLS records and several 256 KiB chunks.
+        try stack.loadSample(concepts: 1200, ontologies: 2, dimensions: 64)
     }
 
     override func tearDown() {
@@ -48,7 +49,9 @@ final class TLSTests: XCTestCase {
         let verify = try stack.kg(["admin", "verify", file])
         XCTAssertEqual(verify.exitCode, 0, verify.summary)
         let expected = try BackupFile(path: file).ids("concepts", "concept_id")
-        XCTAssertEqual(expected.count, 30)
+        XCTAssertEqual(expected.count, 1200)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        XCTAssertGreaterThan(size, 1 << 20, "a file of several chunks")
 
         // A restore over HTTPS, trusting the CA through the config file: the upload streams in,
         // and the CLI follows the job's events (SSE) to the end.
