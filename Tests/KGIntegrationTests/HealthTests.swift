@@ -52,4 +52,31 @@ final class HealthTests: XCTestCase {
         try waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
         XCTAssertEqual(try stack.scrapeMetrics().value("kg_dependency_up", ["dependency": "database"]), 1)
     }
+
+    func testMetricsSayWhenTheBrokerIsDownAndRecover() throws {
+        let services = try PrivateServices()
+        self.services = services
+        stack = try TestStack(workers: 1, services: services)
+        let queue = "\(stack.prefix).jobs.work"
+        XCTAssertEqual(try stack.scrapeMetrics().value("kg_queue_consumers", ["queue": queue]), 1)
+
+        try services.run("rabbitmq-stop")
+        var down: PrometheusScrape?
+        try waitUntil(30, "the metrics to say the broker is down") {
+            down = try self.stack.scrapeMetrics()
+            return down?.value("kg_dependency_up", ["dependency": "broker"]) == 0
+        }
+        let scrape = try XCTUnwrap(down)
+        XCTAssertEqual(scrape.problems, [], scrape.text)
+        XCTAssertNil(scrape.types["kg_queue_messages"], "no made-up queue depth while the broker is away")
+        XCTAssertEqual(scrape.value("kg_dependency_up", ["dependency": "database"]), 1)
+        XCTAssertNotNil(scrape.types["kg_jobs"], "the job figures come from the database and stay")
+
+        // The probe reconnects by itself; the worker's consumer comes back too.
+        try services.run("rabbitmq-start")
+        try waitUntil(90, "the queue figures to come back") {
+            let now = try self.stack.scrapeMetrics()
+            return now.value("kg_dependency_up", ["dependency": "broker"]) == 1 && now.value("kg_queue_consumers", ["queue": queue]) == 1
+        }
+    }
 }
