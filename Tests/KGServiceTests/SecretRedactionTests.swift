@@ -9,6 +9,7 @@ final class SecretRedactionTests: XCTestCase {
                        "postgresql://kg@db/kg?password=***&sslmode=require")
         XCTAssertEqual(SecretRedaction.url("host=db user=kg password=s3cret dbname=kg"), "host=db user=kg password=*** dbname=kg")
         XCTAssertEqual(SecretRedaction.url("postgresql://kg@db/kg"), "postgresql://kg@db/kg", "nothing to hide")
+        XCTAssertEqual(SecretRedaction.url("postgresql://kg:p@ss word@db/kg"), "postgresql://kg:***@db/kg", "not a valid URL, still cut")
     }
 
     func testSecretsOfAConfig() {
