@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Test-only: the deployment kit's tests parse deploy/compose/compose.yaml.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Thin wrappers over the C libraries (Debian -dev packages).
@@ -51,6 +54,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // HTTPS (issue 7) and /metrics.
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // The CLI's HTTP client (libcurl): streaming up and down with progress callbacks.
         .target(name: "KGClient", dependencies: ["CCurl"]),
@@ -75,6 +83,7 @@ let package = Package(
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),
+        .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
         .testTarget(name: "KGIntegrationTests", dependencies: [
             "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService",
             .product(name: "Yams", package: "Yams"),

@@ -134,6 +134,18 @@ public final class AMQPConnection {
         return ok.pointee.queue.string
     }
 
+    /// Ready messages and consumers of an existing queue: a passive declare, which
+    /// changes nothing. A missing queue closes the channel (404), as AMQP says.
+    public func inspectQueue(_ name: String) throws -> (messages: Int, consumers: Int) {
+        let state = try openState()
+        let arena = CArena()
+        defer { arena.free() }
+        let ok = amqp_queue_declare(state, channel, arena.bytes(name), 1, 0, 0, 0, amqp_table_t(num_entries: 0, entries: nil))
+        try check(amqp_get_rpc_reply(state), "inspect queue '\(name)'")
+        guard let ok else { throw BrokerError.protocolError("inspect queue '\(name)': no declare-ok") }
+        return (Int(ok.pointee.message_count), Int(ok.pointee.consumer_count))
+    }
+
     public func bindQueue(_ queue: String, exchange: String, routingKey: String) throws {
         let state = try openState()
         let arena = CArena()

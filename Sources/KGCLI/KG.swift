@@ -7,7 +7,7 @@ public struct KG: ParsableCommand {
         commandName: "kg",
         abstract: "Back up and restore a knowledge graph, with the files kept on your machine.",
         discussion: """
-            Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 server unreachable, \
+            Exit codes: 0 success, 1 the operation failed, 2 usage error, 3 server unreachable (or not safely: its TLS certificate could not be verified), \
             4 not authenticated or not permitted.
             """,
         version: "0.1.0",

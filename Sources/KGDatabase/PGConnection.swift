@@ -39,11 +39,29 @@ public final class PGConnection {
         conn = nil
     }
 
-    /// The URL with any password replaced, for messages and logs.
+    /// The URL (PostgreSQL, AMQP, any) with its password replaced by `***`, for
+    /// messages and logs: the userinfo password, a `password=` query parameter,
+    /// or a libpq key/value `password=` setting ("host=db password=…").
     public static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return url }
-        if components.password != nil { components.password = "***" }
-        return components.string ?? url
+        guard url.contains("://") else {
+            return url.split(separator: " ", omittingEmptySubsequences: false).map { part -> String in
+                let pair = part.split(separator: "=", maxSplits: 1)
+                return pair.count == 2 && pair[0].lowercased() == "password" ? "\(pair[0])=***" : String(part)
+            }.joined(separator: " ")
+        }
+        if var components = URLComponents(string: url) {
+            if components.password != nil { components.password = "***" }
+            if let items = components.queryItems, items.contains(where: { $0.name.lowercased() == "password" }) {
+                components.queryItems = items.map { $0.name.lowercased() == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
+            }
+            return components.string ?? url
+        }
+        // Not parsable as a URL: cut the userinfo's password by hand.
+        if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@"),
+           let colon = url[scheme.upperBound..<at].firstIndex(of: ":") {
+            return String(url[...colon]) + "***" + String(url[at...])
+        }
+        return url
     }
 
     public var isOK: Bool {

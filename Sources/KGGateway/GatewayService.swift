@@ -8,6 +8,11 @@ import Logging
 /// Starts everything the gateway needs and serves HTTP until SIGTERM/SIGINT.
 public enum GatewayService {
     public static func run(config: ServiceConfig, logger: Logger) async throws {
+        // First, before any connection: a bad certificate or key stops the gateway with the file's name.
+        let tls = try GatewayTLS.configuration(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile)
+        logger.info("gateway starting", metadata: ["database": "\(SecretRedaction.url(config.databaseURL))",
+                                                   "broker": "\(SecretRedaction.url(config.amqpURL))",
+                                                   "temp_dir": "\(config.tempDir)"])
         // Refuse to serve a database that is behind this build's migrations.
         let db = try PGConnection(url: config.databaseURL, applicationName: "kg-gateway")
         let version = try SchemaCheck.requireCurrent(db, migrationsDir: config.migrationsDir, command: "kg-gateway")
@@ -20,7 +25,8 @@ public enum GatewayService {
         let url = try AMQPURL(config.amqpURL)
         let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
         try declareTopology(url: url, topology: topology, logger: logger)
-        let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
+        let brokerLogger = Logger(label: LogComponent.broker)
+        let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
         let publisher = JobPublisher(url: url, topology: topology, log: brokerLog)
         let hub = StatusHub()
         let subscriber = StatusSubscriber(url: url, exchange: topology.statusExchange, log: brokerLog) { key, body in
@@ -28,14 +34,21 @@ public enum GatewayService {
         }
         subscriber.start()
         let pool = PGPool(url: config.databaseURL, size: config.dbPoolSize)
+        let probe = QueueProbe(url: url)
+        let observability = Gateway.Observability(
+            tls: tls,
+            sampler: SharedStateSampler(probe: probe, queues: [topology.jobQueue, topology.deadLetterQueue], storage: storage),
+            registry: GatewayMetrics.bootstrap())
         defer {
+            probe.shutdown()
             subscriber.stop()
             publisher.shutdown()
             pool.shutdown()
         }
-        let app = Gateway.application(config: config, pool: pool, queue: BrokerJobQueue(publisher: publisher), hub: hub,
-                                      storage: storage, logger: logger)
-        var metadata: Logger.Metadata = ["address": "\(config.host):\(config.port)", "schema_version": "\(version)"]
+        let app = try Gateway.application(config: config, pool: pool, queue: BrokerJobQueue(publisher: publisher), hub: hub,
+                                          storage: storage, logger: logger, observability: observability)
+        var metadata: Logger.Metadata = ["address": "\(config.host):\(config.port)", "schema_version": "\(version)",
+                                         "scheme": "\(tls == nil ? "http" : "https")"]
         for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
         logger.info("gateway listening", metadata: metadata)
         try await app.runService()

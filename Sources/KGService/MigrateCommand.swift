@@ -14,8 +14,8 @@ public struct MigrateCommand: ParsableCommand {
 
     public func run() throws {
         let config = try options.load()
-        LogSetup.bootstrap(level: config.logLevel)
-        let logger = Logger(label: "kg-migrate")
+        LogSetup.bootstrap(config: config)
+        let logger = Logger(label: LogComponent.migrate)
         do {
             let db = try PGConnection(url: config.databaseURL, applicationName: "kg-migrate")
             let runner = MigrationRunner(connection: db)

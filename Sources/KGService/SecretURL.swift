@@ -15,17 +15,9 @@ public enum SecretURL {
         return parts.scheme + "://" + parts.user + ":" + percentEncoded(password) + "@" + parts.hostAndRest
     }
 
-    /// `url` with any password replaced by `***`; also masks `password=…` in key/value strings.
+    /// `url` with any password replaced by `***` (see ``SecretRedaction/url(_:)``).
     public static func redacted(_ url: String) -> String {
-        if let parts = Parts(url) {
-            return parts.password == nil ? url : parts.scheme + "://" + parts.user + ":***@" + parts.hostAndRest
-        }
-        // libpq's key=value form: host=db password=secret dbname=kg
-        var words = url.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        for index in words.indices where words[index].lowercased().hasPrefix("password=") {
-            words[index] = "password=***"
-        }
-        return words.joined(separator: " ")
+        SecretRedaction.url(url)
     }
 
     private static func percentEncoded(_ text: String) -> String {

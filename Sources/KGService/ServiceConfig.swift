@@ -20,6 +20,8 @@ public struct ServiceConfig: Sendable {
     public var amqpPasswordFile: String?
     public var migrationsDir = "schema/migrations"
     public var logLevel = "info"
+    /// Per-component levels, "broker=debug,http=warning" (components: ``LogComponent``).
+    public var logLevels = ""
     // Gateway
     public var host = "127.0.0.1"
     public var port = 8080
@@ -33,6 +35,9 @@ public struct ServiceConfig: Sendable {
     public var adminPassword: String?
     /// A file holding the first admin's password; replaces `admin_password`.
     public var adminPasswordFile: String?
+    /// HTTPS: PEM certificate (chain) and private key; both or neither.
+    public var tlsCertificateFile: String?
+    public var tlsPrivateKeyFile: String?
     // Worker
     public var workerID: String = ServiceConfig.defaultWorkerID()
     public var heartbeatIntervalSeconds = 1.0
@@ -68,7 +73,8 @@ public struct ServiceConfig: Sendable {
         ("broker_queue_type", "KG_BROKER_QUEUE_TYPE", "job queue type, classic or quorum; the same for every gateway and worker (default classic)"),
         ("temp_dir", "KG_TEMP_DIR", "temp storage shared by gateways and workers (default /var/tmp/kg)"),
         ("migrations_dir", "KG_MIGRATIONS_DIR", "folder of NNN_name.sql migrations (default schema/migrations)"),
-        ("log_level", "KG_LOG_LEVEL", "trace, debug, info, notice, warning, error (default info)"),
+        ("log_level", "KG_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (default info)"),
+        ("log_levels", "KG_LOG_LEVELS", "level per component, e.g. \"broker=debug,http=warning\" (gateway, worker, broker, http, migrate)"),
         ("host", "KG_GATEWAY_HOST", "gateway listen address (default 127.0.0.1)"),
         ("port", "KG_GATEWAY_PORT", "gateway listen port (default 8080)"),
         ("db_pool_size", "KG_DB_POOL_SIZE", "gateway database connections (default 8)"),
@@ -78,6 +84,8 @@ public struct ServiceConfig: Sendable {
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
         ("admin_password", "KG_ADMIN_PASSWORD", "its password (better: admin_password_file)"),
         ("admin_password_file", "KG_ADMIN_PASSWORD_FILE", "file holding the first admin's password; replaces admin_password"),
+        ("tls_certificate_file", "KG_TLS_CERTIFICATE_FILE", "gateway HTTPS: PEM certificate chain (with tls_private_key_file; default: plain HTTP)"),
+        ("tls_private_key_file", "KG_TLS_PRIVATE_KEY_FILE", "gateway HTTPS: PEM private key of that certificate"),
         ("worker_id", "KG_WORKER_ID", "this worker's name in job rows (default host-pid)"),
         ("heartbeat_interval_s", "KG_HEARTBEAT_INTERVAL", "seconds between a running job's heartbeats (default 1)"),
         ("heartbeat_timeout_s", "KG_HEARTBEAT_TIMEOUT", "seconds without heartbeat before a job counts as abandoned (default 30)"),
@@ -171,7 +179,14 @@ public struct ServiceConfig: Sendable {
             case "amqp_password_file": amqpPasswordFile = value
             case "temp_dir": tempDir = value
             case "migrations_dir": migrationsDir = value
-            case "log_level": logLevel = value
+            case "log_level":
+                _ = try LogLevels(default: value, perComponent: "")
+                logLevel = value
+            case "log_levels":
+                _ = try LogLevels(default: "info", perComponent: value)
+                logLevels = value
+            case "tls_certificate_file": tlsCertificateFile = value
+            case "tls_private_key_file": tlsPrivateKeyFile = value
             case "host": host = value
             case "port": port = Int(try number(key, value))
             case "db_pool_size": dbPoolSize = Int(try number(key, value))

@@ -61,7 +61,11 @@ final class JobRunner: @unchecked Sendable {
 
     private func dispatch(_ message: JobMessage, control: PGConnection, logger: Logger) throws -> JobDisposition {
         let store = JobStore(control)
+        var logger = logger
         if let claimed = try store.claim(jobID: message.jobID, workerID: config.workerID) {
+            // Set once per job: every later line of this job carries who asked for it.
+            logger[metadataKey: "user"] = "\(claimed.username)"
+            logger[metadataKey: "job_type"] = "\(claimed.type)"
             guard try store.tryLock(jobID: message.jobID) else {
                 logger.warning("claimed job is locked elsewhere; leaving it")
                 return .ack
@@ -73,6 +77,8 @@ final class JobRunner: @unchecked Sendable {
             logger.warning("no row for this job; dropping the message")
             return .ack
         }
+        logger[metadataKey: "user"] = "\(state.username)"
+        logger[metadataKey: "job_type"] = "\(state.type)"
         if state.isTerminal {
             logger.info("job already \(state.status); dropping the redelivered message")
             return .ack
@@ -136,7 +142,7 @@ final class JobRunner: @unchecked Sendable {
         context.crashMarker = config.testCrashMarker
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
-        logger.info("job started", metadata: ["type": "\(job.type)", "attempt": "\(job.attempts)"])
+        logger.info("job started", metadata: ["attempt": "\(job.attempts)"])
         let started = Date()
         var tempFile = job.tempFile
         let mine = config.workerID

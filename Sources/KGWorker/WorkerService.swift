@@ -47,7 +47,8 @@ public final class WorkerService: Service, @unchecked Sendable {
         let url = try AMQPURL(config.amqpURL)
         let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
         let logger = self.logger
-        let brokerLog: BrokerLog = { logger.notice("broker: \($0)") }
+        let brokerLogger = Logger(label: LogComponent.broker)
+        let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
         let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
         let consumer = JobConsumer(url: url, queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,

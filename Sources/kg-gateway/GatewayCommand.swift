@@ -23,8 +23,8 @@ extension GatewayCommand {
 
         func run() async throws {
             let config = try options.load()
-            LogSetup.bootstrap(level: config.logLevel)
-            let logger = Logger(label: "kg-gateway")
+            LogSetup.bootstrap(config: config)
+            let logger = Logger(label: LogComponent.gateway)
             do {
                 try await GatewayService.run(config: config, logger: logger)
             } catch {

@@ -37,8 +37,8 @@ extension WorkerCommand {
 
             var config = try options.load()
             if let grace { config.shutdownGraceSeconds = grace }
-            LogSetup.bootstrap(level: config.logLevel)
-            let logger = Logger(label: "kg-worker")
+            LogSetup.bootstrap(config: config)
+            let logger = Logger(label: LogComponent.worker)
             let service = WorkerService(config: config, logger: logger)
             let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
             let waiter = Thread {

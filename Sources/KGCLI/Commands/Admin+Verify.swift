@@ -59,7 +59,7 @@ extension Admin {
         /// Asks the gateway for its schema version (quickly; silence means offline).
         private func restorePlan(_ report: IntegrityReport, config: CLIConfig) -> Plan? {
             let server = global.serverURL(config)
-            let client = HTTPClient(baseURL: server, token: nil, caCertPath: global.cacert, connectTimeout: 1, requestTimeout: 3)
+            let client = HTTPClient(baseURL: server, token: nil, caCertPath: global.caCertPath(config), connectTimeout: 1, requestTimeout: 3)
             guard let response = try? client.request(method: "GET", path: "/schema"), response.isSuccess,
                   let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
                   let version = object["schema_version"] as? Int else { return nil }

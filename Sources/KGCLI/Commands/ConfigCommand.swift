@@ -5,7 +5,10 @@ import Foundation
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Show or change the CLI's settings.",
-        discussion: "Keys: api_url (the gateway), backup_dir (where backups are kept; default ~/.local/share/kg/backups).",
+        discussion: """
+            Keys: api_url (the gateway), backup_dir (where backups are kept; default ~/.local/share/kg/backups), \
+            cacert (a CA certificate, PEM, to trust for an HTTPS gateway with a private CA).
+            """,
         subcommands: [List.self, Get.self, Set.self])
 
     /// Every effective setting, with where it comes from.
@@ -13,6 +16,7 @@ struct ConfigCommand: ParsableCommand {
         var rows: [(String, String)] = []
         rows.append(("api_url", config.apiURL ?? "http://127.0.0.1:8080 (default)"))
         rows.append(("backup_dir", config.values["backup_dir"] ?? "\(CLIConfig.defaultBackupDir) (default)"))
+        rows.append(("cacert", config.values["cacert"] ?? "(system CA store)"))
         if let user = config.values["username"] { rows.append(("username", user)) }
         rows.append(("token", config.values["token"] == nil ? "(not logged in)" : "(set)"))
         rows.append(("config_file", config.path))
@@ -50,6 +54,7 @@ struct ConfigCommand: ParsableCommand {
             let config = try CLIConfig.load()
             switch key {
             case "backup_dir": print(config.backupDir)
+            case "cacert": print(config.values["cacert"] ?? "")
             default: print(config.apiURL ?? "http://127.0.0.1:8080")
             }
         }
@@ -67,11 +72,15 @@ struct ConfigCommand: ParsableCommand {
             if key == "api_url", !(value.hasPrefix("http://") || value.hasPrefix("https://")) {
                 throw ValidationError("api_url must start with http:// or https://")
             }
+            if key == "cacert", !FileManager.default.isReadableFile(atPath: (value as NSString).expandingTildeInPath) {
+                throw ValidationError("cannot read the CA certificate \(value): give the path of a PEM file")
+            }
         }
 
         func run() throws {
             var config = try CLIConfig.load()
-            config.values[key] = key == "backup_dir" ? (value as NSString).expandingTildeInPath : value
+            let absolute = key == "cacert" ? URL(fileURLWithPath: (value as NSString).expandingTildeInPath).path : value
+            config.values[key] = key == "backup_dir" ? (value as NSString).expandingTildeInPath : absolute
             try config.save()
             print("\(key) = \(config.values[key]!)")
         }

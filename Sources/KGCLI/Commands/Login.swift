@@ -25,7 +25,7 @@ struct Login: ParsableCommand {
             password = secret
         }
         let server = global.serverURL(config)
-        let client = HTTPClient(baseURL: server, token: nil, caCertPath: global.cacert)
+        let client = HTTPClient(baseURL: server, token: nil, caCertPath: global.caCertPath(config))
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password])
         let response: HTTPResponse
         do {

@@ -3,7 +3,7 @@ import Foundation
 /// The CLI's settings in `$XDG_CONFIG_HOME/kg/config.json` (default
 /// `~/.config/kg/config.json`), written with mode 0600 because it holds the token.
 struct CLIConfig {
-    static let settableKeys = ["api_url", "backup_dir"]
+    static let settableKeys = ["api_url", "backup_dir", "cacert"]
 
     var values: [String: String]
     let path: String

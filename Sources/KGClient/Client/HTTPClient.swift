@@ -91,6 +91,10 @@ public final class HTTPClient: Sendable {
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
         try easy.set(CURLOPT_USERAGENT, userAgent)
         try easy.set(CURLOPT_BUFFERSIZE, 128 * 1024)
+        // Always verify the gateway's certificate and host name (libcurl's defaults, set
+        // explicitly so that no build or environment can turn them off).
+        try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
+        try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
         if let caCertPath { try easy.set(CURLOPT_CAINFO, caCertPath) }
 
         var lines: [(String, String)] = []

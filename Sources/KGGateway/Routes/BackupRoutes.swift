@@ -49,6 +49,10 @@ struct BackupRoutes {
 
             let jobID = UUID()
             let id = jobID.uuidString.lowercased()
+            // Every line about this job carries who and which job.
+            var logger = self.logger
+            logger[metadataKey: "job_id"] = "\(id)"
+            logger[metadataKey: "user"] = "\(user.username)"
             let gzip = compression == "gzip"
             let params = BackupJobParams(
                 backupType: type, ontologyName: ontology, compression: compression,
@@ -64,7 +68,7 @@ struct BackupRoutes {
                 _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
                 throw APIError.unavailable("the job queue is unavailable; try again shortly", detail: "\(error)")
             }
-            logger.info("backup queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "type": "\(type.rawValue)"])
+            logger.info("backup queued", metadata: ["type": "\(type.rawValue)"])
 
             let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
                                           heartbeatTimeout: heartbeatTimeout, logger: logger)

@@ -21,7 +21,8 @@ struct RestoreRoutes {
             _ = try context.requireUser()
             let boundary = try multipartBoundary(request)
             let received = try await UploadReceiver(boundary: boundary, path: nil, maxBytes: maxUploadBytes,
-                                                    maxDecompressedBytes: maxDecompressedBytes).receive(request.body)
+                                                    maxDecompressedBytes: maxDecompressedBytes,
+                                                    bytesReceived: GatewayMetrics.bytesIn(.verify)).receive(request.body)
             return JSON.response(received.report.jsonText())
         }
 
@@ -31,15 +32,20 @@ struct RestoreRoutes {
             let jobID = UUID()
             let id = jobID.uuidString.lowercased()
             let path = storage.restorePath(jobID: jobID)
+            // Every line about this upload and its job carries who and which job.
+            var logger = self.logger
+            logger[metadataKey: "job_id"] = "\(id)"
+            logger[metadataKey: "user"] = "\(user.username)"
             let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
-                                                    maxDecompressedBytes: maxDecompressedBytes).receive(request.body)
+                                                    maxDecompressedBytes: maxDecompressedBytes,
+                                                    bytesReceived: GatewayMetrics.bytesIn(.restore)).receive(request.body)
             // From here the file exists: remove it on every path that does not queue a job.
             var queued = false
             defer { if !queued { storage.remove(path) } }
 
             let report = received.report
             guard report.valid else {
-                logger.notice("refused an invalid backup upload", metadata: ["user": "\(user.username)", "errors": "\(report.errors.count)"])
+                logger.notice("refused an invalid backup upload", metadata: ["errors": "\(report.errors.count)"])
                 var error = APIError.badRequest("the backup is invalid: nothing was changed")
                 error.detailJSON = report.jsonText()
                 throw error
@@ -85,7 +91,7 @@ struct RestoreRoutes {
                 throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
             }
             queued = true
-            logger.info("restore queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "mode": "\(mode.rawValue)",
+            logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
                                                      "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
             let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
                                            integrityWarnings: report.warnings.map(\.message))

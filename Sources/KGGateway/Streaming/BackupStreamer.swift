@@ -3,6 +3,7 @@ import Hummingbird
 import KGDatabase
 import KGFormat
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 
@@ -17,6 +18,7 @@ struct BackupStreamer: Sendable {
     let pool: PGPool
     let heartbeatTimeout: Double
     let logger: Logger
+    private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
     static let chunkSize = 256 * 1024
 
@@ -59,6 +61,7 @@ struct BackupStreamer: Sendable {
                             clientGone = true
                             throw error
                         }
+                        bytesSent.increment(by: Int64(chunk.readableBytes))
                         sent = true
                     }
                 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KGFormat
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 
@@ -19,6 +20,8 @@ struct UploadReceiver {
     let path: String?
     let maxBytes: Int
     let maxDecompressedBytes: Int
+    /// Counts the request body bytes as they arrive (`kg_bytes_streamed_total`).
+    var bytesReceived: Metrics.Counter? = nil
 
     struct Received {
         let report: IntegrityReport
@@ -74,6 +77,7 @@ struct UploadReceiver {
         do {
             for try await buffer in body {
                 received += buffer.readableBytes
+                bytesReceived?.increment(by: Int64(buffer.readableBytes))
                 if received > maxBytes {
                     throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
                                    detail: "at most \(maxBytes) bytes (max_upload_bytes)")

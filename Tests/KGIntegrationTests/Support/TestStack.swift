@@ -24,12 +24,17 @@ final class TestStack: @unchecked Sendable {
     private let adminDatabaseURL: String
     private let databaseName: String
     private let extraEnvironment: [String: String]
+    /// The CA that signed the gateways' certificate, when they serve HTTPS (TestStack+TLS).
+    let caCertPath: String?
 
-    var apiURL: String { "http://127.0.0.1:\(gatewayPorts[0])" }
+    /// https when the gateways have a certificate (KG_TLS_CERTIFICATE_FILE in `environment`).
+    var scheme: String { extraEnvironment["KG_TLS_CERTIFICATE_FILE"] == nil ? "http" : "https" }
+    var apiURL: String { "\(scheme)://127.0.0.1:\(gatewayPorts[0])" }
     var backupDir: String { "\(cliHome)/data/kg/backups" }
 
     init(workers workerCount: Int = 2, gateways gatewayCount: Int = 1, environment: [String: String] = [:],
-         services: PrivateServices? = nil) throws {
+         services: PrivateServices? = nil, caCert: String? = nil) throws {
+        caCertPath = caCert
         adminDatabaseURL = try services?.adminDatabaseURL ?? TestEnvironment.adminDatabaseURL()
         let baseURL = try services?.databaseURL ?? TestEnvironment.databaseURL()
         amqpURL = try services?.amqpURL ?? TestEnvironment.amqpURL()
@@ -103,7 +108,7 @@ final class TestStack: @unchecked Sendable {
     func waitReady(timeout: Double = 60) throws {
         let deadline = Date().addingTimeInterval(timeout)
         for port in gatewayPorts {
-            let client = HTTPClient(baseURL: "http://127.0.0.1:\(port)", token: nil, connectTimeout: 1)
+            let client = HTTPClient(baseURL: "\(scheme)://127.0.0.1:\(port)", token: nil, caCertPath: caCertPath, connectTimeout: 1)
             while true {
                 if let r = try? client.request(method: "GET", path: "/readyz"), r.status == 200 { break }
                 if Date() > deadline {
@@ -164,7 +169,7 @@ final class TestStack: @unchecked Sendable {
     /// A bearer token from `POST /auth/token`.
     func token(_ username: String = "admin", password: String? = nil) throws -> String {
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password ?? adminPassword])
-        let r = try HTTPClient(baseURL: apiURL, token: nil).request(method: "POST", path: "/auth/token", json: body)
+        let r = try HTTPClient(baseURL: apiURL, token: nil, caCertPath: caCertPath).request(method: "POST", path: "/auth/token", json: body)
         guard r.status == 200, let object = try JSONSerialization.jsonObject(with: r.body) as? [String: Any],
               let token = object["token"] as? String else { throw StackError("token request failed: \(r.status)") }
         return token

@@ -1,0 +1,60 @@
+import Foundation
+import HummingbirdTLS
+import KGService
+import NIOSSL
+
+/// HTTPS for the gateway from `tls_certificate_file` and `tls_private_key_file`
+/// (both or neither). Everything is loaded and checked at startup, so a bad
+/// file stops the gateway with a message naming it instead of failing every
+/// handshake later.
+///
+/// ```swift
+/// if let tls = try GatewayTLS.configuration(certificateFile: cert, privateKeyFile: key) { … .tls(.http1(), tlsConfiguration: tls) }
+/// ```
+enum GatewayTLS {
+    /// nil when neither file is set (plain HTTP, e.g. behind a TLS-terminating proxy).
+    static func configuration(certificateFile: String?, privateKeyFile: String?) throws -> TLSConfiguration? {
+        let certificate = certificateFile.flatMap { $0.isEmpty ? nil : $0 }
+        let key = privateKeyFile.flatMap { $0.isEmpty ? nil : $0 }
+        guard let certificatePath = certificate, let keyPath = key else {
+            if certificate == nil && key == nil { return nil }
+            let (set, missing) = certificate != nil
+                ? ("tls_certificate_file", "tls_private_key_file (KG_TLS_PRIVATE_KEY_FILE)")
+                : ("tls_private_key_file", "tls_certificate_file (KG_TLS_CERTIFICATE_FILE)")
+            throw ConfigError("\(set) is set but \(missing) is not: set both for HTTPS, or neither for plain HTTP")
+        }
+        try requireReadable(certificatePath, key: "tls_certificate_file")
+        try requireReadable(keyPath, key: "tls_private_key_file")
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw ConfigError("tls_certificate_file \(certificatePath) is not a PEM certificate (\(error)); it must hold \"-----BEGIN CERTIFICATE-----\" blocks, the server's first")
+        }
+        guard !chain.isEmpty else {
+            throw ConfigError("tls_certificate_file \(certificatePath) holds no certificate; it must hold \"-----BEGIN CERTIFICATE-----\" blocks")
+        }
+        let privateKey: NIOSSLPrivateKey
+        do {
+            privateKey = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw ConfigError("tls_private_key_file \(keyPath) is not an unencrypted PEM private key (\(error))")
+        }
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        do {
+            // Builds the context the server will use: this is where a key that does not belong to the certificate shows.
+            _ = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw ConfigError("the TLS certificate \(certificatePath) and private key \(keyPath) cannot be used together (\(error)); is the key the certificate's?")
+        }
+        return configuration
+    }
+
+    private static func requireReadable(_ path: String, key: String) throws {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "not readable by this process" : "no such file"
+            throw ConfigError("\(key) \(path) cannot be read: \(reason)")
+        }
+    }
+}

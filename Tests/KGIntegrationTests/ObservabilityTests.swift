@@ -1,0 +1,189 @@
+import Foundation
+import KGClient
+import XCTest
+
+/// `/metrics`, structured job logs and secret masking, against the real
+/// gateway, workers, PostgreSQL and RabbitMQ.
+final class ObservabilityTests: XCTestCase {
+    var stack: TestStack!
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    func waitUntil(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(100_000)
+        }
+        throw StackError("timed out waiting for \(what)\n\(stack?.logs ?? "")")
+    }
+
+    func testMetricsCountARealBackupAndRestore() throws {
+        // Two replicas: the CLI talks to the first; the second only answers scrapes.
+        stack = try TestStack(gateways: 2)
+        try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 8)
+        try stack.login()
+        let before = try stack.scrapeMetrics()
+        XCTAssertEqual(before.problems, [], before.text)
+        XCTAssertEqual(before.types["kg_jobs"], "gauge")
+        XCTAssertEqual(before.types["kg_job_duration_seconds"], "histogram")
+        XCTAssertEqual(before.types["kg_bytes_streamed_total"], "counter")
+        XCTAssertEqual(before.value("kg_dependency_up", ["dependency": "database"]), 1)
+        XCTAssertEqual(before.value("kg_dependency_up", ["dependency": "broker"]), 1)
+        XCTAssertEqual(before.value("kg_queue_consumers", ["queue": "\(stack.prefix).jobs.work"]), 2, "two workers consume the job queue")
+        XCTAssertEqual(before.value("kg_queue_messages", ["queue": "\(stack.prefix).jobs.work"]), 0)
+
+        let backup = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary)
+        let file = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let size = Double(try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int))
+        let restore = try stack.kg(["admin", "restore", file, "--yes"])
+        XCTAssertEqual(restore.exitCode, 0, restore.summary)
+        // A restore that fails inside the worker is rolled back: an ontology backup whose
+        // concepts' neighbours are missing, restored with --external-deps fail into an empty graph.
+        let ontology = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "Philosophy of Mind"])
+        XCTAssertEqual(ontology.exitCode, 0, ontology.summary)
+        let ontologyFile = ontology.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let ontologySize = Double(try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: ontologyFile)[.size] as? Int))
+        try stack.wipeGraph()
+        let failed = try stack.kg(["admin", "restore", ontologyFile, "--yes", "--external-deps", "fail"])
+        XCTAssertEqual(failed.exitCode, 1, failed.summary)
+
+        let after = try stack.scrapeMetrics()
+        XCTAssertEqual(after.problems, [], after.text)
+        func delta(_ name: String, _ labels: [String: String]) -> Double { after.value(name, labels) - before.value(name, labels) }
+
+        XCTAssertEqual(delta("kg_jobs", ["job_type": "backup", "status": "completed"]), 2, after.text)
+        XCTAssertEqual(delta("kg_jobs", ["job_type": "restore", "status": "completed"]), 1, after.text)
+        XCTAssertEqual(delta("kg_jobs", ["job_type": "restore", "status": "failed"]), 1, after.text)
+        XCTAssertEqual(delta("kg_restore_rollbacks", ["status": "failed"]), 1, after.text)
+        XCTAssertEqual(delta("kg_job_duration_seconds_count", ["job_type": "backup", "status": "completed"]), 2, after.text)
+        XCTAssertEqual(delta("kg_job_duration_seconds_count", ["job_type": "restore", "status": "completed"]), 1, after.text)
+        XCTAssertEqual(after.value("kg_job_duration_seconds_bucket", ["job_type": "backup", "status": "completed", "le": "+Inf"]), 2)
+        // Buckets are cumulative and end at the count.
+        let buckets = after.samples.filter { $0.name == "kg_job_duration_seconds_bucket" && $0.labels["job_type"] == "backup"
+            && $0.labels["status"] == "completed" }.map(\.value)
+        XCTAssertEqual(buckets, buckets.sorted(), "cumulative buckets never go down")
+        XCTAssertGreaterThan(after.value("kg_job_duration_seconds_sum", ["job_type": "backup", "status": "completed"]), 0)
+
+        // Bytes through this gateway: every byte of both backups out; the restore uploads in (with multipart framing).
+        XCTAssertEqual(delta("kg_bytes_streamed_total", ["direction": "out", "stream": "backup"]), size + ontologySize, after.text)
+        let bytesIn = delta("kg_bytes_streamed_total", ["direction": "in", "stream": "restore"])
+        XCTAssertGreaterThanOrEqual(bytesIn, size + ontologySize)
+        XCTAssertLessThan(bytesIn, size + ontologySize + 4096, "only multipart framing on top of the files")
+
+        // Requests by matched route, never by raw path.
+        XCTAssertGreaterThanOrEqual(delta("kg_http_requests_total", ["route": "/admin/backup", "method": "POST", "status": "200"]), 2)
+        XCTAssertGreaterThanOrEqual(delta("kg_http_requests_total", ["route": "/admin/restore", "method": "POST", "status": "202"]), 2)
+        XCTAssertTrue(after.samples.contains { $0.name == "kg_http_requests_total" && $0.labels["route"] == "/jobs/{id}/events" }, after.text)
+        XCTAssertFalse(after.samples.contains { $0.labels["route"]?.contains("-") == true && $0.labels["route"]?.hasPrefix("/jobs/") == true },
+                       "no series per job id")
+
+        // The other replica reports the same shared truth, and none of the first one's traffic.
+        let replica = try stack.scrapeMetrics(1)
+        XCTAssertEqual(replica.problems, [], replica.text)
+        for sample in after.samples where ["kg_jobs", "kg_restore_rollbacks", "kg_job_duration_seconds_count"].contains(sample.name) {
+            XCTAssertEqual(replica.value(sample.name, sample.labels), sample.value, "\(sample.name) \(sample.labels) differs between replicas")
+        }
+        XCTAssertEqual(replica.value("kg_bytes_streamed_total", ["direction": "out", "stream": "backup"]), 0)
+        XCTAssertEqual(replica.value("kg_bytes_streamed_total", ["direction": "in", "stream": "restore"]), 0)
+
+        // Temp storage drains once the jobs are done (cached for up to 5 s).
+        try waitUntil(20, "temp storage to be empty in the metrics") {
+            let now = try self.stack.scrapeMetrics()
+            return now.value("kg_temp_storage_files") == 0 && now.value("kg_temp_storage_bytes") == 0
+        }
+    }
+
+    func testQueueDepthAndTempStorageShowWaitingWork() throws {
+        // No worker: a backup's job waits in the queue.
+        stack = try TestStack(workers: 0)
+        try stack.loadSample(concepts: 10, ontologies: 1, dimensions: 4)
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), requestTimeout: 3)
+        _ = try? client.request(method: "POST", path: "/admin/backup", json: Data(#"{"backup_type":"full"}"#.utf8))
+        try waitUntil(20, "the job to show in the queue depth") {
+            let scrape = try self.stack.scrapeMetrics()
+            return scrape.value("kg_queue_messages", ["queue": "\(self.stack.prefix).jobs.work"]) == 1
+                && scrape.value("kg_queue_consumers", ["queue": "\(self.stack.prefix).jobs.work"]) == 0
+        }
+        // Temp storage in use: a file the test puts there is counted (after the 5 s cache).
+        try Data(repeating: 7, count: 12_345).write(to: URL(fileURLWithPath: stack.tempDir + "/metrics_probe.bin"))
+        try waitUntil(20, "the temp file to be counted") {
+            try self.stack.scrapeMetrics().value("kg_temp_storage_bytes") >= 12_345
+        }
+    }
+
+    func testJobLogLinesCarryJobIDAndUser() throws {
+        stack = try TestStack(workers: 1)
+        try stack.loadSample(concepts: 20, ontologies: 2, dimensions: 4)
+        try stack.login()
+        let backup = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary)
+        let restore = try stack.kg(["admin", "restore", backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--yes"])
+        XCTAssertEqual(restore.exitCode, 0, restore.summary)
+        let restoreID = restore.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let backupID = try XCTUnwrap(try stack.db().query(
+            "SELECT job_id::text AS id FROM kg_api.jobs WHERE job_type = 'backup'").first("id"))
+
+        let worker = try XCTUnwrap(stack.workers["w1"]).log
+        let gateway = try XCTUnwrap(stack.gateways.first).log
+        for id in [backupID, restoreID] {
+            let workerLines = worker.split(separator: "\n").filter { $0.contains("job_id=\(id)") }
+            XCTAssertGreaterThanOrEqual(workerLines.count, 2, "job started and job completed: \(worker)")
+            XCTAssertTrue(workerLines.contains { $0.contains("job started") }, worker)
+            XCTAssertTrue(workerLines.contains { $0.contains("job completed") }, worker)
+            for line in workerLines { XCTAssertTrue(line.contains("user=admin"), "worker line without the user: \(line)") }
+            // Lines that name the job any other way carry its metadata too.
+            for line in worker.split(separator: "\n") where line.contains(id) {
+                XCTAssertTrue(line.contains("job_id=\(id)") && line.contains("user=admin"), "line without metadata: \(line)")
+            }
+            let gatewayLines = gateway.split(separator: "\n").filter { $0.contains("job_id=\(id)") }
+            XCTAssertFalse(gatewayLines.isEmpty, gateway)
+            for line in gatewayLines { XCTAssertTrue(line.contains("user=admin"), "gateway line without the user: \(line)") }
+        }
+    }
+
+    func testSecretsNeverReachTheLogs() throws {
+        stack = try TestStack(workers: 1)
+        let secret = "hunter2-\(UUID().uuidString.prefix(8))"
+        // PostgreSQL trusts loopback here, so a password in the URL is accepted and ignored: a worker runs with it.
+        var components = try XCTUnwrap(URLComponents(string: stack.databaseURL))
+        components.password = secret
+        let withPassword = try XCTUnwrap(components.string)
+        var env = stack.serviceEnvironment(workerID: "w-secret")
+        env["KG_DATABASE_URL"] = withPassword
+        env["KG_LOG_LEVEL"] = "debug"
+        let worker = try ManagedProcess(name: "worker-secret", executable: stack.binDir + "/kg-worker", arguments: ["run"],
+                                        environment: env, logDir: stack.root + "/logs")
+        defer { worker.stop() }
+        try waitUntil(20, "the worker to start") { worker.log.contains("worker started") }
+        XCTAssertTrue(worker.log.contains("***"), "the database URL is logged with its password masked: \(worker.log)")
+        XCTAssertFalse(worker.log.contains(secret), worker.log)
+
+        // A gateway that cannot reach its database says where, without the password.
+        var gatewayEnv = ["KG_DATABASE_URL": "postgresql://kg:\(secret)@127.0.0.1:\(freePort())/kg"]
+        gatewayEnv["KG_LOG_LEVEL"] = "trace"
+        let refused = try stack.gatewayStartFailure(environment: gatewayEnv)
+        XCTAssertNotEqual(refused.exitCode, 0)
+        XCTAssertTrue(refused.stderr.contains("127.0.0.1"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains(secret), refused.stderr)
+
+        // The first admin's password and the broker's are in no log of the stack either.
+        for process in stack.gateways + Array(stack.workers.values) {
+            XCTAssertFalse(process.log.contains(stack.adminPassword), "\(process.name) logged the admin password")
+            XCTAssertFalse(process.log.contains("guest:guest"), "\(process.name) logged the broker password")
+        }
+    }
+
+    func testUnknownLogLevelIsAClearStartupError() throws {
+        stack = try TestStack(workers: 0)
+        let badLevel = try stack.gatewayStartFailure(environment: ["KG_LOG_LEVEL": "loud"])
+        XCTAssertNotEqual(badLevel.exitCode, 0)
+        XCTAssertTrue(badLevel.stderr.contains("log_level") && badLevel.stderr.contains("loud"), badLevel.stderr)
+        let badComponent = try stack.gatewayStartFailure(environment: ["KG_LOG_LEVELS": "brokr=debug"])
+        XCTAssertNotEqual(badComponent.exitCode, 0)
+        XCTAssertTrue(badComponent.stderr.contains("brokr"), badComponent.stderr)
+    }
+}

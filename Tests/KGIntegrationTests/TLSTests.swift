@@ -1,0 +1,110 @@
+import Foundation
+import KGClient
+import XCTest
+
+/// HTTPS end to end: a private CA and a server certificate made in the test, a
+/// real gateway serving TLS, and the real CLI, which verifies the certificate
+/// and trusts the private CA only when told to (--cacert, KG_CACERT, config).
+final class TLSTests: XCTestCase {
+    var stack: TestStack!
+    var certificates: TestCertificates!
+
+    override func setUpWithError() throws {
+        certificates = try TestCertificates(directory: NSTemporaryDirectory() + "kg-tls-\(UUID().uuidString.prefix(8))")
+        stack = try TestStack.withTLS(certificates: certificates)
+        // Large enough that the download and the upload span many TLS records and several 256 KiB chunks.
+        try stack.loadSample(concepts: 1200, ontologies: 2, dimensions: 64)
+    }
+
+    override func tearDown() {
+        stack?.stop()
+        if let certificates { try? FileManager.default.removeItem(atPath: certificates.directory) }
+    }
+
+    func testCLIRefusesAnUnverifiedCertificateAndWorksWithTheCA() throws {
+        XCTAssertTrue(stack.apiURL.hasPrefix("https://"))
+        let password = stack.adminPassword + "\n"
+
+        // Without the CA the certificate cannot be verified: refused, exit 3, and the message names --cacert.
+        let refused = try stack.kg(["login", "--username", "admin", "--password-stdin"], input: password)
+        XCTAssertEqual(refused.exitCode, 3, refused.summary)
+        XCTAssertTrue(refused.stderr.contains("--cacert"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("certificate") && refused.stderr.contains("Nothing was sent"), refused.stderr)
+        XCTAssertNil(try CLIConfigFile(stack: stack).token, "no token was stored")
+
+        // Plain HTTP against the HTTPS port does not work either (the gateway speaks TLS only there).
+        let plain = try stack.kg(["login", "--username", "admin", "--password-stdin",
+                                  "--server", "http://127.0.0.1:\(stack.gatewayPorts[0])"], input: password)
+        XCTAssertNotEqual(plain.exitCode, 0, plain.summary)
+
+        // With --cacert: login works.
+        let login = try stack.kg(["login", "--username", "admin", "--password-stdin", "--cacert", certificates.caCertificate],
+                                 input: password)
+        XCTAssertEqual(login.exitCode, 0, login.summary + stack.logs)
+
+        // A backup over HTTPS, trusting the CA through KG_CACERT: the streamed download arrives whole.
+        let backup = try stack.kg(["admin", "backup", "--type", "full"], extra: ["KG_CACERT": certificates.caCertificate])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary + stack.logs)
+        let file = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let verify = try stack.kg(["admin", "verify", file])
+        XCTAssertEqual(verify.exitCode, 0, verify.summary)
+        let expected = try BackupFile(path: file).ids("concepts", "concept_id")
+        XCTAssertEqual(expected.count, 1200)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        XCTAssertGreaterThan(size, 1 << 20, "a file of several chunks")
+
+        // A restore over HTTPS, trusting the CA through the config file: the upload streams in,
+        // and the CLI follows the job's events (SSE) to the end.
+        let set = try stack.kg(["config", "set", "cacert", certificates.caCertificate])
+        XCTAssertEqual(set.exitCode, 0, set.summary)
+        let before = try stack.graphChecksum()
+        try stack.db().execute("DELETE FROM kg.relationships; UPDATE kg.concepts SET label = 'changed'")
+        let restore = try stack.kg(["admin", "restore", file, "--yes"])
+        XCTAssertEqual(restore.exitCode, 0, restore.summary + stack.logs)
+        XCTAssertTrue(restore.stderr.contains("restored"), restore.stderr)
+        XCTAssertEqual(try stack.graphChecksum(), before, "the graph is the backup's content again")
+
+        // The job's event stream over TLS: a finished job answers its terminal event at once.
+        let jobID = restore.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let watch = try stack.kg(["job", "watch", jobID])
+        XCTAssertEqual(watch.exitCode, 0, watch.summary)
+
+        // A CA file that cannot be read is a usage error naming it.
+        let missing = try stack.kg(["job", "list", "--cacert", stack.root + "/no-such-ca.pem"])
+        XCTAssertEqual(missing.exitCode, 2, missing.summary)
+        XCTAssertTrue(missing.stderr.contains("no-such-ca.pem"), missing.stderr)
+    }
+
+    func testGatewayRefusesToStartWithABadCertificateOrKey() throws {
+        let onlyCertificate = try stack.gatewayStartFailure(environment: ["KG_TLS_PRIVATE_KEY_FILE": ""])
+        XCTAssertNotEqual(onlyCertificate.exitCode, 0)
+        XCTAssertTrue(onlyCertificate.stderr.contains("tls_private_key_file"), onlyCertificate.stderr)
+
+        let missing = stack.root + "/missing.pem"
+        let unreadable = try stack.gatewayStartFailure(environment: ["KG_TLS_CERTIFICATE_FILE": missing])
+        XCTAssertNotEqual(unreadable.exitCode, 0)
+        XCTAssertTrue(unreadable.stderr.contains(missing), unreadable.stderr)
+        XCTAssertTrue(unreadable.stderr.contains("tls_certificate_file"), unreadable.stderr)
+
+        let garbage = stack.root + "/garbage.pem"
+        try "not a certificate\n".write(toFile: garbage, atomically: true, encoding: .utf8)
+        let invalid = try stack.gatewayStartFailure(environment: ["KG_TLS_CERTIFICATE_FILE": garbage])
+        XCTAssertNotEqual(invalid.exitCode, 0)
+        XCTAssertTrue(invalid.stderr.contains(garbage), invalid.stderr)
+
+        let mismatched = try stack.gatewayStartFailure(environment: ["KG_TLS_PRIVATE_KEY_FILE": certificates.otherKey])
+        XCTAssertNotEqual(mismatched.exitCode, 0)
+        XCTAssertTrue(mismatched.stderr.contains(certificates.otherKey), mismatched.stderr)
+    }
+}
+
+/// The CLI's stored settings, read back for assertions.
+struct CLIConfigFile {
+    let values: [String: Any]
+    init(stack: TestStack) throws {
+        let path = stack.cliHome + "/config/kg/config.json"
+        guard let data = FileManager.default.contents(atPath: path) else { values = [:]; return }
+        values = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+    var token: String? { values["token"] as? String }
+}
