@@ -20,8 +20,12 @@ public struct CLIError: Error, CustomStringConvertible {
         switch error {
         case .unreachable:
             return CLIError(error.description, exitCode: 3)
-        case .http(let status, _, _) where status == 401:
-            return CLIError("\(error.description)\nLog in with `kg login --username NAME`.", exitCode: 4)
+        case .http(let status, let message, _) where status == 401:
+            // The gateway says why (expired at …, revoked at …, wrong password).
+            let reason = message.isEmpty ? "not authenticated" : message
+            return CLIError("\(reason)\nLog in again with `kg login --username NAME`.", exitCode: 4)
+        case .http(let status, let message, let body) where status == 429:
+            return CLIError(JobLimitMessage.text(message: message, body: body), exitCode: 1)
         case .http(let status, _, _) where status == 403:
             return CLIError(error.description, exitCode: 4)
         default:

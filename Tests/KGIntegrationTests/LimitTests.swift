@@ -1,0 +1,137 @@
+import Foundation
+import KGClient
+import XCTest
+
+/// `max_jobs_per_user` (429 with Retry-After) and `http_idle_timeout_s` (slow
+/// clients are cut, streams are not). No worker runs, so accepted restores stay
+/// queued and count against the limit.
+final class LimitTests: XCTestCase {
+    var stack: TestStack!
+    static let idleTimeout = 2.0
+
+    override func setUpWithError() throws {
+        stack = try TestStack(workers: 0, environment: ["KG_MAX_JOBS_PER_USER": "2",
+                                                        "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout)])
+    }
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    private func upload(_ token: String) throws -> HTTPResponse {
+        try Self.upload(apiURL: stack.apiURL, token: token)
+    }
+
+    private static func upload(apiURL: String, token: String) throws -> HTTPResponse {
+        try HTTPClient(baseURL: apiURL, token: token).uploadMultipart(
+            path: "/admin/restore", fields: [("dry_run", "true")], fileField: "file", filePath: TestStack.fixtureBackup,
+            fileName: "full_backup_schema_v3.json", contentType: "application/json")
+    }
+
+    func testJobsPerUserLimitAnswers429WithRetryAfter() throws {
+        let token = try stack.token()
+        var accepted: [String] = []
+        for _ in 0..<2 {
+            let r = try upload(token)
+            XCTAssertEqual(r.status, 202, String(decoding: r.body, as: UTF8.self) + stack.logs)
+            accepted.append(try XCTUnwrap(TestStack.object(r)["job_id"] as? String))
+        }
+        let filesBefore = stack.tempFiles()
+
+        let refused = try upload(token)
+        XCTAssertEqual(refused.status, 429, String(decoding: refused.body, as: UTF8.self))
+        XCTAssertEqual(refused.headers["retry-after"], "15")
+        let object = TestStack.object(refused)
+        XCTAssertTrue((object["error"] as? String ?? "").contains("max_jobs_per_user = 2"), "\(object)")
+        let detail = try XCTUnwrap(object["detail"] as? [String: Any], "\(object)")
+        XCTAssertEqual(detail["limit"] as? Int, 2)
+        XCTAssertEqual(detail["retry_after_s"] as? Int, 15)
+        XCTAssertEqual(Set(detail["active_jobs"] as? [String] ?? []), Set(accepted))
+        XCTAssertEqual(stack.tempFiles(), filesBefore, "a refused upload leaves no temp file")
+
+        // Backups count against the same limit (refused before any job exists).
+        let backup = try stack.call("POST", "/admin/backup", token: token, json: #"{"backup_type": "full"}"#)
+        XCTAssertEqual(backup.status, 429)
+        XCTAssertEqual(backup.headers["retry-after"], "15")
+
+        // The CLI says what the limit is, which jobs hold it, and when to retry; exit 1.
+        try stack.login()
+        let cli = try stack.kg(["admin", "restore", TestStack.fixtureBackup, "--yes"])
+        XCTAssertEqual(cli.exitCode, 1, cli.summary)
+        XCTAssertTrue(cli.stderr.contains("max_jobs_per_user = 2"), cli.stderr)
+        XCTAssertTrue(cli.stderr.contains("Try again in 15 s"), cli.stderr)
+        XCTAssertTrue(cli.stderr.contains(accepted[0]), cli.stderr)
+
+        // The refusal is audited.
+        let rows = try stack.auditRows(actor: "admin", action: "restore")
+        XCTAssertTrue(rows.contains { ($0["outcome"] ?? nil) == "refused" && ((($0["detail"] ?? nil) ?? "").contains("429")) }, "\(rows)")
+
+        // Two ended jobs free the slots; then concurrent requests cannot slip past the limit together.
+        for id in accepted {
+            XCTAssertEqual(try stack.call("DELETE", "/jobs/\(id)", token: token).status, 200)
+        }
+        let statuses = ConcurrentResults()
+        let apiURL = stack.apiURL
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            statuses.append((try? Self.upload(apiURL: apiURL, token: token).status) ?? -1)
+        }
+        XCTAssertEqual(statuses.values.filter { $0 == 202 }.count, 2, "\(statuses.values)")
+        XCTAssertEqual(statuses.values.filter { $0 == 429 }.count, 4, "\(statuses.values)")
+        let db = try stack.db()
+        defer { db.close() }
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg_api.jobs WHERE status IN ('queued', 'running')").first("n"), "2")
+    }
+
+    /// A client that sends half a request and waits (slow-loris) is cut after the
+    /// idle timeout; so is an idle keep-alive connection. An SSE stream that
+    /// outlives the timeout several times over is not.
+    func testIdleTimeoutCutsSlowClientsButNotStreams() throws {
+        let port = stack.gatewayPorts[0]
+        let loris = try RawHTTPConnection(port: port)
+        try loris.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        let cut = loris.secondsUntilClosed(limit: Self.idleTimeout * 5)
+        let seconds = try XCTUnwrap(cut.seconds, "the half-sent request was never cut")
+        XCTAssertGreaterThan(seconds, Self.idleTimeout * 0.7)
+        XCTAssertLessThan(seconds, Self.idleTimeout * 3)
+        XCTAssertFalse(cut.received.contains("200"), "no answer to half a request: \(cut.received)")
+
+        let idle = try RawHTTPConnection(port: port)
+        try idle.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        guard case .data(let answer) = idle.read(timeout: 5) else { return XCTFail("no answer to /healthz") }
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200"), answer)
+        XCTAssertNotNil(idle.secondsUntilClosed(limit: Self.idleTimeout * 5).seconds, "an idle keep-alive connection is closed")
+
+        // A queued job (no worker) streams keep-alives every 2 s: the stream outlives the timeout.
+        let token = try stack.token()
+        let queued = try upload(token)
+        XCTAssertEqual(queued.status, 202)
+        let id = try XCTUnwrap(TestStack.object(queued)["job_id"] as? String)
+        let sse = try RawHTTPConnection(port: port)
+        try sse.send("GET /jobs/\(id)/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        var received = ""
+        let start = Date()
+        while Date().timeIntervalSince(start) < Self.idleTimeout * 3 {
+            switch sse.read(timeout: 0.5) {
+            case .data(let text): received += text
+            case .closed: return XCTFail("the SSE stream was cut after \(Date().timeIntervalSince(start)) s: \(received)")
+            case .timedOut: break
+            }
+        }
+        XCTAssertTrue(received.contains("event: progress"), received)
+        XCTAssertTrue(received.contains(": keep-alive"), received)
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(id)", token: token).status, 200)
+        let deadline = Date().addingTimeInterval(10)
+        while !received.contains("event: cancelled"), Date() < deadline {
+            if case .data(let text) = sse.read(timeout: 0.5) { received += text }
+        }
+        XCTAssertTrue(received.contains("event: cancelled"), "the stream still delivers the end: \(received)")
+    }
+}
+
+/// Results collected from concurrent threads.
+final class ConcurrentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Int] = []
+    func append(_ value: Int) { lock.lock(); items.append(value); lock.unlock() }
+    var values: [Int] { lock.lock(); defer { lock.unlock() }; return items }
+}
