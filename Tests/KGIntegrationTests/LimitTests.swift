@@ -1,5 +1,6 @@
 import Foundation
 import KGClient
+import KGDatabase
 import XCTest
 
 /// `max_jobs_per_user` (429 with Retry-After) and `http_idle_timeout_s` (slow
@@ -82,6 +83,39 @@ final class LimitTests: XCTestCase {
         XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg_api.jobs WHERE status IN ('queued', 'running')").first("n"), "2")
     }
 
+    /// The count and the insert are atomic per user: threads released together
+    /// never create more jobs than the limit (10 rounds of 8 at a limit of 3).
+    func testConcurrentCreatesNeverPassTheLimit() throws {
+        let threads = 8, limit = 3
+        let connections = try (0..<threads).map { _ in try stack.db() }
+        defer { connections.forEach { $0.close() } }
+        for round in 0..<10 {
+            let user = "racer\(round)"
+            let created = ConcurrentResults()
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for connection in connections {
+                let box = ConnectionBox(connection)
+                DispatchQueue.global().async(group: group) {
+                    start.wait()
+                    do {
+                        try JobStore(box.connection).create(jobID: UUID().uuidString.lowercased(), type: "restore", username: user,
+                                                            params: "{}", tempFile: nil, maxActivePerUser: limit)
+                        created.append(1)
+                    } catch is JobLimitReached {
+                        created.append(0)
+                    } catch {
+                        created.append(-1)
+                    }
+                }
+            }
+            for _ in 0..<threads { start.signal() }
+            group.wait()
+            XCTAssertEqual(created.values.filter { $0 == 1 }.count, limit, "round \(round): \(created.values)")
+            XCTAssertEqual(created.values.filter { $0 == 0 }.count, threads - limit, "round \(round): \(created.values)")
+        }
+    }
+
     /// A client that sends half a request and waits (slow-loris) is cut after the
     /// idle timeout; so is an idle keep-alive connection. An SSE stream that
     /// outlives the timeout several times over is not.
@@ -94,6 +128,7 @@ final class LimitTests: XCTestCase {
         XCTAssertGreaterThan(seconds, Self.idleTimeout * 0.7)
         XCTAssertLessThan(seconds, Self.idleTimeout * 3)
         XCTAssertFalse(cut.received.contains("200"), "no answer to half a request: \(cut.received)")
+        print("LimitTests: half-sent request cut after \(String(format: "%.2f", seconds)) s (http_idle_timeout_s = \(Self.idleTimeout))")
 
         let idle = try RawHTTPConnection(port: port)
         try idle.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -134,4 +169,10 @@ final class ConcurrentResults: @unchecked Sendable {
     private var items: [Int] = []
     func append(_ value: Int) { lock.lock(); items.append(value); lock.unlock() }
     var values: [Int] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+/// Hands a connection to one other thread (each thread uses its own).
+final class ConnectionBox: @unchecked Sendable {
+    let connection: PGConnection
+    init(_ connection: PGConnection) { self.connection = connection }
 }
