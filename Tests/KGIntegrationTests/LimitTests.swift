@@ -62,6 +62,10 @@ final class LimitTests: XCTestCase {
         XCTAssertTrue(cli.stderr.contains("max_jobs_per_user = 2"), cli.stderr)
         XCTAssertTrue(cli.stderr.contains("Try again in 15 s"), cli.stderr)
         XCTAssertTrue(cli.stderr.contains(accepted[0]), cli.stderr)
+        let cliBackup = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(cliBackup.exitCode, 1, cliBackup.summary)
+        XCTAssertTrue(cliBackup.stderr.contains("Try again in 15 s"), cliBackup.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stack.backupDir)) ?? [], [], "nothing in backup_dir")
 
         // The refusal is audited.
         let rows = try stack.auditRows(actor: "admin", action: "restore")
