@@ -11,8 +11,10 @@ final class LimitTests: XCTestCase {
     static let idleTimeout = 2.0
 
     override func setUpWithError() throws {
+        // No worker runs unless a test starts one; KG_TEST_RECORD_DELAY_MS then makes its backups slow.
         stack = try TestStack(workers: 0, environment: ["KG_MAX_JOBS_PER_USER": "2",
-                                                        "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout)])
+                                                        "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
+                                                        "KG_TEST_RECORD_DELAY_MS": "30"])
     }
 
     override func tearDown() {
@@ -164,6 +166,40 @@ final class LimitTests: XCTestCase {
             if case .data(let text) = sse.read(timeout: 0.5) { received += text }
         }
         XCTAssertTrue(received.contains("event: cancelled"), "the stream still delivers the end: \(received)")
+
+        // An upload that keeps sending, slowly, for three times the timeout is not cut.
+        let fixture = try Data(contentsOf: URL(fileURLWithPath: TestStack.fixtureBackup))
+        let boundary = "b0undary-\(UUID().uuidString)"
+        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\ntrue\r\n".utf8)
+        body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.json\"\r\n".utf8)
+        body += Data("Content-Type: application/json\r\n\r\n".utf8) + fixture + Data("\r\n--\(boundary)--\r\n".utf8)
+        let slow = try RawHTTPConnection(port: port)
+        try slow.send("POST /admin/restore HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                      + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\n\r\n")
+        let pieces = 12
+        let uploadStart = Date()
+        for i in 0..<pieces {
+            let range = (body.count * i / pieces)..<(body.count * (i + 1) / pieces)
+            try slow.send(body.subdata(in: range))
+            usleep(500_000)
+        }
+        let uploadSeconds = Date().timeIntervalSince(uploadStart)
+        XCTAssertGreaterThan(uploadSeconds, Self.idleTimeout * 2.5)
+        guard case .data(let uploadAnswer) = slow.read(timeout: 10) else { return XCTFail("the slow upload was cut") }
+        XCTAssertTrue(uploadAnswer.hasPrefix("HTTP/1.1 202"), uploadAnswer)
+        let slowJob = try XCTUnwrap(uploadAnswer.range(of: #"[0-9a-f]{8}-[0-9a-f-]{27}"#, options: .regularExpression).map { String(uploadAnswer[$0]) })
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(slowJob)", token: token).status, 200)
+
+        // A backup download that takes longer than the timeout (a slowed worker) is not cut.
+        try stack.loadSample(concepts: 20, ontologies: 2, dimensions: 4)
+        try stack.startWorker("slow")
+        try stack.login()
+        let downloadStart = Date()
+        let backup = try stack.kg(["admin", "backup", "--type", "full"])
+        let downloadSeconds = Date().timeIntervalSince(downloadStart)
+        XCTAssertEqual(backup.exitCode, 0, backup.summary + stack.logs)
+        XCTAssertGreaterThan(downloadSeconds, Self.idleTimeout * 1.5, "the backup must outlast the idle timeout to show anything")
+        print("LimitTests: slow upload \(String(format: "%.1f", uploadSeconds)) s and backup download \(String(format: "%.1f", downloadSeconds)) s survived http_idle_timeout_s = \(Self.idleTimeout)")
     }
 }
 

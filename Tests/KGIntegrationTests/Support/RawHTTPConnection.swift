@@ -24,7 +24,11 @@ final class RawHTTPConnection {
     deinit { close(fd) }
 
     func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try send(Data(text.utf8))
+    }
+
+    func send(_ data: Data) throws {
+        let bytes = [UInt8](data)
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
