@@ -31,6 +31,11 @@ public struct ServiceConfig: Sendable {
     public var maxUploadBytes = 8 * 1024 * 1024 * 1024
     /// Largest decompressed size of a gzip upload (a gzip bomb is refused, not unpacked).
     public var maxDecompressedBytes = 64 * 1024 * 1024 * 1024
+    /// Queued plus running jobs one user may have; another job is refused with 429 (0: no limit).
+    public var maxJobsPerUser = 4
+    /// An HTTP connection that sends nothing this long (between requests, or in the middle of a
+    /// request's head or body) is closed; a response being written is never cut (0: no limit).
+    public var httpIdleTimeoutSeconds = 60.0
     public var adminUsername: String?
     public var adminPassword: String?
     /// A file holding the first admin's password; replaces `admin_password`.
@@ -81,6 +86,8 @@ public struct ServiceConfig: Sendable {
         ("token_ttl_hours", "KG_TOKEN_TTL_HOURS", "lifetime of login tokens (default 168)"),
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
+        ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
+        ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
         ("admin_password", "KG_ADMIN_PASSWORD", "its password (better: admin_password_file)"),
         ("admin_password_file", "KG_ADMIN_PASSWORD_FILE", "file holding the first admin's password; replaces admin_password"),
@@ -193,6 +200,8 @@ public struct ServiceConfig: Sendable {
             case "token_ttl_hours": tokenTTLHours = Int(try number(key, value))
             case "max_upload_bytes": maxUploadBytes = Int(try number(key, value))
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
+            case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
+            case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
             case "admin_username": adminUsername = value
             case "admin_password": adminPassword = value
             case "admin_password_file": adminPasswordFile = value

@@ -37,7 +37,7 @@ extension GatewayCommand {
 
     struct User: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage users.", subcommands: [Add.self, Remove.self, Passwd.self, List.self])
+            abstract: "Manage users.", subcommands: [Add.self, Remove.self, Passwd.self, List.self, Revoke.self])
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from standard input.")
@@ -51,7 +51,10 @@ extension GatewayCommand {
 
             func run() throws {
                 let password = try readPassword()
-                try withUsers(options) { try $0.add(username: username, password: password, role: role) }
+                try withUsers(options) {
+                    try $0.add(username: username, password: password, role: role)
+                    try auditOperator($0, action: "user.add", target: username, detail: "role \(role)")
+                }
                 print("added \(role) \(username)")
             }
         }
@@ -62,7 +65,11 @@ extension GatewayCommand {
             @Option(help: "User name.") var username: String
 
             func run() throws {
-                guard try withUsers(options, { try $0.remove(username: username) }) else {
+                guard try withUsers(options, { users in
+                    let removed = try users.remove(username: username)
+                    if removed { try auditOperator(users, action: "user.remove", target: username) }
+                    return removed
+                }) else {
                     throw ValidationError("no user \(username)")
                 }
                 print("removed \(username)")
@@ -76,10 +83,32 @@ extension GatewayCommand {
 
             func run() throws {
                 let password = try readPassword()
-                guard try withUsers(options, { try $0.setPassword(username: username, password: password) }) else {
+                guard try withUsers(options, { users in
+                    let changed = try users.setPassword(username: username, password: password)
+                    if changed { try auditOperator(users, action: "user.passwd", target: username) }
+                    return changed
+                }) else {
                     throw ValidationError("no user \(username)")
                 }
                 print("password changed for \(username)")
+            }
+        }
+
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Revoke every token of a user (they must log in again); the user stays.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "User name.") var username: String
+
+            func run() throws {
+                let revoked: Int? = try withUsers(options) { users in
+                    guard try users.exists(username: username) else { return nil }
+                    let count = try users.revokeAll(username: username)
+                    try auditOperator(users, action: "tokens.revoke", target: username, detail: "\(count) token(s) revoked")
+                    return count
+                }
+                guard let revoked else { throw ValidationError("no user \(username) (see `kg-gateway user list`)") }
+                print("revoked \(revoked) token(s) of \(username)")
             }
         }
 
@@ -101,6 +130,13 @@ func readPassword() throws -> String {
         throw ValidationError("no password on standard input (pipe it in, e.g. `echo \"$PW\" | kg-gateway user add ...`)")
     }
     return line
+}
+
+/// Operator commands run on the server itself: the audit row names the local account.
+func auditOperator(_ users: UserStore, action: String, target: String, detail: String? = nil) throws {
+    let account = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    try AuditLog.record(users.db, actor: "operator:\(account)", action: action, target: target,
+                        outcome: AuditLog.Outcome.success, remoteAddress: nil, detail: (detail.map { $0 + "; " } ?? "") + "via kg-gateway user")
 }
 
 func withUsers<T>(_ options: ConfigOption, _ body: (UserStore) throws -> T) throws -> T {

@@ -32,7 +32,8 @@ final class LoadTests: XCTestCase {
         // The second gateway starts once the first is ready: two gateways starting together
         // against a database without users both try to create the first admin, and the
         // loser exits (GatewayService.bootstrapAdmin: count, then INSERT, no conflict handling).
-        let stack = try TestStack(workers: 2, gateways: 1)
+        // Each user submits 5 jobs at once: above the default max_jobs_per_user (4).
+        let stack = try TestStack(workers: 2, gateways: 1, environment: ["KG_MAX_JOBS_PER_USER": "10"])
         defer { stack.stop() }
         try stack.startGateway()
         try stack.waitReady()

@@ -3,6 +3,6 @@ import ArgumentParser
 /// `kg admin …`: backups and restores (admin role).
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Back up, verify, list and restore backups (backup and restore need the admin role).",
-        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self])
+        abstract: "Back up, verify, list and restore backups; revoke tokens, read the audit trail (admin role, except verify and list-backups).",
+        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self, RevokeTokens.self, Audit.self])
 }

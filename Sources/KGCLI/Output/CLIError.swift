@@ -27,8 +27,12 @@ public struct CLIError: Error, CustomStringConvertible {
                 If the gateway uses a certificate from a private CA, trust that CA with --cacert FILE \
                 (or KG_CACERT, or `kg config set cacert FILE`); check that the URL's host name matches the certificate.
                 """, exitCode: 3)
-        case .http(let status, _, _) where status == 401:
-            return CLIError("\(error.description)\nLog in with `kg login --username NAME`.", exitCode: 4)
+        case .http(let status, let message, _) where status == 401:
+            // The gateway says why (expired at …, revoked at …, wrong password).
+            let reason = message.isEmpty ? "not authenticated" : message
+            return CLIError("\(reason)\nLog in again with `kg login --username NAME`.", exitCode: 4)
+        case .http(let status, let message, let body) where status == 429:
+            return CLIError(JobLimitMessage.text(message: message, body: body), exitCode: 1)
         case .http(let status, _, _) where status == 403:
             return CLIError(error.description, exitCode: 4)
         default:

@@ -24,13 +24,19 @@ struct AuthMiddleware: RouterMiddleware {
         let token = String(parts[1])
         guard token.count <= 256 else { throw APIError.unauthorized("invalid token") }
         let found: (username: String, role: String)?
+        let reason: String?
         do {
-            found = try await pool.run { db in try UserStore(db).authenticate(token: token) }
+            (found, reason) = try await pool.run { db -> ((username: String, role: String)?, String?) in
+                let users = UserStore(db)
+                if let user = try users.authenticate(token: token) { return (user, nil) }
+                return (nil, try users.refusalReason(token: token))
+            }
         } catch {
             throw APIError.unavailable("database unavailable", detail: "\(error)")
         }
         guard let found else {
-            throw APIError.unauthorized("the token is invalid, expired or revoked: log in again with `kg login`")
+            // Expired and revoked tokens say so; unknown ones say no more than that.
+            throw APIError.unauthorized("\(reason ?? "the token is invalid, expired or revoked"): log in again with `kg login`")
         }
         var context = context
         context.user = AuthenticatedUser(username: found.username, role: found.role)

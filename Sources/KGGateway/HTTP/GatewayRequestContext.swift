@@ -4,9 +4,12 @@ import Hummingbird
 struct GatewayRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var user: AuthenticatedUser?
+    /// The client's address as this gateway sees it (the audit trail's "from where").
+    let remoteAddress: String?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The user, or 401.

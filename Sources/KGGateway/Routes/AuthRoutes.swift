@@ -5,6 +5,7 @@ import KGDatabase
 struct AuthRoutes {
     let pool: PGPool
     let tokenTTLHours: Int
+    let audit: AuditTrail
 
     struct Login: Decodable { let username: String; let password: String }
     struct TokenResponse: Encodable {
@@ -16,7 +17,7 @@ struct AuthRoutes {
     struct WhoAmI: Encodable { let username: String; let role: String }
 
     func register(on router: Router<GatewayRequestContext>) {
-        router.post("/auth/token") { request, _ -> Response in
+        router.post("/auth/token") { request, context -> Response in
             let login = try await JSON.decode(Login.self, from: request, limit: 16 * 1024)
             guard !login.username.isEmpty, login.username.count <= 200, login.password.count <= 1024 else {
                 throw APIError.badRequest("username and password are required")
@@ -29,8 +30,12 @@ struct AuthRoutes {
                 return (token.token, token.expiresAt, role)
             }
             guard let issued else {
+                await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.failure,
+                                   detail: "invalid username or password")
                 throw APIError.unauthorized("invalid username or password")
             }
+            await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.success,
+                               detail: "token expires \(issued.expiresAt)")
             return try JSON.response(encoding: TokenResponse(token: issued.token, expires_at: issued.expiresAt,
                                                             username: login.username, role: issued.role))
         }
@@ -39,9 +44,11 @@ struct AuthRoutes {
             return try JSON.response(encoding: WhoAmI(username: user.username, role: user.role))
         }
         router.post("/auth/logout") { request, context -> Response in
-            _ = try context.requireUser()
+            let user = try context.requireUser()
             let token = String(request.headers[.authorization]?.split(separator: " ").last ?? "")
             _ = try await pool.run { db in try UserStore(db).revoke(token: token) }
+            await audit.record(context, actor: user.username, action: "logout", target: user.username,
+                               outcome: AuditLog.Outcome.success, detail: "revoked this token")
             return JSON.response("{\"revoked\":true}")
         }
     }

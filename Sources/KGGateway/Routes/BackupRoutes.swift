@@ -13,6 +13,8 @@ struct BackupRoutes {
     let queue: JobQueue
     let storage: TempStorage
     let heartbeatTimeout: Double
+    let maxJobsPerUser: Int
+    let audit: AuditTrail
     let logger: Logger
 
     struct BackupRequest: Decodable {
@@ -23,52 +25,17 @@ struct BackupRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/backup") { request, context -> Response in
-            let user = try context.requireAdmin()
-            let body = try await JSON.decode(BackupRequest.self, from: request)
-            guard let type = BackupType(rawValue: body.backup_type) else {
-                throw APIError.badRequest("unknown backup_type \"\(body.backup_type)\"", detail: "use \"full\" or \"ontology\"")
+            let (user, id, params, gzip) = try await audit.refusals(context, action: "backup") {
+                try await accept(request, context)
             }
-            let compression = body.compression ?? "none"
-            guard compression == "none" || compression == "gzip" else {
-                throw APIError.badRequest("unknown compression \"\(compression)\"", detail: "use \"none\" or \"gzip\"")
-            }
-            var ontology: String?
-            if type == .ontology {
-                guard let name = body.ontology_name, !name.isEmpty else {
-                    throw APIError.badRequest("an ontology backup needs ontology_name", detail: "list ontologies with `kg ontology list`")
-                }
-                guard name.utf8.count <= 512, !name.contains("\0") else {
-                    throw APIError.badRequest("invalid ontology name")
-                }
-                let exists = try await pool.run { db in
-                    !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty)
-                }
-                guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
-                ontology = name
-            }
-
-            let jobID = UUID()
-            let id = jobID.uuidString.lowercased()
+            let detail = params.backupType == .ontology ? "ontology \(params.ontologyName ?? "")" : "full"
+            await audit.record(context, actor: user.username, action: "backup", target: id,
+                               outcome: AuditLog.Outcome.accepted, detail: detail + (gzip ? ", gzip" : ""))
             // Every line about this job carries who and which job.
             var logger = self.logger
             logger[metadataKey: "job_id"] = "\(id)"
             logger[metadataKey: "user"] = "\(user.username)"
-            let gzip = compression == "gzip"
-            let params = BackupJobParams(
-                backupType: type, ontologyName: ontology, compression: compression,
-                fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
-                tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
-            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "backup", username: user.username, params: paramsJSON, tempFile: params.tempFile)
-            }
-            do {
-                try await queue.publish(JobMessage(jobID: id, jobType: "backup"))
-            } catch {
-                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-                throw APIError.unavailable("the job queue is unavailable; try again shortly", detail: "\(error)")
-            }
-            logger.info("backup queued", metadata: ["type": "\(type.rawValue)"])
+            logger.info("backup queued", metadata: ["type": "\(params.backupType.rawValue)"])
 
             let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
                                           heartbeatTimeout: heartbeatTimeout, logger: logger)
@@ -82,6 +49,59 @@ struct BackupRoutes {
                 ],
                 body: ResponseBody { writer in try await streamer.stream(to: &writer) })
         }
+    }
+
+    /// Checks the request and queues the job; every refusal throws (and is audited by the caller).
+    private func accept(_ request: Request, _ context: GatewayRequestContext) async throws
+        -> (AuthenticatedUser, String, BackupJobParams, Bool) {
+        let user = try context.requireAdmin()
+        let body = try await JSON.decode(BackupRequest.self, from: request)
+        guard let type = BackupType(rawValue: body.backup_type) else {
+            throw APIError.badRequest("unknown backup_type \"\(body.backup_type)\"", detail: "use \"full\" or \"ontology\"")
+        }
+        let compression = body.compression ?? "none"
+        guard compression == "none" || compression == "gzip" else {
+            throw APIError.badRequest("unknown compression \"\(compression)\"", detail: "use \"none\" or \"gzip\"")
+        }
+        var ontology: String?
+        if type == .ontology {
+            guard let name = body.ontology_name, !name.isEmpty else {
+                throw APIError.badRequest("an ontology backup needs ontology_name", detail: "list ontologies with `kg ontology list`")
+            }
+            guard name.utf8.count <= 512, !name.contains("\0") else {
+                throw APIError.badRequest("invalid ontology name")
+            }
+            let exists = try await pool.run { db in
+                !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty)
+            }
+            guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+            ontology = name
+        }
+
+        let jobID = UUID()
+        let id = jobID.uuidString.lowercased()
+        let gzip = compression == "gzip"
+        let params = BackupJobParams(
+            backupType: type, ontologyName: ontology, compression: compression,
+            fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
+            tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
+        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+        let limit = maxJobsPerUser
+        do {
+            try await pool.run { db in
+                try JobStore(db).create(jobID: id, type: "backup", username: user.username, params: paramsJSON,
+                                        tempFile: params.tempFile, maxActivePerUser: limit)
+            }
+        } catch let reached as JobLimitReached {
+            throw APIError.tooManyJobs(reached)
+        }
+        do {
+            try await queue.publish(JobMessage(jobID: id, jobType: "backup"))
+        } catch {
+            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+            throw APIError.unavailable("the job queue is unavailable; try again shortly", detail: "\(error)")
+        }
+        return (user, id, params, gzip)
     }
 }
 

@@ -14,6 +14,8 @@ struct RestoreRoutes {
     let storage: TempStorage
     let maxUploadBytes: Int
     let maxDecompressedBytes: Int
+    let maxJobsPerUser: Int
+    let audit: AuditTrail
     let logger: Logger
 
     func register(on router: Router<GatewayRequestContext>) {
@@ -27,76 +29,99 @@ struct RestoreRoutes {
         }
 
         router.post("/admin/restore") { request, context -> Response in
-            let user = try context.requireAdmin()
-            let boundary = try multipartBoundary(request)
-            let jobID = UUID()
-            let id = jobID.uuidString.lowercased()
-            let path = storage.restorePath(jobID: jobID)
-            // Every line about this upload and its job carries who and which job.
-            var logger = self.logger
-            logger[metadataKey: "job_id"] = "\(id)"
-            logger[metadataKey: "user"] = "\(user.username)"
-            let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
-                                                    maxDecompressedBytes: maxDecompressedBytes,
-                                                    bytesReceived: GatewayMetrics.bytesIn(.restore)).receive(request.body)
-            // From here the file exists: remove it on every path that does not queue a job.
-            var queued = false
-            defer { if !queued { storage.remove(path) } }
-
-            let report = received.report
-            guard report.valid else {
-                logger.notice("refused an invalid backup upload", metadata: ["errors": "\(report.errors.count)"])
-                var error = APIError.badRequest("the backup is invalid: nothing was changed")
-                error.detailJSON = report.jsonText()
-                throw error
+            try await audit.refusals(context, action: "restore") {
+                try await restore(request, context)
             }
-            let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
-            let plan = RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
-                                        databaseVersion: databaseVersion)
-            if let refusal = plan.refusal {
-                throw APIError(.conflict, refusal, detail: "nothing was changed")
-            }
-            let fields = received.fields
-            let mode: RestoreMode
-            if let text = fields["mode"], !text.isEmpty {
-                guard let parsed = RestoreMode(rawValue: text) else {
-                    throw APIError.badRequest("unknown mode \"\(text)\"", detail: "use replace or merge")
-                }
-                mode = parsed
-            } else {
-                mode = RestoreMode.defaultFor(backupType: report.backupType)
-            }
-            let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
-            let externalDeps: ExternalDepsStrategy
-            if let text = fields["external_deps"], !text.isEmpty {
-                guard let parsed = ExternalDepsStrategy(rawValue: text) else {
-                    throw APIError.badRequest("unknown external_deps \"\(text)\"",
-                                              detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                externalDeps = parsed
-            } else {
-                externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
-            }
-            let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
-                                          fileName: received.fileName, fileBytes: received.fileBytes,
-                                          backupType: report.backupType, ontology: report.ontology, statistics: report.counts)
-            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON, tempFile: path)
-            }
-            do {
-                try await queue.publish(JobMessage(jobID: id, jobType: "restore"))
-            } catch {
-                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-                throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-            }
-            queued = true
-            logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
-                                                     "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
-            let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
-                                           integrityWarnings: report.warnings.map(\.message))
-            return try JSON.response(encoding: accepted, status: .accepted)
         }
+    }
+
+    /// Receives, checks and queues a restore; every refusal throws (and is audited by the caller).
+    private func restore(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireAdmin()
+        let boundary = try multipartBoundary(request)
+        // Refuse before reading the body when the user is already at the limit;
+        // the count is checked again, atomically, when the job is created.
+        let limit = maxJobsPerUser
+        if limit > 0 {
+            let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
+            if active.count >= limit {
+                throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
+            }
+        }
+        let jobID = UUID()
+        let id = jobID.uuidString.lowercased()
+        let path = storage.restorePath(jobID: jobID)
+        // Every line about this upload and its job carries who and which job.
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(id)"
+        logger[metadataKey: "user"] = "\(user.username)"
+        let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
+                                                maxDecompressedBytes: maxDecompressedBytes,
+                                                bytesReceived: GatewayMetrics.bytesIn(.restore)).receive(request.body)
+        // From here the file exists: remove it on every path that does not queue a job.
+        var queued = false
+        defer { if !queued { storage.remove(path) } }
+
+        let report = received.report
+        guard report.valid else {
+            logger.notice("refused an invalid backup upload", metadata: ["errors": "\(report.errors.count)"])
+            var error = APIError.badRequest("the backup is invalid: nothing was changed")
+            error.detailJSON = report.jsonText()
+            throw error
+        }
+        let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
+        let plan = RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
+                                    databaseVersion: databaseVersion)
+        if let refusal = plan.refusal {
+            throw APIError(.conflict, refusal, detail: "nothing was changed")
+        }
+        let fields = received.fields
+        let mode: RestoreMode
+        if let text = fields["mode"], !text.isEmpty {
+            guard let parsed = RestoreMode(rawValue: text) else {
+                throw APIError.badRequest("unknown mode \"\(text)\"", detail: "use replace or merge")
+            }
+            mode = parsed
+        } else {
+            mode = RestoreMode.defaultFor(backupType: report.backupType)
+        }
+        let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
+        let externalDeps: ExternalDepsStrategy
+        if let text = fields["external_deps"], !text.isEmpty {
+            guard let parsed = ExternalDepsStrategy(rawValue: text) else {
+                throw APIError.badRequest("unknown external_deps \"\(text)\"",
+                                          detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            externalDeps = parsed
+        } else {
+            externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
+        }
+        let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
+                                      fileName: received.fileName, fileBytes: received.fileBytes,
+                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts)
+        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+        do {
+            try await pool.run { db in
+                try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON,
+                                        tempFile: path, maxActivePerUser: limit)
+            }
+        } catch let reached as JobLimitReached {
+            throw APIError.tooManyJobs(reached)
+        }
+        do {
+            try await queue.publish(JobMessage(jobID: id, jobType: "restore"))
+        } catch {
+            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
+        }
+        queued = true
+        await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
+                           detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")
+        logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
+                                                 "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
+        let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
+                                       integrityWarnings: report.warnings.map(\.message))
+        return try JSON.response(encoding: accepted, status: .accepted)
     }
 
     private func multipartBoundary(_ request: Request) throws -> [UInt8] {

@@ -1,0 +1,252 @@
+import Foundation
+import KGClient
+import KGDatabase
+import XCTest
+
+/// Roles, tokens (expiry, revocation by the user and by an admin) and the
+/// audit trail, against a real gateway, database and CLI.
+final class AccessTests: XCTestCase {
+    var stack: TestStack!
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    enum Caller: String, CaseIterable {
+        case admin, reader, noToken, expired, revoked
+    }
+
+    struct Route {
+        let method: String
+        let path: String
+        var body: String? = nil
+        /// Expected status for the admin and for the reader; everyone else gets 401.
+        let admin: Int
+        let reader: Int
+        var open = false
+    }
+
+    /// Every route × admin, reader, no token, an expired token and a revoked token.
+    func testEveryRouteRespectsItsRoleBoundary() throws {
+        stack = try TestStack(workers: 0)
+        try stack.addUser("reader", role: "reader", password: "reader-pw")
+        try stack.addUser("carol", role: "reader", password: "carol-pw")
+        let tokens: [Caller: String?] = [
+            .admin: try stack.token(),
+            .reader: try stack.token("reader", password: "reader-pw"),
+            .noToken: nil,
+            .expired: try stack.token(),
+            .revoked: try stack.token("reader", password: "reader-pw"),
+        ]
+        try stack.expire(token: tokens[.expired]!!)
+        // The user revokes their own token (what `kg logout` does).
+        let logout = try stack.call("POST", "/auth/logout", token: tokens[.revoked]!)
+        XCTAssertEqual(logout.status, 200)
+
+        let adminJob = try stack.insertJob(user: "admin")
+        let readerJob = try stack.insertJob(user: "reader")
+        let backupJSON = #"{"backup_type": "bogus"}"#
+        let routes: [Route] = [
+            Route(method: "GET", path: "/healthz", admin: 200, reader: 200, open: true),
+            Route(method: "GET", path: "/auth/whoami", admin: 200, reader: 200),
+            // 400 shows the admin got past authentication and the role check to the request's own checks.
+            Route(method: "POST", path: "/admin/backup", body: backupJSON, admin: 400, reader: 403),
+            Route(method: "POST", path: "/admin/restore", body: "{}", admin: 400, reader: 403),
+            // Verifying an upload reads nothing from the graph and changes nothing: readers may.
+            Route(method: "POST", path: "/admin/backup/verify", body: "{}", admin: 400, reader: 400),
+            Route(method: "GET", path: "/jobs", admin: 200, reader: 200),
+            Route(method: "GET", path: "/jobs/\(adminJob)", admin: 200, reader: 404),
+            Route(method: "GET", path: "/jobs/\(readerJob)", admin: 200, reader: 200),
+            Route(method: "GET", path: "/jobs/\(adminJob)/events", admin: 200, reader: 404),
+            Route(method: "DELETE", path: "/jobs/\(adminJob)", admin: 409, reader: 404),
+            Route(method: "GET", path: "/admin/audit", admin: 200, reader: 403),
+            Route(method: "POST", path: "/admin/users/carol/revoke-tokens", admin: 200, reader: 403),
+            Route(method: "POST", path: "/admin/users/nobody/revoke-tokens", admin: 404, reader: 403),
+        ]
+        for route in routes {
+            for caller in Caller.allCases {
+                let expected: Int
+                switch caller {
+                case .admin: expected = route.admin
+                case .reader: expected = route.reader
+                default: expected = route.open ? route.admin : 401
+                }
+                let r = try stack.call(route.method, route.path, token: tokens[caller]!, json: route.body)
+                let body = String(decoding: r.body, as: UTF8.self)
+                XCTAssertEqual(r.status, expected, "\(route.method) \(route.path) as \(caller): \(body)")
+                if r.status >= 400 {
+                    XCTAssertNotNil(TestStack.object(r)["error"] as? String, "errors are JSON: \(route.method) \(route.path) as \(caller): \(body)")
+                }
+                if r.status == 401 {
+                    XCTAssertTrue(body.contains("kg login"), "401 says how to log in again: \(body)")
+                    if caller == .expired { XCTAssertTrue(body.contains("expired at"), body) }
+                    if caller == .revoked { XCTAssertTrue(body.contains("revoked at"), body) }
+                }
+            }
+        }
+
+        // Readers list only their own jobs; admins every job.
+        func jobIDs(_ token: String) throws -> Set<String> {
+            let list = TestStack.object(try stack.call("GET", "/jobs", token: token))["jobs"] as? [[String: Any]] ?? []
+            return Set(list.compactMap { $0["job_id"] as? String })
+        }
+        XCTAssertEqual(try jobIDs(tokens[.reader]!!), [readerJob])
+        XCTAssertEqual(try jobIDs(tokens[.admin]!!), [readerJob, adminJob])
+
+        // A reader cancels their own queued job, never an admin's.
+        let readerQueued = try stack.insertJob(user: "reader", status: "queued")
+        let adminQueued = try stack.insertJob(user: "admin", status: "queued")
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(adminQueued)", token: tokens[.reader]!).status, 404)
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(readerQueued)", token: tokens[.reader]!).status, 200)
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(adminQueued)", token: tokens[.admin]!).status, 200)
+    }
+
+    /// Expired and revoked tokens (by the user, by an admin, by an operator):
+    /// the CLI exits 4 and says to log in again.
+    func testExpiredAndRevokedTokensAskToLogInAgain() throws {
+        stack = try TestStack(workers: 0)
+        try stack.addUser("reader", role: "reader", password: "reader-pw")
+        let readerHome = stack.root + "/reader-cli"
+        try FileManager.default.createDirectory(atPath: readerHome, withIntermediateDirectories: true)
+        try stack.login()
+        try stack.login("reader", password: "reader-pw", home: readerHome)
+        XCTAssertEqual(try stack.kg(["job", "list"], home: readerHome).exitCode, 0)
+
+        // A reader may not back up, restore, revoke or read the audit trail: exit 4.
+        for args in [["admin", "backup", "--type", "full"], ["admin", "revoke-tokens", "admin"], ["admin", "audit"]] {
+            let r = try stack.kg(args, home: readerHome)
+            XCTAssertEqual(r.exitCode, 4, "\(args): \(r.summary)")
+            XCTAssertTrue(r.stderr.contains("admin role"), r.stderr)
+        }
+
+        // An admin revokes the reader's tokens.
+        let revoke = try stack.kg(["admin", "revoke-tokens", "reader"])
+        XCTAssertEqual(revoke.exitCode, 0, revoke.summary)
+        XCTAssertTrue(revoke.stdout.contains("revoked 1 token(s) of reader"), revoke.stdout)
+        var r = try stack.kg(["job", "list"], home: readerHome)
+        XCTAssertEqual(r.exitCode, 4, r.summary)
+        XCTAssertTrue(r.stderr.contains("revoked at") && r.stderr.contains("kg login"), r.stderr)
+        XCTAssertEqual(try stack.kg(["admin", "revoke-tokens", "nobody"]).exitCode, 1)
+
+        // An operator does the same on the server.
+        try stack.login("reader", password: "reader-pw", home: readerHome)
+        XCTAssertEqual(try stack.kg(["job", "list"], home: readerHome).exitCode, 0)
+        let op = try runCommand(stack.binDir + "/kg-gateway", ["user", "revoke", "reader"], environment: stack.serviceEnvironment())
+        XCTAssertEqual(op.exitCode, 0, op.summary)
+        XCTAssertTrue(op.stdout.contains("revoked 1 token(s) of reader"), op.stdout)
+        r = try stack.kg(["job", "list"], home: readerHome)
+        XCTAssertEqual(r.exitCode, 4, r.summary)
+        let noUser = try runCommand(stack.binDir + "/kg-gateway", ["user", "revoke", "nobody"], environment: stack.serviceEnvironment())
+        XCTAssertNotEqual(noUser.exitCode, 0)
+        XCTAssertTrue(noUser.stderr.contains("no user nobody"), noUser.summary)
+
+        // Expiry (as if token_ttl_hours had passed).
+        try stack.login("reader", password: "reader-pw", home: readerHome)
+        let stored = try storedToken(home: readerHome)
+        try stack.expire(token: stored)
+        r = try stack.kg(["job", "list"], home: readerHome)
+        XCTAssertEqual(r.exitCode, 4, r.summary)
+        XCTAssertTrue(r.stderr.contains("expired at") && r.stderr.contains("kg login"), r.stderr)
+
+        // `kg logout` revokes the token on the server, not only in the config file.
+        let adminToken = try storedToken(home: stack.cliHome)
+        XCTAssertEqual(try stack.kg(["logout"]).exitCode, 0)
+        r = try stack.kg(["job", "list"], extra: ["KG_TOKEN": adminToken])
+        XCTAssertEqual(r.exitCode, 4, r.summary)
+        XCTAssertTrue(r.stderr.contains("revoked at"), r.stderr)
+
+        // A tiny token_ttl_hours is honoured too: 0 hours gives a token that is already expired.
+        let shortLived = try TestStack(workers: 0, environment: ["KG_TOKEN_TTL_HOURS": "0"])
+        defer { shortLived.stop() }
+        let token = try shortLived.token()
+        let whoami = try shortLived.call("GET", "/auth/whoami", token: token)
+        XCTAssertEqual(whoami.status, 401)
+        XCTAssertTrue(String(decoding: whoami.body, as: UTF8.self).contains("expired at"))
+    }
+
+    /// Every audited action leaves a row (who, what, target, outcome, from where),
+    /// and `kg admin audit` shows and filters them, newest first.
+    func testAuditTrail() throws {
+        stack = try TestStack(workers: 1)
+        try stack.loadSample(concepts: 12, ontologies: 2, dimensions: 4)
+        try stack.addUser("reader", role: "reader", password: "reader-pw")
+        let readerHome = stack.root + "/reader-cli"
+        try FileManager.default.createDirectory(atPath: readerHome, withIntermediateDirectories: true)
+
+        let wrong = try stack.kg(["login", "--username", "admin", "--password-stdin"], input: "not-the-password\n")
+        XCTAssertEqual(wrong.exitCode, 4, wrong.summary)
+        let ghost = try stack.kg(["login", "--username", "ghost", "--password-stdin"], input: "x\n")
+        XCTAssertEqual(ghost.exitCode, 4, ghost.summary)
+        try stack.login()
+        try stack.login("reader", password: "reader-pw", home: readerHome)
+        XCTAssertEqual(try stack.kg(["admin", "backup", "--type", "full"], home: readerHome).exitCode, 4)
+
+        let backup = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary + stack.logs)
+        let file = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let restore = try stack.kg(["admin", "restore", file, "--yes", "--dry-run"])
+        XCTAssertEqual(restore.exitCode, 0, restore.summary + stack.logs)
+        let restoreJob = restore.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try stack.kg(["admin", "revoke-tokens", "reader"]).exitCode, 0)
+        let spare = try stack.token()
+        XCTAssertEqual(try stack.call("POST", "/auth/logout", token: spare).status, 200)
+
+        let rows = try stack.auditRows()
+        func has(_ actor: String?, _ action: String, _ outcome: String, target: String? = nil, detail: String? = nil) -> Bool {
+            rows.contains { row in
+                (row["actor"] ?? nil) == actor && (row["action"] ?? nil) == action && (row["outcome"] ?? nil) == outcome
+                    && (target == nil || (row["target"] ?? nil) == target)
+                    && (detail == nil || ((row["detail"] ?? nil) ?? "").contains(detail!))
+            }
+        }
+        let all = rows.map { "\($0)" }.joined(separator: "\n")
+        XCTAssertTrue(has("admin", "login", "failure"), all)
+        XCTAssertTrue(has("ghost", "login", "failure"), "a failed login names the user as given: \(all)")
+        XCTAssertTrue(has("admin", "login", "success"), all)
+        XCTAssertTrue(has("reader", "backup", "refused", detail: "403"), all)
+        XCTAssertTrue(has("admin", "backup", "accepted"), all)
+        XCTAssertTrue(has("admin", "backup.finished", "completed"), all)
+        XCTAssertTrue(has("admin", "restore", "accepted", target: restoreJob, detail: "dry run"), all)
+        XCTAssertTrue(has("admin", "restore.finished", "completed", target: restoreJob, detail: "dry run"), all)
+        XCTAssertTrue(has("admin", "tokens.revoke", "success", target: "reader", detail: "1 token(s)"), all)
+        XCTAssertTrue(has("admin", "logout", "success"), all)
+        XCTAssertTrue(has("operator:" + (stack.serviceEnvironment()["USER"] ?? "unknown"), "user.add", "success", target: "reader"), all)
+        let gatewayRows = rows.filter { ["login", "logout", "backup", "restore", "tokens.revoke"].contains(($0["action"] ?? nil) ?? "") }
+        XCTAssertTrue(gatewayRows.allSatisfy { ($0["remote_address"] ?? nil) == "127.0.0.1" }, "from where: \(all)")
+
+        // The CLI: JSON, newest first, filters.
+        func entries(_ args: [String]) throws -> [[String: Any]] {
+            let r = try stack.kg(["admin", "audit", "--json"] + args)
+            XCTAssertEqual(r.exitCode, 0, r.summary)
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return object?["entries"] as? [[String: Any]] ?? []
+        }
+        let newest = try entries([])
+        XCTAssertEqual(newest.first?["action"] as? String, "logout", "newest first")
+        XCTAssertEqual(newest.count, rows.count)
+        XCTAssertEqual(try entries(["--limit", "2"]).count, 2)
+        let reader = try entries(["--user", "reader"])
+        XCTAssertFalse(reader.isEmpty)
+        XCTAssertTrue(reader.allSatisfy { $0["actor"] as? String == "reader" })
+        let restores = try entries(["--action", "restore"])
+        XCTAssertEqual(Set(restores.compactMap { $0["action"] as? String }), ["restore", "restore.finished"])
+        XCTAssertEqual(try entries(["--since", "1h"]).count, rows.count)
+        XCTAssertEqual(try entries(["--since", "2999-01-01"]).count, 0)
+        let bad = try stack.kg(["admin", "audit", "--since", "yesterday-ish"])
+        XCTAssertEqual(bad.exitCode, 2, bad.summary)
+        XCTAssertTrue(bad.stderr.contains("ISO 8601"), bad.stderr)
+
+        let table = try stack.kg(["admin", "audit", "--action", "login"])
+        XCTAssertEqual(table.exitCode, 0, table.summary)
+        let lines = table.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasPrefix("TIME (UTC)") == true, table.stdout)
+        XCTAssertTrue(lines.dropFirst().allSatisfy { $0.contains(" login ") }, table.stdout)
+        XCTAssertEqual(lines.count, 1 + 5, "header + 2 failed and 3 successful logins: \(table.stdout)")
+    }
+
+    private func storedToken(home: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: home + "/config/kg/config.json"))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return try XCTUnwrap(object?["token"] as? String)
+    }
+}
