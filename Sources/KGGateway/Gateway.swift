@@ -23,6 +23,8 @@ public enum Gateway {
                      heartbeatTimeout: config.heartbeatTimeoutSeconds, logger: logger).register(on: router)
         RestoreRoutes(pool: pool, queue: queue, storage: storage, maxUploadBytes: config.maxUploadBytes,
                       maxDecompressedBytes: config.maxDecompressedBytes, logger: logger).register(on: router)
+        CheckpointRoutes(pool: pool, logger: logger).register(on: router)
+        SurgeryRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
         let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         return Application(

@@ -134,6 +134,7 @@ final class JobRunner: @unchecked Sendable {
                                  heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.crashMarker = config.testCrashMarker
+        context.failAfterStage = config.testFailAfterStage
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
         logger.info("job started", metadata: ["type": "\(job.type)", "attempt": "\(job.attempts)"])
@@ -153,7 +154,32 @@ final class JobRunner: @unchecked Sendable {
                 let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
                 tempFile = params.tempFile
                 let version = try MigrationRunner(connection: data).currentVersion()
-                resultJSON = JobContext.encode(try RestoreJob(params: params, context: context).run(data: data, databaseSchemaVersion: version))
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: RestoreJob.ranges[.creatingCheckpoint]!,
+                                           lastStage: RestoreStage.committing.rawValue)
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
+                        .run(data: data, databaseSchemaVersion: version)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
+            case GraphOperation.prune.rawValue, GraphOperation.ontologyDelete.rawValue:
+                let operation = GraphOperation(rawValue: job.type)!
+                let params = try JSONDecoder().decode(GraphOperationParams.self, from: Data(job.params.utf8))
+                let version = try MigrationRunner(connection: data).currentVersion()
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: GraphOperationJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
             default:
                 throw JobFailure("this worker cannot run \(job.type) jobs")
             }

@@ -159,6 +159,9 @@ enum RestoreMessages {
             if let removed { lines.append("  removed because not in the backup: \(removed)") }
             if let pruned { lines.append("  dropped because they name missing concepts: \(pruned)") }
         }
+        if result.checkpoint == "kept", let id = result.checkpointID {
+            lines.append("  checkpoint kept: \(id) (`kg admin checkpoints download \(id)`)")
+        }
         lines += result.warnings.map { "warning: \($0)" }
         return lines.joined(separator: "\n")
     }
@@ -167,6 +170,8 @@ enum RestoreMessages {
     static func failed(error: String?, dryRun: Bool) -> String {
         let reason = error.flatMap { $0.isEmpty ? nil : $0 } ?? "the worker gave no reason"
         if dryRun { return "dry run failed: \(reason). Nothing was changed." }
+        if reason.hasPrefix("ROLLBACK FAILED") { return "restore failed, and so did the rollback: \(reason)" }
+        if reason.contains("rolled back to checkpoint") { return "restore failed: \(reason). The graph is as it was before." }
         return "restore failed and was rolled back: \(reason). No data was lost; the graph is as it was before."
     }
 

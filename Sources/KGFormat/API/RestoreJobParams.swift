@@ -38,9 +38,19 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     public var backupType: String?
     public var ontology: String?
     public var statistics: [String: Int]
+    /// Make a checkpoint first (nil: the default, ``makesCheckpoint``).
+    public var checkpoint: Bool?
+    /// Keep the checkpoint after a success too.
+    public var keepCheckpoint: Bool?
+    /// Fail at once instead of waiting when another risky operation runs.
+    public var noWait: Bool?
 
     public init(mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
-                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int]) {
+                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int],
+                checkpoint: Bool? = nil, keepCheckpoint: Bool? = nil, noWait: Bool? = nil) {
+        self.checkpoint = checkpoint
+        self.keepCheckpoint = keepCheckpoint
+        self.noWait = noWait
         self.mode = mode
         self.dryRun = dryRun
         self.externalDeps = externalDeps
@@ -55,6 +65,15 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
         case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
+        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+    }
+
+    /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes
+    /// existing data a user may regret), never for a dry run. A replace makes none by
+    /// default: it already sets the graph to a file the user holds.
+    public var makesCheckpoint: Bool {
+        if dryRun { return false }
+        return checkpoint ?? (mode == .merge)
     }
 }
 
@@ -111,6 +130,9 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     /// two restores' intervals never overlap.
     public var lockedFrom: String?
     public var lockedUntil: String?
+    /// What became of the checkpoint: nil (none made), `deleted`, or `kept` (with `checkpointID`).
+    public var checkpoint: String?
+    public var checkpointID: String?
 
     public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
                 pruned: [String: Int], warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
@@ -128,7 +150,7 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case mode, dryRun = "dry_run", restored, removed, updated, pruned, warnings, seconds
-        case lockedFrom = "locked_from", lockedUntil = "locked_until"
+        case lockedFrom = "locked_from", lockedUntil = "locked_until", checkpoint, checkpointID = "checkpoint_id"
     }
 }
 

@@ -71,9 +71,14 @@ struct RestoreRoutes {
             } else {
                 externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
             }
+            let checkpoint = try RiskyFields.flag(fields, "checkpoint")
+            let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
+            let noWait = try RiskyFields.flag(fields, "no_wait") ?? false
+            if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
             let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
                                           fileName: received.fileName, fileBytes: received.fileBytes,
-                                          backupType: report.backupType, ontology: report.ontology, statistics: report.counts)
+                                          backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
+                                          checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
             try await pool.run { db in
                 try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON, tempFile: path)

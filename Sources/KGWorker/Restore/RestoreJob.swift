@@ -7,8 +7,10 @@ import KGFormat
 /// 1. checking — the file's integrity again (the gateway checked it too; the
 ///    worker never trusts a file it did not check itself): a peek at the header
 ///    for the schema plan, the full check then rides along with loading.
-/// 2. creating_checkpoint — not needed for a single-transaction restore; the
-///    stage is reported so that every restore shows the same stages.
+/// 2. creating_checkpoint — a full backup of the graph before anything changes,
+///    made by ``RiskyOperation`` (`makeCheckpoint`) when the restore asks for one
+///    (merges by default); otherwise reported as not needed, so that every
+///    restore shows the same stages.
 /// 3. loading — the records stream into temporary staging tables with COPY;
 ///    then checks inside the database (duplicate ids, references, types).
 /// 4. restoring_* — apply to the live graph (replace or merge).
@@ -18,6 +20,8 @@ import KGFormat
 struct RestoreJob {
     let params: RestoreJobParams
     let context: JobContext
+    /// Writes the checkpoint (``RiskyOperation``); nil when this restore makes none.
+    var makeCheckpoint: (() throws -> Void)? = nil
 
     /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
     static let ranges: [RestoreStage: (Double, Double)] = [
@@ -62,8 +66,16 @@ struct RestoreJob {
         var warnings: [String] = []
         try report(.checking, done: fileBytes, total: fileBytes, force: true)
 
-        // 2. A single transaction needs no checkpoint (see the type's documentation).
-        try report(.creatingCheckpoint, done: 1, total: 1, message: "not needed: the restore runs in one transaction", force: true)
+        // 2. The checkpoint, when this restore makes one (see the type's documentation).
+        if let makeCheckpoint {
+            try report(.creatingCheckpoint, done: 0, total: 1, message: "writing a full backup of the graph", force: true)
+            try makeCheckpoint()
+            try report(.creatingCheckpoint, done: 1, total: 1, force: true)
+        } else {
+            let why = params.dryRun ? "a dry run changes nothing"
+                : params.checkpoint == false ? "skipped (--no-checkpoint)" : "not needed: the restore runs in one transaction"
+            try report(.creatingCheckpoint, done: 1, total: 1, message: why, force: true)
+        }
 
         let merge = params.mode == .merge
         var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]

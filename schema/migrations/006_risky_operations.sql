@@ -1,0 +1,28 @@
+-- Risky graph operations (issue 4): checkpoints and the new job type.
+-- Service tables only (schema kg_api): backups do not change.
+
+-- A checkpoint is a full backup of the graph taken by a worker before a risky
+-- operation, kept in temp storage as .checkpoint_<job_id>_<YYYYMMDD_HHMMSS>.json.
+-- One row per job (a retried job reuses its row). status:
+--   ready            the operation is running; the file is complete
+--   kept             the operation failed and the graph was rolled back to it,
+--                    or the user asked to keep it (--keep-checkpoint)
+--   rollback_failed  the operation failed AND the rollback failed: restore it by hand
+CREATE TABLE kg_api.checkpoints (
+    checkpoint_id  uuid PRIMARY KEY,
+    job_id         uuid NOT NULL,
+    job_type       text NOT NULL,
+    username       text NOT NULL,
+    file_name      text NOT NULL,
+    path           text NOT NULL,
+    bytes          bigint NOT NULL DEFAULT 0,
+    status         text NOT NULL CHECK (status IN ('ready', 'kept', 'rollback_failed')),
+    reason         text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    kept_at        timestamptz
+);
+CREATE INDEX checkpoints_kept_idx ON kg_api.checkpoints (kept_at DESC) WHERE status <> 'ready';
+
+ALTER TABLE kg_api.jobs DROP CONSTRAINT IF EXISTS jobs_job_type_check;
+ALTER TABLE kg_api.jobs ADD CONSTRAINT jobs_job_type_check
+    CHECK (job_type IN ('backup', 'restore', 'stitch', 'prune', 'ontology_delete'));
