@@ -24,6 +24,43 @@ public struct CheckpointStore {
             """, [jobID, jobType, username, fileName, path, String(bytes)])
     }
 
+    /// Saves the rows a backup file cannot carry (orphaned instances, ontologies
+    /// without sources) with the checkpoint; returns how many.
+    @discardableResult
+    public func saveUnrepresentableRows(checkpointID: String, graph: PGConnection) throws -> Int {
+        // Read on the graph's connection (it may be another database session), written here.
+        let instances = try graph.query("""
+            SELECT instance_id, quote, source_id FROM kg.instances i
+            WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)
+            """).rows
+        let ontologies = try graph.query("""
+            SELECT name FROM kg.ontologies o WHERE NOT EXISTS (SELECT 1 FROM kg.sources s WHERE s.document = o.name)
+            """).rows
+        try db.query("DELETE FROM kg_api.checkpoint_rows WHERE checkpoint_id = $1::uuid", [checkpointID])
+        for row in instances {
+            try db.query("""
+                INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key, quote, source_id) VALUES ($1::uuid, 'instance', $2, $3, $4)
+                """, [checkpointID, row[0], row[1], row[2]])
+        }
+        for row in ontologies {
+            try db.query("INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key) VALUES ($1::uuid, 'ontology', $2)",
+                         [checkpointID, row[0]])
+        }
+        return instances.count + ontologies.count
+    }
+
+    /// Puts the saved rows back (inside a rollback's transaction, on `db`).
+    public func restoreUnrepresentableRows(checkpointID: String) throws {
+        try db.query("""
+            INSERT INTO kg.ontologies (name) SELECT key FROM kg_api.checkpoint_rows
+            WHERE checkpoint_id = $1::uuid AND kind = 'ontology' ON CONFLICT DO NOTHING
+            """, [checkpointID])
+        try db.query("""
+            INSERT INTO kg.instances (instance_id, quote, source_id) SELECT key, quote, source_id FROM kg_api.checkpoint_rows
+            WHERE checkpoint_id = $1::uuid AND kind = 'instance' ON CONFLICT DO NOTHING
+            """, [checkpointID])
+    }
+
     /// Marks a checkpoint kept (`kept` or `rollback_failed`) with why.
     public func keep(checkpointID: String, status: String = "kept", reason: String) throws {
         try db.query("""

@@ -26,3 +26,16 @@ CREATE INDEX checkpoints_kept_idx ON kg_api.checkpoints (kept_at DESC) WHERE sta
 ALTER TABLE kg_api.jobs DROP CONSTRAINT IF EXISTS jobs_job_type_check;
 ALTER TABLE kg_api.jobs ADD CONSTRAINT jobs_job_type_check
     CHECK (job_type IN ('backup', 'restore', 'stitch', 'prune', 'ontology_delete'));
+
+-- Rows a backup file cannot carry, saved with the checkpoint so that a rollback
+-- is exact: instances that evidence no concept (a backup's instance record names
+-- its concept) and ontologies without sources (a backup lists ontologies through
+-- their sources). Re-inserted inside the rollback's transaction.
+CREATE TABLE kg_api.checkpoint_rows (
+    checkpoint_id  uuid NOT NULL REFERENCES kg_api.checkpoints (checkpoint_id) ON DELETE CASCADE,
+    kind           text NOT NULL CHECK (kind IN ('instance', 'ontology')),
+    key            text NOT NULL,
+    quote          text,
+    source_id      text
+);
+CREATE INDEX checkpoint_rows_idx ON kg_api.checkpoint_rows (checkpoint_id);

@@ -12,7 +12,8 @@ import KGService
 ///    after making its checkpoint, the graph is first rolled back to it;
 /// 1. the checkpoint: a full backup of the graph by the backup writer into temp
 ///    storage (`.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json`), when the operation asks
-///    for one (its `makeCheckpoint` closure, called at its `creating_checkpoint` stage);
+///    for one (its `makeCheckpoint` closure, called at its `creating_checkpoint` stage),
+///    plus the rows a backup cannot carry (`kg_api.checkpoint_rows`);
 /// 2. the operation;
 /// 3. the integrity of the graph (``GraphIntegritySQL``);
 /// 4. success: the checkpoint is deleted (or kept on request). Failure of any
@@ -141,8 +142,11 @@ struct RiskyOperation {
                 try CheckpointStore($0).recordReady(jobID: job.jobID, jobType: job.type, username: job.username,
                                                     fileName: name, path: path, bytes: written.bytes)
             }
+            // Rows the file cannot carry; the graph lock keeps them consistent with the snapshot.
+            try context.withControl { try CheckpointStore($0).saveUnrepresentableRows(checkpointID: job.jobID, graph: db) }
         } catch {
             storage.remove(path)
+            _ = try? context.withControl { try CheckpointStore($0).delete(checkpointID: job.jobID) }
             throw error
         }
         return path
@@ -188,8 +192,11 @@ struct RiskyOperation {
                                       backupType: "full_backup", ontology: nil, statistics: [:], checkpoint: false)
         let percent = context.currentPercent
         let scope = JobContext.Scope(stage: RestoreStage.rollingBack.rawValue, low: percent, high: percent, prefix: message, mustFinish: true)
+        let checkpointID = job.jobID
         _ = try context.within(scope) {
-            try RestoreJob(params: params, context: context).run(data: db, databaseSchemaVersion: databaseSchemaVersion)
+            try RestoreJob(params: params, context: context, beforeCommit: { db in
+                try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: checkpointID)
+            }).run(data: db, databaseSchemaVersion: databaseSchemaVersion)
         }
     }
 

@@ -22,6 +22,9 @@ struct RestoreJob {
     let context: JobContext
     /// Writes the checkpoint (``RiskyOperation``); nil when this restore makes none.
     var makeCheckpoint: (() throws -> Void)? = nil
+    /// Runs inside the transaction just before COMMIT (a rollback to a checkpoint
+    /// puts back the rows its file cannot carry).
+    var beforeCommit: ((PGConnection) throws -> Void)? = nil
 
     /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
     static let ranges: [RestoreStage: (Double, Double)] = [
@@ -82,7 +85,8 @@ struct RestoreJob {
         var lockedFrom: String?, lockedUntil: String?
         // Staging lives in temporary tables, which use session-local buffers (8 MB by
         // default): a larger pool keeps more of the staged rows in memory (PostgreSQL's, not ours).
-        try db.execute("SET temp_buffers = '256MB'")
+        // (Not possible once the session has used a temporary table: then the default stays.)
+        _ = try? db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
         do {
             // One risky operation at a time; the status says what we wait for.
@@ -176,6 +180,7 @@ struct RestoreJob {
 
             // 6. Commit, or roll back a dry run.
             try report(.committing, done: 0, total: 1, message: params.dryRun ? "dry run: rolling back" : "committing", force: true)
+            if !params.dryRun, let beforeCommit { try beforeCommit(db) }
             lockedUntil = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             if params.dryRun {
                 try db.execute("ROLLBACK")
