@@ -25,6 +25,7 @@ public enum Gateway {
                       maxDecompressedBytes: config.maxDecompressedBytes, logger: logger).register(on: router)
         CheckpointRoutes(pool: pool, logger: logger).register(on: router)
         SurgeryRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
+        PendingRoutes(pool: pool).register(on: router)
         let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         return Application(

@@ -39,3 +39,27 @@ CREATE TABLE kg_api.checkpoint_rows (
     source_id      text
 );
 CREATE INDEX checkpoint_rows_idx ON kg_api.checkpoint_rows (checkpoint_id);
+
+-- --external-deps defer: instance links and relationships that name concepts
+-- neither the backup nor the graph holds, kept aside until those concepts
+-- arrive (any later restore connects what has become connectable). Not part
+-- of backups. created_by / connected_by name the job, so that a rollback to a
+-- checkpoint undoes exactly what that job did here.
+CREATE TABLE kg_api.pending_links (
+    pending_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind               text NOT NULL CHECK (kind IN ('instance', 'relationship')),
+    instance_id        text,
+    quote              text,
+    source_id          text,
+    concept_id         text,
+    from_id            text,
+    to_id              text,
+    relationship_type  text,
+    properties         jsonb,
+    missing            text[] NOT NULL,
+    created_by         uuid NOT NULL,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    connected_by       uuid,
+    connected_at       timestamptz
+);
+CREATE INDEX pending_links_waiting_idx ON kg_api.pending_links (kind) WHERE connected_by IS NULL;

@@ -4,5 +4,5 @@ import ArgumentParser
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Back up, verify, list and restore backups (backup and restore need the admin role).",
-        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self, Checkpoints.self, Prune.self])
+        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self, Checkpoints.self, Prune.self, Stitch.self])
 }

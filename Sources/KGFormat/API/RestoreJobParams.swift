@@ -18,6 +18,9 @@ public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
     case fail
     /// Drop them, and report how many.
     case prune
+    /// Keep them aside (pending) and connect them when the missing concepts
+    /// arrive, e.g. with the next ontology's restore.
+    case deferred = "defer"
 
     /// Full backups must be complete (`fail`); an ontology backup's external
     /// dependencies are expected and were reported by the integrity check (`prune`).
@@ -124,6 +127,10 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     public var updated: [String: Int]
     /// Instances and relationships dropped because they named missing concepts (`external_deps` prune).
     public var pruned: [String: Int]
+    /// Instance links and relationships kept aside until their concepts arrive (`external_deps` defer).
+    public var deferred: [String: Int]?
+    /// Links kept aside earlier (by any restore) that this restore connected.
+    public var connected: [String: Int]?
     public var warnings: [String]
     public var seconds: Double
     /// When this restore held the graph's write lock (database clock, ISO 8601):
@@ -135,7 +142,10 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     public var checkpointID: String?
 
     public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
-                pruned: [String: Int], warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
+                pruned: [String: Int], deferred: [String: Int]? = nil, connected: [String: Int]? = nil,
+                warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
+        self.deferred = deferred
+        self.connected = connected
         self.mode = mode
         self.dryRun = dryRun
         self.restored = restored
@@ -149,7 +159,7 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, dryRun = "dry_run", restored, removed, updated, pruned, warnings, seconds
+        case mode, dryRun = "dry_run", restored, removed, updated, pruned, deferred, connected, warnings, seconds
         case lockedFrom = "locked_from", lockedUntil = "locked_until", checkpoint, checkpointID = "checkpoint_id"
     }
 }

@@ -196,7 +196,9 @@ struct RiskyOperation {
         _ = try context.within(scope) {
             try RestoreJob(params: params, context: context, beforeCommit: { db in
                 try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: checkpointID)
-            }).run(data: db, databaseSchemaVersion: databaseSchemaVersion)
+                // What this job kept aside or connected (`--external-deps defer`) is undone too.
+                for statement in PendingSQL.undo { try db.query(statement, [checkpointID]) }
+            }, connectsPending: false).run(data: db, databaseSchemaVersion: databaseSchemaVersion)
         }
     }
 

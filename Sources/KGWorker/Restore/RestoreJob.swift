@@ -25,6 +25,8 @@ struct RestoreJob {
     /// Runs inside the transaction just before COMMIT (a rollback to a checkpoint
     /// puts back the rows its file cannot carry).
     var beforeCommit: ((PGConnection) throws -> Void)? = nil
+    /// Connect pending links (`--external-deps defer`) whose concepts now exist; not while rolling back.
+    var connectsPending = true
 
     /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
     static let ranges: [RestoreStage: (Double, Double)] = [
@@ -82,6 +84,7 @@ struct RestoreJob {
 
         let merge = params.mode == .merge
         var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]
+        var deferred: [String: Int] = [:], connected: [String: Int] = [:]
         var lockedFrom: String?, lockedUntil: String?
         // Staging lives in temporary tables, which use session-local buffers (8 MB by
         // default): a larger pool keeps more of the staged rows in memory (PostgreSQL's, not ours).
@@ -118,7 +121,7 @@ struct RestoreJob {
             let total = checked.counts.values.reduce(0, +)
             try db.execute(RestoreSQL.indexStaging)
             try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
-            try checkStaging(db, merge: merge, pruned: &pruned, warnings: &warnings)
+            try checkStaging(db, merge: merge, pruned: &pruned, deferred: &deferred, warnings: &warnings)
             try context.checkCancelled()
 
             // 4. Apply.
@@ -164,6 +167,14 @@ struct RestoreJob {
 
             try report(.restoringRelationships, done: 0, total: checked.counts["relationships"] ?? 0, force: true)
             restored["relationships"] = try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
+            if connectsPending {
+                // Links kept aside by earlier restores whose concepts exist now.
+                for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }
+                connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
+                try db.query(PendingSQL.connectRelationships[0])
+                connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
+                if connected.values.reduce(0, +) == 0 { connected = [:] }
+            }
             try report(.restoringRelationships, done: 1, total: 1, force: true)
             try context.checkCancelled()
 
@@ -200,7 +211,8 @@ struct RestoreJob {
             for (section, n) in updated { restored[section, default: 0] += n }
         }
         return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
-                                updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
+                                updated: merge ? updated : [:], pruned: pruned, deferred: deferred.isEmpty ? nil : deferred,
+                                connected: connected.isEmpty ? nil : connected, warnings: warnings,
                                 seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100,
                                 lockedFrom: lockedFrom, lockedUntil: lockedUntil)
     }
@@ -342,7 +354,8 @@ struct RestoreJob {
     }
 
     /// Duplicate ids, references and external dependencies, inside the database.
-    private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], warnings: inout [String]) throws {
+    private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], deferred: inout [String: Int],
+                              warnings: inout [String]) throws {
         let direct = !merge
         for check in RestoreSQL.stagingChecks {
             let offending = try db.query(check.sql).rows.compactMap { $0[0] }
@@ -364,12 +377,18 @@ struct RestoreJob {
             throw JobFailure("""
                 \(danglingInstances) instance links and \(danglingEdges) relationships name concepts that neither the backup \
                 nor the graph holds (external dependencies, \(missingConcepts)+ concepts); restore the ontologies that hold them \
-                first, or restore with --external-deps prune to leave them out
+                first, or restore with --external-deps prune to leave them out (or defer to connect them when their concepts arrive)
                 """)
         case .prune:
             pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct)).affectedRows
             pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct)).affectedRows
             warnings.append("left out \(pruned["instances"]!) instance links and \(pruned["relationships"]!) relationships that name concepts outside the backup and the graph (--external-deps prune)")
+        case .deferred:
+            deferred["instances"] = try db.query(PendingSQL.deferInstances(merge: merge, direct: direct), [context.jobID]).affectedRows
+            deferred["relationships"] = try db.query(PendingSQL.deferRelationships(merge: merge, direct: direct), [context.jobID]).affectedRows
+            try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct))
+            try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct))
+            warnings.append("kept aside \(deferred["instances"]!) instance links and \(deferred["relationships"]!) relationships that name concepts outside the backup and the graph; they are connected when those concepts arrive (--external-deps defer; `kg admin stitch --pending` shows them)")
         }
     }
 }

@@ -1,0 +1,101 @@
+import Foundation
+import KGDatabase
+import XCTest
+
+/// `--external-deps fail|prune|defer` on an ontology backup whose edges name
+/// concepts it does not hold, through the real system; `defer` connecting them
+/// when the second ontology arrives.
+final class ExternalDepsTests: XCTestCase {
+    var stack: TestStack!
+
+    override func setUpWithError() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
+        try stack.login()
+    }
+
+    override func tearDown() {
+        stack?.stop()
+    }
+
+    func backup(_ ontology: String) throws -> String {
+        let r = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", ontology])
+        XCTAssertEqual(r.exitCode, 0, r.summary)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func restore(_ file: String, _ extra: [String]) throws -> (CommandResult, [String: Any]) {
+        let r = try stack.kg(["admin", "restore", file, "--yes", "--json"] + extra)
+        let object = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]) ?? [:]
+        return (r, object)
+    }
+
+    func waiting() throws -> [String: Any] {
+        let r = try stack.kg(["admin", "stitch", "--pending", "--json"])
+        XCTAssertEqual(r.exitCode, 0, r.summary)
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+    }
+
+    func edgeCount(_ from: String, _ to: String) throws -> Int {
+        let db = try stack.db()
+        defer { db.close() }
+        return Int(try db.query("SELECT count(*) AS n FROM kg.relationships WHERE from_concept_id = $1 AND to_concept_id = $2",
+                                [from, to]).first("n") ?? "0") ?? 0
+    }
+
+    func testEachStrategyAndDeferConnectsWhenTheSecondOntologyArrives() throws {
+        let fileA = try backup("Philosophy of Mind"), fileB = try backup("Biología celular")
+        let a = try BackupFile(path: fileA), b = try BackupFile(path: fileB)
+        let inA = a.ids("concepts", "concept_id"), inB = b.ids("concepts", "concept_id")
+        let external = a.section("relationships").filter { !inA.contains($0["to"] as! String) || !inA.contains($0["from"] as! String) }
+        XCTAssertGreaterThan(external.count, 0, "the sample has edges out of the ontology")
+        let reachableWithB = external.filter { inA.union(inB).contains($0["to"] as! String) && inA.union(inB).contains($0["from"] as! String) }
+        XCTAssertGreaterThan(reachableWithB.count, 0)
+        XCTAssertLessThan(reachableWithB.count, external.count, "some edges point at the third ontology")
+        try stack.wipeGraph()
+        let empty = try stack.graphChecksum()
+
+        // fail: refused, nothing changed.
+        let (failed, failedJSON) = try restore(fileA, ["--external-deps", "fail"])
+        XCTAssertEqual(failed.exitCode, 1, failed.summary)
+        XCTAssertTrue((failedJSON["error"] as? String ?? "").contains("\(external.count) relationships"), "\(failedJSON)")
+        XCTAssertEqual(try stack.graphChecksum(), empty)
+
+        // prune: dropped and counted.
+        let (pruned, prunedJSON) = try restore(fileA, ["--external-deps", "prune"])
+        XCTAssertEqual(pruned.exitCode, 0, pruned.summary)
+        XCTAssertEqual(((prunedJSON["result"] as? [String: Any])?["pruned"] as? [String: Int])?["relationships"], external.count)
+        XCTAssertEqual(try waiting()["relationships"] as? Int, 0, "prune keeps nothing aside")
+
+        // defer: kept aside and counted; nothing connected yet.
+        try stack.wipeGraph()
+        let (deferred, deferredJSON) = try restore(fileA, ["--external-deps", "defer"])
+        XCTAssertEqual(deferred.exitCode, 0, deferred.summary + stack.logs)
+        let result = try XCTUnwrap(deferredJSON["result"] as? [String: Any])
+        XCTAssertEqual((result["deferred"] as? [String: Int])?["relationships"], external.count, "\(result)")
+        XCTAssertNil(result["connected"] as? [String: Int])
+        XCTAssertTrue(deferred.stderr.contains("kept aside until their concepts arrive"), deferred.stderr)
+        var pending = try waiting()
+        XCTAssertEqual(pending["relationships"] as? Int, external.count)
+        let missing = Set((pending["missing_concepts"] as? [[String: Any]] ?? []).compactMap { $0["concept_id"] as? String })
+        XCTAssertTrue(missing.isSubset(of: Set(external.flatMap { [$0["from"] as! String, $0["to"] as! String] }).subtracting(inA)))
+        let human = try stack.kg(["admin", "stitch", "--pending"])
+        XCTAssertTrue(human.stdout.contains("waiting: 0 instance link(s), \(external.count) relationship(s)"), human.stdout)
+
+        // The second ontology arrives: what now has both ends is connected.
+        let (second, secondJSON) = try restore(fileB, [])
+        XCTAssertEqual(second.exitCode, 0, second.summary + stack.logs)
+        let connected = ((secondJSON["result"] as? [String: Any])?["connected"] as? [String: Int])?["relationships"]
+        XCTAssertEqual(connected, reachableWithB.count, "\(secondJSON)")
+        for edge in reachableWithB {
+            XCTAssertGreaterThanOrEqual(try edgeCount(edge["from"] as! String, edge["to"] as! String), 1, "\(edge) is connected")
+        }
+        pending = try waiting()
+        XCTAssertEqual(pending["relationships"] as? Int, external.count - reachableWithB.count, "the rest still waits")
+
+        // Connecting twice adds nothing: a third restore connects no more.
+        let (third, thirdJSON) = try restore(fileB, [])
+        XCTAssertEqual(third.exitCode, 0, third.summary)
+        XCTAssertNil((thirdJSON["result"] as? [String: Any])?["connected"] as? [String: Int])
+    }
+}
