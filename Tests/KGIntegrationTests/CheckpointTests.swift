@@ -210,6 +210,45 @@ final class CheckpointTests: XCTestCase {
         XCTAssertLessThan(intervals[0].1, intervals[1].0, "the second merge started after the first ended: \(intervals)")
         XCTAssertEqual(checkpointFiles(), [])
     }
+
+    // MARK: A worker that dies
+
+    /// A worker killed mid-merge (after its checkpoint) releases the graph lock with
+    /// its session; the retry rolls the graph back to that checkpoint first, then
+    /// merges; a second merge queued behind it runs too.
+    func testAWorkerKilledMidMergeReleasesTheLockAndTheRetryStartsFromItsCheckpoint() throws {
+        try start(["KG_TEST_RECORD_DELAY_MS": "20"], workers: 3)
+        let file = try ontologyBackupAndDrift()
+        let (status, json) = try stack.uploadRestore(file, fields: ["mode": "merge"])
+        XCTAssertEqual(status, 202, "\(json)")
+        let first = try XCTUnwrap(json["job_id"] as? String)
+        let db = try stack.db()
+        defer { db.close() }
+        var holder: String?
+        let deadline = Date().addingTimeInterval(60)
+        while holder == nil && Date() < deadline {
+            let r = try db.query("""
+                SELECT worker_id FROM kg_api.jobs j JOIN kg_api.checkpoints c ON c.job_id = j.job_id
+                WHERE j.job_id = $1::uuid AND c.status = 'ready' AND j.progress->>'stage' = 'loading'
+                """, [first])
+            holder = r.first("worker_id")
+            usleep(20_000)
+        }
+        let worker = try XCTUnwrap(holder.flatMap { stack.workers[$0] }, "the merge reached loading with its checkpoint\n\(stack.logs)")
+        worker.killHard()
+        let second = try XCTUnwrap(try stack.uploadRestore(file, fields: ["mode": "merge"]).json["job_id"] as? String)
+
+        for id in [first, second] {
+            let job = try stack.waitForJob(id, timeout: 180)
+            XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
+        }
+        let firstJob = try stack.waitForJob(first)
+        XCTAssertEqual(firstJob["attempts"] as? Int, 2, "taken over once")
+        XCTAssertTrue(stack.logs.contains("rolling the graph back to its checkpoint first"), stack.logs)
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg_api.checkpoints").first("n"), "0")
+        XCTAssertEqual(checkpointFiles(), [], "the dead attempt's checkpoint was used and removed")
+        XCTAssertNil(try GraphLock(db).holder(), "nobody holds the graph lock")
+    }
 }
 
 /// Strings appended from several threads.
