@@ -101,6 +101,31 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("no kept checkpoint"), missing.stderr)
     }
 
+    /// Temp storage sweeps (by age at startup, and the gateway's janitor) never remove
+    /// a kept checkpoint; the janitor removes a checkpoint file that has no live owner.
+    func testSweepsKeepKeptCheckpointsAndRemoveOrphanedOnes() throws {
+        try start(["KG_TEST_FAIL_AFTER_STAGE": "committing", "KG_JANITOR_INTERVAL": "1", "KG_TEMP_MAX_AGE_HOURS": "0.0005"])
+        let file = try ontologyBackupAndDrift()
+        let r = try stack.kg(["admin", "restore", file, "--yes"])
+        XCTAssertEqual(r.exitCode, 1, r.summary)
+        let kept = try XCTUnwrap(checkpointFiles().first)
+        // An orphan: a checkpoint file whose job does not exist (its worker died while writing it).
+        let orphan = ".checkpoint_\(UUID().uuidString.lowercased())_20260101_000000.json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: stack.tempDir + "/" + orphan, contents: Data("{}".utf8)))
+        sleep(3)  // older than temp_max_age_hours (1.8 s) now
+        // Startup sweeps by age (gateway and worker) skip checkpoint files.
+        stack.gateways[0].stop()
+        try stack.restartGateway(0)
+        try stack.startWorker("w9")
+        sleep(1)
+        XCTAssertTrue(checkpointFiles().contains(kept), "\(stack.tempFiles())")
+        // The janitor removes the orphan (older than 5 s, no live job), never the kept one.
+        let deadline = Date().addingTimeInterval(20)
+        while checkpointFiles().contains(orphan) && Date() < deadline { usleep(200_000) }
+        XCTAssertEqual(checkpointFiles(), [kept], "\(stack.tempFiles())\n\(stack.logs)")
+        XCTAssertEqual(try checkpoints().count, 1)
+    }
+
     // MARK: Success and retention
 
     func testSuccessDeletesTheCheckpointAndRetentionKeepsN() throws {
