@@ -111,9 +111,21 @@ final class JobRunner: @unchecked Sendable {
             logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
             return run(taken, control: control, logger: logger)
         }
-        let message = state.type == "backup"
+        var message = state.type == "backup"
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
             : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: every attempt was rolled back"
+        // A risky job's checkpoint from the last attempt is the way back: keep it (the janitor would remove it).
+        if state.type != "backup", let path = try? CheckpointStore(control).readyPath(jobID: state.jobID) {
+            if state.type == "restore" {
+                // A restore applies in one transaction: its checkpoint is kept for inspection only.
+                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
+                message += "; its checkpoint is kept (`kg admin checkpoints download \(state.jobID)`)"
+            } else {
+                let why = "\(reason) on attempt \(state.attempts) of \(config.maxAttempts) in the middle of the \(RiskyOperation.name(state.type)); gave up"
+                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, status: "rollback_failed", reason: why)
+                message = RiskyOperation.rollbackFailed(reason: why, id: state.jobID, path: path)
+            }
+        }
         if (try? store.fail(jobID: state.jobID, error: message)) == true {
             logger.warning("failed abandoned job: \(message)")
             if let path = state.tempFile { storage.remove(path) }
