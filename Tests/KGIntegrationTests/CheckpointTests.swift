@@ -199,7 +199,9 @@ final class CheckpointTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && (waitingMessage == nil || holder == nil) {
             if holder == nil { holder = try GraphLock(db).holder() }
-            let rows = try db.query("SELECT progress->>'message' AS m FROM kg_api.jobs WHERE progress->>'stage' = 'waiting'")
+            let rows = try db.query("""
+                SELECT progress->>'message' AS m FROM kg_api.jobs WHERE progress->>'stage' = 'checking' AND progress->>'message' LIKE 'waiting for %'
+                """)
             if let message = rows.first("m") { waitingMessage = message }
             usleep(50_000)
         }

@@ -74,7 +74,7 @@ struct RestoreFollow {
         case nil, .queued?:
             parts.append("waiting for a worker")
         case .running?:
-            if job?.progress?.stage == "waiting" { parts.append(job?.progress?.message ?? "waiting for another risky operation") }
+            if let message = job?.progress?.message, message.hasPrefix("waiting for ") { parts.append(message) }
             if job?.progress?.stage == RestoreStage.rollingBack.rawValue { parts.append("rolling back") }
             parts.append(UploadStatus.percent((job?.progress?.percent ?? 0) / 100))
         case .completed?:

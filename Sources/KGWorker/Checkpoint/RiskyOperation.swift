@@ -89,7 +89,8 @@ struct RiskyOperation {
             }
             let message = "waiting for \(holder) to finish"
             if message != lastMessage || Date().timeIntervalSince(lastReport) > 5 {
-                try context.progress(stage: "waiting", percent: 0, processed: 0, total: 0, message: message, force: true)
+                // Shown in the first stage (`checking`, as every risky job starts): the contract's stages stay as they are.
+                try context.progress(stage: "checking", percent: 0, processed: 0, total: 0, message: message, force: true)
                 lastMessage = message
                 lastReport = Date()
             }
