@@ -26,6 +26,7 @@ public enum Gateway {
         CheckpointRoutes(pool: pool, logger: logger).register(on: router)
         SurgeryRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
+        StitchRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
         let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         return Application(

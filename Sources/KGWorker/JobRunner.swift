@@ -192,6 +192,20 @@ final class JobRunner: @unchecked Sendable {
                 result.checkpoint = checkpoint.label
                 result.checkpointID = checkpoint.id
                 resultJSON = JobContext.encode(result)
+            case "stitch":
+                let params = try JSONDecoder().decode(StitchJobParams.self, from: Data(job.params.utf8))
+                let version = try MigrationRunner(connection: data).currentVersion()
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: StitchJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
+                                  makeCheckpoint: makeCheckpoint).run(data: data)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
             default:
                 throw JobFailure("this worker cannot run \(job.type) jobs")
             }

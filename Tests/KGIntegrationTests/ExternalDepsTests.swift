@@ -98,4 +98,52 @@ final class ExternalDepsTests: XCTestCase {
         XCTAssertEqual(third.exitCode, 0, third.summary)
         XCTAssertNil((thirdJSON["result"] as? [String: Any])?["connected"] as? [String: Int])
     }
+
+    /// `kg admin stitch --backup FILE`: one missing concept matched by label
+    /// (case-insensitive), one by embedding; the rest keep waiting.
+    func testStitchReconnectsByLabelAndEmbedding() throws {
+        let full = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(full.exitCode, 0, full.summary)
+        let fullFile = full.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let fileA = try backup("Philosophy of Mind")
+        try stack.wipeGraph()
+        let (deferred, _) = try restore(fileA, ["--external-deps", "defer"])
+        XCTAssertEqual(deferred.exitCode, 0, deferred.summary)
+        let pendingBefore = try waiting()
+        let concepts = try XCTUnwrap(pendingBefore["missing_concepts"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(concepts.count, 3)
+        let m1 = try XCTUnwrap(concepts[0]["concept_id"] as? String), m2 = try XCTUnwrap(concepts[1]["concept_id"] as? String)
+        let expected = (concepts[0]["relationships"] as? Int ?? 0) + (concepts[1]["relationships"] as? Int ?? 0)
+        let byID = Dictionary(uniqueKeysWithValues: try BackupFile(path: fullFile).section("concepts").map { ($0["concept_id"] as! String, $0) })
+        let label = try XCTUnwrap(byID[m1]?["label"] as? String)
+        let embedding = try XCTUnwrap(byID[m2]?["embedding"] as? [Double])
+        let nudged = embedding.enumerated().map { $0.offset == 0 ? $0.element * 1.0001 : $0.element }
+        let db = try stack.db()
+        defer { db.close() }
+        try db.query("INSERT INTO kg.concepts (concept_id, label) VALUES ('target_label', $1)", [label.uppercased()])
+        try db.query("INSERT INTO kg.concepts (concept_id, label, embedding) VALUES ('target_vec', 'another name', $1::float8[])",
+                     ["{" + nudged.map { String($0) }.joined(separator: ",") + "}"])
+        let before = try stack.graphChecksum()
+
+        let dryRun = try stack.kg(["admin", "stitch", "--backup", fullFile, "--threshold", "0.999", "--dry-run", "--json"])
+        XCTAssertEqual(dryRun.exitCode, 0, dryRun.summary + stack.logs)
+        XCTAssertEqual(try stack.graphChecksum(), before, "a dry run changes nothing")
+
+        let r = try stack.kg(["admin", "stitch", "--backup", fullFile, "--threshold", "0.999", "--json"])
+        XCTAssertEqual(r.exitCode, 0, r.summary + stack.logs)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let result = try XCTUnwrap(object["result"] as? [String: Any], "\(object)")
+        let reconnections = try XCTUnwrap(result["reconnections"] as? [[String: Any]])
+        XCTAssertEqual(reconnections.count, 2, "\(reconnections)")
+        XCTAssertTrue(reconnections.contains { $0["missing"] as? String == m1 && $0["concept_id"] as? String == "target_label" && $0["how"] as? String == "label" })
+        XCTAssertTrue(reconnections.contains { $0["missing"] as? String == m2 && $0["concept_id"] as? String == "target_vec" && $0["how"] as? String == "embedding"
+            && ($0["similarity"] as? Double ?? 0) >= 0.999 })
+        XCTAssertEqual((result["connected"] as? [String: Int])?["relationships"], expected)
+        XCTAssertEqual(Int(try db.query("""
+            SELECT count(*) AS n FROM kg.relationships WHERE to_concept_id IN ('target_label', 'target_vec')
+            """).first("n") ?? "0"), expected)
+        XCTAssertEqual(try waiting()["relationships"] as? Int, (pendingBefore["relationships"] as? Int ?? 0) - expected)
+        XCTAssertTrue(r.stderr.contains("\(m1) → target_label  by label"), r.stderr)
+        XCTAssertEqual((result["checkpoint"] as? String), "deleted")
+    }
 }

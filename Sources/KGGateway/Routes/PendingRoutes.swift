@@ -11,6 +11,12 @@ struct PendingRoutes {
     let pool: PGPool
 
     func register(on router: Router<GatewayRequestContext>) {
+        // Every missing concept id (for `kg admin stitch --backup FILE`, which reads only those from FILE).
+        router.get("/admin/pending/concepts") { _, context -> Response in
+            _ = try context.requireAdmin()
+            let ids = try await pool.run { db in try db.query(PendingQueries.waitingIDs).first("ids") }
+            return JSON.response("{\"concept_ids\":\(ids ?? "[]")}")
+        }
         router.get("/admin/pending") { _, context -> Response in
             _ = try context.requireAdmin()
             let (totals, concepts) = try await pool.run { db -> (PGResult, [String]) in
@@ -25,6 +31,10 @@ struct PendingRoutes {
 
 /// The gateway's read-only view of `kg_api.pending_links`.
 enum PendingQueries {
+    static let waitingIDs = """
+        SELECT coalesce(json_agg(DISTINCT m ORDER BY m), '[]')::text AS ids
+        FROM kg_api.pending_links, unnest(missing) AS m WHERE connected_by IS NULL
+        """
     static let waitingTotals = """
         SELECT count(*) FILTER (WHERE kind = 'instance') AS instances, count(*) FILTER (WHERE kind = 'relationship') AS relationships
         FROM kg_api.pending_links WHERE connected_by IS NULL
