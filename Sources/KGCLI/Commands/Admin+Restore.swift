@@ -38,8 +38,8 @@ extension Admin {
         var yes = false
 
         @Option(name: .long, help: ArgumentHelp(
-            "fail, prune or defer: what to do with records that name concepts neither the backup nor the graph holds.",
-            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many; defer keeps them aside and connects them when those concepts arrive (a later restore). Default: fail for a full backup, prune for an ontology backup."))
+            "fail, prune, defer or stitch: what to do with records that name concepts neither the backup nor the graph holds.",
+            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many; defer keeps them aside and connects them when those concepts arrive (a later restore); stitch is defer, and then `kg admin stitch --backup FILE` connects them by label or embedding. Default: fail for a full backup, prune for an ontology backup."))
         var externalDeps: ExternalDepsStrategy?
 
         @Flag(inversion: .prefixedNo, help: ArgumentHelp(

@@ -49,6 +49,7 @@ enum RestoreMessages {
             switch externalDeps {
             case .prune: what = "instances and relationships that name them are dropped (--external-deps prune)"
             case .deferred: what = "instances and relationships that name them wait until those concepts arrive (--external-deps defer)"
+            case .stitch: what = "instances and relationships that name them wait for a match (--external-deps stitch; then `kg admin stitch --backup FILE`)"
             case .fail: what = "the restore fails if the graph does not hold them (--external-deps fail)"
             }
             lines.append("  external: \(Terminal.grouped(report.externalDeps)) concept(s) the backup names but does not hold; \(what)")

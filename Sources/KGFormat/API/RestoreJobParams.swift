@@ -21,6 +21,11 @@ public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
     /// Keep them aside (pending) and connect them when the missing concepts
     /// arrive, e.g. with the next ontology's restore.
     case deferred = "defer"
+    /// Connect each to an existing concept (same id, else label, else embedding);
+    /// what stays unmatched is deferred. A restore knows only the missing concept's
+    /// id (the backup does not hold it), so it matches by id and defers the rest;
+    /// `kg admin stitch --backup FILE` matches those by label and embedding.
+    case stitch
 
     /// Full backups must be complete (`fail`); an ontology backup's external
     /// dependencies are expected and were reported by the integrity check (`prune`).

@@ -383,12 +383,12 @@ struct RestoreJob {
             pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct)).affectedRows
             pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct)).affectedRows
             warnings.append("left out \(pruned["instances"]!) instance links and \(pruned["relationships"]!) relationships that name concepts outside the backup and the graph (--external-deps prune)")
-        case .deferred:
+        case .deferred, .stitch:
             deferred["instances"] = try db.query(PendingSQL.deferInstances(merge: merge, direct: direct), [context.jobID]).affectedRows
             deferred["relationships"] = try db.query(PendingSQL.deferRelationships(merge: merge, direct: direct), [context.jobID]).affectedRows
             try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct))
             try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct))
-            warnings.append("kept aside \(deferred["instances"]!) instance links and \(deferred["relationships"]!) relationships that name concepts outside the backup and the graph; they are connected when those concepts arrive (--external-deps defer; `kg admin stitch --pending` shows them)")
+            warnings.append("kept aside \(deferred["instances"]!) instance links and \(deferred["relationships"]!) relationships that name concepts outside the backup and the graph; they are connected when those concepts arrive (--external-deps \(params.externalDeps.rawValue); `kg admin stitch --pending` shows them\(params.externalDeps == .stitch ? "; the backup does not hold the missing concepts, so only ids could match: `kg admin stitch --backup FILE` matches them by label and embedding" : ""))")
         }
     }
 }
