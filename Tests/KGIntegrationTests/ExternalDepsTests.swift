@@ -150,4 +150,36 @@ final class ExternalDepsTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("\(m1) → target_label  by label"), r.stderr)
         XCTAssertEqual((result["checkpoint"] as? String), "deleted")
     }
+
+    /// A failure injected in the middle of a stitch (after its reconnections): the
+    /// graph and the pending links are exactly as before; the checkpoint is kept and listed.
+    func testFailureMidStitchRollsBackToTheCheckpoint() throws {
+        stack.stop()
+        stack = try TestStack(environment: ["KG_TEST_FAIL_AFTER_STAGE": "stitching"])
+        try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
+        try stack.login()
+        let full = try stack.kg(["admin", "backup", "--type", "full"])
+        let fullFile = full.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let fileA = try backup("Philosophy of Mind")
+        try stack.wipeGraph()
+        XCTAssertEqual(try restore(fileA, ["--external-deps", "defer"]).0.exitCode, 0)
+        let pendingBefore = try waiting()
+        let m1 = try XCTUnwrap((pendingBefore["missing_concepts"] as? [[String: Any]])?.first?["concept_id"] as? String)
+        let label = try XCTUnwrap(try BackupFile(path: fullFile).section("concepts").first { $0["concept_id"] as? String == m1 }?["label"] as? String)
+        let db = try stack.db()
+        defer { db.close() }
+        try db.query("INSERT INTO kg.concepts (concept_id, label) VALUES ('target_label', $1)", [label])
+        let before = try stack.graphChecksum()
+        let pendingRows = try db.query("SELECT md5(string_agg(p::text, '|' ORDER BY pending_id)) AS d FROM kg_api.pending_links p").first("d")
+
+        let r = try stack.kg(["admin", "stitch", "--backup", fullFile, "--json"])
+        XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue((object["error"] as? String ?? "").contains("rolled back to checkpoint"), "\(object)")
+        XCTAssertEqual(try stack.graphChecksum(), before, "the graph is exactly as before")
+        XCTAssertEqual(try db.query("SELECT md5(string_agg(p::text, '|' ORDER BY pending_id)) AS d FROM kg_api.pending_links p").first("d"),
+                       pendingRows, "the pending links are exactly as before")
+        let list = try stack.kg(["admin", "checkpoints", "list"])
+        XCTAssertTrue(list.stdout.contains(object["job_id"] as? String ?? "?") && list.stdout.contains("stitch"), list.stdout)
+    }
 }
