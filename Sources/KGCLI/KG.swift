@@ -11,7 +11,7 @@ public struct KG: ParsableCommand {
             4 not authenticated or not permitted.
             """,
         version: "0.1.0",
-        subcommands: [Login.self, Logout.self, ConfigCommand.self, Admin.self, JobCommand.self])
+        subcommands: [Login.self, Logout.self, ConfigCommand.self, Admin.self, OntologyCommand.self, JobCommand.self])
 
     public init() {}
 

@@ -69,6 +69,13 @@ public final class PGConnection {
         return PQstatus(conn) == CONNECTION_OK
     }
 
+    /// Whether a transaction is open (or failed and not yet rolled back).
+    public var inTransaction: Bool {
+        guard let conn else { return false }
+        let status = PQtransactionStatus(conn)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
     private func handle() throws -> OpaquePointer {
         guard let conn else { throw PGError(sqlState: "08003", "the PostgreSQL connection is closed") }
         return conn

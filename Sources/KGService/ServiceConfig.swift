@@ -65,6 +65,13 @@ public struct ServiceConfig: Sendable {
     /// Test-only: a worker that loads a concept with this id crashes on the spot
     /// (a poison job). Empty (off) unless set.
     public var testCrashMarker = ""
+    /// Failure checkpoints kept for inspection (oldest removed first).
+    public var checkpointRetention = 3
+    /// `kg admin stitch`: the least cosine similarity for an embedding match.
+    public var stitchThreshold = 0.85
+    /// Test-only: a risky job fails on purpose right after this stage (e.g. `committing`),
+    /// so that tests can check the rollback to its checkpoint. Empty (off) unless set.
+    public var testFailAfterStage = ""
 
     public init() {}
 
@@ -105,6 +112,9 @@ public struct ServiceConfig: Sendable {
         ("shutdown_grace_s", "KG_SHUTDOWN_GRACE", "after SIGTERM a worker finishes its job within this, else hands it back (default 30)"),
         ("test_record_delay_ms", "KG_TEST_RECORD_DELAY_MS", "TESTS ONLY: slow workers down per record (default 0, off)"),
         ("test_crash_marker", "KG_TEST_CRASH_MARKER", "TESTS ONLY: crash a worker that restores a concept with this id (default off)"),
+        ("checkpoint_retention", "KG_CHECKPOINT_RETENTION", "failure checkpoints kept for inspection, oldest removed first (default 3)"),
+        ("stitch_threshold", "KG_STITCH_THRESHOLD", "kg admin stitch: least cosine similarity for an embedding match (default 0.85)"),
+        ("test_fail_after_stage", "KG_TEST_FAIL_AFTER_STAGE", "TESTS ONLY: a risky job fails on purpose after this stage (default off)"),
     ]
 
     public static func defaultWorkerID() -> String {
@@ -217,6 +227,9 @@ public struct ServiceConfig: Sendable {
             case "shutdown_grace_s": shutdownGraceSeconds = try number(key, value)
             case "test_record_delay_ms": testRecordDelayMilliseconds = try number(key, value)
             case "test_crash_marker": testCrashMarker = value
+            case "checkpoint_retention": checkpointRetention = Int(try number(key, value))
+            case "test_fail_after_stage": testFailAfterStage = value
+            case "stitch_threshold": stitchThreshold = try number(key, value)
             default:
                 // Keys starting with "_" are comments (JSON has none).
                 if !byEnv && !key.hasPrefix("_") { throw ConfigError("unknown key \"\(key)\" in \(source); known keys: \(Self.documentation.map(\.key).joined(separator: ", "))") }

@@ -4,7 +4,9 @@ import Logging
 /// The temp folder that gateways and workers share. Every file in it is named
 /// after its owner job (`backup_<job>.json`, `restore_<job>.json`), is removed
 /// by its owner on every exit path, and a sweep at startup removes anything
-/// older than the configured age (files whose owner died).
+/// older than the configured age (files whose owner died). Checkpoint files
+/// (`.checkpoint_*`) are never swept by age: retention and the gateway's janitor
+/// (which asks `kg_api.checkpoints`) decide about them.
 public struct TempStorage: Sendable {
     public let directory: String
 
@@ -27,6 +29,18 @@ public struct TempStorage: Sendable {
         "\(directory)/restore_\(jobID.uuidString.lowercased()).json"
     }
 
+    /// The path of a risky job's checkpoint: `.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json` (UTC).
+    /// Never swept by age: kept checkpoints leave only through retention.
+    public func checkpointPath(jobID: String, date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd_HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        return "\(directory)/\(Self.checkpointPrefix)\(jobID.lowercased())_\(formatter.string(from: date)).json"
+    }
+
+    public static let checkpointPrefix = ".checkpoint_"
+
     /// Removes a file if present; never throws (cleanup paths must not fail).
     public func remove(_ path: String) {
         unlink(path)
@@ -38,7 +52,7 @@ public struct TempStorage: Sendable {
         let cutoff = Date().addingTimeInterval(-maxAgeHours * 3600)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var removed = 0
-        for name in names {
+        for name in names where !name.hasPrefix(Self.checkpointPrefix) {
             let path = "\(directory)/\(name)"
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType == .typeRegular,

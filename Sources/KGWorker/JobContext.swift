@@ -25,6 +25,23 @@ final class JobContext: @unchecked Sendable {
     var recordDelay: Double = 0
     /// Test-only poison marker (see `test_crash_marker`).
     var crashMarker = ""
+    /// Test-only: fail right after this stage (see `test_fail_after_stage`).
+    var failAfterStage = ""
+
+    /// While set, every report is shown as this stage, its percent mapped into
+    /// `low...high`, its message prefixed: a nested job (the checkpoint's backup,
+    /// the rollback's restore) reports inside the outer job's stage.
+    struct Scope {
+        let stage: String
+        let low: Double
+        let high: Double
+        let prefix: String
+        /// A rollback must finish: cancellation and injected failures are ignored.
+        let mustFinish: Bool
+    }
+    private var scope: Scope?
+    private var lastStage: String?
+    private var injected = false
 
     private var lastPublish = Date.distantPast
     private var lastRowUpdate = Date.distantPast
@@ -90,7 +107,7 @@ final class JobContext: @unchecked Sendable {
     func checkCancelled() throws {
         lock.lock()
         defer { lock.unlock() }
-        if let reason = cancelledReason { throw JobCancelled(description: reason) }
+        if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason) }
     }
 
     /// Reports progress with the percent of records done.
@@ -99,8 +116,36 @@ final class JobContext: @unchecked Sendable {
         try progress(stage: stage, percent: raw, processed: processed, total: total, message: message, force: force)
     }
 
+    /// Runs `body` with its reports shown inside `scope` (see ``Scope``).
+    func within<T>(_ scope: Scope, _ body: () throws -> T) rethrows -> T {
+        let outer = self.scope
+        self.scope = scope
+        defer { self.scope = outer }
+        return try body()
+    }
+
+    /// Test-only failure injection: throws when `stage` is the configured `test_fail_after_stage`.
+    func passed(stage: String) throws {
+        guard !failAfterStage.isEmpty, !injected, scope == nil, stage == failAfterStage else { return }
+        injected = true
+        logger.warning("test_fail_after_stage met: failing on purpose after \(stage) (tests only)")
+        throw JobFailure("test failure injected after stage \(stage) (test_fail_after_stage)")
+    }
+
     /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
-    func progress(stage: String, percent raw: Double, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+    func progress(stage reported: String, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
+                  force: Bool = false) throws {
+        var stage = reported, raw = reportedPercent, message = reportedMessage
+        if let scope {
+            stage = scope.stage
+            raw = scope.low + (scope.high - scope.low) * min(100, max(0, reportedPercent)) / 100
+            message = scope.prefix + (reportedMessage.map { ": \($0)" } ?? "")
+        } else {
+            // A stage left behind: the test hook may fail the job here.
+            let left = lastStage
+            lastStage = stage
+            if let left, left != stage { try passed(stage: left) }
+        }
         if recordDelay > 0 && !force { Thread.sleep(forTimeInterval: recordDelay) }
         let now = Date()
         guard force || now.timeIntervalSince(lastPublish) >= progressInterval else { return }
@@ -117,7 +162,7 @@ final class JobContext: @unchecked Sendable {
             guard let control else { return }
             let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON, workerID: workerID)
             noteStatus(status)
-            if let reason = cancelledReason { throw JobCancelled(description: reason) }
+            if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason) }
         }
     }
 

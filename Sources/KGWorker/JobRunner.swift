@@ -117,9 +117,21 @@ final class JobRunner: @unchecked Sendable {
             logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
             return run(taken, control: control, logger: logger)
         }
-        let message = state.type == "backup"
+        var message = state.type == "backup"
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
             : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: every attempt was rolled back"
+        // A risky job's checkpoint from the last attempt is the way back: keep it (the janitor would remove it).
+        if state.type != "backup", let path = try? CheckpointStore(control).readyPath(jobID: state.jobID) {
+            if state.type == "restore" {
+                // A restore applies in one transaction: its checkpoint is kept for inspection only.
+                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
+                message += "; its checkpoint is kept (`kg admin checkpoints download \(state.jobID)`)"
+            } else {
+                let why = "\(reason) on attempt \(state.attempts) of \(config.maxAttempts) in the middle of the \(RiskyOperation.name(state.type)); gave up"
+                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, status: "rollback_failed", reason: why)
+                message = RiskyOperation.rollbackFailed(reason: why, id: state.jobID, path: path)
+            }
+        }
         if (try? store.fail(jobID: state.jobID, error: message)) == true {
             logger.warning("failed abandoned job: \(message)")
             if let path = state.tempFile { storage.remove(path) }
@@ -140,6 +152,7 @@ final class JobRunner: @unchecked Sendable {
                                  heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.crashMarker = config.testCrashMarker
+        context.failAfterStage = config.testFailAfterStage
         context.startHeartbeat()
         defer { context.stopHeartbeat() }
         logger.info("job started", metadata: ["attempt": "\(job.attempts)"])
@@ -159,7 +172,46 @@ final class JobRunner: @unchecked Sendable {
                 let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
                 tempFile = params.tempFile
                 let version = try MigrationRunner(connection: data).currentVersion()
-                resultJSON = JobContext.encode(try RestoreJob(params: params, context: context).run(data: data, databaseSchemaVersion: version))
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: RestoreJob.ranges[.creatingCheckpoint]!,
+                                           lastStage: RestoreStage.committing.rawValue)
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
+                        .run(data: data, databaseSchemaVersion: version)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
+            case GraphOperation.prune.rawValue, GraphOperation.ontologyDelete.rawValue:
+                let operation = GraphOperation(rawValue: job.type)!
+                let params = try JSONDecoder().decode(GraphOperationParams.self, from: Data(job.params.utf8))
+                let version = try MigrationRunner(connection: data).currentVersion()
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: GraphOperationJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
+            case "stitch":
+                let params = try JSONDecoder().decode(StitchJobParams.self, from: Data(job.params.utf8))
+                let version = try MigrationRunner(connection: data).currentVersion()
+                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
+                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
+                                           checkpointRange: StitchJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                    try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
+                                  makeCheckpoint: makeCheckpoint).run(data: data)
+                }
+                result.checkpoint = checkpoint.label
+                result.checkpointID = checkpoint.id
+                resultJSON = JobContext.encode(result)
             default:
                 throw JobFailure("this worker cannot run \(job.type) jobs")
             }

@@ -4,7 +4,8 @@ import KGClient
 import KGFormat
 
 extension Admin {
-    /// `kg admin restore [FILE] [--mode replace|merge] [--dry-run] [--yes] [--external-deps fail|prune] [--json]`.
+    /// `kg admin restore [FILE] [--mode replace|merge] [--dry-run] [--yes] [--external-deps fail|prune]
+    /// [--checkpoint|--no-checkpoint] [--keep-checkpoint] [--no-wait] [--json]`.
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Restore a backup into the graph: check it locally, upload it, follow the restore.",
@@ -37,11 +38,25 @@ extension Admin {
         var yes = false
 
         @Option(name: .long, help: ArgumentHelp(
-            "fail or prune: what to do with records that name concepts neither the backup nor the graph holds.",
-            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many. Default: fail for a full backup, prune for an ontology backup."))
+            "fail, prune, defer or stitch: what to do with records that name concepts neither the backup nor the graph holds.",
+            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many; defer keeps them aside and connects them when those concepts arrive (a later restore); stitch is defer, and then `kg admin stitch --backup FILE` connects them by label or embedding. Default: fail for a full backup, prune for an ontology backup."))
         var externalDeps: ExternalDepsStrategy?
 
+        @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+            "Make a checkpoint (a full backup of the graph on the server) first, and roll back to it on any failure.",
+            discussion: "Default: on for a merge, off for a replace (which already sets the graph to your file) and a dry run."))
+        var checkpoint: Bool?
+
+        @Flag(name: .long, help: "Keep the checkpoint after a success too (`kg admin checkpoints list` shows it).")
+        var keepCheckpoint = false
+
+        @Flag(name: .long, help: "Fail at once (exit 1) when another risky operation is running, instead of waiting for it.")
+        var noWait = false
+
         func validate() throws {
+            if keepCheckpoint && checkpoint == false {
+                throw ValidationError("--keep-checkpoint needs a checkpoint: leave out --no-checkpoint")
+            }
             if file == nil && !Terminal.stdinIsTTY {
                 throw ValidationError(
                     "no FILE given, and standard input is not a terminal to choose one from: pass FILE (`kg admin list-backups` shows them)")
@@ -77,7 +92,8 @@ extension Admin {
             }
 
             let upload = RestoreUpload(client: global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
-                                       mode: mode, dryRun: dryRun, externalDeps: externalDeps)
+                                       mode: mode, dryRun: dryRun, externalDeps: externalDeps,
+                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             let accepted = try upload.run()
             for warning in accepted.integrityWarnings { Terminal.error("warning (gateway): \(warning)") }
             if Terminal.stderrIsTTY {

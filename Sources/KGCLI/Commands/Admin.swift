@@ -3,6 +3,7 @@ import ArgumentParser
 /// `kg admin …`: backups and restores (admin role).
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Back up, verify, list and restore backups; revoke tokens, read the audit trail (admin role, except verify and list-backups).",
-        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self, RevokeTokens.self, Audit.self])
+        abstract: "Back up, verify, list and restore backups; checkpoints, prune and stitch; revoke tokens, read the audit trail (admin role, except verify and list-backups).",
+        subcommands: [Backup.self, ListBackups.self, Verify.self, Restore.self, Checkpoints.self, Prune.self, Stitch.self,
+                      RevokeTokens.self, Audit.self])
 }

@@ -45,9 +45,13 @@ enum RestoreMessages {
             lines.append("            (the usual mode for \(report.backupType ?? "this backup type") is \(usual.rawValue))")
         }
         if report.externalDeps > 0 {
-            let what = externalDeps == .prune
-                ? "instances and relationships that name them are dropped (--external-deps prune)"
-                : "the restore fails if the graph does not hold them (--external-deps fail)"
+            let what: String
+            switch externalDeps {
+            case .prune: what = "instances and relationships that name them are dropped (--external-deps prune)"
+            case .deferred: what = "instances and relationships that name them wait until those concepts arrive (--external-deps defer)"
+            case .stitch: what = "instances and relationships that name them wait for a match (--external-deps stitch; then `kg admin stitch --backup FILE`)"
+            case .fail: what = "the restore fails if the graph does not hold them (--external-deps fail)"
+            }
             lines.append("  external: \(Terminal.grouped(report.externalDeps)) concept(s) the backup names but does not hold; \(what)")
         }
         lines.append("  dry run:  no; this changes data (see what would change first with --dry-run)")
@@ -158,6 +162,15 @@ enum RestoreMessages {
             if let updated { lines.append("  of which already there and updated: \(updated)") }
             if let removed { lines.append("  removed because not in the backup: \(removed)") }
             if let pruned { lines.append("  dropped because they name missing concepts: \(pruned)") }
+            if let deferred = result.deferred.flatMap({ counts($0).nonEmpty }) {
+                lines.append("  kept aside until their concepts arrive: \(deferred) (`kg admin stitch --pending`)")
+            }
+            if let connected = result.connected.flatMap({ counts($0).nonEmpty }) {
+                lines.append("  connected, now that their concepts exist: \(connected)")
+            }
+        }
+        if result.checkpoint == "kept", let id = result.checkpointID {
+            lines.append("  checkpoint kept: \(id) (`kg admin checkpoints download \(id)`)")
         }
         lines += result.warnings.map { "warning: \($0)" }
         return lines.joined(separator: "\n")
@@ -167,6 +180,8 @@ enum RestoreMessages {
     static func failed(error: String?, dryRun: Bool) -> String {
         let reason = error.flatMap { $0.isEmpty ? nil : $0 } ?? "the worker gave no reason"
         if dryRun { return "dry run failed: \(reason). Nothing was changed." }
+        if reason.hasPrefix("ROLLBACK FAILED") { return "restore failed, and so did the rollback: \(reason)" }
+        if reason.contains("rolled back to checkpoint") { return "restore failed: \(reason). No data was lost; the graph is as it was before." }
         return "restore failed and was rolled back: \(reason). No data was lost; the graph is as it was before."
     }
 

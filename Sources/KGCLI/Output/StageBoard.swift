@@ -23,11 +23,21 @@ struct StageBoard {
         case rolledBack(finished: Bool)
     }
 
-    /// The stages shown, in order (the success path without `completed`).
-    let stages: [RestoreStage]
+    /// A stage on the board: its name in `progress.stage`, and its title for people.
+    struct Stage: Equatable {
+        let name: String
+        let title: String
+    }
+
+    /// A restore's stages (the success path without `completed`).
+    static let restore = RestoreStage.successPath.filter { $0 != .completed }.map { Stage(name: $0.rawValue, title: $0.title) }
+    static let rollingBack = Stage(name: RestoreStage.rollingBack.rawValue, title: RestoreStage.rollingBack.title)
+
+    /// The stages shown, in order.
+    let stages: [Stage]
     let barWidth: Int
 
-    init(stages: [RestoreStage] = RestoreStage.successPath.filter { $0 != .completed }, barWidth: Int = 20) {
+    init(stages: [Stage] = StageBoard.restore, barWidth: Int = 20) {
         self.stages = stages
         self.barWidth = barWidth
     }
@@ -36,8 +46,8 @@ struct StageBoard {
     /// (`progress.stage`): a stage on the board, else (`rolling_back`, `failed`,
     /// an unknown name) the stage it was at before, so a failure is pinned on
     /// the stage where it happened.
-    func current(reported: String?, previous: RestoreStage?) -> RestoreStage? {
-        guard let reported, let stage = RestoreStage(rawValue: reported), stages.contains(stage) else { return previous }
+    func current(reported: String?, previous: Stage?) -> Stage? {
+        guard let reported, let stage = stages.first(where: { $0.name == reported }) else { return previous }
         return stage
     }
 
@@ -48,7 +58,7 @@ struct StageBoard {
     ///   - current: the stage the job is at (see ``current(reported:previous:)``); nil before it started.
     ///   - progress: the job's latest progress; its items and message are shown on the current stage
     ///     when they belong to it.
-    func lines(current: RestoreStage?, progress: JobProgress?, outcome: Outcome, width: Int = 200) -> [String] {
+    func lines(current: Stage?, progress: JobProgress?, outcome: Outcome, width: Int = 200) -> [String] {
         let titleWidth = stages.map(\.title.count).max() ?? 0
         let index = current.flatMap { stages.firstIndex(of: $0) }
         var lines: [String] = []
@@ -81,21 +91,21 @@ struct StageBoard {
             if finished {
                 lines.append("  ✓ Rolled back")
             } else {
-                lines.append("  ↺ " + titled(.rollingBack, detail(progress, ownedBy: .rollingBack), width: titleWidth))
+                lines.append("  ↺ " + titled(Self.rollingBack, detail(progress, ownedBy: Self.rollingBack), width: titleWidth))
             }
         }
         return lines.map { Self.cut($0, to: width) }
     }
 
     /// The title, padded so that details line up, or alone when there are none.
-    private func titled(_ stage: RestoreStage, _ detail: String, width: Int) -> String {
+    private func titled(_ stage: Stage, _ detail: String, width: Int) -> String {
         detail.isEmpty ? stage.title : stage.title.padding(toLength: width, withPad: " ", startingAt: 0) + detail
     }
 
     /// `  [####----]  1,200/5,000  message` for the running stage; items and
     /// message only when the progress is about that stage.
-    private func detail(_ progress: JobProgress?, ownedBy stage: RestoreStage) -> String {
-        guard let progress, progress.stage == stage.rawValue else { return "" }
+    private func detail(_ progress: JobProgress?, ownedBy stage: Stage) -> String {
+        guard let progress, progress.stage == stage.name else { return "" }
         var parts: [String] = []
         if let done = progress.itemsProcessed, let total = progress.itemsTotal, total > 0 {
             parts.append(Terminal.bar(Double(done) / Double(total), width: barWidth))

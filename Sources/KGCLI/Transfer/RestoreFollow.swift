@@ -2,22 +2,26 @@ import Foundation
 import KGClient
 import KGFormat
 
-/// Follows a restore job to its end (``JobFollower``: events, else polling)
-/// and, on a terminal, draws the ``StageBoard`` under a header line. Ctrl-C
-/// stops following, not the restore, and says how to watch or cancel it.
+/// Follows a restore job (or another risky job: `label` and `stages`) to its end
+/// (``JobFollower``: events, else polling) and, on a terminal, draws the
+/// ``StageBoard`` under a header line. Ctrl-C stops following, not the job, and
+/// says how to watch or cancel it.
 struct RestoreFollow {
     let client: HTTPClient
     let jobID: String
+    var label = "restore"
+    var stages = StageBoard.restore
 
     /// Blocks until the job completes, fails or is cancelled; returns its last state.
     func run() -> Job {
         let follower = JobFollower(client: client, jobID: jobID)
         let live = LiveLines()
-        let board = StageBoard()
+        let board = StageBoard(stages: stages)
         let jobID = self.jobID
+        let label = self.label
         let trap = InterruptTrap {
             let text = (Terminal.stderrIsTTY ? "\n" : "")
-                + "kg: stopped following; restore job \(jobID) goes on on the server.\n"
+                + "kg: stopped following; \(label) job \(jobID) goes on on the server.\n"
                 + "Follow it with `kg job watch \(jobID)`, or cancel it (it rolls back) with `kg job cancel \(jobID)`.\n"
             FileHandle.standardError.write(Data(text.utf8))
             exit(130)
@@ -28,7 +32,7 @@ struct RestoreFollow {
         }
         follower.start()
 
-        var stage: RestoreStage?
+        var stage: StageBoard.Stage?
         var seen: Job?
         var lastChange = Date()
         let started = Date()
@@ -40,15 +44,15 @@ struct RestoreFollow {
                 seen = job
                 lastChange = Date()
                 if let job, job.status.isTerminal {
-                    live.finish(Self.lines(board, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0))
+                    live.finish(Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0))
                     return job
                 }
                 live.update(force: stage != before) {
-                    Self.lines(board, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0)
+                    Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0)
                 }
             } else {
                 live.update {
-                    Self.lines(board, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started),
+                    Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started),
                                quiet: Date().timeIntervalSince(lastChange))
                 }
             }
@@ -56,19 +60,21 @@ struct RestoreFollow {
     }
 
     /// The header and the board, cut to the terminal's width.
-    static func lines(_ board: StageBoard, jobID: String, job: Job?, stage: RestoreStage?, elapsed: Double, quiet: Double) -> [String] {
+    static func lines(_ board: StageBoard, label: String = "restore", jobID: String, job: Job?, stage: StageBoard.Stage?,
+                      elapsed: Double, quiet: Double) -> [String] {
         let width = LiveLines.columns - 1
-        return [StageBoard.cut(header(jobID: jobID, job: job, elapsed: elapsed, quiet: quiet), to: width)]
+        return [StageBoard.cut(header(label: label, jobID: jobID, job: job, elapsed: elapsed, quiet: quiet), to: width)]
             + board.lines(current: stage, progress: job?.progress, outcome: outcome(job), width: width)
     }
 
     /// `restore job 9f…  42.3%  0:12` (with how long the gateway has been quiet, when it has).
-    static func header(jobID: String, job: Job?, elapsed: Double, quiet: Double) -> String {
-        var parts = ["restore job \(jobID)"]
+    static func header(label: String = "restore", jobID: String, job: Job?, elapsed: Double, quiet: Double) -> String {
+        var parts = ["\(label) job \(jobID)"]
         switch job?.status {
         case nil, .queued?:
             parts.append("waiting for a worker")
         case .running?:
+            if let message = job?.progress?.message, message.hasPrefix("waiting for ") { parts.append(message) }
             if job?.progress?.stage == RestoreStage.rollingBack.rawValue { parts.append("rolling back") }
             parts.append(UploadStatus.percent((job?.progress?.percent ?? 0) / 100))
         case .completed?:

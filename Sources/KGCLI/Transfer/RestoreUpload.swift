@@ -15,9 +15,16 @@ struct RestoreUpload {
     let mode: RestoreMode
     let dryRun: Bool
     let externalDeps: ExternalDepsStrategy
+    var checkpoint: Bool? = nil
+    var keepCheckpoint = false
+    var noWait = false
 
     var fields: [(name: String, value: String)] {
-        [("mode", mode.rawValue), ("dry_run", dryRun ? "true" : "false"), ("external_deps", externalDeps.rawValue)]
+        var fields = [("mode", mode.rawValue), ("dry_run", dryRun ? "true" : "false"), ("external_deps", externalDeps.rawValue)]
+        if let checkpoint { fields.append(("checkpoint", checkpoint ? "true" : "false")) }
+        if keepCheckpoint { fields.append(("keep_checkpoint", "true")) }
+        if noWait { fields.append(("no_wait", "true")) }
+        return fields
     }
 
     func run() throws -> RestoreAccepted {

@@ -18,6 +18,14 @@ public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
     case fail
     /// Drop them, and report how many.
     case prune
+    /// Keep them aside (pending) and connect them when the missing concepts
+    /// arrive, e.g. with the next ontology's restore.
+    case deferred = "defer"
+    /// Connect each to an existing concept (same id, else label, else embedding);
+    /// what stays unmatched is deferred. A restore knows only the missing concept's
+    /// id (the backup does not hold it), so it matches by id and defers the rest;
+    /// `kg admin stitch --backup FILE` matches those by label and embedding.
+    case stitch
 
     /// Full backups must be complete (`fail`); an ontology backup's external
     /// dependencies are expected and were reported by the integrity check (`prune`).
@@ -38,9 +46,19 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     public var backupType: String?
     public var ontology: String?
     public var statistics: [String: Int]
+    /// Make a checkpoint first (nil: the default, ``makesCheckpoint``).
+    public var checkpoint: Bool?
+    /// Keep the checkpoint after a success too.
+    public var keepCheckpoint: Bool?
+    /// Fail at once instead of waiting when another risky operation runs.
+    public var noWait: Bool?
 
     public init(mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
-                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int]) {
+                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int],
+                checkpoint: Bool? = nil, keepCheckpoint: Bool? = nil, noWait: Bool? = nil) {
+        self.checkpoint = checkpoint
+        self.keepCheckpoint = keepCheckpoint
+        self.noWait = noWait
         self.mode = mode
         self.dryRun = dryRun
         self.externalDeps = externalDeps
@@ -55,6 +73,15 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
         case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
+        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+    }
+
+    /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes
+    /// existing data a user may regret), never for a dry run. A replace makes none by
+    /// default: it already sets the graph to a file the user holds.
+    public var makesCheckpoint: Bool {
+        if dryRun { return false }
+        return checkpoint ?? (mode == .merge)
     }
 }
 
@@ -105,15 +132,25 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     public var updated: [String: Int]
     /// Instances and relationships dropped because they named missing concepts (`external_deps` prune).
     public var pruned: [String: Int]
+    /// Instance links and relationships kept aside until their concepts arrive (`external_deps` defer).
+    public var deferred: [String: Int]?
+    /// Links kept aside earlier (by any restore) that this restore connected.
+    public var connected: [String: Int]?
     public var warnings: [String]
     public var seconds: Double
     /// When this restore held the graph's write lock (database clock, ISO 8601):
     /// two restores' intervals never overlap.
     public var lockedFrom: String?
     public var lockedUntil: String?
+    /// What became of the checkpoint: nil (none made), `deleted`, or `kept` (with `checkpointID`).
+    public var checkpoint: String?
+    public var checkpointID: String?
 
     public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
-                pruned: [String: Int], warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
+                pruned: [String: Int], deferred: [String: Int]? = nil, connected: [String: Int]? = nil,
+                warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
+        self.deferred = deferred
+        self.connected = connected
         self.mode = mode
         self.dryRun = dryRun
         self.restored = restored
@@ -127,8 +164,8 @@ public struct RestoreJobResult: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, dryRun = "dry_run", restored, removed, updated, pruned, warnings, seconds
-        case lockedFrom = "locked_from", lockedUntil = "locked_until"
+        case mode, dryRun = "dry_run", restored, removed, updated, pruned, deferred, connected, warnings, seconds
+        case lockedFrom = "locked_from", lockedUntil = "locked_until", checkpoint, checkpointID = "checkpoint_id"
     }
 }
 

@@ -12,7 +12,10 @@ import ServiceLifecycle
 /// - `backup_<job>` files nobody has touched for that long (their reader is gone;
 ///   a streaming gateway refreshes the file's mtime while it reads);
 /// - `restore_<job>` files whose job has ended or does not exist (their worker died
-///   after the end, or the gateway died between storing and queueing).
+///   after the end, or the gateway died between storing and queueing);
+/// - `.checkpoint_<job>_…` files whose job has ended and that are not kept
+///   checkpoints (their worker died). Kept checkpoints are never removed here:
+///   only retention (`checkpoint_retention`) removes them.
 struct TempJanitor: Service {
     let storage: TempStorage
     let pool: PGPool
@@ -50,6 +53,15 @@ struct TempJanitor: Service {
                 do {
                     let state = try await pool.run { db in try JobStore(db).state(jobID: jobID) }
                     remove = state?.isTerminal ?? true
+                } catch {
+                    remove = false  // the database is away: decide next time
+                }
+            }
+            if name.hasPrefix(TempStorage.checkpointPrefix), age > 5 {
+                let path = "\(directory)/\(name)"
+                let jobID = String(name.dropFirst(TempStorage.checkpointPrefix.count).prefix(36))
+                do {
+                    remove = !(try await pool.run { db in try CheckpointStore(db).isLive(path: path, jobID: jobID) })
                 } catch {
                     remove = false  // the database is away: decide next time
                 }

@@ -7,8 +7,10 @@ import KGFormat
 /// 1. checking — the file's integrity again (the gateway checked it too; the
 ///    worker never trusts a file it did not check itself): a peek at the header
 ///    for the schema plan, the full check then rides along with loading.
-/// 2. creating_checkpoint — not needed for a single-transaction restore; the
-///    stage is reported so that every restore shows the same stages.
+/// 2. creating_checkpoint — a full backup of the graph before anything changes,
+///    made by ``RiskyOperation`` (`makeCheckpoint`) when the restore asks for one
+///    (merges by default); otherwise reported as not needed, so that every
+///    restore shows the same stages.
 /// 3. loading — the records stream into temporary staging tables with COPY;
 ///    then checks inside the database (duplicate ids, references, types).
 /// 4. restoring_* — apply to the live graph (replace or merge).
@@ -18,6 +20,13 @@ import KGFormat
 struct RestoreJob {
     let params: RestoreJobParams
     let context: JobContext
+    /// Writes the checkpoint (``RiskyOperation``); nil when this restore makes none.
+    var makeCheckpoint: (() throws -> Void)? = nil
+    /// Runs inside the transaction just before COMMIT (a rollback to a checkpoint
+    /// puts back the rows its file cannot carry).
+    var beforeCommit: ((PGConnection) throws -> Void)? = nil
+    /// Connect pending links (`--external-deps defer`) whose concepts now exist; not while rolling back.
+    var connectsPending = true
 
     /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
     static let ranges: [RestoreStage: (Double, Double)] = [
@@ -62,15 +71,25 @@ struct RestoreJob {
         var warnings: [String] = []
         try report(.checking, done: fileBytes, total: fileBytes, force: true)
 
-        // 2. A single transaction needs no checkpoint (see the type's documentation).
-        try report(.creatingCheckpoint, done: 1, total: 1, message: "not needed: the restore runs in one transaction", force: true)
+        // 2. The checkpoint, when this restore makes one (see the type's documentation).
+        if let makeCheckpoint {
+            try report(.creatingCheckpoint, done: 0, total: 1, message: "writing a full backup of the graph", force: true)
+            try makeCheckpoint()
+            try report(.creatingCheckpoint, done: 1, total: 1, force: true)
+        } else {
+            let why = params.dryRun ? "a dry run changes nothing"
+                : params.checkpoint == false ? "skipped (--no-checkpoint)" : "not needed: the restore runs in one transaction"
+            try report(.creatingCheckpoint, done: 1, total: 1, message: why, force: true)
+        }
 
         let merge = params.mode == .merge
         var restored: [String: Int] = [:], removed: [String: Int] = [:], updated: [String: Int] = [:], pruned: [String: Int] = [:]
+        var deferred: [String: Int] = [:], connected: [String: Int] = [:]
         var lockedFrom: String?, lockedUntil: String?
         // Staging lives in temporary tables, which use session-local buffers (8 MB by
         // default): a larger pool keeps more of the staged rows in memory (PostgreSQL's, not ours).
-        try db.execute("SET temp_buffers = '256MB'")
+        // (Not possible once the session has used a temporary table: then the default stays.)
+        _ = try? db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
         do {
             // One risky operation at a time; the status says what we wait for.
@@ -102,7 +121,7 @@ struct RestoreJob {
             let total = checked.counts.values.reduce(0, +)
             try db.execute(RestoreSQL.indexStaging)
             try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
-            try checkStaging(db, merge: merge, pruned: &pruned, warnings: &warnings)
+            try checkStaging(db, merge: merge, pruned: &pruned, deferred: &deferred, warnings: &warnings)
             try context.checkCancelled()
 
             // 4. Apply.
@@ -148,6 +167,14 @@ struct RestoreJob {
 
             try report(.restoringRelationships, done: 0, total: checked.counts["relationships"] ?? 0, force: true)
             restored["relationships"] = try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
+            if connectsPending {
+                // Links kept aside by earlier restores whose concepts exist now.
+                for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }
+                connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
+                try db.query(PendingSQL.connectRelationships[0])
+                connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
+                if connected.values.reduce(0, +) == 0 { connected = [:] }
+            }
             try report(.restoringRelationships, done: 1, total: 1, force: true)
             try context.checkCancelled()
 
@@ -164,6 +191,7 @@ struct RestoreJob {
 
             // 6. Commit, or roll back a dry run.
             try report(.committing, done: 0, total: 1, message: params.dryRun ? "dry run: rolling back" : "committing", force: true)
+            if !params.dryRun, let beforeCommit { try beforeCommit(db) }
             lockedUntil = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
             if params.dryRun {
                 try db.execute("ROLLBACK")
@@ -183,7 +211,8 @@ struct RestoreJob {
             for (section, n) in updated { restored[section, default: 0] += n }
         }
         return RestoreJobResult(mode: params.mode, dryRun: params.dryRun, restored: restored, removed: removed,
-                                updated: merge ? updated : [:], pruned: pruned, warnings: warnings,
+                                updated: merge ? updated : [:], pruned: pruned, deferred: deferred.isEmpty ? nil : deferred,
+                                connected: connected.isEmpty ? nil : connected, warnings: warnings,
                                 seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100,
                                 lockedFrom: lockedFrom, lockedUntil: lockedUntil)
     }
@@ -325,7 +354,8 @@ struct RestoreJob {
     }
 
     /// Duplicate ids, references and external dependencies, inside the database.
-    private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], warnings: inout [String]) throws {
+    private func checkStaging(_ db: PGConnection, merge: Bool, pruned: inout [String: Int], deferred: inout [String: Int],
+                              warnings: inout [String]) throws {
         let direct = !merge
         for check in RestoreSQL.stagingChecks {
             let offending = try db.query(check.sql).rows.compactMap { $0[0] }
@@ -347,12 +377,18 @@ struct RestoreJob {
             throw JobFailure("""
                 \(danglingInstances) instance links and \(danglingEdges) relationships name concepts that neither the backup \
                 nor the graph holds (external dependencies, \(missingConcepts)+ concepts); restore the ontologies that hold them \
-                first, or restore with --external-deps prune to leave them out
+                first, or restore with --external-deps prune to leave them out (or defer to connect them when their concepts arrive)
                 """)
         case .prune:
             pruned["instances"] = try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct)).affectedRows
             pruned["relationships"] = try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct)).affectedRows
             warnings.append("left out \(pruned["instances"]!) instance links and \(pruned["relationships"]!) relationships that name concepts outside the backup and the graph (--external-deps prune)")
+        case .deferred, .stitch:
+            deferred["instances"] = try db.query(PendingSQL.deferInstances(merge: merge, direct: direct), [context.jobID]).affectedRows
+            deferred["relationships"] = try db.query(PendingSQL.deferRelationships(merge: merge, direct: direct), [context.jobID]).affectedRows
+            try db.query(RestoreSQL.pruneInstances(merge: merge, direct: direct))
+            try db.query(RestoreSQL.pruneRelationships(merge: merge, direct: direct))
+            warnings.append("kept aside \(deferred["instances"]!) instance links and \(deferred["relationships"]!) relationships that name concepts outside the backup and the graph; they are connected when those concepts arrive (--external-deps \(params.externalDeps.rawValue); `kg admin stitch --pending` shows them\(params.externalDeps == .stitch ? "; the backup does not hold the missing concepts, so only ids could match: `kg admin stitch --backup FILE` matches them by label and embedding" : ""))")
         }
     }
 }

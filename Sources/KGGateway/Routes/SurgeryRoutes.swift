@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import KGDatabase
+import KGFormat
+import KGService
+import Logging
+
+/// `POST /admin/prune` and `POST /admin/ontology/delete`: graph surgery as
+/// jobs through the queue, run under the checkpoint pattern by a worker.
+/// Admin role only; 202 `{"job_id", "status": "queued"}`; with `no_wait`, 409
+/// at once when another risky operation runs.
+///
+/// ```sh
+/// curl -X POST -H "Authorization: Bearer $T" -d '{"dry_run": true}' $KG_API_URL/admin/prune
+/// curl -X POST -H "Authorization: Bearer $T" -d '{"name": "Philosophy of Mind"}' $KG_API_URL/admin/ontology/delete
+/// ```
+struct SurgeryRoutes {
+    let pool: PGPool
+    let queue: JobQueue
+    let logger: Logger
+
+    struct Options: Decodable {
+        let name: String?
+        let dry_run: Bool?
+        let checkpoint: Bool?
+        let keep_checkpoint: Bool?
+        let no_wait: Bool?
+    }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.post("/admin/prune") { request, context -> Response in
+            let user = try context.requireAdmin()
+            let options = try await Self.options(request)
+            return try await submit(.prune, options: options, ontology: nil, user: user.username)
+        }
+        router.post("/admin/ontology/delete") { request, context -> Response in
+            let user = try context.requireAdmin()
+            let options = try await Self.options(request)
+            guard let name = options.name, !name.isEmpty else {
+                throw APIError.badRequest("name the ontology to delete", detail: "{\"name\": \"…\"}")
+            }
+            guard name.utf8.count <= 512, !name.contains("\0") else { throw APIError.badRequest("invalid ontology name") }
+            let exists = try await pool.run { db in !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) }
+            guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+            return try await submit(.ontologyDelete, options: options, ontology: name, user: user.username)
+        }
+    }
+
+    /// The JSON body's options; an empty body means the defaults.
+    static func options(_ request: Request) async throws -> Options {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 64 * 1024)
+        guard buffer.readableBytes > 0 else { return Options(name: nil, dry_run: nil, checkpoint: nil, keep_checkpoint: nil, no_wait: nil) }
+        do {
+            return try JSONDecoder().decode(Options.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("the request body is not the expected JSON",
+                                      detail: "{\"name\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
+        }
+    }
+
+    private func submit(_ operation: GraphOperation, options: Options, ontology: String?, user: String) async throws -> Response {
+        if options.keep_checkpoint == true && options.checkpoint == false {
+            throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
+        }
+        if options.no_wait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: operation.rawValue.replacingOccurrences(of: "_", with: " ")) }
+        let params = GraphOperationParams(ontology: ontology, dryRun: options.dry_run ?? false, checkpoint: options.checkpoint,
+                                          keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
+        let id = UUID().uuidString.lowercased()
+        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+        try await pool.run { db in
+            try JobStore(db).create(jobID: id, type: operation.rawValue, username: user, params: paramsJSON, tempFile: nil)
+        }
+        do {
+            try await queue.publish(JobMessage(jobID: id, jobType: operation.rawValue))
+        } catch {
+            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
+        }
+        logger.info("\(operation.rawValue) queued", metadata: ["job_id": "\(id)", "user": "\(user)", "dry_run": "\(params.dryRun)"])
+        return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
+    }
+}
+
+/// `POST /admin/stitch`: JSON `{"references"?: [{"concept_id", "label"?, "embedding"?}], "threshold"?, "dry_run"?,
+/// "checkpoint"?, "keep_checkpoint"?, "no_wait"?}` → 202 `{"job_id", "status"}`. The references (labels and
+/// embeddings of the missing concepts, read from a reference backup by the CLI) make label and embedding
+/// matching possible; without them only ids match.
+struct StitchRoutes {
+    let pool: PGPool
+    let queue: JobQueue
+    let logger: Logger
+    /// The references carry embeddings: up to this many bytes of JSON.
+    static let maxBody = 256 * 1024 * 1024
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.post("/admin/stitch") { request, context -> Response in
+            let user = try context.requireAdmin()
+            var request = request
+            let buffer = try await request.collectBody(upTo: Self.maxBody)
+            let params: StitchJobParams
+            do {
+                struct Body: Decodable {
+                    let references: [StitchReference]?
+                    let threshold: Double?
+                    let dry_run: Bool?
+                    let checkpoint: Bool?
+                    let keep_checkpoint: Bool?
+                    let no_wait: Bool?
+                }
+                let body = buffer.readableBytes == 0
+                    ? Body(references: nil, threshold: nil, dry_run: nil, checkpoint: nil, keep_checkpoint: nil, no_wait: nil)
+                    : try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+                params = StitchJobParams(references: body.references ?? [], threshold: body.threshold, dryRun: body.dry_run ?? false,
+                                         checkpoint: body.checkpoint, keepCheckpoint: body.keep_checkpoint, noWait: body.no_wait)
+            } catch {
+                throw APIError.badRequest("the request body is not the expected JSON",
+                                          detail: "{\"references\"?, \"threshold\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
+            }
+            if let threshold = params.threshold, !(threshold > 0 && threshold <= 1) {
+                throw APIError.badRequest("threshold must be above 0 and at most 1, got \(threshold)")
+            }
+            if params.keepCheckpoint == true && params.checkpoint == false {
+                throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
+            }
+            if params.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
+            let id = UUID().uuidString.lowercased()
+            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+            try await pool.run { db in try JobStore(db).create(jobID: id, type: "stitch", username: user.username, params: paramsJSON, tempFile: nil) }
+            do {
+                try await queue.publish(JobMessage(jobID: id, jobType: "stitch"))
+            } catch {
+                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
+                throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
+            }
+            logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(params.references.count)"])
+            return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
+        }
+    }
+}

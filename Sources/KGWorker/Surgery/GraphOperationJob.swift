@@ -1,0 +1,102 @@
+import Foundation
+import KGDatabase
+import KGFormat
+
+/// Prune and ontology delete: graph surgery in batches of their own
+/// transactions (a big graph need not fit in one), guarded by the checkpoint
+/// pattern (``RiskyOperation``): if anything fails part-way, the rollback to the
+/// checkpoint restores the old state.
+///
+/// 1. checking — count what goes (a dry run stops here and reports the counts);
+/// 2. creating_checkpoint — the checkpoint (or why there is none);
+/// 3. pruning / deleting — batched `DELETE`s, each its own transaction;
+/// 4. verifying — nothing that should be gone is left.
+struct GraphOperationJob {
+    let operation: GraphOperation
+    let params: GraphOperationParams
+    let context: JobContext
+    var makeCheckpoint: (() throws -> Void)?
+
+    static let batchSize = 500
+
+    static let ranges: [String: (Double, Double)] = [
+        "checking": (0, 5), "creating_checkpoint": (5, 40), "pruning": (40, 95), "deleting": (40, 95), "verifying": (95, 100),
+    ]
+
+    func report(_ stage: String, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        let (low, high) = Self.ranges[stage] ?? (0, 100)
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        try context.progress(stage: stage, percent: low + (high - low) * fraction, processed: done, total: total, message: message, force: force)
+    }
+
+    func run(data db: PGConnection) throws -> GraphOperationResult {
+        let started = Date()
+        try report("checking", done: 0, total: 1, message: "counting what to \(operation == .prune ? "prune" : "delete")", force: true)
+        let steps: [GraphSurgerySQL.Step]
+        switch operation {
+        case .prune:
+            steps = GraphSurgerySQL.prune
+        case .ontologyDelete:
+            guard let name = params.ontology, !name.isEmpty else { throw JobFailure("an ontology delete needs the ontology's name") }
+            guard !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) else {
+                throw JobFailure("there is no ontology \"\(name)\"; nothing was changed")
+            }
+            // The concepts only this ontology mentions, fixed before its sources go.
+            try db.execute("DROP TABLE IF EXISTS pg_temp.doomed_concepts")
+            try db.query(GraphSurgerySQL.markDoomedConcepts, [name])
+            steps = GraphSurgerySQL.ontologyDelete
+        }
+        defer { if operation == .ontologyDelete, db.isOK { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.doomed_concepts") } }
+        let arguments: [String?] = operation == .ontologyDelete ? [params.ontology] : []
+
+        var counts: [String: Int] = [:]
+        for step in steps {
+            counts[step.kind, default: 0] += Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
+        }
+        let total = counts.values.reduce(0, +)
+        try report("checking", done: 1, total: 1, message: "\(total) rows to remove", force: true)
+        if params.dryRun {
+            return GraphOperationResult(operation: operation, dryRun: true, ontology: params.ontology, removed: counts,
+                                        seconds: Self.seconds(since: started))
+        }
+
+        if let makeCheckpoint {
+            try report("creating_checkpoint", done: 0, total: 1, message: "writing a full backup of the graph", force: true)
+            try makeCheckpoint()
+            try report("creating_checkpoint", done: 1, total: 1, force: true)
+        } else {
+            try report("creating_checkpoint", done: 1, total: 1, message: "skipped (--no-checkpoint)", force: true)
+        }
+
+        // Batches, each in its own transaction (autocommit); a failure part-way is
+        // undone by the rollback to the checkpoint.
+        let stage = operation.workStage
+        var removed: [String: Int] = [:]
+        var done = 0
+        try report(stage, done: 0, total: total, force: true)
+        for step in steps {
+            while true {
+                let n = try db.query(step.delete, (step.bound ? arguments : []) + [String(Self.batchSize)]).affectedRows
+                removed[step.kind, default: 0] += n
+                done += n
+                try report(stage, done: done, total: max(total, done), message: "removing \(step.kind)")
+                try context.checkCancelled()
+                if n < Self.batchSize { break }
+            }
+        }
+        try report(stage, done: done, total: max(total, done), force: true)
+
+        try report("verifying", done: 0, total: 1, message: "checking that nothing to remove is left", force: true)
+        for step in steps {
+            let left = Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
+            if left > 0 {
+                throw JobFailure("\(left) \(step.kind) that should be gone are still in the graph after the \(operation.rawValue)")
+            }
+        }
+        try report("verifying", done: 1, total: 1, force: true)
+        return GraphOperationResult(operation: operation, dryRun: false, ontology: params.ontology, removed: removed,
+                                    seconds: Self.seconds(since: started))
+    }
+
+    static func seconds(since start: Date) -> Double { (Date().timeIntervalSince(start) * 100).rounded() / 100 }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import KGDatabase
+import KGFormat
+
+/// `kg admin stitch`: connects the links kept aside by `--external-deps defer`
+/// to existing concepts of the graph. For each missing concept: a concept with
+/// the same id; else one with the same label (case-insensitive, from the
+/// reference backup); else the nearest embedding by cosine similarity, if at
+/// least the threshold (computed in SQL, one missing concept at a time: nothing
+/// is loaded whole). What stays unmatched keeps waiting. Run under the
+/// checkpoint pattern; each reconnection is its own transaction.
+///
+/// Stages: checking (matching), creating_checkpoint, stitching, verifying.
+struct StitchJob {
+    let params: StitchJobParams
+    let threshold: Double
+    let context: JobContext
+    var makeCheckpoint: (() throws -> Void)?
+
+    static let ranges: [String: (Double, Double)] = [
+        "checking": (0, 30), "creating_checkpoint": (30, 60), "stitching": (60, 95), "verifying": (95, 100),
+    ]
+
+    func report(_ stage: String, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        let (low, high) = Self.ranges[stage] ?? (0, 100)
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        try context.progress(stage: stage, percent: low + (high - low) * fraction, processed: done, total: total, message: message, force: force)
+    }
+
+    func run(data db: PGConnection) throws -> StitchJobResult {
+        let started = Date()
+        try report("checking", done: 0, total: 1, message: "matching the missing concepts", force: true)
+        try db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref; CREATE TEMP TABLE stitch_ref (concept_id text PRIMARY KEY, label text, embedding double precision[])")
+        defer { if db.isOK { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref") } }
+        for reference in params.references {
+            let embedding = reference.embedding.map { "{" + $0.map { String($0) }.joined(separator: ",") + "}" }
+            try db.query("INSERT INTO stitch_ref VALUES ($1, $2, $3::float8[]) ON CONFLICT DO NOTHING",
+                         [reference.conceptID, reference.label, embedding])
+        }
+        let missing = try db.query(StitchSQL.waitingConcepts).rows.compactMap { $0[0] }
+        var reconnections: [Reconnection] = []
+        var outcomes: [String: Int] = ["id": 0, "label": 0, "embedding": 0, "unmatched": 0]
+        for (index, id) in missing.enumerated() {
+            let links = Int(try db.query(StitchSQL.linksWaitingFor, [id]).first("n") ?? "0") ?? 0
+            if let target = try db.query(StitchSQL.byID, [id]).first("t") {
+                reconnections.append(Reconnection(missing: id, conceptID: target, how: "id", similarity: nil, links: links))
+            } else if let target = try db.query(StitchSQL.byLabel, [id]).first("t") {
+                reconnections.append(Reconnection(missing: id, conceptID: target, how: "label", similarity: nil, links: links))
+            } else {
+                let nearest = try db.query(StitchSQL.byEmbedding, [id])
+                if let target = nearest.first("t"), let similarity = nearest.first("sim").flatMap(Double.init), similarity >= threshold {
+                    reconnections.append(Reconnection(missing: id, conceptID: target, how: "embedding",
+                                                      similarity: (similarity * 10_000).rounded() / 10_000, links: links))
+                } else {
+                    outcomes["unmatched", default: 0] += 1
+                }
+            }
+            try report("checking", done: index + 1, total: missing.count, message: "matching the missing concepts")
+        }
+        for reconnection in reconnections { outcomes[reconnection.how, default: 0] += 1 }
+        try report("checking", done: 1, total: 1, message: "\(reconnections.count) of \(missing.count) missing concepts matched", force: true)
+        if params.dryRun {
+            return StitchJobResult(dryRun: true, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
+                                   connected: [:], waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
+        }
+
+        if let makeCheckpoint {
+            try report("creating_checkpoint", done: 0, total: 1, message: "writing a full backup of the graph", force: true)
+            try makeCheckpoint()
+            try report("creating_checkpoint", done: 1, total: 1, force: true)
+        } else {
+            try report("creating_checkpoint", done: 1, total: 1, message: "skipped (--no-checkpoint)", force: true)
+        }
+
+        // Each reconnection: the waiting links are copied with the target's id (created by
+        // this job) and the originals marked consumed (connected_by this job), so that a
+        // rollback to the checkpoint undoes exactly this; then what is complete connects.
+        for (index, reconnection) in reconnections.enumerated() {
+            try db.query(StitchSQL.rewrite, [reconnection.missing, reconnection.conceptID, context.jobID])
+            try db.query(StitchSQL.consume, [reconnection.missing, context.jobID])
+            try report("stitching", done: index + 1, total: reconnections.count, message: "\(reconnection.missing) → \(reconnection.conceptID)")
+            try context.checkCancelled()
+        }
+        var connected: [String: Int] = [:]
+        try db.transaction {
+            for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }
+            connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
+            try db.query(PendingSQL.connectRelationships[0])
+            connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
+        }
+        try report("stitching", done: reconnections.count, total: reconnections.count, force: true)
+        try report("verifying", done: 1, total: 1, message: "counting what still waits", force: true)
+        return StitchJobResult(dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
+                               connected: connected, waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
+    }
+
+    private func waiting(_ db: PGConnection) throws -> [String: Int] {
+        let r = try db.query(StitchSQL.waitingTotals)
+        return ["instances": Int(r.first("instances") ?? "0") ?? 0, "relationships": Int(r.first("relationships") ?? "0") ?? 0]
+    }
+}
+
+/// The SQL of a stitch. `$1` is the missing concept's id.
+enum StitchSQL {
+    static let waitingConcepts = """
+        SELECT DISTINCT m FROM kg_api.pending_links, unnest(missing) AS m WHERE connected_by IS NULL ORDER BY m
+        """
+    static let linksWaitingFor = "SELECT count(*) AS n FROM kg_api.pending_links WHERE connected_by IS NULL AND $1 = ANY(missing)"
+    static let byID = "SELECT concept_id AS t FROM kg.concepts WHERE concept_id = $1"
+    static let byLabel = """
+        SELECT min(c.concept_id) AS t FROM stitch_ref r JOIN kg.concepts c ON lower(c.label) = lower(r.label) WHERE r.concept_id = $1
+        """
+    /// The nearest concept by cosine similarity (same dimensions only), computed by PostgreSQL.
+    static let byEmbedding = """
+        SELECT c.concept_id AS t, s.sim FROM stitch_ref r
+        JOIN kg.concepts c ON cardinality(c.embedding) = cardinality(r.embedding) AND cardinality(r.embedding) > 0
+        CROSS JOIN LATERAL (SELECT sum(a * b) / nullif(sqrt(sum(a * a)) * sqrt(sum(b * b)), 0) AS sim
+                            FROM unnest(c.embedding, r.embedding) AS t(a, b)) s
+        WHERE r.concept_id = $1 AND s.sim IS NOT NULL
+        ORDER BY s.sim DESC, c.concept_id LIMIT 1
+        """
+    static let rewrite = """
+        INSERT INTO kg_api.pending_links (kind, instance_id, quote, source_id, concept_id, from_id, to_id, relationship_type,
+                                          properties, missing, created_by)
+        SELECT kind, instance_id, quote, source_id,
+               CASE WHEN concept_id = $1 THEN $2 ELSE concept_id END, CASE WHEN from_id = $1 THEN $2 ELSE from_id END,
+               CASE WHEN to_id = $1 THEN $2 ELSE to_id END, relationship_type, properties, array_remove(missing, $1), $3::uuid
+        FROM kg_api.pending_links WHERE connected_by IS NULL AND $1 = ANY(missing) ORDER BY pending_id
+        """
+    static let consume = """
+        UPDATE kg_api.pending_links SET connected_by = $2::uuid, connected_at = now() WHERE connected_by IS NULL AND $1 = ANY(missing)
+        """
+    static let waitingTotals = """
+        SELECT count(*) FILTER (WHERE kind = 'instance') AS instances, count(*) FILTER (WHERE kind = 'relationship') AS relationships
+        FROM kg_api.pending_links WHERE connected_by IS NULL
+        """
+}
