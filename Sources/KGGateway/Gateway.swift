@@ -41,10 +41,10 @@ public enum Gateway {
                       audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)
-        CheckpointRoutes(pool: pool, logger: logger).register(on: router)
-        SurgeryRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
+        CheckpointRoutes(pool: pool, audit: audit, logger: logger).register(on: router)
+        SurgeryRoutes(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
-        StitchRoutes(pool: pool, queue: queue, logger: logger).register(on: router)
+        StitchRoutes(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, audit: audit, logger: logger).register(on: router)
         let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.

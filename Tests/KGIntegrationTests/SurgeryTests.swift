@@ -93,6 +93,15 @@ final class SurgeryTests: XCTestCase {
         XCTAssertEqual(list.exitCode, 0, list.summary)
         XCTAssertTrue(list.stdout.contains(jobID) && list.stdout.contains("prune"), list.stdout)
         XCTAssertEqual(checkpointFiles().count, 1, "\(stack.tempFiles())")
+
+        // The audit trail tells who asked, from where, and how it ended.
+        let asked = try stack.auditRows(action: "prune").first { $0["target"] == jobID }
+        XCTAssertEqual(asked?["actor"], "admin")
+        XCTAssertEqual(asked?["outcome"], "accepted")
+        XCTAssertEqual(asked?["remote_address"], "127.0.0.1")
+        let ended = try stack.auditRows(action: "prune.finished").first { $0["target"] == jobID }
+        XCTAssertEqual(ended?["outcome"], "failed")
+        XCTAssertTrue((ended?["detail"] ?? nil)?.contains("rolled back to checkpoint") == true, "\(String(describing: ended))")
     }
 
     // MARK: Ontology delete

@@ -12,6 +12,7 @@ import NIOPosix
 /// with `Content-Disposition`). Admin role only.
 struct CheckpointRoutes {
     let pool: PGPool
+    let audit: AuditTrail
     let logger: Logger
 
     static let chunkSize = 256 * 1024
@@ -36,6 +37,8 @@ struct CheckpointRoutes {
             }
             var info = stat()
             let size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+            await audit.record(context, actor: user.username, action: "checkpoint.download", target: id,
+                               outcome: AuditLog.Outcome.accepted, detail: "\(kept.fileName), \(size) bytes")
             logger.info("checkpoint download", metadata: ["checkpoint_id": "\(id)", "user": "\(user.username)", "bytes": "\(size)"])
             return Response(
                 status: .ok,

@@ -32,60 +32,6 @@ struct RestoreRoutes {
             try await audit.refusals(context, action: "restore") {
                 try await restore(request, context)
             }
-<<<<<<< HEAD
-=======
-            let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
-            let plan = RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
-                                        databaseVersion: databaseVersion)
-            if let refusal = plan.refusal {
-                throw APIError(.conflict, refusal, detail: "nothing was changed")
-            }
-            let fields = received.fields
-            let mode: RestoreMode
-            if let text = fields["mode"], !text.isEmpty {
-                guard let parsed = RestoreMode(rawValue: text) else {
-                    throw APIError.badRequest("unknown mode \"\(text)\"", detail: "use replace or merge")
-                }
-                mode = parsed
-            } else {
-                mode = RestoreMode.defaultFor(backupType: report.backupType)
-            }
-            let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
-            let externalDeps: ExternalDepsStrategy
-            if let text = fields["external_deps"], !text.isEmpty {
-                guard let parsed = ExternalDepsStrategy(rawValue: text) else {
-                    throw APIError.badRequest("unknown external_deps \"\(text)\"",
-                                              detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                externalDeps = parsed
-            } else {
-                externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
-            }
-            let checkpoint = try RiskyFields.flag(fields, "checkpoint")
-            let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
-            let noWait = try RiskyFields.flag(fields, "no_wait") ?? false
-            if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
-            let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
-                                          fileName: received.fileName, fileBytes: received.fileBytes,
-                                          backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
-                                          checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON, tempFile: path)
-            }
-            do {
-                try await queue.publish(JobMessage(jobID: id, jobType: "restore"))
-            } catch {
-                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-                throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-            }
-            queued = true
-            logger.info("restore queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "mode": "\(mode.rawValue)",
-                                                     "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
-            let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
-                                           integrityWarnings: report.warnings.map(\.message))
-            return try JSON.response(encoding: accepted, status: .accepted)
->>>>>>> checkpoints
         }
     }
 
@@ -150,9 +96,14 @@ struct RestoreRoutes {
         } else {
             externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
         }
+        let checkpoint = try RiskyFields.flag(fields, "checkpoint")
+        let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
+        let noWait = try RiskyFields.flag(fields, "no_wait") ?? false
+        if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
         let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
                                       fileName: received.fileName, fileBytes: received.fileBytes,
-                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts)
+                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
+                                      checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
         let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
         do {
             try await pool.run { db in

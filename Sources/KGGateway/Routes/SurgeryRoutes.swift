@@ -17,6 +17,8 @@ import Logging
 struct SurgeryRoutes {
     let pool: PGPool
     let queue: JobQueue
+    let maxJobsPerUser: Int
+    let audit: AuditTrail
     let logger: Logger
 
     struct Options: Decodable {
@@ -29,20 +31,24 @@ struct SurgeryRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/prune") { request, context -> Response in
-            let user = try context.requireAdmin()
-            let options = try await Self.options(request)
-            return try await submit(.prune, options: options, ontology: nil, user: user.username)
+            try await audit.refusals(context, action: "prune") {
+                let user = try context.requireAdmin()
+                let options = try await Self.options(request)
+                return try await submit(.prune, options: options, ontology: nil, user: user.username, context: context)
+            }
         }
         router.post("/admin/ontology/delete") { request, context -> Response in
-            let user = try context.requireAdmin()
-            let options = try await Self.options(request)
-            guard let name = options.name, !name.isEmpty else {
-                throw APIError.badRequest("name the ontology to delete", detail: "{\"name\": \"…\"}")
+            try await audit.refusals(context, action: "ontology_delete") {
+                let user = try context.requireAdmin()
+                let options = try await Self.options(request)
+                guard let name = options.name, !name.isEmpty else {
+                    throw APIError.badRequest("name the ontology to delete", detail: "{\"name\": \"…\"}")
+                }
+                guard name.utf8.count <= 512, !name.contains("\0") else { throw APIError.badRequest("invalid ontology name") }
+                let exists = try await pool.run { db in !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) }
+                guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+                return try await submit(.ontologyDelete, options: options, ontology: name, user: user.username, context: context)
             }
-            guard name.utf8.count <= 512, !name.contains("\0") else { throw APIError.badRequest("invalid ontology name") }
-            let exists = try await pool.run { db in !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) }
-            guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
-            return try await submit(.ontologyDelete, options: options, ontology: name, user: user.username)
         }
     }
 
@@ -59,7 +65,8 @@ struct SurgeryRoutes {
         }
     }
 
-    private func submit(_ operation: GraphOperation, options: Options, ontology: String?, user: String) async throws -> Response {
+    private func submit(_ operation: GraphOperation, options: Options, ontology: String?, user: String,
+                        context: GatewayRequestContext) async throws -> Response {
         if options.keep_checkpoint == true && options.checkpoint == false {
             throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
         }
@@ -68,8 +75,14 @@ struct SurgeryRoutes {
                                           keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
         let id = UUID().uuidString.lowercased()
         let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-        try await pool.run { db in
-            try JobStore(db).create(jobID: id, type: operation.rawValue, username: user, params: paramsJSON, tempFile: nil)
+        let limit = maxJobsPerUser
+        do {
+            try await pool.run { db in
+                try JobStore(db).create(jobID: id, type: operation.rawValue, username: user, params: paramsJSON, tempFile: nil,
+                                        maxActivePerUser: limit)
+            }
+        } catch let reached as JobLimitReached {
+            throw APIError.tooManyJobs(reached)
         }
         do {
             try await queue.publish(JobMessage(jobID: id, jobType: operation.rawValue))
@@ -77,64 +90,10 @@ struct SurgeryRoutes {
             _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
             throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
         }
+        await audit.record(context, actor: user, action: operation.rawValue, target: id, outcome: AuditLog.Outcome.accepted,
+                           detail: [ontology.map { "ontology \($0)" }, params.dryRun ? "dry run" : nil,
+                                    options.checkpoint == false ? "no checkpoint" : nil].compactMap { $0 }.joined(separator: ", "))
         logger.info("\(operation.rawValue) queued", metadata: ["job_id": "\(id)", "user": "\(user)", "dry_run": "\(params.dryRun)"])
         return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
-    }
-}
-
-/// `POST /admin/stitch`: JSON `{"references"?: [{"concept_id", "label"?, "embedding"?}], "threshold"?, "dry_run"?,
-/// "checkpoint"?, "keep_checkpoint"?, "no_wait"?}` → 202 `{"job_id", "status"}`. The references (labels and
-/// embeddings of the missing concepts, read from a reference backup by the CLI) make label and embedding
-/// matching possible; without them only ids match.
-struct StitchRoutes {
-    let pool: PGPool
-    let queue: JobQueue
-    let logger: Logger
-    /// The references carry embeddings: up to this many bytes of JSON.
-    static let maxBody = 256 * 1024 * 1024
-
-    func register(on router: Router<GatewayRequestContext>) {
-        router.post("/admin/stitch") { request, context -> Response in
-            let user = try context.requireAdmin()
-            var request = request
-            let buffer = try await request.collectBody(upTo: Self.maxBody)
-            let params: StitchJobParams
-            do {
-                struct Body: Decodable {
-                    let references: [StitchReference]?
-                    let threshold: Double?
-                    let dry_run: Bool?
-                    let checkpoint: Bool?
-                    let keep_checkpoint: Bool?
-                    let no_wait: Bool?
-                }
-                let body = buffer.readableBytes == 0
-                    ? Body(references: nil, threshold: nil, dry_run: nil, checkpoint: nil, keep_checkpoint: nil, no_wait: nil)
-                    : try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
-                params = StitchJobParams(references: body.references ?? [], threshold: body.threshold, dryRun: body.dry_run ?? false,
-                                         checkpoint: body.checkpoint, keepCheckpoint: body.keep_checkpoint, noWait: body.no_wait)
-            } catch {
-                throw APIError.badRequest("the request body is not the expected JSON",
-                                          detail: "{\"references\"?, \"threshold\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
-            }
-            if let threshold = params.threshold, !(threshold > 0 && threshold <= 1) {
-                throw APIError.badRequest("threshold must be above 0 and at most 1, got \(threshold)")
-            }
-            if params.keepCheckpoint == true && params.checkpoint == false {
-                throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
-            }
-            if params.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
-            let id = UUID().uuidString.lowercased()
-            let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-            try await pool.run { db in try JobStore(db).create(jobID: id, type: "stitch", username: user.username, params: paramsJSON, tempFile: nil) }
-            do {
-                try await queue.publish(JobMessage(jobID: id, jobType: "stitch"))
-            } catch {
-                _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-                throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-            }
-            logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(params.references.count)"])
-            return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
-        }
     }
 }
