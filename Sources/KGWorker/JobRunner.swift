@@ -59,6 +59,16 @@ final class JobRunner: @unchecked Sendable {
         }
     }
 
+
+    /// The checkpoint pattern around a prune, ontology delete or stitch job
+    /// (stages `checking` … `verifying`, with their own progress ranges).
+    private func riskyOperation(_ options: RiskyJobOptions, ranges: [String: (Double, Double)], job: JobState,
+                                context: JobContext, data: PGConnection) throws -> RiskyOperation {
+        RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+                       databaseSchemaVersion: try MigrationRunner(connection: data).currentVersion(),
+                       checkpoint: options.makesCheckpoint, keepCheckpoint: options.keepCheckpoint ?? false,
+                       noWait: options.noWait ?? false, checkpointRange: ranges["creating_checkpoint"]!, lastStage: "verifying")
+    }
     private func dispatch(_ message: JobMessage, control: PGConnection, logger: Logger) throws -> JobDisposition {
         let store = JobStore(control)
         var logger = logger
@@ -187,11 +197,7 @@ final class JobRunner: @unchecked Sendable {
             case GraphOperation.prune.rawValue, GraphOperation.ontologyDelete.rawValue:
                 let operation = GraphOperation(rawValue: job.type)!
                 let params = try JSONDecoder().decode(GraphOperationParams.self, from: Data(job.params.utf8))
-                let version = try MigrationRunner(connection: data).currentVersion()
-                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
-                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
-                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
-                                           checkpointRange: GraphOperationJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                let risky = try riskyOperation(params, ranges: GraphOperationJob.ranges, job: job, context: context, data: data)
                 var (result, checkpoint) = try risky.run { makeCheckpoint in
                     try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
                 }
@@ -200,11 +206,7 @@ final class JobRunner: @unchecked Sendable {
                 resultJSON = JobContext.encode(result)
             case "stitch":
                 let params = try JSONDecoder().decode(StitchJobParams.self, from: Data(job.params.utf8))
-                let version = try MigrationRunner(connection: data).currentVersion()
-                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
-                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
-                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
-                                           checkpointRange: StitchJob.ranges["creating_checkpoint"]!, lastStage: "verifying")
+                let risky = try riskyOperation(params, ranges: StitchJob.ranges, job: job, context: context, data: data)
                 var (result, checkpoint) = try risky.run { makeCheckpoint in
                     try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
                                   makeCheckpoint: makeCheckpoint).run(data: data)

@@ -148,15 +148,7 @@ extension Admin {
                 Terminal.error(result.map(RestoreMessages.summary)
                     ?? "restore completed (`kg job status \(job.jobID)` shows the worker's report)")
             }
-            if output.json {
-                var object: [String: Any] = ["job_id": job.jobID, "status": job.status.rawValue]
-                object["result"] = job.result.flatMap(Self.jsonObject) ?? NSNull()
-                if let error = job.error { object["error"] = error }
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(job.jobID)
-            }
+            try FollowedJobOutput.print(job, json: output.json)
             switch job.status {
             case .completed: return
             case .cancelled: throw CLIError(RestoreMessages.cancelled)

@@ -98,14 +98,7 @@ extension Admin {
                 return try? JSONDecoder().decode(StitchJobResult.self, from: data)
             }
             if job.status == .completed, let result { Terminal.error(Self.summary(result)) }
-            if output.json {
-                var object: [String: Any] = ["job_id": job.jobID, "status": job.status.rawValue]
-                object["result"] = job.result.flatMap(Admin.Restore.jsonObject) ?? NSNull()
-                if let error = job.error { object["error"] = error }
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-            } else {
-                print(job.jobID)
-            }
+            try FollowedJobOutput.print(job, json: output.json)
             guard job.status == .completed else { throw CLIError("stitch failed: \(job.error ?? "the worker gave no reason")") }
         }
 

@@ -38,14 +38,7 @@ struct GraphOperationRun {
         let job = RestoreFollow(client: eventsClient, jobID: accepted.jobID, label: label, stages: stages).run()
         let result = job.result.flatMap(Self.result)
         if job.status == .completed, let result { Terminal.error(Self.summary(result)) }
-        if json {
-            var object: [String: Any] = ["job_id": job.jobID, "status": job.status.rawValue]
-            object["result"] = job.result.flatMap(Admin.Restore.jsonObject) ?? NSNull()
-            if let error = job.error { object["error"] = error }
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-        } else {
-            print(job.jobID)
-        }
+        try FollowedJobOutput.print(job, json: json)
         switch job.status {
         case .completed: return
         case .cancelled: throw CLIError("\(label) cancelled: \(job.error ?? "no reason given")")

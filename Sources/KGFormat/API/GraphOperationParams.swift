@@ -24,7 +24,7 @@ public enum GraphOperation: String, Codable, Sendable, CaseIterable {
 }
 
 /// A `prune` or `ontology_delete` job's `params`, written by the gateway and read by the worker.
-public struct GraphOperationParams: Codable, Sendable, Equatable {
+public struct GraphOperationParams: Codable, Sendable, Equatable, RiskyJobOptions {
     /// The ontology to delete (`ontology_delete`).
     public var ontology: String?
     /// Count what would go; change nothing (and make no checkpoint).
@@ -42,8 +42,6 @@ public struct GraphOperationParams: Codable, Sendable, Equatable {
         self.noWait = noWait
     }
 
-    /// On by default for every risky operation; never for a dry run.
-    public var makesCheckpoint: Bool { !dryRun && (checkpoint ?? true) }
 
     enum CodingKeys: String, CodingKey {
         case ontology, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"

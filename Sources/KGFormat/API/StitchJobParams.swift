@@ -16,7 +16,7 @@ public struct StitchReference: Codable, Sendable, Equatable {
 /// A stitch job's `params`: connect the links kept aside by `--external-deps defer`
 /// to existing concepts: same id, else the same label (case-insensitive), else the
 /// nearest embedding by cosine similarity at or above `threshold`.
-public struct StitchJobParams: Codable, Sendable, Equatable {
+public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     /// Labels and embeddings of missing concepts (from a reference backup); may be empty (id matching only).
     public var references: [StitchReference]
     /// Nil: the server's `stitch_threshold`.
@@ -35,7 +35,6 @@ public struct StitchJobParams: Codable, Sendable, Equatable {
         self.noWait = noWait
     }
 
-    public var makesCheckpoint: Bool { !dryRun && (checkpoint ?? true) }
 
     enum CodingKeys: String, CodingKey {
         case references, threshold, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"

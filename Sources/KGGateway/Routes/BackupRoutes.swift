@@ -85,22 +85,8 @@ struct BackupRoutes {
             backupType: type, ontologyName: ontology, compression: compression,
             fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
             tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
-        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-        let limit = maxJobsPerUser
-        do {
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "backup", username: user.username, params: paramsJSON,
-                                        tempFile: params.tempFile, maxActivePerUser: limit)
-            }
-        } catch let reached as JobLimitReached {
-            throw APIError.tooManyJobs(reached)
-        }
-        do {
-            try await queue.publish(JobMessage(jobID: id, jobType: "backup"))
-        } catch {
-            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-            throw APIError.unavailable("the job queue is unavailable; try again shortly", detail: "\(error)")
-        }
+        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
+            .submit(jobID: id, type: "backup", username: user.username, params: params, tempFile: params.tempFile)
         return (user, id, params, gzip)
     }
 }

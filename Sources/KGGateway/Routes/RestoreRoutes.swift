@@ -104,21 +104,8 @@ struct RestoreRoutes {
                                       fileName: received.fileName, fileBytes: received.fileBytes,
                                       backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-        do {
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "restore", username: user.username, params: paramsJSON,
-                                        tempFile: path, maxActivePerUser: limit)
-            }
-        } catch let reached as JobLimitReached {
-            throw APIError.tooManyJobs(reached)
-        }
-        do {
-            try await queue.publish(JobMessage(jobID: id, jobType: "restore"))
-        } catch {
-            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-        }
+        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
+            .submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path)
         queued = true
         await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")

@@ -55,22 +55,8 @@ struct StitchRoutes {
         }
         if params.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
         let id = UUID().uuidString.lowercased()
-        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-        let limit = maxJobsPerUser
-        do {
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: "stitch", username: user.username, params: paramsJSON, tempFile: nil,
-                                        maxActivePerUser: limit)
-            }
-        } catch let reached as JobLimitReached {
-            throw APIError.tooManyJobs(reached)
-        }
-        do {
-            try await queue.publish(JobMessage(jobID: id, jobType: "stitch"))
-        } catch {
-            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-        }
+        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
+            .submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: nil)
         await audit.record(context, actor: user.username, action: "stitch", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "\(params.references.count) references" + (params.dryRun ? ", dry run" : ""))
         logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(params.references.count)"])

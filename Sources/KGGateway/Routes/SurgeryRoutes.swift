@@ -74,22 +74,8 @@ struct SurgeryRoutes {
         let params = GraphOperationParams(ontology: ontology, dryRun: options.dry_run ?? false, checkpoint: options.checkpoint,
                                           keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
         let id = UUID().uuidString.lowercased()
-        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
-        let limit = maxJobsPerUser
-        do {
-            try await pool.run { db in
-                try JobStore(db).create(jobID: id, type: operation.rawValue, username: user, params: paramsJSON, tempFile: nil,
-                                        maxActivePerUser: limit)
-            }
-        } catch let reached as JobLimitReached {
-            throw APIError.tooManyJobs(reached)
-        }
-        do {
-            try await queue.publish(JobMessage(jobID: id, jobType: operation.rawValue))
-        } catch {
-            _ = try? await pool.run { db in try JobStore(db).fail(jobID: id, error: "the job queue is unavailable: \(error)") }
-            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
-        }
+        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
+            .submit(jobID: id, type: operation.rawValue, username: user, params: params, tempFile: nil)
         await audit.record(context, actor: user, action: operation.rawValue, target: id, outcome: AuditLog.Outcome.accepted,
                            detail: [ontology.map { "ontology \($0)" }, params.dryRun ? "dry run" : nil,
                                     options.checkpoint == false ? "no checkpoint" : nil].compactMap { $0 }.joined(separator: ", "))

@@ -24,9 +24,7 @@ struct GraphOperationJob {
     ]
 
     func report(_ stage: String, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
-        let (low, high) = Self.ranges[stage] ?? (0, 100)
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
-        try context.progress(stage: stage, percent: low + (high - low) * fraction, processed: done, total: total, message: message, force: force)
+        try context.progress(stage: stage, in: Self.ranges, processed: done, total: total, message: message, force: force)
     }
 
     func run(data db: PGConnection) throws -> GraphOperationResult {

@@ -1,0 +1,36 @@
+import Foundation
+import KGDatabase
+import KGFormat
+
+/// What every route that starts a job does: create the job row under the per-user
+/// limit (429 beyond it), then publish the job; when the broker is away, the row
+/// is failed with the reason and the caller gets 503.
+///
+/// ```swift
+/// try await jobs.submit(jobID: id, type: "prune", username: user.username, params: params, tempFile: nil)
+/// ```
+struct JobSubmitter: Sendable {
+    let pool: PGPool
+    let queue: JobQueue
+    /// Queued + running jobs one user may have (0: no limit).
+    let maxJobsPerUser: Int
+
+    func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?) async throws {
+        let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
+        let limit = maxJobsPerUser
+        do {
+            try await pool.run { db in
+                try JobStore(db).create(jobID: jobID, type: type, username: username, params: paramsJSON,
+                                        tempFile: tempFile, maxActivePerUser: limit)
+            }
+        } catch let reached as JobLimitReached {
+            throw APIError.tooManyJobs(reached)
+        }
+        do {
+            try await queue.publish(JobMessage(jobID: jobID, jobType: type))
+        } catch {
+            _ = try? await pool.run { db in try JobStore(db).fail(jobID: jobID, error: "the job queue is unavailable: \(error)") }
+            throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
+        }
+    }
+}
