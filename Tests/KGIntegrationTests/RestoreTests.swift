@@ -216,6 +216,45 @@ final class RestoreTests: XCTestCase {
         XCTAssertTrue((job["error"] as? String ?? "").contains("invalid"), "\(name): \(job)")
     }
 
+    /// Concepts go into the live table in binary: numbers keep their exact value, a
+    /// number out of range for double precision fails the restore with its name (and
+    /// changes nothing), and `created_at` accepts what PostgreSQL accepts, NULL included.
+    func testConceptsLoadedInBinaryKeepValuesAndRefuseOutOfRangeNumbers() throws {
+        try stack.loadSample(concepts: 5, dimensions: 4)
+        let before = try stack.graphChecksum()
+        func file(_ embedding: String, createdAt: String) -> String {
+            #"{"version":"1.0","type":"full_backup","schema_version":\#(SchemaConverters.latestVersion),"producer":{"name":"kg","version":"0.1.0"},"statistics":{"concepts":2,"sources":0,"instances":0,"relationships":0},"data":{"concepts":[{"concept_id":"c1","label":"One","description":null,"search_terms":["a","b \"q\""],"embedding":\#(embedding),"created_at":\#(createdAt)},{"concept_id":"c2","label":"Two","description":"d","search_terms":null,"embedding":null,"created_at":null}],"sources":[],"instances":[],"relationships":[]}}"#
+        }
+        let bad = stack.root + "/out-of-range.json"
+        try file("[0.5,1e999]", createdAt: "null").write(toFile: bad, atomically: true, encoding: .utf8)
+        let failed = try restore(bad)
+        XCTAssertEqual(failed["status"] as? String, "failed", "\(failed)")
+        XCTAssertTrue((failed["error"] as? String ?? "").contains("1e999"), "\(failed)")
+        XCTAssertEqual(try stack.graphChecksum(), before, "nothing changed")
+
+        let good = stack.root + "/binary.json"
+        try file("[0.1,-2.5e-300,0.30000000000000004,-0,17976931348623157e292]", createdAt: #""2025-03-04 05:06:07.5+02""#)
+            .write(toFile: good, atomically: true, encoding: .utf8)
+        let done = try restore(good)
+        XCTAssertEqual(done["status"] as? String, "completed", "\(done)\n\(stack.logs)")
+        let db = try stack.db()
+        defer { db.close() }
+        let c1 = try db.query("""
+            SELECT embedding = ARRAY[0.1, -2.5e-300, 0.30000000000000004, -0, 17976931348623157e292]::float8[] AS same,
+                   embedding::text AS text, search_terms::text AS terms, description IS NULL AS no_description,
+                   created_at = '2025-03-04 03:06:07.5+00'::timestamptz AS created
+            FROM kg.concepts WHERE concept_id = 'c1'
+            """)
+        XCTAssertEqual(c1.first("same"), "t", c1.first("text") ?? "")
+        XCTAssertEqual(c1.first("terms"), #"{a,"b \"q\""}"#)
+        XCTAssertEqual(c1.first("no_description"), "t")
+        XCTAssertEqual(c1.first("created"), "t")
+        let c2 = try db.query("SELECT embedding::text AS e, search_terms::text AS t, created_at IS NULL AS no_date FROM kg.concepts WHERE concept_id = 'c2'")
+        XCTAssertEqual(c2.first("e"), "{}")
+        XCTAssertEqual(c2.first("t"), "{}")
+        XCTAssertEqual(c2.first("no_date"), "t", "a NULL created_at stays NULL (not the column's default)")
+    }
+
     func testWarningsDoNotStopARestore() throws {
         // Statistics that disagree, a relationship type nobody defined, no timestamp: warnings only.
         let path = stack.root + "/warnings.json"

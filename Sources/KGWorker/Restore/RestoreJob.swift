@@ -257,6 +257,8 @@ struct RestoreJob {
     private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool,
                       conceptsDirect: Bool) throws -> (Set<String>, IntegrityReport?, Int) {
         var directRows = 0
+        // (id, created_at text) of the concepts loaded in binary: PostgreSQL parses the timestamps afterwards.
+        var conceptCreatedAt: [(String, String)] = []
         let checker = check ? IntegrityChecker() : nil
         let converting = !plan.converters.isEmpty
         let note = converting ? " (\(plan))" : ""
@@ -274,6 +276,7 @@ struct RestoreJob {
                 seen.insert(name)
                 section = name
                 writer = try db.copyIn(conceptsDirect && name == "concepts" ? RestoreSQL.copyConceptsDirect : RestoreSQL.copy(name))
+                if conceptsDirect && name == "concepts" { try writer!.write(ConceptBinaryEncoder.header) }
             case .record(let name, let index, let value) where name == section:
                 row.removeAll(keepingCapacity: true)
                 let record = converting ? plan.convert(name, value) : value
@@ -281,13 +284,18 @@ struct RestoreJob {
                     context.logger.critical("test_crash_marker met: crashing on purpose (tests only)")
                     abort()
                 }
-                let direct = conceptsDirect && name == "concepts"
-                try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: direct ? nil : processed, to: &row)
-                if direct { directRows += 1 }
+                if conceptsDirect && name == "concepts" {
+                    let (id, createdAt) = try ConceptBinaryEncoder.append(index: index, record: record, to: &row)
+                    if let createdAt { conceptCreatedAt.append((id, createdAt)) }
+                    directRows += 1
+                } else {
+                    try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row)
+                }
                 try writer!.write(row)
                 processed += 1
                 try report(.loading, done: processed, total: totalRecords, message: "loading \(name)\(note)")
             case .sectionEnd(let name, _) where name == section:
+                if conceptsDirect && name == "concepts" { try writer?.write(ConceptBinaryEncoder.trailer) }
                 try writer?.finish()
                 writer = nil
                 section = nil
@@ -301,6 +309,7 @@ struct RestoreJob {
             }
             try decoder.finish { try reader.feed($0) }
             try reader.finish()
+            if !conceptCreatedAt.isEmpty { try applyCreatedAt(db, conceptCreatedAt) }
         } catch {
             writer?.abort("restore aborted: \(error)")
             if let checker, error is BackupReadError || error is CompressionError {
@@ -315,6 +324,23 @@ struct RestoreJob {
             throw error
         }
         return (seen, checker?.makeReport(), directRows)
+    }
+
+    /// Sets `created_at` of the concepts loaded in binary, from the texts the file gave.
+    private func applyCreatedAt(_ db: PGConnection, _ values: [(String, String)]) throws {
+        try db.execute(RestoreSQL.createConceptCreatedAt)
+        let writer = try db.copyIn(RestoreSQL.copyConceptCreatedAt)
+        var row: [UInt8] = []
+        for (id, createdAt) in values {
+            row.removeAll(keepingCapacity: true)
+            CopyText.appendField(id, to: &row)
+            row.append(0x09)
+            CopyText.appendField(createdAt, to: &row)
+            row.append(0x0A)
+            try writer.write(row)
+        }
+        try writer.finish()
+        try db.query(RestoreSQL.applyConceptCreatedAt)
     }
 
     /// Throws the findings of an invalid report.

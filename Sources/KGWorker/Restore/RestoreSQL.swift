@@ -115,8 +115,20 @@ enum RestoreSQL {
         DELETE FROM kg.sources; DELETE FROM kg.ontologies; DELETE FROM kg.concepts;
         """
 
+    /// Concepts straight into the live table, in binary (see `ConceptBinaryEncoder`); `created_at` follows.
     static let copyConceptsDirect =
-        "COPY kg.concepts (\(StagingRecordEncoder.columns["concepts"]!.joined(separator: ", "))) FROM STDIN"
+        "COPY kg.concepts (\(ConceptBinaryEncoder.columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+
+    /// The concepts' `created_at` texts, parsed by PostgreSQL after the binary COPY.
+    static let createConceptCreatedAt = """
+        DROP TABLE IF EXISTS pg_temp.stage_concept_created_at;
+        CREATE TEMP TABLE stage_concept_created_at (concept_id text, created_at text) ON COMMIT DROP
+        """
+    static let copyConceptCreatedAt = "COPY stage_concept_created_at (concept_id, created_at) FROM STDIN"
+    static let applyConceptCreatedAt = """
+        UPDATE kg.concepts c SET created_at = s.created_at::timestamptz
+        FROM stage_concept_created_at s WHERE c.concept_id = s.concept_id
+        """
 
     /// What a replace removes for good: live rows the backup does not hold
     /// (edges compared as a multiset, custom types only when the file has a vocabulary).

@@ -1,0 +1,185 @@
+import Foundation
+import KGFormat
+
+/// Concept records as rows of a binary `COPY kg.concepts (concept_id, label,
+/// description, search_terms, embedding, created_at) FROM STDIN (FORMAT binary)`.
+///
+/// Why binary: a concept is mostly its embedding, and in text form PostgreSQL
+/// parses every element of a `double precision[]` itself (`array_in` and
+/// `float8in`, about half of its CPU in a restore). Here the worker, on the other
+/// core, turns each number into its IEEE bits with `strtod` — the same correctly
+/// rounded conversion `float8in` makes, so the stored values are bit for bit
+/// the ones the text form gives. `created_at` is NULL in the binary row: its text
+/// is returned for PostgreSQL to parse afterwards (`RestoreSQL.conceptCreatedAt`),
+/// so every timestamp form PostgreSQL accepts still works.
+///
+/// Field checks and messages are those of `StagingRecordEncoder`.
+///
+/// ```swift
+/// var out = ConceptBinaryEncoder.header
+/// let (id, createdAt) = try ConceptBinaryEncoder.append(index: 0, record: record, to: &out)
+/// out += ConceptBinaryEncoder.trailer
+/// ```
+enum ConceptBinaryEncoder {
+    /// The columns of the binary rows, in order.
+    /// `created_at` is always NULL in the row (not left out, which would give it the column's
+    /// default); its text is returned for PostgreSQL to parse afterwards.
+    static let columns = ["concept_id", "label", "description", "search_terms", "embedding", "created_at"]
+
+    /// The binary COPY signature, flags and header extension length.
+    static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    /// The file trailer: a field count of -1.
+    static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    private static let textOID: UInt32 = 25
+    private static let float8OID: UInt32 = 701
+
+    /// Appends one row for the `index`-th concept; returns its id and its `created_at` text (nil for NULL).
+    static func append(index: Int, record: JSONValue, to out: inout [UInt8]) throws -> (conceptID: String, createdAt: String?) {
+        guard case .object = record else {
+            throw StagingRecordEncoder.FieldError(description: "concepts[\(index)] is not an object")
+        }
+        let fields = Fields(index: index, record: record)
+        appendInt16(Int16(columns.count), to: &out)
+        let conceptID = try fields.text("concept_id", required: true)!
+        appendText(conceptID, to: &out)
+        appendText(try fields.text("label", required: true), to: &out)
+        appendText(try fields.text("description"), to: &out)
+        appendTextArray(try fields.strings("search_terms"), to: &out)
+        try appendEmbedding(fields, to: &out)
+        appendText(nil, to: &out)
+        return (conceptID, try fields.text("created_at"))
+    }
+
+    // MARK: - Fields
+
+    private static func appendText(_ text: String?, to out: inout [UInt8]) {
+        guard var text else {
+            appendInt32(-1, to: &out)
+            return
+        }
+        text.withUTF8 { utf8 in
+            appendInt32(Int32(utf8.count), to: &out)
+            out.append(contentsOf: utf8)
+        }
+    }
+
+    /// A one-dimensional `text[]` (an empty list: a zero-dimension array, as `'{}'` is).
+    private static func appendTextArray(_ items: [String], to out: inout [UInt8]) {
+        var body: [UInt8] = []
+        arrayHeader(count: items.count, elementType: textOID, to: &body)
+        for item in items { appendText(item, to: &body) }
+        appendInt32(Int32(body.count), to: &out)
+        out.append(contentsOf: body)
+    }
+
+    /// A one-dimensional `double precision[]`, written in place (length patched afterwards).
+    private static func appendEmbedding(_ fields: Fields, to out: inout [UInt8]) throws {
+        let items: [JSONValue]
+        switch fields.record["embedding"] {
+        case .array(let elements)?: items = elements
+        case .null?, nil: items = []
+        default: throw fields.fail("embedding", "must be an array of numbers")
+        }
+        let lengthAt = out.count
+        appendInt32(0, to: &out)
+        arrayHeader(count: items.count, elementType: float8OID, to: &out)
+        out.reserveCapacity(out.count + items.count * 12)
+        for item in items {
+            guard case .number(let n) = item else { throw fields.fail("embedding", "must be an array of numbers") }
+            guard let value = Self.double(n), value.isFinite else {
+                throw fields.fail("embedding", "holds \(n.text), out of range for double precision")
+            }
+            appendInt32(8, to: &out)
+            appendUInt64(value.bitPattern, to: &out)
+        }
+        let length = Int32(out.count - lengthAt - 4)
+        withUnsafeBytes(of: length.bigEndian) { raw in
+            for k in 0..<4 { out[lengthAt + k] = raw[k] }
+        }
+    }
+
+    private static func arrayHeader(count: Int, elementType: UInt32, to out: inout [UInt8]) {
+        appendInt32(count == 0 ? 0 : 1, to: &out)  // dimensions
+        appendInt32(0, to: &out)                   // no NULL elements
+        appendUInt32(elementType, to: &out)
+        if count > 0 {
+            appendInt32(Int32(count), to: &out)
+            appendInt32(1, to: &out)               // lower bound
+        }
+    }
+
+    /// The correctly rounded value of a JSON number literal (`strtod`, as PostgreSQL's `float8in`).
+    static func double(_ number: JSONNumber) -> Double? {
+        number.withUTF8 { utf8 -> Double? in
+            guard utf8.count < 64 else { return Double(number.text) }
+            // A NUL-terminated copy on the stack; JSON number text never depends on the locale's
+            // decimal point here, because a number strtod does not read to its end is refused.
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: utf8.count + 1) { buffer -> Double? in
+                let base = buffer.baseAddress!
+                UnsafeMutableRawPointer(base).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count)
+                base[utf8.count] = 0
+                var end: UnsafeMutablePointer<CChar>?
+                let value = strtod(base, &end)
+                guard let end, end == base + utf8.count else { return Double(number.text) }
+                return value
+            }
+        }
+    }
+
+    // MARK: - Big-endian integers
+
+    @inline(__always) private static func appendInt16(_ v: Int16, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    @inline(__always) private static func appendInt32(_ v: Int32, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    @inline(__always) private static func appendUInt32(_ v: UInt32, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    @inline(__always) private static func appendUInt64(_ v: UInt64, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
+    }
+}
+
+/// A concept record's fields with the checks of `StagingRecordEncoder`.
+private struct Fields {
+    let index: Int
+    let record: JSONValue
+
+    func fail(_ key: String, _ problem: String) -> StagingRecordEncoder.FieldError {
+        let id = record["concept_id"]?.stringValue
+        return StagingRecordEncoder.FieldError(description: "concepts[\(index)]" + (id.map { " (\($0))" } ?? "") + ": \(key) \(problem)")
+    }
+
+    func text(_ key: String, required: Bool = false) throws -> String? {
+        switch record[key] {
+        case .string(let s)?:
+            if required && s.isEmpty { throw fail(key, "is empty") }
+            return s
+        case .number(let n)?: return n.text
+        case .bool(let b)?: return b ? "true" : "false"
+        case .null?, nil:
+            if required { throw fail(key, "is missing") }
+            return nil
+        default: throw fail(key, "must be a string")
+        }
+    }
+
+    /// A list of strings; null or missing is the empty list (the column is NOT NULL DEFAULT '{}').
+    func strings(_ key: String) throws -> [String] {
+        switch record[key] {
+        case .array(let items)?:
+            return try items.map { item in
+                guard let s = item.stringValue else { throw fail(key, "must be an array of strings") }
+                return s
+            }
+        case .null?, nil: return []
+        default: throw fail(key, "must be an array of strings")
+        }
+    }
+}
