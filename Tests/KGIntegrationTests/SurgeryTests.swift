@@ -124,6 +124,10 @@ final class SurgeryTests: XCTestCase {
         XCTAssertEqual(unknown.exitCode, 1, unknown.summary)
         XCTAssertTrue(unknown.stderr.contains("not found"), unknown.stderr)
 
+        let dry = try stack.kg(["ontology", "delete", name, "--dry-run"])
+        XCTAssertEqual(dry.exitCode, 0, dry.summary)
+        XCTAssertTrue(dry.stderr.contains("1 ontology;"), "the summary counts in words a person would write: \(dry.stderr)")
+
         let (r, json) = try runJSON(["ontology", "delete", name, "--yes"])
         XCTAssertEqual(r.exitCode, 0, r.summary + stack.logs)
         let removed = try XCTUnwrap((json["result"] as? [String: Any])?["removed"] as? [String: Int])

@@ -14,7 +14,7 @@ enum RestoreMessages {
         return ordered.compactMap { name -> String? in
             let n = counts[name] ?? 0
             if skipZero && n == 0 { return nil }
-            let noun = n == 1 && name.hasSuffix("s") ? String(name.dropLast()) : name
+            let noun = n != 1 ? name : name.hasSuffix("ies") ? name.dropLast(3) + "y" : name.hasSuffix("s") ? String(name.dropLast()) : name
             return "\(Terminal.grouped(n)) \(noun)"
         }.joined(separator: ", ")
     }
