@@ -36,6 +36,9 @@ public struct ServiceConfig: Sendable {
     /// An HTTP connection that sends nothing this long (between requests, or in the middle of a
     /// request's head or body) is closed; a response being written is never cut (0: no limit).
     public var httpIdleTimeoutSeconds = 60.0
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies): IP addresses, or "*"
+    /// for any peer (only when nothing but the proxy can reach the gateway). Empty: the header is ignored.
+    public var trustedProxies: [String] = []
     public var adminUsername: String?
     public var adminPassword: String?
     /// A file holding the first admin's password; replaces `admin_password`.
@@ -94,6 +97,7 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
+        ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
         ("admin_password", "KG_ADMIN_PASSWORD", "its password (better: admin_password_file)"),
@@ -212,6 +216,11 @@ public struct ServiceConfig: Sendable {
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
+            case "trusted_proxies":
+                trustedProxies = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                for proxy in trustedProxies where proxy != "*" && !ClientAddress.isIPAddress(proxy) {
+                    throw ConfigError("trusted_proxies in \(source) holds \"\(proxy)\", which is not an IP address (or *)")
+                }
             case "admin_username": adminUsername = value
             case "admin_password": adminPassword = value
             case "admin_password_file": adminPasswordFile = value

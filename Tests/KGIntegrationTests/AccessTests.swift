@@ -249,4 +249,21 @@ final class AccessTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return try XCTUnwrap(object?["token"] as? String)
     }
+
+    /// Behind a trusted proxy the audit trail records the client it forwarded for;
+    /// from any other peer the header is ignored (a client could write anything).
+    func testAuditRecordsTheForwardedClientOnlyFromTrustedProxies() throws {
+        stack = try TestStack()
+        let login = #"{"username": "admin", "password": "wrong"}"#
+        _ = try stack.call("POST", "/auth/token", token: nil, json: login, headers: ["X-Forwarded-For": "203.0.113.7"])
+        XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "127.0.0.1", "no trusted proxy: the header is ignored")
+
+        stack.stop()
+        stack = try TestStack(environment: ["KG_TRUSTED_PROXIES": "127.0.0.1"])
+        _ = try stack.call("POST", "/auth/token", token: nil, json: login, headers: ["X-Forwarded-For": "198.51.100.1, 203.0.113.9"])
+        XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "203.0.113.9", "the hop the proxy saw")
+        _ = try stack.call("POST", "/auth/token", token: nil, json: login, headers: ["X-Forwarded-For": "not-an-address"])
+        XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "127.0.0.1", "text that is not an address is ignored")
+    }
+
 }

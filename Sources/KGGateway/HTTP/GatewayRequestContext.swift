@@ -4,8 +4,9 @@ import Hummingbird
 struct GatewayRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var user: AuthenticatedUser?
-    /// The client's address as this gateway sees it (the audit trail's "from where").
-    let remoteAddress: String?
+    /// The client's address (the audit trail's "from where"): the peer's, or the one
+    /// a trusted proxy forwarded (`ForwardedForMiddleware`).
+    var remoteAddress: String?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
