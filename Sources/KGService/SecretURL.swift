@@ -1,23 +1,17 @@
-/// Passwords inside service URLs (`postgresql://…`, `amqp://…`): put one in from a secret file,
-/// and mask it for logs.
+/// Passwords inside service URLs (`postgresql://…`, `amqp://…`): put one in from a secret file
+/// (masking for logs is ``SecretRedaction/url(_:)``).
 ///
 /// ```swift
 /// try SecretURL.replacingPassword(in: "postgresql://kg@db:5432/kg", with: "p@ss", key: "database_url")
 /// // "postgresql://kg:p%40ss@db:5432/kg"
-/// SecretURL.redacted("amqp://kg:p%40ss@rabbitmq:5672/%2f")   // "amqp://kg:***@rabbitmq:5672/%2f"
 /// ```
 public enum SecretURL {
     /// `url` with its password set to `password` (percent-encoded), the user kept.
     public static func replacingPassword(in url: String, with password: String, key: String) throws -> String {
         guard let parts = Parts(url) else {
-            throw ConfigError("\(key) must be a URL (scheme://user@host:port/...) when a password file is set, got \"\(redacted(url))\"")
+            throw ConfigError("\(key) must be a URL (scheme://user@host:port/...) when a password file is set, got \"\(SecretRedaction.url(url))\"")
         }
         return parts.scheme + "://" + parts.user + ":" + percentEncoded(password) + "@" + parts.hostAndRest
-    }
-
-    /// `url` with any password replaced by `***` (see ``SecretRedaction/url(_:)``).
-    public static func redacted(_ url: String) -> String {
-        SecretRedaction.url(url)
     }
 
     private static func percentEncoded(_ text: String) -> String {
@@ -35,11 +29,10 @@ public enum SecretURL {
         return out
     }
 
-    /// scheme :// [user [: password] @] host-and-rest
+    /// scheme :// [user [: password] @] host-and-rest (the password is dropped: it is replaced)
     private struct Parts {
         var scheme: String
         var user: String
-        var password: String?
         var hostAndRest: String
 
         init?(_ url: String) {
@@ -51,17 +44,10 @@ public enum SecretURL {
             let authority = afterScheme[..<authorityEnd]
             if let at = authority.lastIndex(of: "@") {
                 let userInfo = authority[..<at]
-                if let colon = userInfo.firstIndex(of: ":") {
-                    user = String(userInfo[..<colon])
-                    password = String(userInfo[userInfo.index(after: colon)...])
-                } else {
-                    user = String(userInfo)
-                    password = nil
-                }
+                user = String(userInfo[..<(userInfo.firstIndex(of: ":") ?? userInfo.endIndex)])
                 hostAndRest = String(afterScheme[afterScheme.index(after: at)...])
             } else {
                 user = ""
-                password = nil
                 hostAndRest = String(afterScheme)
             }
         }

@@ -177,7 +177,7 @@ public struct ServiceConfig: Sendable {
 
     /// What a service logs about its settings at startup: URLs with their passwords masked.
     public var loggableSummary: [String: String] {
-        ["database": SecretURL.redacted(databaseURL), "broker": SecretURL.redacted(amqpURL),
+        ["database": SecretRedaction.url(databaseURL), "broker": SecretRedaction.url(amqpURL),
          "broker_prefix": brokerPrefix, "queue_type": brokerQueueType, "temp_dir": tempDir]
     }
 

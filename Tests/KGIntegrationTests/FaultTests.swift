@@ -17,16 +17,6 @@ final class FaultTests: XCTestCase {
         services?.stop()
     }
 
-    func waitUntil(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(100_000)
-        }
-        XCTFail("timed out waiting for \(what)\n\(stack?.logs ?? "")")
-        throw StackError("timed out waiting for \(what)")
-    }
-
     func stage(_ id: String) throws -> String? {
         try stack.db().query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s")
     }
@@ -54,18 +44,18 @@ final class FaultTests: XCTestCase {
             ids.append(try XCTUnwrap(json["job_id"] as? String))
         }
         let id = ids[0]
-        try waitUntil(30, "the restore to run") { try self.stage(id) == "loading" }
-        try waitUntil(30, "one job running, one waiting for the lock, one queued") {
+        try stack.waitUntil(30, "the restore to run") { try self.stage(id) == "loading" }
+        try stack.waitUntil(30, "one job running, one waiting for the lock, one queued") {
             try self.stack.db().query("SELECT count(*) AS n FROM kg_api.jobs WHERE status = 'queued'").first("n") == "1"
         }
         try services.run("rabbitmq-stop")
         let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), connectTimeout: 2)
-        try waitUntil(20, "/readyz to say not ready") { try client.request(method: "GET", path: "/readyz").status == 503 }
+        try stack.waitUntil(20, "/readyz to say not ready") { try client.request(method: "GET", path: "/readyz").status == 503 }
         // A backup asked for now is refused with 503, not silently dropped.
         let refused = try client.request(method: "POST", path: "/admin/backup", json: Data(#"{"backup_type":"full"}"#.utf8))
         XCTAssertEqual(refused.status, 503, String(decoding: refused.body, as: UTF8.self))
         try services.run("rabbitmq-start")
-        try waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
+        try stack.waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
         // New work flows again, and the restore that ran during the outage ended exactly once.
         let after = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(after.exitCode, 0, after.summary + stack.logs)
@@ -77,8 +67,8 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(Set(try stack.db().query("SELECT concept_id FROM kg.concepts").rows.compactMap { $0[0] }), expected)
         let refusedJob = try stack.db().query("SELECT status, error FROM kg_api.jobs WHERE status = 'failed'").records
         XCTAssertTrue(refusedJob.allSatisfy { (($0["error"] ?? nil) ?? "").contains("job queue is unavailable") }, "\(refusedJob)")
-        try waitUntil(20, "every job to end") { try self.allJobsEnded() }
-        try waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(20, "every job to end") { try self.allJobsEnded() }
+        try stack.waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
     }
 
     // MARK: Database
@@ -94,7 +84,7 @@ final class FaultTests: XCTestCase {
         let before = try stack.graphChecksum()
         let (_, json) = try stack.uploadRestore(file)
         let id = try XCTUnwrap(json["job_id"] as? String)
-        try waitUntil(30, "the restore to load") { try self.stage(id) == "loading" }
+        try stack.waitUntil(30, "the restore to load") { try self.stage(id) == "loading" }
         try services.run("postgres-restart")
         // Right after the restart the graph is exactly as before: the transaction died with the server.
         XCTAssertEqual(try stack.graphChecksum(), before)
@@ -109,7 +99,7 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(after, before, "a failed restore leaves the graph as it was")
             XCTAssertFalse((job["error"] as? String ?? "").isEmpty)
         }
-        try waitUntil(20, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(20, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
         XCTAssertTrue(stack.workers.values.allSatisfy(\.isRunning), "workers survive a database restart")
     }
 
@@ -125,7 +115,7 @@ final class FaultTests: XCTestCase {
         let (_, json) = try stack.uploadRestore(file)
         let id = try XCTUnwrap(json["job_id"] as? String)
         var holder: String?
-        try waitUntil(30, "the restore to load") {
+        try stack.waitUntil(30, "the restore to load") {
             let r = try self.stack.db().query("SELECT worker_id, progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id])
             holder = r.first("worker_id")
             return r.first("s") == "loading"
@@ -144,7 +134,7 @@ final class FaultTests: XCTestCase {
         sleep(3)
         XCTAssertEqual(try stack.graphChecksum(), done)
         XCTAssertEqual(try stack.db().query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status"), "completed")
-        try waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
     }
 
     // MARK: Gateway
@@ -164,11 +154,11 @@ final class FaultTests: XCTestCase {
             + "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.json\"\r\n\r\n{\"data\":{\"concepts\":["
             + String(repeating: "{\"concept_id\":\"x\",\"label\":\"y\"},", count: 60_000)
         _ = head.withCString { send(fd, $0, strlen($0), 0) }
-        try waitUntil(10, "the upload to reach temp storage") { !self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(10, "the upload to reach temp storage") { !self.stack.tempFiles().isEmpty }
         stack.gateways[0].killHard()
         XCTAssertTrue(stack.tempFiles().allSatisfy { $0.hasSuffix(".partial") }, "\(stack.tempFiles())")
         try stack.restartGateway(0)
-        try waitUntil(15, "the janitor to remove the broken-off upload") { self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(15, "the janitor to remove the broken-off upload") { self.stack.tempFiles().isEmpty }
         XCTAssertEqual(try stack.jobCount(), 0, "no job for an upload that never finished")
     }
 
@@ -177,7 +167,7 @@ final class FaultTests: XCTestCase {
         try stack.loadSample(concepts: 60, dimensions: 8)
         try stack.login()
         let cli = try stack.kgInBackground(["admin", "backup", "--type", "full"], name: "cli-backup")
-        try waitUntil(30, "the backup to stream") {
+        try stack.waitUntil(30, "the backup to stream") {
             let p = try self.stack.db().query("SELECT (progress->>'percent')::float AS p FROM kg_api.jobs").first("p")
             return Double(p ?? "0") ?? 0 > 10
         }
@@ -188,8 +178,8 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stack.backupDir)) ?? [], [], "no partial file in backup_dir")
         try stack.restartGateway(0)
         // The job ends (the worker finishes or is told the client left), and its file is swept.
-        try waitUntil(60, "the backup job to end") { try self.allJobsEnded() }
-        try waitUntil(20, "the janitor to remove the orphaned backup file") { self.stack.tempFiles().isEmpty }
+        try stack.waitUntil(60, "the backup job to end") { try self.allJobsEnded() }
+        try stack.waitUntil(20, "the janitor to remove the orphaned backup file") { self.stack.tempFiles().isEmpty }
     }
 
     // MARK: Temp storage
@@ -212,7 +202,7 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(r.exitCode, 1, r.summary)
         XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stack.backupDir)) ?? [], [])
-        try waitUntil(20, "the job to end") { try self.allJobsEnded() }
+        try stack.waitUntil(20, "the job to end") { try self.allJobsEnded() }
         let job = try stack.db().query("SELECT status, error FROM kg_api.jobs").records.first
         XCTAssertEqual((job?["status"] ?? nil), "failed")
         XCTAssertEqual(try stack.graphChecksum(), before, "nothing else disturbed")

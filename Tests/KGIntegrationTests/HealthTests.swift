@@ -14,15 +14,6 @@ final class HealthTests: XCTestCase {
         services?.stop()
     }
 
-    func waitUntil(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(100_000)
-        }
-        throw StackError("timed out waiting for \(what)\n\(stack?.logs ?? "")")
-    }
-
     func testReadyzFailsWhileTheDatabaseIsDownAndHealthzStaysUp() throws {
         let services = try PrivateServices()
         self.services = services
@@ -33,7 +24,7 @@ final class HealthTests: XCTestCase {
 
         try services.run("postgres-stop")
         var body = ""
-        try waitUntil(20, "/readyz to say not ready") {
+        try stack.waitUntil(20, "/readyz to say not ready") {
             let r = try client.request(method: "GET", path: "/readyz")
             body = String(decoding: r.body, as: UTF8.self)
             return r.status == 503
@@ -49,7 +40,7 @@ final class HealthTests: XCTestCase {
         XCTAssertEqual(scrape.value("kg_dependency_up", ["dependency": "broker"]), 1)
 
         try services.run("postgres-start")
-        try waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
+        try stack.waitUntil(60, "/readyz to say ready again") { try client.request(method: "GET", path: "/readyz").status == 200 }
         XCTAssertEqual(try stack.scrapeMetrics().value("kg_dependency_up", ["dependency": "database"]), 1)
     }
 
@@ -62,7 +53,7 @@ final class HealthTests: XCTestCase {
 
         try services.run("rabbitmq-stop")
         var down: PrometheusScrape?
-        try waitUntil(30, "the metrics to say the broker is down") {
+        try stack.waitUntil(30, "the metrics to say the broker is down") {
             down = try self.stack.scrapeMetrics()
             return down?.value("kg_dependency_up", ["dependency": "broker"]) == 0
         }
@@ -74,7 +65,7 @@ final class HealthTests: XCTestCase {
 
         // The probe reconnects by itself; the worker's consumer comes back too.
         try services.run("rabbitmq-start")
-        try waitUntil(90, "the queue figures to come back") {
+        try stack.waitUntil(90, "the queue figures to come back") {
             let now = try self.stack.scrapeMetrics()
             return now.value("kg_dependency_up", ["dependency": "broker"]) == 1 && now.value("kg_queue_consumers", ["queue": queue]) == 1
         }

@@ -11,15 +11,6 @@ final class ObservabilityTests: XCTestCase {
         stack?.stop()
     }
 
-    func waitUntil(_ timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(100_000)
-        }
-        throw StackError("timed out waiting for \(what)\n\(stack?.logs ?? "")")
-    }
-
     func testMetricsCountARealBackupAndRestore() throws {
         // Two replicas: the CLI talks to the first; the second only answers scrapes.
         stack = try TestStack(gateways: 2)
@@ -91,7 +82,7 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual(replica.value("kg_bytes_streamed_total", ["direction": "in", "stream": "restore"]), 0)
 
         // Temp storage drains once the jobs are done (cached for up to 5 s).
-        try waitUntil(20, "temp storage to be empty in the metrics") {
+        try stack.waitUntil(20, "temp storage to be empty in the metrics") {
             let now = try self.stack.scrapeMetrics()
             return now.value("kg_temp_storage_files") == 0 && now.value("kg_temp_storage_bytes") == 0
         }
@@ -103,14 +94,14 @@ final class ObservabilityTests: XCTestCase {
         try stack.loadSample(concepts: 10, ontologies: 1, dimensions: 4)
         let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), requestTimeout: 3)
         _ = try? client.request(method: "POST", path: "/admin/backup", json: Data(#"{"backup_type":"full"}"#.utf8))
-        try waitUntil(20, "the job to show in the queue depth") {
+        try stack.waitUntil(20, "the job to show in the queue depth") {
             let scrape = try self.stack.scrapeMetrics()
             return scrape.value("kg_queue_messages", ["queue": "\(self.stack.prefix).jobs.work"]) == 1
                 && scrape.value("kg_queue_consumers", ["queue": "\(self.stack.prefix).jobs.work"]) == 0
         }
         // Temp storage in use: a file the test puts there is counted (after the 5 s cache).
         try Data(repeating: 7, count: 12_345).write(to: URL(fileURLWithPath: stack.tempDir + "/metrics_probe.bin"))
-        try waitUntil(20, "the temp file to be counted") {
+        try stack.waitUntil(20, "the temp file to be counted") {
             try self.stack.scrapeMetrics().value("kg_temp_storage_bytes") >= 12_345
         }
     }
@@ -158,7 +149,7 @@ final class ObservabilityTests: XCTestCase {
         let worker = try ManagedProcess(name: "worker-secret", executable: stack.binDir + "/kg-worker", arguments: ["run"],
                                         environment: env, logDir: stack.root + "/logs")
         defer { worker.stop() }
-        try waitUntil(20, "the worker to start") { worker.log.contains("worker started") }
+        try stack.waitUntil(20, "the worker to start") { worker.log.contains("worker started") }
         XCTAssertTrue(worker.log.contains("***"), "the database URL is logged with its password masked: \(worker.log)")
         XCTAssertFalse(worker.log.contains(secret), worker.log)
 

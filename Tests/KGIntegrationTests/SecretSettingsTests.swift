@@ -67,11 +67,9 @@ final class SecretSettingsTests: XCTestCase {
         }
     }
 
-    func testLoggedURLsHideThePassword() throws {
-        XCTAssertEqual(SecretURL.redacted("postgresql://kg:s3cr%40t@db:5432/kg"), "postgresql://kg:***@db:5432/kg")
-        XCTAssertEqual(SecretURL.redacted("amqp://guest:guest@127.0.0.1:55672/%2f"), "amqp://guest:***@127.0.0.1:55672/%2f")
-        XCTAssertEqual(SecretURL.redacted("postgresql://kg@db/kg"), "postgresql://kg@db/kg")
-        XCTAssertEqual(SecretURL.redacted("host=db password=s3cret dbname=kg"), "host=db password=*** dbname=kg")
+    /// The masking itself is unit-tested in KGServiceTests (`SecretRedactionTests`).
+    func testLoggedSettingsHideThePassword() throws {
+        XCTAssertEqual(SecretRedaction.url("postgresql://kg:s3cr%40t@db:5432/kg"), "postgresql://kg:***@db:5432/kg")
         var config = ServiceConfig()
         config.databaseURL = "postgresql://kg:s3cret@db/kg"
         config.amqpURL = "amqp://kg:s3cret@mq/%2f"

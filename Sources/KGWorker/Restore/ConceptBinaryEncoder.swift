@@ -13,7 +13,7 @@ import KGFormat
 /// is returned for PostgreSQL to parse afterwards (`RestoreSQL.conceptCreatedAt`),
 /// so every timestamp form PostgreSQL accepts still works.
 ///
-/// Field checks and messages are those of `StagingRecordEncoder`.
+/// Field checks and messages are those of `StagingRecordEncoder` (`RecordFields`).
 ///
 /// ```swift
 /// var out = ConceptBinaryEncoder.header
@@ -39,13 +39,13 @@ enum ConceptBinaryEncoder {
         guard case .object = record else {
             throw StagingRecordEncoder.FieldError(description: "concepts[\(index)] is not an object")
         }
-        let fields = Fields(index: index, record: record)
+        let fields = RecordFields(section: "concepts", index: index, record: record)
         appendInt16(Int16(columns.count), to: &out)
         let conceptID = try fields.text("concept_id", required: true)!
         appendText(conceptID, to: &out)
         appendText(try fields.text("label", required: true), to: &out)
         appendText(try fields.text("description"), to: &out)
-        appendTextArray(try fields.strings("search_terms"), to: &out)
+        appendTextArray(try fields.strings("search_terms") ?? [], to: &out)  // NOT NULL DEFAULT '{}'
         try appendEmbedding(fields, to: &out)
         appendText(nil, to: &out)
         return (conceptID, try fields.text("created_at"))
@@ -73,20 +73,16 @@ enum ConceptBinaryEncoder {
         out.append(contentsOf: body)
     }
 
-    /// A one-dimensional `double precision[]`, written in place (length patched afterwards).
-    private static func appendEmbedding(_ fields: Fields, to out: inout [UInt8]) throws {
-        let items: [JSONValue]
-        switch fields.record["embedding"] {
-        case .array(let elements)?: items = elements
-        case .null?, nil: items = []
-        default: throw fields.fail("embedding", "must be an array of numbers")
-        }
+    /// A one-dimensional `double precision[]` (null or missing: empty, as the column's default),
+    /// written in place with its length patched afterwards.
+    private static func appendEmbedding(_ fields: RecordFields, to out: inout [UInt8]) throws {
+        let items = try fields.numberList("embedding") ?? []
         let lengthAt = out.count
         appendInt32(0, to: &out)
         arrayHeader(count: items.count, elementType: float8OID, to: &out)
         out.reserveCapacity(out.count + items.count * 12)
         for item in items {
-            guard case .number(let n) = item else { throw fields.fail("embedding", "must be an array of numbers") }
+            let n = try fields.number(item, "embedding")
             guard let value = Self.double(n), value.isFinite else {
                 throw fields.fail("embedding", "holds \(n.text), out of range for double precision")
             }
@@ -143,43 +139,5 @@ enum ConceptBinaryEncoder {
 
     @inline(__always) private static func appendUInt64(_ v: UInt64, to out: inout [UInt8]) {
         withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
-    }
-}
-
-/// A concept record's fields with the checks of `StagingRecordEncoder`.
-private struct Fields {
-    let index: Int
-    let record: JSONValue
-
-    func fail(_ key: String, _ problem: String) -> StagingRecordEncoder.FieldError {
-        let id = record["concept_id"]?.stringValue
-        return StagingRecordEncoder.FieldError(description: "concepts[\(index)]" + (id.map { " (\($0))" } ?? "") + ": \(key) \(problem)")
-    }
-
-    func text(_ key: String, required: Bool = false) throws -> String? {
-        switch record[key] {
-        case .string(let s)?:
-            if required && s.isEmpty { throw fail(key, "is empty") }
-            return s
-        case .number(let n)?: return n.text
-        case .bool(let b)?: return b ? "true" : "false"
-        case .null?, nil:
-            if required { throw fail(key, "is missing") }
-            return nil
-        default: throw fail(key, "must be a string")
-        }
-    }
-
-    /// A list of strings; null or missing is the empty list (the column is NOT NULL DEFAULT '{}').
-    func strings(_ key: String) throws -> [String] {
-        switch record[key] {
-        case .array(let items)?:
-            return try items.map { item in
-                guard let s = item.stringValue else { throw fail(key, "must be an array of strings") }
-                return s
-            }
-        case .null?, nil: return []
-        default: throw fail(key, "must be an array of strings")
-        }
     }
 }

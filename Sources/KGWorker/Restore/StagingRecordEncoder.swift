@@ -28,7 +28,7 @@ enum StagingRecordEncoder {
         guard case .object = record else {
             throw FieldError(description: "\(section)[\(index)] is not an object")
         }
-        var encoder = RowEncoder(section: section, index: index, record: record)
+        var encoder = RowEncoder(fields: RecordFields(section: section, index: index, record: record))
         if let ordinal { out.append(contentsOf: String(ordinal).utf8) }
         switch section {
         case "vocabulary":
@@ -81,26 +81,12 @@ enum StagingRecordEncoder {
 
 /// Encodes one record's fields, each preceded by a tab.
 private struct RowEncoder {
-    let section: String
-    let index: Int
-    let record: JSONValue
+    let fields: RecordFields
     var row: [UInt8] = []
 
-    init(section: String, index: Int, record: JSONValue) {
-        self.section = section
-        self.index = index
-        self.record = record
+    init(fields: RecordFields) {
+        self.fields = fields
         row.reserveCapacity(256)
-    }
-
-    private var label: String {
-        let keys = ["instances": "instance_id", "concepts": "concept_id", "sources": "source_id", "vocabulary": "relationship_type"]
-        let id = keys[section].flatMap { record[$0]?.stringValue }
-        return "\(section)[\(index)]" + (id.map { " (\($0))" } ?? "")
-    }
-
-    private func fail(_ key: String, _ problem: String) -> StagingRecordEncoder.FieldError {
-        StagingRecordEncoder.FieldError(description: "\(label): \(key) \(problem)")
     }
 
     private mutating func null() {
@@ -114,92 +100,71 @@ private struct RowEncoder {
     }
 
     mutating func text(_ key: String, required: Bool = false) throws {
-        switch record[key] {
-        case .string(let s)?:
-            if required && s.isEmpty { throw fail(key, "is empty") }
-            value(s)
-        case .number(let n)?: value(n.text)
-        case .bool(let b)?: value(b ? "true" : "false")
-        case .null?, nil:
-            if required { throw fail(key, "is missing") }
-            null()
-        default: throw fail(key, "must be a string")
-        }
+        if let s = try fields.text(key, required: required) { value(s) } else { null() }
     }
 
     mutating func integer(_ key: String) throws {
-        switch record[key] {
+        switch fields.record[key] {
         case .number(let n)? where n.intValue != nil: value(n.text)
         case .string(let s)? where Int(s) != nil: value(s)
         case .null?, nil: null()
-        default: throw fail(key, "must be an integer")
+        default: throw fields.fail(key, "must be an integer")
         }
     }
 
     mutating func boolean(_ key: String) throws {
-        switch record[key] {
+        switch fields.record[key] {
         case .bool(let b)?: value(b ? "true" : "false")
         case .null?, nil: null()
-        default: throw fail(key, "must be true or false")
+        default: throw fields.fail(key, "must be true or false")
         }
     }
 
     mutating func strings(_ key: String, nullAsEmpty: Bool = false) throws {
-        switch record[key] {
-        case .array(let items)?:
-            var texts: [String] = []
-            for item in items {
-                guard let s = item.stringValue else { throw fail(key, "must be an array of strings") }
-                texts.append(s)
-            }
+        if let texts = try fields.strings(key) {
             value(CopyText.textArray(texts))
-        case .null?, nil: if nullAsEmpty { value("{}") } else { null() }
-        default: throw fail(key, "must be an array of strings")
+        } else if nullAsEmpty {
+            value("{}")
+        } else {
+            null()
         }
     }
 
-    /// Vocabulary synonyms at the current schema: a list of strings, or null.
+    /// Vocabulary synonyms at the current schema: a list of strings, or null (an empty list too).
     /// (Older shapes are converted before this, by `SchemaConverters`.)
     mutating func synonyms(_ key: String) throws {
-        switch record[key] {
-        case .array(let items)?:
-            var texts: [String] = []
-            for item in items {
-                guard let s = item.stringValue else { throw fail(key, "must be a list of strings or null") }
-                texts.append(s)
-            }
-            if texts.isEmpty { null() } else { value(CopyText.textArray(texts)) }
-        case .null?, nil: null()
-        default: throw fail(key, "must be a list of strings or null")
+        if let texts = try fields.strings(key, problem: "must be a list of strings or null"), !texts.isEmpty {
+            value(CopyText.textArray(texts))
+        } else {
+            null()
         }
     }
 
     mutating func numbers(_ key: String, nullAsEmpty: Bool = false) throws {
-        switch record[key] {
-        case .array(let items)?:
-            // A double precision[] literal, written straight from the numbers' text.
-            row.append(0x09)
-            row.append(UInt8(ascii: "{"))
-            for (index, item) in items.enumerated() {
-                guard case .number(let n) = item else { throw fail(key, "must be an array of numbers") }
-                if index > 0 { row.append(UInt8(ascii: ",")) }
-                n.append(to: &row)
-            }
-            row.append(UInt8(ascii: "}"))
-        case .null?, nil: if nullAsEmpty { value("{}") } else { null() }
-        default: throw fail(key, "must be an array of numbers")
+        guard let items = try fields.numberList(key) else {
+            if nullAsEmpty { value("{}") } else { null() }
+            return
         }
+        // A double precision[] literal, written straight from the numbers' text.
+        row.append(0x09)
+        row.append(UInt8(ascii: "{"))
+        for (index, item) in items.enumerated() {
+            let n = try fields.number(item, key)
+            if index > 0 { row.append(UInt8(ascii: ",")) }
+            n.append(to: &row)
+        }
+        row.append(UInt8(ascii: "}"))
     }
 
     mutating func json(_ key: String) throws {
-        switch record[key] {
+        switch fields.record[key] {
         case .object?:
             row.append(0x09)
             var bytes: [UInt8] = []
-            record[key]!.write(to: &bytes)
+            fields.record[key]!.write(to: &bytes)
             CopyText.appendField(String(decoding: bytes, as: UTF8.self), to: &row)
         case .null?, nil: value("{}")
-        default: throw fail(key, "must be an object")
+        default: throw fields.fail(key, "must be an object")
         }
     }
 }

@@ -1,0 +1,66 @@
+import KGFormat
+
+/// A backup record's fields read with the restore's type rules, for the text
+/// (`StagingRecordEncoder`) and the binary (`ConceptBinaryEncoder`) COPY rows
+/// alike. A wrong type is a `FieldError` naming the section, the record (with its
+/// id) and the field: "concepts[3] (c1): label is empty".
+struct RecordFields {
+    let section: String
+    let index: Int
+    let record: JSONValue
+
+    private var label: String {
+        let keys = ["instances": "instance_id", "concepts": "concept_id", "sources": "source_id", "vocabulary": "relationship_type"]
+        let id = keys[section].flatMap { record[$0]?.stringValue }
+        return "\(section)[\(index)]" + (id.map { " (\($0))" } ?? "")
+    }
+
+    func fail(_ key: String, _ problem: String) -> StagingRecordEncoder.FieldError {
+        StagingRecordEncoder.FieldError(description: "\(label): \(key) \(problem)")
+    }
+
+    /// A text column: a string as it is, a number or boolean as its text; nil for null or missing.
+    func text(_ key: String, required: Bool = false) throws -> String? {
+        switch record[key] {
+        case .string(let s)?:
+            if required && s.isEmpty { throw fail(key, "is empty") }
+            return s
+        case .number(let n)?: return n.text
+        case .bool(let b)?: return b ? "true" : "false"
+        case .null?, nil:
+            if required { throw fail(key, "is missing") }
+            return nil
+        default: throw fail(key, "must be a string")
+        }
+    }
+
+    /// A list of strings; nil for null or missing.
+    func strings(_ key: String, problem: String = "must be an array of strings") throws -> [String]? {
+        switch record[key] {
+        case .array(let items)?:
+            return try items.map { item in
+                guard let s = item.stringValue else { throw fail(key, problem) }
+                return s
+            }
+        case .null?, nil: return nil
+        default: throw fail(key, problem)
+        }
+    }
+
+    /// The elements of a list of numbers; nil for null or missing. Each element is
+    /// checked by the caller as it writes it (`number(_:_:)`), in one pass.
+    func numberList(_ key: String) throws -> [JSONValue]? {
+        switch record[key] {
+        case .array(let items)?: return items
+        case .null?, nil: return nil
+        default: throw fail(key, "must be an array of numbers")
+        }
+    }
+
+    /// One element of `numberList(key)`.
+    @inline(__always)
+    func number(_ item: JSONValue, _ key: String) throws -> JSONNumber {
+        guard case .number(let n) = item else { throw fail(key, "must be an array of numbers") }
+        return n
+    }
+}
