@@ -49,7 +49,11 @@ public enum Gateway {
         let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: idleTimeout(config)))
+        let requestTimeout = requestTimeout(config)
+        let httpLogger = Logger(label: LogComponent.http)
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: requestTimeout.map { [RequestDeadlineHandler(timeout: $0, logger: httpLogger)] } ?? [],
+            idleTimeout: idleTimeout(config)))
         var server = http1
         if let tls = observability.tls { server = try .tls(http1, tlsConfiguration: tls) }
         return Application(
@@ -66,5 +70,11 @@ public enum Gateway {
     /// not cut, a client that stops sending mid-request (slow-loris) is.
     static func idleTimeout(_ config: ServiceConfig) -> TimeAmount? {
         config.httpIdleTimeoutSeconds > 0 ? .milliseconds(Int64(config.httpIdleTimeoutSeconds * 1000)) : nil
+    }
+
+    /// `http_request_timeout_s` (``RequestDeadlineHandler``): a trickling client is
+    /// never idle, so the idle timer alone does not stop it.
+    static func requestTimeout(_ config: ServiceConfig) -> TimeAmount? {
+        config.httpRequestTimeoutSeconds > 0 ? .milliseconds(Int64(config.httpRequestTimeoutSeconds * 1000)) : nil
     }
 }

@@ -36,6 +36,9 @@ public struct ServiceConfig: Sendable {
     /// An HTTP connection that sends nothing this long (between requests, or in the middle of a
     /// request's head or body) is closed; a response being written is never cut (0: no limit).
     public var httpIdleTimeoutSeconds = 60.0
+    /// A connection must deliver a whole request (its head, and its body unless that is an
+    /// upload) within this time of opening or of its previous exchange, or it is closed (0: no limit).
+    public var httpRequestTimeoutSeconds = 30.0
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies): IP addresses, or "*"
     /// for any peer (only when nothing but the proxy can reach the gateway). Empty: the header is ignored.
     public var trustedProxies: [String] = []
@@ -99,6 +102,7 @@ public struct ServiceConfig: Sendable {
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
         ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
+        ("http_request_timeout_s", "KG_HTTP_REQUEST_TIMEOUT", "close a connection that has not sent a whole request this long after opening or its previous answer (trickling slow-loris); upload bodies are exempt (default 30; 0 off)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
         ("admin_password", "KG_ADMIN_PASSWORD", "its password (better: admin_password_file)"),
         ("admin_password_file", "KG_ADMIN_PASSWORD_FILE", "file holding the first admin's password; replaces admin_password"),
@@ -216,6 +220,7 @@ public struct ServiceConfig: Sendable {
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
+            case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
             case "trusted_proxies":
                 trustedProxies = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 for proxy in trustedProxies where proxy != "*" && !ClientAddress.isIPAddress(proxy) {

@@ -9,11 +9,13 @@ import XCTest
 final class LimitTests: XCTestCase {
     var stack: TestStack!
     static let idleTimeout = 2.0
+    static let requestTimeout = 4.0
 
     override func setUpWithError() throws {
         // No worker runs unless a test starts one; KG_TEST_RECORD_DELAY_MS then makes its backups slow.
         stack = try TestStack(workers: 0, environment: ["KG_MAX_JOBS_PER_USER": "2",
                                                         "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
+                                                        "KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout),
                                                         "KG_TEST_RECORD_DELAY_MS": "30"])
     }
 
@@ -122,6 +124,48 @@ final class LimitTests: XCTestCase {
         }
     }
 
+    /// A client that trickles a request body a byte at a time is never idle (each
+    /// byte is a body part to Hummingbird's idle timer), so the idle timeout alone
+    /// never cuts it: `http_request_timeout_s` does. A trickled head is cut too
+    /// (the idle timer counts only whole HTTP parts, so a head counts as silence
+    /// until it ends). An honest slow client within the time is answered. (Uploads
+    /// are exempt: the slow multipart upload in the next test takes longer than
+    /// this timeout and is answered 202.)
+    func testRequestTimeoutCutsTricklingClients() throws {
+        let port = stack.gatewayPorts[0]
+        let credentials = #"{"username": "admin", "password": "\#(String(repeating: "x", count: 80))"}"#
+        let login = "POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(credentials.utf8.count)\r\n\r\n"
+        let body = try RawHTTPConnection(port: port)
+        try body.send(login)
+        let bodyCut = body.trickle(credentials, every: 0.25, limit: Self.requestTimeout * 3)
+        let bodySeconds = try XCTUnwrap(bodyCut.seconds, "a trickled JSON body was never cut")
+        XCTAssertGreaterThan(bodySeconds, Self.requestTimeout * 0.9, "cut by the request timeout, not by the idle one (\(Self.idleTimeout) s)")
+        XCTAssertLessThan(bodySeconds, Self.requestTimeout * 2)
+        XCTAssertFalse(bodyCut.received.contains("HTTP/1.1"), "nothing is answered to half a body: \(bodyCut.received)")
+
+        let head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + String(repeating: "X-Slow: trickle\r\n", count: 20) + "\r\n"
+        let headCut = try RawHTTPConnection(port: port).trickle(head, every: 0.25, limit: Self.requestTimeout * 3)
+        let headSeconds = try XCTUnwrap(headCut.seconds, "a trickled head was never cut")
+        XCTAssertLessThan(headSeconds, max(Self.idleTimeout, Self.requestTimeout) * 1.5)
+        XCTAssertFalse(headCut.received.contains("HTTP/1.1"), "nothing is answered to half a request: \(headCut.received)")
+
+        // A slow but whole request within both times is answered, and so is the
+        // next one on the same connection, sent after a pause.
+        let honest = try RawHTTPConnection(port: port)
+        let short = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        let answered = honest.trickle(short, every: Self.idleTimeout * 0.5 / Double(short.utf8.count), limit: Self.requestTimeout)
+        XCTAssertNil(answered.seconds, "an honest slow request was cut")
+        var reply = answered.received
+        if !reply.contains("HTTP/1.1 200"), case .data(let more) = honest.read(timeout: 3) { reply += more }
+        XCTAssertTrue(reply.contains("HTTP/1.1 200"), reply)
+        usleep(UInt32(Self.idleTimeout * 0.5 * 1_000_000))
+        try honest.send(short)
+        guard case .data(let again) = honest.read(timeout: 3) else { return XCTFail("the second request on the connection was not answered") }
+        XCTAssertTrue(again.contains("HTTP/1.1 200"), again)
+        print("LimitTests: trickled body cut after \(String(format: "%.2f", bodySeconds)) s, trickled head after \(String(format: "%.2f", headSeconds)) s (http_request_timeout_s = \(Self.requestTimeout), http_idle_timeout_s = \(Self.idleTimeout))")
+    }
+
     /// A client that sends half a request and waits (slow-loris) is cut after the
     /// idle timeout; so is an idle keep-alive connection. An SSE stream that
     /// outlives the timeout several times over is not.
@@ -185,6 +229,7 @@ final class LimitTests: XCTestCase {
         }
         let uploadSeconds = Date().timeIntervalSince(uploadStart)
         XCTAssertGreaterThan(uploadSeconds, Self.idleTimeout * 2.5)
+        XCTAssertGreaterThan(uploadSeconds, Self.requestTimeout, "the upload outlasts http_request_timeout_s: uploads are exempt")
         guard case .data(let uploadAnswer) = slow.read(timeout: 10) else { return XCTFail("the slow upload was cut") }
         XCTAssertTrue(uploadAnswer.hasPrefix("HTTP/1.1 202"), uploadAnswer)
         let slowJob = try XCTUnwrap(uploadAnswer.range(of: #"[0-9a-f]{8}-[0-9a-f-]{27}"#, options: .regularExpression).map { String(uploadAnswer[$0]) })

@@ -56,6 +56,26 @@ final class RawHTTPConnection {
         return .data(String(decoding: buffer[0..<n], as: UTF8.self))
     }
 
+    /// Sends `text` one byte every `interval` seconds (never idle long, never
+    /// done: a trickling slow-loris) until the server closes the connection or
+    /// `limit` seconds pass; returns when it closed (nil: still open) and what arrived.
+    func trickle(_ text: String, every interval: Double, limit: Double) -> (seconds: Double?, received: String) {
+        let start = Date()
+        var received = ""
+        for byte in Array(text.utf8) {
+            if Date().timeIntervalSince(start) > limit { return (nil, received) }
+            var one = byte
+            // MSG_NOSIGNAL: a write to a closed socket fails instead of raising SIGPIPE.
+            if Foundation.send(fd, &one, 1, Int32(MSG_NOSIGNAL)) != 1 { return (Date().timeIntervalSince(start), received) }
+            switch read(timeout: interval) {
+            case .data(let answer): received += answer
+            case .closed: return (Date().timeIntervalSince(start), received)
+            case .timedOut: break
+            }
+        }
+        return (nil, received)
+    }
+
     /// Reads until the server closes; returns how long that took and what arrived (nil: still open after `limit`).
     func secondsUntilClosed(limit: Double) -> (seconds: Double?, received: String) {
         let start = Date()
