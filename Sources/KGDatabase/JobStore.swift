@@ -127,6 +127,15 @@ public struct JobStore {
             """, [jobID, error, progressJSON, workerID]).isEmpty)
     }
 
+    /// Moves a job that is still `queued` (no worker has it) to `failed`; false otherwise.
+    @discardableResult
+    public func failQueued(jobID: String, error: String) throws -> Bool {
+        !(try db.query("""
+            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = now()
+            WHERE job_id = $1::uuid AND status = 'queued' RETURNING job_id
+            """, [jobID, error]).isEmpty)
+    }
+
     /// The application name of a worker's connections for a job, so that a hung
     /// holder's sessions can be found and ended (PostgreSQL keeps 63 characters).
     public static func applicationName(jobID: String, role: String) -> String {

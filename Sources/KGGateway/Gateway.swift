@@ -31,22 +31,24 @@ public enum Gateway {
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuthMiddleware(pool: pool))
         let audit = AuditTrail(pool: pool, logger: logger)
+        let backlog = JobFailureBacklog(logger: logger)
+        let jobs = JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, backlog: backlog)
         HealthRoutes(pool: pool, queue: queue).register(on: router)
         MetricsRoutes(pool: pool, sampler: observability.sampler, registry: observability.registry).register(on: router)
         AuthRoutes(pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit).register(on: router)
         JobRoutes(pool: pool, hub: hub).register(on: router)
-        BackupRoutes(pool: pool, queue: queue, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
-                     maxJobsPerUser: config.maxJobsPerUser, audit: audit, logger: logger).register(on: router)
-        RestoreRoutes(pool: pool, queue: queue, storage: storage, maxUploadBytes: config.maxUploadBytes,
-                      maxDecompressedBytes: config.maxDecompressedBytes, maxJobsPerUser: config.maxJobsPerUser,
+        BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
+                     audit: audit, logger: logger).register(on: router)
+        RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
+                      maxDecompressedBytes: config.maxDecompressedBytes,
                       audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)
         CheckpointRoutes(pool: pool, audit: audit, logger: logger).register(on: router)
-        SurgeryRoutes(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, audit: audit, logger: logger).register(on: router)
+        SurgeryRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
-        StitchRoutes(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, audit: audit, logger: logger).register(on: router)
-        let janitor = TempJanitor(storage: storage, pool: pool, idleTimeout: config.uploadIdleTimeoutSeconds,
+        StitchRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
+        let janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
         let requestTimeout = requestTimeout(config)

@@ -71,6 +71,43 @@ final class FaultTests: XCTestCase {
         try stack.waitUntil(10, "temp storage to be empty") { self.stack.tempFiles().isEmpty }
     }
 
+    /// The broker refuses a job's message and the database goes away before the
+    /// gateway can record that the job failed: the row must not stay `queued`
+    /// for ever (no message will ever run it, and it counts against the user's
+    /// job limit). The gateway keeps the update and its janitor applies it once
+    /// the database is back.
+    func testAJobRefusedWhileTheDatabaseIsAwayTooEndsFailedWhenItReturns() throws {
+        let services = try PrivateServices()
+        self.services = services
+        stack = try TestStack(workers: 0, environment: ["KG_JANITOR_INTERVAL": "1"], services: services)
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token(), connectTimeout: 2, requestTimeout: 60)
+        try services.run("rabbitmq-stop")
+        // The backup request waits up to 5 s for a confirmed publish; meanwhile its row exists.
+        let answer = ConcurrentResults()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            answer.append((try? client.request(method: "POST", path: "/admin/backup", json: Data(#"{"backup_type":"full"}"#.utf8)).status) ?? -1)
+            done.signal()
+        }
+        var jobID: String?
+        try stack.waitUntil(4, "the job row to exist") {
+            jobID = try self.stack.db().query("SELECT job_id FROM kg_api.jobs WHERE status = 'queued'").first("job_id")
+            return jobID != nil
+        }
+        try services.run("postgres-stop")
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "the backup request never answered")
+        XCTAssertEqual(answer.values, [503], "the broker is away: 503\n\(stack.logs)")
+        try services.run("postgres-start")
+        let id = try XCTUnwrap(jobID)
+        try stack.waitUntil(60, "the job to be recorded as failed") {
+            try self.stack.db().query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status") == "failed"
+        }
+        let error = try stack.db().query("SELECT error FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("error") ?? ""
+        XCTAssertTrue(error.contains("job queue is unavailable"), error)
+        XCTAssertTrue(stack.gateways[0].log.contains("could not record a job as failed"), "the first attempt failed while the database was away\n\(stack.logs)")
+        XCTAssertTrue(try allJobsEnded())
+    }
+
     // MARK: Database
 
     func testDatabaseRestartDuringARestoreNeverHalfApplies() throws {

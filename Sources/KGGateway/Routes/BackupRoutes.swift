@@ -10,10 +10,9 @@ import Logging
 /// back as the worker writes it.
 struct BackupRoutes {
     let pool: PGPool
-    let queue: JobQueue
+    let jobs: JobSubmitter
     let storage: TempStorage
     let heartbeatTimeout: Double
-    let maxJobsPerUser: Int
     let audit: AuditTrail
     let logger: Logger
 
@@ -85,8 +84,7 @@ struct BackupRoutes {
             backupType: type, ontologyName: ontology, compression: compression,
             fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
             tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
-        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
-            .submit(jobID: id, type: "backup", username: user.username, params: params, tempFile: params.tempFile)
+        try await jobs.submit(jobID: id, type: "backup", username: user.username, params: params, tempFile: params.tempFile)
         return (user, id, params, gzip)
     }
 }

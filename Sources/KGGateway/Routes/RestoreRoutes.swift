@@ -10,11 +10,10 @@ import Logging
 /// to temp storage and checked on the way.
 struct RestoreRoutes {
     let pool: PGPool
-    let queue: JobQueue
+    let jobs: JobSubmitter
     let storage: TempStorage
     let maxUploadBytes: Int
     let maxDecompressedBytes: Int
-    let maxJobsPerUser: Int
     let audit: AuditTrail
     let logger: Logger
 
@@ -41,7 +40,7 @@ struct RestoreRoutes {
         let boundary = try multipartBoundary(request)
         // Refuse before reading the body when the user is already at the limit;
         // the count is checked again, atomically, when the job is created.
-        let limit = maxJobsPerUser
+        let limit = jobs.maxJobsPerUser
         if limit > 0 {
             let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
             if active.count >= limit {
@@ -104,8 +103,7 @@ struct RestoreRoutes {
                                       fileName: received.fileName, fileBytes: received.fileBytes,
                                       backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
-            .submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path)
+        try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path)
         queued = true
         await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")

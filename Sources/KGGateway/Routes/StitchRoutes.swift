@@ -11,8 +11,7 @@ import Logging
 /// matching possible; without them only ids match.
 struct StitchRoutes {
     let pool: PGPool
-    let queue: JobQueue
-    let maxJobsPerUser: Int
+    let jobs: JobSubmitter
     let audit: AuditTrail
     let logger: Logger
     /// The references carry embeddings: up to this many bytes of JSON.
@@ -55,8 +54,7 @@ struct StitchRoutes {
         }
         if params.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
         let id = UUID().uuidString.lowercased()
-        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
-            .submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: nil)
+        try await jobs.submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: nil)
         await audit.record(context, actor: user.username, action: "stitch", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "\(params.references.count) references" + (params.dryRun ? ", dry run" : ""))
         logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(params.references.count)"])

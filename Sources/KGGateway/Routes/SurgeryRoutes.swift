@@ -16,8 +16,7 @@ import Logging
 /// ```
 struct SurgeryRoutes {
     let pool: PGPool
-    let queue: JobQueue
-    let maxJobsPerUser: Int
+    let jobs: JobSubmitter
     let audit: AuditTrail
     let logger: Logger
 
@@ -74,8 +73,7 @@ struct SurgeryRoutes {
         let params = GraphOperationParams(ontology: ontology, dryRun: options.dry_run ?? false, checkpoint: options.checkpoint,
                                           keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
         let id = UUID().uuidString.lowercased()
-        try await JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: maxJobsPerUser)
-            .submit(jobID: id, type: operation.rawValue, username: user, params: params, tempFile: nil)
+        try await jobs.submit(jobID: id, type: operation.rawValue, username: user, params: params, tempFile: nil)
         await audit.record(context, actor: user, action: operation.rawValue, target: id, outcome: AuditLog.Outcome.accepted,
                            detail: [ontology.map { "ontology \($0)" }, params.dryRun ? "dry run" : nil,
                                     options.checkpoint == false ? "no checkpoint" : nil].compactMap { $0 }.joined(separator: ", "))

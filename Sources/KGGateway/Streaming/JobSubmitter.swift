@@ -4,7 +4,8 @@ import KGFormat
 
 /// What every route that starts a job does: create the job row under the per-user
 /// limit (429 beyond it), then publish the job; when the broker is away, the row
-/// is failed with the reason and the caller gets 503.
+/// is failed with the reason (now, or by the janitor once the database is back:
+/// ``JobFailureBacklog``) and the caller gets 503. Made once per gateway.
 ///
 /// ```swift
 /// try await jobs.submit(jobID: id, type: "prune", username: user.username, params: params, tempFile: nil)
@@ -14,6 +15,7 @@ struct JobSubmitter: Sendable {
     let queue: JobQueue
     /// Queued + running jobs one user may have (0: no limit).
     let maxJobsPerUser: Int
+    let backlog: JobFailureBacklog
 
     func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?) async throws {
         let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
@@ -29,7 +31,7 @@ struct JobSubmitter: Sendable {
         do {
             try await queue.publish(JobMessage(jobID: jobID, jobType: type))
         } catch {
-            _ = try? await pool.run { db in try JobStore(db).fail(jobID: jobID, error: "the job queue is unavailable: \(error)") }
+            await backlog.fail(jobID: jobID, error: "the job queue is unavailable: \(error)", pool: pool)
             throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
         }
     }

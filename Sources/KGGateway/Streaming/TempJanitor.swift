@@ -16,9 +16,13 @@ import ServiceLifecycle
 /// - `.checkpoint_<job>_…` files whose job has ended and that are not kept
 ///   checkpoints (their worker died). Kept checkpoints are never removed here:
 ///   only retention (`checkpoint_retention`) removes them.
+///
+/// Each sweep also retries the job rows this gateway could not record as failed
+/// (``JobFailureBacklog``), so that none stays `queued` without a message.
 struct TempJanitor: Service {
     let storage: TempStorage
     let pool: PGPool
+    let backlog: JobFailureBacklog
     let idleTimeout: Double
     let interval: Double
     let logger: Logger
@@ -35,6 +39,7 @@ struct TempJanitor: Service {
     }
 
     func sweepOnce() async {
+        await backlog.retry(pool: pool)
         let directory = storage.directory
         let idle = idleTimeout
         let candidates: [(name: String, age: Double)] = (try? await NIOThreadPool.singleton.runIfActive {
