@@ -61,7 +61,7 @@ extension IntegrityReport {
         var lines = ["external dependencies: \(plural(externalDeps, "concept"))" + (named.isEmpty ? "" : ", named by \(named)")]
         guard !named.isEmpty else { return lines }
         lines += [
-            "  a restore connects those whose concept the database already holds (merge, the default mode);",
+            "  a restore connects those whose concepts the database already holds (merge, the default mode);",
             "  the rest, at most \(named), under --external-deps:",
             "    prune (default): dropped, and counted in the restore's result",
             "    fail: the restore is refused and changes nothing",
