@@ -1,4 +1,5 @@
 import Foundation
+import KGClient
 import XCTest
 
 /// `kg admin verify` counts the records that name an ontology backup's external
@@ -34,6 +35,14 @@ extension ExternalDepsTests {
         let text = try stack.kg(["admin", "verify", path, "--offline"])
         XCTAssertTrue(text.stdout.contains(", named by 2 instances and \(outsideA) relationships\n"), text.stdout)
         XCTAssertTrue(text.stdout.contains("    prune (default): dropped"), text.stdout)
+        // The gateway's check is the same checker: POST /admin/backup/verify says the same.
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token())
+        let answer = try client.uploadMultipart(path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path,
+                                                fileName: "ontology-data-first.json", contentType: "application/json",
+                                                onProgress: { _, _ in })
+        XCTAssertEqual(answer.status, 200)
+        let gatewayReport = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]
+        XCTAssertEqual(gatewayReport?["external_references"] as? [String: Int], counted)
 
         func pruned(_ extra: [String]) throws -> [String: Int]? {
             let (r, json) = try restore(path, ["--external-deps", "prune"] + extra)
