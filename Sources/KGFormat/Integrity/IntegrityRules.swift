@@ -4,8 +4,8 @@
 /// defined; references not yet resolved, each with its first referrer for
 /// messages and the count of records naming it; relationships whose two ends
 /// were both unresolved, per distinct pair of ids: see
-/// `UnresolvedConceptReferences`), never with the size of the text. References are resolved at the
-/// end because sections may come in any order.
+/// `UnresolvedConceptReferences`), never with the size of the text.
+/// References are resolved at the end because sections may come in any order.
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
     static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
