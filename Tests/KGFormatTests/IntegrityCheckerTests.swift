@@ -280,8 +280,8 @@ final class IntegrityCheckerTests: XCTestCase {
         let parsed = try XCTUnwrap(readEvents(report.jsonBytes().count > 0 ? "{\"r\": \(report.jsonText())}" : "").events.first)
         guard case .metadata(_, let json) = parsed else { return XCTFail() }
         XCTAssertEqual(json.objectMembers?.map(\.key), ["valid", "errors", "warnings", "info", "external_deps", "statistics",
-                                                        "schema_version", "backup_type", "ontology", "version", "timestamp",
-                                                        "counts", "producer"])
+                                                        "external_references", "schema_version", "backup_type", "ontology",
+                                                        "version", "timestamp", "counts", "producer"])
         XCTAssertEqual(json["valid"], false)
         XCTAssertEqual(json["errors"], [["category": "references", "message": "instance i12 names source s9, which the file does not contain"]])
         XCTAssertEqual(json["warnings"]?[0]?["category"], "consistency")

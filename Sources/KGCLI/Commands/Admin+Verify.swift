@@ -6,11 +6,19 @@ import KGFormat
 extension Admin {
     /// `kg admin verify FILE [--json]`: checks a backup locally; no server needed.
     /// When the gateway answers, it also says what a restore there would do
-    /// with the file's schema version (direct, convert, refuse).
+    /// with the file's schema version (direct, convert, refuse). The external
+    /// dependencies' counts come from the file only: the gateway has no cheap
+    /// read-only way to say which of those concepts its graph holds.
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a backup file's integrity locally (plain or gzip).",
-            discussion: "Exit 0 when the file is valid, 1 when it is not. No server is needed; when one answers, the output also says what a restore there would do with the file's schema version.")
+            discussion: """
+                Exit 0 when the file is valid, 1 when it is not. No server is needed; when one answers, the output \
+                also says what a restore there would do with the file's schema version. For an ontology backup, it \
+                counts the instances and relationships that name concepts the file does not hold, and says what each \
+                --external-deps choice does with them (from the file alone: a merge connects those whose concept the \
+                graph already holds, so fewer may be dropped or kept aside).
+                """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions

@@ -52,7 +52,11 @@ enum RestoreMessages {
             case .stitch: what = "instances and relationships that name them wait for a match (--external-deps stitch; then `kg admin stitch --backup FILE`)"
             case .fail: what = "the restore fails if the graph does not hold them (--external-deps fail)"
             }
-            lines.append("  external: \(Terminal.grouped(report.externalDeps)) concept(s) the backup names but does not hold; \(what)")
+            // In merge mode records whose concept the graph holds are connected: the file gives upper bounds.
+            let refs = report.externalReferences
+            let records = counts(["instances": refs.instances, "relationships": refs.relationships]).nonEmpty
+            let named = records.map { " (named by \(mode == .merge ? "up to " : "")\($0))" } ?? ""
+            lines.append("  external: \(Terminal.grouped(report.externalDeps)) concept(s) the backup names but does not hold\(named); \(what)")
         }
         lines.append("  dry run:  no; this changes data (see what would change first with --dry-run)")
         lines.append("The restore runs in one transaction: if anything fails, it is rolled back and nothing changes.")

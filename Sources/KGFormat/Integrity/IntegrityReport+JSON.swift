@@ -1,7 +1,10 @@
 extension IntegrityReport {
     /// The report as `kg admin verify --json` prints it (CONTRACT.md):
     /// `{"valid", "errors": [{"category", "message"}], "warnings", "info",
-    /// "external_deps", "statistics"}`, then the extra keys `schema_version`,
+    /// "external_deps", "statistics"}`, then the extra keys
+    /// `external_references` (`{"instances", "relationships"}`: the records
+    /// naming the external dependencies; after the contract's keys so their
+    /// order stays as the contract lists them), `schema_version`,
     /// `backup_type`, `ontology`, `version`, `timestamp`, `counts`, `producer`.
     /// `statistics` is the file's own value; `{}` when the file has none, so
     /// scripts can always index into it.
@@ -31,6 +34,10 @@ extension IntegrityReport {
             (key: "info", value: list(info)),
             (key: "external_deps", value: .integer(externalDeps)),
             (key: "statistics", value: statistics ?? .object([])),
+            (key: "external_references", value: .object([
+                (key: "instances", value: .integer(externalReferences.instances)),
+                (key: "relationships", value: .integer(externalReferences.relationships)),
+            ])),
             (key: "schema_version", value: schemaVersion.map(JSONValue.integer) ?? .null),
             (key: "backup_type", value: optional(backupType)),
             (key: "ontology", value: optional(ontology)),

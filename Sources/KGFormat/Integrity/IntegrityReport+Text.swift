@@ -37,9 +37,7 @@ extension IntegrityReport {
         if let statistics {
             lines.append("statistics in the file: " + statistics.jsonText)
         }
-        if externalDeps > 0 {
-            lines.append("external dependencies: \(externalDeps) concept\(externalDeps == 1 ? "" : "s")")
-        }
+        if externalDeps > 0 { lines += externalDependencyLines }
 
         if valid {
             lines.append(warnings.isEmpty ? "valid" : "valid (\(plural(warnings.count, "warning")))")
@@ -50,6 +48,28 @@ extension IntegrityReport {
             lines.append("Next step: " + nextStep)
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What each `--external-deps` strategy would do with the records naming
+    /// the external dependencies, as the worker applies them (`checkStaging`):
+    /// in merge mode the database decides which concepts are really missing,
+    /// so the counts are upper bounds; a replace empties the graph first.
+    private var externalDependencyLines: [String] {
+        let refs = externalReferences
+        let named = [(refs.instances, "instance"), (refs.relationships, "relationship")]
+            .filter { $0.0 > 0 }.map { plural($0.0, $0.1) }.joined(separator: " and ")
+        var lines = ["external dependencies: \(plural(externalDeps, "concept"))" + (named.isEmpty ? "" : ", named by \(named)")]
+        guard !named.isEmpty else { return lines }
+        lines += [
+            "  a restore connects those whose concepts the database already holds (merge, the default mode);",
+            "  the rest, at most \(named), under --external-deps:",
+            "    prune (default): dropped, and counted in the restore's result",
+            "    fail: the restore is refused and changes nothing",
+            "    defer: kept aside until their concepts arrive (`kg admin stitch --pending` lists them)",
+            "    stitch: kept aside as with defer; `kg admin stitch --backup FILE` then matches them by label or embedding",
+            "  --mode replace empties the graph first: then every one of them is dropped, refused or kept aside",
+        ]
+        return lines
     }
 
     private var nextStep: String {

@@ -21,6 +21,26 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// The records of an ontology backup that name its external dependencies:
+    /// what a restore with `--external-deps prune` drops (or `defer` keeps
+    /// aside) when the database holds none of those concepts. In merge mode a
+    /// record whose concept the database holds is connected instead, so these
+    /// are upper bounds there; a replace empties the graph first, so they are exact.
+    public struct ExternalReferences: Sendable, Codable, Equatable {
+        /// Instance records (one per quote and concept) naming a missing concept.
+        public let instances: Int
+        /// Relationships with at least one missing end, each counted once.
+        public let relationships: Int
+
+        public init(instances: Int, relationships: Int) {
+            self.instances = instances
+            self.relationships = relationships
+        }
+
+        /// No external references (every full backup, and ontology backups without external dependencies).
+        public static let none = ExternalReferences(instances: 0, relationships: 0)
+    }
+
     /// `true` when there are no errors; warnings never make a file invalid.
     public let valid: Bool
     /// Findings that make the file invalid.
@@ -31,6 +51,8 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     public let info: [Finding]
     /// Distinct concept ids an ontology backup names but does not hold.
     public let externalDeps: Int
+    /// The records naming those concepts (zero when `externalDeps` is zero).
+    public let externalReferences: ExternalReferences
     /// The file's own `statistics`, unchanged; `nil` when it has none.
     public let statistics: JSONValue?
     /// Records per `data` section actually present (sections that were arrays).
@@ -50,7 +72,7 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
 
     /// A report from its parts; `valid` follows from `errors`.
     public init(errors: [Finding], warnings: [Finding], info: [Finding], externalDeps: Int,
-                statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
+                externalReferences: ExternalReferences = .none, statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
                 version: String?, schemaVersion: Int?, producer: Producer?, timestamp: String?)
     {
         self.valid = errors.isEmpty
@@ -58,6 +80,7 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
         self.warnings = warnings
         self.info = info
         self.externalDeps = externalDeps
+        self.externalReferences = externalReferences
         self.statistics = statistics
         self.counts = counts
         self.backupType = backupType
@@ -71,6 +94,7 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case valid, errors, warnings, info, statistics, counts, ontology, version, producer, timestamp
         case externalDeps = "external_deps"
+        case externalReferences = "external_references"
         case backupType = "backup_type"
         case schemaVersion = "schema_version"
     }

@@ -2,8 +2,10 @@
 ///
 /// Memory grows with the number of distinct ids (concept and source ids
 /// defined; references not yet resolved, each with its first referrer for
-/// messages), never with the size of the text. References are resolved at the
-/// end because sections may come in any order.
+/// messages and the count of records naming it; relationships whose two ends
+/// were both unresolved, per distinct pair of ids: see
+/// `UnresolvedConceptReferences`), never with the size of the text.
+/// References are resolved at the end because sections may come in any order.
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
     static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
@@ -30,8 +32,8 @@ struct IntegrityRules {
     // Ids and references
     private var conceptIds: Set<String> = []
     private var sourceIds: Set<String> = []
-    private var pendingConcepts: [String: String] = [:]  // id -> first referrer
-    private var pendingConceptOrder: [String] = []
+    /// Concept ids named before (or without) being defined, with the records naming them.
+    private var unresolvedConcepts = UnresolvedConceptReferences()
     private var pendingSources: [String: String] = [:]
     private var pendingSourceOrder: [String] = []
 
@@ -137,7 +139,8 @@ struct IntegrityRules {
         case "instances":
             let name = nonEmptyString(value["instance_id"]).map { "instance \($0)" } ?? "instance at \(place)"
             if let concept = nonEmptyString(value["concept_id"]) {
-                referConcept(concept, from: name)
+                // Concepts usually come first, so most references resolve at once and nothing is stored for them.
+                if !conceptIds.contains(concept) { unresolvedConcepts.instance(names: concept, referrer: name) }
             } else {
                 log.add(.error, .references, "\(name) (\(place)) has no concept_id", kind: "instances without concept_id")
             }
@@ -160,8 +163,8 @@ struct IntegrityRules {
             if to == nil {
                 log.add(.error, .references, "\(place) has no \"to\" concept", kind: "relationships without an end")
             }
-            if let from { referConcept(from, from: name) }
-            if let to { referConcept(to, from: name) }
+            unresolvedConcepts.relationship(from: from, fromUnresolved: from.map { !conceptIds.contains($0) } ?? false,
+                                            to: to, toUnresolved: to.map { !conceptIds.contains($0) } ?? false, referrer: name)
             if let type {
                 if typeUses[type] == nil { typeOrder.append(type) }
                 typeUses[type, default: 0] += 1
@@ -182,14 +185,6 @@ struct IntegrityRules {
         default:
             break
         }
-    }
-
-    private mutating func referConcept(_ id: String, from referrer: String) {
-        // Concepts usually come first, so most references resolve at once and
-        // nothing is stored for them.
-        if conceptIds.contains(id) || pendingConcepts[id] != nil { return }
-        pendingConcepts[id] = referrer
-        pendingConceptOrder.append(id)
     }
 
     /// Where in `value` a string or a member name holds U+0000 (".label",
@@ -226,6 +221,7 @@ struct IntegrityRules {
     func report() -> IntegrityReport {
         var log = self.log
         var externalDeps = 0
+        var externalReferences = IntegrityReport.ExternalReferences.none
         let type = metadata["type"]?.stringValue
 
         if let failure {
@@ -238,7 +234,9 @@ struct IntegrityRules {
         } else {
             checkTopLevel(&log)
             if dataIsObject { checkSections(&log) }
-            if dataIsObject { externalDeps = checkReferences(&log, ontologyBackup: type == "ontology_backup") }
+            if dataIsObject {
+                (externalDeps, externalReferences) = checkReferences(&log, ontologyBackup: type == "ontology_backup")
+            }
             if dataIsObject { checkVocabulary(&log) }
             if dataIsObject { checkStatistics(&log) }
         }
@@ -253,6 +251,7 @@ struct IntegrityRules {
             warnings: all.filter { $0.severity == .warning },
             info: all.filter { $0.severity == .info },
             externalDeps: externalDeps,
+            externalReferences: externalReferences,
             statistics: metadata["statistics"],
             counts: counts.filter { sectionsAsArray.contains($0.key) },
             backupType: type,
@@ -308,29 +307,33 @@ struct IntegrityRules {
         }
     }
 
-    /// Returns the number of external dependencies (ontology backups only).
-    private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> Int {
+    /// Returns the number of external dependencies and the records naming
+    /// them (ontology backups only; zero otherwise).
+    private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> (Int, IntegrityReport.ExternalReferences) {
+        let none = IntegrityReport.ExternalReferences.none
         // A missing sources or concepts section has its own error; naming
         // every reference into it would only bury that.
         for id in pendingSourceOrder where sectionsAsArray.contains("sources") && !sourceIds.contains(id) {
             log.add(.error, .references, "\(pendingSources[id]!) names source \(id), which the file does not contain",
                     kind: "references to sources the file does not contain")
         }
-        let missingConcepts = pendingConceptOrder.filter { !conceptIds.contains($0) }
-        guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return 0 }
+        let outcome = unresolvedConcepts.outcome(defined: conceptIds)
+        let missingConcepts = outcome.missing.map(\.id)
+        guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return (0, none) }
         if ontologyBackup {
             let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", ..." : "")
             log.add(.warning, .externalDeps,
                     "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
             log.add(.info, .externalDeps,
                     "those references will dangle after a restore unless the ontologies that hold these concepts are present in the database")
-            return missingConcepts.count
+            return (missingConcepts.count,
+                    IntegrityReport.ExternalReferences(instances: outcome.instances, relationships: outcome.relationships))
         }
-        for id in missingConcepts {
-            log.add(.error, .references, "\(pendingConcepts[id]!) names concept \(id), which the file does not contain",
+        for (id, referrer) in outcome.missing {
+            log.add(.error, .references, "\(referrer) names concept \(id), which the file does not contain",
                     kind: "references to concepts the file does not contain")
         }
-        return 0
+        return (0, none)
     }
 
     private func checkVocabulary(_ log: inout FindingLog) {
