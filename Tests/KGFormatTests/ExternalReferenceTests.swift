@@ -131,6 +131,43 @@ final class ExternalReferenceTests: XCTestCase {
         }
     }
 
+    /// Past the pair cap, memory stops growing: new pairs are only counted, and
+    /// the relationship count becomes a range that holds the true figure; the
+    /// report says so in JSON (`relationships_at_most`) and in the text.
+    func testPastThePairCapTheCountIsARangeThatHoldsTheTruth() {
+        var refs = UnresolvedConceptReferences(maxPairs: 3)
+        // Ten distinct pairs x_i -> y_i, each both ends unresolved when read.
+        for i in 0..<10 {
+            refs.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
+            refs.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
+        }
+        XCTAssertEqual(refs.pairCount, 3, "the map stops at the cap")
+        // Half the pairs end up with both ends defined: 5 pairs, 10 edges dangle.
+        let defined = Set((0..<10).filter { $0 % 2 == 0 }.flatMap { ["x\($0)", "y\($0)"] })
+        let outcome = refs.outcome(defined: defined)
+        let truth = 10
+        XCTAssertLessThanOrEqual(outcome.relationships, truth)
+        let most = try? XCTUnwrap(outcome.relationshipsAtMost)
+        XCTAssertGreaterThanOrEqual(most ?? 0, truth)
+        XCTAssertEqual(outcome.relationships, 2, "pairs 0..2 kept: only pair 1 dangles, 2 edges")
+        XCTAssertEqual(most, 2 + 14, "14 edges of uncounted pairs")
+        // Under the cap the count stays exact.
+        var exact = UnresolvedConceptReferences(maxPairs: 100)
+        for i in 0..<10 {
+            exact.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
+        }
+        XCTAssertNil(exact.outcome(defined: defined).relationshipsAtMost)
+        XCTAssertEqual(exact.outcome(defined: defined).relationships, 5)
+
+        let report = IntegrityReport(errors: [], warnings: [], info: [], externalDeps: 10,
+                                     externalReferences: .init(instances: 0, relationships: 2, relationshipsAtMost: 16),
+                                     statistics: nil, counts: [:], backupType: "ontology_backup", ontology: "o",
+                                     version: "1.0", schemaVersion: 6, producer: nil, timestamp: nil)
+        XCTAssertTrue(report.jsonText().contains(#""external_references":{"instances":0,"relationships":2,"relationships_at_most":16}"#),
+                      report.jsonText())
+        XCTAssertTrue(report.renderText().contains("named by 2 to 16 relationships"), report.renderText())
+    }
+
     /// The only state that is not per id: edges whose two ends were unresolved
     /// when read, kept per distinct pair, so repeating edges adds nothing.
     func testPairsAreKeptPerDistinctPairNotPerRecord() {

@@ -56,10 +56,18 @@ extension IntegrityReport {
     /// so the counts are upper bounds; a replace empties the graph first.
     private var externalDependencyLines: [String] {
         let refs = externalReferences
-        let named = [(refs.instances, "instance"), (refs.relationships, "relationship")]
-            .filter { $0.0 > 0 }.map { plural($0.0, $0.1) }.joined(separator: " and ")
+        var parts = refs.instances > 0 ? [plural(refs.instances, "instance")] : []
+        if let most = refs.relationshipsAtMost {
+            parts.append("\(refs.relationships) to \(most) relationships")
+        } else if refs.relationships > 0 {
+            parts.append(plural(refs.relationships, "relationship"))
+        }
+        let named = parts.joined(separator: " and ")
         var lines = ["external dependencies: \(plural(externalDeps, "concept"))" + (named.isEmpty ? "" : ", named by \(named)")]
         guard !named.isEmpty else { return lines }
+        if refs.relationshipsAtMost != nil {
+            lines.append("  (a range: the file names too many concept pairs in relationships before defining the concepts to count them all in bounded memory; `kg admin restore FILE --dry-run` gives the exact figure)")
+        }
         lines += [
             "  a restore connects those whose concepts the database already holds (merge, the default mode);",
             "  the rest, at most \(named), under --external-deps:",

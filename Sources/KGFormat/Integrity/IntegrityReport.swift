@@ -29,12 +29,23 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     public struct ExternalReferences: Sendable, Codable, Equatable {
         /// Instance records (one per quote and concept) naming a missing concept.
         public let instances: Int
-        /// Relationships with at least one missing end, each counted once.
+        /// Relationships with at least one missing end, each counted once (at
+        /// least this many when `relationshipsAtMost` is set).
         public let relationships: Int
+        /// Set only when the count is a range: a file listing more than
+        /// 524,288 distinct pairs of not-yet-defined concepts in its
+        /// relationships before their concepts (the checker's memory is capped).
+        public let relationshipsAtMost: Int?
 
-        public init(instances: Int, relationships: Int) {
+        public init(instances: Int, relationships: Int, relationshipsAtMost: Int? = nil) {
             self.instances = instances
             self.relationships = relationships
+            self.relationshipsAtMost = relationshipsAtMost
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case instances, relationships
+            case relationshipsAtMost = "relationships_at_most"
         }
 
         /// No external references (every full backup, and ontology backups without external dependencies).

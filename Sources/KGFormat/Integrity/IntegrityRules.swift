@@ -3,7 +3,7 @@
 /// Memory grows with the number of distinct ids (concept and source ids
 /// defined; references not yet resolved, each with its first referrer for
 /// messages and the count of records naming it; relationships whose two ends
-/// were both unresolved, per distinct pair of ids: see
+/// were both unresolved, per distinct pair of ids up to a cap: see
 /// `UnresolvedConceptReferences`), never with the size of the text.
 /// References are resolved at the end because sections may come in any order.
 struct IntegrityRules {
@@ -325,9 +325,10 @@ struct IntegrityRules {
             log.add(.warning, .externalDeps,
                     "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
             log.add(.info, .externalDeps,
-                    "those references will dangle after a restore unless the ontologies that hold these concepts are present in the database")
+                    "a restore connects the references whose concepts the database holds; the rest are dropped (--external-deps prune, the default), refused (fail) or kept aside until their concepts arrive (defer, stitch)")
             return (missingConcepts.count,
-                    IntegrityReport.ExternalReferences(instances: outcome.instances, relationships: outcome.relationships))
+                    IntegrityReport.ExternalReferences(instances: outcome.instances, relationships: outcome.relationships,
+                                                       relationshipsAtMost: outcome.relationshipsAtMost))
         }
         for (id, referrer) in outcome.missing {
             log.add(.error, .references, "\(referrer) names concept \(id), which the file does not contain",

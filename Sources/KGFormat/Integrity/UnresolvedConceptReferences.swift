@@ -16,7 +16,15 @@
 /// before relationships, as in every file kg writes, it holds only the edges
 /// between two missing concepts. An exact one-pass count needs such a joint
 /// record: which ids end up missing is known only after the last edge is read.
+///
+/// A file that lists its relationships before its concepts keeps a pair for
+/// every distinct edge until the concepts come, so the map is capped at
+/// ``maxPairs`` (about 20 MB): past it, a new pair is only counted, and the
+/// relationship count becomes a range (``Outcome/relationshipsAtMost``) rather
+/// than growing memory with the file.
 struct UnresolvedConceptReferences {
+    /// Distinct pairs kept for the exact count.
+    static let defaultMaxPairs = 1 << 19
     struct Concept {
         let id: String
         /// The first record that named it, for messages ("instance i5").
@@ -40,8 +48,19 @@ struct UnresolvedConceptReferences {
         var missing: [(id: String, referrer: String)]
         /// Instance records naming a missing concept.
         var instances: Int
-        /// Relationships with at least one missing end (each counted once).
+        /// Relationships with at least one missing end (each counted once);
+        /// past the pair cap, those known for sure.
         var relationships: Int
+        /// Past the pair cap: the most there can be (nil when `relationships` is exact).
+        var relationshipsAtMost: Int?
+    }
+
+    let maxPairs: Int
+    /// Edges with two unresolved ends whose pair came after the cap was reached.
+    private var uncountedEdges = 0
+
+    init(maxPairs: Int = Self.defaultMaxPairs) {
+        self.maxPairs = maxPairs
     }
 
     private var positions: [String: UInt32] = [:]
@@ -68,6 +87,10 @@ struct UnresolvedConceptReferences {
         switch (f, t) {
         case let (f?, t?) where f != t:
             let pair = EndPair(from: position(of: f, referrer: referrer), to: position(of: t, referrer: referrer))
+            if pairs.count >= maxPairs && pairs[pair] == nil {
+                uncountedEdges += 1
+                return
+            }
             let (sum, wrapped) = pairs[pair, default: 0].addingReportingOverflow(1)
             pairs[pair] = sum
             if wrapped { wrappedPairs[pair, default: 0] += 1 << 32 }
@@ -95,7 +118,8 @@ struct UnresolvedConceptReferences {
         for (pair, n) in pairs where isMissing[Int(pair.from)] || isMissing[Int(pair.to)] {
             relationships += Int(n) + (wrappedPairs[pair] ?? 0)
         }
-        return Outcome(missing: missing, instances: instances, relationships: relationships)
+        return Outcome(missing: missing, instances: instances, relationships: relationships,
+                       relationshipsAtMost: uncountedEdges > 0 ? relationships + uncountedEdges : nil)
     }
 
     private mutating func position(of id: String, referrer: String) -> UInt32 {
