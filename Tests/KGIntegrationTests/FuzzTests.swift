@@ -91,6 +91,21 @@ final class FuzzTests: XCTestCase {
             let outcome = try runCase(&run, bytes: numberAsTime.jsonBytes, kind: "fixed", note: "a number as a vocabulary added_at, merged", dryRun: false)
             XCTAssertEqual(outcome, "restore 202 real failed", "a merge of a value PostgreSQL refuses fails in the worker")
             XCTAssertTrue(run.failures.last?.contains("rolled back to checkpoint") == true, "\(run.failures.last ?? "no failure")")
+            XCTAssertTrue(run.failures.last?.contains("vocabulary[0], field added_at") == true,
+                          "the message names the record and the field: \(run.failures.last ?? "no failure")")
+        }
+        // An id too long for an index (incompressible, so PostgreSQL cannot shrink
+        // it): refused while loading, with the record's section and field named.
+        var noise = SeededGenerator(seed: 7)
+        let longID = String((0..<6000).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &noise)! })
+        let longInstanceID = setPath(bases[1].tree, ["data", "instances", "0", "instance_id"], .string(longID))
+        if Self.onlyCase != nil {
+            run.cases += 1
+        } else {
+            let outcome = try runCase(&run, bytes: longInstanceID.jsonBytes, kind: "fixed", note: "a 6000-byte instance_id, dry run", dryRun: true)
+            XCTAssertEqual(outcome, "restore 202 dry run failed", "PostgreSQL cannot index it")
+            let message = run.failures.last ?? "no failure"
+            XCTAssertTrue(message.contains("instance_id") && message.contains("cannot be indexed"), message)
         }
 
         let deadline = Date().addingTimeInterval(Self.onlyCase == nil ? Self.seconds : 3600)

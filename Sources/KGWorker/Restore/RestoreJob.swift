@@ -203,7 +203,7 @@ struct RestoreJob {
             try? context.progress(stage: RestoreStage.rollingBack.rawValue, percent: context.currentPercent, processed: 0, total: 0,
                                   message: "rolling back: nothing was changed", force: true)
             if db.isOK { _ = try? db.execute("ROLLBACK") }
-            throw error
+            throw RestoreErrorMessage.translate(error)
         }
         if !plan.converters.isEmpty { warnings.append("converted: \(plan)") }
         if !merge {
