@@ -95,13 +95,17 @@ extension Admin {
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             let accepted = try upload.run()
-            for warning in accepted.integrityWarnings { Terminal.error("warning (gateway): \(warning)") }
+            // The gateway and the worker run the same checks: each warning is shown once.
+            var shown = Set(report.warnings.map(\.message))
+            for warning in accepted.integrityWarnings where shown.insert(warning).inserted {
+                Terminal.error("warning (gateway): \(warning)")
+            }
             if Terminal.stderrIsTTY {
                 Terminal.error("restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
             }
 
             let job = RestoreFollow(client: global.client(config), jobID: accepted.jobID).run()
-            try finish(job)
+            try finish(job, shownWarnings: shown)
         }
 
         /// FILE resolved, or the user's pick from the local backups.
@@ -142,10 +146,10 @@ extension Admin {
         }
 
         /// The summary on standard error, the job id (or JSON) on standard output, the exit code.
-        private func finish(_ job: Job) throws {
+        private func finish(_ job: Job, shownWarnings: Set<String>) throws {
             let result = job.result.flatMap(Self.restoreResult)
             if job.status == .completed {
-                Terminal.error(result.map(RestoreMessages.summary)
+                Terminal.error(result.map { RestoreMessages.summary($0, shownWarnings: shownWarnings) }
                     ?? "restore completed (`kg job status \(job.jobID)` shows the worker's report)")
             }
             try FollowedJobOutput.print(job, json: output.json)

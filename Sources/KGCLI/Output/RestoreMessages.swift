@@ -148,22 +148,36 @@ enum RestoreMessages {
     // MARK: After
 
     /// The summary of a completed restore, from the job's result.
-    static func summary(_ result: RestoreJobResult) -> String {
+    /// Warnings in `shownWarnings` were printed before (the local check's, the gateway's) and are not repeated.
+    static func summary(_ result: RestoreJobResult, shownWarnings: Set<String> = []) -> String {
         let seconds = String(format: "%.1f s", result.seconds)
         let restored = counts(result.restored).nonEmpty
         let removed = counts(result.removed).nonEmpty
         let updated = counts(result.updated).nonEmpty
         let pruned = counts(result.pruned).nonEmpty
         var lines: [String] = []
+        // A replace writes every record (`restored`); a merge adds what is new
+        // (`restored`) and updates what is already there (`updated`).
+        let merge = result.mode == .merge
         if result.dryRun {
-            var would = ["would restore " + (restored ?? "nothing")]
-            if let updated { would.append("of which already there and would be updated: \(updated)") }
+            var would: [String] = []
+            if merge {
+                if let restored { would.append("would add \(restored)") }
+                if let updated { would.append("would update \(updated) already there") }
+            } else {
+                would.append("would restore " + (restored ?? "nothing"))
+            }
             if let removed { would.append("would remove \(removed)") }
             if let pruned { would.append("would drop \(pruned) that name missing concepts") }
+            if would.isEmpty { would.append("would change nothing") }
             lines.append("dry run (\(result.mode.rawValue)): " + would.joined(separator: "; ") + "; nothing was changed (\(seconds))")
         } else {
-            lines.append("restored " + (restored ?? "nothing") + " in \(seconds) (\(result.mode.rawValue))")
-            if let updated { lines.append("  of which already there and updated: \(updated)") }
+            if merge {
+                lines.append("merged in \(seconds): " + (restored.map { "added \($0)" } ?? "nothing new added"))
+                if let updated { lines.append("  updated, already there: \(updated)") }
+            } else {
+                lines.append("restored " + (restored ?? "nothing") + " in \(seconds) (\(result.mode.rawValue))")
+            }
             if let removed { lines.append("  removed because not in the backup: \(removed)") }
             if let pruned { lines.append("  dropped because they name missing concepts: \(pruned)") }
             if let deferred = result.deferred.flatMap({ counts($0).nonEmpty }) {
@@ -176,7 +190,7 @@ enum RestoreMessages {
         if result.checkpoint == "kept", let id = result.checkpointID {
             lines.append("  checkpoint kept: \(id) (`kg admin checkpoints download \(id)`)")
         }
-        lines += result.warnings.map { "warning: \($0)" }
+        lines += result.warnings.filter { !shownWarnings.contains($0) }.map { "warning: \($0)" }
         return lines.joined(separator: "\n")
     }
 
