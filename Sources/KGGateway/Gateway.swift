@@ -27,7 +27,7 @@ public enum Gateway {
     static func application(config: ServiceConfig, pool: PGPool, queue: JobQueue, hub: StatusHub,
                             storage: TempStorage, logger: Logger, observability: Observability) throws -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: ForwardedForMiddleware(trusted: config.trustedProxies))
+        router.add(middleware: ForwardedForMiddleware(trusted: try TrustedProxies(config.trustedProxies)))
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuthMiddleware(pool: pool))
         let audit = AuditTrail(pool: pool, logger: logger)

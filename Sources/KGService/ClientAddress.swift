@@ -8,16 +8,16 @@ import Foundation
 ///
 /// ```swift
 /// ClientAddress.resolve(peer: "10.0.0.5", forwardedFor: "203.0.113.7, 10.0.0.4",
-///                       trusted: ["10.0.0.5", "10.0.0.4"])   // "203.0.113.7"
+///                       trusted: try TrustedProxies(["10.0.0.0/24"]))   // "203.0.113.7"
 /// ```
 public enum ClientAddress {
-    public static func resolve(peer: String?, forwardedFor: String?, trusted: [String]) -> String? {
-        guard let peer, trusted.contains("*") || trusted.contains(peer), let forwardedFor else { return peer }
+    public static func resolve(peer: String?, forwardedFor: String?, trusted: TrustedProxies) -> String? {
+        guard let peer, trusted.contains(peer), let forwardedFor else { return peer }
         let hops = forwardedFor.prefix(4096).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() {
             guard isIPAddress(hop) else { return peer }
             // "*" trusts any peer, not every hop: the hop the peer saw is the client then.
-            if !trusted.contains(hop) { return hop }
+            if !trusted.listsExplicitly(hop) { return hop }
         }
         return peer
     }

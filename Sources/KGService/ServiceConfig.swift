@@ -100,7 +100,7 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
-        ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
+        ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses or CIDR ranges (10.0.0.0/8) whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
         ("http_request_timeout_s", "KG_HTTP_REQUEST_TIMEOUT", "close a connection that has not sent a whole request this long after opening or its previous answer (trickling slow-loris); upload bodies are exempt (default 30; 0 off)"),
         ("admin_username", "KG_ADMIN_USERNAME", "first admin, created at start when there is no user"),
@@ -223,8 +223,10 @@ public struct ServiceConfig: Sendable {
             case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
             case "trusted_proxies":
                 trustedProxies = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                for proxy in trustedProxies where proxy != "*" && !ClientAddress.isIPAddress(proxy) {
-                    throw ConfigError("trusted_proxies in \(source) holds \"\(proxy)\", which is not an IP address (or *)")
+                do {
+                    _ = try TrustedProxies(trustedProxies)
+                } catch let error as ConfigError {
+                    throw ConfigError("\(error.description) (in \(source))")
                 }
             case "admin_username": adminUsername = value
             case "admin_password": adminPassword = value

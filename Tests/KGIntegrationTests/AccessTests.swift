@@ -264,6 +264,19 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "203.0.113.9", "the hop the proxy saw")
         _ = try stack.call("POST", "/auth/token", token: nil, json: login, headers: ["X-Forwarded-For": "not-an-address"])
         XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "127.0.0.1", "text that is not an address is ignored")
+
+        // CIDR ranges: a hop inside a trusted range is a proxy too, so the client is the one before it.
+        stack.stop()
+        stack = try TestStack(environment: ["KG_TRUSTED_PROXIES": "127.0.0.0/8, 203.0.113.0/24"])
+        _ = try stack.call("POST", "/auth/token", token: nil, json: login, headers: ["X-Forwarded-For": "198.51.100.1, 203.0.113.9"])
+        XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "198.51.100.1", "203.0.113.9 is a trusted proxy by range")
+
+        // A malformed entry stops the gateway at start, by name.
+        var environment = stack.serviceEnvironment()
+        environment["KG_TRUSTED_PROXIES"] = "10.0.0.0/33"
+        let bad = try runCommand(stack.binDir + "/kg-gateway", ["serve"], environment: environment)
+        XCTAssertNotEqual(bad.exitCode, 0, bad.summary)
+        XCTAssertTrue(bad.stderr.contains("\"10.0.0.0/33\"") && bad.stderr.contains("CIDR"), bad.summary)
     }
 
 }

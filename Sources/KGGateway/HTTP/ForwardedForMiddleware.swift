@@ -7,7 +7,7 @@ import KGService
 /// header is ignored and the peer's address stands.
 struct ForwardedForMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let trusted: [String]
+    let trusted: TrustedProxies
 
     static let header = HTTPField.Name("X-Forwarded-For")!
 
