@@ -43,6 +43,23 @@ public enum AuditLog {
             """, [actor, action, target, outcome, remoteAddress, detail.map { String($0.prefix(maxDetailLength)) }])
     }
 
+    /// Deletes rows older than `days` (`audit_retention_days`), oldest first, in
+    /// batches of `batch` so that no single statement holds many row locks or a
+    /// long transaction; returns how many went. Runs on the `at` index.
+    @discardableResult
+    public static func prune(_ db: PGConnection, olderThanDays days: Double, batch: Int = 5000) throws -> Int {
+        var removed = 0
+        while true {
+            let n = try db.query("""
+                DELETE FROM kg_api.audit WHERE audit_id IN (
+                    SELECT audit_id FROM kg_api.audit WHERE at < now() - make_interval(secs => $1::double precision * 86400)
+                    ORDER BY at LIMIT $2::int)
+                """, [String(days), String(batch)]).affectedRows
+            removed += n
+            if n < batch { return removed }
+        }
+    }
+
     /// Rows as API JSON objects (`id`, `at`, `actor`, `action`, `target`, `outcome`,
     /// `remote_address`, `detail`), newest first.
     /// - Parameters:

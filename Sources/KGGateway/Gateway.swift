@@ -48,8 +48,9 @@ public enum Gateway {
         SurgeryRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
         StitchRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
-        let janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
+        var janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
+        janitor.auditRetentionDays = config.auditRetentionDays
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
         let requestTimeout = requestTimeout(config)
         let httpLogger = Logger(label: LogComponent.http)

@@ -42,6 +42,8 @@ public struct ServiceConfig: Sendable {
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies): IP addresses, or "*"
     /// for any peer (only when nothing but the proxy can reach the gateway). Empty: the header is ignored.
     public var trustedProxies: [String] = []
+    /// Audit records older than this many days are deleted by the gateways (0: kept for ever).
+    public var auditRetentionDays = 0.0
     public var adminUsername: String?
     public var adminPassword: String?
     /// A file holding the first admin's password; replaces `admin_password`.
@@ -100,6 +102,7 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
+        ("audit_retention_days", "KG_AUDIT_RETENTION_DAYS", "delete audit records older than this many days, checked hourly by each gateway (default 0: keep them for ever)"),
         ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses or CIDR ranges (10.0.0.0/8) whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
         ("http_request_timeout_s", "KG_HTTP_REQUEST_TIMEOUT", "close a connection that has not sent a whole request this long after opening or its previous answer (trickling slow-loris); upload bodies are exempt (default 30; 0 off)"),
@@ -221,6 +224,9 @@ public struct ServiceConfig: Sendable {
             case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
             case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
+            case "audit_retention_days":
+                auditRetentionDays = try number(key, value)
+                guard auditRetentionDays >= 0 else { throw ConfigError("audit_retention_days in \(source) must be 0 (keep for ever) or a number of days, got \(value)") }
             case "trusted_proxies":
                 trustedProxies = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 do {

@@ -279,4 +279,28 @@ final class AccessTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("\"10.0.0.0/33\"") && bad.stderr.contains("CIDR"), bad.summary)
     }
 
+    /// `audit_retention_days`: the gateways delete older audit records (here at
+    /// most 30 days), in batches, and keep the rest; 0 keeps everything.
+    func testAuditRetentionRemovesOnlyOldRecords() throws {
+        stack = try TestStack(environment: ["KG_AUDIT_RETENTION_DAYS": "30", "KG_JANITOR_INTERVAL": "1"])
+        let db = try stack.db()
+        defer { db.close() }
+        // 12,000 records of 40 days ago (more than one batch), 3 of 29 days ago.
+        try db.query("""
+            INSERT INTO kg_api.audit (at, actor, action, outcome, detail)
+            SELECT now() - interval '40 days', 'old', 'login', 'failure', 'n' || i FROM generate_series(1, 12000) AS i
+            """)
+        try db.query("""
+            INSERT INTO kg_api.audit (at, actor, action, outcome)
+            SELECT now() - interval '29 days', 'recent', 'login', 'failure' FROM generate_series(1, 3)
+            """)
+        _ = try stack.call("POST", "/auth/token", token: nil, json: #"{"username": "admin", "password": "wrong"}"#)
+        try stack.waitUntil(30, "the old audit records to be removed") {
+            try db.query("SELECT count(*) AS n FROM kg_api.audit WHERE actor = 'old'").first("n") == "0"
+        }
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg_api.audit WHERE actor = 'recent'").first("n"), "3")
+        XCTAssertEqual(try stack.auditRows(actor: "admin", action: "login").count, 1, "today's record stays")
+        XCTAssertTrue(stack.gateways[0].log.contains("removed old audit records"), stack.logs)
+    }
+
 }

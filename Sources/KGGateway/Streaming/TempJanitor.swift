@@ -18,11 +18,15 @@ import ServiceLifecycle
 ///   only retention (`checkpoint_retention`) removes them.
 ///
 /// Each sweep also retries the job rows this gateway could not record as failed
-/// (``JobFailureBacklog``), so that none stays `queued` without a message.
+/// (``JobFailureBacklog``), so that none stays `queued` without a message, and
+/// deletes audit records older than `audit_retention_days` when that is set
+/// (an index range scan on `at`: nearly free when there is nothing to delete).
 struct TempJanitor: Service {
     let storage: TempStorage
     let pool: PGPool
     let backlog: JobFailureBacklog
+    /// `audit_retention_days` (0: keep the audit trail for ever).
+    var auditRetentionDays = 0.0
     let idleTimeout: Double
     let interval: Double
     let logger: Logger
@@ -40,6 +44,7 @@ struct TempJanitor: Service {
 
     func sweepOnce() async {
         await backlog.retry(pool: pool)
+        await pruneAudit()
         let directory = storage.directory
         let idle = idleTimeout
         let candidates: [(name: String, age: Double)] = (try? await NIOThreadPool.singleton.runIfActive {
@@ -75,6 +80,19 @@ struct TempJanitor: Service {
                 storage.remove("\(directory)/\(name)")
                 logger.notice("removed an orphaned temp file", metadata: ["file": "\(name)", "age_s": "\(Int(age))"])
             }
+        }
+    }
+
+    private func pruneAudit() async {
+        guard auditRetentionDays > 0 else { return }
+        let days = auditRetentionDays
+        do {
+            let removed = try await pool.run { db in try AuditLog.prune(db, olderThanDays: days) }
+            if removed > 0 {
+                logger.notice("removed old audit records (audit_retention_days \(days))", metadata: ["removed": "\(removed)"])
+            }
+        } catch {
+            logger.warning("could not remove old audit records; next sweep tries again", metadata: ["problem": "\(error)"])
         }
     }
 
