@@ -19,7 +19,7 @@ import NIOCore
 public enum Gateway {
     /// TLS and metrics parts of the application, made once at startup.
     struct Observability {
-        var tls: TLSConfiguration?
+        var tls: ReloadableTLSContext?
         var sampler: SharedStateSampler
         var registry: PrometheusCollectorRegistry?
     }
@@ -54,11 +54,16 @@ public enum Gateway {
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
         let requestTimeout = requestTimeout(config)
         let httpLogger = Logger(label: LogComponent.http)
-        let http1 = HTTPServerBuilder.http1(configuration: .init(
+        let http1Configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: requestTimeout.map { [RequestDeadlineHandler(timeout: $0, logger: httpLogger)] } ?? [],
-            idleTimeout: idleTimeout(config)))
-        var server = http1
-        if let tls = observability.tls { server = try .tls(http1, tlsConfiguration: tls) }
+            idleTimeout: idleTimeout(config))
+        var server = HTTPServerBuilder.http1(configuration: http1Configuration)
+        if let tls = observability.tls {
+            // The certificate of each new connection is the latest loaded (SIGHUP reloads it).
+            server = HTTPServerBuilder { responder in
+                ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: http1Configuration), tls: tls)
+            }
+        }
         return Application(
             router: router,
             server: server,

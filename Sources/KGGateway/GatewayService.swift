@@ -9,7 +9,8 @@ import Logging
 public enum GatewayService {
     public static func run(config: ServiceConfig, logger: Logger) async throws {
         // First, before any connection: a bad certificate or key stops the gateway with the file's name.
-        let tls = try GatewayTLS.configuration(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile)
+        let tls = try ReloadableTLSContext.make(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile)
+        let reload = ReloadSignal(tls: tls, logger: logger)
         logger.info("gateway starting", metadata: ["database": "\(SecretRedaction.url(config.databaseURL))",
                                                    "broker": "\(SecretRedaction.url(config.amqpURL))",
                                                    "temp_dir": "\(config.tempDir)"])
@@ -52,6 +53,7 @@ public enum GatewayService {
         for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
         logger.info("gateway listening", metadata: metadata)
         try await app.runService()
+        withExtendedLifetime(reload) {}
     }
 
     /// Creates the first admin from config when the database has no user yet.

@@ -272,9 +272,7 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(try stack.auditRows(action: "login").first?["remote_address"], "198.51.100.1", "203.0.113.9 is a trusted proxy by range")
 
         // A malformed entry stops the gateway at start, by name.
-        var environment = stack.serviceEnvironment()
-        environment["KG_TRUSTED_PROXIES"] = "10.0.0.0/33"
-        let bad = try runCommand(stack.binDir + "/kg-gateway", ["serve"], environment: environment)
+        let bad = try stack.gatewayStartFailure(environment: ["KG_TRUSTED_PROXIES": "10.0.0.0/33"])
         XCTAssertNotEqual(bad.exitCode, 0, bad.summary)
         XCTAssertTrue(bad.stderr.contains("\"10.0.0.0/33\"") && bad.stderr.contains("CIDR"), bad.summary)
     }

@@ -75,6 +75,36 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("no-such-ca.pem"), missing.stderr)
     }
 
+    /// A renewed certificate is served after SIGHUP (`systemctl reload`), without
+    /// a restart; a broken one is refused, loudly, and the previous one stays.
+    func testSIGHUPReloadsTheCertificate() throws {
+        let password = stack.adminPassword + "\n"
+        func login(_ ca: String) throws -> CommandResult {
+            try stack.kg(["login", "--username", "admin", "--password-stdin", "--cacert", ca], input: password)
+        }
+        XCTAssertEqual(try login(certificates.caCertificate).exitCode, 0)
+        let renewed = try TestCertificates(directory: certificates.directory + "/renewed")
+        // The files are replaced in place, as a renewal does; nothing changes until the signal.
+        for (from, to) in [(renewed.serverCertificate, certificates.serverCertificate), (renewed.serverKey, certificates.serverKey)] {
+            try Data(contentsOf: URL(fileURLWithPath: from)).write(to: URL(fileURLWithPath: to), options: .atomic)
+        }
+        XCTAssertEqual(try login(certificates.caCertificate).exitCode, 0, "before SIGHUP the old certificate is still served")
+        let gateway = stack.gateways[0]
+        XCTAssertEqual(kill(gateway.pid, SIGHUP), 0)
+        try stack.waitUntil(10, "the renewed certificate to be served") { try login(renewed.caCertificate).exitCode == 0 }
+        let old = try login(certificates.caCertificate)
+        XCTAssertEqual(old.exitCode, 3, "the old CA no longer verifies the served certificate: \(old.summary)")
+        XCTAssertTrue(gateway.log.contains("TLS certificate reloaded"), gateway.log)
+
+        // A broken file: the reload is refused and logged; the renewed certificate stays.
+        try "not a certificate\n".write(toFile: certificates.serverCertificate, atomically: true, encoding: .utf8)
+        XCTAssertEqual(kill(gateway.pid, SIGHUP), 0)
+        try stack.waitUntil(10, "the refusal in the log") { gateway.log.contains("NOT reloaded") }
+        XCTAssertTrue(gateway.log.contains(certificates.serverCertificate), gateway.log)
+        XCTAssertEqual(try login(renewed.caCertificate).exitCode, 0, "still serving the renewed certificate")
+        XCTAssertTrue(gateway.isRunning)
+    }
+
     func testGatewayRefusesToStartWithABadCertificateOrKey() throws {
         let onlyCertificate = try stack.gatewayStartFailure(environment: ["KG_TLS_PRIVATE_KEY_FILE": ""])
         XCTAssertNotEqual(onlyCertificate.exitCode, 0)

@@ -54,7 +54,10 @@ struct CommandResult {
 
 /// Runs a command to completion, feeding `input` on standard input.
 /// Output goes through temp files so that neither stream can block the child.
-func runCommand(_ executable: String, _ arguments: [String], environment: [String: String], input: String? = nil) throws -> CommandResult {
+/// A command still running after `timeout` seconds is killed and the call
+/// throws: a hung child fails its test instead of hanging the whole run.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String], input: String? = nil,
+                timeout: Double = 600) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -74,6 +77,17 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
     if let input {
         inPipe.fileHandleForWriting.write(Data(input.utf8))
         try? inPipe.fileHandleForWriting.close()
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        process.terminate()
+        let grace = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < grace { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        throw StackError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; its stderr:\n\(stderr.suffix(3000))")
     }
     process.waitUntilExit()
     return CommandResult(exitCode: process.terminationStatus,
