@@ -216,6 +216,14 @@ final class CheckpointTests: XCTestCase {
         let cli = try stack.kg(["admin", "restore", file, "--yes", "--no-wait"])
         XCTAssertEqual(cli.exitCode, 1, cli.summary)
         XCTAssertTrue(cli.stderr.contains("another risky operation is running: restore"), cli.stderr)
+        // With `?no_wait=true` (what the CLI sends) the refusal comes before any of the
+        // upload is read: here the body is announced and never sent.
+        let early = try RawHTTPConnection(port: stack.gatewayPorts[0])
+        try early.send("POST /admin/restore?no_wait=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(try stack.token())\r\n"
+                       + "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 500000000\r\n\r\n")
+        guard case .data(let answer) = early.read(timeout: 10) else { return XCTFail("no answer before the body") }
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 409"), answer)
+        XCTAssertTrue(answer.contains("another risky operation is running"), answer)
 
         // A backup meanwhile completes without waiting for either merge.
         let backup = try stack.kg(["admin", "backup", "--type", "full"])

@@ -37,7 +37,7 @@ struct RestoreUpload {
         let response: HTTPResponse
         do {
             response = try client.uploadMultipart(
-                path: "/admin/restore", fields: fields, fileField: "file", filePath: path,
+                path: noWait ? "/admin/restore?no_wait=true" : "/admin/restore", fields: fields, fileField: "file", filePath: path,
                 fileName: (path as NSString).lastPathComponent,
                 contentType: gzip ? "application/gzip" : "application/json",
                 onProgress: { s, t in

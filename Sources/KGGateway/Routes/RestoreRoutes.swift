@@ -47,6 +47,10 @@ struct RestoreRoutes {
                 throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
             }
         }
+        // `?no_wait=true` refuses a busy graph before the upload is read (the
+        // multipart field `no_wait` does the same, but only once the file is in).
+        let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
+        if noWaitInQuery { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
         let jobID = UUID()
         let id = jobID.uuidString.lowercased()
         let path = storage.restorePath(jobID: jobID)
@@ -97,7 +101,7 @@ struct RestoreRoutes {
         }
         let checkpoint = try RiskyFields.flag(fields, "checkpoint")
         let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
-        let noWait = try RiskyFields.flag(fields, "no_wait") ?? false
+        let noWait = try RiskyFields.flag(fields, "no_wait") ?? noWaitInQuery
         if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
         let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
                                       fileName: received.fileName, fileBytes: received.fileBytes,
