@@ -1,3 +1,4 @@
+import Foundation
 @testable import KGFormat
 import XCTest
 
@@ -166,6 +167,36 @@ final class ExternalReferenceTests: XCTestCase {
         XCTAssertTrue(report.jsonText().contains(#""external_references":{"instances":0,"relationships":2,"relationships_at_most":16}"#),
                       report.jsonText())
         XCTAssertTrue(report.renderText().contains("named by 2 to 16 relationships"), report.renderText())
+    }
+
+    /// A file on disk past the pair cap: the in-memory check gives a range, the
+    /// file check reads the file a second time and gives the exact counts.
+    func testAFileOnDiskPastTheCapIsCountedExactlyInASecondPass() throws {
+        // Data first: every edge's ends are unresolved when read. 6 edges between
+        // defined concepts (c1..c3), 4 with one missing end, 3 between missing ones.
+        var extra: [(section: String, record: JSONValue)] = []
+        for (a, b) in [("c1", "c2"), ("c2", "c3"), ("c3", "c1"), ("c2", "c1"), ("c3", "c2"), ("c1", "c3")] { extra.append(rel(a, b)) }
+        for (a, b) in [("c1", "m1"), ("m2", "c2"), ("c3", "m3"), ("m4", "c1")] { extra.append(rel(a, b)) }
+        for (a, b) in [("m5", "m6"), ("m6", "m5"), ("m7", "m7")] { extra.append(rel(a, b)) }
+        extra.append(inst("i-missing", "m1"))
+        let doc = ontology(extra, dataFirst: true)
+        let path = NSTemporaryDirectory() + "kg-recount-\(UUID().uuidString).json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(doc.jsonBytes)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let inMemory = IntegrityChecker(maxPairs: 3)
+        inMemory.feed(doc.jsonBytes)
+        let range = inMemory.finish().externalReferences
+        let most = try XCTUnwrap(range.relationshipsAtMost, "the cap of 3 pairs is passed")
+        XCTAssertLessThanOrEqual(range.relationships, 7)
+        XCTAssertGreaterThanOrEqual(most, 7)
+
+        let exact = BackupFileChecker.check(path: path, maxDecompressedBytes: nil, limits: BackupReaderLimits(), maxPairs: 3)
+        XCTAssertEqual(exact.externalReferences, IntegrityReport.ExternalReferences(instances: 1, relationships: 7))
+        XCTAssertEqual(exact.externalDeps, 7)
+        XCTAssertTrue(exact.valid)
+        // Under the cap, one pass, the same exact figures.
+        XCTAssertEqual(BackupFileChecker.check(path: path).externalReferences, IntegrityReport.ExternalReferences(instances: 1, relationships: 7))
     }
 
     /// The only state that is not per id: edges whose two ends were unresolved

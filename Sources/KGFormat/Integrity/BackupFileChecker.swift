@@ -18,10 +18,52 @@ public enum BackupFileChecker {
     public static let chunkSize = 1 << 20
 
     /// Reads the file at `path` in 1 MiB chunks through an ``IntegrityChecker``.
+    /// When the count of relationships naming external dependencies came out
+    /// as a range (see ``IntegrityReport/ExternalReferences/relationshipsAtMost``),
+    /// the file is read a second time to count them exactly (``ExternalReferenceRecount``):
+    /// a file on disk can be, an upload cannot.
     public static func check(path: String, maxDecompressedBytes: Int? = nil,
                              limits: BackupReaderLimits = BackupReaderLimits()) -> IntegrityReport
     {
-        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes)
+        check(path: path, maxDecompressedBytes: maxDecompressedBytes, limits: limits, maxPairs: UnresolvedConceptReferences.defaultMaxPairs)
+    }
+
+    /// As above, with the checker's pair cap set (tests make it small to reach the second pass).
+    static func check(path: String, maxDecompressedBytes: Int?, limits: BackupReaderLimits, maxPairs: Int) -> IntegrityReport {
+        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, maxPairs: maxPairs)
+        if let problem = read(path, into: { checker.feed($0) }) {
+            checker.observeFailure(problem)
+            return checker.makeReport()
+        }
+        let report = checker.finish()
+        guard report.valid, report.externalReferences.relationshipsAtMost != nil else { return report }
+        return recount(path, report: report, missing: checker.missingConceptIDs, limits: limits,
+                       maxDecompressedBytes: maxDecompressedBytes) ?? report
+    }
+
+    /// The exact counts from a second pass, or nil if it could not be made (the range stands).
+    private static func recount(_ path: String, report: IntegrityReport, missing: Set<String>, limits: BackupReaderLimits,
+                                maxDecompressedBytes: Int?) -> IntegrityReport? {
+        var counter = ExternalReferenceRecount(missing: missing)
+        let decoder = ContentDecoder(maxDecompressedBytes: maxDecompressedBytes)
+        let reader = BackupStreamReader(limits: limits) { counter.observe($0) }
+        var failure: Error?
+        let problem = read(path) { bytes in
+            guard failure == nil else { return }
+            do { try decoder.decode(bytes) { try reader.feed($0) } } catch { failure = error }
+        }
+        guard problem == nil, failure == nil else { return nil }
+        do {
+            try decoder.finish { try reader.feed($0) }
+            try reader.finish()
+        } catch {
+            return nil
+        }
+        return report.replacing(externalReferences: .init(instances: counter.instances, relationships: counter.relationships))
+    }
+
+    /// Feeds the file's bytes to `body` in chunks; returns why it could not be read, if so.
+    private static func read(_ path: String, into body: (UnsafeRawBufferPointer) -> Void) -> FileProblem? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -32,32 +74,28 @@ public enum BackupFileChecker {
             case ENOTDIR: reason = "no such file: \(path) (a part of the path is not a directory)"
             default: reason = "cannot open \(path): \(String(cString: strerror(code)))"
             }
-            checker.observeFailure(FileProblem(message: reason))
-            return checker.makeReport()
+            return FileProblem(message: reason)
         }
         defer { close(fd) }
 
         var info = stat()
         if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-            checker.observeFailure(FileProblem(message: "\(path) is a directory, not a backup file"))
-            return checker.makeReport()
+            return FileProblem(message: "\(path) is a directory, not a backup file")
         }
 
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { readChunk(fd, $0) }
             if n < 0 {
                 if errno == EINTR { continue }
                 let code = errno
-                checker.observeFailure(FileProblem(message:
+                return FileProblem(message:
                     code == EISDIR ? "\(path) is a directory, not a backup file"
-                                   : "cannot read \(path): \(String(cString: strerror(code)))"))
-                return checker.makeReport()
+                                   : "cannot read \(path): \(String(cString: strerror(code)))")
             }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { checker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if n == 0 { return nil }
+            buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        return checker.finish()
     }
 
     /// Why a file could not be read, worded for the report.
@@ -65,4 +103,9 @@ public enum BackupFileChecker {
         let message: String
         var description: String { message }
     }
+}
+
+/// `read(2)`, under a name the checker's own `read` does not hide.
+private func readChunk(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
+    read(fd, buffer.baseAddress, buffer.count)
 }

@@ -27,7 +27,7 @@ public final class IntegrityChecker {
     /// The gzip inflation limit used when the checker reads bytes itself.
     public let maxDecompressedBytes: Int?
 
-    private var rules = IntegrityRules()
+    private var rules: IntegrityRules
     private var failed = false
     private var pipeline: (decoder: ContentDecoder, reader: BackupStreamReader)?
 
@@ -37,6 +37,14 @@ public final class IntegrityChecker {
     public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil) {
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
+        self.rules = IntegrityRules()
+    }
+
+    /// With a pair cap other than the default (tests).
+    init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil, maxPairs: Int) {
+        self.limits = limits
+        self.maxDecompressedBytes = maxDecompressedBytes
+        self.rules = IntegrityRules(maxPairs: maxPairs)
     }
 
     // MARK: - Fed with bytes
@@ -106,4 +114,7 @@ public final class IntegrityChecker {
     public func makeReport() -> IntegrityReport {
         rules.report()
     }
+
+    /// The concept ids the file names but does not define (after `finish`).
+    var missingConceptIDs: Set<String> { rules.missingConceptIDs() }
 }

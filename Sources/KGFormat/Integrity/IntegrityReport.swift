@@ -110,6 +110,13 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
         case schemaVersion = "schema_version"
     }
 
+    /// The same report with other external reference counts.
+    func replacing(externalReferences: ExternalReferences) -> IntegrityReport {
+        IntegrityReport(errors: errors, warnings: warnings, info: info, externalDeps: externalDeps,
+                        externalReferences: externalReferences, statistics: statistics, counts: counts, backupType: backupType,
+                        ontology: ontology, version: version, schemaVersion: schemaVersion, producer: producer, timestamp: timestamp)
+    }
+
     /// All findings, errors first.
     public var findings: [Finding] { errors + warnings + info }
 

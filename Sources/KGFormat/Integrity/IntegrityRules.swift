@@ -33,7 +33,12 @@ struct IntegrityRules {
     private var conceptIds: Set<String> = []
     private var sourceIds: Set<String> = []
     /// Concept ids named before (or without) being defined, with the records naming them.
-    private var unresolvedConcepts = UnresolvedConceptReferences()
+    private var unresolvedConcepts: UnresolvedConceptReferences
+
+    /// `maxPairs`: see ``UnresolvedConceptReferences`` (tests set a small one).
+    init(maxPairs: Int = UnresolvedConceptReferences.defaultMaxPairs) {
+        unresolvedConcepts = UnresolvedConceptReferences(maxPairs: maxPairs)
+    }
     private var pendingSources: [String: String] = [:]
     private var pendingSourceOrder: [String] = []
 
@@ -214,6 +219,11 @@ struct IntegrityRules {
     private func nonEmptyString(_ value: JSONValue?) -> String? {
         guard let s = value?.stringValue, !s.isEmpty else { return nil }
         return s
+    }
+
+    /// The concept ids named but not defined, once the file has been read.
+    func missingConceptIDs() -> Set<String> {
+        Set(unresolvedConcepts.outcome(defined: conceptIds).missing.map(\.id))
     }
 
     // MARK: - Report
