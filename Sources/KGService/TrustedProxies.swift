@@ -53,10 +53,7 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// Whether `address` (numeric IPv4 or IPv6) is a trusted proxy.
     public func contains(_ address: String) -> Bool {
-        if anyPeer { return true }
-        guard let bytes = Self.bytes(address) else { return false }
-        let alternatives = [bytes] + (Self.mappedIPv4(bytes).map { [$0] } ?? [])
-        return ranges.contains { range in alternatives.contains { range.contains($0) } }
+        anyPeer || listsExplicitly(address)
     }
 
     /// Whether `address` is a trusted proxy by entry rather than by `*`

@@ -13,4 +13,16 @@ extension JobContext {
         try progress(stage: stage, percent: low + (high - low) * fraction, processed: processed, total: total,
                      message: message, force: force)
     }
+
+    /// The `creating_checkpoint` stage of a risky graph job: writes the checkpoint
+    /// (``RiskyOperation``'s `makeCheckpoint`), or reports it skipped (`--no-checkpoint`).
+    func checkpointStage(_ makeCheckpoint: (() throws -> Void)?, in ranges: [String: (Double, Double)]) throws {
+        let stage = "creating_checkpoint"
+        guard let makeCheckpoint else {
+            return try progress(stage: stage, in: ranges, processed: 1, total: 1, message: "skipped (--no-checkpoint)", force: true)
+        }
+        try progress(stage: stage, in: ranges, processed: 0, total: 1, message: "writing a full backup of the graph", force: true)
+        try makeCheckpoint()
+        try progress(stage: stage, in: ranges, processed: 1, total: 1, force: true)
+    }
 }

@@ -66,28 +66,7 @@ extension Admin {
             let rows = entries.map { e in
                 [e.at, e.actor ?? "-", e.action, e.outcome, e.remote_address ?? "-", e.target ?? "-", e.detail ?? ""]
             }
-            print(AuditTable.render(header: ["TIME (UTC)", "USER", "ACTION", "OUTCOME", "FROM", "TARGET", "DETAIL"], rows: rows))
+            print(TextTable.render(header: ["TIME (UTC)", "USER", "ACTION", "OUTCOME", "FROM", "TARGET", "DETAIL"], rows: rows))
         }
-    }
-}
-
-/// A plain text table: columns padded to their widest cell, the last column left free.
-enum AuditTable {
-    static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows.map { $0.map(clean) }
-        var widths = Array(repeating: 0, count: header.count)
-        for row in all {
-            for (i, cell) in row.enumerated() where i < header.count - 1 { widths[i] = max(widths[i], cell.count) }
-        }
-        return all.map { row in
-            row.enumerated().map { i, cell in
-                i < header.count - 1 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) : cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-
-    /// One line per entry: control characters (a hostile user name) become spaces.
-    static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? " " : Character($0) })
     }
 }

@@ -34,19 +34,12 @@ extension Admin {
                     Terminal.error("no checkpoints kept on the server")
                     return
                 }
-                func row(_ id: String, _ operation: String, _ status: String, _ size: String, _ time: String, _ user: String) -> String {
-                    "\(id.padding(toLength: 36, withPad: " ", startingAt: 0))  \(operation.padding(toLength: 15, withPad: " ", startingAt: 0))  "
-                        + "\(status.padding(toLength: 15, withPad: " ", startingAt: 0))  \(size.leftPadded(9))  "
-                        + "\(time.padding(toLength: 19, withPad: " ", startingAt: 0))  \(user)"
+                let rows = checkpoints.map { c in
+                    [c.checkpointID, Checkpoints.jobName(c.jobType), c.status == "rollback_failed" ? "ROLLBACK FAILED" : c.status,
+                     Terminal.bytes(Int64(c.bytes)), TextTable.time(c.keptAt ?? c.createdAt), c.user ?? "", c.reason ?? ""]
                 }
-                print(row("CHECKPOINT (= JOB ID)", "OPERATION", "STATUS", "SIZE", "KEPT (UTC)", "USER"))
-                for c in checkpoints {
-                    let status = c.status == "rollback_failed" ? "ROLLBACK FAILED" : c.status
-                    // "2026-11-28T15:36:56.756394+00:00" → "2026-11-28 15:36:56"
-                    let time = String((c.keptAt ?? c.createdAt ?? "").prefix(19)).replacingOccurrences(of: "T", with: " ")
-                    print(row(c.checkpointID, Checkpoints.jobName(c.jobType), status, Terminal.bytes(Int64(c.bytes)), time, c.user ?? ""))
-                    if let reason = c.reason { print("    \(reason)") }
-                }
+                print(TextTable.render(header: ["CHECKPOINT (= JOB ID)", "OPERATION", "STATUS", "SIZE", "KEPT (UTC)", "USER", "REASON"],
+                                       rows: rows))
                 fflush(nil)  // the rows before the hint when both streams go to one place
                 Terminal.error("download one into backup_dir with `kg admin checkpoints download ID`")
             }

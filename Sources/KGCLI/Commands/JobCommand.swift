@@ -79,18 +79,11 @@ struct JobCommand: ParsableCommand {
                 Terminal.error("no jobs")
                 return
             }
-            func row(_ id: String, _ type: String, _ status: String, _ percent: String, _ created: String, _ user: String) -> String {
-                "\(id.padding(toLength: 36, withPad: " ", startingAt: 0))  \(type.padding(toLength: 15, withPad: " ", startingAt: 0))  "
-                    + "\(status.padding(toLength: 9, withPad: " ", startingAt: 0))  \(percent.leftPadded(6))  "
-                    + "\(created.padding(toLength: 19, withPad: " ", startingAt: 0))  \(user)"
+            let rows = jobs.map { job in
+                [job.jobID, job.jobType, job.status.rawValue, job.progress.map { String(format: "%.1f%%", $0.percent) } ?? "",
+                 TextTable.time(job.createdAt), job.user ?? ""]
             }
-            print(row("JOB", "TYPE", "STATUS", "DONE", "CREATED (UTC)", "USER"))
-            for job in jobs {
-                let percent = job.progress.map { String(format: "%.1f%%", $0.percent) } ?? ""
-                // "2026-11-28T17:48:43.273631+00:00" → "2026-11-28 17:48:43"
-                let created = String((job.createdAt ?? "").prefix(19)).replacingOccurrences(of: "T", with: " ")
-                print(row(job.jobID, job.jobType, job.status.rawValue, percent, created, job.user ?? ""))
-            }
+            print(TextTable.render(header: ["JOB", "TYPE", "STATUS", "DONE", "CREATED (UTC)", "USER"], rows: rows))
         }
     }
 

@@ -20,8 +20,6 @@ actor JobFailureBacklog {
         self.logger = logger
     }
 
-    var count: Int { pending.count }
-
     /// Records the job as failed, now if the database answers, else later.
     func fail(jobID: String, error: String, pool: PGPool) async {
         do {
@@ -33,9 +31,8 @@ actor JobFailureBacklog {
         }
     }
 
-    /// One retry of every pending update; returns how many are still pending.
-    @discardableResult
-    func retry(pool: PGPool) async -> Int {
+    /// One retry of every pending update; what the database does not take waits for the next sweep.
+    func retry(pool: PGPool) async {
         for (jobID, error) in pending {
             do {
                 let failed = try await pool.run { db in try JobStore(db).failQueued(jobID: jobID, error: error) }
@@ -43,9 +40,8 @@ actor JobFailureBacklog {
                 logger.notice(failed ? "recorded a job as failed now that the database is back" : "a job left pending had already moved on",
                               metadata: ["job_id": "\(jobID)"])
             } catch {
-                break  // still away: the next sweep tries again
+                return  // still away: the next sweep tries again
             }
         }
-        return pending.count
     }
 }

@@ -9,11 +9,11 @@ import NIOSSL
 /// handshake later.
 ///
 /// ```swift
-/// if let tls = try GatewayTLS.configuration(certificateFile: cert, privateKeyFile: key) { … .tls(.http1(), tlsConfiguration: tls) }
+/// if let context = try GatewayTLS.context(certificateFile: cert, privateKeyFile: key) { … NIOSSLServerHandler(context: context) … }
 /// ```
 enum GatewayTLS {
     /// nil when neither file is set (plain HTTP, e.g. behind a TLS-terminating proxy).
-    static func configuration(certificateFile: String?, privateKeyFile: String?) throws -> TLSConfiguration? {
+    static func context(certificateFile: String?, privateKeyFile: String?) throws -> NIOSSLContext? {
         let certificate = certificateFile.flatMap { $0.isEmpty ? nil : $0 }
         let key = privateKeyFile.flatMap { $0.isEmpty ? nil : $0 }
         guard let certificatePath = certificate, let keyPath = key else {
@@ -43,12 +43,11 @@ enum GatewayTLS {
         let configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         do {
-            // Builds the context the server will use: this is where a key that does not belong to the certificate shows.
-            _ = try NIOSSLContext(configuration: configuration)
+            // This is where a key that does not belong to the certificate shows.
+            return try NIOSSLContext(configuration: configuration)
         } catch {
             throw ConfigError("the TLS certificate \(certificatePath) and private key \(keyPath) cannot be used together (\(error)); is the key the certificate's?")
         }
-        return configuration
     }
 
     private static func requireReadable(_ path: String, key: String) throws {

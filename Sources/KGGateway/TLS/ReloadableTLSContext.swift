@@ -17,10 +17,9 @@ final class ReloadableTLSContext: @unchecked Sendable {
 
     /// nil when neither file is set (plain HTTP); throws ``ConfigError`` naming a bad file.
     static func make(certificateFile: String?, privateKeyFile: String?) throws -> ReloadableTLSContext? {
-        guard let configuration = try GatewayTLS.configuration(certificateFile: certificateFile, privateKeyFile: privateKeyFile),
+        guard let context = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile),
               let certificateFile, let privateKeyFile else { return nil }
-        return ReloadableTLSContext(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
-                                    context: try NIOSSLContext(configuration: configuration))
+        return ReloadableTLSContext(certificateFile: certificateFile, privateKeyFile: privateKeyFile, context: context)
     }
 
     private init(certificateFile: String, privateKeyFile: String, context: NIOSSLContext) {
@@ -34,10 +33,9 @@ final class ReloadableTLSContext: @unchecked Sendable {
 
     /// Loads both files again and, if they make a usable pair, serves them from now on.
     func reload() throws {
-        guard let configuration = try GatewayTLS.configuration(certificateFile: certificateFile, privateKeyFile: privateKeyFile) else {
+        guard let fresh = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile) else {
             throw ConfigError("the TLS files are no longer set")
         }
-        let fresh = try NIOSSLContext(configuration: configuration)
         lock.withLock { context = fresh }
     }
 }

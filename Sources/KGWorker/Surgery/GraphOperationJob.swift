@@ -58,13 +58,7 @@ struct GraphOperationJob {
                                         seconds: Self.seconds(since: started))
         }
 
-        if let makeCheckpoint {
-            try report("creating_checkpoint", done: 0, total: 1, message: "writing a full backup of the graph", force: true)
-            try makeCheckpoint()
-            try report("creating_checkpoint", done: 1, total: 1, force: true)
-        } else {
-            try report("creating_checkpoint", done: 1, total: 1, message: "skipped (--no-checkpoint)", force: true)
-        }
+        try context.checkpointStage(makeCheckpoint, in: Self.ranges)
 
         // Batches, each in its own transaction (autocommit); a failure part-way is
         // undone by the rollback to the checkpoint.

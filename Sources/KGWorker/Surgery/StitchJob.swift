@@ -62,13 +62,7 @@ struct StitchJob {
                                    connected: [:], waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
         }
 
-        if let makeCheckpoint {
-            try report("creating_checkpoint", done: 0, total: 1, message: "writing a full backup of the graph", force: true)
-            try makeCheckpoint()
-            try report("creating_checkpoint", done: 1, total: 1, force: true)
-        } else {
-            try report("creating_checkpoint", done: 1, total: 1, message: "skipped (--no-checkpoint)", force: true)
-        }
+        try context.checkpointStage(makeCheckpoint, in: Self.ranges)
 
         // Each reconnection: the waiting links are copied with the target's id (created by
         // this job) and the originals marked consumed (connected_by this job), so that a
