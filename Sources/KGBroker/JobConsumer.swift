@@ -8,7 +8,8 @@ import Foundation
 /// When the connection drops, the consumer reconnects with backoff; a delivery whose handler was
 /// still running can no longer be acked on the new connection, so its ack is dropped and
 /// logged — the broker redelivers the message and the job row decides what the redelivery
-/// does. The handler's work itself stands.
+/// does. The handler's work itself stands. The new connection starts consuming only once that
+/// handler has returned: a second delivery would otherwise wait behind the running job.
 ///
 /// ```swift
 /// let consumer = JobConsumer(url: url, queue: topology.jobQueue, prepare: topology.declare,
@@ -158,7 +159,8 @@ public final class JobConsumer: @unchecked Sendable {
                 try prepare?(c)
                 try c.qos(prefetchCount: prefetch)
                 var consumerTag: String?
-                if !withLock({ consumingStopped }) { consumerTag = try c.consume(queue: queue, noAck: false) }
+                // After a reconnect while a job still runs, consuming waits until it ends (see `serve`).
+                if withLock({ !consumingStopped && activeJobs == 0 }) { consumerTag = try c.consume(queue: queue, noAck: false) }
                 withLock {
                     connections += 1
                     connected = true
@@ -198,6 +200,12 @@ public final class JobConsumer: @unchecked Sendable {
                 log("job consumer: stopped consuming '\(queue)'")
             }
             try applyCompletions(connection, generation: generation)
+            if consumerTag == nil, withLock({ !consumingStopped && activeJobs == 0 }) {
+                // A job of the lost connection has ended: only now take the next one, so that a
+                // delivery never waits behind a running job while other workers are idle.
+                consumerTag = try connection.consume(queue: queue, noAck: false)
+                log("job consumer: the job of the lost connection has ended; consuming '\(queue)' again")
+            }
             // Short timeout: completions are applied promptly and heartbeats keep flowing.
             guard let delivery = try connection.nextDelivery(timeout: 0.1) else { continue }
             if consumerTag == nil {

@@ -25,28 +25,21 @@ public struct CheckpointStore {
     }
 
     /// Saves the rows a backup file cannot carry (orphaned instances, ontologies
-    /// without sources) with the checkpoint; returns how many.
+    /// without sources) with the checkpoint, inside the database: `db` is the graph's
+    /// connection, and nothing is read into memory. Returns how many.
     @discardableResult
-    public func saveUnrepresentableRows(checkpointID: String, graph: PGConnection) throws -> Int {
-        // Read on the graph's connection (it may be another database session), written here.
-        let instances = try graph.query("""
-            SELECT instance_id, quote, source_id FROM kg.instances i
-            WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)
-            """).rows
-        let ontologies = try graph.query("""
-            SELECT name FROM kg.ontologies o WHERE NOT EXISTS (SELECT 1 FROM kg.sources s WHERE s.document = o.name)
-            """).rows
+    public func saveUnrepresentableRows(checkpointID: String) throws -> Int {
         try db.query("DELETE FROM kg_api.checkpoint_rows WHERE checkpoint_id = $1::uuid", [checkpointID])
-        for row in instances {
-            try db.query("""
-                INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key, quote, source_id) VALUES ($1::uuid, 'instance', $2, $3, $4)
-                """, [checkpointID, row[0], row[1], row[2]])
-        }
-        for row in ontologies {
-            try db.query("INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key) VALUES ($1::uuid, 'ontology', $2)",
-                         [checkpointID, row[0]])
-        }
-        return instances.count + ontologies.count
+        let instances = try db.query("""
+            INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key, quote, source_id)
+            SELECT $1::uuid, 'instance', instance_id, quote, source_id FROM kg.instances i
+            WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)
+            """, [checkpointID]).affectedRows
+        let ontologies = try db.query("""
+            INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key)
+            SELECT $1::uuid, 'ontology', name FROM kg.ontologies o WHERE NOT EXISTS (SELECT 1 FROM kg.sources s WHERE s.document = o.name)
+            """, [checkpointID]).affectedRows
+        return instances + ontologies
     }
 
     /// Puts the saved rows back (inside a rollback's transaction, on `db`).
@@ -79,13 +72,15 @@ public struct CheckpointStore {
     }
 
     /// Kept checkpoints beyond the newest `keep`: their rows are deleted; returns their paths (to remove).
-    public func enforceRetention(keep: Int) throws -> [String] {
+    /// `sparing` (a checkpoint being restored) is never removed.
+    public func enforceRetention(keep: Int, sparing: String? = nil) throws -> [String] {
         try db.query("""
             DELETE FROM kg_api.checkpoints WHERE checkpoint_id IN (
                 SELECT checkpoint_id FROM kg_api.checkpoints WHERE status <> 'ready'
                 ORDER BY kept_at DESC, created_at DESC OFFSET $1::int)
+              AND ($2::uuid IS NULL OR checkpoint_id <> $2::uuid)
             RETURNING path
-            """, [String(max(0, keep))]).rows.compactMap { $0[0] }
+            """, [String(max(0, keep)), sparing]).rows.compactMap { $0[0] }
     }
 
     /// The API JSON of the kept checkpoints, newest first.
@@ -105,14 +100,25 @@ public struct CheckpointStore {
         return (name, path)
     }
 
-    /// Whether a checkpoint file must stay: its job is still queued or running
-    /// (writing it, or using it), or it is a kept checkpoint.
+    /// Whether a checkpoint file must stay: it is a kept checkpoint, or a worker holds
+    /// its job now (the job lock, ``JobStore/jobLockHeld(_:)``: writing it, or running the
+    /// operation it guards). The row's status alone does not decide: a job cancelled
+    /// in its row may still be running on its worker. Also true while a worker runs a
+    /// job that reads a kept checkpoint.
     public func isLive(path: String, jobID: String) throws -> Bool {
         guard UUID(uuidString: jobID) != nil else { return false }
         return !(try db.query("""
-            SELECT 1 FROM kg_api.jobs WHERE job_id = $2::uuid AND status IN ('queued', 'running')
+            SELECT 1 WHERE \(JobStore.jobLockHeld("$2::text"))
             UNION ALL
             SELECT 1 FROM kg_api.checkpoints WHERE path = $1 AND status <> 'ready'
             """, [path, jobID]).isEmpty)
+    }
+
+    /// Forgets a `ready` checkpoint whose job nobody holds (its worker died after the
+    /// commit, before removing it); the janitor removes the file.
+    public func forgetUnheld(jobID: String) throws {
+        try db.query("""
+            DELETE FROM kg_api.checkpoints WHERE checkpoint_id = $1::uuid AND status = 'ready' AND NOT \(JobStore.jobLockHeld("$1::text"))
+            """, [jobID])
     }
 }

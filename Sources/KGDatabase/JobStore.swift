@@ -161,6 +161,36 @@ public struct JobStore {
             """, [jobID, reason]).isEmpty)
     }
 
+    /// SQL that is true while some session holds the job lock of the job id `column`
+    /// (``tryLock(jobID:)``): the lock is the job's lease, and PostgreSQL ends it the
+    /// moment its holder's session ends (a killed worker), whatever the row says.
+    public static func jobLockHeld(_ column: String) -> String {
+        """
+        EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(\(column), 0))
+        """
+    }
+
+    /// Whether a live session holds `jobID`'s job lock (a worker is running it now).
+    public func isHeld(jobID: String) throws -> Bool {
+        try db.query("SELECT \(Self.jobLockHeld("$1::text")) AS held", [jobID]).first("held") == "t"
+    }
+
+    /// `running` jobs nobody holds any more (no job lock) whose last heartbeat is older
+    /// than `staleAfter` seconds: their worker is gone and no redelivery took them over.
+    /// Their heartbeat is set to now, so that each is handed back once per `staleAfter`.
+    public func claimUnheldRunningJobs(staleAfter: Double) throws -> [(jobID: String, type: String)] {
+        try db.query("""
+            UPDATE kg_api.jobs j SET heartbeat_at = now()
+            WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8)
+              AND NOT \(Self.jobLockHeld("j.job_id::text"))
+            RETURNING job_id::text, job_type
+            """, [String(staleAfter)]).rows.compactMap { row in
+            guard let id = row[0], let type = row[1] else { return nil }
+            return (id, type)
+        }
+    }
+
     /// A session-level advisory lock that marks a job as held by this connection's
     /// process; PostgreSQL releases it when the process dies.
     public func tryLock(jobID: String) throws -> Bool {

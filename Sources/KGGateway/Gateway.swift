@@ -44,12 +44,14 @@ public enum Gateway {
                       audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)
-        CheckpointRoutes(pool: pool, audit: audit, logger: logger).register(on: router)
+        CheckpointRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         SurgeryRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
         StitchRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         var janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
+        janitor.queue = queue
+        janitor.heartbeatTimeout = config.heartbeatTimeoutSeconds
         janitor.auditRetentionDays = config.auditRetentionDays
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
         let requestTimeout = requestTimeout(config)

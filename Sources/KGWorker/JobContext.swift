@@ -47,6 +47,7 @@ final class JobContext: @unchecked Sendable {
     private var lastRowUpdate = Date.distantPast
     private var percent = 0.0
     private var cancelledReason: String?
+    private var takenOver = false
     private var stopped = false
     private var heartbeatThread: Thread?
 
@@ -98,7 +99,9 @@ final class JobContext: @unchecked Sendable {
     private func noteStatus(_ status: String?) {
         switch status {
         case "cancelled": cancelledReason = cancelledReason ?? "cancelled"
-        case "taken_over": cancelledReason = cancelledReason ?? "another worker took this job over"
+        case "taken_over":
+            cancelledReason = cancelledReason ?? "another worker took this job over"
+            takenOver = true
         default: break
         }
     }
@@ -107,7 +110,7 @@ final class JobContext: @unchecked Sendable {
     func checkCancelled() throws {
         lock.lock()
         defer { lock.unlock() }
-        if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason) }
+        if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason, takenOver: takenOver) }
     }
 
     /// Reports progress with the percent of records done.
@@ -162,7 +165,7 @@ final class JobContext: @unchecked Sendable {
             guard let control else { return }
             let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON, workerID: workerID)
             noteStatus(status)
-            if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason) }
+            if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason, takenOver: takenOver) }
         }
     }
 

@@ -13,4 +13,6 @@ struct JobFailure: Error, CustomStringConvertible {
 /// The job was cancelled (by the user, or because its client went away).
 struct JobCancelled: Error, CustomStringConvertible {
     let description: String
+    /// Another worker holds the job now: its row and temp files are that worker's.
+    var takenOver = false
 }

@@ -60,15 +60,23 @@ final class JobRunner: @unchecked Sendable {
     }
 
 
-    /// The checkpoint pattern around a prune, ontology delete or stitch job
-    /// (stages `checking` … `verifying`, with their own progress ranges).
-    private func riskyOperation(_ options: RiskyJobOptions, ranges: [String: (Double, Double)], job: JobState,
-                                context: JobContext, data: PGConnection) throws -> RiskyOperation {
+    /// The checkpoint pattern around a restore, prune, ontology delete or stitch job.
+    private func riskyOperation(_ options: RiskyJobOptions, range: (Double, Double), lastStage: String, job: JobState,
+                                context: JobContext, data: PGConnection) -> RiskyOperation {
         RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
-                       databaseSchemaVersion: try MigrationRunner(connection: data).currentVersion(),
                        checkpoint: options.makesCheckpoint, keepCheckpoint: options.keepCheckpoint ?? false,
-                       noWait: options.noWait ?? false, checkpointRange: ranges["creating_checkpoint"]!, lastStage: "verifying")
+                       noWait: options.noWait ?? false, checkpointRange: range, lastStage: lastStage,
+                       commit: JobCommit(jobID: job.jobID, workerID: config.workerID))
     }
+
+    /// A result with its checkpoint's outcome, as stored in the job row.
+    private static func encode<R: CheckpointedResult>(_ result: R, _ checkpoint: CheckpointOutcome) -> String {
+        var result = result
+        result.checkpoint = checkpoint.label
+        result.checkpointID = checkpoint.id
+        return JobContext.encode(result)
+    }
+
     private func dispatch(_ message: JobMessage, control: PGConnection, logger: Logger) throws -> JobDisposition {
         let store = JobStore(control)
         var logger = logger
@@ -106,7 +114,20 @@ final class JobRunner: @unchecked Sendable {
                 // A hung holder: end its sessions, then the lock is ours.
                 let ended = try store.terminateHolder(jobID: message.jobID)
                 logger.warning("the worker holding the job (\(current.workerID ?? "unknown")) sent no heartbeat for \(Int(age)) s; ended its \(ended) database session(s)")
-                for _ in 0..<50 where !(try store.tryLock(jobID: message.jobID)) { Thread.sleep(forTimeInterval: 0.1) }
+                // Never without the job lock: while any session of the old holder lives, the job is not ours.
+                var locked = false
+                for _ in 0..<50 {
+                    if try store.tryLock(jobID: message.jobID) {
+                        locked = true
+                        break
+                    }
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                guard locked else {
+                    logger.warning("the hung holder's sessions did not end within 5 s; handing the job back to try again later")
+                    Thread.sleep(forTimeInterval: 2)
+                    return .requeue
+                }
                 defer { _ = try? store.unlock(jobID: message.jobID) }
                 guard let now = try store.state(jobID: message.jobID), !now.isTerminal else { return .ack }
                 return abandoned(now, control: control, reason: "the worker running it (\(now.workerID ?? "unknown")) stopped responding", logger: logger)
@@ -129,18 +150,12 @@ final class JobRunner: @unchecked Sendable {
         }
         var message = state.type == "backup"
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
-            : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: every attempt was rolled back"
-        // A risky job's checkpoint from the last attempt is the way back: keep it (the janitor would remove it).
-        if state.type != "backup", let path = try? CheckpointStore(control).readyPath(jobID: state.jobID) {
-            if state.type == "restore" {
-                // A restore applies in one transaction: its checkpoint is kept for inspection only.
-                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
-                message += "; its checkpoint is kept (`kg admin checkpoints download \(state.jobID)`)"
-            } else {
-                let why = "\(reason) on attempt \(state.attempts) of \(config.maxAttempts) in the middle of the \(RiskyOperation.name(state.type)); gave up"
-                _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, status: "rollback_failed", reason: why)
-                message = RiskyOperation.rollbackFailed(reason: why, id: state.jobID, path: path)
-            }
+            : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: no attempt committed "
+              + "(a job's changes and its completion commit together)"
+        // A risky job's checkpoint from the last attempt: keep it for inspection (the janitor would remove it).
+        if state.type != "backup", (try? CheckpointStore(control).readyPath(jobID: state.jobID)) != nil {
+            _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
+            message += "; its checkpoint is kept (`kg admin checkpoints download \(state.jobID)`)"
         }
         if (try? store.fail(jobID: state.jobID, error: message)) == true {
             logger.warning("failed abandoned job: \(message)")
@@ -170,68 +185,70 @@ final class JobRunner: @unchecked Sendable {
         var tempFile = job.tempFile
         let mine = config.workerID
         do {
-            let resultJSON: String
             let data = try PGConnection(url: config.databaseURL, applicationName: JobStore.applicationName(jobID: job.jobID, role: "data"))
             defer { data.close() }
+            let finished: RiskyOperation.Finished
             switch job.type {
             case "backup":
                 let params = try JSONDecoder().decode(BackupJobParams.self, from: Data(job.params.utf8))
                 tempFile = params.tempFile
-                resultJSON = JobContext.encode(try BackupJob(params: params, context: context).run(data: data))
+                let result = try BackupJob(params: params, context: context).run(data: data)
+                finished = RiskyOperation.Finished(resultJSON: JobContext.encode(result), committed: false)
             case "restore":
                 let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
-                tempFile = params.tempFile
+                // A kept checkpoint restored on purpose stays where it is (it is not an upload).
+                tempFile = params.sourceCheckpoint == nil ? params.tempFile : nil
                 let version = try MigrationRunner(connection: data).currentVersion()
-                let risky = RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
-                                           databaseSchemaVersion: version, checkpoint: params.makesCheckpoint,
-                                           keepCheckpoint: params.keepCheckpoint ?? false, noWait: params.noWait ?? false,
-                                           checkpointRange: RestoreJob.ranges[.creatingCheckpoint]!,
-                                           lastStage: RestoreStage.committing.rawValue)
-                var (result, checkpoint) = try risky.run { makeCheckpoint in
-                    try RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
-                        .run(data: data, databaseSchemaVersion: version)
+                var risky = riskyOperation(params, range: RestoreJob.ranges[.creatingCheckpoint]!, lastStage: RestoreStage.committing.rawValue,
+                                           job: job, context: context, data: data)
+                risky.readsCheckpoint = params.sourceCheckpoint
+                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
+                    var restore = RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
+                    if let source = params.sourceCheckpoint {
+                        restore.beforeCommit = { db in
+                            try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: source)
+                            // What the checkpoint's job did to the pending links is undone too.
+                            for statement in PendingSQL.undo { try db.query(statement, [source]) }
+                        }
+                    }
+                    return try restore.run(data: data, databaseSchemaVersion: version)
                 }
-                result.checkpoint = checkpoint.label
-                result.checkpointID = checkpoint.id
-                resultJSON = JobContext.encode(result)
             case GraphOperation.prune.rawValue, GraphOperation.ontologyDelete.rawValue:
                 let operation = GraphOperation(rawValue: job.type)!
                 let params = try JSONDecoder().decode(GraphOperationParams.self, from: Data(job.params.utf8))
-                let risky = try riskyOperation(params, ranges: GraphOperationJob.ranges, job: job, context: context, data: data)
-                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                let risky = riskyOperation(params, range: GraphOperationJob.ranges["creating_checkpoint"]!, lastStage: "verifying",
+                                           job: job, context: context, data: data)
+                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
                     try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
                 }
-                result.checkpoint = checkpoint.label
-                result.checkpointID = checkpoint.id
-                resultJSON = JobContext.encode(result)
             case "stitch":
                 let params = try JSONDecoder().decode(StitchJobParams.self, from: Data(job.params.utf8))
-                let risky = try riskyOperation(params, ranges: StitchJob.ranges, job: job, context: context, data: data)
-                var (result, checkpoint) = try risky.run { makeCheckpoint in
+                let risky = riskyOperation(params, range: StitchJob.ranges["creating_checkpoint"]!, lastStage: "verifying",
+                                           job: job, context: context, data: data)
+                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
                     try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
                                   makeCheckpoint: makeCheckpoint).run(data: data)
                 }
-                result.checkpoint = checkpoint.label
-                result.checkpointID = checkpoint.id
-                resultJSON = JobContext.encode(result)
             default:
                 throw JobFailure("this worker cannot run \(job.type) jobs")
             }
-            let final = JobContext.encode(JobProgress(stage: "completed", percent: 100, message: "done"))
-            let completed = try context.withControl { try JobStore($0).complete(jobID: job.jobID, resultJSON: resultJSON, progressJSON: final, workerID: mine) }
+            // A job that changed the graph was marked completed in its own transaction;
+            // one that changed nothing (a backup, a dry run) is marked now.
+            let completed = try finished.committed
+                || context.withControl { try JobCommit(jobID: job.jobID, workerID: mine).complete($0, resultJSON: finished.resultJSON) }
             if job.type == "restore", let tempFile { storage.remove(tempFile) }
             if completed {
                 logger.info("job completed", metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
                 context.publishFinal(event: "completed")
             } else {
-                // Cancelled while finishing, or taken over: the result is void.
+                // Cancelled while finishing, or taken over: the result is void (it changed nothing).
                 if job.type == "backup", let tempFile { storage.remove(tempFile) }
                 context.publishFinal(event: "cancelled")
             }
             return .ack
         } catch let cancelled as JobCancelled {
             logger.notice("job stopped: \(cancelled)")
-            if cancelled.description.contains("took this job over") {
+            if cancelled.takenOver {
                 return .ack  // the new holder owns the row and the temp file now
             }
             if let tempFile { storage.remove(tempFile) }

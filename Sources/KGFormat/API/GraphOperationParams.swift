@@ -49,7 +49,7 @@ public struct GraphOperationParams: Codable, Sendable, Equatable, RiskyJobOption
 }
 
 /// What a finished prune or ontology delete reports in its `result`.
-public struct GraphOperationResult: Codable, Sendable, Equatable {
+public struct GraphOperationResult: Codable, Sendable, Equatable, CheckpointedResult {
     public var operation: GraphOperation
     public var dryRun: Bool
     public var ontology: String?

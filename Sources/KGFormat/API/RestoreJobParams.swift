@@ -35,7 +35,7 @@ public enum ExternalDepsStrategy: String, Codable, Sendable, CaseIterable {
 }
 
 /// A restore job's `params`, written by the gateway and read by the worker.
-public struct RestoreJobParams: Codable, Sendable, Equatable {
+public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     public var mode: RestoreMode
     public var dryRun: Bool
     public var externalDeps: ExternalDepsStrategy
@@ -52,6 +52,9 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     public var keepCheckpoint: Bool?
     /// Fail at once instead of waiting when another risky operation runs.
     public var noWait: Bool?
+    /// Set when the file is a kept checkpoint restored on purpose (`kg admin checkpoints
+    /// restore`): its id. The file stays in temp storage afterwards.
+    public var sourceCheckpoint: String?
 
     public init(mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
                 fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int],
@@ -73,7 +76,7 @@ public struct RestoreJobParams: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
         case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
-        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait", sourceCheckpoint = "source_checkpoint"
     }
 
     /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes
@@ -121,7 +124,7 @@ public enum RestoreStage: String, Codable, Sendable, CaseIterable {
 }
 
 /// What a finished restore reports in its `result`.
-public struct RestoreJobResult: Codable, Sendable, Equatable {
+public struct RestoreJobResult: Codable, Sendable, Equatable, CheckpointedResult {
     public var mode: RestoreMode
     public var dryRun: Bool
     /// Rows per section written (or, in a dry run, that would be written).

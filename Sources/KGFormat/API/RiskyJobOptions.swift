@@ -11,6 +11,15 @@ public protocol RiskyJobOptions {
     var checkpoint: Bool? { get }
     var keepCheckpoint: Bool? { get }
     var noWait: Bool? { get }
+    /// Whether the job makes a checkpoint (a requirement, so that a type's own rule wins).
+    var makesCheckpoint: Bool { get }
+}
+
+/// A risky job's result, which says what became of its checkpoint.
+public protocol CheckpointedResult: Encodable {
+    /// `deleted`, `kept`, or nil when no checkpoint was made.
+    var checkpoint: String? { get set }
+    var checkpointID: String? { get set }
 }
 
 extension RiskyJobOptions {

@@ -64,7 +64,7 @@ public struct Reconnection: Codable, Sendable, Equatable {
 }
 
 /// What a finished stitch reports in its `result`.
-public struct StitchJobResult: Codable, Sendable, Equatable {
+public struct StitchJobResult: Codable, Sendable, Equatable, CheckpointedResult {
     public var dryRun: Bool
     public var threshold: Double
     /// Every reconnection made (or, in a dry run, that would be made).

@@ -33,7 +33,14 @@ struct JobRoutes {
                 try JobStore(db).cancel(jobID: id, reason: "cancelled by \(user.username)")
             }
             guard cancelled else {
-                throw APIError(.conflict, "the job has already finished", detail: "only queued or running jobs can be cancelled")
+                // The row is the outcome: a job that changed the graph was marked completed in its commit.
+                let status = try await pool.run { db in try JobStore(db).state(jobID: id)?.status }
+                if status == "completed" {
+                    throw APIError(.conflict, "the job has already completed: its changes are committed; nothing was undone",
+                                   detail: "only queued or running jobs can be cancelled")
+                }
+                throw APIError(.conflict, "the job has already finished (\(status ?? "ended")); nothing was changed by this cancel",
+                               detail: "only queued or running jobs can be cancelled")
             }
             return JSON.response(try await job(id, context))
         }

@@ -4,6 +4,7 @@ import KGDatabase
 import KGFormat
 import KGService
 import Logging
+import NIOPosix
 
 /// `POST /admin/restore` and `POST /admin/backup/verify`: multipart uploads,
 /// authenticated from the headers before a byte of the body is read, streamed
@@ -61,9 +62,9 @@ struct RestoreRoutes {
         let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
                                                 maxDecompressedBytes: maxDecompressedBytes,
                                                 bytesReceived: GatewayMetrics.bytesIn(.restore)).receive(request.body)
-        // From here the file exists: remove it on every path that does not queue a job.
+        // From here `<path>.partial` exists: removed on every path that does not queue a job.
         var queued = false
-        defer { if !queued { storage.remove(path) } }
+        defer { if !queued { storage.remove(path + ".partial"); storage.remove(path) } }
 
         let report = received.report
         guard report.valid else {
@@ -107,7 +108,10 @@ struct RestoreRoutes {
                                       fileName: received.fileName, fileBytes: received.fileBytes,
                                       backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-        try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path)
+        // The row first, then the file under the name the row owns, then the message.
+        try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path) {
+            try await NIOThreadPool.singleton.runIfActive { try UploadReceiver.publish(path) }
+        }
         queued = true
         await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")

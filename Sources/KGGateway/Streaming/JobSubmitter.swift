@@ -17,7 +17,10 @@ struct JobSubmitter: Sendable {
     let maxJobsPerUser: Int
     let backlog: JobFailureBacklog
 
-    func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?) async throws {
+    /// `beforePublish` runs once the row exists (e.g. gives the upload the name the row
+    /// owns); when it throws, the row is failed and nothing is published.
+    func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?,
+                beforePublish: (() async throws -> Void)? = nil) async throws {
         let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
         let limit = maxJobsPerUser
         do {
@@ -27,6 +30,14 @@ struct JobSubmitter: Sendable {
             }
         } catch let reached as JobLimitReached {
             throw APIError.tooManyJobs(reached)
+        }
+        if let beforePublish {
+            do {
+                try await beforePublish()
+            } catch {
+                await backlog.fail(jobID: jobID, error: "the gateway could not store the upload: \(error)", pool: pool)
+                throw error
+            }
         }
         do {
             try await queue.publish(JobMessage(jobID: jobID, jobType: type))

@@ -1,5 +1,6 @@
 import Foundation
 import KGDatabase
+import KGFormat
 import KGService
 import Logging
 import NIOPosix
@@ -11,11 +12,19 @@ import ServiceLifecycle
 /// - `*.partial` uploads that stopped growing `upload_idle_timeout_s` ago (their gateway died);
 /// - `backup_<job>` files nobody has touched for that long (their reader is gone;
 ///   a streaming gateway refreshes the file's mtime while it reads);
-/// - `restore_<job>` files whose job has ended or does not exist (their worker died
-///   after the end, or the gateway died between storing and queueing);
-/// - `.checkpoint_<job>_…` files whose job has ended and that are not kept
-///   checkpoints (their worker died). Kept checkpoints are never removed here:
-///   only retention (`checkpoint_retention`) removes them.
+/// - `restore_<job>` files whose job has ended (or has no row) and that no worker
+///   holds (the upload gets this name only once its job row exists);
+/// - `.checkpoint_<job>_…` files that are not kept checkpoints and whose job no
+///   worker holds (the job lock, a lease PostgreSQL ends with its holder's session:
+///   not the row's status, which a cancel changes while the worker still runs).
+///   Kept checkpoints are never removed here: only retention (`checkpoint_retention`)
+///   removes them.
+///
+/// Each sweep also hands back `running` jobs that no worker holds and whose
+/// heartbeat is older than `heartbeat_timeout_s` (their worker died after another
+/// worker had acknowledged the redelivered message, so no message is left): it
+/// publishes the job again, and the worker that takes it decides, as for any
+/// redelivery, between another attempt and an honest failure.
 ///
 /// Each sweep also retries the job rows this gateway could not record as failed
 /// (``JobFailureBacklog``), so that none stays `queued` without a message, and
@@ -30,6 +39,10 @@ struct TempJanitor: Service {
     let idleTimeout: Double
     let interval: Double
     let logger: Logger
+    /// Where abandoned running jobs are handed back (nil: not done).
+    var queue: JobQueue?
+    /// `heartbeat_timeout_s`: a running job unheld for longer is handed back.
+    var heartbeatTimeout = 30.0
 
     func run() async throws {
         // Stops at once on graceful shutdown (SIGTERM), not after the next sleep.
@@ -45,6 +58,7 @@ struct TempJanitor: Service {
     func sweepOnce() async {
         await backlog.retry(pool: pool)
         await pruneAudit()
+        await handBackUnheldJobs()
         let directory = storage.directory
         let idle = idleTimeout
         let candidates: [(name: String, age: Double)] = (try? await NIOThreadPool.singleton.runIfActive {
@@ -61,8 +75,11 @@ struct TempJanitor: Service {
                 remove = age > idle
             } else if name.hasPrefix("restore_"), age > 5, let jobID = Self.jobID(in: name) {
                 do {
-                    let state = try await pool.run { db in try JobStore(db).state(jobID: jobID) }
-                    remove = state?.isTerminal ?? true
+                    remove = try await pool.run { db in
+                        let store = JobStore(db)
+                        // Ended (or never queued) and not in a worker's hands: a cancelled job's worker may still read it.
+                        return try (store.state(jobID: jobID)?.isTerminal ?? true) && !store.isHeld(jobID: jobID)
+                    }
                 } catch {
                     remove = false  // the database is away: decide next time
                 }
@@ -71,7 +88,11 @@ struct TempJanitor: Service {
                 let path = "\(directory)/\(name)"
                 let jobID = String(name.dropFirst(TempStorage.checkpointPrefix.count).prefix(36))
                 do {
-                    remove = !(try await pool.run { db in try CheckpointStore(db).isLive(path: path, jobID: jobID) })
+                    remove = try await pool.run { db in
+                        guard try !CheckpointStore(db).isLive(path: path, jobID: jobID) else { return false }
+                        try CheckpointStore(db).forgetUnheld(jobID: jobID)
+                        return true
+                    }
                 } catch {
                     remove = false  // the database is away: decide next time
                 }
@@ -79,6 +100,24 @@ struct TempJanitor: Service {
             if remove {
                 storage.remove("\(directory)/\(name)")
                 logger.notice("removed an orphaned temp file", metadata: ["file": "\(name)", "age_s": "\(Int(age))"])
+            }
+        }
+    }
+
+    /// Publishes again the running jobs no worker holds (see the type's documentation).
+    private func handBackUnheldJobs() async {
+        guard let queue else { return }
+        // Twice the heartbeat timeout: a redelivery already in the queue gets its chance first.
+        let staleAfter = heartbeatTimeout * 2
+        let jobs = (try? await pool.run { db in try JobStore(db).claimUnheldRunningJobs(staleAfter: staleAfter) }) ?? []
+        for job in jobs {
+            do {
+                try await queue.publish(JobMessage(jobID: job.jobID, jobType: job.type))
+                logger.warning("handed back a running job that no worker holds (its worker is gone)",
+                               metadata: ["job_id": "\(job.jobID)", "job_type": "\(job.type)"])
+            } catch {
+                logger.notice("could not hand back an unheld running job; next sweep tries again",
+                              metadata: ["job_id": "\(job.jobID)", "problem": "\(error)"])
             }
         }
     }

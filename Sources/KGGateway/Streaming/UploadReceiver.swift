@@ -12,9 +12,13 @@ import NIOPosix
 /// at most one coalesced write buffer is held. On any failure — a client that
 /// disconnects halfway, a size limit, a malformed form — the file is removed.
 ///
-/// The file is written as `<path>.partial` and renamed when complete: if the
-/// gateway itself dies mid-upload, the janitor of any gateway removes the
-/// `.partial` once it has stopped growing (`upload_idle_timeout_s`).
+/// The file is written as `<path>.partial` and stays so when complete: the caller
+/// renames it (``publish(_:)``) once the job row that owns `<path>` exists, so the
+/// janitor always has an owner to ask about — the row for `restore_<job>`, the
+/// file's mtime for a `.partial`. The receiver refreshes that mtime at least every
+/// ``leaseInterval`` seconds while bytes arrive (a slow upload fills the write
+/// buffer slowly), so the janitor removes a `.partial` only once its gateway has
+/// stopped feeding it for `upload_idle_timeout_s` (the gateway died).
 struct UploadReceiver {
     let boundary: [UInt8]
     let path: String?
@@ -31,6 +35,15 @@ struct UploadReceiver {
     }
 
     static let flushAt = 1 << 20
+    /// Seconds between refreshes of the `.partial`'s mtime while an upload arrives.
+    static let leaseInterval = 10.0
+
+    /// Renames the complete `.partial` to `path` (after the job row exists).
+    static func publish(_ path: String) throws {
+        guard rename(path + ".partial", path) == 0 else {
+            throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
+        }
+    }
 
     func receive(_ body: RequestBody) async throws -> Received {
         var fd: Int32 = -1
@@ -44,7 +57,7 @@ struct UploadReceiver {
         var completed = false
         defer {
             if fd >= 0 { close(fd) }
-            if !completed, let partial { unlink(partial) }
+            if !completed, let partial { unlink(partial) }  // when complete, the caller owns it
         }
         let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
         var upload = MultipartUpload(boundary: boundary)
@@ -52,6 +65,7 @@ struct UploadReceiver {
         pending.reserveCapacity(Self.flushAt + 64 * 1024)
         var received = 0
         let descriptor = fd
+        var leaseRenewed = Date()
 
         func flush() async throws {
             guard descriptor >= 0, !pending.isEmpty else {
@@ -88,7 +102,13 @@ struct UploadReceiver {
                         if descriptor >= 0 { pending.append(contentsOf: fileData) }
                     }
                 }
-                if pending.count >= Self.flushAt { try await flush() }
+                if pending.count >= Self.flushAt {
+                    try await flush()
+                    leaseRenewed = Date()
+                } else if descriptor >= 0, Date().timeIntervalSince(leaseRenewed) >= Self.leaseInterval {
+                    leaseRenewed = Date()
+                    try await NIOThreadPool.singleton.runIfActive { _ = futimens(descriptor, nil) }
+                }
                 // Inflating and checking is CPU work on this task: let other requests
                 // (health checks, downloads) run between chunks, even under a gzip bomb.
                 await Task.yield()
@@ -96,9 +116,6 @@ struct UploadReceiver {
             let summary = try upload.finish()
             try await flush()
             let report = checker.finish()
-            if let partial, let path, rename(partial, path) != 0 {
-                throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
-            }
             completed = true
             return Received(report: report, fields: summary.fields, fileName: summary.fileName, fileBytes: summary.fileBytes)
         } catch let error as MultipartError {

@@ -4,31 +4,37 @@ import KGFormat
 import KGService
 
 /// The checkpoint pattern around one risky job (a merge restore, prune,
-/// stitch, ontology delete), run by the worker that holds the job:
+/// stitch, ontology delete; replace restores pass through it without a
+/// checkpoint), run by the worker that holds the job:
 ///
 /// 0. the graph lock (``GraphLock``, session level, on the data connection) for
 ///    the whole job: a second risky job waits and says for what, or fails at
-///    once with `no_wait`; if an earlier attempt of this job died mid-operation
-///    after making its checkpoint, the graph is first rolled back to it;
+///    once with `no_wait`;
 /// 1. the checkpoint: a full backup of the graph by the backup writer into temp
-///    storage (`.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json`), when the operation asks
-///    for one (its `makeCheckpoint` closure, called at its `creating_checkpoint` stage),
-///    plus the rows a backup cannot carry (`kg_api.checkpoint_rows`);
-/// 2. the operation;
-/// 3. the integrity of the graph (``GraphIntegritySQL``);
-/// 4. success: the checkpoint is deleted (or kept on request). Failure of any
-///    kind: the graph is restored from the checkpoint (a replace restore of the
-///    file), the file is kept for inspection (retention keeps the newest N), and
-///    the job fails with "rolled back to checkpoint"; if that restore fails too,
-///    the error says so and names the file to restore by hand.
+///    storage (`.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json`, fsynced), when the
+///    operation asks for one (its `makeCheckpoint` closure, called at its
+///    `creating_checkpoint` stage), plus the rows a backup cannot carry
+///    (`kg_api.checkpoint_rows`, copied by one `INSERT … SELECT`);
+/// 2. the operation, in **one transaction** that the body opens and leaves open;
+/// 3. the integrity of the graph (``GraphIntegritySQL``), inside that transaction;
+/// 4. the commit, which marks the job row `completed` in the same transaction
+///    (``JobCommit``): the outcome is decided once. The checkpoint is deleted
+///    (or kept on request) in that transaction too.
+///
+/// Failure of any kind before the commit — an error, an integrity finding, a
+/// cancel, a kill -9, the database going away — is a ROLLBACK: nothing else
+/// needs undoing, so no checkpoint is ever restored automatically and no
+/// rollback can cross another job's commit. The checkpoint of a failed job is
+/// kept for inspection (retention keeps the newest N) and the job fails with
+/// "rolled back to checkpoint <id>"; `kg admin checkpoints restore <id>` puts a
+/// kept checkpoint back on purpose, as a risky job of its own.
 struct RiskyOperation {
     let context: JobContext
     let storage: TempStorage
-    /// The job's data connection: the lock, the checkpoint's snapshot, the operation and the rollback share it.
+    /// The job's data connection: the lock, the checkpoint's snapshot and the operation share it.
     let db: PGConnection
     let job: JobState
     let retention: Int
-    let databaseSchemaVersion: Int
     let checkpoint: Bool
     let keepCheckpoint: Bool
     let noWait: Bool
@@ -36,39 +42,68 @@ struct RiskyOperation {
     let checkpointRange: (Double, Double)
     /// The operation's last stage, after which the test hook may inject a failure.
     let lastStage: String
+    /// Marks the job completed inside the operation's transaction.
+    let commit: JobCommit
+    /// A kept checkpoint the operation reads (`kg admin checkpoints restore`): retention never removes it meanwhile.
+    var readsCheckpoint: String? = nil
+
+    /// How the job ended when nothing failed.
+    struct Finished {
+        /// The job's result, as stored in its row.
+        let resultJSON: String
+        /// True when the job row was marked `completed` in the operation's transaction;
+        /// false for an operation that opened none (a dry run): the caller completes the row.
+        let committed: Bool
+    }
 
     /// The checkpoint made by this run.
     private final class Made {
         var path: String?
     }
 
-    func run<R>(_ body: (_ makeCheckpoint: (() throws -> Void)?) throws -> R) throws -> (R, CheckpointOutcome) {
+    /// Runs `body`, which opens a transaction on `db` and leaves it open (or opens
+    /// none: a dry run); checks, marks the job completed with `encode`'s result and commits.
+    func run<R>(encode: (R, CheckpointOutcome) -> String,
+                _ body: (_ makeCheckpoint: (() throws -> Void)?) throws -> R) throws -> Finished {
         try acquireLock()
         defer { _ = try? GraphLock(db).release() }
-        try recoverEarlierAttempt()
+        discardEarlierAttempt()
 
         let made = Made()
         do {
             let result = try body(checkpoint ? { made.path = try writeCheckpoint() } : nil)
+            guard db.inTransaction else {
+                // Nothing to commit (a dry run): a checkpoint made for it is not needed.
+                if let path = made.path { discard(path) }
+                return Finished(resultJSON: encode(result, .none), committed: false)
+            }
             try context.passed(stage: lastStage)
             try checkIntegrity()
-            guard let path = made.path else { return (result, .none) }
-            if keepCheckpoint {
-                try context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, reason: "kept on request (--keep-checkpoint)") }
-                enforceRetention()
-                return (result, .kept(id: job.jobID))
+            var outcome = CheckpointOutcome.none
+            if made.path != nil {
+                if keepCheckpoint {
+                    try CheckpointStore(db).keep(checkpointID: job.jobID, reason: "kept on request (--keep-checkpoint)")
+                    outcome = .kept(id: job.jobID)
+                } else {
+                    try CheckpointStore(db).delete(checkpointID: job.jobID)
+                    outcome = .deleted(id: job.jobID)
+                }
             }
-            storage.remove(path)
-            _ = try? context.withControl { try CheckpointStore($0).delete(checkpointID: job.jobID) }
-            return (result, .deleted(id: job.jobID))
+            // Nothing between here and COMMIT takes the context's lock (see JobCommit).
+            try commit.commit(db, resultJSON: encode(result, outcome))
+            // Committed: nothing from here on may fail the job.
+            if case .deleted = outcome, let path = made.path { storage.remove(path) }
+            if case .kept = outcome { enforceRetention() }
+            return Finished(resultJSON: encode(result, outcome), committed: true)
         } catch {
+            if db.isOK && db.inTransaction { _ = try? db.execute("ROLLBACK") }
             guard let path = made.path else { throw error }
             if let pgError = error as? PGError, pgError.isConnectionFailure {
-                // The database went away: the job is handed back, and the next
-                // attempt rolls back to this checkpoint first (it is still `ready`).
+                // The database went away: the job is handed back (its row says whether the
+                // commit happened); the next attempt makes a new checkpoint.
                 throw error
             }
-            throw rollBack(to: path, after: error)
+            throw failed(error, keeping: path)
         }
     }
 
@@ -100,21 +135,16 @@ struct RiskyOperation {
     }
 
     /// A `ready` checkpoint of an earlier attempt means that attempt's worker died
-    /// mid-operation: the graph may be half-changed, so it goes back to the checkpoint first.
-    private func recoverEarlierAttempt() throws {
-        guard let path = try context.withControl({ try CheckpointStore($0).readyPath(jobID: job.jobID) }) else { return }
-        guard FileManager.default.fileExists(atPath: path) else {
-            _ = try? context.withControl { try CheckpointStore($0).delete(checkpointID: job.jobID) }
-            return
-        }
-        context.logger.warning("an earlier attempt stopped mid-operation; rolling the graph back to its checkpoint first")
-        do {
-            try restore(path, message: "an earlier attempt stopped mid-operation: rolling back to its checkpoint first")
-        } catch {
-            let reason = "an earlier attempt stopped mid-operation and rolling back to its checkpoint failed: \(error)"
-            _ = try? context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, status: "rollback_failed", reason: reason) }
-            throw JobFailure(Self.rollbackFailed(reason: reason, id: job.jobID, path: path))
-        }
+    /// before its commit. PostgreSQL rolled its transaction back, so there is nothing
+    /// to undo: the stale checkpoint goes, and this attempt makes its own.
+    private func discardEarlierAttempt() {
+        guard let path = try? context.withControl({ try CheckpointStore($0).readyPath(jobID: job.jobID) }) else { return }
+        context.logger.notice("an earlier attempt stopped before its commit (rolled back by PostgreSQL); discarding its checkpoint")
+        discard(path)
+    }
+
+    /// Removes a checkpoint file and its row.
+    private func discard(_ path: String) {
         storage.remove(path)
         _ = try? context.withControl { try CheckpointStore($0).delete(checkpointID: job.jobID) }
     }
@@ -143,8 +173,11 @@ struct RiskyOperation {
                 try CheckpointStore($0).recordReady(jobID: job.jobID, jobType: job.type, username: job.username,
                                                     fileName: name, path: path, bytes: written.bytes)
             }
-            // Rows the file cannot carry; the graph lock keeps them consistent with the snapshot.
-            try context.withControl { try CheckpointStore($0).saveUnrepresentableRows(checkpointID: job.jobID, graph: db) }
+            // Rows the file cannot carry, copied inside the database (nothing held here);
+            // the graph lock keeps them consistent with the snapshot.
+            try CheckpointStore(db).saveUnrepresentableRows(checkpointID: job.jobID)
+            // On disk before the operation starts: a host crash must not leave a torn file behind a kept row.
+            try Self.syncToDisk(path)
         } catch {
             storage.remove(path)
             _ = try? context.withControl { try CheckpointStore($0).delete(checkpointID: job.jobID) }
@@ -166,58 +199,39 @@ struct RiskyOperation {
         }
     }
 
-    /// Restores the checkpoint after `error`; returns the error the job fails (or is cancelled) with.
-    private func rollBack(to path: String, after error: Error) -> Error {
-        let name = (path as NSString).lastPathComponent
-        context.logger.error("\(Self.name(job.type)) failed: \(error); rolling back to checkpoint \(name)")
-        if db.isOK && db.inTransaction { _ = try? db.execute("ROLLBACK") }  // an operation's open transaction, if any
-        do {
-            try restore(path, message: "rolling back to checkpoint \(name)")
-        } catch let rollbackError {
-            let reason = "\(error); then the rollback to the checkpoint failed: \(rollbackError)"
-            _ = try? context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, status: "rollback_failed", reason: reason) }
-            return JobFailure(Self.rollbackFailed(reason: reason, id: job.jobID, path: path))
-        }
+    /// Keeps the checkpoint of a job that failed before its commit (its transaction
+    /// was rolled back); returns the error the job fails (or is cancelled) with.
+    private func failed(_ error: Error, keeping path: String) -> Error {
+        context.logger.error("\(Self.name(job.type)) failed before its commit (rolled back): \(error); keeping its checkpoint",
+                             metadata: ["file": "\((path as NSString).lastPathComponent)"])
         _ = try? context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, reason: "\(error)") }
         enforceRetention()
-        let tail = "rolled back to checkpoint \(job.jobID); the checkpoint is kept for inspection (`kg admin checkpoints download \(job.jobID)`)"
-        if let cancelled = error as? JobCancelled { return JobCancelled(description: "\(cancelled.description); \(tail)") }
+        let tail = """
+            rolled back to checkpoint \(job.jobID): the transaction was undone, so nothing was changed; \
+            the checkpoint is kept for inspection (`kg admin checkpoints download \(job.jobID)`)
+            """
+        if let cancelled = error as? JobCancelled {
+            return JobCancelled(description: "\(cancelled.description); \(tail)", takenOver: cancelled.takenOver)
+        }
         return JobFailure("\(error); \(tail)")
     }
 
-    /// A replace restore of a checkpoint file, reported as `rolling_back`, not to be cancelled.
-    private func restore(_ path: String, message: String) throws {
-        let bytes = Int((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.intValue ?? 0)
-        let params = RestoreJobParams(mode: .replace, dryRun: false, externalDeps: .fail, tempFile: path,
-                                      fileName: (path as NSString).lastPathComponent, fileBytes: bytes,
-                                      backupType: "full_backup", ontology: nil, statistics: [:], checkpoint: false)
-        let percent = context.currentPercent
-        let scope = JobContext.Scope(stage: RestoreStage.rollingBack.rawValue, low: percent, high: percent, prefix: message, mustFinish: true)
-        let checkpointID = job.jobID
-        _ = try context.within(scope) {
-            try RestoreJob(params: params, context: context, beforeCommit: { db in
-                try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: checkpointID)
-                // What this job kept aside or connected (`--external-deps defer`) is undone too.
-                for statement in PendingSQL.undo { try db.query(statement, [checkpointID]) }
-            }, connectsPending: false).run(data: db, databaseSchemaVersion: databaseSchemaVersion)
+    /// fsync of the file and of its folder (the new name).
+    static func syncToDisk(_ path: String) throws {
+        for target in [path, (path as NSString).deletingLastPathComponent] {
+            let fd = open(target, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw JobFailure("cannot open \(target) to sync it: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw JobFailure("cannot sync \(target) to disk: \(String(cString: strerror(errno)))") }
         }
     }
 
     private func enforceRetention() {
-        let old = (try? context.withControl { try CheckpointStore($0).enforceRetention(keep: retention) }) ?? []
+        let old = (try? context.withControl { try CheckpointStore($0).enforceRetention(keep: retention, sparing: readsCheckpoint) }) ?? []
         for path in old {
             storage.remove(path)
             context.logger.notice("removed an old checkpoint (checkpoint_retention \(retention))", metadata: ["file": "\(path)"])
         }
-    }
-
-    /// The loud message when the graph could not be rolled back.
-    static func rollbackFailed(reason: String, id: String, path: String) -> String {
-        """
-        ROLLBACK FAILED: \(reason). The graph may be inconsistent. Restore the checkpoint by hand: \
-        `kg admin checkpoints download \(id)`, then `kg admin restore FILE --mode replace --no-checkpoint` \
-        (on the server the file is \(path))
-        """
     }
 
     static func name(_ jobType: String) -> String { jobType.replacingOccurrences(of: "_", with: " ") }

@@ -15,14 +15,16 @@ import KGFormat
 ///    then checks inside the database (duplicate ids, references, types).
 /// 4. restoring_* — apply to the live graph (replace or merge).
 /// 5. verifying — integrity of the live graph inside the same transaction.
-/// 6. committing — COMMIT (or ROLLBACK for a dry run).
-/// A failure or cancellation anywhere rolls everything back.
+/// 6. committing — the transaction is left open for the caller (``RiskyOperation``),
+///    which checks the graph, marks the job completed in it and commits (a dry run
+///    rolls back here).
+/// A failure or cancellation anywhere before the commit rolls everything back.
 struct RestoreJob {
     let params: RestoreJobParams
     let context: JobContext
     /// Writes the checkpoint (``RiskyOperation``); nil when this restore makes none.
     var makeCheckpoint: (() throws -> Void)? = nil
-    /// Runs inside the transaction just before COMMIT (a rollback to a checkpoint
+    /// Runs inside the transaction just before COMMIT (a restore of a checkpoint
     /// puts back the rows its file cannot carry).
     var beforeCommit: ((PGConnection) throws -> Void)? = nil
     /// Connect pending links (`--external-deps defer`) whose concepts now exist; not while rolling back.
@@ -189,16 +191,11 @@ struct RestoreJob {
             }
             try context.checkCancelled()
 
-            // 6. Commit, or roll back a dry run.
+            // 6. Commit (by the caller, with the job row: ``RiskyOperation``), or roll back a dry run.
             try report(.committing, done: 0, total: 1, message: params.dryRun ? "dry run: rolling back" : "committing", force: true)
             if !params.dryRun, let beforeCommit { try beforeCommit(db) }
             lockedUntil = try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t").first("t")
-            if params.dryRun {
-                try db.execute("ROLLBACK")
-            } else {
-                try db.execute("COMMIT")
-            }
-            try report(.committing, done: 1, total: 1, force: true)
+            if params.dryRun { try db.execute("ROLLBACK") }
         } catch {
             try? context.progress(stage: RestoreStage.rollingBack.rawValue, percent: context.currentPercent, processed: 0, total: 0,
                                   message: "rolling back: nothing was changed", force: true)

@@ -2,14 +2,16 @@ import Foundation
 import KGDatabase
 import KGFormat
 
-/// Prune and ontology delete: graph surgery in batches of their own
-/// transactions (a big graph need not fit in one), guarded by the checkpoint
-/// pattern (``RiskyOperation``): if anything fails part-way, the rollback to the
-/// checkpoint restores the old state.
+/// Prune and ontology delete: graph surgery in one transaction (PostgreSQL
+/// commits millions of deleted rows in one), guarded by the checkpoint pattern
+/// (``RiskyOperation``): if anything fails part-way — an error, a cancel, a
+/// kill -9 — the transaction rolls back and nothing was changed.
 ///
 /// 1. checking — count what goes (a dry run stops here and reports the counts);
 /// 2. creating_checkpoint — the checkpoint (or why there is none);
-/// 3. pruning / deleting — batched `DELETE`s, each its own transaction;
+/// 3. pruning / deleting — `DELETE`s in batches (for progress and cancel checks)
+///    inside the one transaction, opened here and committed by ``RiskyOperation``
+///    together with the job row;
 /// 4. verifying — nothing that should be gone is left.
 struct GraphOperationJob {
     let operation: GraphOperation
@@ -60,8 +62,8 @@ struct GraphOperationJob {
 
         try context.checkpointStage(makeCheckpoint, in: Self.ranges)
 
-        // Batches, each in its own transaction (autocommit); a failure part-way is
-        // undone by the rollback to the checkpoint.
+        // Batches inside one transaction: a failure part-way is a ROLLBACK.
+        try db.execute("BEGIN")
         let stage = operation.workStage
         var removed: [String: Int] = [:]
         var done = 0

@@ -8,7 +8,8 @@ import KGFormat
 /// reference backup); else the nearest embedding by cosine similarity, if at
 /// least the threshold (computed in SQL, one missing concept at a time: nothing
 /// is loaded whole). What stays unmatched keeps waiting. Run under the
-/// checkpoint pattern; each reconnection is its own transaction.
+/// checkpoint pattern, in one transaction (opened after the checkpoint, committed
+/// by ``RiskyOperation`` with the job row): a failure part-way changes nothing.
 ///
 /// Stages: checking (matching), creating_checkpoint, stitching, verifying.
 struct StitchJob {
@@ -65,8 +66,9 @@ struct StitchJob {
         try context.checkpointStage(makeCheckpoint, in: Self.ranges)
 
         // Each reconnection: the waiting links are copied with the target's id (created by
-        // this job) and the originals marked consumed (connected_by this job), so that a
-        // rollback to the checkpoint undoes exactly this; then what is complete connects.
+        // this job) and the originals marked consumed (connected_by this job); then what
+        // is complete connects. All in one transaction.
+        try db.execute("BEGIN")
         for (index, reconnection) in reconnections.enumerated() {
             try db.query(StitchSQL.rewrite, [reconnection.missing, reconnection.conceptID, context.jobID])
             try db.query(StitchSQL.consume, [reconnection.missing, context.jobID])
@@ -74,12 +76,10 @@ struct StitchJob {
             try context.checkCancelled()
         }
         var connected: [String: Int] = [:]
-        try db.transaction {
-            for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }
-            connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
-            try db.query(PendingSQL.connectRelationships[0])
-            connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
-        }
+        for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }
+        connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
+        try db.query(PendingSQL.connectRelationships[0])
+        connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
         try report("stitching", done: reconnections.count, total: reconnections.count, force: true)
         try report("verifying", done: 1, total: 1, message: "counting what still waits", force: true)
         return StitchJobResult(dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
