@@ -15,6 +15,8 @@ struct RestoreRoutes {
     let storage: TempStorage
     let maxUploadBytes: Int
     let maxDecompressedBytes: Int
+    /// `upload_idle_timeout_s`: the janitor's patience with a `.partial` (see ``UploadReceiver``).
+    let uploadIdleTimeout: Double
     let audit: AuditTrail
     let logger: Logger
 
@@ -61,7 +63,9 @@ struct RestoreRoutes {
         logger[metadataKey: "user"] = "\(user.username)"
         let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
                                                 maxDecompressedBytes: maxDecompressedBytes,
-                                                bytesReceived: GatewayMetrics.bytesIn(.restore)).receive(request.body)
+                                                bytesReceived: GatewayMetrics.bytesIn(.restore),
+                                                leaseInterval: UploadReceiver.leaseInterval(idleTimeout: uploadIdleTimeout))
+            .receive(request.body)
         // From here `<path>.partial` exists: removed on every path that does not queue a job.
         var queued = false
         defer { if !queued { storage.remove(path + ".partial"); storage.remove(path) } }

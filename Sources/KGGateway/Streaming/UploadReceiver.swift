@@ -16,7 +16,7 @@ import NIOPosix
 /// renames it (``publish(_:)``) once the job row that owns `<path>` exists, so the
 /// janitor always has an owner to ask about — the row for `restore_<job>`, the
 /// file's mtime for a `.partial`. The receiver refreshes that mtime at least every
-/// ``leaseInterval`` seconds while bytes arrive (a slow upload fills the write
+/// `leaseInterval` seconds while bytes arrive (a slow upload fills the write
 /// buffer slowly), so the janitor removes a `.partial` only once its gateway has
 /// stopped feeding it for `upload_idle_timeout_s` (the gateway died).
 struct UploadReceiver {
@@ -26,6 +26,9 @@ struct UploadReceiver {
     let maxDecompressedBytes: Int
     /// Counts the request body bytes as they arrive (`kg_bytes_streamed_total`).
     var bytesReceived: Metrics.Counter? = nil
+    /// Seconds between refreshes of the `.partial`'s mtime while an upload arrives:
+    /// well inside `upload_idle_timeout_s` (``leaseInterval(idleTimeout:)``).
+    var leaseInterval = 10.0
 
     struct Received {
         let report: IntegrityReport
@@ -35,8 +38,8 @@ struct UploadReceiver {
     }
 
     static let flushAt = 1 << 20
-    /// Seconds between refreshes of the `.partial`'s mtime while an upload arrives.
-    static let leaseInterval = 10.0
+    /// A quarter of the janitor's `upload_idle_timeout_s`, at most 10 s.
+    static func leaseInterval(idleTimeout: Double) -> Double { max(0.5, min(10, idleTimeout / 4)) }
 
     /// Renames the complete `.partial` to `path` (after the job row exists).
     static func publish(_ path: String) throws {
@@ -105,7 +108,7 @@ struct UploadReceiver {
                 if pending.count >= Self.flushAt {
                     try await flush()
                     leaseRenewed = Date()
-                } else if descriptor >= 0, Date().timeIntervalSince(leaseRenewed) >= Self.leaseInterval {
+                } else if descriptor >= 0, Date().timeIntervalSince(leaseRenewed) >= leaseInterval {
                     leaseRenewed = Date()
                     try await NIOThreadPool.singleton.runIfActive { _ = futimens(descriptor, nil) }
                 }
