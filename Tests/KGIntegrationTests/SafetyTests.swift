@@ -166,6 +166,101 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(try job(id)["status"] as? String, "completed")
     }
 
+    // MARK: 2. The janitor asks the job's lease, not its row
+
+    /// A prune is cancelled while its worker is stuck mid-operation: the row says
+    /// `cancelled` at once, but the worker still runs and its checkpoint must stay
+    /// through many janitor sweeps; once the worker notices, the transaction rolls
+    /// back, the graph is as before, and the checkpoint is kept. Before: a sweep
+    /// removed the checkpoint as soon as the row was cancelled.
+    func testTheJanitorKeepsTheCheckpointOfACancelledJobWhoseWorkerStillRuns() throws {
+        stack = try TestStack(workers: 1, environment: ["KG_JANITOR_INTERVAL": "0.3"])
+        try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 4)
+        try stack.login()
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("""
+            INSERT INTO kg.instances (instance_id, quote, source_id) SELECT 'orphan_instance', 'no concept', min(source_id) FROM kg.sources
+            """)
+        let before = try stack.graphChecksum()
+        let blocker = try stack.db()
+        try blocker.execute("BEGIN")
+        try blocker.query("SELECT 1 FROM kg.instances WHERE instance_id = 'orphan_instance' FOR UPDATE")
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token())
+        let submitted = try client.request(method: "POST", path: "/admin/prune", json: Data("{}".utf8))
+        XCTAssertEqual(submitted.status, 202)
+        let id = try XCTUnwrap((try JSONSerialization.jsonObject(with: submitted.body) as? [String: Any])?["job_id"] as? String)
+        try stack.waitUntil(60, "the prune to block mid-operation") {
+            try scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                       ["kgw:\(id):data"]) == "1"
+        }
+        XCTAssertEqual(try stage(id), "pruning")
+        let checkpoint = try XCTUnwrap(stack.tempFiles().first { $0.hasPrefix(".checkpoint_\(id)") }, "the checkpoint exists")
+        XCTAssertEqual(try client.request(method: "DELETE", path: "/jobs/\(id)").status, 200)
+        XCTAssertEqual(try job(id)["status"] as? String, "cancelled", "the row says cancelled at once")
+        // Twenty sweeps while the worker still runs, the file past the janitor's 5 s grace
+        // (the timing is the behaviour: nothing may happen).
+        usleep(6_500_000)
+        XCTAssertTrue(stack.tempFiles().contains(checkpoint), "the janitor left the checkpoint of a job still held by its worker")
+        try blocker.execute("ROLLBACK")
+        blocker.close()
+        try stack.waitUntil(60, "the worker to roll back and keep the checkpoint") {
+            try scalar("SELECT status FROM kg_api.checkpoints WHERE checkpoint_id = $1::uuid", [id]) == "kept"
+        }
+        try stack.waitUntil(30, "the worker's data session to end") {
+            try scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", ["kgw:\(id):data"]) == "0"
+        }
+        XCTAssertEqual(try stack.graphChecksum(), before, "the cancelled prune changed nothing")
+        let ended = try job(id)
+        XCTAssertEqual(ended["status"] as? String, "cancelled")
+        XCTAssertTrue((ended["error"] as? String ?? "").contains("cancelled by admin"), "\(ended)")
+        usleep(1_000_000)
+        XCTAssertTrue(stack.tempFiles().contains(checkpoint), "a kept checkpoint stays")
+    }
+
+    // MARK: 6. Saving the rows a checkpoint file cannot carry
+
+    /// A prune of 200,000 orphaned instances: the rows its checkpoint must keep are
+    /// copied inside the database, and the job's heartbeat never stalls (before:
+    /// they were read into the worker and inserted one by one while holding the
+    /// lock the heartbeat needs, for longer than the heartbeat timeout).
+    func testAPruneOfManyOrphansKeepsItsHeartbeat() throws {
+        stack = try TestStack(workers: 1)
+        try stack.loadSample(concepts: 20, ontologies: 1, dimensions: 4)
+        try stack.login()
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("""
+            INSERT INTO kg.instances (instance_id, quote, source_id)
+            SELECT 'orphan_' || g, 'evidences nothing', (SELECT min(source_id) FROM kg.sources) FROM generate_series(1, 200000) g
+            """)
+        let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token())
+        let submitted = try client.request(method: "POST", path: "/admin/prune", json: Data("{}".utf8))
+        let id = try XCTUnwrap((try JSONSerialization.jsonObject(with: submitted.body) as? [String: Any])?["job_id"] as? String)
+        var oldest = 0.0
+        var stages: Set<String> = []
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline {
+            let row = try db.query("""
+                SELECT status, extract(epoch FROM now() - heartbeat_at) AS age, progress->>'stage' FROM kg_api.jobs WHERE job_id = $1::uuid
+                """, [id]).rows.first
+            let status = row?[0] ?? nil
+            if status == "running" {
+                oldest = max(oldest, Double((row?[1] ?? nil) ?? "0") ?? 0)
+                stages.insert((row?[2] ?? nil) ?? "")
+            }
+            if status != "running" && status != "queued" { break }
+            usleep(100_000)
+        }
+        let ended = try job(id)
+        XCTAssertEqual(ended["status"] as? String, "completed", "\(ended)\n\(stack.logs)")
+        XCTAssertEqual(((ended["result"] as? [String: Any])?["removed"] as? [String: Int])?["instances"], 200_000)
+        XCTAssertTrue(stages.contains("creating_checkpoint"), "seen while it ran: \(stages)")
+        print("prune of 200,000 orphans: the heartbeat was at most \(String(format: "%.1f", oldest)) s old")
+        XCTAssertLessThan(oldest, 3.0, "the heartbeat (every second) never stalled past the 4 s timeout")
+        XCTAssertEqual(try scalar("SELECT count(*) FROM kg.instances WHERE instance_id LIKE 'orphan_%'"), "0")
+    }
+
     // MARK: 4. A running row whose worker is gone is ended
 
     /// A `running` row with no live holder and no message left (its worker died
