@@ -30,6 +30,14 @@ enum JSON {
         } catch {
             throw APIError(.contentTooLarge, "request body too large", detail: "at most \(limit) bytes of JSON")
         }
+        // U+0000 cannot reach the database (libpq would cut the text short at it, so
+        // "admin\u0000x" would name the user admin): refused here, naming the field.
+        if let value = try? JSONValue.parse(String(decoding: buffer.readableBytesView, as: UTF8.self)),
+           let path = value.pathToNUL {
+            let field = path.hasPrefix(".") ? String(path.dropFirst()) : path.isEmpty ? "the body" : path
+            throw APIError.badRequest("the field \(field) holds the character U+0000 (\\u0000), which is not allowed",
+                                      detail: field)
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch {

@@ -15,6 +15,7 @@ enum StagingRecordEncoder {
         "concepts": ["concept_id", "label", "description", "search_terms", "embedding", "created_at"],
         "sources": ["source_id", "document", "paragraph", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
         "instances": ["instance_id", "quote", "concept_id", "source_id"],
+        "ontologies": ["name", "created_at"],
         "relationships": ["from_id", "to_id", "type", "properties"],
     ]
 
@@ -65,8 +66,12 @@ enum StagingRecordEncoder {
         case "instances":
             try encoder.text("instance_id", required: true)
             try encoder.text("quote")
-            try encoder.text("concept_id", required: true)
+            // null: an instance that evidences no concept (kg's files; the checker refuses it in others)
+            try encoder.text("concept_id")
             try encoder.text("source_id", required: true)
+        case "ontologies":
+            try encoder.text("name", required: true)
+            try encoder.text("created_at")
         default: // relationships
             try encoder.text("from", required: true)
             try encoder.text("to", required: true)
@@ -83,6 +88,12 @@ enum StagingRecordEncoder {
 private struct RowEncoder {
     let fields: RecordFields
     var row: [UInt8] = []
+
+    // Array elements float8in reads as themselves.
+    private static let nullElement = Array("NULL".utf8)
+    private static let nanElement = Array("NaN".utf8)
+    private static let infinityElement = Array("Infinity".utf8)
+    private static let minusInfinityElement = Array("-Infinity".utf8)
 
     init(fields: RecordFields) {
         self.fields = fields
@@ -122,7 +133,7 @@ private struct RowEncoder {
 
     mutating func strings(_ key: String, nullAsEmpty: Bool = false) throws {
         if let texts = try fields.strings(key) {
-            value(CopyText.textArray(texts))
+            value(CopyText.textArrayWithNulls(texts))
         } else if nullAsEmpty {
             value("{}")
         } else {
@@ -134,7 +145,7 @@ private struct RowEncoder {
     /// (Older shapes are converted before this, by `SchemaConverters`.)
     mutating func synonyms(_ key: String) throws {
         if let texts = try fields.strings(key, problem: "must be a list of strings or null"), !texts.isEmpty {
-            value(CopyText.textArray(texts))
+            value(CopyText.textArrayWithNulls(texts))
         } else {
             null()
         }
@@ -145,13 +156,21 @@ private struct RowEncoder {
             if nullAsEmpty { value("{}") } else { null() }
             return
         }
-        // A double precision[] literal, written straight from the numbers' text.
+        // A double precision[] literal, written straight from the numbers' text (float8in
+        // then makes the bits strtod makes), after the checker's rule (`Float8Element`).
         row.append(0x09)
         row.append(UInt8(ascii: "{"))
         for (index, item) in items.enumerated() {
-            let n = try fields.number(item, key)
             if index > 0 { row.append(UInt8(ascii: ",")) }
-            n.append(to: &row)
+            if case .number(let n) = item, n.nonFiniteValue == nil {
+                if !Float8Element.plainlyInRange(n) { _ = try fields.float8(item, key, at: index) }
+                n.append(to: &row)
+                continue
+            }
+            switch try fields.float8(item, key, at: index) {
+            case .null: row.append(contentsOf: Self.nullElement)
+            case .value(let d): row.append(contentsOf: d.isNaN ? Self.nanElement : d > 0 ? Self.infinityElement : Self.minusInfinityElement)
+            }
         }
         row.append(UInt8(ascii: "}"))
     }

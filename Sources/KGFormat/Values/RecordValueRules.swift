@@ -1,0 +1,98 @@
+/// The value rules a restore applies to a record's fields that hold arrays of
+/// numbers or strings, and to relationship properties, as the checker applies
+/// them: a file `kg admin verify` calls valid never fails a restore on them.
+///
+/// - `embedding` (concepts, vocabulary): null, or an array of `Float8Element`s.
+/// - `search_terms` (concepts), `synonyms` (vocabulary, when a list): null, or an
+///   array of strings and nulls (NULL elements of the `text[]`/`varchar[]`).
+/// - relationship `properties` are stored as jsonb, which has no NaN or
+///   Infinity: a bare `NaN`/`Infinity` literal there cannot be restored.
+///
+/// ```swift
+/// RecordValueRules.problems(section: "concepts", record: record)
+/// // [(field: "embedding[2]", problem: "holds 1e-400, out of range for double precision")]
+/// ```
+public enum RecordValueRules {
+    public struct Problem: Equatable, Sendable {
+        /// The field, with the element's index when one element is at fault: "embedding[2]".
+        public let field: String
+        public let problem: String
+    }
+
+    public static func problems(section: String, record: JSONValue) -> [Problem] {
+        var found: [Problem] = []
+        switch section {
+        case "concepts":
+            numbers("embedding", record, &found)
+            strings("search_terms", record, &found)
+        case "vocabulary":
+            numbers("embedding", record, &found)
+            // Older files hold synonyms as a JSON-encoded string, converted before the restore.
+            if case .array? = record["synonyms"] { strings("synonyms", record, &found) }
+        case "relationships":
+            if let properties = record["properties"], let path = pathToNonFinite(properties) {
+                found.append(Problem(field: "properties" + path,
+                                     problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
+            }
+        default:
+            break
+        }
+        return found
+    }
+
+    private static func numbers(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
+        switch record[key] {
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                do {
+                    try Float8Element.check(item)
+                } catch {
+                    found.append(Problem(field: "\(key)[\(index)]", problem: error.message))
+                    return  // one finding per field: a broken embedding is one problem
+                }
+            }
+        case .null?, nil:
+            break
+        case let other?:
+            found.append(Problem(field: key, problem: "must be an array of numbers or null, found \(other.kind)"))
+        }
+    }
+
+    private static func strings(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
+        switch record[key] {
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                switch item {
+                case .string, .null: continue
+                default:
+                    found.append(Problem(field: "\(key)[\(index)]", problem: "must be a string or null, found \(item.kind)"))
+                    return
+                }
+            }
+        case .null?, nil:
+            break
+        case let other?:
+            found.append(Problem(field: key, problem: "must be an array of strings or null, found \(other.kind)"))
+        }
+    }
+
+    /// Where in `value` a non-finite number literal sits (".weight", "[2]", ""), or nil.
+    static func pathToNonFinite(_ value: JSONValue) -> String? {
+        switch value {
+        case .number(let n):
+            return n.nonFiniteValue == nil ? nil : ""
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if let rest = pathToNonFinite(element) { return "[\(i)]" + rest }
+            }
+            return nil
+        case .object(let members):
+            for member in members {
+                if let rest = pathToNonFinite(member.value) { return "." + member.key + rest }
+            }
+            return nil
+        case .null, .bool, .string:
+            return nil
+        }
+    }
+}
