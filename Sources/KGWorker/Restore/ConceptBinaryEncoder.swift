@@ -43,7 +43,7 @@ enum ConceptBinaryEncoder {
         appendInt16(Int16(columns.count), to: &out)
         let conceptID = try fields.text("concept_id", required: true)!
         appendText(conceptID, to: &out)
-        appendText(try fields.text("label", required: true), to: &out)
+        appendText(try fields.text("label", required: true, allowEmpty: true), to: &out)
         appendText(try fields.text("description"), to: &out)
         appendTextArray(try fields.strings("search_terms") ?? [], to: &out)  // NOT NULL DEFAULT '{}'
         try appendEmbedding(fields, to: &out)

@@ -20,10 +20,12 @@ struct RecordFields {
     }
 
     /// A text column: a string as it is, a number or boolean as its text; nil for null or missing.
-    func text(_ key: String, required: Bool = false) throws -> String? {
+    /// `required`: not null; ids must not be empty either (the checker's rule), other
+    /// NOT NULL text (`allowEmpty`: a label, a document name) may be.
+    func text(_ key: String, required: Bool = false, allowEmpty: Bool = false) throws -> String? {
         switch record[key] {
         case .string(let s)?:
-            if required && s.isEmpty { throw fail(key, "is empty") }
+            if required && !allowEmpty && s.isEmpty { throw fail(key, "is empty") }
             return s
         case .number(let n)?: return n.text
         case .bool(let b)?: return b ? "true" : "false"

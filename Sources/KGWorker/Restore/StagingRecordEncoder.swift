@@ -49,14 +49,14 @@ enum StagingRecordEncoder {
             try encoder.text("direction_semantics")
         case "concepts":
             try encoder.text("concept_id", required: true)
-            try encoder.text("label", required: true)
+            try encoder.text("label", required: true, allowEmpty: true)
             try encoder.text("description")
             try encoder.strings("search_terms", nullAsEmpty: true)
             try encoder.numbers("embedding", nullAsEmpty: true)
             try encoder.text("created_at")
         case "sources":
             try encoder.text("source_id", required: true)
-            try encoder.text("document", required: true)
+            try encoder.text("document", required: true, allowEmpty: true)
             try encoder.integer("paragraph")
             try encoder.text("full_text")
             try encoder.text("file_path")
@@ -110,8 +110,8 @@ private struct RowEncoder {
         CopyText.appendField(text, to: &row)
     }
 
-    mutating func text(_ key: String, required: Bool = false) throws {
-        if let s = try fields.text(key, required: required) { value(s) } else { null() }
+    mutating func text(_ key: String, required: Bool = false, allowEmpty: Bool = false) throws {
+        if let s = try fields.text(key, required: required, allowEmpty: allowEmpty) { value(s) } else { null() }
     }
 
     mutating func integer(_ key: String) throws {
