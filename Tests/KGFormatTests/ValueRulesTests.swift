@@ -72,8 +72,10 @@ final class ValueRulesTests: XCTestCase {
         }
         let terms = check(document(concept: concept(embedding: [], terms: ["a", 3])))
         XCTAssertEqual(errors(terms), ["data.concepts[0] (c1): search_terms[1] must be a string or null, found a number"])
-        let synonyms = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": [.bool(false)]]))
-        XCTAssertEqual(errors(synonyms), ["data.vocabulary[0] (IMPLIES): synonyms[0] must be a string or null, found a boolean"])
+        // Synonyms take any element (stored as its JSON text), in every file version alike.
+        let synonyms = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": [.bool(false), nil, 3]]))
+        XCTAssertEqual(errors(synonyms), [])
+        XCTAssertEqual(SchemaConverters.normalizedSynonyms([.bool(false), nil, 3, "a"]), [.string("false"), nil, .string("3"), "a"])
         let vocabularyEmbedding = check(document(vocabulary: ["relationship_type": "IMPLIES", "embedding": [.string("x")]]))
         XCTAssertEqual(errors(vocabularyEmbedding).count, 1)
         XCTAssertTrue(errors(vocabularyEmbedding)[0].hasPrefix("data.vocabulary[0] (IMPLIES): embedding[0] must be an array of numbers"))

@@ -75,6 +75,25 @@ final class FidelityTests: XCTestCase {
         try restore(plain, ["--mode", "merge", "--no-checkpoint"])
         let afterMerge = try snapshot()
         XCTAssertTrue(afterMerge == before, "merge into an empty graph:\n" + before.differences(to: afterMerge))
+
+        // An ontology backup carries its own ontology row and every instance of its sources,
+        // those that evidence no concept included.
+        let r = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "onto-α"])
+        XCTAssertEqual(r.exitCode, 0, r.summary)
+        let ontologyFile = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let ontologyBackup = try BackupFile(path: ontologyFile)
+        XCTAssertEqual(ontologyBackup.section("ontologies").compactMap { $0["name"] as? String }, ["onto-α"])
+        XCTAssertEqual(ontologyBackup.ids("instances", "instance_id"), ["i1", "i-orphan", "i-orphan-2", "i3"])
+        XCTAssertEqual(ontologyBackup.statistics["ontologies"], 1)
+        let scoped = """
+            SELECT (SELECT string_agg(o::text, '|') FROM kg.ontologies o WHERE o.name = 'onto-α') || ' ' ||
+                   (SELECT string_agg(i::text, '|' ORDER BY i.instance_id) FROM kg.instances i JOIN kg.sources s USING (source_id)
+                    WHERE s.document = 'onto-α') AS rows
+            """
+        let expected = try stack.db().query(scoped).first("rows")
+        try stack.wipeGraph()
+        try restore(ontologyFile, ["--no-checkpoint"])
+        XCTAssertEqual(try stack.db().query(scoped).first("rows"), expected)
     }
 
     /// The platform's exporter (Python json.dumps) writes bare NaN/Infinity literals;

@@ -3,8 +3,10 @@
 /// them: a file `kg admin verify` calls valid never fails a restore on them.
 ///
 /// - `embedding` (concepts, vocabulary): null, or an array of `Float8Element`s.
-/// - `search_terms` (concepts), `synonyms` (vocabulary, when a list): null, or an
-///   array of strings and nulls (NULL elements of the `text[]`/`varchar[]`).
+/// - `search_terms` (concepts): null, or an array of strings and nulls (NULL
+///   elements of the `text[]`). `synonyms` (vocabulary) take any list: other
+///   elements are stored as their JSON text (`SchemaConverters.synonymElement`, the
+///   rule of older files too), so there is nothing to refuse.
 /// - relationship `properties` are stored as jsonb, which has no NaN or
 ///   Infinity: a bare `NaN`/`Infinity` literal there cannot be restored.
 ///
@@ -27,8 +29,6 @@ public enum RecordValueRules {
             strings("search_terms", record, &found)
         case "vocabulary":
             numbers("embedding", record, &found)
-            // Older files hold synonyms as a JSON-encoded string, converted before the restore.
-            if case .array? = record["synonyms"] { strings("synonyms", record, &found) }
         case "relationships":
             if let properties = record["properties"], let path = pathToNonFinite(properties) {
                 found.append(Problem(field: "properties" + path,

@@ -141,13 +141,16 @@ private struct RowEncoder {
         }
     }
 
-    /// Vocabulary synonyms at the current schema: a list of strings, or null (an empty list too).
-    /// (Older shapes are converted before this, by `SchemaConverters`.)
+    /// Vocabulary synonyms at the current schema: a list, or null (an empty list too); elements
+    /// as `SchemaConverters.synonymElement` says (older shapes are converted before this).
     mutating func synonyms(_ key: String) throws {
-        if let texts = try fields.strings(key, problem: "must be a list of strings or null"), !texts.isEmpty {
-            value(CopyText.textArrayWithNulls(texts))
-        } else {
+        switch fields.record[key] {
+        case .array(let items)? where !items.isEmpty:
+            value(CopyText.textArrayWithNulls(items.map { SchemaConverters.synonymElement($0).stringValue }))
+        case .array?, .null?, nil:
             null()
+        default:
+            throw fields.fail(key, "must be a list of strings or null")
         }
     }
 
