@@ -97,6 +97,25 @@ final class ValueRulesTests: XCTestCase {
         XCTAssertThrowsError(try Float8Element(.number("1e-400")))
     }
 
+    func testScalarFieldsFollowTheRestoresTypes() {
+        let concept = check(document(concept: ["concept_id": "c1", "label": nil, "description": ["x"]]))
+        XCTAssertEqual(errors(concept), ["data.concepts[0] (c1): label is missing",
+                                         "data.concepts[0] (c1): description must be a string"])
+        XCTAssertEqual(check(document(concept: ["concept_id": "c1", "label": ""])).errors, [], "an empty label is a label")
+        var sections = BackupFixtures.sections
+        sections[2].value = [["source_id": "s1", "document": "D", "paragraph": "2147483648"],
+                             ["source_id": "s2", "document": "D", "paragraph": .number("1.5")]]
+        let sources = check(BackupFixtures.document(sections: sections))
+        XCTAssertEqual(errors(sources), ["data.sources[0] (s1): paragraph must be an integer",
+                                         "data.sources[1] (s2): paragraph must be an integer"])
+        let vocabulary = check(document(vocabulary: ["relationship_type": "IMPLIES", "is_active": "yes", "usage_count": "7"]))
+        XCTAssertEqual(errors(vocabulary), ["data.vocabulary[0] (IMPLIES): is_active must be true or false"])
+        let edge = check(document(relationship: ["from": "c1", "to": "c2", "type": "IMPLIES", "properties": "{}"]))
+        XCTAssertEqual(errors(edge), ["data.relationships[0]: properties must be an object, found a string"])
+        let quote = check(document(instance: ["instance_id": "i9", "quote": nil, "concept_id": "c1", "source_id": "s1"]))
+        XCTAssertEqual(errors(quote), ["data.instances[3] (i9): quote is missing"])
+    }
+
     func testNonFiniteLiteralsInPropertiesAreRefused() {
         let edge: JSONValue = ["from": "c1", "to": "c2", "type": "IMPLIES", "properties": ["w": [1, .number(.nan)]]]
         let report = check(document(relationship: edge))

@@ -21,8 +21,24 @@ public enum RecordValueRules {
         public let problem: String
     }
 
+    /// Text columns per section (a string, or a number or boolean as its text, or null),
+    /// those that must not be null, integer (`integer`, 32 bits) and boolean columns:
+    /// the restore's `StagingRecordEncoder` rules. Ids are the checker's own rules.
+    static let textFields: [String: [String]] = [
+        "vocabulary": ["description", "category", "added_by", "added_at", "deprecation_reason", "embedding_model",
+                       "embedding_generated_at", "direction_semantics"],
+        "concepts": ["label", "description", "created_at"],
+        "sources": ["document", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
+        "instances": ["quote"],
+        "ontologies": ["created_at"],
+    ]
+    static let notNullFields: [String: [String]] = ["concepts": ["label"], "sources": ["document"], "instances": ["quote"]]
+    static let integerFields: [String: [String]] = ["vocabulary": ["usage_count"], "sources": ["paragraph"]]
+    static let booleanFields: [String: [String]] = ["vocabulary": ["is_active", "is_builtin"]]
+
     public static func problems(section: String, record: JSONValue) -> [Problem] {
         var found: [Problem] = []
+        scalars(section, record, &found)
         switch section {
         case "concepts":
             numbers("embedding", record, &found)
@@ -30,6 +46,10 @@ public enum RecordValueRules {
         case "vocabulary":
             numbers("embedding", record, &found)
         case "relationships":
+            switch record["properties"] {
+            case .object?, .null?, nil: break
+            case let other?: found.append(Problem(field: "properties", problem: "must be an object, found \(other.kind)"))
+            }
             if let properties = record["properties"], let path = pathToNonFinite(properties) {
                 found.append(Problem(field: "properties" + path,
                                      problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
@@ -38,6 +58,36 @@ public enum RecordValueRules {
             break
         }
         return found
+    }
+
+    private static func scalars(_ section: String, _ record: JSONValue, _ found: inout [Problem]) {
+        for key in textFields[section] ?? [] {
+            switch record[key] {
+            case .array?, .object?: found.append(Problem(field: key, problem: "must be a string"))
+            case .null?, nil:
+                if notNullFields[section]?.contains(key) == true { found.append(Problem(field: key, problem: "is missing")) }
+            default: break
+            }
+        }
+        for key in integerFields[section] ?? [] where !isInteger(record[key]) {
+            found.append(Problem(field: key, problem: "must be an integer"))
+        }
+        for key in booleanFields[section] ?? [] {
+            switch record[key] {
+            case .bool?, .null?, nil: break
+            default: found.append(Problem(field: key, problem: "must be true or false"))
+            }
+        }
+    }
+
+    /// An `integer` column's value: a whole number (or its text) within 32 bits, or null.
+    public static func isInteger(_ value: JSONValue?) -> Bool {
+        switch value {
+        case .number(let n)?: return n.intValue.map { Int32(exactly: $0) != nil } ?? false
+        case .string(let s)?: return Int(s).map { Int32(exactly: $0) != nil } ?? false
+        case .null?, nil: return true
+        default: return false
+        }
     }
 
     private static func numbers(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {

@@ -114,12 +114,13 @@ private struct RowEncoder {
         if let s = try fields.text(key, required: required, allowEmpty: allowEmpty) { value(s) } else { null() }
     }
 
+    /// An `integer` column (`RecordValueRules.isInteger`, the checker's rule).
     mutating func integer(_ key: String) throws {
+        guard RecordValueRules.isInteger(fields.record[key]) else { throw fields.fail(key, "must be an integer") }
         switch fields.record[key] {
-        case .number(let n)? where n.intValue != nil: value(n.text)
-        case .string(let s)? where Int(s) != nil: value(s)
-        case .null?, nil: null()
-        default: throw fields.fail(key, "must be an integer")
+        case .number(let n)?: value(n.text)
+        case .string(let s)?: value(s)
+        default: null()
         }
     }
 
