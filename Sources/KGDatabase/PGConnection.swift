@@ -17,6 +17,9 @@ public final class PGConnection {
 
     public init(url: String, applicationName: String = "kg") throws {
         self.url = url
+        guard !url.utf8.contains(0) else {
+            throw PGError(sqlState: "08001", "the PostgreSQL connection URL holds the character U+0000")
+        }
         let withName = url.contains("?") ? "\(url)&application_name=\(applicationName)" : "\(url)?application_name=\(applicationName)"
         guard let conn = PQconnectdb(withName) else {
             throw PGError("cannot allocate a PostgreSQL connection")
@@ -146,6 +149,7 @@ public final class PGConnection {
     @discardableResult
     public func copyOut(_ sql: String, onData: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let conn = try handle()
+        if sql.utf8.contains(0) { throw PGError(sqlState: PGError.nulSQLState, "the SQL text holds the character U+0000") }
         let res = PQexec(conn, sql)
         let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status == PGRES_COPY_OUT else {

@@ -234,5 +234,27 @@ final class FidelityTests: XCTestCase {
         let audit = try stack.call("GET", "/admin/audit?user=ad%00min", token: token)
         XCTAssertEqual(audit.status, 400, String(decoding: audit.body, as: UTF8.self))
         XCTAssertTrue((TestStack.object(audit)["error"] as? String ?? "").contains("user"))
+
+        // The database layer refuses such a bound value itself, naming the parameter, instead of
+        // letting libpq cut it short (any caller: worker, CLI tools, gateway).
+        let db = try stack.db()
+        defer { db.close() }
+        XCTAssertThrowsError(try db.query("SELECT $1::text, $2::text AS t", ["ok", "admin\u{0}x"])) { error in
+            XCTAssertEqual((error as? PGError)?.message, "parameter $2 holds the character U+0000, which PostgreSQL text cannot hold")
+        }
+        XCTAssertEqual(try db.query("SELECT $1::text AS t", ["still usable"]).first("t"), "still usable")
+
+        // Every JSON-body route, and path parameters.
+        let cases: [(String, String, String?, String)] = [
+            ("POST", "/admin/ontology/delete", #"{"name": "a\u0000b"}"#, "name"),
+            ("POST", "/admin/stitch", #"{"references": [{"concept_id": "c\u0000"}], "dry_run": true}"#, "references[0].concept_id"),
+            ("POST", "/admin/backup", #"{"backup_type": "ontology", "ontology_name": "x\u0000"}"#, "ontology_name"),
+            ("GET", "/jobs/abc%00def", nil, "path"),
+        ]
+        for (method, path, body, field) in cases {
+            let r = try stack.call(method, path, token: token, json: body)
+            XCTAssertEqual(r.status, 400, "\(path): " + String(decoding: r.body, as: UTF8.self))
+            XCTAssertEqual(TestStack.object(r)["detail"] as? String, field, "\(path): " + String(decoding: r.body, as: UTF8.self))
+        }
     }
 }
