@@ -24,25 +24,8 @@ public struct CheckpointStore {
             """, [jobID, jobType, username, fileName, path, String(bytes)])
     }
 
-    /// Saves the rows a backup file cannot carry (orphaned instances, ontologies
-    /// without sources) with the checkpoint, inside the database: `db` is the graph's
-    /// connection, and nothing is read into memory. Returns how many.
-    @discardableResult
-    public func saveUnrepresentableRows(checkpointID: String) throws -> Int {
-        try db.query("DELETE FROM kg_api.checkpoint_rows WHERE checkpoint_id = $1::uuid", [checkpointID])
-        let instances = try db.query("""
-            INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key, quote, source_id)
-            SELECT $1::uuid, 'instance', instance_id, quote, source_id FROM kg.instances i
-            WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)
-            """, [checkpointID]).affectedRows
-        let ontologies = try db.query("""
-            INSERT INTO kg_api.checkpoint_rows (checkpoint_id, kind, key)
-            SELECT $1::uuid, 'ontology', name FROM kg.ontologies o WHERE NOT EXISTS (SELECT 1 FROM kg.sources s WHERE s.document = o.name)
-            """, [checkpointID]).affectedRows
-        return instances + ontologies
-    }
-
-    /// Puts the saved rows back (inside a rollback's transaction, on `db`).
+    /// Puts back the rows an older version saved beside its checkpoint, when its file
+    /// could not carry them (inside a checkpoint restore's transaction, on `db`).
     public func restoreUnrepresentableRows(checkpointID: String) throws {
         try db.query("""
             INSERT INTO kg.ontologies (name) SELECT key FROM kg_api.checkpoint_rows

@@ -15,8 +15,14 @@ public enum CopyText {
 
     /// A text[] literal: every element double-quoted with `"` and `\` escaped.
     public static func textArray(_ items: [String]) -> String {
+        textArrayWithNulls(items.map { Optional($0) })
+    }
+
+    /// A text[] literal with NULL elements (unquoted `NULL`; the string "NULL" is quoted).
+    public static func textArrayWithNulls(_ items: [String?]) -> String {
         "{" + items.map { item in
-            "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            guard let item else { return "NULL" }
+            return "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }.joined(separator: ",") + "}"
     }
 

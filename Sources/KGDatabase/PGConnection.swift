@@ -17,6 +17,9 @@ public final class PGConnection {
 
     public init(url: String, applicationName: String = "kg") throws {
         self.url = url
+        guard !url.utf8.contains(0) else {
+            throw PGError(sqlState: "08001", "the PostgreSQL connection URL holds the character U+0000")
+        }
         let withName = url.contains("?") ? "\(url)&application_name=\(applicationName)" : "\(url)?application_name=\(applicationName)"
         guard let conn = PQconnectdb(withName) else {
             throw PGError("cannot allocate a PostgreSQL connection")
@@ -100,6 +103,11 @@ public final class PGConnection {
     @discardableResult
     public func query(_ sql: String, _ params: [String?] = []) throws -> PGResult {
         let conn = try handle()
+        // libpq takes C strings: a U+0000 would cut the value short ("admin\0x" would bind as
+        // "admin"), and PostgreSQL text cannot hold it anyway. Refuse, naming the parameter.
+        if let index = params.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PGError.nulInParameter(index + 1)
+        }
         let res: OpaquePointer? = withCStrings(params) { values in
             PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
         }
@@ -113,6 +121,7 @@ public final class PGConnection {
     @discardableResult
     public func execute(_ sql: String) throws -> PGResult {
         let conn = try handle()
+        if sql.utf8.contains(0) { throw PGError(sqlState: PGError.nulSQLState, "the SQL text holds the character U+0000") }
         let res = PQexec(conn, sql)
         defer { PQclear(res) }
         let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
@@ -140,6 +149,7 @@ public final class PGConnection {
     @discardableResult
     public func copyOut(_ sql: String, onData: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let conn = try handle()
+        if sql.utf8.contains(0) { throw PGError(sqlState: PGError.nulSQLState, "the SQL text holds the character U+0000") }
         let res = PQexec(conn, sql)
         let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status == PGRES_COPY_OUT else {
@@ -187,6 +197,7 @@ public final class PGConnection {
     /// Starts `COPY … FROM STDIN`; feed it with ``CopyInWriter/write(_:)`` and end with ``CopyInWriter/finish()``.
     public func copyIn(_ sql: String) throws -> CopyInWriter {
         let conn = try handle()
+        if sql.utf8.contains(0) { throw PGError(sqlState: PGError.nulSQLState, "the SQL text holds the character U+0000") }
         let res = PQexec(conn, sql)
         let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status == PGRES_COPY_IN else {

@@ -11,6 +11,18 @@ public struct PGError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
+    /// The SQLSTATE PostgreSQL gives a text value it cannot hold (`untranslatable_character`),
+    /// used for a bind parameter holding U+0000, refused before it reaches libpq.
+    public static let nulSQLState = "22P05"
+
+    /// A bind parameter (`$index`) that holds U+0000.
+    public static func nulInParameter(_ index: Int) -> PGError {
+        PGError(sqlState: nulSQLState, "parameter $\(index) holds the character U+0000, which PostgreSQL text cannot hold")
+    }
+
+    /// Whether this is the refusal of a text holding U+0000.
+    public var isNULInText: Bool { sqlState == Self.nulSQLState }
+
     /// True when the connection itself is gone (server restarted, network cut):
     /// the caller may reconnect and retry the whole unit of work.
     public var isConnectionFailure: Bool {

@@ -30,6 +30,7 @@ public enum Gateway {
         router.add(middleware: ForwardedForMiddleware(trusted: try TrustedProxies(config.trustedProxies)))
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuthMiddleware(pool: pool))
+        router.add(middleware: NULRefusalMiddleware())
         let audit = AuditTrail(pool: pool, logger: logger)
         let backlog = JobFailureBacklog(logger: logger)
         let jobs = JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, backlog: backlog)

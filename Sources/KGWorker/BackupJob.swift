@@ -48,7 +48,7 @@ struct BackupJob {
         header.append(contentsOf: ",\"schema_version\":\(schemaVersion)".utf8)
         header.append(contentsOf: ",\"producer\":{\"name\":\"\(Producer.name)\",\"version\":\"\(Producer.version)\"}".utf8)
         header.append(contentsOf: ",\"statistics\":{".utf8)
-        header.append(contentsOf: ["concepts", "sources", "instances", "relationships", "vocabulary"]
+        header.append(contentsOf: ["concepts", "sources", "instances", "relationships", "vocabulary", "ontologies"]
             .map { "\"\($0)\":\(statistics[$0] ?? 0)" }.joined(separator: ",").utf8)
         header.append(contentsOf: "},\"data\":{".utf8)
         try header.withUnsafeBytes { try sink.write($0) }

@@ -17,26 +17,30 @@ enum BackupQueries {
         """
 
     /// Section names in file order. Vocabulary first: a streaming restore can then
-    /// check relationship types as they arrive.
-    static let sections = ["vocabulary", "concepts", "sources", "instances", "relationships"]
+    /// check relationship types as they arrive. `ontologies` (kg's files only) lists
+    /// every ontology row with its `created_at`, sources or not, so that a replace
+    /// restore gives back ontologies that hold no source (docs/DESIGN.md "Values").
+    static let sections = ["vocabulary", "ontologies", "concepts", "sources", "instances", "relationships"]
 
     static func counts(_ type: BackupType) -> String {
         switch type {
         case .full:
             return """
                 SELECT (SELECT count(*) FROM kg.vocabulary) AS vocabulary,
+                       (SELECT count(*) FROM kg.ontologies) AS ontologies,
                        (SELECT count(*) FROM kg.concepts) AS concepts,
                        (SELECT count(*) FROM kg.sources) AS sources,
-                       (SELECT count(*) FROM kg.instances JOIN kg.evidence USING (instance_id)) AS instances,
+                       (SELECT count(*) FROM kg.instances LEFT JOIN kg.evidence USING (instance_id)) AS instances,
                        (SELECT count(*) FROM kg.relationships) AS relationships
                 """
         case .ontology:
             return """
                 WITH \(ontologyScope)
                 SELECT (SELECT count(*) FROM kg.vocabulary) AS vocabulary,
+                       (SELECT count(*) FROM kg.ontologies WHERE name = current_setting('kg.backup_ontology')) AS ontologies,
                        (SELECT count(*) FROM scope_concepts) AS concepts,
                        (SELECT count(*) FROM scope_sources) AS sources,
-                       (SELECT count(*) FROM kg.instances i JOIN kg.evidence e USING (instance_id)
+                       (SELECT count(*) FROM kg.instances i LEFT JOIN kg.evidence e USING (instance_id)
                          WHERE i.source_id IN (SELECT source_id FROM scope_sources)) AS instances,
                        (SELECT count(*) FROM kg.relationships
                          WHERE from_concept_id IN (SELECT concept_id FROM scope_concepts)) AS relationships
@@ -61,6 +65,12 @@ enum BackupQueries {
                     'direction_semantics', direction_semantics)::text
                 FROM kg.vocabulary ORDER BY relationship_type
                 """
+        case "ontologies":
+            query = """
+                SELECT json_build_object('name', name, 'created_at', created_at)::text FROM kg.ontologies
+                \(scoped ? "WHERE name = current_setting('kg.backup_ontology')" : "")
+                ORDER BY name
+                """
         case "concepts":
             query = """
                 \(with)SELECT json_build_object('concept_id', concept_id, 'label', label, 'description', description,
@@ -83,10 +93,11 @@ enum BackupQueries {
                 ORDER BY source_id
                 """
         case "instances":
+            // An instance that evidences no concept is one record with "concept_id": null.
             query = """
                 \(with)SELECT json_build_object('instance_id', i.instance_id, 'quote', i.quote,
                     'concept_id', e.concept_id, 'source_id', i.source_id)::text
-                FROM kg.instances i JOIN kg.evidence e USING (instance_id)
+                FROM kg.instances i LEFT JOIN kg.evidence e USING (instance_id)
                 \(scoped ? "WHERE i.source_id IN (SELECT source_id FROM scope_sources)" : "")
                 ORDER BY i.instance_id, e.concept_id
                 """

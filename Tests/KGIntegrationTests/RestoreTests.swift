@@ -227,9 +227,10 @@ final class RestoreTests: XCTestCase {
         }
         let bad = stack.root + "/out-of-range.json"
         try file("[0.5,1e999]", createdAt: "null").write(toFile: bad, atomically: true, encoding: .utf8)
-        let failed = try restore(bad)
-        XCTAssertEqual(failed["status"] as? String, "failed", "\(failed)")
-        XCTAssertTrue((failed["error"] as? String ?? "").contains("1e999"), "\(failed)")
+        // The checker applies the restore's range rule (issue 12): refused at upload, naming record and field.
+        let (status, refusal) = try stack.uploadRestore(bad)
+        XCTAssertEqual(status, 400, "\(refusal)")
+        XCTAssertTrue("\(refusal)".contains("data.concepts[0] (c1): embedding[1] holds 1e999, out of range"), "\(refusal)")
         XCTAssertEqual(try stack.graphChecksum(), before, "nothing changed")
 
         let good = stack.root + "/binary.json"

@@ -8,7 +8,9 @@
 /// References are resolved at the end because sections may come in any order.
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
-    static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary"]
+    static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary", "ontologies"]
+    /// The `producer.name` of files written by this system (BACKUP_FORMAT.md).
+    static let kgProducer = "kg"
     /// The top-level keys the rules and the report read. Values of other keys
     /// are not kept: a file may carry any number of them, of any size.
     static let keptMetadata: Set<String> = ["version", "type", "timestamp", "ontology", "schema_version", "producer", "statistics"]
@@ -41,6 +43,11 @@ struct IntegrityRules {
     }
     private var pendingSources: [String: String] = [:]
     private var pendingSourceOrder: [String] = []
+    /// Instances with `"concept_id": null` (kg's files carry instances that evidence no
+    /// concept that way; the platform's never do): the first few, and how many.
+    private var conceptlessInstances: [String] = []
+    private var conceptlessInstanceCount = 0
+    private var ontologyNames: Set<String> = []
 
     // Vocabulary
     private var vocabularyTypes: Set<String> = []
@@ -120,6 +127,10 @@ struct IntegrityRules {
             log.add(.error, .format, "\(place)\(field) holds the character U+0000 (\\u0000), which the database cannot store",
                     kind: "records holding U+0000")
         }
+        for found in RecordValueRules.problems(section: section, record: value) {
+            let id = Self.idKeys[section].flatMap { value[$0]?.stringValue }.map { " (\($0))" } ?? ""
+            log.add(.error, .format, "\(place)\(id): \(found.field) \(found.problem)", kind: "records with values the database cannot store")
+        }
         switch section {
         case "concepts":
             guard let id = nonEmptyString(value["concept_id"]) else {
@@ -146,6 +157,10 @@ struct IntegrityRules {
             if let concept = nonEmptyString(value["concept_id"]) {
                 // Concepts usually come first, so most references resolve at once and nothing is stored for them.
                 if !conceptIds.contains(concept) { unresolvedConcepts.instance(names: concept, referrer: name) }
+            } else if case .null? = value["concept_id"] {
+                // Valid in kg's files only; the producer may come after the data, so judged at the end.
+                conceptlessInstanceCount += 1
+                if conceptlessInstances.count < 5 { conceptlessInstances.append("\(name) (\(place))") }
             } else {
                 log.add(.error, .references, "\(name) (\(place)) has no concept_id", kind: "instances without concept_id")
             }
@@ -187,34 +202,25 @@ struct IntegrityRules {
             } else {
                 log.add(.error, .format, "\(place) has no relationship_type", kind: "vocabulary rows without relationship_type")
             }
+        case "ontologies":
+            guard let name = nonEmptyString(value["name"]) else {
+                log.add(.error, .format, "\(place) has no name", kind: "ontologies without a name")
+                return
+            }
+            if !ontologyNames.insert(name).inserted {
+                log.add(.error, .references, "ontology \(name) is listed more than once (again at \(place)); a restore cannot load both",
+                        kind: "duplicate ontologies")
+            }
         default:
             break
         }
     }
 
-    /// Where in `value` a string or a member name holds U+0000 (".label",
-    /// ".properties.note", "[3]"), or nil. JSON can carry it only as the
-    /// escape \u0000, which the reader has decoded by now.
-    static func pathToNUL(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let s):
-            return s.utf8.contains(0) ? "" : nil
-        case .array(let elements):
-            for (i, element) in elements.enumerated() {
-                if case .number = element { continue }
-                if let rest = pathToNUL(element) { return "[\(i)]" + rest }
-            }
-            return nil
-        case .object(let members):
-            for member in members {
-                if member.key.utf8.contains(0) { return "." + JSONEscaping.quoted(member.key) }
-                if let rest = pathToNUL(member.value) { return "." + member.key + rest }
-            }
-            return nil
-        case .null, .bool, .number:
-            return nil
-        }
-    }
+    static let idKeys = ["instances": "instance_id", "concepts": "concept_id", "sources": "source_id",
+                         "vocabulary": "relationship_type", "ontologies": "name"]
+
+    /// See ``JSONValue/pathToNUL``.
+    static func pathToNUL(_ value: JSONValue) -> String? { value.pathToNUL }
 
     private func nonEmptyString(_ value: JSONValue?) -> String? {
         guard let s = value?.stringValue, !s.isEmpty else { return nil }
@@ -321,6 +327,15 @@ struct IntegrityRules {
     /// them (ontology backups only; zero otherwise).
     private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> (Int, IntegrityReport.ExternalReferences) {
         let none = IntegrityReport.ExternalReferences.none
+        if conceptlessInstanceCount > 0 && metadata["producer"]?["name"]?.stringValue != Self.kgProducer {
+            // Only kg's files (the producer marker) say "an instance evidencing no concept" with null.
+            for name in conceptlessInstances {
+                log.add(.error, .references, "\(name) has no concept_id", kind: "instances without concept_id")
+            }
+            if conceptlessInstanceCount > conceptlessInstances.count {
+                log.add(.error, .references, "... and \(conceptlessInstanceCount - conceptlessInstances.count) more instances without concept_id")
+            }
+        }
         // A missing sources or concepts section has its own error; naming
         // every reference into it would only bury that.
         for id in pendingSourceOrder where sectionsAsArray.contains("sources") && !sourceIds.contains(id) {

@@ -110,6 +110,26 @@ public struct JSONNumber: Sendable, CustomStringConvertible, ExpressibleByString
 
     /// The value as a `Double` (may round).
     public var doubleValue: Double? { Double(text) }
+
+    // MARK: - Non-finite literals
+
+    /// `NaN`, `Infinity` and `-Infinity` are not JSON, but Python's `json.dumps`
+    /// (the platform's exporter) writes them bare for non-finite floats, so the
+    /// reader accepts them as numbers with this text. Only `double precision[]`
+    /// fields take them (`Float8Element`); anywhere else the checker refuses them.
+    public static let nan: JSONNumber = "NaN"
+    public static let infinity: JSONNumber = "Infinity"
+    public static let negativeInfinity: JSONNumber = "-Infinity"
+
+    /// The value of a non-finite literal, or nil for an ordinary number.
+    public var nonFiniteValue: Double? {
+        switch self {
+        case Self.nan: return .nan
+        case Self.infinity: return .infinity
+        case Self.negativeInfinity: return -.infinity
+        default: return nil
+        }
+    }
 }
 
 extension JSONNumber: Hashable {

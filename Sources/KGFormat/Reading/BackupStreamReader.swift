@@ -241,7 +241,7 @@ public final class BackupStreamReader {
         case UInt8(ascii: "\""):
             scanInString = true
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+             UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "I"):
             scanScalar = true
             return try continueValue(base, i, count)
         default:

@@ -68,8 +68,18 @@ struct JSONValueParser {
             case UInt8(ascii: "\""):
                 i += 1
                 value = .string(try parseStringBody(scratch: &scratch))
+            case UInt8(ascii: "-") where i + 1 < count && base[i + 1] == UInt8(ascii: "I"):
+                // Python's json.dumps writes non-finite floats as bare literals (see JSONNumber.nonFinite).
+                try expectLiteral("-Infinity")
+                value = .number(JSONNumber.negativeInfinity)
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 value = .number(try parseNumber())
+            case UInt8(ascii: "N"):
+                try expectLiteral("NaN")
+                value = .number(JSONNumber.nan)
+            case UInt8(ascii: "I"):
+                try expectLiteral("Infinity")
+                value = .number(JSONNumber.infinity)
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
                 value = .bool(true)

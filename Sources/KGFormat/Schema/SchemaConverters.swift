@@ -62,12 +62,20 @@ public enum SchemaConverters {
             }
         }
         guard case .array(let items) = current, !items.isEmpty else { return .null }
-        return .array(items.map { item in
-            if case .string = item { return item }
+        return .array(items.map(synonymElement))
+    }
+
+    /// One element of a synonyms list as the restore stores it in `varchar[]`: a string as
+    /// it is, null as a NULL element, anything else as its JSON text ("3", "true").
+    /// The one rule of every file version, so the checker has none to apply.
+    public static func synonymElement(_ item: JSONValue) -> JSONValue {
+        switch item {
+        case .string, .null: return item
+        default:
             var bytes: [UInt8] = []
             item.write(to: &bytes)
             return .string(String(decoding: bytes, as: UTF8.self))
-        })
+        }
     }
 }
 

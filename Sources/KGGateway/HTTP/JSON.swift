@@ -22,6 +22,17 @@ enum JSON {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
+    /// U+0000 cannot reach the database (libpq would cut the text short at it, so
+    /// "admin\u0000x" would name the user admin): a 400 naming the field ("username",
+    /// "references[0].concept_id"). Every JSON body route calls this before decoding.
+    static func refuseNUL(in buffer: ByteBuffer) throws {
+        guard buffer.readableBytesView.contains(UInt8(ascii: "\\")) || buffer.readableBytesView.contains(0),
+              let value = try? JSONValue.parse(String(decoding: buffer.readableBytesView, as: UTF8.self)),
+              let path = value.pathToNUL else { return }
+        let field = path.hasPrefix(".") ? String(path.dropFirst()) : path.isEmpty ? "the body" : path
+        throw APIError.badRequest("the field \(field) holds the character U+0000 (\\u0000), which is not allowed", detail: field)
+    }
+
     /// Reads a small JSON request body (at most `limit` bytes) and decodes it.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024) async throws -> T {
         let buffer: ByteBuffer
@@ -30,6 +41,7 @@ enum JSON {
         } catch {
             throw APIError(.contentTooLarge, "request body too large", detail: "at most \(limit) bytes of JSON")
         }
+        try refuseNUL(in: buffer)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch {

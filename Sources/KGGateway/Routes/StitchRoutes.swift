@@ -28,6 +28,7 @@ struct StitchRoutes {
         var request = request
         let buffer = try await request.collectBody(upTo: Self.maxBody)
         let params: StitchJobParams
+        try JSON.refuseNUL(in: buffer)
         do {
             struct Body: Decodable {
                 let references: [StitchReference]?

@@ -56,6 +56,7 @@ struct SurgeryRoutes {
         var request = request
         let buffer = try await request.collectBody(upTo: 64 * 1024)
         guard buffer.readableBytes > 0 else { return Options(name: nil, dry_run: nil, checkpoint: nil, keep_checkpoint: nil, no_wait: nil) }
+        try JSON.refuseNUL(in: buffer)
         do {
             return try JSONDecoder().decode(Options.self, from: Data(buffer.readableBytesView))
         } catch {

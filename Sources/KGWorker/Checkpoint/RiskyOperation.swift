@@ -13,8 +13,7 @@ import KGService
 /// 1. the checkpoint: a full backup of the graph by the backup writer into temp
 ///    storage (`.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json`, fsynced), when the
 ///    operation asks for one (its `makeCheckpoint` closure, called at its
-///    `creating_checkpoint` stage), plus the rows a backup cannot carry
-///    (`kg_api.checkpoint_rows`, copied by one `INSERT … SELECT`);
+///    `creating_checkpoint` stage); kg's files carry every graph row;
 /// 2. the operation, in **one transaction** that the body opens and leaves open;
 /// 3. the integrity of the graph (``GraphIntegritySQL``), inside that transaction;
 /// 4. the commit, which marks the job row `completed` in the same transaction
@@ -173,9 +172,6 @@ struct RiskyOperation {
                 try CheckpointStore($0).recordReady(jobID: job.jobID, jobType: job.type, username: job.username,
                                                     fileName: name, path: path, bytes: written.bytes)
             }
-            // Rows the file cannot carry, copied inside the database (nothing held here);
-            // the graph lock keeps them consistent with the snapshot.
-            try CheckpointStore(db).saveUnrepresentableRows(checkpointID: job.jobID)
             // On disk before the operation starts: a host crash must not leave a torn file behind a kept row.
             try Self.syncToDisk(path)
         } catch {

@@ -8,8 +8,8 @@ import KGFormat
 /// parses every element of a `double precision[]` itself (`array_in` and
 /// `float8in`, about half of its CPU in a restore). Here the worker, on the other
 /// core, turns each number into its IEEE bits with `strtod` — the same correctly
-/// rounded conversion `float8in` makes, so the stored values are bit for bit
-/// the ones the text form gives. `created_at` is NULL in the binary row: its text
+/// rounded conversion `float8in` makes, with its range rule (`Float8Element`), so
+/// the stored values are bit for bit the ones the text form gives. `created_at` is NULL in the binary row: its text
 /// is returned for PostgreSQL to parse afterwards (`RestoreSQL.conceptCreatedAt`),
 /// so every timestamp form PostgreSQL accepts still works.
 ///
@@ -43,7 +43,7 @@ enum ConceptBinaryEncoder {
         appendInt16(Int16(columns.count), to: &out)
         let conceptID = try fields.text("concept_id", required: true)!
         appendText(conceptID, to: &out)
-        appendText(try fields.text("label", required: true), to: &out)
+        appendText(try fields.text("label", required: true, allowEmpty: true), to: &out)
         appendText(try fields.text("description"), to: &out)
         appendTextArray(try fields.strings("search_terms") ?? [], to: &out)  // NOT NULL DEFAULT '{}'
         try appendEmbedding(fields, to: &out)
@@ -65,9 +65,9 @@ enum ConceptBinaryEncoder {
     }
 
     /// A one-dimensional `text[]` (an empty list: a zero-dimension array, as `'{}'` is).
-    private static func appendTextArray(_ items: [String], to out: inout [UInt8]) {
+    private static func appendTextArray(_ items: [String?], to out: inout [UInt8]) {
         var body: [UInt8] = []
-        arrayHeader(count: items.count, elementType: textOID, to: &body)
+        arrayHeader(count: items.count, hasNulls: items.contains(nil), elementType: textOID, to: &body)
         for item in items { appendText(item, to: &body) }
         appendInt32(Int32(body.count), to: &out)
         out.append(contentsOf: body)
@@ -79,15 +79,20 @@ enum ConceptBinaryEncoder {
         let items = try fields.numberList("embedding") ?? []
         let lengthAt = out.count
         appendInt32(0, to: &out)
-        arrayHeader(count: items.count, elementType: float8OID, to: &out)
+        let flagsAt = out.count + 4
+        arrayHeader(count: items.count, hasNulls: false, elementType: float8OID, to: &out)
         out.reserveCapacity(out.count + items.count * 12)
-        for item in items {
-            let n = try fields.number(item, "embedding")
-            guard let value = Self.double(n), value.isFinite else {
-                throw fields.fail("embedding", "holds \(n.text), out of range for double precision")
+        for (index, item) in items.enumerated() {
+            // The checker's rule (`Float8Element`): numbers by float8in's rule, "NaN"/"Infinity"
+            // strings and bare literals, null elements.
+            switch try fields.float8(item, "embedding", at: index) {
+            case .value(let value):
+                appendInt32(8, to: &out)
+                appendUInt64(value.bitPattern, to: &out)
+            case .null:
+                appendInt32(-1, to: &out)
+                out[flagsAt + 3] = 1  // the array's has-nulls flag
             }
-            appendInt32(8, to: &out)
-            appendUInt64(value.bitPattern, to: &out)
         }
         let length = Int32(out.count - lengthAt - 4)
         withUnsafeBytes(of: length.bigEndian) { raw in
@@ -95,31 +100,13 @@ enum ConceptBinaryEncoder {
         }
     }
 
-    private static func arrayHeader(count: Int, elementType: UInt32, to out: inout [UInt8]) {
+    private static func arrayHeader(count: Int, hasNulls: Bool, elementType: UInt32, to out: inout [UInt8]) {
         appendInt32(count == 0 ? 0 : 1, to: &out)  // dimensions
-        appendInt32(0, to: &out)                   // no NULL elements
+        appendInt32(hasNulls ? 1 : 0, to: &out)    // whether elements may be NULL
         appendUInt32(elementType, to: &out)
         if count > 0 {
             appendInt32(Int32(count), to: &out)
             appendInt32(1, to: &out)               // lower bound
-        }
-    }
-
-    /// The correctly rounded value of a JSON number literal (`strtod`, as PostgreSQL's `float8in`).
-    static func double(_ number: JSONNumber) -> Double? {
-        number.withUTF8 { utf8 -> Double? in
-            guard utf8.count < 64 else { return Double(number.text) }
-            // A NUL-terminated copy on the stack; JSON number text never depends on the locale's
-            // decimal point here, because a number strtod does not read to its end is refused.
-            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: utf8.count + 1) { buffer -> Double? in
-                let base = buffer.baseAddress!
-                UnsafeMutableRawPointer(base).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count)
-                base[utf8.count] = 0
-                var end: UnsafeMutablePointer<CChar>?
-                let value = strtod(base, &end)
-                guard let end, end == base + utf8.count else { return Double(number.text) }
-                return value
-            }
         }
     }
 

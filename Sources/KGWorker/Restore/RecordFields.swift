@@ -20,10 +20,12 @@ struct RecordFields {
     }
 
     /// A text column: a string as it is, a number or boolean as its text; nil for null or missing.
-    func text(_ key: String, required: Bool = false) throws -> String? {
+    /// `required`: not null; ids must not be empty either (the checker's rule), other
+    /// NOT NULL text (`allowEmpty`: a label, a document name) may be.
+    func text(_ key: String, required: Bool = false, allowEmpty: Bool = false) throws -> String? {
         switch record[key] {
         case .string(let s)?:
-            if required && s.isEmpty { throw fail(key, "is empty") }
+            if required && !allowEmpty && s.isEmpty { throw fail(key, "is empty") }
             return s
         case .number(let n)?: return n.text
         case .bool(let b)?: return b ? "true" : "false"
@@ -34,13 +36,16 @@ struct RecordFields {
         }
     }
 
-    /// A list of strings; nil for null or missing.
-    func strings(_ key: String, problem: String = "must be an array of strings") throws -> [String]? {
+    /// A list of strings, with NULL elements for nulls; nil for null or missing.
+    func strings(_ key: String, problem: String = "must be an array of strings") throws -> [String?]? {
         switch record[key] {
         case .array(let items)?:
             return try items.map { item in
-                guard let s = item.stringValue else { throw fail(key, problem) }
-                return s
+                switch item {
+                case .string(let s): return s
+                case .null: return nil
+                default: throw fail(key, problem)
+                }
             }
         case .null?, nil: return nil
         default: throw fail(key, problem)
@@ -48,7 +53,7 @@ struct RecordFields {
     }
 
     /// The elements of a list of numbers; nil for null or missing. Each element is
-    /// checked by the caller as it writes it (`number(_:_:)`), in one pass.
+    /// read by the caller as it writes it (`float8(_:_:at:)`), in one pass.
     func numberList(_ key: String) throws -> [JSONValue]? {
         switch record[key] {
         case .array(let items)?: return items
@@ -57,10 +62,14 @@ struct RecordFields {
         }
     }
 
-    /// One element of `numberList(key)`.
+    /// One element of `numberList(key)`, by the checker's rule (`Float8Element`): a
+    /// problem names the element ("embedding[2] holds 1e-400, out of range …").
     @inline(__always)
-    func number(_ item: JSONValue, _ key: String) throws -> JSONNumber {
-        guard case .number(let n) = item else { throw fail(key, "must be an array of numbers") }
-        return n
+    func float8(_ item: JSONValue, _ key: String, at index: Int) throws -> Float8Element {
+        do {
+            return try Float8Element(item)
+        } catch {
+            throw fail("\(key)[\(index)]", error.message)
+        }
     }
 }

@@ -156,7 +156,7 @@ struct RestoreJob {
             try report(.restoringConcepts, done: 1, total: 1, force: true)
 
             try report(.restoringSources, done: 0, total: checked.counts["sources"] ?? 0, force: true)
-            try db.query(RestoreSQL.ontologies)
+            for statement in RestoreSQL.ontologies { try db.query(statement) }
             count(try db.query(RestoreSQL.sources), "sources", &restored, &updated)
             try report(.restoringSources, done: 1, total: 1, force: true)
 

@@ -18,6 +18,7 @@ enum RestoreSQL {
             file_path text, content_type text, garage_key text, storage_key text) ON COMMIT DROP;
         CREATE TEMP TABLE stage_instances (ord bigint, instance_id text, quote text, concept_id text, source_id text) ON COMMIT DROP;
         CREATE TEMP TABLE stage_relationships (ord bigint, from_id text, to_id text, type text, properties jsonb) ON COMMIT DROP;
+        CREATE TEMP TABLE stage_ontologies (ord bigint, name text, created_at timestamptz) ON COMMIT DROP;
         """
 
     static let indexStaging = """
@@ -52,6 +53,9 @@ enum RestoreSQL {
             SELECT instance_id FROM stage_instances GROUP BY instance_id
             HAVING count(DISTINCT (coalesce(quote, ''), source_id)) > 1 ORDER BY 1 LIMIT 5
             """),
+        Check(message: "ontologies appear more than once", sql: """
+            SELECT name FROM stage_ontologies GROUP BY name HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+            """),
         Check(message: "instances have no quote", sql: """
             SELECT DISTINCT instance_id FROM stage_instances WHERE quote IS NULL ORDER BY 1 LIMIT 5
             """),
@@ -69,9 +73,10 @@ enum RestoreSQL {
 
     /// `concept` is staged or (merge) live. With `direct`, a replace loaded the
     /// file's concepts straight into `kg.concepts`, which then holds exactly them.
+    /// NULL (an instance that evidences no concept) names nothing, so nothing is missing.
     static func conceptKnown(_ column: String, merge: Bool, direct: Bool = false) -> String {
-        if direct { return "(EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" }
-        return "(EXISTS (SELECT 1 FROM stage_concepts sc WHERE sc.concept_id = \(column))"
+        if direct { return "(\(column) IS NULL OR EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" }
+        return "(\(column) IS NULL OR EXISTS (SELECT 1 FROM stage_concepts sc WHERE sc.concept_id = \(column))"
             + (merge ? " OR EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = \(column)))" : ")")
     }
 
@@ -208,9 +213,15 @@ enum RestoreSQL {
         RETURNING (xmax = 0) AS inserted
         """
 
-    static let ontologies = """
-        INSERT INTO kg.ontologies (name) SELECT DISTINCT document FROM stage_sources ON CONFLICT DO NOTHING
+    /// The file's ontology list (kg's files: with their creation times, sources or not;
+    /// a merge keeps an existing row as it is), then the ontologies its sources name.
+    static let ontologies = [
         """
+        INSERT INTO kg.ontologies (name, created_at) SELECT name, coalesce(created_at, now()) FROM stage_ontologies
+        ORDER BY ord ON CONFLICT DO NOTHING
+        """,
+        "INSERT INTO kg.ontologies (name) SELECT DISTINCT document FROM stage_sources ON CONFLICT DO NOTHING",
+    ]
 
     static let sources = """
         INSERT INTO kg.sources (source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key)
@@ -231,7 +242,7 @@ enum RestoreSQL {
 
     static let evidence = """
         INSERT INTO kg.evidence (instance_id, concept_id)
-        SELECT DISTINCT instance_id, concept_id FROM stage_instances
+        SELECT DISTINCT instance_id, concept_id FROM stage_instances WHERE concept_id IS NOT NULL
         ON CONFLICT DO NOTHING
         """
 
@@ -272,7 +283,7 @@ enum RestoreSQL {
                 """),
             Check(message: "restored instances evidence no concept", sql: """
                 SELECT i.instance_id FROM kg.instances i
-                WHERE i.instance_id IN (SELECT instance_id FROM stage_instances)
+                WHERE i.instance_id IN (SELECT instance_id FROM stage_instances WHERE concept_id IS NOT NULL)
                 AND NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id) LIMIT 5
                 """),
             Check(message: "staged concepts are missing from the graph after the restore", sql: """
@@ -293,7 +304,11 @@ enum RestoreSQL {
                     (SELECT count(DISTINCT source_id) FROM stage_sources) b) x WHERE a <> b
                 UNION ALL
                 SELECT 'evidence ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.evidence) a,
-                    (SELECT count(*) FROM (SELECT DISTINCT instance_id, concept_id FROM stage_instances) d) b) x WHERE a <> b
+                    (SELECT count(*) FROM (SELECT DISTINCT instance_id, concept_id FROM stage_instances
+                    WHERE concept_id IS NOT NULL) d) b) x WHERE a <> b
+                UNION ALL
+                SELECT 'instances ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.instances) a,
+                    (SELECT count(DISTINCT instance_id) FROM stage_instances) b) x WHERE a <> b
                 UNION ALL
                 SELECT 'relationships ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.relationships) a,
                     (SELECT count(*) FROM stage_relationships) b) x WHERE a <> b

@@ -15,6 +15,7 @@ enum StagingRecordEncoder {
         "concepts": ["concept_id", "label", "description", "search_terms", "embedding", "created_at"],
         "sources": ["source_id", "document", "paragraph", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
         "instances": ["instance_id", "quote", "concept_id", "source_id"],
+        "ontologies": ["name", "created_at"],
         "relationships": ["from_id", "to_id", "type", "properties"],
     ]
 
@@ -48,14 +49,14 @@ enum StagingRecordEncoder {
             try encoder.text("direction_semantics")
         case "concepts":
             try encoder.text("concept_id", required: true)
-            try encoder.text("label", required: true)
+            try encoder.text("label", required: true, allowEmpty: true)
             try encoder.text("description")
             try encoder.strings("search_terms", nullAsEmpty: true)
             try encoder.numbers("embedding", nullAsEmpty: true)
             try encoder.text("created_at")
         case "sources":
             try encoder.text("source_id", required: true)
-            try encoder.text("document", required: true)
+            try encoder.text("document", required: true, allowEmpty: true)
             try encoder.integer("paragraph")
             try encoder.text("full_text")
             try encoder.text("file_path")
@@ -65,8 +66,12 @@ enum StagingRecordEncoder {
         case "instances":
             try encoder.text("instance_id", required: true)
             try encoder.text("quote")
-            try encoder.text("concept_id", required: true)
+            // null: an instance that evidences no concept (kg's files; the checker refuses it in others)
+            try encoder.text("concept_id")
             try encoder.text("source_id", required: true)
+        case "ontologies":
+            try encoder.text("name", required: true)
+            try encoder.text("created_at")
         default: // relationships
             try encoder.text("from", required: true)
             try encoder.text("to", required: true)
@@ -84,6 +89,12 @@ private struct RowEncoder {
     let fields: RecordFields
     var row: [UInt8] = []
 
+    // Array elements float8in reads as themselves.
+    private static let nullElement = Array("NULL".utf8)
+    private static let nanElement = Array("NaN".utf8)
+    private static let infinityElement = Array("Infinity".utf8)
+    private static let minusInfinityElement = Array("-Infinity".utf8)
+
     init(fields: RecordFields) {
         self.fields = fields
         row.reserveCapacity(256)
@@ -99,16 +110,17 @@ private struct RowEncoder {
         CopyText.appendField(text, to: &row)
     }
 
-    mutating func text(_ key: String, required: Bool = false) throws {
-        if let s = try fields.text(key, required: required) { value(s) } else { null() }
+    mutating func text(_ key: String, required: Bool = false, allowEmpty: Bool = false) throws {
+        if let s = try fields.text(key, required: required, allowEmpty: allowEmpty) { value(s) } else { null() }
     }
 
+    /// An `integer` column (`RecordValueRules.isInteger`, the checker's rule).
     mutating func integer(_ key: String) throws {
+        guard RecordValueRules.isInteger(fields.record[key]) else { throw fields.fail(key, "must be an integer") }
         switch fields.record[key] {
-        case .number(let n)? where n.intValue != nil: value(n.text)
-        case .string(let s)? where Int(s) != nil: value(s)
-        case .null?, nil: null()
-        default: throw fields.fail(key, "must be an integer")
+        case .number(let n)?: value(n.text)
+        case .string(let s)?: value(s)
+        default: null()
         }
     }
 
@@ -122,7 +134,7 @@ private struct RowEncoder {
 
     mutating func strings(_ key: String, nullAsEmpty: Bool = false) throws {
         if let texts = try fields.strings(key) {
-            value(CopyText.textArray(texts))
+            value(CopyText.textArrayWithNulls(texts))
         } else if nullAsEmpty {
             value("{}")
         } else {
@@ -130,13 +142,16 @@ private struct RowEncoder {
         }
     }
 
-    /// Vocabulary synonyms at the current schema: a list of strings, or null (an empty list too).
-    /// (Older shapes are converted before this, by `SchemaConverters`.)
+    /// Vocabulary synonyms at the current schema: a list, or null (an empty list too); elements
+    /// as `SchemaConverters.synonymElement` says (older shapes are converted before this).
     mutating func synonyms(_ key: String) throws {
-        if let texts = try fields.strings(key, problem: "must be a list of strings or null"), !texts.isEmpty {
-            value(CopyText.textArray(texts))
-        } else {
+        switch fields.record[key] {
+        case .array(let items)? where !items.isEmpty:
+            value(CopyText.textArrayWithNulls(items.map { SchemaConverters.synonymElement($0).stringValue }))
+        case .array?, .null?, nil:
             null()
+        default:
+            throw fields.fail(key, "must be a list of strings or null")
         }
     }
 
@@ -145,13 +160,21 @@ private struct RowEncoder {
             if nullAsEmpty { value("{}") } else { null() }
             return
         }
-        // A double precision[] literal, written straight from the numbers' text.
+        // A double precision[] literal, written straight from the numbers' text (float8in
+        // then makes the bits strtod makes), after the checker's rule (`Float8Element`).
         row.append(0x09)
         row.append(UInt8(ascii: "{"))
         for (index, item) in items.enumerated() {
-            let n = try fields.number(item, key)
             if index > 0 { row.append(UInt8(ascii: ",")) }
-            n.append(to: &row)
+            if case .number(let n) = item, n.nonFiniteValue == nil {
+                if !Float8Element.plainlyInRange(n) { _ = try fields.float8(item, key, at: index) }
+                n.append(to: &row)
+                continue
+            }
+            switch try fields.float8(item, key, at: index) {
+            case .null: row.append(contentsOf: Self.nullElement)
+            case .value(let d): row.append(contentsOf: d.isNaN ? Self.nanElement : d > 0 ? Self.infinityElement : Self.minusInfinityElement)
+            }
         }
         row.append(UInt8(ascii: "}"))
     }

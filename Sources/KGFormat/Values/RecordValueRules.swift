@@ -1,0 +1,148 @@
+/// The value rules a restore applies to a record's fields that hold arrays of
+/// numbers or strings, and to relationship properties, as the checker applies
+/// them: a file `kg admin verify` calls valid never fails a restore on them.
+///
+/// - `embedding` (concepts, vocabulary): null, or an array of `Float8Element`s.
+/// - `search_terms` (concepts): null, or an array of strings and nulls (NULL
+///   elements of the `text[]`). `synonyms` (vocabulary) take any list: other
+///   elements are stored as their JSON text (`SchemaConverters.synonymElement`, the
+///   rule of older files too), so there is nothing to refuse.
+/// - relationship `properties` are stored as jsonb, which has no NaN or
+///   Infinity: a bare `NaN`/`Infinity` literal there cannot be restored.
+///
+/// ```swift
+/// RecordValueRules.problems(section: "concepts", record: record)
+/// // [(field: "embedding[2]", problem: "holds 1e-400, out of range for double precision")]
+/// ```
+public enum RecordValueRules {
+    public struct Problem: Equatable, Sendable {
+        /// The field, with the element's index when one element is at fault: "embedding[2]".
+        public let field: String
+        public let problem: String
+    }
+
+    /// Text columns per section (a string, or a number or boolean as its text, or null),
+    /// those that must not be null, integer (`integer`, 32 bits) and boolean columns:
+    /// the restore's `StagingRecordEncoder` rules. Ids are the checker's own rules.
+    static let textFields: [String: [String]] = [
+        "vocabulary": ["description", "category", "added_by", "added_at", "deprecation_reason", "embedding_model",
+                       "embedding_generated_at", "direction_semantics"],
+        "concepts": ["label", "description", "created_at"],
+        "sources": ["document", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
+        "instances": ["quote"],
+        "ontologies": ["created_at"],
+    ]
+    static let notNullFields: [String: [String]] = ["concepts": ["label"], "sources": ["document"], "instances": ["quote"]]
+    static let integerFields: [String: [String]] = ["vocabulary": ["usage_count"], "sources": ["paragraph"]]
+    static let booleanFields: [String: [String]] = ["vocabulary": ["is_active", "is_builtin"]]
+
+    public static func problems(section: String, record: JSONValue) -> [Problem] {
+        var found: [Problem] = []
+        scalars(section, record, &found)
+        switch section {
+        case "concepts":
+            numbers("embedding", record, &found)
+            strings("search_terms", record, &found)
+        case "vocabulary":
+            numbers("embedding", record, &found)
+        case "relationships":
+            switch record["properties"] {
+            case .object?, .null?, nil: break
+            case let other?: found.append(Problem(field: "properties", problem: "must be an object, found \(other.kind)"))
+            }
+            if let properties = record["properties"], let path = pathToNonFinite(properties) {
+                found.append(Problem(field: "properties" + path,
+                                     problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
+            }
+        default:
+            break
+        }
+        return found
+    }
+
+    private static func scalars(_ section: String, _ record: JSONValue, _ found: inout [Problem]) {
+        for key in textFields[section] ?? [] {
+            switch record[key] {
+            case .array?, .object?: found.append(Problem(field: key, problem: "must be a string"))
+            case .null?, nil:
+                if notNullFields[section]?.contains(key) == true { found.append(Problem(field: key, problem: "is missing")) }
+            default: break
+            }
+        }
+        for key in integerFields[section] ?? [] where !isInteger(record[key]) {
+            found.append(Problem(field: key, problem: "must be an integer"))
+        }
+        for key in booleanFields[section] ?? [] {
+            switch record[key] {
+            case .bool?, .null?, nil: break
+            default: found.append(Problem(field: key, problem: "must be true or false"))
+            }
+        }
+    }
+
+    /// An `integer` column's value: a whole number (or its text) within 32 bits, or null.
+    public static func isInteger(_ value: JSONValue?) -> Bool {
+        switch value {
+        case .number(let n)?: return n.intValue.map { Int32(exactly: $0) != nil } ?? false
+        case .string(let s)?: return Int(s).map { Int32(exactly: $0) != nil } ?? false
+        case .null?, nil: return true
+        default: return false
+        }
+    }
+
+    private static func numbers(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
+        switch record[key] {
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                do {
+                    try Float8Element.check(item)
+                } catch {
+                    found.append(Problem(field: "\(key)[\(index)]", problem: error.message))
+                    return  // one finding per field: a broken embedding is one problem
+                }
+            }
+        case .null?, nil:
+            break
+        case let other?:
+            found.append(Problem(field: key, problem: "must be an array of numbers or null, found \(other.kind)"))
+        }
+    }
+
+    private static func strings(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
+        switch record[key] {
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                switch item {
+                case .string, .null: continue
+                default:
+                    found.append(Problem(field: "\(key)[\(index)]", problem: "must be a string or null, found \(item.kind)"))
+                    return
+                }
+            }
+        case .null?, nil:
+            break
+        case let other?:
+            found.append(Problem(field: key, problem: "must be an array of strings or null, found \(other.kind)"))
+        }
+    }
+
+    /// Where in `value` a non-finite number literal sits (".weight", "[2]", ""), or nil.
+    static func pathToNonFinite(_ value: JSONValue) -> String? {
+        switch value {
+        case .number(let n):
+            return n.nonFiniteValue == nil ? nil : ""
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if let rest = pathToNonFinite(element) { return "[\(i)]" + rest }
+            }
+            return nil
+        case .object(let members):
+            for member in members {
+                if let rest = pathToNonFinite(member.value) { return "." + member.key + rest }
+            }
+            return nil
+        case .null, .bool, .string:
+            return nil
+        }
+    }
+}

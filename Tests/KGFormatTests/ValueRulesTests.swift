@@ -1,0 +1,153 @@
+import Foundation
+import KGFormat
+import XCTest
+
+/// Issue 12: the checker applies the restore's value rules (`RecordValueRules`,
+/// `Float8Element`), so `kg admin verify` and a restore agree on every file.
+final class ValueRulesTests: XCTestCase {
+    private func document(concept: JSONValue? = nil, vocabulary: JSONValue? = nil, relationship: JSONValue? = nil,
+                          instance: JSONValue? = nil, ontologies: JSONValue? = nil, producer: Bool = true) -> JSONValue {
+        var sections = BackupFixtures.sections
+        func replaceFirst(_ name: String, _ record: JSONValue?) {
+            guard let record, let i = sections.firstIndex(where: { $0.key == name }) else { return }
+            var items = sections[i].value.arrayValue!
+            items[0] = record
+            sections[i].value = .array(items)
+        }
+        replaceFirst("concepts", concept)
+        replaceFirst("vocabulary", vocabulary)
+        replaceFirst("relationships", relationship)
+        if let instance {
+            let i = sections.firstIndex { $0.key == "instances" }!
+            sections[i].value = .array(sections[i].value.arrayValue! + [instance])
+        }
+        if let ontologies { sections.insert((key: "ontologies", value: ontologies), at: 1) }
+        var doc = BackupFixtures.document(sections: sections)
+        if !producer { doc = doc.setting("producer", nil) }
+        return doc
+    }
+
+    private func concept(embedding: JSONValue, terms: JSONValue = ["t"]) -> JSONValue {
+        ["concept_id": "c1", "label": "L", "search_terms": terms, "embedding": embedding]
+    }
+
+    private func errors(_ report: IntegrityReport) -> [String] { report.errors.map(\.message) }
+
+    func testNonFiniteStringsLiteralsAndNullElementsAreValid() {
+        let embedding: JSONValue = [.string("NaN"), .string("Infinity"), .string("-Infinity"), .number(.nan),
+                                    .number(.infinity), .number(.negativeInfinity), .null, .number("-0"), .number("1e-320"),
+                                    .number("5e-324"), .number("0e-999"), .number("1.7976931348623157e308")]
+        let report = check(document(concept: concept(embedding: embedding, terms: ["a", nil, "", "NULL"])))
+        XCTAssertEqual(report.findings, [])
+        let vocabulary: JSONValue = ["relationship_type": "IMPLIES", "synonyms": ["a", nil], "embedding": [.string("NaN"), nil]]
+        XCTAssertEqual(check(document(vocabulary: vocabulary)).findings, [])
+    }
+
+    func testBarePythonLiteralsAreRead() throws {
+        XCTAssertEqual(try JSONValue.parse("[NaN, Infinity, -Infinity, -0]"),
+                       [.number(.nan), .number(.infinity), .number(.negativeInfinity), .number("-0")])
+        for bad in ["[Nan]", "[-Inf]", "[NaNa]", "[infinity]", "[+Infinity]"] {
+            XCTAssertThrowsError(try JSONValue.parse(bad), bad)
+        }
+        // Through the streaming reader, whatever the chunking.
+        let text = String(decoding: document(concept: concept(embedding: [.number("0.5")])).jsonBytes, as: UTF8.self)
+            .replacingOccurrences(of: "[0.5]", with: "[NaN,Infinity,-Infinity,0.5]")
+        XCTAssertTrue(text.contains("[NaN,Infinity,-Infinity,0.5]"))
+        for chunk in [1, 2, 7, Int.max] {
+            XCTAssertEqual(check(Array(text.utf8), chunkSize: chunk).findings, [], "chunk \(chunk)")
+        }
+    }
+
+    func testNonNumbersAreRefusedNamingRecordAndField() {
+        let cases: [(JSONValue, String)] = [
+            ([.number("0.5"), .string("nan")], "data.concepts[0] (c1): embedding[1] must be an array of numbers"),
+            ([.bool(true)], "data.concepts[0] (c1): embedding[0] must be an array of numbers"),
+            ([[.number("0.5")]], "data.concepts[0] (c1): embedding[0] must be an array of numbers"),
+            ("NaN", "data.concepts[0] (c1): embedding must be an array of numbers or null, found a string"),
+        ]
+        for (embedding, message) in cases {
+            let report = check(document(concept: concept(embedding: embedding)))
+            XCTAssertFalse(report.valid, "\(embedding)")
+            XCTAssertEqual(errors(report).filter { $0.hasPrefix(message) }.count, 1, "\(embedding): \(errors(report))")
+        }
+        let terms = check(document(concept: concept(embedding: [], terms: ["a", 3])))
+        XCTAssertEqual(errors(terms), ["data.concepts[0] (c1): search_terms[1] must be a string or null, found a number"])
+        // Synonyms take any element (stored as its JSON text), in every file version alike.
+        let synonyms = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": [.bool(false), nil, 3]]))
+        XCTAssertEqual(errors(synonyms), [])
+        XCTAssertEqual(SchemaConverters.normalizedSynonyms([.bool(false), nil, 3, "a"]), [.string("false"), nil, .string("3"), "a"])
+        let vocabularyEmbedding = check(document(vocabulary: ["relationship_type": "IMPLIES", "embedding": [.string("x")]]))
+        XCTAssertEqual(errors(vocabularyEmbedding).count, 1)
+        XCTAssertTrue(errors(vocabularyEmbedding)[0].hasPrefix("data.vocabulary[0] (IMPLIES): embedding[0] must be an array of numbers"))
+    }
+
+    /// PostgreSQL 15's float8in: `'1e-400'::float8` and `'1e400'::float8` are "out of range";
+    /// `'1e-320'::float8` is a subnormal and accepted.
+    func testOutOfRangeIsRefusedAsFloat8inRefusesIt() {
+        let tinyWithoutExponent = "0." + String(repeating: "0", count: 400) + "1"
+        for literal in ["1e-400", "-1e-400", "1e400", "-2e308", tinyWithoutExponent] {
+            let report = check(document(concept: concept(embedding: [.number("0.5"), .number(JSONNumber(literal))])))
+            XCTAssertEqual(errors(report), ["data.concepts[0] (c1): embedding[1] holds \(literal), out of range for double precision"])
+        }
+        XCTAssertEqual(try Float8Element(.number("1e-320")), .value(Double(bitPattern: 0x7E8)))
+        XCTAssertEqual(try Float8Element(.number("5e-324")), .value(Double(bitPattern: 1)))
+        XCTAssertEqual(try Float8Element(.number("-0")).bits, (-0.0).bitPattern)
+        XCTAssertEqual(try Float8Element(.string("NaN")).bits, Double.nan.bitPattern)
+        XCTAssertEqual(try Float8Element(.null), .null)
+        XCTAssertThrowsError(try Float8Element(.number("1e-400")))
+    }
+
+    func testScalarFieldsFollowTheRestoresTypes() {
+        let concept = check(document(concept: ["concept_id": "c1", "label": nil, "description": ["x"]]))
+        XCTAssertEqual(errors(concept), ["data.concepts[0] (c1): label is missing",
+                                         "data.concepts[0] (c1): description must be a string"])
+        XCTAssertEqual(check(document(concept: ["concept_id": "c1", "label": ""])).errors, [], "an empty label is a label")
+        var sections = BackupFixtures.sections
+        sections[2].value = [["source_id": "s1", "document": "D", "paragraph": "2147483648"],
+                             ["source_id": "s2", "document": "D", "paragraph": .number("1.5")]]
+        let sources = check(BackupFixtures.document(sections: sections))
+        XCTAssertEqual(errors(sources), ["data.sources[0] (s1): paragraph must be an integer",
+                                         "data.sources[1] (s2): paragraph must be an integer"])
+        let vocabulary = check(document(vocabulary: ["relationship_type": "IMPLIES", "is_active": "yes", "usage_count": "7"]))
+        XCTAssertEqual(errors(vocabulary), ["data.vocabulary[0] (IMPLIES): is_active must be true or false"])
+        let edge = check(document(relationship: ["from": "c1", "to": "c2", "type": "IMPLIES", "properties": "{}"]))
+        XCTAssertEqual(errors(edge), ["data.relationships[0]: properties must be an object, found a string"])
+        let quote = check(document(instance: ["instance_id": "i9", "quote": nil, "concept_id": "c1", "source_id": "s1"]))
+        XCTAssertEqual(errors(quote), ["data.instances[3] (i9): quote is missing"])
+    }
+
+    func testNonFiniteLiteralsInPropertiesAreRefused() {
+        let edge: JSONValue = ["from": "c1", "to": "c2", "type": "IMPLIES", "properties": ["w": [1, .number(.nan)]]]
+        let report = check(document(relationship: edge))
+        XCTAssertEqual(errors(report).count, 1, "\(errors(report))")
+        XCTAssertTrue(errors(report)[0].contains("properties.w[1] holds a bare NaN or Infinity"), "\(errors(report))")
+    }
+
+    func testNULIsRefusedNamingRecordAndField() {
+        let report = check(document(concept: ["concept_id": "c1", "label": "a\u{0}b"]))
+        XCTAssertEqual(errors(report), ["data.concepts[0].label holds the character U+0000 (\\u0000), which the database cannot store"])
+        let terms = check(document(concept: concept(embedding: [], terms: ["ok", "x\u{0}"])))
+        XCTAssertEqual(errors(terms), ["data.concepts[0].search_terms[1] holds the character U+0000 (\\u0000), which the database cannot store"])
+    }
+
+    func testInstancesWithoutConceptAreValidInKgFilesOnly() {
+        let orphan: JSONValue = ["instance_id": "i9", "quote": "q", "concept_id": nil, "source_id": "s1"]
+        XCTAssertEqual(check(document(instance: orphan)).errors, [])
+        let platform = check(document(instance: orphan, producer: false))
+        XCTAssertEqual(errors(platform), ["instance i9 (data.instances[3]) has no concept_id"])
+    }
+
+    func testOntologiesSection() {
+        let list: JSONValue = [["name": "Philosophy", "created_at": "2020-01-01T00:00:00+00:00"], ["name": "Empty"]]
+        XCTAssertEqual(check(document(ontologies: list)).errors, [])
+        let twice = check(document(ontologies: [["name": "A"], ["name": "A"], ["created_at": nil]]))
+        XCTAssertEqual(errors(twice).count, 2, "\(errors(twice))")
+    }
+}
+
+private extension Float8Element {
+    var bits: UInt64? {
+        if case .value(let d) = self { return d.bitPattern }
+        return nil
+    }
+}
