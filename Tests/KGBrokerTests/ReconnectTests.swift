@@ -15,6 +15,60 @@ final class ReconnectTests: XCTestCase {
         return try TCPProxy(targetHost: url.host, targetPort: url.port)
     }
 
+    /// A worker whose connection drops mid-job (issue 11, finding 4) takes no new
+    /// delivery on its new connection until that job ends: otherwise a delivery waits
+    /// behind the running job while another worker sits idle. Before: after the
+    /// reconnect the consumer subscribed at once and one of these jobs was parked.
+    func testAConsumerThatReconnectsMidJobTakesNoDeliveryUntilTheJobEnds() throws {
+        let topology = try TestBroker.topology()
+        defer { TestBroker.cleanUp(topology) }
+        let proxy = try makeProxy()
+        defer { proxy.stop() }
+        let release = DispatchSemaphore(value: 0)
+        let busy = Collected<String>()
+        let logs = Collected<String>()
+        let first = JobConsumer(url: try proxiedURL(proxy), queue: topology.jobQueue, heartbeatSeconds: 0,
+                                backoff: Backoff(initial: 0.1, maximum: 0.2), prepare: { try topology.declare(on: $0) },
+                                log: { logs.append($0) }) { delivery in
+            busy.append(String(decoding: delivery.body, as: UTF8.self))
+            release.wait()  // the long job
+            return .ack
+        }
+        first.start()
+        defer { first.stop(drainTimeout: 1) }
+        XCTAssertTrue(first.waitUntilConnected(timeout: 5))
+        let publisher = try AMQPConnection(url: try TestBroker.url())
+        defer { publisher.close() }
+        try publisher.enablePublisherConfirms()
+        func publish(_ body: String) throws {
+            try publisher.publish(exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: Array(body.utf8),
+                                  mandatory: true, messageId: body)
+        }
+        try publish("long")
+        XCTAssertTrue(TestBroker.eventually(timeout: 5) { busy.count == 1 }, "the long job runs")
+
+        proxy.cutConnections()
+        XCTAssertTrue(TestBroker.eventually(timeout: 5) { first.connectionCount == 2 && first.isConnected }, "\(logs.all)")
+        // Another worker, idle; the long job's message went back to the queue with the cut.
+        let handled = Collected<String>()
+        let second = JobConsumer(url: try TestBroker.url(), queue: topology.jobQueue) { delivery in
+            handled.append(String(decoding: delivery.body, as: UTF8.self))
+            return .ack
+        }
+        second.start()
+        defer { second.stop() }
+        XCTAssertTrue(second.waitUntilConnected(timeout: 5))
+        for index in 1...4 { try publish("short-\(index)") }
+        XCTAssertTrue(TestBroker.eventually(timeout: 10) { handled.all.filter { $0.hasPrefix("short") }.count == 4 },
+                      "every short job ran on the idle worker while the first still ran its long one: \(handled.all)")
+        XCTAssertEqual(busy.all, ["long"], "the busy worker took nothing while its job ran")
+        XCTAssertTrue(handled.all.contains("long"), "the long job's message was redelivered to the idle worker")
+        release.signal()
+        XCTAssertTrue(TestBroker.eventually(timeout: 5) { first.activeJobCount == 0 })
+        XCTAssertTrue(TestBroker.eventually(timeout: 5) { logs.all.contains { $0.contains("consuming") && $0.contains("again") } },
+                      "it consumes again once its job has ended: \(logs.all)")
+    }
+
     func testJobPublisherReconnectsAndRetriesThePublish() async throws {
         let topology = try TestBroker.topology()
         defer { TestBroker.cleanUp(topology) }

@@ -323,4 +323,58 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(try stack.waitForJob(id)["status"] as? String, "completed")
         XCTAssertFalse(stack.logs.contains("removed an orphaned temp file"), "the janitor left the live upload alone")
     }
+
+    // MARK: 8. A takeover never proceeds without the job lock
+
+    /// A frozen worker's job is taken over only once its job lock is free. Here a
+    /// session that is not a worker's queues for that lock and gets it the moment
+    /// the frozen holder's sessions are ended: the next worker must not run the job
+    /// while someone else holds it, and must hand the message back instead. Before:
+    /// after 50 tries it took the job over without the lock.
+    func testATakeoverNeverRunsAJobWhoseLockIsHeldElsewhere() throws {
+        stack = try TestStack(workers: 2, environment: ["KG_TEST_RECORD_DELAY_MS": "40", "KG_BROKER_HEARTBEAT": "2"])
+        try stack.loadSample(concepts: 40, dimensions: 4)
+        try stack.login()
+        let file = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (status, json) = try stack.uploadRestore(file)
+        XCTAssertEqual(status, 202)
+        let id = try XCTUnwrap(json["job_id"] as? String)
+        try stack.waitUntil(60, "the restore to load") { try stage(id) == "loading" }
+        let holder = try XCTUnwrap(try scalar("SELECT worker_id FROM kg_api.jobs WHERE job_id = $1::uuid", [id]))
+
+        // Its own connection on its own thread: it blocks in pg_advisory_lock until granted.
+        let outsider = OutsiderSession(try stack.db())
+        let granted = DispatchSemaphore(value: 0)
+        let waiter = Thread {
+            _ = try? outsider.connection.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [id])
+            granted.signal()
+        }
+        waiter.start()
+        try stack.waitUntil(10, "the outsider to queue for the job lock") {
+            try scalar("""
+                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'kg-tests'
+                """) == "1"
+        }
+        try XCTUnwrap(stack.workers[holder]).signal(SIGSTOP)
+        defer { stack.workers[holder]?.signal(SIGCONT) }
+        XCTAssertEqual(granted.wait(timeout: .now() + 90), .success, "the frozen holder's sessions were ended\n\(stack.logs)")
+        try stack.waitUntil(60, "the other worker to refuse the takeover") {
+            stack.logs.contains("did not end within 5 s; handing the job back")
+        }
+        XCTAssertEqual(try job(id)["attempts"] as? Int, 1, "nobody ran the job while its lock was held elsewhere")
+        XCTAssertEqual(try job(id)["status"] as? String, "running")
+
+        _ = try outsider.connection.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [id])
+        outsider.connection.close()
+        let ended = try stack.waitForJob(id, timeout: 120)
+        XCTAssertEqual(ended["status"] as? String, "completed", "\(ended)\n\(stack.logs)")
+        XCTAssertEqual(ended["attempts"] as? Int, 2, "taken over once the lock was free")
+    }
+}
+
+/// A test's database session handed to one other thread at a time (never used from two at once).
+private final class OutsiderSession: @unchecked Sendable {
+    let connection: PGConnection
+    init(_ connection: PGConnection) { self.connection = connection }
 }
