@@ -436,17 +436,18 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(after.exitCode, 0, after.summary)
         files.append(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
 
-        // The restore committed just after `locked_until`; which backups ran across that moment?
+        // The restore committed after `locked_until` and before its row's completed_at: which backups ran across that?
         let committed = try XCTUnwrap((job["result"] as? [String: Any])?["locked_until"] as? String, "\(job)")
         let backups = try db.query("""
-            SELECT started_at < $2::timestamptz AND completed_at > $2::timestamptz AS across, status
-            FROM kg_api.jobs WHERE job_type = 'backup' AND created_at > (SELECT created_at FROM kg_api.jobs WHERE job_id = $1::uuid)
-            ORDER BY created_at
+            SELECT b.started_at < $2::timestamptz AND b.completed_at > r.completed_at AS across, b.status
+            FROM kg_api.jobs b, kg_api.jobs r
+            WHERE r.job_id = $1::uuid AND b.job_type = 'backup' AND b.created_at > r.created_at
+            ORDER BY b.created_at
             """, [id, committed]).records
         XCTAssertEqual(backups.count, files.count, "one backup job per backup taken: \(backups)")
         XCTAssertTrue(backups.allSatisfy { ($0["status"] ?? nil) == "completed" }, "\(backups)")
         let across = backups.indices.filter { (backups[$0]["across"] ?? nil) == "t" }
-        XCTAssertFalse(across.isEmpty, "no backup began before the restore committed (\(committed)) and ended after it: \(backups)")
+        XCTAssertFalse(across.isEmpty, "no backup began before the restore committed (locked until \(committed)) and ended after it: \(backups)")
         for (index, path) in files.enumerated() {
             let seen = NSDictionary(dictionary: try BackupFile(path: path).data)
             let old = seen.isEqual(to: graphA.data), new = seen.isEqual(to: graphB.data)
