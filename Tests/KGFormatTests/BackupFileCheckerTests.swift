@@ -50,12 +50,34 @@ final class BackupFileCheckerTests: XCTestCase {
     }
 
     func testUnreadableFile() throws {
+        // Root reads any file whatever its mode (CI runs as root): then this test runs
+        // itself again, in a child process of the unprivileged user `nobody`.
+        if getuid() == 0 { return try runAsNobody("BackupFileCheckerTests/testUnreadableFile") }
         let path = try write("secret.json", Array("{}".utf8))
         chmod(path, 0)
         defer { chmod(path, 0o644) }
-        guard getuid() != 0 else { throw XCTSkip("root can read anything") }
+        XCTAssertNotEqual(access(path, R_OK), 0, "the file must be unreadable for this test to mean anything")
         let report = BackupFileChecker.check(path: path)
+        XCTAssertFalse(report.valid)
         XCTAssertTrue(report.errors.first?.message.contains("permission denied") ?? false, "\(report.errors)")
+    }
+
+    /// Runs one test of this bundle in a child test process as `nobody` (setpriv) and
+    /// fails unless it ran and passed there.
+    private func runAsNobody(_ test: String) throws {
+        let bundle = try XCTUnwrap(Bundle.main.executablePath, "no test executable to run again")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", bundle, "KGFormatTests.\(test)"]
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "\(test) as nobody:\n\(text)")
+        XCTAssertTrue(text.contains("Executed 1 test, with 0 failures"), "\(test) as nobody did not run, or failed:\n\(text)")
     }
 
     func testEmptyAndNotJSONFiles() throws {

@@ -56,7 +56,12 @@ final class RestoreTests: XCTestCase {
             XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "data differs after a round trip (\(compression))")
             XCTAssertEqual(a.statistics, b.statistics)
             // Embeddings bit for bit: the same number text both times (PostgreSQL prints float8 shortest-exact).
-            XCTAssertEqual(a.raw.count, b.raw.count, "same bytes apart from the timestamp")
+            let (bytesA, bytesB) = (a.rawWithoutTimestamp, b.rawWithoutTimestamp)
+            let differ = zip(bytesA, bytesB).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? (bytesA.count == bytesB.count ? nil : min(bytesA.count, bytesB.count))
+            XCTAssertNil(differ, "same bytes apart from the timestamp (\(compression)); first difference at byte \(differ ?? -1): "
+                         + "\(String(decoding: bytesA.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self)) vs "
+                         + "\(String(decoding: bytesB.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self))")
             XCTAssertEqual(stack.tempFiles(), [])
         }
     }
@@ -364,49 +369,92 @@ final class RestoreTests: XCTestCase {
         try stack.loadSample(concepts: 60, dimensions: 8)
         let file = try backup()
         try stack.wipeGraph()
-        let before = try stack.graphChecksum()
-        let (_, json) = try stack.uploadRestore(file)
+        let before = try stack.fingerprint()
+        let (status, json) = try stack.uploadRestore(file)
+        XCTAssertEqual(status, 202, "\(json)")
         let id = try XCTUnwrap(json["job_id"] as? String)
         let db = try stack.db()
         defer { db.close() }
-        for _ in 0..<200 {
-            if try db.query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s") == "loading" { break }
-            usleep(20_000)
+        // Cancel only a restore that is loading inside its transaction (not one still queued).
+        try stack.waitUntil(30, "the restore to be loading") {
+            try db.query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s") == "loading"
         }
+        try stack.waitUntil(10, "the restore's data session to hold an open transaction") { try self.openTransactions(id, db) > 0 }
         let cancel = try stack.kg(["job", "cancel", id])
         XCTAssertEqual(cancel.exitCode, 0, cancel.summary)
         let job = try stack.waitForJob(id)
-        XCTAssertEqual(job["status"] as? String, "cancelled")
-        usleep(1_500_000)  // let the worker notice and roll back
-        XCTAssertEqual(try stack.graphChecksum(), before)
+        XCTAssertEqual(job["status"] as? String, "cancelled", "\(job)")
+        // "cancelled" is the row; the graph is safe only once the worker's transaction has ended (rolled back).
+        try stack.waitUntil(30, "the worker's transaction to end") { try self.openTransactions(id, db) == 0 }
+        try stack.assertGraph(equals: before, "right after the cancelled restore's transaction ended")
+        // A worker that ignored the cancel would commit a little later: look again.
+        sleep(3)
+        try stack.assertGraph(equals: before, "3 s after the cancelled restore's transaction ended")
+        XCTAssertEqual(try db.query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status"), "cancelled")
         XCTAssertEqual(stack.tempFiles(), [])
         XCTAssertTrue(stack.workers.values.allSatisfy(\.isRunning))
     }
 
+    /// Sessions of job `id`'s data connection (`kgw:<job>:data`) inside a transaction.
+    func openTransactions(_ id: String, _ db: PGConnection) throws -> Int {
+        Int(try db.query("""
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = $1 AND xact_start IS NOT NULL
+            """, ["kgw:\(id):data"]).first("n") ?? "-1") ?? -1
+    }
+
+    /// Backups taken while a replace restore runs see the old graph or the new one,
+    /// whole (every section, record for record), never a mix. The old graph is
+    /// larger than the new one, so a backup started while the restore loads is
+    /// still exporting when the restore commits: the job rows prove the overlap.
     func testBackupsDuringARestoreSeeOldOrNewGraphNeverAMix() throws {
         try restart(["KG_TEST_RECORD_DELAY_MS": "5"])
-        // The new graph (B) is written to a file; the live graph is A.
-        try stack.loadSample(concepts: 70, dimensions: 4, seed: 2)
+        // The new graph (B) is written to a file; the live graph is A, and a backup of A is what "old" means.
+        try stack.loadSample(concepts: 80, dimensions: 4, seed: 2)
         let fileB = try backup()
-        let idsB = try BackupFile(path: fileB).ids("concepts", "concept_id")
-        try stack.loadSample(concepts: 40, dimensions: 4, seed: 1)
-        let idsA = Set(try stack.db().query("SELECT concept_id FROM kg.concepts").rows.compactMap { $0[0] })
-        XCTAssertNotEqual(idsA, idsB)
-        let (_, json) = try stack.uploadRestore(fileB)
+        try stack.loadSample(concepts: 240, dimensions: 4, seed: 1)
+        let fileA = try backup()
+        let graphA = try BackupFile(path: fileA), graphB = try BackupFile(path: fileB)
+        XCTAssertFalse(NSDictionary(dictionary: graphA.data).isEqual(to: graphB.data))
+        let db = try stack.db()
+        defer { db.close() }
+        let (status, json) = try stack.uploadRestore(fileB)
+        XCTAssertEqual(status, 202, "\(json)")
         let id = try XCTUnwrap(json["job_id"] as? String)
-        var seen: [Set<String>] = []
-        for _ in 0..<2 {
+        try stack.waitUntil(30, "the restore to be loading") {
+            try db.query("SELECT progress->>'stage' AS s FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("s") == "loading"
+        }
+        // Back to back while the restore runs (the first one outlasts it), then one after it.
+        var files: [String] = []
+        repeat {
             let r = try stack.kg(["admin", "backup", "--type", "full"])
             XCTAssertEqual(r.exitCode, 0, r.summary)
-            seen.append(try BackupFile(path: r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).ids("concepts", "concept_id"))
-        }
+            files.append(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        } while try db.query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("status") == "running"
         let job = try stack.waitForJob(id)
-        XCTAssertEqual(job["status"] as? String, "completed")
+        XCTAssertEqual(job["status"] as? String, "completed", "\(job)")
         let after = try stack.kg(["admin", "backup", "--type", "full"])
-        seen.append(try BackupFile(path: after.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).ids("concepts", "concept_id"))
-        for ids in seen {
-            XCTAssertTrue(ids == idsA || ids == idsB, "a backup saw a mix of the old and the new graph")
+        XCTAssertEqual(after.exitCode, 0, after.summary)
+        files.append(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+
+        // The restore committed after `locked_until` and before its row's completed_at: which backups ran across that?
+        let committed = try XCTUnwrap((job["result"] as? [String: Any])?["locked_until"] as? String, "\(job)")
+        let backups = try db.query("""
+            SELECT b.started_at < $2::timestamptz AND b.completed_at > r.completed_at AS across, b.status
+            FROM kg_api.jobs b, kg_api.jobs r
+            WHERE r.job_id = $1::uuid AND b.job_type = 'backup' AND b.created_at > r.created_at
+            ORDER BY b.created_at
+            """, [id, committed]).records
+        XCTAssertEqual(backups.count, files.count, "one backup job per backup taken: \(backups)")
+        XCTAssertTrue(backups.allSatisfy { ($0["status"] ?? nil) == "completed" }, "\(backups)")
+        let across = backups.indices.filter { (backups[$0]["across"] ?? nil) == "t" }
+        XCTAssertFalse(across.isEmpty, "no backup began before the restore committed (locked until \(committed)) and ended after it: \(backups)")
+        for (index, path) in files.enumerated() {
+            let seen = NSDictionary(dictionary: try BackupFile(path: path).data)
+            let old = seen.isEqual(to: graphA.data), new = seen.isEqual(to: graphB.data)
+            XCTAssertTrue(old || new, "backup \(index + 1) of \(files.count) is neither the old graph nor the new one, whole"
+                          + (across.contains(index) ? " (it ran across the restore's commit)" : ""))
         }
-        XCTAssertEqual(seen.last, idsB)
+        XCTAssertTrue(NSDictionary(dictionary: try BackupFile(path: files.last!).data).isEqual(to: graphB.data), "after the restore: the new graph")
     }
 }

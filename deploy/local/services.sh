@@ -50,7 +50,9 @@ as_user() { # user command...
 }
 
 install_packages() {
-    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev pkg-config python3 curl openssl)
+    # systemd: its systemd-analyze verifies the unit files in DeployKitTests.
+    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev pkg-config python3 curl openssl
+                systemd)
     local missing=()
     local p
     for p in "${want[@]}"; do

@@ -19,6 +19,14 @@ struct BackupFile {
         self.object = object
     }
 
+    /// The decompressed bytes with the header's `"timestamp"` value blanked (the one
+    /// thing two backups of the same graph may differ in).
+    var rawWithoutTimestamp: Data {
+        let text = String(decoding: raw, as: UTF8.self)
+        guard let range = text.range(of: #""timestamp":"[^"]*""#, options: .regularExpression) else { return raw }
+        return Data(text.replacingCharacters(in: range, with: #""timestamp":"…""#).utf8)
+    }
+
     var data: [String: Any] { object["data"] as? [String: Any] ?? [:] }
     var statistics: [String: Int] { object["statistics"] as? [String: Int] ?? [:] }
 
