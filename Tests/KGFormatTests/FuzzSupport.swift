@@ -83,12 +83,15 @@ enum FuzzCorpus {
             sources.append(.object(members))
         }
         var instances: [JSONValue] = []
+        var quote = ""
         for (i, id) in conceptIDs.enumerated() {
+            // Two rows per instance (it evidences two concepts): the same quote and source, as a restore requires.
+            if i % 2 == 0 { quote = text(&rng, words: 4) }
             instances.append(.object([
                 (key: "instance_id", value: .string("i\(i / 2)")),
-                (key: "quote", value: .string(text(&rng, words: 4))),
+                (key: "quote", value: .string(quote)),
                 (key: "concept_id", value: .string(id)),
-                (key: "source_id", value: .string("s\(i % sourceCount)")),
+                (key: "source_id", value: .string("s\((i / 2) % sourceCount)")),
             ]))
         }
         let types = ["IMPLIES", "SUPPORTS", "CAUSES", "PART_OF", "SIMILAR_TO", "CUSTOM_LINK"]

@@ -39,6 +39,29 @@ final class IntegrityCheckerTests: XCTestCase {
         XCTAssertEqual(check(reordered).findings, [])
     }
 
+    // MARK: Instances: what the restore requires of them (found by the system fuzzer)
+
+    /// The valid document with one more instance row, its statistics counting it.
+    private func withInstance(_ record: JSONValue) -> JSONValue {
+        let doc = valid.appendingRecord("instances", record)
+        return doc.setting("statistics", BackupFixtures.statistics(for: doc["data"]!.objectMembers!))
+    }
+
+    func testAnInstanceWithoutItsIdIsInvalid() {
+        let noID = BackupFixtures.instance("x", concept: "c1", source: "s1").setting("instance_id", nil)
+        assertOnly(check(withInstance(noID)), .error, .format, containing: "has no instance_id")
+    }
+
+    func testRowsOfOneInstanceMustCarryTheSameQuoteAndSource() {
+        // i1 is already a row naming s1 with "a quote": another source, or another quote, contradicts it.
+        let otherSource = BackupFixtures.instance("i1", concept: "c3", source: "s2")
+        assertOnly(check(withInstance(otherSource)), .error, .consistency, containing: "instance i1 appears again")
+        let otherQuote = BackupFixtures.instance("i1", concept: "c3", source: "s1").setting("quote", "another quote")
+        assertOnly(check(withInstance(otherQuote)), .error, .consistency, containing: "with another quote or source")
+        // The same quote and source under another concept is one more row of the same instance: fine.
+        XCTAssertEqual(check(withInstance(BackupFixtures.instance("i1", concept: "c3", source: "s1"))).findings, [])
+    }
+
     // MARK: Format
 
     func testMissingRequiredKeys() {
@@ -196,7 +219,7 @@ final class IntegrityCheckerTests: XCTestCase {
     func testRepeatedFindingsAreCapped() {
         var doc = valid
         for n in 0..<50 {
-            doc = doc.appendingRecord("instances", BackupFixtures.instance("i\(n)", concept: "c1", source: "missing\(n)"))
+            doc = doc.appendingRecord("instances", BackupFixtures.instance("m\(n)", concept: "c1", source: "missing\(n)"))
         }
         doc = doc.setting("statistics", BackupFixtures.statistics(for: doc["data"]!.objectMembers!))
         let report = check(doc)

@@ -83,6 +83,8 @@ final class AccessTests: XCTestCase {
             Route(method: "GET", template: "/admin/checkpoints", admin: 200, reader: 403),
             Route(method: "GET", template: "/admin/checkpoints/:id", path: "/admin/checkpoints/\(UUID().uuidString.lowercased())",
                   admin: 404, reader: 403),
+            Route(method: "POST", template: "/admin/checkpoints/:id/restore",
+                  path: "/admin/checkpoints/\(UUID().uuidString.lowercased())/restore", body: "{}", admin: 404, reader: 403),
         ]
         // Every route the gateway registers is in the table, and the table names no route that is gone.
         let registered = try GatewayRouteRegistrations.read()

@@ -34,6 +34,9 @@ struct IntegrityRules {
     // Ids and references
     private var conceptIds: Set<String> = []
     private var sourceIds: Set<String> = []
+    /// Per instance id, a hash of its quote and source: the rows of one instance
+    /// (one per concept it evidences) must agree, as the restore requires.
+    private var instanceRows: [String: Int] = [:]
     /// Concept ids named before (or without) being defined, with the records naming them.
     private var unresolvedConcepts: UnresolvedConceptReferences
 
@@ -154,6 +157,24 @@ struct IntegrityRules {
             }
         case "instances":
             let name = nonEmptyString(value["instance_id"]).map { "instance \($0)" } ?? "instance at \(place)"
+            if let id = nonEmptyString(value["instance_id"]) {
+                var hasher = Hasher()
+                hasher.combine(value["quote"]?.stringValue ?? "")
+                hasher.combine(value["source_id"]?.stringValue)
+                let rowHash = hasher.finalize()
+                if let seen = instanceRows[id] {
+                    if seen != rowHash {
+                        log.add(.error, .consistency,
+                                "\(name) appears again at \(place) with another quote or source; the rows of one instance "
+                                + "(one per concept it evidences) carry the same quote and source",
+                                kind: "instances whose rows disagree")
+                    }
+                } else {
+                    instanceRows[id] = rowHash
+                }
+            } else {
+                log.add(.error, .format, "\(place) has no instance_id", kind: "instances without instance_id")
+            }
             if let concept = nonEmptyString(value["concept_id"]) {
                 // Concepts usually come first, so most references resolve at once and nothing is stored for them.
                 if !conceptIds.contains(concept) { unresolvedConcepts.instance(names: concept, referrer: name) }
