@@ -42,8 +42,8 @@ final class CheckpointTests: XCTestCase {
 
     // MARK: Failure injected: the graph is exactly as before, the checkpoint kept and listed
 
-    /// After the merge committed (the failure a single transaction cannot undo).
-    func testFailureAfterCommitRollsBackToTheCheckpoint() throws {
+    /// After the merge's work, right before its commit (with the job row): the last moment a failure can come.
+    func testFailureRightBeforeTheCommitRollsBack() throws {
         try start(["KG_TEST_FAIL_AFTER_STAGE": "committing"])
         try failedMergeLeavesTheGraphAsBefore()
     }
@@ -57,6 +57,7 @@ final class CheckpointTests: XCTestCase {
     func failedMergeLeavesTheGraphAsBefore() throws {
         let file = try ontologyBackupAndDrift()
         let before = try stack.graphChecksum()
+        let beforeFingerprint = try stack.fingerprint()
         let r = try stack.kg(["admin", "restore", file, "--yes", "--json"])
         XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
         let answer = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.summary)
@@ -67,6 +68,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(error.contains("rolled back to checkpoint \(jobID)"), error)
         XCTAssertTrue(r.stderr.contains("rolled back to checkpoint"), r.stderr)
         XCTAssertEqual(try stack.graphChecksum(), before, "the graph is exactly as before the merge")
+        try stack.assertGraph(equals: beforeFingerprint, "every table is exactly as before the merge")
 
         // Kept and listed; the file in temp storage, named as the issue says.
         let listed = try checkpoints()
@@ -285,6 +287,12 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg_api.checkpoints").first("n"), "0")
         XCTAssertEqual(checkpointFiles(), [], "the dead attempt's checkpoint was discarded")
         XCTAssertNil(try GraphLock(db).holder(), "nobody holds the graph lock")
+        // The whole graph is what a clean merge of the file gives: merging it once more changes nothing.
+        XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.concepts WHERE label = 'drifted'").first("n"), "0")
+        let merged = try stack.fingerprint(.content)
+        let again = try stack.kg(["admin", "restore", file, "--yes", "--mode", "merge", "--no-checkpoint"])
+        XCTAssertEqual(again.exitCode, 0, again.summary)
+        try stack.assertGraph(equals: merged, "a merge after the retried one changes nothing", scope: .content)
     }
 }
 

@@ -80,15 +80,54 @@ final class SurgeryTests: XCTestCase {
         XCTAssertNil((againJSON["result"] as? [String: Any])?["checkpoint"] as? String)
     }
 
+    /// 3,000 orphaned instances: a prune deletes them in 6 batches of 500.
+    func addManyOrphans() throws {
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("""
+            INSERT INTO kg.instances (instance_id, quote, source_id)
+            SELECT 'orphan_' || lpad(g::text, 4, '0'), 'no concept', (SELECT min(source_id) FROM kg.sources) FROM generate_series(1, 3000) g
+            """)
+    }
+
+    /// The graph as a prune would leave it, computed by the test in a transaction it rolls back.
+    func fingerprintAfterPrune() throws -> GraphFingerprint {
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("BEGIN")
+        defer { _ = try? db.execute("ROLLBACK") }
+        let unmentioned = "SELECT concept_id FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)"
+        try db.execute("""
+            DELETE FROM kg.instances i WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id);
+            DELETE FROM kg.relationships WHERE from_concept_id IN (\(unmentioned)) OR to_concept_id IN (\(unmentioned));
+            DELETE FROM kg.concepts WHERE concept_id IN (\(unmentioned));
+            """)
+        return try GraphFingerprint(db)
+    }
+
+    /// A real failure inside the 6th of 6 batches (a trigger the test installs refuses
+    /// one row): the 5 batches before it are undone with the rest, nothing was changed.
     func testFailureMidPruneRollsBackToTheCheckpoint() throws {
-        try start(["KG_TEST_FAIL_AFTER_STAGE": "pruning"])
+        try start()
         try addOrphans()
-        let before = try stack.graphChecksum()
+        try addManyOrphans()
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("""
+            CREATE FUNCTION public.kg_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the test refuses to delete %', OLD.instance_id; END $$;
+            CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.instances FOR EACH ROW
+                WHEN (OLD.instance_id = 'orphan_2900') EXECUTE FUNCTION public.kg_test_refuse();
+            """)
+        let before = try stack.fingerprint()
         let (r, json) = try runJSON(["admin", "prune"])
         XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
         let jobID = try XCTUnwrap(json["job_id"] as? String)
-        XCTAssertTrue((json["error"] as? String ?? "").contains("rolled back to checkpoint \(jobID)"), "\(json)")
-        XCTAssertEqual(try stack.graphChecksum(), before, "the batches already committed were undone by the checkpoint")
+        let error = json["error"] as? String ?? ""
+        XCTAssertTrue(error.contains("the test refuses to delete orphan_2900"), "the failure came from the last batch: \(json)")
+        XCTAssertTrue(error.contains("rolled back to checkpoint \(jobID)"), "\(json)")
+        try stack.assertGraph(equals: before, "the batches before the failure were undone with it")
+        try db.execute("DROP TRIGGER kg_test_refuse ON kg.instances; DROP FUNCTION public.kg_test_refuse()")
         let list = try stack.kg(["admin", "checkpoints", "list"])
         XCTAssertEqual(list.exitCode, 0, list.summary)
         XCTAssertTrue(list.stdout.contains(jobID) && list.stdout.contains("prune"), list.stdout)
@@ -102,6 +141,51 @@ final class SurgeryTests: XCTestCase {
         let ended = try stack.auditRows(action: "prune.finished").first { $0["target"] == jobID }
         XCTAssertEqual(ended?["outcome"], "failed")
         XCTAssertTrue((ended?["detail"] ?? nil)?.contains("rolled back to checkpoint") == true, "\(String(describing: ended))")
+    }
+
+    /// The worker is killed between batches (the test holds a row of the 6th batch, so
+    /// the prune stops there): its transaction dies with it and the graph is exactly as
+    /// before; a new worker takes the job over and leaves exactly the pruned graph.
+    func testAWorkerKilledBetweenPruneBatchesChangesNothingAndTheRetryPrunes() throws {
+        stack = try TestStack(workers: 1)
+        try stack.loadSample(concepts: 40, ontologies: 3, dimensions: 8)
+        try stack.login()
+        try addOrphans()
+        try addManyOrphans()
+        let before = try stack.fingerprint()
+        let after = try fingerprintAfterPrune()
+        XCTAssertNotEqual(after, before)
+        let blocker = try stack.db()
+        try blocker.execute("BEGIN")
+        try blocker.query("SELECT 1 FROM kg.instances WHERE instance_id = 'orphan_2900' FOR UPDATE")
+        let prune = try stack.kgInBackground(["admin", "prune"], name: "prune")
+        defer { prune.stop(grace: 1) }
+        let db = try stack.db()
+        defer { db.close() }
+        var jobID = ""
+        try stack.waitUntil(60, "the prune to stop at the held row") {
+            guard let id = try db.query("SELECT job_id::text FROM kg_api.jobs WHERE job_type = 'prune'").rows.first?.first ?? nil
+            else { return false }
+            jobID = id
+            return try db.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'
+                """, ["kgw:\(id):data"]).rows.first?.first == "1"
+        }
+        XCTAssertEqual(try db.query("SELECT progress->>'stage' FROM kg_api.jobs WHERE job_id = $1::uuid", [jobID]).rows.first?.first,
+                       "pruning", "the fault lands mid-operation")
+        try XCTUnwrap(stack.workers["w1"]).killHard()
+        try blocker.execute("ROLLBACK")
+        blocker.close()
+        try stack.waitUntil(30, "the dead worker's transaction to end") {
+            try db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1", ["kgw:\(jobID):%"]).rows.first?.first == "0"
+        }
+        try stack.assertGraph(equals: before, "a worker killed mid-prune changed nothing")
+        try stack.startWorker("w2")
+        let ended = try stack.waitForJob(jobID, timeout: 120)
+        XCTAssertEqual(ended["status"] as? String, "completed", "\(ended)\n\(stack.logs)")
+        XCTAssertEqual(ended["attempts"] as? Int, 2)
+        try stack.assertGraph(equals: after, "the retry left exactly the pruned graph")
+        try stack.waitUntil(30, "no temp file left") { stack.tempFiles().isEmpty }
     }
 
     // MARK: Ontology delete
@@ -142,13 +226,25 @@ final class SurgeryTests: XCTestCase {
         XCTAssertEqual(stack.tempFiles(), [])
     }
 
+    /// A real failure part-way (a trigger the test installs refuses to delete the
+    /// ontology's sources, after its relationships and instances went): nothing changed.
     func testFailureMidOntologyDeleteRollsBackToTheCheckpoint() throws {
-        try start(["KG_TEST_FAIL_AFTER_STAGE": "deleting"])
-        let before = try stack.graphChecksum()
+        try start()
+        let db = try stack.db()
+        defer { db.close() }
+        try db.execute("""
+            CREATE FUNCTION public.kg_test_refuse_source() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the test refuses to delete source %', OLD.source_id; END $$;
+            CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.sources FOR EACH ROW EXECUTE FUNCTION public.kg_test_refuse_source();
+            """)
+        let before = try stack.fingerprint()
         let (r, json) = try runJSON(["ontology", "delete", "Philosophy of Mind", "--yes"])
         XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
-        XCTAssertTrue((json["error"] as? String ?? "").contains("rolled back to checkpoint"), "\(json)")
-        XCTAssertEqual(try stack.graphChecksum(), before, "the graph is exactly as before")
+        let error = json["error"] as? String ?? ""
+        XCTAssertTrue(error.contains("the test refuses to delete source"), "the failure came after instances went: \(json)")
+        XCTAssertTrue(error.contains("rolled back to checkpoint"), "\(json)")
+        try stack.assertGraph(equals: before, "the relationships and instances it had deleted are back")
+        try db.execute("DROP TRIGGER kg_test_refuse ON kg.sources; DROP FUNCTION public.kg_test_refuse_source()")
         let list = try stack.kg(["admin", "checkpoints", "list", "--json"])
         let listed = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["checkpoints"] as? [[String: Any]]
         XCTAssertEqual(listed?.first?["checkpoint_id"] as? String, json["job_id"] as? String)
