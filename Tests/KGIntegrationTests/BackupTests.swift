@@ -296,7 +296,8 @@ final class BackupTests: XCTestCase {
         XCTAssertTrue(badType.errorMessage?.contains("partial") == true)
         let notJSON = try client.request(method: "POST", path: "/admin/backup", json: Data("nope".utf8))
         XCTAssertEqual(notJSON.status, 400)
-        let unreachable = try stack.kg(["admin", "backup", "--type", "full", "--server", "http://127.0.0.1:\(freePort())"])
+        let unreachable = try stack.kg(["admin", "backup", "--type", "full", "--token", "kg_any",
+                                           "--server", "http://127.0.0.1:\(freePort())"])
         XCTAssertEqual(unreachable.exitCode, 3, unreachable.summary)
         XCTAssertTrue(unreachable.stderr.contains("cannot reach"), unreachable.stderr)
     }

@@ -91,7 +91,8 @@ final class CLIRestoreTests: XCTestCase {
         let file = try backup()
         let r = try stack.kg(["admin", "restore", file, "--yes", "--token", "kg_invalid"])
         XCTAssertEqual(r.exitCode, 4, r.summary)
-        let unreachable = try stack.kg(["admin", "restore", file, "--yes", "--server", "http://127.0.0.1:\(freePort())"])
+        let unreachable = try stack.kg(["admin", "restore", file, "--yes", "--token", "kg_any",
+                                           "--server", "http://127.0.0.1:\(freePort())"])
         XCTAssertEqual(unreachable.exitCode, 3, unreachable.summary)
         XCTAssertEqual(try stack.jobCount(), 0)
     }

@@ -43,12 +43,16 @@ final class LoadTests: XCTestCase {
         // Users, each with its own CLI home (config, token, backup_dir).
         let users = (1...5).map { "loaduser\($0)" }
         var homes: [String: String] = [:]
+        // Each CLI is sent to either gateway: the token is given explicitly (a stored login
+        // goes only to the URL that issued it), as a script behind two replicas would.
+        var tokens: [String: String] = [:]
         for user in users {
             let password = "pw-\(user)-\(UUID().uuidString)"
             try stack.addUser(user, role: "admin", password: password)
             let home = stack.root + "/homes/\(user)"
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             try stack.login(user, password: password, home: home)
+            tokens[user] = try stack.token(user, password: password)
             homes[user] = home
         }
         try stack.login()  // the admin's own home takes the prepared backups
@@ -107,7 +111,8 @@ final class LoadTests: XCTestCase {
         let started = Date()
         for (n, spec) in specs.enumerated() {
             let server = "http://127.0.0.1:\(stack.gatewayPorts[n % 2])"
-            let process = try stack.kgInBackground(spec.arguments + ["--server", server], home: homes[spec.user]!,
+            let process = try stack.kgInBackground(spec.arguments + ["--server", server, "--token", tokens[spec.user]!],
+                                                   home: homes[spec.user]!,
                                                    name: "cli-\(spec.label)")
             clients.append(Client(label: "\(spec.label) (\(spec.user) via :\(stack.gatewayPorts[n % 2]))", process: process))
         }

@@ -33,7 +33,7 @@ extension Admin {
             if !items.isEmpty { components.queryItems = items }
             // URLComponents leaves "+" alone; a server may read it as a space.
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-            let client = global.client(try global.config())
+            let client = try global.client(try global.config())
             let response: HTTPResponse
             do {
                 response = try client.request(method: "GET", path: components.string ?? "/admin/audit")

@@ -57,7 +57,7 @@ extension Admin {
             } else {
                 destination = .directory(config.backupDir)
             }
-            let download = BackupDownload(client: global.client(config), eventsClient: global.client(config),
+            let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
                                           request: request, destination: destination)
             let outcome = try download.run()
             if output.json {

@@ -29,7 +29,7 @@ extension Admin {
             @OptionGroup var output: OutputOptions
 
             func run() throws {
-                let response = try JobCommand.fetch(global.client(try global.config()), "GET", "/admin/checkpoints")
+                let response = try JobCommand.fetch(try global.client(try global.config()), "GET", "/admin/checkpoints")
                 if output.json {
                     print(String(decoding: response.body, as: UTF8.self))
                     return
@@ -74,7 +74,7 @@ extension Admin {
                         file = expanded
                     }
                 }
-                let outcome = try CheckpointDownload(client: global.client(config), id: id, directory: directory, file: file).run()
+                let outcome = try CheckpointDownload(client: try global.client(config), id: id, directory: directory, file: file).run()
                 if output.json {
                     let object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "checkpoint_id": id,
                                                  "statistics": outcome.report.counts]
@@ -117,7 +117,7 @@ extension Admin {
                 var body = risky.body
                 body["dry_run"] = dryRun
                 if dryRun { body["checkpoint"] = false }
-                let client = global.client(config)
+                let client = try global.client(config)
                 let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
                 let checkpoint = id.trimmingCharacters(in: .whitespaces).lowercased()
                 let response: HTTPResponse
@@ -138,7 +138,7 @@ extension Admin {
                 if Terminal.stderrIsTTY {
                     Terminal.error("checkpoint restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
                 }
-                let job = RestoreFollow(client: global.client(config), jobID: accepted.jobID).run()
+                let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID).run()
                 let result = job.result.flatMap(Admin.Restore.restoreResult)
                 if job.status == .completed {
                     Terminal.error(result.map { RestoreMessages.summary($0) } ?? "checkpoint \(checkpoint) restored")

@@ -91,7 +91,7 @@ extension Admin {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
-            let upload = RestoreUpload(client: global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
+            let upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             let accepted = try upload.run()
@@ -104,7 +104,7 @@ extension Admin {
                 Terminal.error("restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
             }
 
-            let job = RestoreFollow(client: global.client(config), jobID: accepted.jobID).run()
+            let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID).run()
             try finish(job, shownWarnings: shown)
         }
 

@@ -18,7 +18,7 @@ extension Admin {
         }
 
         func run() throws {
-            let client = global.client(try global.config())
+            let client = try global.client(try global.config())
             let encoded = user.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? user
             let response: HTTPResponse
             do {

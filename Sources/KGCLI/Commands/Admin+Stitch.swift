@@ -51,7 +51,7 @@ extension Admin {
         func run() throws {
             if pending { return try showPending() }
             let config = try global.config()
-            let client = global.client(config)
+            let client = try global.client(config)
             var references: [StitchReference] = []
             if let backup {
                 let path = LocalBackups.resolve(backup, backupDir: config.backupDir)
@@ -92,7 +92,7 @@ extension Admin {
                           StageBoard.Stage(name: "creating_checkpoint", title: "Creating a checkpoint"),
                           StageBoard.Stage(name: "stitching", title: "Stitching"),
                           StageBoard.Stage(name: "verifying", title: "Counting what still waits")]
-            let job = RestoreFollow(client: global.client(config), jobID: accepted.jobID, label: "stitch", stages: stages).run()
+            let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID, label: "stitch", stages: stages).run()
             let result = job.result.flatMap { text -> StitchJobResult? in
                 guard let data = try? JSONEncoder().encode(text) else { return nil }
                 return try? JSONDecoder().decode(StitchJobResult.self, from: data)
@@ -119,7 +119,7 @@ extension Admin {
         }
 
         func showPending() throws {
-            let response = try JobCommand.fetch(global.client(try global.config()), "GET", "/admin/pending")
+            let response = try JobCommand.fetch(try global.client(try global.config()), "GET", "/admin/pending")
             if output.json {
                 print(String(decoding: response.body, as: UTF8.self))
                 return

@@ -51,7 +51,7 @@ struct JobCommand: ParsableCommand {
         @Argument(help: "Job id.") var id: String
 
         func run() throws {
-            let response = try JobCommand.fetch(global.client(try global.config()), "GET", "/jobs/\(id)")
+            let response = try JobCommand.fetch(try global.client(try global.config()), "GET", "/jobs/\(id)")
             if output.json {
                 print(String(decoding: response.body, as: UTF8.self))
             } else {
@@ -68,7 +68,7 @@ struct JobCommand: ParsableCommand {
 
         func run() throws {
             let path = "/jobs" + (status.map { "?status=\($0.rawValue)" } ?? "")
-            let response = try JobCommand.fetch(global.client(try global.config()), "GET", path)
+            let response = try JobCommand.fetch(try global.client(try global.config()), "GET", path)
             if output.json {
                 print(String(decoding: response.body, as: UTF8.self))
                 return
@@ -96,8 +96,8 @@ struct JobCommand: ParsableCommand {
 
         func run() throws {
             let config = try global.config()
-            _ = try JobCommand.fetch(global.client(config), "GET", "/jobs/\(id)")
-            let follower = JobFollower(client: global.client(config), jobID: id)
+            _ = try JobCommand.fetch(try global.client(config), "GET", "/jobs/\(id)")
+            let follower = JobFollower(client: try global.client(config), jobID: id)
             follower.start()
             let line = ProgressLine()
             var job: Job?
@@ -127,7 +127,7 @@ struct JobCommand: ParsableCommand {
         @Argument(help: "Job id.") var id: String
 
         func run() throws {
-            let client = global.client(try global.config())
+            let client = try global.client(try global.config())
             let response: HTTPResponse
             do {
                 response = try client.request(method: "DELETE", path: "/jobs/\(id)")

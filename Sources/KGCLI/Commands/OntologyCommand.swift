@@ -49,7 +49,7 @@ struct OntologyCommand: ParsableCommand {
             var body = risky.body
             body["dry_run"] = dryRun
             body["name"] = name
-            try GraphOperationRun(client: global.client(config), eventsClient: global.client(config), operation: .ontologyDelete,
+            try GraphOperationRun(client: try global.client(config), eventsClient: try global.client(config), operation: .ontologyDelete,
                                   path: "/admin/ontology/delete", body: body, json: output.json).run()
         }
     }

@@ -34,9 +34,35 @@ struct GlobalOptions: ParsableArguments {
         return url
     }
 
-    func client(_ config: CLIConfig) -> HTTPClient {
-        let token = self.token ?? CLIConfig.environment["KG_TOKEN"] ?? config.values["token"]
-        return HTTPClient(baseURL: serverURL(config), token: token, caCertPath: caCertPath(config))
+    /// A client for the server this command goes to. A stored login's token goes only
+    /// to the server that issued it (`token_server`): to any other the command stops
+    /// (exit 4) before connecting, and says how to log in there. A token given with
+    /// `--token` or `KG_TOKEN` is sent as given.
+    func client(_ config: CLIConfig) throws -> HTTPClient {
+        let server = serverURL(config)
+        var token = self.token ?? CLIConfig.environment["KG_TOKEN"]
+        if token == nil, let stored = config.values["token"] {
+            if let issuer = config.values["token_server"], !Self.sameServer(issuer, server) {
+                throw CLIError("""
+                    the stored login is for \(issuer), but this command goes to \(server); kg sends a token only to \
+                    the server that issued it. Log in there: kg login --server \(server)
+                    """, exitCode: 4)
+            }
+            token = stored
+        }
+        return HTTPClient(baseURL: server, token: token, caCertPath: caCertPath(config))
+    }
+
+    /// Two gateway URLs name the same server (scheme and host compared without case, trailing slashes ignored).
+    static func sameServer(_ a: String, _ b: String) -> Bool {
+        func normal(_ url: String) -> String {
+            var url = url
+            while url.hasSuffix("/") { url.removeLast() }
+            guard let components = URLComponents(string: url) else { return url }
+            return "\(components.scheme?.lowercased() ?? "")://\(components.host?.lowercased() ?? "")"
+                + ":\(components.port ?? (components.scheme?.lowercased() == "https" ? 443 : 80))\(components.path)"
+        }
+        return normal(a) == normal(b)
     }
 }
 
