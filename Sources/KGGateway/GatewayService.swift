@@ -9,7 +9,8 @@ import Logging
 public enum GatewayService {
     public static func run(config: ServiceConfig, logger: Logger) async throws {
         // First, before any connection: a bad certificate or key stops the gateway with the file's name.
-        let tls = try ReloadableTLSContext.make(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile)
+        let tls = try ReloadableTLSContext.make(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile,
+                                                minimumVersion: config.tlsMinimumVersion)
         let reload = ReloadSignal(tls: tls, logger: logger)
         logger.info("gateway starting", metadata: ["database": "\(SecretRedaction.url(config.databaseURL))",
                                                    "broker": "\(SecretRedaction.url(config.amqpURL))",

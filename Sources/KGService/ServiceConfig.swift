@@ -51,6 +51,8 @@ public struct ServiceConfig: Sendable {
     /// HTTPS: PEM certificate (chain) and private key; both or neither.
     public var tlsCertificateFile: String?
     public var tlsPrivateKeyFile: String?
+    /// The oldest TLS version the gateway accepts: "1.2" (default) or "1.3".
+    public var tlsMinimumVersion = "1.2"
     // Worker
     public var workerID: String = ServiceConfig.defaultWorkerID()
     public var heartbeatIntervalSeconds = 1.0
@@ -111,6 +113,7 @@ public struct ServiceConfig: Sendable {
         ("admin_password_file", "KG_ADMIN_PASSWORD_FILE", "file holding the first admin's password; replaces admin_password"),
         ("tls_certificate_file", "KG_TLS_CERTIFICATE_FILE", "gateway HTTPS: PEM certificate chain (with tls_private_key_file; default: plain HTTP)"),
         ("tls_private_key_file", "KG_TLS_PRIVATE_KEY_FILE", "gateway HTTPS: PEM private key of that certificate"),
+        ("tls_minimum_version", "KG_TLS_MINIMUM_VERSION", "gateway HTTPS: oldest TLS version accepted, 1.2 or 1.3 (default 1.2)"),
         ("worker_id", "KG_WORKER_ID", "this worker's name in job rows (default host-pid)"),
         ("heartbeat_interval_s", "KG_HEARTBEAT_INTERVAL", "seconds between a running job's heartbeats (default 1)"),
         ("heartbeat_timeout_s", "KG_HEARTBEAT_TIMEOUT", "seconds without heartbeat before a job counts as abandoned (default 30)"),
@@ -215,6 +218,11 @@ public struct ServiceConfig: Sendable {
                 logLevels = value
             case "tls_certificate_file": tlsCertificateFile = value
             case "tls_private_key_file": tlsPrivateKeyFile = value
+            case "tls_minimum_version":
+                guard ["1.2", "1.3"].contains(value) else {
+                    throw ConfigError("tls_minimum_version must be 1.2 or 1.3, not \"\(value)\" (TLS 1.0 and 1.1 are not offered)")
+                }
+                tlsMinimumVersion = value
             case "host": host = value
             case "port": port = Int(try number(key, value))
             case "db_pool_size": dbPoolSize = Int(try number(key, value))

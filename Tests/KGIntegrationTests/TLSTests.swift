@@ -126,6 +126,57 @@ final class TLSTests: XCTestCase {
         XCTAssertNotEqual(mismatched.exitCode, 0)
         XCTAssertTrue(mismatched.stderr.contains(certificates.otherKey), mismatched.stderr)
     }
+
+    /// One TLS handshake with `openssl s_client` offering only `version` (`-tls1_1`, `-tls1_2`, `-tls1_3`);
+    /// the protocol the server agreed to, or nil when it refused. SECLEVEL=0 lets OpenSSL 3 offer 1.0/1.1 at all.
+    func handshake(port: Int, _ version: String) throws -> String? {
+        let r = try runCommand("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", version, "-cipher", "DEFAULT@SECLEVEL=0",
+                                                    "-CAfile", certificates.caCertificate], environment: ["PATH": "/usr/bin:/bin"], input: "")
+        // "New, (NONE), Cipher is (NONE)" when refused; else the session's "Protocol  : TLSv1.x" (for TLS 1.3
+        // it may be missing: then "New, TLSv1.3, Cipher is …", whose version is the cipher's, exact for 1.3 only).
+        let lines = r.stdout.split(separator: "\n")
+        guard let new = lines.first(where: { $0.hasPrefix("New, ") }), !new.hasPrefix("New, (NONE)") else { return nil }
+        if let line = lines.first(where: { $0.contains("Protocol  :") }) {
+            return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return new.split(separator: ",")[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// TLS 1.0 and 1.1 are refused; 1.2 and 1.3 are served; `tls_minimum_version` 1.3 refuses 1.2 too
+    /// (issue 14, finding 7). A plain `openssl s_server` that allows 1.1 is the control: this client does offer it.
+    func testOldTLSVersionsAreRefused() throws {
+        let controlPort = freePort()
+        let control = try ManagedProcess(name: "s_server-tls1_1", executable: "/usr/bin/openssl",
+                                         arguments: ["s_server", "-accept", "127.0.0.1:\(controlPort)", "-cert", certificates.serverCertificate,
+                                                     "-key", certificates.serverKey, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-quiet"],
+                                         environment: ["PATH": "/usr/bin:/bin"], logDir: stack.root + "/logs")
+        defer { control.stop(grace: 1) }
+        var agreed: String?
+        try stack.waitUntil(10, "the control server to answer") {
+            agreed = try handshake(port: controlPort, "-tls1_1")
+            return agreed != nil
+        }
+        XCTAssertEqual(agreed, "TLSv1.1", "the client offers TLS 1.1 when a server takes it")
+
+        let port = stack.gatewayPorts[0]
+        XCTAssertNil(try handshake(port: port, "-tls1"), "TLS 1.0 refused")
+        XCTAssertNil(try handshake(port: port, "-tls1_1"), "TLS 1.1 refused")
+        XCTAssertEqual(try handshake(port: port, "-tls1_2"), "TLSv1.2")
+        XCTAssertEqual(try handshake(port: port, "-tls1_3"), "TLSv1.3")
+
+        let strictPort = freePort()
+        var environment = stack.serviceEnvironment(port: strictPort)
+        environment["KG_TLS_MINIMUM_VERSION"] = "1.3"
+        let strict = try ManagedProcess(name: "gateway-tls13", executable: stack.binDir + "/kg-gateway", arguments: ["serve"],
+                                        environment: environment, logDir: stack.root + "/logs")
+        defer { strict.stop() }
+        try stack.waitUntil(30, "the TLS 1.3 gateway to answer") { try handshake(port: strictPort, "-tls1_3") == "TLSv1.3" }
+        XCTAssertNil(try handshake(port: strictPort, "-tls1_2"), "TLS 1.2 refused with tls_minimum_version 1.3")
+
+        let refused = try stack.gatewayStartFailure(environment: ["KG_TLS_MINIMUM_VERSION": "1.1"])
+        XCTAssertNotEqual(refused.exitCode, 0)
+        XCTAssertTrue(refused.stderr.contains("tls_minimum_version must be 1.2 or 1.3"), refused.stderr)
+    }
 }
 
 /// The CLI's stored settings, read back for assertions.

@@ -13,7 +13,8 @@ import NIOSSL
 /// ```
 enum GatewayTLS {
     /// nil when neither file is set (plain HTTP, e.g. behind a TLS-terminating proxy).
-    static func context(certificateFile: String?, privateKeyFile: String?) throws -> NIOSSLContext? {
+    /// TLS 1.0 and 1.1 are never accepted; `minimumVersion` "1.3" refuses 1.2 too.
+    static func context(certificateFile: String?, privateKeyFile: String?, minimumVersion: String = "1.2") throws -> NIOSSLContext? {
         let certificate = certificateFile.flatMap { $0.isEmpty ? nil : $0 }
         let key = privateKeyFile.flatMap { $0.isEmpty ? nil : $0 }
         guard let certificatePath = certificate, let keyPath = key else {
@@ -40,8 +41,9 @@ enum GatewayTLS {
         } catch {
             throw ConfigError("tls_private_key_file \(keyPath) is not an unencrypted PEM private key (\(error))")
         }
-        let configuration = TLSConfiguration.makeServerConfiguration(
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        configuration.minimumTLSVersion = minimumVersion == "1.3" ? .tlsv13 : .tlsv12
         do {
             // This is where a key that does not belong to the certificate shows.
             return try NIOSSLContext(configuration: configuration)

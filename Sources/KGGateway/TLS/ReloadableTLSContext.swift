@@ -12,19 +12,23 @@ import NIOSSL
 final class ReloadableTLSContext: @unchecked Sendable {
     let certificateFile: String
     let privateKeyFile: String
+    let minimumVersion: String
     private let lock = NIOLock()
     private var context: NIOSSLContext
 
     /// nil when neither file is set (plain HTTP); throws ``ConfigError`` naming a bad file.
-    static func make(certificateFile: String?, privateKeyFile: String?) throws -> ReloadableTLSContext? {
-        guard let context = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile),
+    static func make(certificateFile: String?, privateKeyFile: String?, minimumVersion: String = "1.2") throws -> ReloadableTLSContext? {
+        guard let context = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                                                   minimumVersion: minimumVersion),
               let certificateFile, let privateKeyFile else { return nil }
-        return ReloadableTLSContext(certificateFile: certificateFile, privateKeyFile: privateKeyFile, context: context)
+        return ReloadableTLSContext(certificateFile: certificateFile, privateKeyFile: privateKeyFile, minimumVersion: minimumVersion,
+                                    context: context)
     }
 
-    private init(certificateFile: String, privateKeyFile: String, context: NIOSSLContext) {
+    private init(certificateFile: String, privateKeyFile: String, minimumVersion: String, context: NIOSSLContext) {
         self.certificateFile = certificateFile
         self.privateKeyFile = privateKeyFile
+        self.minimumVersion = minimumVersion
         self.context = context
     }
 
@@ -33,7 +37,8 @@ final class ReloadableTLSContext: @unchecked Sendable {
 
     /// Loads both files again and, if they make a usable pair, serves them from now on.
     func reload() throws {
-        guard let fresh = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile) else {
+        guard let fresh = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                                                 minimumVersion: minimumVersion) else {
             throw ConfigError("the TLS files are no longer set")
         }
         lock.withLock { context = fresh }
