@@ -59,7 +59,8 @@ final class PromiseTests: XCTestCase {
         XCTAssertTrue(error.contains("its checkpoint is kept (`kg admin checkpoints download \(id)`)"), error)
         try stack.assertGraph(equals: before, "every attempt rolled back")
         XCTAssertEqual(try stack.scalar("SELECT status FROM kg_api.checkpoints WHERE checkpoint_id = $1::uuid", [id]), "kept")
-        XCTAssertEqual(stack.tempFiles().count, 1, "only the checkpoint stays: \(stack.tempFiles())")
+        try stack.waitUntil(10, "the upload to be removed; only the checkpoint stays") { stack.tempFiles() == stack.checkpointFiles() }
+        XCTAssertEqual(stack.checkpointFiles().count, 1, "\(stack.tempFiles())")
         XCTAssertTrue(stack.checkpointFiles().first?.contains(id) == true, "\(stack.tempFiles())")
         var dead = 0
         try stack.waitUntil(10, "the message in the dead-letter queue") {
