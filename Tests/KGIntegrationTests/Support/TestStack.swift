@@ -100,9 +100,11 @@ final class TestStack: @unchecked Sendable {
         try waitReady()
     }
 
-    func startWorker(_ id: String) throws {
+    /// Starts worker `id`; `environment` adds to (or overrides) the stack's settings for this worker only.
+    func startWorker(_ id: String, environment: [String: String] = [:]) throws {
+        let env = serviceEnvironment(workerID: id).merging(environment) { _, new in new }
         workers[id] = try ManagedProcess(name: "worker-\(id)", executable: binDir + "/kg-worker", arguments: ["run"],
-                                         environment: serviceEnvironment(workerID: id), logDir: root + "/logs")
+                                         environment: env, logDir: root + "/logs")
     }
 
     func waitReady(timeout: Double = 60) throws {
