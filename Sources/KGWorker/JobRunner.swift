@@ -263,8 +263,17 @@ final class JobRunner: @unchecked Sendable {
                 return .requeue
             }
             logger.error("job failed: \(error)")
-            let failed = JobContext.encode(JobProgress(stage: "failed", percent: context.currentPercent, message: "\(error)"))
-            let recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: "\(error)", progressJSON: failed, workerID: mine) }) ?? false
+            var reason = "\(error)"
+            if let pgError = error as? PGError, pgError.isConnectionFailure {
+                reason = "the database connection was lost during the backup (\(error)); the download was interrupted: take a new backup"
+            }
+            let failed = JobContext.encode(JobProgress(stage: "failed", percent: context.currentPercent, message: reason))
+            var recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: mine) }) ?? false
+            if !recorded, job.type == "backup", !control.isOK {
+                // The database is away (a restart): record the real cause once it is back, rather than leave
+                // the row running for the janitor's hand-back, whose message would blame this worker.
+                recorded = recordWhenTheDatabaseReturns(jobID: job.jobID, reason: reason, progressJSON: failed, logger: logger)
+            }
             if !recorded, job.type != "backup", !control.isOK {
                 logger.error("could not record the failure (database away); requeueing")
                 Thread.sleep(forTimeInterval: 2)
@@ -274,6 +283,23 @@ final class JobRunner: @unchecked Sendable {
             context.publishFinal(event: "failed")
             return .ack
         }
+    }
+}
+
+extension JobRunner {
+    /// Marks a job failed with its real cause on fresh connections, every 2 s for up to a minute; true once recorded.
+    fileprivate func recordWhenTheDatabaseReturns(jobID: String, reason: String, progressJSON: String, logger: Logger) -> Bool {
+        for _ in 0..<30 {
+            Thread.sleep(forTimeInterval: 2)
+            let name = JobStore.applicationName(jobID: jobID, role: "control")
+            guard let db = try? PGConnection(url: config.databaseURL, applicationName: name) else { continue }
+            defer { db.close() }
+            if let done = try? JobStore(db).fail(jobID: jobID, error: reason, progressJSON: progressJSON, workerID: config.workerID) {
+                return done
+            }
+        }
+        logger.error("could not record the failure: the database stayed away for a minute")
+        return false
     }
 }
 

@@ -195,6 +195,9 @@ extension PromiseTests {
         XCTAssertEqual(job["status"] as? String, "failed", "\(job)\n\(stack.logs)")
         let error = job["error"] as? String ?? ""
         XCTAssertTrue(error.contains("take a new backup"), error)
+        // The real cause, not a worker that never stopped (the janitor's hand-back used to say so).
+        XCTAssertTrue(error.contains("database connection was lost during the backup"), error)
+        XCTAssertFalse(error.contains("stopped"), error)
         print("PromiseTests: database restart mid-backup: the CLI said \"\(cli.log.trimmingCharacters(in: .whitespacesAndNewlines))\"; "
               + "the job says \"\(error)\"")
         try stack.waitUntil(30, "temp storage to be empty") { stack.tempFiles().isEmpty }
