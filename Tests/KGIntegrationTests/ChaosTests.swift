@@ -28,7 +28,7 @@ final class ChaosTests: XCTestCase {
         let seconds = Double(env["KG_CHAOS_SECONDS"] ?? "") ?? 60
         let seed = UInt64(env["KG_CHAOS_SEED"] ?? "") ?? UInt64.random(in: 1...999_999)
         print("chaos: seed \(seed), \(Int(seconds)) s of faults (KG_CHAOS_SEED=\(seed) replays the choices)")
-        var random = ChaosRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
 
         let services = try PrivateServices()
         self.services = services
@@ -64,10 +64,10 @@ final class ChaosTests: XCTestCase {
         while Date() < end {
             // Work: up to 6 jobs in flight, at random.
             if active() < 6 {
-                let user = users[random.next(users.count)]
-                let gateway = "http://127.0.0.1:\(stack.gatewayPorts[random.next(stack.gatewayPorts.count)])"
+                let user = users[random.below(users.count)]
+                let gateway = "http://127.0.0.1:\(stack.gatewayPorts[random.below(stack.gatewayPorts.count)])"
                 let client = HTTPClient(baseURL: gateway, token: tokens[user], connectTimeout: 2)
-                let kind = ChaosJob.Kind.allCases[random.next(ChaosJob.Kind.allCases.count)]
+                let kind = ChaosJob.Kind.allCases[random.below(ChaosJob.Kind.allCases.count)]
                 do {
                     if kind == .backup {
                         let output = "\(stack.root)/chaos-backup-\(backups.count).json"
@@ -83,7 +83,7 @@ final class ChaosTests: XCTestCase {
                 }
             }
             // Cancels of running or queued jobs, now and then.
-            if random.next(8) == 0, !jobs.isEmpty, let victim = Optional(jobs[max(0, jobs.count - 1 - random.next(4))]) {
+            if random.below(8) == 0, !jobs.isEmpty, let victim = Optional(jobs[max(0, jobs.count - 1 - random.below(4))]) {
                 let client = HTTPClient(baseURL: stack.apiURL, token: tokens["admin"], connectTimeout: 2)
                 if let r = try? client.request(method: "DELETE", path: "/jobs/\(victim.id)"), r.status == 200 {
                     faults["cancel", default: 0] += 1
@@ -103,16 +103,16 @@ final class ChaosTests: XCTestCase {
                 brokerDown = nil
             }
             if Date() > nextFault {
-                nextFault = Date().addingTimeInterval(3 + Double(random.next(40)) / 10)
+                nextFault = Date().addingTimeInterval(3 + Double(random.below(40)) / 10)
                 let workerIDs = stack.workers.keys.sorted().filter { stopped[$0] == nil && killed[$0] == nil }
-                switch random.next(10) {
+                switch random.below(10) {
                 case 0...3 where !workerIDs.isEmpty:
-                    let id = workerIDs[random.next(workerIDs.count)]
+                    let id = workerIDs[random.below(workerIDs.count)]
                     stack.workers[id]?.killHard()
                     killed[id] = Date()
                     faults["kill -9 worker", default: 0] += 1
                 case 4...6 where !workerIDs.isEmpty:
-                    let id = workerIDs[random.next(workerIDs.count)]
+                    let id = workerIDs[random.below(workerIDs.count)]
                     stack.workers[id]?.signal(SIGSTOP)
                     stopped[id] = Date()
                     faults["SIGSTOP worker", default: 0] += 1

@@ -575,22 +575,6 @@ final class FuzzTests: XCTestCase {
 
 // MARK: - Mutations (a smaller copy of Tests/KGFormatTests/FuzzSupport.swift: test targets share no code)
 
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-    mutating func int(_ range: Range<Int>) -> Int { Int.random(in: range, using: &self) }
-    mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
-}
-
 enum SystemMutation: String, CaseIterable {
     case truncate, byteFlip, byteInsert, byteDelete, wrongType, hugeString, hugeNumber, deepNesting
     case duplicateKey, invalidUTF8, nulEscape, gzipOfMutated, truncatedGzip

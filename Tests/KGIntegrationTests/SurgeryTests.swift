@@ -80,6 +80,21 @@ final class SurgeryTests: XCTestCase {
         XCTAssertNil((againJSON["result"] as? [String: Any])?["checkpoint"] as? String)
     }
 
+    /// A trigger that makes PostgreSQL refuse to delete the rows of `kg.<table>` matching `when`:
+    /// a real failure in the middle of an operation (a function in `public`, which the worker sees).
+    func installRefusal(_ db: PGConnection, table: String, key: String, when condition: String) throws {
+        try db.execute("""
+            CREATE FUNCTION public.kg_test_refuse_\(table)() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the test refuses to delete from \(table) %', OLD.\(key); END $$;
+            CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.\(table) FOR EACH ROW
+                WHEN (\(condition)) EXECUTE FUNCTION public.kg_test_refuse_\(table)();
+            """)
+    }
+
+    func removeRefusal(_ db: PGConnection, table: String) throws {
+        try db.execute("DROP TRIGGER kg_test_refuse ON kg.\(table); DROP FUNCTION public.kg_test_refuse_\(table)()")
+    }
+
     /// 3,000 orphaned instances: a prune deletes them in 6 batches of 500.
     func addManyOrphans() throws {
         let db = try stack.db()
@@ -113,21 +128,16 @@ final class SurgeryTests: XCTestCase {
         try addManyOrphans()
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
-            CREATE FUNCTION public.kg_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'the test refuses to delete %', OLD.instance_id; END $$;
-            CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.instances FOR EACH ROW
-                WHEN (OLD.instance_id = 'orphan_2900') EXECUTE FUNCTION public.kg_test_refuse();
-            """)
+        try installRefusal(db, table: "instances", key: "instance_id", when: "OLD.instance_id = 'orphan_2900'")
         let before = try stack.fingerprint()
         let (r, json) = try runJSON(["admin", "prune"])
         XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
         let jobID = try XCTUnwrap(json["job_id"] as? String)
         let error = json["error"] as? String ?? ""
-        XCTAssertTrue(error.contains("the test refuses to delete orphan_2900"), "the failure came from the last batch: \(json)")
+        XCTAssertTrue(error.contains("the test refuses to delete from instances orphan_2900"), "the failure came from the last batch: \(json)")
         XCTAssertTrue(error.contains("rolled back to checkpoint \(jobID)"), "\(json)")
         try stack.assertGraph(equals: before, "the batches before the failure were undone with it")
-        try db.execute("DROP TRIGGER kg_test_refuse ON kg.instances; DROP FUNCTION public.kg_test_refuse()")
+        try removeRefusal(db, table: "instances")
         let list = try stack.kg(["admin", "checkpoints", "list"])
         XCTAssertEqual(list.exitCode, 0, list.summary)
         XCTAssertTrue(list.stdout.contains(jobID) && list.stdout.contains("prune"), list.stdout)
@@ -232,19 +242,15 @@ final class SurgeryTests: XCTestCase {
         try start()
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
-            CREATE FUNCTION public.kg_test_refuse_source() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'the test refuses to delete source %', OLD.source_id; END $$;
-            CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.sources FOR EACH ROW EXECUTE FUNCTION public.kg_test_refuse_source();
-            """)
+        try installRefusal(db, table: "sources", key: "source_id", when: "true")
         let before = try stack.fingerprint()
         let (r, json) = try runJSON(["ontology", "delete", "Philosophy of Mind", "--yes"])
         XCTAssertEqual(r.exitCode, 1, r.summary + stack.logs)
         let error = json["error"] as? String ?? ""
-        XCTAssertTrue(error.contains("the test refuses to delete source"), "the failure came after instances went: \(json)")
+        XCTAssertTrue(error.contains("the test refuses to delete from sources"), "the failure came after instances went: \(json)")
         XCTAssertTrue(error.contains("rolled back to checkpoint"), "\(json)")
         try stack.assertGraph(equals: before, "the relationships and instances it had deleted are back")
-        try db.execute("DROP TRIGGER kg_test_refuse ON kg.sources; DROP FUNCTION public.kg_test_refuse_source()")
+        try removeRefusal(db, table: "sources")
         let list = try stack.kg(["admin", "checkpoints", "list", "--json"])
         let listed = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["checkpoints"] as? [[String: Any]]
         XCTAssertEqual(listed?.first?["checkpoint_id"] as? String, json["job_id"] as? String)

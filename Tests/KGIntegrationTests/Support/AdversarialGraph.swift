@@ -65,7 +65,7 @@ enum AdversarialGraph {
 
     /// A random graph from `seed` (added to whatever the database holds).
     static func insertRandom(into db: PGConnection, seed: UInt64) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let tag = String(seed % 100_000)
         var ontologies: [String] = []
         for k in 0..<(1 + rng.below(3)) {
@@ -78,28 +78,28 @@ enum AdversarialGraph {
         try db.query("""
             INSERT INTO kg.vocabulary (relationship_type, description, category, synonyms, embedding)
             VALUES ($1, $2, 'custom', $3::varchar[], $4::float8[])
-            """, [custom, rng.pick(texts), rng.chance(3) ? nil : textArray(&rng, nonEmpty: true), rng.chance(3) ? nil : floatArray(&rng)])
+            """, [custom, rng.pick(texts), rng.oneIn(3) ? nil : textArray(&rng, nonEmpty: true), rng.oneIn(3) ? nil : floatArray(&rng)])
         var concepts: [String] = []
         for k in 0..<(2 + rng.below(7)) {
-            let id = "c\(tag)-\(k)" + (rng.chance(3) ? rng.pick(texts) : "")
+            let id = "c\(tag)-\(k)" + (rng.oneIn(3) ? rng.pick(texts) : "")
             concepts.append(id)
             try db.query("""
                 INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding, created_at)
                 VALUES ($1, $2, $3, $4::text[], $5::float8[], $6::timestamptz)
-                """, [id, rng.pick(texts), rng.chance(3) ? nil : rng.pick(texts), textArray(&rng), floatArray(&rng),
-                      rng.chance(4) ? nil : "2023-0\(1 + rng.below(9))-0\(1 + rng.below(9)) 01:02:03.\(rng.below(999999))+00"])
+                """, [id, rng.pick(texts), rng.oneIn(3) ? nil : rng.pick(texts), textArray(&rng), floatArray(&rng),
+                      rng.oneIn(4) ? nil : "2023-0\(1 + rng.below(9))-0\(1 + rng.below(9)) 01:02:03.\(rng.below(999999))+00"])
         }
         var sourceCount = 0
         var instanceCount = 0
-        for ontology in ontologies where !rng.chance(3) {  // some ontologies keep no source
+        for ontology in ontologies where !rng.oneIn(3) {  // some ontologies keep no source
             for _ in 0..<(1 + rng.below(3)) {
                 let source = "s\(tag)-\(sourceCount)"
                 sourceCount += 1
                 try db.query("""
                     INSERT INTO kg.sources (source_id, document, paragraph, full_text, file_path, content_type)
                     VALUES ($1, $2, $3::int, $4, $5, $6)
-                    """, [source, ontology, String(rng.below(1000)), rng.pick(texts), rng.chance(2) ? nil : rng.pick(texts),
-                          rng.chance(2) ? nil : "text/plain"])
+                    """, [source, ontology, String(rng.below(1000)), rng.pick(texts), rng.oneIn(2) ? nil : rng.pick(texts),
+                          rng.oneIn(2) ? nil : "text/plain"])
                 for _ in 0..<rng.below(4) {
                     let instance = "i\(tag)-\(instanceCount)"
                     instanceCount += 1
@@ -113,7 +113,7 @@ enum AdversarialGraph {
         }
         for _ in 0..<rng.below(10) {
             let edge = [rng.pick(concepts), rng.pick(concepts), rng.pick(["IMPLIES", "CAUSES", custom]), properties(&rng, depth: 0)]
-            for _ in 0..<(rng.chance(4) ? 2 : 1) {  // duplicate edges
+            for _ in 0..<(rng.oneIn(4) ? 2 : 1) {  // duplicate edges
                 try db.query("""
                     INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties)
                     VALUES ($1, $2, $3, $4::jsonb)
@@ -122,17 +122,17 @@ enum AdversarialGraph {
         }
     }
 
-    static func textArray(_ rng: inout SplitMix64, nonEmpty: Bool = false) -> String {
+    static func textArray(_ rng: inout SeededGenerator, nonEmpty: Bool = false) -> String {
         let items = (0..<(rng.below(4) + (nonEmpty ? 1 : 0))).map { _ -> String in
-            rng.chance(4) ? "NULL" : "\"" + rng.pick(texts).replacingOccurrences(of: "\\", with: "\\\\")
+            rng.oneIn(4) ? "NULL" : "\"" + rng.pick(texts).replacingOccurrences(of: "\\", with: "\\\\")
                 .replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         return "{" + items.joined(separator: ",") + "}"
     }
 
-    static func floatArray(_ rng: inout SplitMix64) -> String {
+    static func floatArray(_ rng: inout SeededGenerator) -> String {
         let items = (0..<rng.below(7)).map { _ -> String in
-            if rng.chance(2) { return rng.pick(specialFloats) }
+            if rng.oneIn(2) { return rng.pick(specialFloats) }
             // Any finite double, subnormals included (NaN payloads are not a PostgreSQL value).
             var value = Double(bitPattern: rng.next())
             while !value.isFinite { value = Double(bitPattern: rng.next()) }
@@ -141,8 +141,8 @@ enum AdversarialGraph {
         return "{" + items.joined(separator: ",") + "}"
     }
 
-    static func properties(_ rng: inout SplitMix64, depth: Int) -> String {
-        if rng.chance(5) { return "{}" }
+    static func properties(_ rng: inout SeededGenerator, depth: Int) -> String {
+        if rng.oneIn(5) { return "{}" }
         let members = (0..<(1 + rng.below(4))).map { k -> String in
             JSONEscaping.quoted(rng.pick(["confidence", "category", "source", "created_at", "k\(k)", "ключ", ""])) + ":"
                 + jsonValue(&rng, depth: depth + 1)
@@ -150,7 +150,7 @@ enum AdversarialGraph {
         return "{" + members.joined(separator: ",") + "}"
     }
 
-    static func jsonValue(_ rng: inout SplitMix64, depth: Int) -> String {
+    static func jsonValue(_ rng: inout SeededGenerator, depth: Int) -> String {
         switch rng.below(depth > 3 ? 6 : 8) {
         case 0: return rng.pick(["1e300", "-1e-300", "123456789012345678901234567890.5", "0.1", "-0", "5e-324", "1E+2"])
         case 1: return String(Int64(bitPattern: rng.next()))
@@ -162,22 +162,4 @@ enum AdversarialGraph {
         default: return properties(&rng, depth: depth + 1)
         }
     }
-}
-
-/// A small, seedable generator (SplitMix64): the same seed gives the same graph.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }

@@ -84,20 +84,20 @@ struct ChaosWorld {
     }
 
     /// Submits one job of `kind` (a dry run now and then); nil when the gateway refused it.
-    func submit(_ kind: ChaosJob.Kind, client: HTTPClient, random: inout ChaosRandom) throws -> ChaosJob? {
-        let dryRun = random.next(6) == 0
+    func submit(_ kind: ChaosJob.Kind, client: HTTPClient, random: inout SeededGenerator) throws -> ChaosJob? {
+        let dryRun = random.below(6) == 0
         let response: HTTPResponse
         var target: String?
         switch kind {
         case .merge:
-            let ontology = mergeTargets[random.next(mergeTargets.count)]
+            let ontology = mergeTargets[random.below(mergeTargets.count)]
             target = ontology.name
             var fields = [("mode", "merge")]
             if dryRun { fields.append(("dry_run", "true")) }
             response = try client.uploadMultipart(path: "/admin/restore", fields: fields, fileField: "file", filePath: ontology.file!,
                                                   fileName: "ontology.json", contentType: "application/json", onProgress: { _, _ in })
         case .ontologyDelete:
-            let ontology = deleteTargets[random.next(deleteTargets.count)]
+            let ontology = deleteTargets[random.below(deleteTargets.count)]
             target = ontology.name
             let body = try JSONSerialization.data(withJSONObject: ["name": ontology.name, "dry_run": dryRun])
             response = try client.request(method: "POST", path: "/admin/ontology/delete", json: body)
