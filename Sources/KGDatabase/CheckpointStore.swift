@@ -37,11 +37,12 @@ public struct CheckpointStore {
             """, [checkpointID])
     }
 
-    /// Marks a checkpoint kept (`kept` or `rollback_failed`) with why.
-    public func keep(checkpointID: String, status: String = "kept", reason: String) throws {
+    /// Marks a checkpoint kept, with why. (Versions before one-transaction risky
+    /// operations also wrote `rollback_failed`; such rows are still listed.)
+    public func keep(checkpointID: String, reason: String) throws {
         try db.query("""
-            UPDATE kg_api.checkpoints SET status = $2, reason = $3, kept_at = now() WHERE checkpoint_id = $1::uuid
-            """, [checkpointID, status, reason])
+            UPDATE kg_api.checkpoints SET status = 'kept', reason = $2, kept_at = now() WHERE checkpoint_id = $1::uuid
+            """, [checkpointID, reason])
     }
 
     /// Forgets a checkpoint (its file is removed by the caller).

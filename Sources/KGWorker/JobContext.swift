@@ -29,15 +29,13 @@ final class JobContext: @unchecked Sendable {
     var failAfterStage = ""
 
     /// While set, every report is shown as this stage, its percent mapped into
-    /// `low...high`, its message prefixed: a nested job (the checkpoint's backup,
-    /// the rollback's restore) reports inside the outer job's stage.
+    /// `low...high`, its message prefixed: a nested job (the checkpoint's backup)
+    /// reports inside the outer job's stage.
     struct Scope {
         let stage: String
         let low: Double
         let high: Double
         let prefix: String
-        /// A rollback must finish: cancellation and injected failures are ignored.
-        let mustFinish: Bool
     }
     private var scope: Scope?
     private var lastStage: String?
@@ -110,7 +108,7 @@ final class JobContext: @unchecked Sendable {
     func checkCancelled() throws {
         lock.lock()
         defer { lock.unlock() }
-        if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason, takenOver: takenOver) }
+        if let reason = cancelledReason { throw JobCancelled(description: reason, takenOver: takenOver) }
     }
 
     /// Reports progress with the percent of records done.
@@ -165,7 +163,7 @@ final class JobContext: @unchecked Sendable {
             guard let control else { return }
             let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON, workerID: workerID)
             noteStatus(status)
-            if let reason = cancelledReason, scope?.mustFinish != true { throw JobCancelled(description: reason, takenOver: takenOver) }
+            if let reason = cancelledReason { throw JobCancelled(description: reason, takenOver: takenOver) }
         }
     }
 

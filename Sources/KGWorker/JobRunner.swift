@@ -205,6 +205,7 @@ final class JobRunner: @unchecked Sendable {
                 finished = try risky.run(encode: Self.encode) { makeCheckpoint in
                     var restore = RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
                     if let source = params.sourceCheckpoint {
+                        restore.connectsPending = false  // the graph becomes the checkpoint's, nothing more
                         restore.beforeCommit = { db in
                             try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: source)
                             // What the checkpoint's job did to the pending links is undone too.

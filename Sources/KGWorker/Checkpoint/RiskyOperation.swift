@@ -88,12 +88,13 @@ struct RiskyOperation {
                     outcome = .deleted(id: job.jobID)
                 }
             }
+            let resultJSON = encode(result, outcome)
             // Nothing between here and COMMIT takes the context's lock (see JobCommit).
-            try commit.commit(db, resultJSON: encode(result, outcome))
+            try commit.commit(db, resultJSON: resultJSON)
             // Committed: nothing from here on may fail the job.
             if case .deleted = outcome, let path = made.path { storage.remove(path) }
             if case .kept = outcome { enforceRetention() }
-            return Finished(resultJSON: encode(result, outcome), committed: true)
+            return Finished(resultJSON: resultJSON, committed: true)
         } catch {
             if db.isOK && db.inTransaction { _ = try? db.execute("ROLLBACK") }
             guard let path = made.path else { throw error }
@@ -156,7 +157,7 @@ struct RiskyOperation {
         let name = (path as NSString).lastPathComponent
         let params = BackupJobParams(backupType: .full, ontologyName: nil, compression: "none", fileName: name, tempFile: path)
         let scope = JobContext.Scope(stage: RestoreStage.creatingCheckpoint.rawValue, low: checkpointRange.0, high: checkpointRange.1,
-                                     prefix: "writing checkpoint \(name)", mustFinish: false)
+                                     prefix: "writing checkpoint \(name)")
         let written: BackupJobResult
         do {
             written = try context.within(scope) { try BackupJob(params: params, context: context).run(data: db) }

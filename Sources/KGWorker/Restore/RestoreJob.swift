@@ -27,7 +27,7 @@ struct RestoreJob {
     /// Runs inside the transaction just before COMMIT (a restore of a checkpoint
     /// puts back the rows its file cannot carry).
     var beforeCommit: ((PGConnection) throws -> Void)? = nil
-    /// Connect pending links (`--external-deps defer`) whose concepts now exist; not while rolling back.
+    /// Connect pending links (`--external-deps defer`) whose concepts now exist; not when restoring a checkpoint.
     var connectsPending = true
 
     /// Percent ranges per stage, so that `percent` rises steadily and never goes down.
