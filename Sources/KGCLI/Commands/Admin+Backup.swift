@@ -10,7 +10,8 @@ extension Admin {
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
             discussion: """
                 The file arrives as the worker writes it, is checked for integrity, and only then \
-                appears under its final name; an interrupted backup leaves nothing behind. \
+                appears under its final name; an interrupted backup leaves nothing behind \
+                (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output.
                 """)
 
@@ -58,7 +59,7 @@ extension Admin {
                 destination = .directory(config.backupDir)
             }
             let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
-                                          request: request, destination: destination)
+                                          controlClient: try global.client(config), request: request, destination: destination)
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]

@@ -5,10 +5,14 @@ import KGFormat
 /// Takes a backup through the gateway into a local file: streams the response
 /// into `<name>.partial`, shows progress (records from the job's events, bytes
 /// and rate from the transfer), checks the file's integrity on the same pass,
-/// and only then renames it. On any failure the partial file is removed.
+/// and only then renames it. On any failure the partial file is removed; on
+/// Ctrl-C too, and the job is cancelled if it still runs (exit 130).
 struct BackupDownload {
     let client: HTTPClient
     let eventsClient: HTTPClient
+    /// For the cancel after Ctrl-C: `client` is cancelled by then and
+    /// `eventsClient` by the follower's stop.
+    let controlClient: HTTPClient
     let request: [String: String]
     /// A directory to save into (server's file name), or an explicit file path.
     let destination: Destination
@@ -36,8 +40,12 @@ struct BackupDownload {
         // The integrity check runs on the bytes as they arrive: no second read of the file.
         let checker = IntegrityChecker()
         line.update(force: true) { "backup: waiting for the gateway…" }
+        let trap = InterruptTrap { [client] in client.cancel() }
 
-        defer { follower?.stop() }
+        defer {
+            trap.remove()
+            follower?.stop()
+        }
         do {
             _ = try client.download(
                 method: "POST", path: "/admin/backup", json: body,
@@ -62,6 +70,10 @@ struct BackupDownload {
         } catch let error as HTTPClientError {
             line.clear()
             output?.discard()
+            if case .cancelled = error, trap.fired {
+                follower?.stop()
+                throw CLIError(interrupted(jobID), exitCode: 130)
+            }
             if case .transferInterrupted = error, let jobID {
                 throw CLIError("backup failed: \(jobFailure(jobID) ?? "the transfer was interrupted"). Nothing was saved.")
             }
@@ -107,6 +119,20 @@ struct BackupDownload {
         parts.append(Terminal.bytes(bytes))
         parts.append("\(Terminal.bytes(Int64(rate)))/s")
         return parts.joined(separator: "  ")
+    }
+
+    /// The one line printed after Ctrl-C: the partial file is gone (it was
+    /// removed before this runs), and what became of the job.
+    private func interrupted(_ jobID: String?) -> String {
+        var text = "backup interrupted; the partial file was removed and nothing was saved"
+        guard let jobID else { return text + "." }
+        let response = try? controlClient.request(method: "DELETE", path: "/jobs/\(jobID)")
+        switch response?.status {
+        case (200..<300)?: text += "; job \(jobID) was cancelled."
+        case 409?: text += " (job \(jobID) had already finished on the server)."
+        default: text += "; job \(jobID) could not be cancelled: see `kg job status \(jobID)`."
+        }
+        return text
     }
 
     /// Why the job failed, from the gateway (the stream itself cannot say).
