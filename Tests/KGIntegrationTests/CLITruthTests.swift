@@ -39,4 +39,35 @@ final class CLITruthTests: XCTestCase {
             try self.stack.db().query("SELECT status FROM kg_api.jobs WHERE job_type = 'backup'").first("status") == "cancelled"
         }
     }
+
+    /// Item 4: `--output` names one file: an existing one is refused unless
+    /// `--force` (no `-2` copy beside it), and a missing folder is named as such.
+    func testOutputNeverWritesSomewhereElse() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        try stack.login()
+        let folder = stack.cliHome + "/out"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let precious = folder + "/precious.json"
+        try Data("old".utf8).write(to: URL(fileURLWithPath: precious))
+
+        let refused = try stack.kg(["admin", "backup", "--type", "full", "--output", precious])
+        XCTAssertEqual(refused.exitCode, 1, refused.summary)
+        XCTAssertTrue(refused.stderr.contains("\(precious) already exists"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--force"), refused.stderr)
+        XCTAssertEqual(try String(contentsOfFile: precious, encoding: .utf8), "old")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["precious.json"])
+        XCTAssertEqual(try stack.jobCount(), 0, "refused before anything was sent")
+
+        let forced = try stack.kg(["admin", "backup", "--type", "full", "--output", precious, "--force"])
+        XCTAssertEqual(forced.exitCode, 0, forced.summary)
+        XCTAssertEqual(forced.stdout.trimmingCharacters(in: .whitespacesAndNewlines), precious)
+        XCTAssertTrue(try String(contentsOfFile: precious, encoding: .utf8).contains("\"concepts\""))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["precious.json"])
+
+        let missing = try stack.kg(["admin", "backup", "--type", "full", "--output", folder + "/nope/x.json"])
+        XCTAssertEqual(missing.exitCode, 1, missing.summary)
+        XCTAssertTrue(missing.stderr.contains("the folder \(folder)/nope does not exist"), missing.stderr)
+        XCTAssertFalse(missing.stderr.contains(".partial"), missing.stderr)
+    }
 }

@@ -27,6 +27,9 @@ extension Admin {
         @Option(name: .customLong("output"), help: "Save to this file, or into this directory, instead of backup_dir.")
         var outputPath: String?
 
+        @Flag(name: .long, help: "Replace the file --output names if it exists (only once the new backup is whole and checked).")
+        var force = false
+
         @Option(name: .long, help: "gzip or none.")
         var compress: String = "none"
 
@@ -46,18 +49,7 @@ extension Admin {
             let config = try global.config()
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
-            let destination: BackupDownload.Destination
-            if let outputPath {
-                var isDir: ObjCBool = false
-                let expanded = (outputPath as NSString).expandingTildeInPath
-                if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
-                    destination = .directory(expanded)
-                } else {
-                    destination = .file(expanded)
-                }
-            } else {
-                destination = .directory(config.backupDir)
-            }
+            let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
             let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
                                           controlClient: try global.client(config), request: request, destination: destination)
             let outcome = try download.run()

@@ -60,21 +60,13 @@ extension Admin {
             @Argument(help: "The checkpoint id (`kg admin checkpoints list`).") var id: String
             @Option(name: .customLong("output"), help: "Save to this file, or into this directory, instead of backup_dir.")
             var outputPath: String?
+            @Flag(name: .long, help: "Replace the file --output names if it exists (only once the download is whole and checked).")
+            var force = false
 
             func run() throws {
                 let config = try global.config()
-                var directory = config.backupDir
-                var file: String?
-                if let outputPath {
-                    var isDir: ObjCBool = false
-                    let expanded = (outputPath as NSString).expandingTildeInPath
-                    if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
-                        directory = expanded
-                    } else {
-                        file = expanded
-                    }
-                }
-                let outcome = try CheckpointDownload(client: try global.client(config), id: id, directory: directory, file: file).run()
+                let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
+                let outcome = try CheckpointDownload(client: try global.client(config), id: id, destination: destination).run()
                 if output.json {
                     let object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "checkpoint_id": id,
                                                  "statistics": outcome.report.counts]

@@ -15,12 +15,7 @@ struct BackupDownload {
     let controlClient: HTTPClient
     let request: [String: String]
     /// A directory to save into (server's file name), or an explicit file path.
-    let destination: Destination
-
-    enum Destination {
-        case directory(String)
-        case file(String)
-    }
+    let destination: OutputTarget
 
     struct Outcome {
         let path: String
@@ -52,7 +47,7 @@ struct BackupDownload {
                 onResponseHead: { _, headers in
                     jobID = headers["x-job-id"]
                     let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
-                    output = try PartialFile(final: finalPath(serverName: serverName))
+                    output = try destination.partialFile(serverName: serverName)
                     if let jobID {
                         let f = JobFollower(client: eventsClient, jobID: jobID)
                         f.start()
@@ -93,15 +88,6 @@ struct BackupDownload {
         }
         let path = try output.commit()
         return Outcome(path: path, bytes: received, jobID: jobID, report: report, seconds: line.elapsed)
-    }
-
-    private func finalPath(serverName: String) throws -> String {
-        switch destination {
-        case .file(let path): return path
-        case .directory(let dir):
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            return dir + "/" + serverName
-        }
     }
 
     private func statusLine(_ job: Job?, bytes: Int64, elapsed: Double) -> String {
