@@ -70,4 +70,50 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("the folder \(folder)/nope does not exist"), missing.stderr)
         XCTAssertFalse(missing.stderr.contains(".partial"), missing.stderr)
     }
+
+    /// Item 3: job ids are checked before they reach a URL (usage error, exit 2);
+    /// a unique prefix names its job; an ambiguous or unknown one says so.
+    func testJobIdsAreCheckedAndPrefixesResolve() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 10, dimensions: 4)
+        try stack.login()
+        XCTAssertEqual(try stack.kg(["admin", "backup", "--type", "full"]).exitCode, 0)
+        XCTAssertEqual(try stack.kg(["admin", "backup", "--type", "full"]).exitCode, 0)
+        let ids = try stack.db().query("SELECT job_id::text AS id FROM kg_api.jobs ORDER BY created_at").records.compactMap { $0["id"] ?? nil }
+        XCTAssertEqual(ids.count, 2)
+
+        for bad in ["", "../admin/checkpoints", "not-a-uuid", "ab"] {
+            let result = try stack.kg(["job", "status", bad])
+            XCTAssertEqual(result.exitCode, 2, "\(bad): \(result.summary)")
+            XCTAssertTrue(result.stderr.contains("kg job list") || result.stderr.contains("too short"), result.stderr)
+            XCTAssertFalse(result.stderr.contains("api_url"), result.stderr)
+        }
+        let watchEmpty = try stack.kg(["job", "watch", ""])
+        XCTAssertEqual(watchEmpty.exitCode, 2, watchEmpty.summary)
+
+        // Give the two jobs ids that share a start, so that prefixes are tested deterministically.
+        let first = "aaaa1111-0000-4000-8000-000000000001", second = "aaaa2222-0000-4000-8000-000000000002"
+        _ = try stack.db().query("UPDATE kg_api.jobs SET job_id = $1::uuid WHERE job_id = $2::uuid", [first, ids[0]])
+        _ = try stack.db().query("UPDATE kg_api.jobs SET job_id = $1::uuid WHERE job_id = $2::uuid", [second, ids[1]])
+
+        // A pasted id with spaces around it, and a unique prefix, name the job.
+        let padded = try stack.kg(["job", "status", " " + first + " ", "--json"])
+        XCTAssertEqual(padded.exitCode, 0, padded.summary)
+        XCTAssertTrue(padded.stdout.contains(first), padded.stdout)
+        let short = try stack.kg(["job", "status", "AAAA1", "--json"])
+        XCTAssertEqual(short.exitCode, 0, short.summary)
+        XCTAssertTrue(short.stdout.contains(first), short.stdout)
+        let ambiguous = try stack.kg(["job", "status", "aaaa"])
+        XCTAssertEqual(ambiguous.exitCode, 2, ambiguous.summary)
+        XCTAssertTrue(ambiguous.stderr.contains("names 2 jobs"), ambiguous.stderr)
+        let none = try stack.kg(["job", "cancel", "bbbb"])
+        XCTAssertEqual(none.exitCode, 1, none.summary)
+        XCTAssertTrue(none.stderr.contains("no job of yours starts with bbbb"), none.stderr)
+
+        // The gateway refuses a prefix that is not one (LIKE wildcards included).
+        let token = try stack.token()
+        let raw = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)",
+                                                  stack.apiURL + "/jobs?id_prefix=%25"], environment: [:])
+        XCTAssertEqual(raw.stdout, "400")
+    }
 }

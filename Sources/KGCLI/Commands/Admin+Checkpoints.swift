@@ -112,6 +112,9 @@ extension Admin {
                 let client = try global.client(config)
                 let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
                 let checkpoint = id.trimmingCharacters(in: .whitespaces).lowercased()
+                guard UUID(uuidString: checkpoint) != nil else {
+                    throw CLIError.usage("\(id) is not a checkpoint id; `kg admin checkpoints list` shows them")
+                }
                 let response: HTTPResponse
                 do {
                     response = try client.request(method: "POST", path: "/admin/checkpoints/\(checkpoint)/restore", json: data)

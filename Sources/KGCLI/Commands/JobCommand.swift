@@ -17,7 +17,7 @@ struct JobCommand: ParsableCommand {
             throw CLIError.from(error)
         }
         guard response.isSuccess else {
-            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? "")") }
+            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? ""); `kg job list` shows yours") }
             throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
         }
         return response
@@ -48,10 +48,12 @@ struct JobCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a job.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
-            let response = try JobCommand.fetch(try global.client(try global.config()), "GET", "/jobs/\(id)")
+            let client = try global.client(try global.config())
+            let id = try JobReference.resolve(self.id, client: client)
+            let response = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
             if output.json {
                 print(String(decoding: response.body, as: UTF8.self))
             } else {
@@ -92,11 +94,13 @@ struct JobCommand: ParsableCommand {
             abstract: "Follow a job until it ends.", discussion: "Exit 0 when it completes, 1 when it fails or is cancelled.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
             let config = try global.config()
-            _ = try JobCommand.fetch(try global.client(config), "GET", "/jobs/\(id)")
+            let client = try global.client(config)
+            let id = try JobReference.resolve(self.id, client: client)
+            _ = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
             let follower = JobFollower(client: try global.client(config), jobID: id)
             follower.start()
             let line = ProgressLine()
@@ -124,10 +128,11 @@ struct JobCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
             let client = try global.client(try global.config())
+            let id = try JobReference.resolve(self.id, client: client)
             let response: HTTPResponse
             do {
                 response = try client.request(method: "DELETE", path: "/jobs/\(id)")
