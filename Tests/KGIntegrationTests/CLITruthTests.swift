@@ -116,4 +116,60 @@ final class CLITruthTests: XCTestCase {
                                                   stack.apiURL + "/jobs?id_prefix=%25"], environment: [:])
         XCTAssertEqual(raw.stdout, "400")
     }
+
+    /// Item 6: a mistyped subcommand is named, with the nearest command (exit 2).
+    func testTyposInSubcommandsAreNamedWithTheNearestCommand() throws {
+        stack = try TestStack(workers: 0)
+        let cases: [([String], String)] = [
+            (["admin", "bakup", "--type", "full"], "unknown command \"bakup\" for \"kg admin\"; did you mean \"backup\"?"),
+            (["admn", "backup"], "unknown command \"admn\" for \"kg\"; did you mean \"admin\"?"),
+            (["job", "stauts", "x"], "did you mean \"status\"?"),
+            (["admin", "checkpoints", "dowload", "x"], "did you mean \"download\"?"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try stack.kg(arguments)
+            XCTAssertEqual(result.exitCode, 2, result.summary)
+            XCTAssertTrue(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+        }
+        let far = try stack.kg(["admin", "xyzzy"])
+        XCTAssertEqual(far.exitCode, 2, far.summary)
+        XCTAssertFalse(far.stderr.contains("did you mean"), far.stderr)
+        XCTAssertTrue(far.stderr.contains("`kg admin --help` lists the commands"), far.stderr)
+    }
+
+    /// Item 9: settings show their effective value and origin, global options
+    /// work before the subcommand, paths are stored absolute.
+    func testSettingsSayWhatIsUsedAndWhereItComesFrom() throws {
+        stack = try TestStack(workers: 0)
+        try stack.login()
+        let elsewhere = "http://127.0.0.1:9"
+        let list = try stack.kg(["config", "list"], extra: ["KG_API_URL": elsewhere])
+        XCTAssertEqual(list.exitCode, 0, list.summary)
+        let apiLine = list.stdout.split(separator: "\n").first { $0.hasPrefix("api_url") }.map(String.init) ?? ""
+        XCTAssertTrue(apiLine.contains(elsewhere) && apiLine.contains("environment:KG_API_URL"), list.stdout)
+        XCTAssertFalse(list.stdout.contains("(default)"), list.stdout)
+        XCTAssertFalse(list.stdout.contains(try stack.token()), "the token is never printed")
+
+        let json = try stack.kg(["config", "list", "--json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        let settings = try XCTUnwrap(object["settings"] as? [[String: Any]])
+        XCTAssertEqual(settings.map { $0["key"] as? String }, ["api_url", "backup_dir", "cacert", "username", "token", "token_server"])
+        XCTAssertEqual(settings[0]["value"] as? String, stack.apiURL)
+        XCTAssertEqual(settings[3]["origin"] as? String, "config:\(stack.cliHome)/config/kg/config.json")
+        XCTAssertTrue(settings[2]["value"] is NSNull, "an unset value is null, not prose: \(json.stdout)")
+        XCTAssertEqual(settings[4]["value"] as? String, "set")
+        // The keys come in one order on every run.
+        XCTAssertEqual(try stack.kg(["config", "list", "--json"]).stdout, json.stdout)
+
+        // Global options before the subcommand.
+        let before = try stack.kg(["--server", stack.apiURL, "job", "list"])
+        XCTAssertEqual(before.exitCode, 0, before.summary)
+
+        // A relative backup_dir is stored absolute (the CLI runs in the test's working directory).
+        let set = try stack.kg(["config", "set", "backup_dir", "relative/backups"])
+        XCTAssertEqual(set.exitCode, 0, set.summary)
+        let stored = try stack.kg(["config", "get", "backup_dir"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(stored.hasPrefix("/") && stored.hasSuffix("/relative/backups"), stored)
+        XCTAssertTrue(try stack.kg(["config", "set", "--help"]).stdout.contains("cacert"))
+    }
 }
