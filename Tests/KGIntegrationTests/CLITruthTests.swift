@@ -172,4 +172,29 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(stored.hasPrefix("/") && stored.hasSuffix("/relative/backups"), stored)
         XCTAssertTrue(try stack.kg(["config", "set", "--help"]).stdout.contains("cacert"))
     }
+
+    /// Item 8: a restore asks the server about the credentials before it reads
+    /// the file: a bad token or an unreachable server is known at once, even for
+    /// a file that would take long to check (here: one that is not even valid).
+    func testARestoreChecksTheServerAndCredentialsBeforeTheFile() throws {
+        stack = try TestStack(workers: 0)
+        try stack.login()
+        let file = stack.cliHome + "/broken.json"
+        try Data("{\"metadata\": not json".utf8).write(to: URL(fileURLWithPath: file))
+
+        let badToken = try stack.kg(["admin", "restore", file, "--yes", "--token", "kg_invalid"])
+        XCTAssertEqual(badToken.exitCode, 4, badToken.summary)
+        XCTAssertFalse(badToken.stderr.contains("not a valid backup"), "the file was not read first: \(badToken.stderr)")
+        XCTAssertEqual(badToken.stderr.components(separatedBy: "kg login").count - 1, 1, "the advice once: \(badToken.stderr)")
+
+        let unreachable = try stack.kg(["admin", "restore", file, "--yes", "--server", "http://127.0.0.1:\(freePort())", "--token", "kg_any"])
+        XCTAssertEqual(unreachable.exitCode, 3, unreachable.summary)
+
+        try stack.addUser("reader1", role: "reader", password: "reader-password-1")
+        try stack.login("reader1", password: "reader-password-1")
+        let reader = try stack.kg(["admin", "restore", file, "--yes"])
+        XCTAssertEqual(reader.exitCode, 4, reader.summary)
+        XCTAssertTrue(reader.stderr.contains("needs the admin role; you are logged in as reader1 (reader)"), reader.stderr)
+        XCTAssertEqual(try stack.jobCount(), 0)
+    }
 }

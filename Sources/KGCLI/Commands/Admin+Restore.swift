@@ -72,6 +72,9 @@ extension Admin {
             let server = global.serverURL(config)
             let path = try chooseFile(backupDir: config.backupDir)
             let bytes = try fileSize(path, backupDir: config.backupDir)
+            // The server and the credentials first: a minute of checking a large file
+            // should not end in "unreachable" or "not authenticated".
+            try ServerPreflight.requireAdmin(try global.client(config), for: "a restore")
 
             Terminal.status("checking \((path as NSString).lastPathComponent)…")
             let report = BackupFileChecker.check(path: path)
