@@ -197,4 +197,36 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(reader.stderr.contains("needs the admin role; you are logged in as reader1 (reader)"), reader.stderr)
         XCTAssertEqual(try stack.jobCount(), 0)
     }
+
+    /// Item 5: `--json` has one shape per object, its keys in one order, no prose in values.
+    func testJSONOutputHasOneShape() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 10, dimensions: 4)
+        try stack.login()
+        let backup = try stack.kg(["admin", "backup", "--type", "full", "--json"])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary)
+        let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(Set(saved.keys), ["path", "bytes", "seconds", "job_id", "statistics"])
+        let jobID = try XCTUnwrap(saved["job_id"] as? String)
+
+        // `job watch --json` prints what `job status --json` prints, the same text on every run, `error` included.
+        let status = try stack.kg(["job", "status", jobID, "--json"]).stdout
+        for _ in 0..<3 {
+            XCTAssertEqual(try stack.kg(["job", "watch", jobID, "--json"]).stdout, status)
+        }
+        let job = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])
+        XCTAssertTrue(job.keys.contains("error"), status)
+
+        // A restore refused for an invalid file prints the restore's shape, not a verify report.
+        let file = stack.cliHome + "/invalid.json"
+        try Data("{\"metadata\":{\"version\":\"1.0\",\"type\":\"full_backup\"},\"data\":{\"concepts\":[{\"label\":\"x\"}]}}".utf8)
+            .write(to: URL(fileURLWithPath: file))
+        let refused = try stack.kg(["admin", "restore", file, "--yes", "--json"])
+        XCTAssertEqual(refused.exitCode, 1, refused.summary)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any], refused.stdout)
+        XCTAssertEqual(Set(object.keys), ["job_id", "status", "result", "error", "integrity"], refused.stdout)
+        XCTAssertEqual(object["status"] as? String, "refused")
+        XCTAssertTrue(object["job_id"] is NSNull)
+        XCTAssertEqual((object["integrity"] as? [String: Any])?["valid"] as? Bool, false, refused.stdout)
+    }
 }

@@ -55,7 +55,7 @@ extension Admin {
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]
-                if let job = outcome.jobID { object["job_id"] = job }
+                object["job_id"] = outcome.jobID ?? NSNull()
                 object["statistics"] = outcome.report.counts
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

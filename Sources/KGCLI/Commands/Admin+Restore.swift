@@ -80,9 +80,10 @@ extension Admin {
             let report = BackupFileChecker.check(path: path)
             Terminal.endStatus()
             guard report.valid else {
-                if output.json { print(report.jsonText()) }
+                let message = "\(path) is not a valid backup; nothing was sent."
+                if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
                 Terminal.error(report.renderText())
-                throw CLIError("\(path) is not a valid backup; nothing was sent.")
+                throw CLIError(message)
             }
             for warning in report.warnings { Terminal.error(warning.description) }
 

@@ -116,7 +116,9 @@ struct JobCommand: ParsableCommand {
             follower.stop()
             guard let job else { throw CLIError("lost track of job \(id)") }
             if output.json {
-                print(String(decoding: try JSONEncoder().encode(job), as: UTF8.self))
+                // The server's own JSON of the job, as `kg job status --json` prints it: one shape, one key order.
+                let final = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
+                print(String(decoding: final.body, as: UTF8.self))
             } else {
                 print(JobCommand.describe(job))
             }
