@@ -229,4 +229,44 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(object["job_id"] is NSNull)
         XCTAssertEqual((object["integrity"] as? [String: Any])?["valid"] as? Bool, false, refused.stdout)
     }
+
+    /// Item 2 (terminal capture): the backup's bar is bytes received of the
+    /// file's size once that is known, never the worker's share of records;
+    /// before, the line says the size is not known yet and draws no bar.
+    func testTheBackupBarIsBytesOfTheTotal() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 1500, dimensions: 256)
+        try stack.login()
+        // A slow line (libcurl lets the first few MB through at full speed, then 1 MiB/s) so that the user
+        // watches most of the download after the worker is done.
+        let capture = try stack.kgInTerminal(["admin", "backup", "--type", "full", "--limit-download", "1024"])
+        XCTAssertEqual(capture.exitCode, 0, capture.text)
+        let progress = capture.frames.filter { $0.hasPrefix("backup ") && !$0.hasPrefix("backup complete") }
+        XCTAssertFalse(progress.isEmpty, capture.text)
+        func bytes(_ text: Substring) -> Double? {
+            let parts = text.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[0]) else { return nil }
+            let scale: [Substring: Double] = ["B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9]
+            return scale[parts[1]].map { value * $0 }
+        }
+        var midway = 0
+        for frame in progress {
+            guard frame.contains("[") else {
+                XCTAssertTrue(frame.contains("size not known yet") || frame.contains("waiting"), frame)
+                XCTAssertFalse(frame.contains("%]"), frame)
+                continue
+            }
+            // "backup  48.2%  [####----]  45.6 MB / 94.6 MB  12.0 MB/s  ETA 0:04"
+            let fields = frame.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let percentText = try XCTUnwrap(fields.first { $0.hasSuffix("%") }, frame)
+            let percent = try XCTUnwrap(Double(percentText.dropLast()), frame)
+            let ofTotal = try XCTUnwrap(fields.first { $0.contains(" / ") }, "bytes of the total: \(frame)")
+            let sides = ofTotal.components(separatedBy: " / ")
+            let received = try XCTUnwrap(bytes(Substring(sides[0])), frame), total = try XCTUnwrap(bytes(Substring(sides[1])), frame)
+            XCTAssertEqual(percent, min(100, received / total * 100), accuracy: 3, frame)
+            if percent >= 100 { XCTAssertEqual(sides[0], sides[1], frame) }
+            if percent < 90 { midway += 1 }
+        }
+        XCTAssertGreaterThan(midway, 0, "the bar was seen mid-transfer: \(capture.text.prefix(3000))")
+    }
 }

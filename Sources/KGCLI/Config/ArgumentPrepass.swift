@@ -9,7 +9,7 @@ import ArgumentParser
 ///   where every server-facing command declares them.
 enum ArgumentPrepass {
     /// The global options that take a value.
-    static let globalOptions: Set<String> = ["--server", "--token", "--cacert"]
+    static let globalOptions: Set<String> = ["--server", "--token", "--cacert", "--limit-download", "--limit-upload"]
 
     enum Outcome: Equatable {
         case arguments([String])

@@ -3,8 +3,8 @@ import KGClient
 import KGFormat
 
 /// Takes a backup through the gateway into a local file: streams the response
-/// into `<name>.partial`, shows progress (records from the job's events, bytes
-/// and rate from the transfer), checks the file's integrity on the same pass,
+/// into `<name>.partial`, shows progress (``BackupStatus``: bytes of the total
+/// once the worker has said the file's size, what is known before), checks the file's integrity on the same pass,
 /// and only then renames it. On any failure the partial file is removed; on
 /// Ctrl-C too, and the job is cancelled if it still runs (exit 130).
 struct BackupDownload {
@@ -60,7 +60,7 @@ struct BackupDownload {
                 },
                 onProgress: { bytes, _ in
                     received = bytes
-                    line.update { statusLine(follower?.latest, bytes: bytes, elapsed: line.elapsed) }
+                    line.update { BackupStatus.line(job: follower?.latest, received: bytes, elapsed: line.elapsed) }
                 })
         } catch let error as HTTPClientError {
             line.clear()
@@ -88,23 +88,6 @@ struct BackupDownload {
         }
         let path = try output.commit()
         return Outcome(path: path, bytes: received, jobID: jobID, report: report, seconds: line.elapsed)
-    }
-
-    private func statusLine(_ job: Job?, bytes: Int64, elapsed: Double) -> String {
-        let rate = elapsed > 0 ? Double(bytes) / elapsed : 0
-        var parts = ["backup"]
-        if let progress = job?.progress {
-            parts.append(String(format: "%5.1f%%", progress.percent))
-            parts.append(Terminal.bar(progress.percent / 100))
-            if let done = progress.itemsProcessed, let total = progress.itemsTotal, total > 0 {
-                parts.append("\(Terminal.grouped(done))/\(Terminal.grouped(total)) records")
-            }
-        } else if job?.status == .queued {
-            parts.append("waiting for a worker")
-        }
-        parts.append(Terminal.bytes(bytes))
-        parts.append("\(Terminal.bytes(Int64(rate)))/s")
-        return parts.joined(separator: "  ")
     }
 
     /// The one line printed after Ctrl-C: the partial file is gone (it was
