@@ -48,6 +48,7 @@ public enum Gateway {
         CheckpointRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         SurgeryRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
+        OntologyRoutes(pool: pool).register(on: router)
         StitchRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         var janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)

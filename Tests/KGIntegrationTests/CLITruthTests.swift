@@ -269,4 +269,46 @@ final class CLITruthTests: XCTestCase {
         }
         XCTAssertGreaterThan(midway, 0, "the bar was seen mid-transfer: \(capture.text.prefix(3000))")
     }
+
+    /// Item 7: ontologies can be listed with counts; a wrong-case or mistyped
+    /// name gets the near match; a non-ASCII ontology's backup keeps its name.
+    func testOntologiesAreListedNamedAndKeptInFileNames() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 30, dimensions: 4)
+        let db = try stack.db()
+        _ = try db.query("INSERT INTO kg.ontologies (name) VALUES ($1)", ["Философия сознания"])
+        _ = try db.query("INSERT INTO kg.sources (source_id, document, full_text) VALUES ('ru-1', $1, 'текст')", ["Философия сознания"])
+        try stack.login()
+
+        let list = try stack.kg(["ontology", "list"])
+        XCTAssertEqual(list.exitCode, 0, list.summary)
+        let expected = try db.query("""
+            SELECT o.name, count(DISTINCT s.source_id) AS sources FROM kg.ontologies o
+            LEFT JOIN kg.sources s ON s.document = o.name GROUP BY o.name ORDER BY o.name
+            """).records
+        XCTAssertGreaterThan(expected.count, 1)
+        for row in expected {
+            let name = try XCTUnwrap(row["name"] ?? nil)
+            let line = list.stdout.split(separator: "\n").first { $0.hasSuffix(name) }.map(String.init)
+            XCTAssertNotNil(line, "\(name) listed: \(list.stdout)")
+            XCTAssertEqual(line?.split(separator: " ").first.map(String.init), row["sources"] ?? nil, "\(name): \(list.stdout)")
+        }
+        let json = try stack.kg(["ontology", "list", "--json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["ontologies"] as? [[String: Any]])?.count, expected.count)
+
+        // A name in the wrong case, or with a typo: the near match, and how to list them.
+        let philosophy = try XCTUnwrap(expected.compactMap { $0["name"] ?? nil }.first { $0.hasPrefix("Philosophy") })
+        for typed in [philosophy.lowercased(), String(philosophy.dropLast())] {
+            let wrong = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", typed])
+            XCTAssertEqual(wrong.exitCode, 1, wrong.summary)
+            XCTAssertTrue(wrong.stderr.contains("did you mean \"\(philosophy)\"?"), wrong.stderr)
+        }
+
+        // The backup of a non-ASCII ontology keeps its name in the file name.
+        let saved = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "Философия сознания"])
+        XCTAssertEqual(saved.exitCode, 0, saved.summary)
+        let name = (saved.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent
+        XCTAssertTrue(name.hasPrefix("Философия_сознания_backup_"), name)
+    }
 }

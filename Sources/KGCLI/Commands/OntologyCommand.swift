@@ -5,7 +5,7 @@ import KGFormat
 /// `kg ontology …`: operations on one ontology.
 struct OntologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ontology", abstract: "Operations on one ontology (admin role).", subcommands: [Delete.self])
+        commandName: "ontology", abstract: "List the ontologies; delete one (admin role).", subcommands: [List.self, Delete.self])
 
     /// `kg ontology delete NAME [--yes] [--dry-run] [--checkpoint|--no-checkpoint] [--keep-checkpoint] [--no-wait] [--json]`.
     struct Delete: ParsableCommand {

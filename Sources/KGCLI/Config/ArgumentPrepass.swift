@@ -1,4 +1,5 @@
 import ArgumentParser
+import KGFormat
 
 /// Looks at the words of a command line before ArgumentParser does, for two
 /// things it cannot do alone:
@@ -42,7 +43,7 @@ enum ArgumentPrepass {
                 let parent = ([root._commandName] + path).joined(separator: " ")
                 var message = "unknown command \"\(word)\" for \"\(parent)\""
                 let candidates = subcommands.flatMap(names)
-                if let nearest = nearest(word, among: candidates) {
+                if let nearest = NearestName.find(word, among: candidates) {
                     message += "; did you mean \"\(nearest)\"?"
                 }
                 return .unknownCommand(message + " (`\(parent) --help` lists the commands)")
@@ -56,35 +57,5 @@ enum ArgumentPrepass {
 
     private static func names(_ command: ParsableCommand.Type) -> [String] {
         [command._commandName] + command.configuration.aliases
-    }
-
-    /// The candidate closest to `word` by edit distance, if it is close enough to be a typo
-    /// (at most 2 edits, or a third of the word), or the only one `word` begins.
-    static func nearest(_ word: String, among candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word, $0)) }.sorted { $0.1 < $1.1 }
-        if let best = scored.first, best.1 <= max(2, word.count / 3) { return best.0 }
-        let prefixed = candidates.filter { $0.hasPrefix(word) }
-        return prefixed.count == 1 ? prefixed[0] : nil
-    }
-
-    /// Levenshtein distance with adjacent swaps counted as one edit.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { table[i][0] = i }
-        for j in 0...b.count { table[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                var best = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    best = min(best, table[i - 2][j - 2] + 1)
-                }
-                table[i][j] = best
-            }
-        }
-        return table[a.count][b.count]
     }
 }
