@@ -311,4 +311,45 @@ final class CLITruthTests: XCTestCase {
         let name = (saved.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent
         XCTAssertTrue(name.hasPrefix("Философия_сознания_backup_"), name)
     }
+
+    /// Item 7 (listing): `list-backups` describes each file by its header, leaves
+    /// out what is not a backup, and says when a plain file was cut short.
+    func testListBackupsReadsEachFilesHeader() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        try stack.login()
+        XCTAssertEqual(try stack.kg(["admin", "backup", "--type", "full"]).exitCode, 0)
+        Thread.sleep(forTimeInterval: 1.1)
+        let ontology = try XCTUnwrap(try stack.db().query("SELECT min(name) AS n FROM kg.ontologies").first("n"))
+        XCTAssertEqual(try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", ontology, "--compress", "gzip"]).exitCode, 0)
+        // Not backups: an empty file, a JSON file of something else; a backup cut short.
+        FileManager.default.createFile(atPath: stack.backupDir + "/empty.json", contents: Data())
+        FileManager.default.createFile(atPath: stack.backupDir + "/settings.json", contents: Data("{\"theme\": \"dark\"}".utf8))
+        let full = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: stack.backupDir).first { $0.hasPrefix("full_backup_") })
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: stack.backupDir + "/" + full))
+        FileManager.default.createFile(atPath: stack.backupDir + "/cut.json", contents: bytes.prefix(bytes.count / 2))
+
+        let list = try stack.kg(["admin", "list-backups"])
+        XCTAssertEqual(list.exitCode, 0, list.summary)
+        XCTAssertTrue(list.stderr.contains("not a backup, left out: empty.json (empty)"), list.stderr)
+        XCTAssertTrue(list.stderr.contains("not a backup, left out: settings.json"), list.stderr)
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("SAVED (UTC)"), list.stdout)
+        XCTAssertEqual(lines.count, 4, "three backups under the header: \(list.stdout)")
+        let fullLine = try XCTUnwrap(lines.first { $0.hasSuffix(full) })
+        XCTAssertTrue(fullLine.contains(" full ") && fullLine.contains(" yes "), fullLine)
+        let cutLine = try XCTUnwrap(lines.first { $0.hasSuffix("cut.json") })
+        XCTAssertTrue(cutLine.contains(" no "), cutLine)
+        let ontologyLine = try XCTUnwrap(lines.first { $0.hasSuffix(".json.gz") })
+        XCTAssertTrue(ontologyLine.contains(" ontology ") && ontologyLine.contains(ontology), ontologyLine)
+
+        let json = try stack.kg(["admin", "list-backups", "--json"])
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.count, 3)
+        let gz = try XCTUnwrap(rows.first { ($0["name"] as? String)?.hasSuffix(".gz") == true })
+        XCTAssertEqual(gz["type"] as? String, "ontology_backup")
+        XCTAssertEqual(gz["ontology"] as? String, ontology)
+        XCTAssertTrue(gz["whole"] is NSNull)
+        XCTAssertNotNil(gz["schema_version"] as? Int)
+    }
 }

@@ -74,17 +74,7 @@ enum RestoreMessages {
 
     /// The numbered list of local backups to pick from, newest first.
     static func pickList(_ files: [LocalBackups.File], directory: String) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        let nameWidth = files.map(\.name.count).max() ?? 0
-        let numberWidth = String(files.count).count
-        var lines = ["Backups in \(directory), newest first:"]
-        for (index, file) in files.enumerated() {
-            lines.append("  \(String(index + 1).leftPadded(numberWidth))  "
-                + "\(file.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  "
-                + "\(Terminal.bytes(file.size).leftPadded(9))  \(formatter.string(from: file.modified))")
-        }
-        return lines.joined(separator: "\n")
+        "Backups in \(directory), newest first:\n" + LocalBackups.table(files, numbered: true)
     }
 
     /// The prompt after ``pickList(_:directory:)``.
