@@ -352,4 +352,31 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(gz["whole"] is NSNull)
         XCTAssertNotNil(gz["schema_version"] as? Int)
     }
+
+    /// Item 10: small untruths. A missing file is named as missing (no advice to
+    /// download it again); a replace shows its checkpoint stage as skipped, with
+    /// the reason; a dry-run merge names instances and relationships too.
+    func testSmallUntruthsAreGone() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        try stack.login()
+        let missing = try stack.kg(["admin", "verify", "nope.json"])
+        XCTAssertEqual(missing.exitCode, 1, missing.summary)
+        XCTAssertTrue(missing.stderr.contains("no such file: \(stack.backupDir)/nope.json"), missing.stderr)
+        XCTAssertFalse((missing.stdout + missing.stderr).contains("download it again"), missing.summary)
+
+        let saved = try stack.kg(["admin", "backup", "--type", "full"])
+        let file = saved.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let dry = try stack.kg(["admin", "restore", file, "--dry-run", "--mode", "merge"])
+        XCTAssertEqual(dry.exitCode, 0, dry.summary)
+        XCTAssertTrue(dry.stderr.contains("would add 0 concepts, 0 sources, 0 instances, 0 relationships"), dry.stderr)
+
+        let replace = try stack.kgInTerminal(["admin", "restore", file, "--mode", "replace", "--yes"])
+        XCTAssertEqual(replace.exitCode, 0, replace.text)
+        let board = replace.frames.filter { $0.contains("Creating a checkpoint") }
+        XCTAssertFalse(board.isEmpty, replace.text)
+        XCTAssertFalse(board.contains { $0.hasPrefix("✓") }, "never ✓ for a checkpoint not made: \(board)")
+        XCTAssertTrue(board.contains { $0.hasPrefix("– Creating a checkpoint") && $0.contains("skipped: a replace needs none") }, "\(board)")
+        XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg_api.checkpoints").first("n"), "0")
+    }
 }

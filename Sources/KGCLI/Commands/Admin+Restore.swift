@@ -108,8 +108,22 @@ extension Admin {
                 Terminal.error("restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
             }
 
-            let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID).run()
+            var follow = RestoreFollow(client: try global.client(config), jobID: accepted.jobID)
+            if let reason = noCheckpointReason(mode: mode) {
+                follow.skipped = [RestoreStage.creatingCheckpoint.rawValue: reason]
+            }
+            let job = follow.run()
             try finish(job, shownWarnings: shown)
+        }
+
+        /// Why this restore makes no checkpoint (the worker's rule, ``RestoreJobParams/makesCheckpoint``), or nil.
+        private func noCheckpointReason(mode: RestoreMode) -> String? {
+            if dryRun { return "a dry run changes nothing" }
+            if checkpoint == false { return "--no-checkpoint" }
+            if checkpoint == nil && mode == .replace {
+                return "a replace needs none (--checkpoint makes one)"
+            }
+            return nil
         }
 
         /// FILE resolved, or the user's pick from the local backups.

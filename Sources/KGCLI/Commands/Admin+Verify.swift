@@ -28,6 +28,12 @@ extension Admin {
         func run() throws {
             let config = try CLIConfig.load()
             let path = LocalBackups.resolve(file, backupDir: config.backupDir)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw CLIError(isDirectory.boolValue ? "\(path) is a directory, not a backup file"
+                    : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
+                        + "`kg admin list-backups` shows them.")
+            }
             let report = BackupFileChecker.check(path: path)
             let plan = offline || !report.valid ? nil : restorePlan(report, config: config)
             if output.json {
