@@ -379,4 +379,35 @@ final class CLITruthTests: XCTestCase {
         XCTAssertTrue(board.contains { $0.hasPrefix("– Creating a checkpoint") && $0.contains("skipped: a replace needs none") }, "\(board)")
         XCTAssertEqual(try stack.db().query("SELECT count(*) AS n FROM kg_api.checkpoints").first("n"), "0")
     }
+
+    /// Item 10 (help): every command's help has an EXAMPLES section of real
+    /// command lines. The commands are found by walking `--help` itself, so a new
+    /// command without examples fails here.
+    func testEveryCommandsHelpHasExamples() throws {
+        stack = try TestStack(workers: 0)
+        var pending: [[String]] = [[]]
+        var leaves = 0
+        while let path = pending.popLast() {
+            let help = try stack.kg(path + ["--help"])
+            XCTAssertEqual(help.exitCode, 0, "\(path): \(help.summary)")
+            let lines = help.stdout.components(separatedBy: "\n")
+            if let start = lines.firstIndex(of: "SUBCOMMANDS:") {
+                for line in lines[(start + 1)...] {
+                    if line.isEmpty || line.hasPrefix("   ") { continue }  // a wrapped description
+                    if line.hasPrefix("  See '") { break }
+                    guard line.hasPrefix("  "), let name = line.split(separator: " ").first else { break }
+                    if name != "help" { pending.append(path + [String(name)]) }
+                }
+                continue
+            }
+            leaves += 1
+            let start = try XCTUnwrap(lines.firstIndex(of: "EXAMPLES:"), "kg \(path.joined(separator: " ")) --help has no EXAMPLES")
+            let examples = lines[(start + 1)...].prefix { $0.hasPrefix("  ") }
+            XCTAssertFalse(examples.isEmpty, "\(path)")
+            for example in examples {
+                XCTAssertTrue(example.hasPrefix("  kg " + path.joined(separator: " ")), "kg \(path): \(example)")
+            }
+        }
+        XCTAssertGreaterThan(leaves, 20, "the walk found the commands")
+    }
 }

@@ -13,6 +13,11 @@ extension Admin {
                 appears under its final name; an interrupted backup leaves nothing behind \
                 (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output.
+
+                EXAMPLES:
+                  kg admin backup --type full
+                  kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
+                  kg admin backup --type full --output ~/safe/graph.json --force
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -24,7 +24,11 @@ extension Admin {
             subcommands: [List.self, Download.self, Restore.self])
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the kept checkpoints, newest first.")
+            static let configuration = CommandConfiguration(abstract: "List the kept checkpoints, newest first.", discussion: """
+                    EXAMPLES:
+                      kg admin checkpoints list
+                      kg admin checkpoints list --json
+                    """)
             @OptionGroup var global: GlobalOptions
             @OptionGroup var output: OutputOptions
 
@@ -54,7 +58,13 @@ extension Admin {
         struct Download: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Download a kept checkpoint into backup_dir (or --output), checked like a backup.",
-                discussion: "Prints the saved path. Restore it with `kg admin restore FILE --mode replace`.")
+                discussion: """
+                    Prints the saved path. Restore it with `kg admin restore FILE --mode replace`.
+
+                    EXAMPLES:
+                      kg admin checkpoints download 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90
+                      kg admin checkpoints download ID --output ~/safe/
+                    """)
             @OptionGroup var global: GlobalOptions
             @OptionGroup var output: OutputOptions
             @Argument(help: "The checkpoint id (`kg admin checkpoints list`).") var id: String
@@ -89,7 +99,7 @@ extension Admin {
                     --dry-run checks and counts, changes nothing. Exit codes: 0 done, 1 failed (nothing \
                     changed) or refused, 2 usage, 3 server unreachable, 4 not permitted.
 
-                    EXAMPLE:
+                    EXAMPLES:
                       kg admin checkpoints restore 3f2a… --keep-checkpoint
                     """)
             @OptionGroup var global: GlobalOptions

@@ -18,6 +18,12 @@ extension Admin {
                 (with --json: {"job_id", "status", "result"}).
                 Exit codes: 0 restored, 1 refused, failed and rolled back, or cancelled, \
                 2 usage, 3 server unreachable, 4 not authenticated or not permitted.
+
+                EXAMPLES:
+                  kg admin restore full_backup_20261128_101500.json
+                  kg admin restore some.json --dry-run
+                  kg admin restore full_backup_20261128_101500.json --mode replace --yes
+                  kg admin restore onto.json --external-deps defer
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -18,6 +18,10 @@ extension Admin {
                 counts the instances and relationships that name concepts the file does not hold, and says what each \
                 --external-deps choice does with them (from the file alone: a merge connects those whose concept the \
                 graph already holds, so fewer may be dropped or kept aside).
+
+                EXAMPLES:
+                  kg admin verify full_backup_20261128_101500.json
+                  kg admin verify ~/Downloads/backup.json.gz --offline --json
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -76,7 +76,11 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one setting's effective value (empty when unset).")
+        static let configuration = CommandConfiguration(abstract: "Print one setting's effective value (empty when unset).", discussion: """
+                EXAMPLES:
+                  kg config get backup_dir
+                  kg config get api_url
+                """)
         @Argument(help: "api_url, backup_dir or cacert.") var key: String
 
         func validate() throws {

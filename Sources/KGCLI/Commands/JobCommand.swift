@@ -45,7 +45,11 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a job.")
+        static let configuration = CommandConfiguration(abstract: "Show a job.", discussion: """
+                EXAMPLES:
+                  kg job status 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90
+                  kg job status 3f2a --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
@@ -63,7 +67,11 @@ struct JobCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.")
+        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.", discussion: """
+                EXAMPLES:
+                  kg job list
+                  kg job list --status running --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Only jobs in this state: queued, running, completed, failed, cancelled.") var status: JobStatus?
@@ -91,7 +99,13 @@ struct JobCommand: ParsableCommand {
 
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Follow a job until it ends.", discussion: "Exit 0 when it completes, 1 when it fails or is cancelled.")
+            abstract: "Follow a job until it ends.", discussion: """
+                Exit 0 when it completes, 1 when it fails or is cancelled.
+
+                EXAMPLES:
+                  kg job watch 3f2a
+                  kg job watch 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90 --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
@@ -127,7 +141,10 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Cancel: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).")
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).", discussion: """
+                EXAMPLES:
+                  kg job cancel 3f2a
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String

@@ -13,7 +13,7 @@ extension OntologyCommand {
 
                 EXAMPLES:
                   kg ontology list
-                  kg admin backup --type ontology --ontology "$(kg ontology list --json | jq -r '.ontologies[0].name')"
+                  kg ontology list --json | jq -r '.ontologies[].name'
                 """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions

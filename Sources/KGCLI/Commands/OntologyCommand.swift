@@ -15,6 +15,11 @@ struct OntologyCommand: ParsableCommand {
                 Runs as a job on the server, in batches, guarded by a checkpoint: on any failure the graph is \
                 rolled back to it. Unless --yes or --dry-run, kg asks you to type the ontology's name. \
                 Exit codes: 0 deleted, 1 failed (rolled back) or refused, 2 usage, 3 server unreachable, 4 not permitted.
+
+                EXAMPLES:
+                  kg ontology delete "Philosophy of Mind" --dry-run
+                  kg ontology delete "Philosophy of Mind"
+                  kg ontology delete "Philosophy of Mind" --yes --keep-checkpoint
                 """)
 
         @OptionGroup var global: GlobalOptions
