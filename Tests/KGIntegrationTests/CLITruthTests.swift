@@ -410,4 +410,25 @@ final class CLITruthTests: XCTestCase {
         }
         XCTAssertGreaterThan(leaves, 20, "the walk found the commands")
     }
+
+    /// Item 10 (terminal capture): `kg admin verify` and the restore's local
+    /// check show how far they are on a large file instead of seconds of silence.
+    func testLocalChecksShowTheirProgress() throws {
+        stack = try TestStack()
+        try stack.loadSample(concepts: 1500, dimensions: 256)
+        try stack.login()
+        let saved = try stack.kg(["admin", "backup", "--type", "full"])
+        let file = saved.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        XCTAssertGreaterThan(size, 5_000_000)
+        for arguments in [["admin", "verify", file], ["admin", "restore", file, "--dry-run"]] {
+            let capture = try stack.kgInTerminal(arguments)
+            XCTAssertEqual(capture.exitCode, 0, capture.text)
+            let checking = capture.frames.filter { $0.hasPrefix("checking ") && $0.contains("%") }
+            XCTAssertFalse(checking.isEmpty, "\(arguments): \(capture.text.prefix(2000))")
+            for frame in checking {
+                XCTAssertTrue(frame.contains(" / \(String(format: "%.1f MB", Double(size) / 1e6))"), frame)
+            }
+        }
+    }
 }

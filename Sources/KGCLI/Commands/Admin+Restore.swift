@@ -82,9 +82,7 @@ extension Admin {
             // should not end in "unreachable" or "not authenticated".
             try ServerPreflight.requireAdmin(try global.client(config), for: "a restore")
 
-            Terminal.status("checking \((path as NSString).lastPathComponent)…")
-            let report = BackupFileChecker.check(path: path)
-            Terminal.endStatus()
+            let report = CheckProgress.check(path: path)
             guard report.valid else {
                 let message = "\(path) is not a valid backup; nothing was sent."
                 if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }

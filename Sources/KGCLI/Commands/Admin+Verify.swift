@@ -38,7 +38,7 @@ extension Admin {
                     : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
                         + "`kg admin list-backups` shows them.")
             }
-            let report = BackupFileChecker.check(path: path)
+            let report = CheckProgress.check(path: path)
             let plan = offline || !report.valid ? nil : restorePlan(report, config: config)
             if output.json {
                 guard case .object(var members) = report.jsonValue else { return print(report.jsonText()) }
