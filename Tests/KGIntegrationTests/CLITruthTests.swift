@@ -38,6 +38,14 @@ final class CLITruthTests: XCTestCase {
         try stack.waitUntil(30, "the backup job to end") {
             try self.stack.db().query("SELECT status FROM kg_api.jobs WHERE job_type = 'backup'").first("status") == "cancelled"
         }
+
+        // What the user sees: the progress line, then one line, at the terminal (Ctrl-C after two seconds).
+        let screen = try stack.kgInTerminal(["admin", "backup", "--type", "full"], prefix: ["timeout", "--preserve-status", "-s", "INT", "2"])
+        XCTAssertEqual(screen.exitCode, 130, screen.text)
+        XCTAssertEqual(screen.frames.last?.hasPrefix("kg: backup interrupted; the partial file was removed and nothing was saved; job "), true,
+                       screen.text)
+        XCTAssertEqual(screen.frames.filter { $0.hasPrefix("kg:") }.count, 1, screen.text)
+        XCTAssertEqual(backupDirEntries(), [], "nothing left in backup_dir")
     }
 
     /// Item 4: `--output` names one file: an existing one is refused unless

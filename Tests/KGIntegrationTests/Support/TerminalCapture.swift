@@ -13,9 +13,10 @@ struct TerminalCapture {
 }
 
 extension TestStack {
-    func kgInTerminal(_ arguments: [String], extra: [String: String] = [:], timeout: Double = 600) throws -> TerminalCapture {
+    /// `prefix` runs before `kg` (e.g. `timeout -s INT 2`: Ctrl-C after two seconds).
+    func kgInTerminal(_ arguments: [String], prefix: [String] = [], extra: [String: String] = [:], timeout: Double = 600) throws -> TerminalCapture {
         func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let command = ([binDir + "/kg"] + arguments).map(quoted).joined(separator: " ")
+        let command = (prefix + [binDir + "/kg"] + arguments).map(quoted).joined(separator: " ")
         var environment = cliEnvironment(home: nil, extra: extra)
         environment["TERM"] = "xterm"
         environment["COLUMNS"] = "160"
