@@ -71,21 +71,21 @@ struct CheckpointRoutes {
 
     /// Streams `size` bytes of the open checkpoint file, reading on NIO's thread pool.
     private static func send(fd: Int32, size: Int, to writer: inout any ResponseBodyWriter) async throws {
-                    var offset = 0
-                    while offset < size {
-                        let at = offset
-                        let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
-                            var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
-                            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
-                                max(0, pread(fd, ptr.baseAddress, min(Self.chunkSize, size - at), off_t(at)))
-                            }
-                            return n > 0 ? buffer : nil
-                        }
-                        guard let chunk else { throw APIError(.internalServerError, "the checkpoint file ended early") }
-                        offset += chunk.readableBytes
-                        try await writer.write(chunk)
-                    }
-                    try await writer.finish(nil)
+        var offset = 0
+        while offset < size {
+            let at = offset
+            let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
+                var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
+                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
+                    max(0, pread(fd, ptr.baseAddress, min(Self.chunkSize, size - at), off_t(at)))
+                }
+                return n > 0 ? buffer : nil
+            }
+            guard let chunk else { throw APIError(.internalServerError, "the checkpoint file ended early") }
+            offset += chunk.readableBytes
+            try await writer.write(chunk)
+        }
+        try await writer.finish(nil)
     }
 
     /// Queues a replace restore of a kept checkpoint's file (the file stays where it is).
