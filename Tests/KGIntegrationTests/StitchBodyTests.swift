@@ -89,7 +89,7 @@ final class StitchBodyTests: XCTestCase {
     }
 
     func testMalformedStitchBodiesAreRefusedNamingTheProblem() throws {
-        stack = try TestStack(workers: 0, environment: ["KG_MAX_STITCH_BYTES": String(1 << 20)])
+        stack = try TestStack(workers: 0, environment: ["KG_MAX_STITCH_BYTES": String(1 << 20), "KG_JANITOR_INTERVAL": "1"])
         let token = try stack.token()
         let cases: [(body: String, error: String, detail: String?)] = [
             (#"{"references": [{"concept_id": "a"}, {"concept_id": "b""#, "ends early (truncated) in references[1]", nil),
@@ -142,8 +142,15 @@ final class StitchBodyTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(refusals.count, cases.count + 2)
 
         // A valid small request is still accepted, and an empty body means "ids only".
-        XCTAssertEqual(try stack.call("POST", "/admin/stitch", token: token, json: #"{"references": [{"concept_id": "a", "label": null, "embedding": [0.5, -1]}], "dry_run": true}"#).status, 202)
+        let withReferences = try stack.call("POST", "/admin/stitch", token: token,
+                                            json: #"{"references": [{"concept_id": "a", "label": null, "embedding": [0.5, -1]}], "dry_run": true}"#)
+        XCTAssertEqual(withReferences.status, 202)
         XCTAssertEqual(try stack.call("POST", "/admin/stitch", token: token, json: nil).status, 202)
-        XCTAssertEqual(stack.tempFiles().filter { $0.hasPrefix("stitch_") }.count, 1, "the queued job with references owns its file")
+        let id = try XCTUnwrap(TestStack.object(withReferences)["job_id"] as? String)
+        XCTAssertEqual(stack.tempFiles(), ["stitch_\(id).json"], "the queued job with references owns its file")
+
+        // A job cancelled before any worker took it: the janitor removes its file (no owner left).
+        XCTAssertEqual(try stack.call("DELETE", "/jobs/\(id)", token: token).status, 200)
+        try stack.waitUntil(20, "the cancelled stitch's file is removed") { stack.tempFiles().isEmpty }
     }
 }
