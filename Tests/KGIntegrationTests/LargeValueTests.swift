@@ -111,4 +111,75 @@ final class LargeValueTests: XCTestCase {
         let deadline = Date().addingTimeInterval(10)
         while !stack.tempFiles().isEmpty && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(stack.tempFiles(), [], "no temp file is left behind")    }
+
+    // MARK: - Benchmark
+
+    /// Peak RSS (VmHWM, MB) of a process, after `resetPeak`.
+    private func peakMB(_ pid: Int32) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        let kb = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return (kb / 1024).rounded()
+    }
+
+    private func resetPeak(_ pid: Int32) {
+        try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// `kg` under /usr/bin/time: the result and its peak RSS in MB.
+    private func measuredKG(_ arguments: [String]) throws -> (CommandResult, Double) {
+        let r = try runCommand("/usr/bin/time", ["-f", "maxrss_kb=%M", stack.binDir + "/kg"] + arguments,
+                               environment: stack.cliEnvironment())
+        let kb = r.stderr.components(separatedBy: "maxrss_kb=").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        return (r, (kb / 1024).rounded())
+    }
+
+    /// Benchmark: prints the peak memory of the CLI, the gateway and the worker for a
+    /// backup and a replace restore of a graph holding one long `full_text`, per size
+    /// (`KG_LARGE_VALUE_BENCH=70,200`, MB). Asserts only that each run succeeds.
+    func testBenchmarkPeakMemoryPerValueSize() throws {
+        guard let sizes = ProcessInfo.processInfo.environment["KG_LARGE_VALUE_BENCH"] else {
+            throw XCTSkip("set KG_LARGE_VALUE_BENCH=70,200 (sizes in MB) to run this benchmark")
+        }
+        for megabytes in sizes.split(separator: ",").compactMap({ Int($0) }) {
+            stack = try TestStack(workers: 1)
+            try stack.login()
+            let db = try stack.db()
+            try db.execute("""
+                INSERT INTO kg.ontologies (name) VALUES ('big-onto');
+                INSERT INTO kg.sources (source_id, document, paragraph, full_text)
+                    VALUES ('s-big', 'big-onto', 1, (\(Self.bigText(megabytes: megabytes, tag: "source"))));
+                """)
+            db.close()
+            let before = try fingerprint()
+            let gateway = stack.gateways[0].pid, worker = stack.workers.values.first!.pid
+            let idle = (peakMB(gateway), peakMB(worker))
+            resetPeak(gateway)
+            resetPeak(worker)
+            var t = Date()
+            let (backup, cliBackup) = try measuredKG(["admin", "backup", "--type", "full"])
+            let backupSeconds = Date().timeIntervalSince(t)
+            XCTAssertEqual(backup.exitCode, 0, String(backup.summary.prefix(2000)))
+            let path = backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let backupPeaks = (peakMB(gateway), peakMB(worker))
+            try stack.db().execute("UPDATE kg.sources SET full_text = 'changed'")
+            resetPeak(gateway)
+            resetPeak(worker)
+            t = Date()
+            let (restore, cliRestore) = try measuredKG(["admin", "restore", path, "--yes", "--no-checkpoint"])
+            let restoreSeconds = Date().timeIntervalSince(t)
+            XCTAssertEqual(restore.exitCode, 0, String(restore.summary.prefix(2000)))
+            let restorePeaks = (peakMB(gateway), peakMB(worker))
+            XCTAssertEqual(try fingerprint(), before)
+            let fileMB = (Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_000_000).rounded()
+            print("""
+                LargeValueTests benchmark: one \(megabytes) MB full_text (file \(fileMB) MB); peak RSS in MB \
+                (gateway/worker idle before: \(idle.0)/\(idle.1)): backup \(String(format: "%.1f", backupSeconds)) s: \
+                CLI \(cliBackup), gateway \(backupPeaks.0), worker \(backupPeaks.1); replace restore \
+                \(String(format: "%.1f", restoreSeconds)) s: CLI \(cliRestore), gateway \(restorePeaks.0), worker \(restorePeaks.1)
+                """)
+            stack.stop()
+            stack = nil
+        }
+    }
 }
