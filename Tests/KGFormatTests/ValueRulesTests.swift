@@ -56,6 +56,24 @@ final class ValueRulesTests: XCTestCase {
                        ["data.concepts[0].description holds the character U+0000 (\\u0000), which the database cannot store"])
     }
 
+    /// The rows of one instance must carry the same quote; long quotes are compared by
+    /// length and hash (the checker keeps no bytes of them).
+    func testRowsOfOneInstanceCompareLongQuotes() {
+        let a = String(repeating: "a", count: 1 << 20) + "x", b = String(repeating: "a", count: 1 << 20) + "y"
+        func doc(_ first: String, _ second: String) -> JSONValue {
+            var sections = BackupFixtures.sections
+            let i = sections.firstIndex { $0.key == "instances" }!
+            sections[i].value = [
+                ["instance_id": "i1", "quote": .string(first), "concept_id": "c1", "source_id": "s1"],
+                ["instance_id": "i1", "quote": .string(second), "concept_id": "c2", "source_id": "s1"],
+            ]
+            return BackupFixtures.document(sections: sections)
+        }
+        XCTAssertEqual(errors(check(doc(a, a), chunkSize: 100_000)), [])
+        XCTAssertEqual(errors(check(doc(a, b), chunkSize: 100_000)).count, 1)
+        XCTAssertTrue(errors(check(doc(a, b))).first?.contains("instance i1 appears again at data.instances[1] with another quote") == true)
+    }
+
     func testNonFiniteStringsLiteralsAndNullElementsAreValid() {
         let embedding: JSONValue = [.string("NaN"), .string("Infinity"), .string("-Infinity"), .number(.nan),
                                     .number(.infinity), .number(.negativeInfinity), .null, .number("-0"), .number("1e-320"),

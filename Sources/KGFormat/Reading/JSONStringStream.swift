@@ -1,8 +1,8 @@
 /// Decodes the contents of one JSON string that arrives in pieces (a string too
 /// long to hold: see ``LargeString``), with the rules and messages of
 /// ``JSONValueParser``: escapes, surrogate pairs, well-formed UTF-8, no raw control
-/// characters. It counts the decoded bytes, notes U+0000, and hands the decoded
-/// bytes to a ``StringSpill`` (when there is one) 64 KiB at a time.
+/// characters. It counts the decoded bytes, notes U+0000, hashes them, and hands
+/// the decoded bytes to a ``StringSpill`` (when there is one) 64 KiB at a time.
 struct JSONStringStream {
     private enum State {
         case plain
@@ -24,7 +24,9 @@ struct JSONStringStream {
     private(set) var byteCount = 0
     private(set) var containsNUL = false
     private let spill: StringSpill?
+    /// Decoded bytes not yet hashed (and written to the spill).
     private var out: [UInt8] = []
+    private var hasher = Hasher()
     /// Where this string's bytes begin in the spill.
     let spillOffset: Int
 
@@ -33,7 +35,7 @@ struct JSONStringStream {
         self.offset = offset
         self.spill = spill
         self.spillOffset = spill?.size ?? 0
-        if spill != nil { out.reserveCapacity(64 << 10) }
+        out.reserveCapacity(64 << 10)
     }
 
     /// Decodes from `p`; returns how many bytes were consumed and whether the closing
@@ -139,7 +141,8 @@ struct JSONStringStream {
 
     /// The string once its closing quote was fed.
     func finished(generation: Int) -> LargeString {
-        LargeString(byteCount: byteCount, containsNUL: containsNUL, spill: spill, offset: spillOffset, generation: generation)
+        LargeString(byteCount: byteCount, containsNUL: containsNUL, contentHash: hasher.finalize(), spill: spill,
+                    offset: spillOffset, generation: generation)
     }
 
     /// Where the string is cut short when the document ends inside it.
@@ -153,10 +156,11 @@ struct JSONStringStream {
     @inline(__always)
     private mutating func emit(_ p: UnsafePointer<UInt8>, _ n: Int) throws {
         byteCount += n
-        guard spill != nil else { return }
         if out.count + n > out.capacity && !out.isEmpty { try flush() }
         if n >= 64 << 10 {
-            try spill!.append(UnsafeRawBufferPointer(start: p, count: n))
+            let bytes = UnsafeRawBufferPointer(start: p, count: n)
+            hasher.combine(bytes: bytes)
+            try spill?.append(bytes)
         } else {
             out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         }
@@ -166,7 +170,6 @@ struct JSONStringStream {
     private mutating func emitByte(_ b: UInt8) throws {
         if b == 0 { containsNUL = true }
         byteCount += 1
-        guard spill != nil else { return }
         if out.count >= 64 << 10 { try flush() }
         out.append(b)
     }
@@ -191,8 +194,9 @@ struct JSONStringStream {
     }
 
     private mutating func flush() throws {
-        guard let spill, !out.isEmpty else { return }
-        try out.withUnsafeBytes { try spill.append($0) }
+        guard !out.isEmpty else { return }
+        out.withUnsafeBytes { hasher.combine(bytes: $0) }
+        if let spill { try out.withUnsafeBytes { try spill.append($0) } }
         out.removeAll(keepingCapacity: true)
     }
 

@@ -23,14 +23,18 @@ public final class LargeString: @unchecked Sendable, CustomStringConvertible {
     public let byteCount: Int
     /// Whether the string holds U+0000 (which PostgreSQL text cannot store).
     public let containsNUL: Bool
+    /// A hash of the bytes (`Hasher`, this process's seed): equal strings, equal hashes,
+    /// so the checker can compare long values it did not keep.
+    public let contentHash: Int
     /// Where the bytes are kept; nil when the reader kept no copy.
     let spill: StringSpill?
     let offset: Int
     let generation: Int
 
-    init(byteCount: Int, containsNUL: Bool, spill: StringSpill?, offset: Int, generation: Int) {
+    init(byteCount: Int, containsNUL: Bool, contentHash: Int, spill: StringSpill?, offset: Int, generation: Int) {
         self.byteCount = byteCount
         self.containsNUL = containsNUL
+        self.contentHash = contentHash
         self.spill = spill
         self.offset = offset
         self.generation = generation
