@@ -119,6 +119,31 @@ final class LargeValueTests: XCTestCase {
         while !stack.tempFiles().isEmpty && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(stack.tempFiles(), [], "no temp file is left behind")    }
 
+    /// Ids, references and the like are held whole: over 1 MiB, `kg admin verify` and the
+    /// gateway call the file invalid naming record and field, while a long description
+    /// in the same file is fine.
+    func testLongIdsAreInvalidNamingTheField() throws {
+        stack = try TestStack(workers: 1)
+        try stack.login()
+        let long = String(repeating: "\u{E9}", count: (1 << 20) / 2 + 1)
+        let path = stack.root + "/long-id.json"
+        try """
+            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
+             "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 0},
+             "data": {"concepts": [{"concept_id": "ok", "label": "L", "description": "\(long)\(long)"},
+                                   {"concept_id": "\(long)", "label": "L"}],
+                      "sources": [], "instances": [], "relationships": []}}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let message = "data.concepts[1]: concept_id is a string of 1048578 bytes; ids, references, names and times may hold 1048576 bytes at most"
+        let r = try stack.kg(["admin", "verify", path])
+        XCTAssertEqual(r.exitCode, 1, String(r.summary.prefix(2000)))
+        XCTAssertTrue((r.stdout + r.stderr).contains(message), String(r.summary.prefix(2000)))
+        XCTAssertFalse((r.stdout + r.stderr).contains("data.concepts[0]"), String(r.summary.prefix(2000)))
+        let upload = try stack.uploadRestore(path)
+        XCTAssertEqual(upload.status, 400, "\(upload.json)")
+        XCTAssertTrue("\(upload.json)".contains(message), "\(upload.json)")
+    }
+
     // MARK: - Benchmark
 
     /// Peak RSS (VmHWM, MB) of a process, after `resetPeak`.
