@@ -53,18 +53,21 @@ struct BackupJob {
         header.append(contentsOf: "},\"data\":{".utf8)
         try header.withUnsafeBytes { try sink.write($0) }
 
+        // Long text values come as markers and are fetched in pieces (see LongValueExport).
+        let longValues = try LongValueExport(db: db)
+        defer { longValues.close() }
         var processed = 0
         let comma = Array(",\n".utf8)
         for (index, section) in BackupQueries.sections.enumerated() {
             try sink.write("\(index == 0 ? "" : ",")\n\"\(section)\":[\n")
             var reader = CopyBinaryFieldReader()
             var first = true
-            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion)) { chunk in
+            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true)) { chunk in
                 try reader.feed(chunk) { field in
                     guard let field else { throw JobFailure("unexpected NULL record in \(section)") }
                     if !first { try comma.withUnsafeBytes { try sink.write($0) } }
                     first = false
-                    try sink.write(field)
+                    try longValues.write(field, section: section, to: sink)
                     processed += 1
                     try context.progress(stage: "exporting", processed: processed, total: total,
                                          message: "exporting \(section)")

@@ -48,22 +48,56 @@ enum BackupQueries {
         }
     }
 
+    /// Values longer than this many bytes are not put into the record by PostgreSQL
+    /// but fetched in pieces by ``LongValueExport`` (a record whose JSON is one COPY
+    /// row would otherwise be whole in libpq's buffer, twice, and in the worker).
+    static let longValueBytes = 8 << 20
+
+    /// The columns that may hold long text, per section: (table alias, column).
+    /// Ids, names and times are held whole everywhere (`RecordValueRules.heldWholeFields`).
+    static let longColumns: [String: [String]] = [
+        "vocabulary": ["description"], "concepts": ["label", "description"], "sources": ["full_text"], "instances": ["quote"],
+    ]
+    /// The table whose row a marker's ctid names, per section.
+    static let longTables: [String: String] = [
+        "vocabulary": "kg.vocabulary", "concepts": "kg.concepts", "sources": "kg.sources", "instances": "kg.instances",
+    ]
+
+    /// `column` as JSON, or, when longer than ``longValueBytes``, the marker string
+    /// `"\u0000kg-long:<column>:<ctid>"` (PostgreSQL text cannot hold U+0000, so no
+    /// real value looks like it).
+    private static func long(_ alias: String, _ column: String) -> String {
+        """
+        CASE WHEN octet_length(\(alias).\(column)) > \(longValueBytes)
+            THEN ('"\\u0000kg-long:\(column):' || \(alias).ctid::text || '"')::json ELSE to_json(\(alias).\(column)) END
+        """
+    }
+
+    /// `~` before a record that holds a marker (so the worker looks for markers only there).
+    private static func flag(_ alias: String, _ section: String) -> String {
+        let tests = (longColumns[section] ?? []).map { "octet_length(\(alias).\($0)) > \(longValueBytes)" }
+        return "(CASE WHEN \(tests.joined(separator: " OR ")) THEN '~' ELSE '' END) || "
+    }
+
     /// The export of `section` from a database at `schemaVersion` (the shape of
-    /// that version: concepts carry `created_at` from v4 on).
-    static func copy(section: String, type: BackupType, schemaVersion: Int) -> String {
+    /// that version: concepts carry `created_at` from v4 on). `longValues`: long text
+    /// comes as markers (see ``long(_:_:)``), for ``LongValueExport`` to fill in.
+    static func copy(section: String, type: BackupType, schemaVersion: Int, longValues: Bool = false) -> String {
+        func text(_ alias: String, _ column: String) -> String { longValues ? long(alias, column) : "\(alias).\(column)" }
+        func flagged(_ alias: String) -> String { longValues ? flag(alias, section) : "" }
         let scoped = type == .ontology
         let with = scoped ? "WITH \(ontologyScope) " : ""
         let query: String
         switch section {
         case "vocabulary":
             query = """
-                SELECT json_build_object('relationship_type', relationship_type, 'description', description,
+                SELECT \(flagged("v"))json_build_object('relationship_type', relationship_type, 'description', \(text("v", "description")),
                     'category', category, 'added_by', added_by, 'added_at', added_at, 'usage_count', usage_count,
                     'is_active', is_active, 'is_builtin', is_builtin, 'synonyms', synonyms,
                     'deprecation_reason', deprecation_reason, 'embedding_model', embedding_model,
                     'embedding_generated_at', embedding_generated_at, 'embedding', embedding,
                     'direction_semantics', direction_semantics)::text
-                FROM kg.vocabulary ORDER BY relationship_type
+                FROM kg.vocabulary v ORDER BY relationship_type
                 """
         case "ontologies":
             query = """
@@ -73,29 +107,30 @@ enum BackupQueries {
                 """
         case "concepts":
             query = """
-                \(with)SELECT json_build_object('concept_id', concept_id, 'label', label, 'description', description,
+                \(with)SELECT \(flagged("c"))json_build_object('concept_id', concept_id, 'label', \(text("c", "label")),
+                    'description', \(text("c", "description")),
                     'search_terms', search_terms, 'embedding', embedding\(schemaVersion >= 4 ? ", 'created_at', created_at" : ""))::text
-                FROM kg.concepts
+                FROM kg.concepts c
                 \(scoped ? "WHERE concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
                 ORDER BY concept_id
                 """
         case "sources":
             // Optional keys appear only when set, as in the platform's files.
             query = """
-                \(with)SELECT left(json_build_object('source_id', source_id, 'document', document, 'paragraph', paragraph,
-                    'full_text', full_text, 'file_path', file_path)::text, -1)
+                \(with)SELECT \(flagged("s"))left(json_build_object('source_id', source_id, 'document', document, 'paragraph', paragraph,
+                    'full_text', \(text("s", "full_text")), 'file_path', file_path)::text, -1)
                     || coalesce(', "content_type" : ' || to_json(content_type)::text, '')
                     || coalesce(', "garage_key" : ' || to_json(garage_key)::text, '')
                     || coalesce(', "storage_key" : ' || to_json(storage_key)::text, '')
                     || '}'
-                FROM kg.sources
+                FROM kg.sources s
                 \(scoped ? "WHERE source_id IN (SELECT source_id FROM scope_sources)" : "")
                 ORDER BY source_id
                 """
         case "instances":
             // An instance that evidences no concept is one record with "concept_id": null.
             query = """
-                \(with)SELECT json_build_object('instance_id', i.instance_id, 'quote', i.quote,
+                \(with)SELECT \(flagged("i"))json_build_object('instance_id', i.instance_id, 'quote', \(text("i", "quote")),
                     'concept_id', e.concept_id, 'source_id', i.source_id)::text
                 FROM kg.instances i LEFT JOIN kg.evidence e USING (instance_id)
                 \(scoped ? "WHERE i.source_id IN (SELECT source_id FROM scope_sources)" : "")

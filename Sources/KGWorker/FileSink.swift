@@ -30,6 +30,15 @@ final class FileSink {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        // A long record goes through in slices, so the buffer stays at its size.
+        if bytes.count > flushAt {
+            var start = 0
+            while start < bytes.count {
+                try write(UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + flushAt)]))
+                start += flushAt
+            }
+            return
+        }
         if let compressor {
             compressor.compress(bytes) { buffer.append(contentsOf: $0) }
         } else {

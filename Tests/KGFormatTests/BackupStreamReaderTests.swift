@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import KGFormat
 
@@ -227,18 +228,131 @@ final class BackupStreamReaderTests: XCTestCase {
         XCTAssertEqual(readEvents(overLimit, chunkSize: 1).error?.kind, .tooDeep)
     }
 
-    func testHugeValueIsRefused() {
-        let limits = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1000)
-        let big = "{\"data\": {\"sources\": [{\"full_text\": \"" + String(repeating: "x", count: 5000) + "\"}]}}"
+    /// Issue 12 item 2: a value's memory is bounded, not its content. The structure and
+    /// short strings of one value are held up to `maxValueBytes`; a string of a record
+    /// longer than `maxInlineStringBytes` is streamed and does not count.
+    func testStructureOverTheMemoryLimitIsRefused() {
+        let limits = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1000, maxInlineStringBytes: 2000)
+        let big = "{\"data\": {\"sources\": [{\"full_text\": \"" + String(repeating: "x", count: 1500) + "\"}]}}"
         for size in [1, 100, 100_000] {
             let (_, error) = readEvents(big, chunkSize: size, limits: limits)
             XCTAssertEqual(error?.kind, .valueTooLarge)
             XCTAssertEqual(error?.offset, 22 + 1000)
             XCTAssertTrue(error!.message.contains("data.sources[0]"), error!.message)
         }
+        // Many short strings: each under the inline limit, together over the memory limit.
+        let many = "{\"data\": {\"sources\": [[" + Array(repeating: "\"" + String(repeating: "y", count: 50) + "\"", count: 40)
+            .joined(separator: ",") + "]]}}"
+        XCTAssertEqual(readEvents(many, chunkSize: 13, limits: limits).error?.kind, .valueTooLarge)
         // A value of exactly the limit passes.
         let exact = "{\"k\": \"" + String(repeating: "x", count: 998) + "\"}"
         XCTAssertNil(readEvents(exact, chunkSize: 7, limits: limits).error)
+    }
+
+    /// The text of the long-string tests: escapes of every kind, 2-, 3- and 4-byte
+    /// UTF-8 raw and escaped (a surrogate pair), a quote at the very end.
+    static let longText = String(repeating: "ab\"c\\d\n\t\u{01}\u{E9}\u{20AC}\u{1D11E}/x", count: 300) + "\u{0}end\""
+
+    static func longDocument(_ text: String) -> [UInt8] {
+        var quoted: [UInt8] = []
+        JSONEscaping.appendQuoted(text, to: &quoted)
+        // Also an escaped surrogate pair and an escaped slash, which appendQuoted does not write.
+        let extra = Array(#"\ud834\udd1e\/"#.utf8)
+        quoted.insert(contentsOf: extra, at: 1)
+        return Array(#"{"version": "1.0", "data": {"sources": [{"source_id": "s1", "full_text": "#.utf8) + quoted
+            + Array(#", "document": "d"}, {"source_id": "s2", "full_text": "short"}]}}"#.utf8)
+    }
+
+    func testLongStringsAreStreamedAndKeptAside() throws {
+        let limits = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1000, maxInlineStringBytes: 100)
+        let expected = Array("\u{1D11E}/".utf8) + Array(Self.longText.utf8)
+        let document = Self.longDocument(Self.longText)
+        let directory = NSTemporaryDirectory() + "kg-long-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for size in [1, 7, 100, 4096, 1 << 20] {
+            var seen: [(String, LargeString?, [UInt8]?)] = []
+            var kept: LargeString?
+            let reader = BackupStreamReader(limits: limits, spillDirectory: directory) { event in
+                guard case .record(_, _, let value) = event else { return }
+                let text = value["full_text"]
+                var bytes: [UInt8]?
+                if let large = text?.largeStringValue {
+                    var collected: [UInt8] = []
+                    try large.forEachPiece(pieceSize: 333) { collected.append(contentsOf: $0) }
+                    bytes = collected
+                    kept = large
+                }
+                seen.append((value["source_id"]?.stringValue ?? "?", text?.largeStringValue, bytes))
+                XCTAssertEqual(value["document"]?.stringValue ?? "d", "d")
+            }
+            var i = 0
+            while i < document.count {
+                try reader.feed(Array(document[i..<min(document.count, i + size)]))
+                i += size
+            }
+            try reader.finish()
+            XCTAssertEqual(seen.count, 2, "chunk \(size)")
+            XCTAssertEqual(seen[0].1?.byteCount, expected.count, "chunk \(size)")
+            XCTAssertEqual(seen[0].1?.containsNUL, true, "chunk \(size)")
+            XCTAssertTrue(seen[0].2 == expected, "chunk \(size): the bytes read back differ")
+            XCTAssertNil(seen[1].1, "a short string stays a String")
+            // Readable only while its record is handled.
+            XCTAssertEqual(kept?.isReadable, false)
+            XCTAssertThrowsError(try kept?.forEachPiece { _ in })
+        }
+        // No file is left in the directory (the spill file never had a name there for long).
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
+    }
+
+    func testLongStringsAreCheckedWithoutBeingKept() throws {
+        let limits = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1000, maxInlineStringBytes: 100)
+        var large: LargeString?
+        let reader = BackupStreamReader(limits: limits) { event in
+            if case .record(_, 0, let value) = event {
+                large = value["full_text"]?.largeStringValue
+                XCTAssertEqual(value.pathToNUL, ".full_text")
+                XCTAssertEqual(value["full_text"]?.kind, .string)
+                XCTAssertThrowsError(try large?.forEachPiece { _ in })
+            }
+        }
+        try reader.feed(Self.longDocument(Self.longText))
+        try reader.finish()
+        XCTAssertEqual(large?.byteCount, Self.longText.utf8.count + 5)
+    }
+
+    /// A long string is checked as strictly as a short one, with the same kinds of error,
+    /// at the same offsets, however the input is chunked.
+    func testLongStringErrorsMatchShortOnes() {
+        let long = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1 << 20, maxInlineStringBytes: 16)
+        let short = BackupReaderLimits(maxDepth: 256, maxValueBytes: 1 << 20, maxInlineStringBytes: 1 << 20)
+        let pad = String(repeating: "p", count: 40)
+        let bodies: [(String, BackupReadError.Kind)] = [
+            (pad + "\u{01}", .notJSON), (pad + #"\x"#, .notJSON), (pad + #"\u12G4"#, .notJSON),
+            (pad + #"\ud800x"#, .invalidUTF8), (pad + #"\udc00"#, .invalidUTF8),
+        ]
+        for (body, kind) in bodies {
+            let text = #"{"data": {"sources": [{"full_text": ""# + body + #""}]}}"#
+            let reference = readEvents(text, limits: short).error
+            XCTAssertEqual(reference?.kind, kind, body)
+            for size in [1, 5, 1000] {
+                let error = readEvents(text, chunkSize: size, limits: long).error
+                XCTAssertEqual(error?.kind, kind, "\(body) in chunks of \(size)")
+                XCTAssertEqual(error?.offset, reference?.offset, "\(body) in chunks of \(size)")
+            }
+        }
+        var invalid = Array(#"{"data": {"sources": [{"full_text": ""#.utf8) + Array(pad.utf8) + [0xC3, 0x28]
+        invalid += Array(#""}]}}"#.utf8)
+        XCTAssertEqual(readEvents(invalid, chunkSize: 3, limits: long).error?.kind, .invalidUTF8)
+        XCTAssertEqual(readEvents(invalid, chunkSize: 3, limits: long).error?.offset, readEvents(invalid, limits: short).error?.offset)
+        // A later syntax error is reported at its document offset, past the long string.
+        let later = #"{"data": {"sources": [{"full_text": ""# + pad + #"", "x": tru}]}}"#
+        XCTAssertEqual(readEvents(later, chunkSize: 3, limits: long).error?.offset, readEvents(later, limits: short).error?.offset)
+        // A long member name is refused (names are held whole).
+        let key = #"{"data": {"sources": [{""# + pad + #"": 1}]}}"#
+        XCTAssertEqual(readEvents(key, limits: long).error?.kind, .valueTooLarge)
+        // A raw 0x00 outside a string is still not JSON.
+        XCTAssertEqual(readEvents(Array(#"{"data": {"sources": [{"a": "#.utf8) + [0] + Array("}]}}".utf8), limits: long).error?.kind, .notJSON)
     }
 
     func testHandlerErrorsPropagateAndStopTheReader() {

@@ -33,6 +33,47 @@ final class ValueRulesTests: XCTestCase {
 
     private func errors(_ report: IntegrityReport) -> [String] { report.errors.map(\.message) }
 
+    /// Issue 12 item 2: text columns take strings of any length (the reader streams those
+    /// over 1 MiB); ids, references, list elements and strings inside relationship
+    /// properties are held whole, so a long one is an error naming the field.
+    func testLongStringsAreValidInTextColumnsOnly() {
+        let long = JSONValue.string(String(repeating: "\u{E9}", count: (1 << 20) / 2 + 1))  // 1 MiB + 2 bytes of UTF-8
+        let fine = document(concept: ["concept_id": "c1", "label": long, "description": long, "search_terms": ["t"],
+                                      "embedding": [1]])
+        XCTAssertEqual(errors(check(fine, chunkSize: 65536)), [])
+        let limit = "may hold 1048576 bytes at most"
+        let badID = errors(check(document(concept: ["concept_id": long, "label": "L"])))
+        XCTAssertTrue(badID.contains { $0.contains("data.concepts[0]: concept_id is a string of 1048578 bytes; ids, references, names and times \(limit)") },
+                      "\(badID.map { String($0.prefix(300)) })")
+        let badTerm = errors(check(document(concept: ["concept_id": "c1", "label": "L", "search_terms": ["a", long]])))
+        XCTAssertEqual(badTerm, ["data.concepts[0] (c1): search_terms[1] is a string of 1048578 bytes; elements of a list \(limit)"])
+        let badProperty = errors(check(document(relationship: ["from": "c1", "to": "c2", "type": "IMPLIES",
+                                                               "properties": ["notes": ["x", ["long": long]]]])))
+        XCTAssertEqual(badProperty, ["data.relationships[0]: properties.notes[1].long is a string of 1048578 bytes; strings inside relationship properties \(limit)"])
+        // U+0000 in a long string is found as in a short one.
+        let nul = JSONValue.string(String(repeating: "x", count: 1 << 20) + "\u{0}")
+        XCTAssertEqual(errors(check(document(concept: ["concept_id": "c1", "label": "L", "description": nul]))),
+                       ["data.concepts[0].description holds the character U+0000 (\\u0000), which the database cannot store"])
+    }
+
+    /// The rows of one instance must carry the same quote; long quotes are compared by
+    /// length and hash (the checker keeps no bytes of them).
+    func testRowsOfOneInstanceCompareLongQuotes() {
+        let a = String(repeating: "a", count: 1 << 20) + "x", b = String(repeating: "a", count: 1 << 20) + "y"
+        func doc(_ first: String, _ second: String) -> JSONValue {
+            var sections = BackupFixtures.sections
+            let i = sections.firstIndex { $0.key == "instances" }!
+            sections[i].value = [
+                ["instance_id": "i1", "quote": .string(first), "concept_id": "c1", "source_id": "s1"],
+                ["instance_id": "i1", "quote": .string(second), "concept_id": "c2", "source_id": "s1"],
+            ]
+            return BackupFixtures.document(sections: sections)
+        }
+        XCTAssertEqual(errors(check(doc(a, a), chunkSize: 100_000)), [])
+        XCTAssertEqual(errors(check(doc(a, b), chunkSize: 100_000)).count, 1)
+        XCTAssertTrue(errors(check(doc(a, b))).first?.contains("instance i1 appears again at data.instances[1] with another quote") == true)
+    }
+
     func testNonFiniteStringsLiteralsAndNullElementsAreValid() {
         let embedding: JSONValue = [.string("NaN"), .string("Infinity"), .string("-Infinity"), .number(.nan),
                                     .number(.infinity), .number(.negativeInfinity), .null, .number("-0"), .number("1e-320"),

@@ -159,7 +159,12 @@ struct IntegrityRules {
             let name = nonEmptyString(value["instance_id"]).map { "instance \($0)" } ?? "instance at \(place)"
             if let id = nonEmptyString(value["instance_id"]) {
                 var hasher = Hasher()
-                hasher.combine(value["quote"]?.stringValue ?? "")
+                if let long = value["quote"]?.largeStringValue {  // a long quote: its length and hash
+                    hasher.combine(long.byteCount)
+                    hasher.combine(long.contentHash)
+                } else {
+                    hasher.combine(value["quote"]?.stringValue ?? "")
+                }
                 hasher.combine(value["source_id"]?.stringValue)
                 let rowHash = hasher.finalize()
                 if let seen = instanceRows[id] {

@@ -11,13 +11,22 @@ public enum JSONEscaping {
     public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
-        s.withUTF8 { utf8 in
+        s.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0), to: &out) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends UTF-8 bytes escaped as the inside of a JSON string (the rule of
+    /// ``appendQuoted(_:to:)``, which is PostgreSQL's too), without quotes. The bytes
+    /// may be a piece of a longer string: only ASCII bytes are escaped, so a piece
+    /// may end inside a UTF-8 sequence.
+    public static func appendEscaped(_ utf8: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        do {
             var runStart = 0
             for i in 0..<utf8.count {
                 let b = utf8[i]
                 guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
                 // Copy the plain run in one go; byte-wise appends are the slow path.
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
+                if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
                 runStart = i + 1
                 out.append(UInt8(ascii: "\\"))
                 switch b {
@@ -33,9 +42,8 @@ public enum JSONEscaping {
                                             hexDigit(b >> 4), hexDigit(b & 0x0F)])
                 }
             }
-            if runStart < utf8.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
+            if runStart < utf8.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart...])) }
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// `s` as a quoted JSON string literal.

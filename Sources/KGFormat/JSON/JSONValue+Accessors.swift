@@ -5,7 +5,7 @@ extension JSONValue {
         case .null: return .null
         case .bool: return .bool
         case .number: return .number
-        case .string: return .string
+        case .string, .largeString: return .string
         case .array: return .array
         case .object: return .object
         }
@@ -34,9 +34,16 @@ extension JSONValue {
         return false
     }
 
-    /// The string, or `nil` when this is not a string.
+    /// The string, or `nil` when this is not a string (a ``LargeString`` included:
+    /// see ``largeStringValue``).
     public var stringValue: String? {
         if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The long string, or `nil` when this is not one.
+    public var largeStringValue: LargeString? {
+        if case .largeString(let s) = self { return s }
         return nil
     }
 

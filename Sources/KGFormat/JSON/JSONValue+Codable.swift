@@ -45,6 +45,10 @@ extension JSONValue: Codable {
         case .string(let s):
             var c = encoder.singleValueContainer()
             try c.encode(s)
+        case .largeString(let s):
+            // Whole, in memory: large strings come from backup files, not from API values.
+            var c = encoder.singleValueContainer()
+            try c.encode(try s.loadString())
         case .array(let elements):
             var c = encoder.unkeyedContainer()
             for e in elements { try c.encode(e) }

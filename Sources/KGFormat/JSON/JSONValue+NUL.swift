@@ -7,6 +7,8 @@ extension JSONValue {
         switch self {
         case .string(let s):
             return s.utf8.contains(0) ? "" : nil
+        case .largeString(let s):
+            return s.containsNUL ? "" : nil
         case .array(let elements):
             for (i, element) in elements.enumerated() {
                 if case .number = element { continue }

@@ -11,6 +11,9 @@ extension JSONValue {
             raw.append(to: &out)
         case .string(let s):
             JSONEscaping.appendQuoted(s, to: &out)
+        case .largeString(let s):
+            // Whole, in memory (the restore streams these itself: `LargeValueRow`).
+            JSONEscaping.appendQuoted((try? s.loadString()) ?? "", to: &out)
         case .array(let elements):
             out.append(UInt8(ascii: "["))
             for (i, element) in elements.enumerated() {

@@ -22,6 +22,10 @@ public enum JSONValue: Sendable {
     case number(JSONNumber)
     /// A string, escapes decoded.
     case string(String)
+    /// A string of a backup record too long to hold in memory, made by
+    /// ``BackupStreamReader`` (never by parsing a value in memory): its length,
+    /// whether it holds U+0000, and (when the reader kept them) its bytes.
+    case largeString(LargeString)
     /// An array's elements in order.
     case array([JSONValue])
     /// Members in file order; a key may appear more than once.

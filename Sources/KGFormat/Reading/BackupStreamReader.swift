@@ -4,7 +4,10 @@
 /// fall anywhere, even inside a UTF-8 sequence); it calls `handler` with
 /// each ``BackupEvent`` as soon as it is complete. Top-level keys may come in
 /// any order. Only one record (or metadata value) is held at a time, so
-/// memory does not grow with the file.
+/// memory does not grow with the file; a string of a record longer than
+/// `limits.maxInlineStringBytes` is not held either but streamed (decoded and
+/// checked on the way) and handed out as a ``LargeString``, so memory does not
+/// grow with a value's size.
 ///
 /// ```swift
 /// let reader = BackupStreamReader { event in
@@ -63,19 +66,35 @@ public final class BackupStreamReader {
     private var scanScalar = false
     private var scanLength = 0
 
+    // Long strings of the record in progress (see `LargeString`).
+    private let spillDirectory: String?
+    private var spill: StringSpill?
+    private var stringStream: JSONStringStream?
+    private var largeStrings: [LargeString] = []
+    /// Where the current string's contents begin among the value's held bytes.
+    private var stringContentHeld = 0
+    private var longStringQuoteOffset = 0
+    /// Parser positions from which document offsets run ahead by a long string's length.
+    private var offsetShifts: [(at: Int, shift: Int)] = []
+
     private var topKey = ""
     private var sectionName = ""
     private var recordIndex = 0
     private var scratch: [UInt8] = []
 
     /// - Parameters:
-    ///   - limits: depth and single-value size bounds (defaults: 256 levels, 64 MiB).
+    ///   - limits: depth and memory bounds (defaults: 256 levels, 64 MiB held per value,
+    ///     strings of records over 1 MiB streamed).
+    ///   - spillDirectory: where to keep the bytes of long strings (``LargeString``) while
+    ///     their record's event is handled, in a nameless temp file; nil: they are checked
+    ///     and counted, not kept (enough for checking a file).
     ///   - handler: called with each event, in file order.
     ///   - topLevelArrays: top-level keys whose array elements are handed out one by one
     ///     (as records of a section named after the key) instead of as one `.metadata` value.
-    public init(limits: BackupReaderLimits = BackupReaderLimits(), topLevelArrays: Set<String> = [],
-                handler: @escaping Handler) {
+    public init(limits: BackupReaderLimits = BackupReaderLimits(), spillDirectory: String? = nil,
+                topLevelArrays: Set<String> = [], handler: @escaping Handler) {
         self.limits = limits
+        self.spillDirectory = spillDirectory
         self.topLevelArrays = topLevelArrays
         self.handler = handler
     }
@@ -267,6 +286,7 @@ public final class BackupStreamReader {
             if depthBase + 1 > limits.maxDepth { throw tooDeep(at: i) }
         case UInt8(ascii: "\""):
             scanInString = true
+            stringContentHeld = 1
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"),
              UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "I"):
             scanScalar = true
@@ -280,62 +300,124 @@ public final class BackupStreamReader {
 
     /// Scans the value in progress from `base[from]`: when it ends in this
     /// chunk, parses it and delivers it; otherwise keeps its bytes for later.
+    ///
+    /// Inside a record, a string longer than `maxInlineStringBytes` is not kept:
+    /// from that point its bytes go through a ``JSONStringStream`` (into the spill
+    /// file, or nowhere), and one placeholder byte (0x00, which cannot stand outside
+    /// a string in JSON) takes its place among the value's bytes.
     private func continueValue(_ base: UnsafePointer<UInt8>, _ from: Int, _ count: Int) throws -> Int {
-        let chunkStart = buffering ? 0 : valueStartIndex
-        // Scan no further than the size limit allows, so that the limit trips
-        // at the same byte however the input is chunked.
-        let allowance = limits.maxValueBytes - scanLength - (from - chunkStart)
-        let scanEnd = allowance < count - from ? from + max(0, allowance) : count
+        // Bytes of this chunk from `pending` on belong to the value but are not in `buffer` yet.
+        var pending = buffering ? 0 : valueStartIndex
         var i = from
         var end = -1
         if scanScalar {
+            // Scan no further than the size limit allows, so that the limit trips
+            // at the same byte however the input is chunked.
+            let allowance = limits.maxValueBytes - scanLength - (from - pending)
+            let scanEnd = allowance < count - from ? from + max(0, allowance) : count
             while i < scanEnd && isScalarByte(base[i]) { i += 1 }
-            if i < scanEnd || (i < count && !isScalarByte(base[i])) { end = i }
+            if i < scanEnd || (i < count && !isScalarByte(base[i])) {
+                end = i
+            } else if scanEnd < count {
+                throw valueTooLarge(at: i)
+            }
         } else {
             var depth = scanDepth
             var inString = scanInString
             var escaped = scanEscaped
             let room = limits.maxDepth - depthBase
-            scan: while i < scanEnd {
-                // Skip 8 bytes at a time while none of them is a quote, a
-                // backslash or a bracket (the bulk of an embedding or a long text).
-                if !escaped {
-                    while i + 8 <= scanEnd && !Self.mayBeStructural(base + i) { i += 8 }
-                    guard i < scanEnd else { break scan }
-                }
-                let b = base[i]
-                if inString {
-                    if escaped {
-                        escaped = false
-                    } else if b == UInt8(ascii: "\\") {
-                        escaped = true
-                    } else if b == UInt8(ascii: "\"") {
-                        inString = false
-                        if depth == 0 {
-                            i += 1
-                            end = i
-                            break scan
-                        }
+            let divertible = target == .record
+            scan: while i < count {
+                if stringStream != nil {
+                    let (consumed, ended): (Int, Bool)
+                    do {
+                        (consumed, ended) = try stringStream!.feed(base + i, count - i)
+                    } catch let error as BackupReadError {
+                        throw error.inContext(context())
                     }
-                } else {
-                    switch b {
-                    case UInt8(ascii: "\""):
-                        inString = true
-                    case UInt8(ascii: "{"), UInt8(ascii: "["):
-                        depth += 1
-                        if depth > room { throw tooDeep(at: i) }
-                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                        depth -= 1
-                        if depth == 0 {
-                            i += 1
-                            end = i
-                            break scan
-                        }
-                    default:
-                        break
+                    i += consumed
+                    pending = i
+                    guard ended else { break scan }
+                    finishLongString(endOffset: bytesConsumed + i)
+                    inString = false
+                    if depth == 0 {
+                        end = i
+                        break scan
+                    }
+                    continue scan
+                }
+                // Scan no further than the size limit allows (held bytes: the buffer
+                // and this chunk's pending part), so that the limit trips at the same
+                // byte however the input is chunked; in a string of a record, no
+                // further than one byte past the inline string limit.
+                let held = scanLength + (i - pending)
+                let allowance = limits.maxValueBytes - held
+                var scanEnd = allowance < count - i ? i + max(0, allowance) : count
+                var stringLimited = false
+                if inString && divertible {
+                    let stringRoom = stringContentHeld + limits.maxInlineStringBytes + 1 - held
+                    if stringRoom < scanEnd - i {
+                        scanEnd = i + max(0, stringRoom)
+                        stringLimited = true
                     }
                 }
-                i += 1
+                while i < scanEnd {
+                    // Skip 8 bytes at a time while none of them is a quote, a
+                    // backslash or a bracket (the bulk of an embedding or a long text).
+                    if !escaped {
+                        while i + 8 <= scanEnd && !Self.mayBeStructural(base + i) { i += 8 }
+                        guard i < scanEnd else { break }
+                    }
+                    let b = base[i]
+                    if inString {
+                        if escaped {
+                            escaped = false
+                        } else if b == UInt8(ascii: "\\") {
+                            escaped = true
+                        } else if b == UInt8(ascii: "\"") {
+                            inString = false
+                            i += 1
+                            if depth == 0 {
+                                end = i
+                                break scan
+                            }
+                            if stringLimited { continue scan }
+                            continue
+                        }
+                    } else {
+                        switch b {
+                        case UInt8(ascii: "\""):
+                            inString = true
+                            i += 1
+                            if divertible {
+                                stringContentHeld = scanLength + (i - pending)
+                                continue scan
+                            }
+                            continue
+                        case UInt8(ascii: "{"), UInt8(ascii: "["):
+                            depth += 1
+                            if depth > room { throw tooDeep(at: i) }
+                        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                            depth -= 1
+                            if depth == 0 {
+                                i += 1
+                                end = i
+                                break scan
+                            }
+                        default:
+                            break
+                        }
+                    }
+                    i += 1
+                }
+                if stringLimited {
+                    // The string is longer than the inline limit: stream it from here on.
+                    try startLongString(base, pending, i)
+                    pending = i
+                    escaped = false
+                    continue scan
+                }
+                if scanEnd < count { throw valueTooLarge(at: i) }
             }
             scanDepth = depth
             scanInString = inString
@@ -343,13 +425,10 @@ public final class BackupStreamReader {
         }
 
         guard end >= 0 else {
-            if scanEnd < count {
-                throw BackupReadError(.valueTooLarge,
-                    "\(context()): a single value is larger than the limit of \(limits.maxValueBytes) bytes",
-                    offset: valueStartOffset + limits.maxValueBytes)
+            if pending < count {
+                buffer.append(contentsOf: UnsafeBufferPointer(start: base + pending, count: count - pending))
+                scanLength += count - pending
             }
-            buffer.append(contentsOf: UnsafeBufferPointer(start: base + chunkStart, count: count - chunkStart))
-            scanLength += count - chunkStart
             buffering = true
             return count
         }
@@ -357,7 +436,7 @@ public final class BackupStreamReader {
         let value: JSONValue
         do {
             if buffering {
-                buffer.append(contentsOf: UnsafeBufferPointer(start: base, count: end))
+                buffer.append(contentsOf: UnsafeBufferPointer(start: base + pending, count: end - pending))
                 value = try buffer.withUnsafeBufferPointer { try parse($0.baseAddress!, $0.count) }
                 // Keep a modest buffer for the next value; let a huge one go.
                 buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
@@ -365,10 +444,59 @@ public final class BackupStreamReader {
                 value = try parse(base + valueStartIndex, end - valueStartIndex)
             }
         } catch let error as BackupReadError {
-            throw error.inContext(context())
+            throw BackupReadError(error.kind, error.detail, offset: documentOffset(error.offset)).inContext(context())
+        }
+        defer {
+            // The value's long strings are readable while the handler runs, not after.
+            if !largeStrings.isEmpty {
+                largeStrings.removeAll()
+                offsetShifts.removeAll()
+                spill?.reset()
+            }
         }
         try deliver(value)
         return end
+    }
+
+    // MARK: - Long strings
+
+    /// Moves the string in progress out of the value's bytes into a ``JSONStringStream``;
+    /// `base[pending..<i]` are the bytes of this chunk not yet buffered.
+    private func startLongString(_ base: UnsafePointer<UInt8>, _ pending: Int, _ i: Int) throws {
+        if pending < i {
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base + pending, count: i - pending))
+            scanLength += i - pending
+        }
+        buffering = true
+        let contentStart = stringContentHeld
+        // Inside the string every held byte is a document byte: count back from here.
+        let contentOffset = bytesConsumed + i - (buffer.count - contentStart)
+        longStringQuoteOffset = contentOffset - 1
+        if spill == nil, let spillDirectory { spill = StringSpill(directory: spillDirectory) }
+        var stream = JSONStringStream(offset: contentOffset, spill: spill)
+        do {
+            _ = try buffer.withUnsafeBufferPointer { try stream.feed($0.baseAddress! + contentStart, $0.count - contentStart) }
+        } catch let error as BackupReadError {
+            throw error.inContext(context())
+        }
+        buffer.removeSubrange((contentStart - 1)...)
+        buffer.append(0)  // the placeholder (see JSONValueParser)
+        scanLength = buffer.count
+        stringStream = stream
+    }
+
+    /// The long string in progress ended just before `endOffset`.
+    private func finishLongString(endOffset: Int) {
+        largeStrings.append(stringStream!.finished(generation: spill?.generation ?? 0))
+        stringStream = nil
+        // Parser positions after the placeholder lag the document by the string's length, less one.
+        offsetShifts.append((at: buffer.count, shift: endOffset - longStringQuoteOffset - 1))
+    }
+
+    /// The document offset of a parser error's offset (which counts the value's held bytes).
+    private func documentOffset(_ parserOffset: Int) -> Int {
+        let position = parserOffset - valueStartOffset
+        return parserOffset + offsetShifts.reduce(0) { $0 + ($1.at <= position ? $1.shift : 0) }
     }
 
     /// Whether any of the 8 bytes at `p` is a quote, a backslash or a bracket
@@ -388,7 +516,8 @@ public final class BackupStreamReader {
 
     private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {
         var parser = JSONValueParser(base: start, count: count, startOffset: valueStartOffset,
-                                     depthBase: depthBase, maxDepth: limits.maxDepth)
+                                     depthBase: depthBase, maxDepth: limits.maxDepth,
+                                     largeStrings: largeStrings, maxInlineStringBytes: limits.maxInlineStringBytes)
         defer {
             // One huge escaped string must not pin its memory for the rest of the file.
             if scratch.capacity > 1 << 20 { scratch = [] }
@@ -448,6 +577,13 @@ public final class BackupStreamReader {
 
     private func syntax(_ detail: String, at i: Int) -> BackupReadError {
         BackupReadError(.notJSON, "not valid JSON: " + detail, offset: bytesConsumed + i)
+    }
+
+    private func valueTooLarge(at i: Int) -> BackupReadError {
+        BackupReadError(.valueTooLarge,
+            "\(context()): a single value is larger than the limit of \(limits.maxValueBytes) bytes held in memory "
+            + "(strings of records longer than \(limits.maxInlineStringBytes) bytes are streamed and do not count)",
+            offset: bytesConsumed + i)
     }
 
     private func tooDeep(at i: Int) -> BackupReadError {

@@ -11,6 +11,11 @@ struct JSONValueParser {
     private let startOffset: Int
     private let depthBase: Int
     private let maxDepth: Int
+    /// The long strings the reader took out of these bytes, in order; each left the
+    /// placeholder byte 0x00 where it stood (raw 0x00 is not JSON outside a string).
+    private let largeStrings: [LargeString]
+    private let maxInlineStringBytes: Int
+    private var nextLarge = 0
     private var i = 0
 
     private struct Frame {
@@ -23,12 +28,15 @@ struct JSONValueParser {
     /// - Parameters:
     ///   - depthBase: how deep the value sits in the document (its own
     ///     brackets count from `depthBase + 1`).
-    init(base: UnsafePointer<UInt8>, count: Int, startOffset: Int, depthBase: Int, maxDepth: Int) {
+    init(base: UnsafePointer<UInt8>, count: Int, startOffset: Int, depthBase: Int, maxDepth: Int,
+         largeStrings: [LargeString] = [], maxInlineStringBytes: Int = .max) {
         self.base = base
         self.count = count
         self.startOffset = startOffset
         self.depthBase = depthBase
         self.maxDepth = maxDepth
+        self.largeStrings = largeStrings
+        self.maxInlineStringBytes = maxInlineStringBytes
     }
 
     /// Parses the buffer, which must hold exactly one value (surrounding
@@ -68,6 +76,10 @@ struct JSONValueParser {
             case UInt8(ascii: "\""):
                 i += 1
                 value = .string(try parseStringBody(scratch: &scratch))
+            case 0 where nextLarge < largeStrings.count:
+                i += 1
+                value = .largeString(largeStrings[nextLarge])
+                nextLarge += 1
             case UInt8(ascii: "-") where i + 1 < count && base[i + 1] == UInt8(ascii: "I"):
                 // Python's json.dumps writes non-finite floats as bare literals (see JSONNumber.nonFinite).
                 try expectLiteral("-Infinity")
@@ -157,6 +169,9 @@ struct JSONValueParser {
     /// Parses `"key"` followed by `:`, leaving `i` after the colon.
     private mutating func parseKey(scratch: inout [UInt8]) throws -> String {
         guard i < count else { throw error(.truncated, "expected a member name, found the end of the data") }
+        if base[i] == 0 && nextLarge < largeStrings.count {
+            throw error(.valueTooLarge, "a member name is longer than \(maxInlineStringBytes) bytes")
+        }
         guard base[i] == UInt8(ascii: "\"") else {
             throw error(.notJSON, "expected a member name in double quotes, found \(describe(base[i]))")
         }

@@ -36,8 +36,23 @@ public enum RecordValueRules {
     static let integerFields: [String: [String]] = ["vocabulary": ["usage_count"], "sources": ["paragraph"]]
     static let booleanFields: [String: [String]] = ["vocabulary": ["is_active", "is_builtin"]]
 
+    /// Fields held whole by the checker and the restore (ids, references, names, times):
+    /// a string longer than `BackupReaderLimits.maxInlineStringBytes` (a ``LargeString``)
+    /// cannot be one. Other text columns take strings of any length.
+    public static let heldWholeFields: [String: [String]] = [
+        "vocabulary": ["relationship_type", "added_at", "embedding_generated_at"],
+        "concepts": ["concept_id", "created_at"],
+        "sources": ["source_id"],
+        "instances": ["instance_id", "concept_id", "source_id"],
+        "ontologies": ["name", "created_at"],
+        "relationships": ["from", "to", "type"],
+    ]
+
     public static func problems(section: String, record: JSONValue) -> [Problem] {
         var found: [Problem] = []
+        for key in heldWholeFields[section] ?? [] {
+            if case .largeString(let s)? = record[key] { found.append(Problem(field: key, problem: tooLongToHold(s))) }
+        }
         scalars(section, record, &found)
         switch section {
         case "concepts":
@@ -45,6 +60,10 @@ public enum RecordValueRules {
             strings("search_terms", record, &found)
         case "vocabulary":
             numbers("embedding", record, &found)
+            if case .array(let items)? = record["synonyms"],
+               let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
+                found.append(Problem(field: "synonyms[\(index)]", problem: listElementTooLong(items[index].largeStringValue!)))
+            }
         case "relationships":
             switch record["properties"] {
             case .object?, .null?, nil: break
@@ -53,6 +72,9 @@ public enum RecordValueRules {
             if let properties = record["properties"], let path = pathToNonFinite(properties) {
                 found.append(Problem(field: "properties" + path,
                                      problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
+            }
+            if let properties = record["properties"], let (path, s) = pathToLargeString(properties) {
+                found.append(Problem(field: "properties" + path, problem: propertyTooLong(s)))
             }
         default:
             break
@@ -114,6 +136,9 @@ public enum RecordValueRules {
             for (index, item) in items.enumerated() {
                 switch item {
                 case .string, .null: continue
+                case .largeString(let s):
+                    found.append(Problem(field: "\(key)[\(index)]", problem: listElementTooLong(s)))
+                    return
                 default:
                     found.append(Problem(field: "\(key)[\(index)]", problem: "must be a string or null, found \(item.kind)"))
                     return
@@ -124,6 +149,42 @@ public enum RecordValueRules {
         case let other?:
             found.append(Problem(field: key, problem: "must be an array of strings or null, found \(other.kind)"))
         }
+    }
+
+    /// Why a long string cannot be an id, a reference, a name or a time.
+    public static func tooLongToHold(_ s: LargeString) -> String {
+        "is a string of \(s.byteCount) bytes; ids, references, names and times may hold \(BackupReaderLimits().maxInlineStringBytes) bytes at most"
+    }
+
+    /// Why a long string cannot stand inside relationship properties (held whole as jsonb text).
+    public static func propertyTooLong(_ s: LargeString) -> String {
+        "is a string of \(s.byteCount) bytes; strings inside relationship properties may hold \(BackupReaderLimits().maxInlineStringBytes) bytes at most"
+    }
+
+    /// Where in `value` a ``LargeString`` sits (".note", "[2]", ""), and the string; nil when none does.
+    public static func pathToLargeString(_ value: JSONValue) -> (String, LargeString)? {
+        switch value {
+        case .largeString(let s):
+            return ("", s)
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if let (rest, s) = pathToLargeString(element) { return ("[\(i)]" + rest, s) }
+            }
+            return nil
+        case .object(let members):
+            for member in members {
+                if let (rest, s) = pathToLargeString(member.value) { return ("." + member.key + rest, s) }
+            }
+            return nil
+        case .null, .bool, .number, .string:
+            return nil
+        }
+    }
+
+    /// Why a long string cannot be an element of a list (`search_terms`): list elements
+    /// are held in memory whole, long strings are not.
+    public static func listElementTooLong(_ s: LargeString) -> String {
+        "is a string of \(s.byteCount) bytes; elements of a list may hold \(BackupReaderLimits().maxInlineStringBytes) bytes at most"
     }
 
     /// Where in `value` a non-finite number literal sits (".weight", "[2]", ""), or nil.
@@ -141,7 +202,7 @@ public enum RecordValueRules {
                 if let rest = pathToNonFinite(member.value) { return "." + member.key + rest }
             }
             return nil
-        case .null, .bool, .string:
+        case .null, .bool, .string, .largeString:
             return nil
         }
     }

@@ -17,7 +17,8 @@ import KGFormat
 ///
 /// ```swift
 /// var out = ConceptBinaryEncoder.header
-/// let (id, createdAt) = try ConceptBinaryEncoder.append(index: 0, record: record, to: &out)
+/// var inserts: [LargeValueRow.Insert] = []
+/// let (id, createdAt) = try ConceptBinaryEncoder.append(index: 0, record: record, to: &out, inserts: &inserts)
 /// out += ConceptBinaryEncoder.trailer
 /// ```
 enum ConceptBinaryEncoder {
@@ -35,7 +36,10 @@ enum ConceptBinaryEncoder {
     private static let float8OID: UInt32 = 701
 
     /// Appends one row for the `index`-th concept; returns its id and its `created_at` text (nil for NULL).
-    static func append(index: Int, record: JSONValue, to out: inout [UInt8]) throws -> (conceptID: String, createdAt: String?) {
+    /// A long label or description (``LargeString``) is not copied into `out`: its length is,
+    /// and an insert marks where its bytes go (``LargeValueRow/write(_:_:to:)`` streams them).
+    static func append(index: Int, record: JSONValue, to out: inout [UInt8],
+                       inserts: inout [LargeValueRow.Insert]) throws -> (conceptID: String, createdAt: String?) {
         guard case .object = record else {
             throw StagingRecordEncoder.FieldError(description: "concepts[\(index)] is not an object")
         }
@@ -43,8 +47,15 @@ enum ConceptBinaryEncoder {
         appendInt16(Int16(columns.count), to: &out)
         let conceptID = try fields.text("concept_id", required: true)!
         appendText(conceptID, to: &out)
-        appendText(try fields.text("label", required: true, allowEmpty: true), to: &out)
-        appendText(try fields.text("description"), to: &out)
+        for key in ["label", "description"] {
+            if case .largeString(let s)? = record[key] {
+                guard s.byteCount <= Int(Int32.max) else { throw fields.fail(key, "is longer than a database value may be") }
+                appendInt32(Int32(s.byteCount), to: &out)
+                inserts.append(LargeValueRow.Insert(at: out.count, value: s, escaping: .raw))
+            } else {
+                appendText(try fields.text(key, required: key == "label", allowEmpty: true), to: &out)
+            }
+        }
         appendTextArray(try fields.strings("search_terms") ?? [], to: &out)  // NOT NULL DEFAULT '{}'
         try appendEmbedding(fields, to: &out)
         appendText(nil, to: &out)

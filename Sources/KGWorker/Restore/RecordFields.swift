@@ -29,6 +29,7 @@ struct RecordFields {
             return s
         case .number(let n)?: return n.text
         case .bool(let b)?: return b ? "true" : "false"
+        case .largeString(let s)?: throw fail(key, RecordValueRules.tooLongToHold(s))
         case .null?, nil:
             if required { throw fail(key, "is missing") }
             return nil
@@ -36,14 +37,21 @@ struct RecordFields {
         }
     }
 
+    /// Whether `key` is held whole (an id, a reference, a name, a time: `RecordValueRules.heldWholeFields`),
+    /// so a long string cannot be it.
+    func heldWhole(_ key: String) -> Bool {
+        RecordValueRules.heldWholeFields[section]?.contains(key) ?? false
+    }
+
     /// A list of strings, with NULL elements for nulls; nil for null or missing.
     func strings(_ key: String, problem: String = "must be an array of strings") throws -> [String?]? {
         switch record[key] {
         case .array(let items)?:
-            return try items.map { item in
+            return try items.enumerated().map { index, item in
                 switch item {
                 case .string(let s): return s
                 case .null: return nil
+                case .largeString(let s): throw fail("\(key)[\(index)]", RecordValueRules.listElementTooLong(s))
                 default: throw fail(key, problem)
                 }
             }

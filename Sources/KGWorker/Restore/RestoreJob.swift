@@ -265,8 +265,11 @@ struct RestoreJob {
         var processed = 0
         var row: [UInt8] = []
         row.reserveCapacity(64 * 1024)
+        var inserts: [LargeValueRow.Insert] = []
         let decoder = ContentDecoder()
-        let reader = BackupStreamReader { event in
+        // Long strings wait in a nameless temp file next to the upload while their record is loaded.
+        let spillDirectory = (params.tempFile as NSString).deletingLastPathComponent
+        let reader = BackupStreamReader(spillDirectory: spillDirectory) { event in
             checker?.observe(event)
             switch event {
             case .sectionStart(let name) where StagingRecordEncoder.columns[name] != nil:
@@ -276,19 +279,21 @@ struct RestoreJob {
                 if conceptsDirect && name == "concepts" { try writer!.write(ConceptBinaryEncoder.header) }
             case .record(let name, let index, let value) where name == section:
                 row.removeAll(keepingCapacity: true)
+                inserts.removeAll(keepingCapacity: true)
                 let record = converting ? plan.convert(name, value) : value
                 if !context.crashMarker.isEmpty, name == "concepts", record["concept_id"]?.stringValue == context.crashMarker {
                     context.logger.critical("test_crash_marker met: crashing on purpose (tests only)")
                     abort()
                 }
                 if conceptsDirect && name == "concepts" {
-                    let (id, createdAt) = try ConceptBinaryEncoder.append(index: index, record: record, to: &row)
+                    let (id, createdAt) = try ConceptBinaryEncoder.append(index: index, record: record, to: &row, inserts: &inserts)
                     if let createdAt { conceptCreatedAt.append((id, createdAt)) }
                     directRows += 1
                 } else {
-                    try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row)
+                    try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row,
+                                                    inserts: &inserts)
                 }
-                try writer!.write(row)
+                try LargeValueRow.write(row, inserts, to: writer!)
                 processed += 1
                 try report(.loading, done: processed, total: totalRecords, message: "loading \(name)\(note)")
             case .sectionEnd(let name, _) where name == section:

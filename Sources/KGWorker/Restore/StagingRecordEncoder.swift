@@ -25,7 +25,10 @@ enum StagingRecordEncoder {
 
     /// Appends one row (terminated by a newline) for `record`, the `index`-th of `section`;
     /// with an `ordinal` first (staging tables), without one for a live table.
-    static func append(section: String, index: Int, record: JSONValue, ordinal: Int?, to out: inout [UInt8]) throws {
+    /// Long strings (``LargeString``) of text columns are not copied into `out`: each is an
+    /// insert at its place, for ``LargeValueRow/write(_:_:to:)`` to stream.
+    static func append(section: String, index: Int, record: JSONValue, ordinal: Int?, to out: inout [UInt8],
+                       inserts: inout [LargeValueRow.Insert]) throws {
         guard case .object = record else {
             throw FieldError(description: "\(section)[\(index)] is not an object")
         }
@@ -79,7 +82,12 @@ enum StagingRecordEncoder {
             try encoder.json("properties")
         }
         // Every field starts with a tab; without an ordinal the first one has nothing to separate.
+        let shift = out.count - (ordinal == nil ? 1 : 0)
         out.append(contentsOf: ordinal == nil ? encoder.row.dropFirst() : encoder.row[...])
+        for var insert in encoder.inserts {
+            insert.at += shift
+            inserts.append(insert)
+        }
         out.append(0x0A)
     }
 }
@@ -88,6 +96,7 @@ enum StagingRecordEncoder {
 private struct RowEncoder {
     let fields: RecordFields
     var row: [UInt8] = []
+    var inserts: [LargeValueRow.Insert] = []
 
     // Array elements float8in reads as themselves.
     private static let nullElement = Array("NULL".utf8)
@@ -111,6 +120,12 @@ private struct RowEncoder {
     }
 
     mutating func text(_ key: String, required: Bool = false, allowEmpty: Bool = false) throws {
+        if case .largeString(let s)? = fields.record[key], !fields.heldWhole(key) {
+            // Streamed into COPY at this place (`LargeValueRow`).
+            row.append(0x09)
+            inserts.append(LargeValueRow.Insert(at: row.count, value: s, escaping: .copyText))
+            return
+        }
         if let s = try fields.text(key, required: required, allowEmpty: allowEmpty) { value(s) } else { null() }
     }
 
@@ -147,6 +162,9 @@ private struct RowEncoder {
     mutating func synonyms(_ key: String) throws {
         switch fields.record[key] {
         case .array(let items)? where !items.isEmpty:
+            if let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
+                throw fields.fail("\(key)[\(index)]", RecordValueRules.listElementTooLong(items[index].largeStringValue!))
+            }
             value(CopyText.textArrayWithNulls(items.map { SchemaConverters.synonymElement($0).stringValue }))
         case .array?, .null?, nil:
             null()
@@ -182,6 +200,9 @@ private struct RowEncoder {
     mutating func json(_ key: String) throws {
         switch fields.record[key] {
         case .object?:
+            if let (path, s) = RecordValueRules.pathToLargeString(fields.record[key]!) {
+                throw fields.fail(key + path, RecordValueRules.propertyTooLong(s))
+            }
             row.append(0x09)
             var bytes: [UInt8] = []
             fields.record[key]!.write(to: &bytes)

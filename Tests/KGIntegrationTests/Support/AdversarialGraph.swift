@@ -122,6 +122,25 @@ enum AdversarialGraph {
         }
     }
 
+    /// Puts one text beyond 64 MiB (the old limit of a value) made of the awkward texts
+    /// into a text column of a random row (seeded); returns where it went.
+    static func insertLongText(into db: PGConnection, seed: UInt64) throws -> String {
+        var rng = SeededGenerator(seed: seed)
+        let unit = "long|" + (0..<16).map { _ in rng.pick(texts) }.joined(separator: "|")
+        let bytes = (64 << 20) + rng.below(1 << 20) + 1
+        let repetitions = bytes / unit.utf8.count + 1
+        let targets = [("kg.sources", "full_text", "source_id"), ("kg.concepts", "description", "concept_id"),
+                       ("kg.concepts", "label", "concept_id"), ("kg.instances", "quote", "instance_id")]
+        for (table, column, key) in [rng.pick(targets), targets[1]] {
+            let updated = try db.query("""
+                UPDATE \(table) SET \(column) = repeat($1, $2::int)
+                WHERE \(key) = (SELECT \(key) FROM \(table) ORDER BY \(key) LIMIT 1)
+                """, [unit, String(repetitions)]).affectedRows
+            if updated > 0 { return "\(table).\(column), \(repetitions * unit.utf8.count) bytes" }
+        }
+        return "nowhere"
+    }
+
     static func textArray(_ rng: inout SeededGenerator, nonEmpty: Bool = false) -> String {
         let items = (0..<(rng.below(4) + (nonEmpty ? 1 : 0))).map { _ -> String in
             rng.oneIn(4) ? "NULL" : "\"" + rng.pick(texts).replacingOccurrences(of: "\\", with: "\\\\")
