@@ -42,6 +42,15 @@ public struct ServiceConfig: Sendable {
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies): IP addresses, or "*"
     /// for any peer (only when nothing but the proxy can reach the gateway). Empty: the header is ignored.
     public var trustedProxies: [String] = []
+    /// Failed logins from one client address within ``loginFailureWindowSeconds`` before
+    /// `/auth/token` answers that address 429 with `Retry-After` (0: no limit).
+    public var loginMaxFailuresPerAddress = 20
+    /// Failed logins for one user name (existing or not) within the window before 429 (0: no limit).
+    public var loginMaxFailuresPerUser = 10
+    /// The window over which failed logins are counted (seconds).
+    public var loginFailureWindowSeconds = 300.0
+    /// Seconds `/metrics` reuses what it read from the jobs table (0: read at every scrape).
+    public var metricsCacheSeconds = 5.0
     /// Audit records older than this many days are deleted by the gateways (0: kept for ever).
     public var auditRetentionDays = 0.0
     public var adminUsername: String?
@@ -104,6 +113,10 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
+        ("login_max_failures_per_address", "KG_LOGIN_MAX_FAILURES_PER_ADDRESS", "failed logins from one client address within login_failure_window_s before /auth/token answers 429 with Retry-After (default 20; 0 no limit)"),
+        ("login_max_failures_per_user", "KG_LOGIN_MAX_FAILURES_PER_USER", "failed logins for one user name, existing or not, within login_failure_window_s before 429 (default 10; 0 no limit)"),
+        ("login_failure_window_s", "KG_LOGIN_FAILURE_WINDOW", "seconds over which failed logins are counted (default 300)"),
+        ("metrics_cache_s", "KG_METRICS_CACHE", "seconds /metrics reuses what it read from the jobs table, so that frequent scrapes cost nothing (default 5; 0 read every scrape)"),
         ("audit_retention_days", "KG_AUDIT_RETENTION_DAYS", "delete audit records older than this many days, checked hourly by each gateway (default 0: keep them for ever)"),
         ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses or CIDR ranges (10.0.0.0/8) whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
@@ -230,6 +243,12 @@ public struct ServiceConfig: Sendable {
             case "max_upload_bytes": maxUploadBytes = Int(try number(key, value))
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
+            case "login_max_failures_per_address": loginMaxFailuresPerAddress = Int(try number(key, value))
+            case "login_max_failures_per_user": loginMaxFailuresPerUser = Int(try number(key, value))
+            case "login_failure_window_s":
+                loginFailureWindowSeconds = try number(key, value)
+                guard loginFailureWindowSeconds > 0 else { throw ConfigError("login_failure_window_s in \(source) must be more than 0 seconds, got \(value)") }
+            case "metrics_cache_s": metricsCacheSeconds = try number(key, value)
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
             case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
             case "audit_retention_days":
