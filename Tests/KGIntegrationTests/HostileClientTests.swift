@@ -63,7 +63,7 @@ final class HostileClientTests: XCTestCase {
     static func ms(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
 
     static func statusCounts(_ statuses: [Int]) -> String {
-        Dictionary(grouping: statuses, by: { $0 }).sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
+        Dictionary(grouping: statuses, by: { $0 }).sorted { $0.key < $1.key }.map { "\($0.value.count)×\($0.key)" }.joined(separator: " ")
     }
 
     // MARK: - Login: brute force and name enumeration
