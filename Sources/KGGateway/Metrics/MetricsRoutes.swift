@@ -36,7 +36,7 @@ struct MetricsRoutes {
         let queues = await sampler.queueStats()
         let temp = await sampler.tempUsage()
 
-        text.family("kg_dependency_up", type: "gauge", help: "1 when this gateway could read the dependency during this scrape, else 0.")
+        text.family("kg_dependency_up", type: "gauge", help: "1 when this gateway could read the dependency at its latest read (database: at most metrics_cache_s ago; broker: 5 s), else 0.")
         text.sample("kg_dependency_up", labels: [("dependency", "database")], stats == nil ? 0 : 1)
         text.sample("kg_dependency_up", labels: [("dependency", "broker")], queues == nil ? 0 : 1)
 
