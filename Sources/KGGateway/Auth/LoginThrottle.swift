@@ -73,6 +73,9 @@ actor LoginThrottle {
         }
     }
 
+    /// User names with failures remembered (tests: memory stays bounded).
+    var rememberedNames: Int { users.count }
+
     private func refuseIfFull(_ table: inout [String: Failures], key: String, limit: Int, label: String) throws {
         guard var entry = table[key] else { return }
         let now = Date()
