@@ -106,6 +106,42 @@ final class HostileClientTests: XCTestCase {
         XCTAssertGreaterThan(gap.unknown, gap.known * 0.5, "unknown names answer much faster than known ones")
     }
 
+    /// Many addresses at once (a botnet, or a proxy kg trusts): each login costs a bcrypt on the
+    /// gateway's two password threads; past 64 waiting, logins get 503 with Retry-After at once,
+    /// and everything else is still answered.
+    func testDistributedLoginFlood() throws {
+        try makeStack(environment: ["KG_TRUSTED_PROXIES": "127.0.0.1"])
+        probeToken = try stack.token()
+        let api = stack.apiURL
+        let total = 300 * Self.scale
+        let statuses = ConcurrentResults()
+        let retryAfter = ConcurrentResults()
+        try underAttack("distributed login flood", tried: "\(total) logins for random names from \(total) addresses, 150 at a time") {
+            // Threads of their own: GCD would run at most 64 of these blocking requests at once.
+            let group = DispatchGroup()
+            let threads = 150
+            for t in 0..<threads {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    for i in stride(from: t, to: total, by: threads) {
+                        let body = try? JSONSerialization.data(withJSONObject: ["username": "bot\(i)", "password": "x"])
+                        let headers = ["X-Forwarded-For": "10.\(i >> 16 & 255).\(i >> 8 & 255).\(i & 255)"]
+                        let r = try? HTTPClient(baseURL: api, token: nil).request(method: "POST", path: "/auth/token", json: body, headers: headers)
+                        statuses.append(r?.status ?? -1)
+                        if r?.status == 503 { retryAfter.append(Int(r?.headers["retry-after"] ?? "") ?? -1) }
+                    }
+                }
+            }
+            group.wait()
+            return Self.statusCounts(statuses.values) + "; Retry-After of the 503s: \(Set(retryAfter.values).sorted())"
+        }
+        XCTAssertEqual(Set(statuses.values).subtracting([401, 503]), [], "only 401 (checked) and 503 (too many waiting)")
+        XCTAssertGreaterThan(statuses.values.filter { $0 == 401 }.count, 0)
+        XCTAssertGreaterThan(statuses.values.filter { $0 == 503 }.count, 0, "150 at once is more than 2 checking + 64 waiting")
+        XCTAssertEqual(Set(retryAfter.values).subtracting([1]), [], "every 503 says Retry-After: 1")
+    }
+
     // MARK: - Slow heads and slow bodies, with and without credentials
 
     func testSlowHeadsAndBodies() throws {
