@@ -1,3 +1,4 @@
+import Foundation
 import KGDatabase
 import NIOPosix
 
@@ -8,7 +9,9 @@ import NIOPosix
 /// the same cost: it takes as long as a wrong password for a known one.
 ///
 /// At most `maxWaiting` checks queue for a thread; more are refused at once
-/// (``Busy``), so that a flood of logins from many addresses cannot pile up.
+/// (``Busy``), so that a flood of logins from many addresses cannot pile up. The
+/// threads run at a lower priority (nice 10): under a login flood the CPU goes to
+/// the event loops and the other requests first.
 final class PasswordVerifier: Sendable {
     struct Busy: Error {}
 
@@ -31,7 +34,10 @@ final class PasswordVerifier: Sendable {
         do {
             let stored = try await pool.run { db in try UserStore(db).credentials(username: username) }
             let hash = stored?.passwordHash ?? PasswordHashing.dummyHash
-            let matches = try await threads.runIfActive { PasswordHashing.verify(password, hash: hash) }
+            let matches = try await threads.runIfActive {
+                Self.lowerThisThreadsPriority()
+                return PasswordHashing.verify(password, hash: hash)
+            }
             await admission.leave()
             guard let stored, matches else { return nil }
             return stored.role
@@ -43,7 +49,17 @@ final class PasswordVerifier: Sendable {
 
     /// A new hash (user creation, password change), computed on the same threads.
     func hash(_ password: String) async throws -> String {
-        try await threads.runIfActive { try PasswordHashing.hash(password) }
+        try await threads.runIfActive {
+            Self.lowerThisThreadsPriority()
+            return try PasswordHashing.hash(password)
+        }
+    }
+
+    /// Linux nice values are per thread: `who` 0 is the calling thread, so this lowers only this pool thread.
+    private static func lowerThisThreadsPriority() {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
     }
 
     func shutdown() {
