@@ -57,4 +57,17 @@ final class LoginThrottleTests: XCTestCase {
         let remembered = await t.rememberedNames
         XCTAssertLessThanOrEqual(remembered, 1000)
     }
+
+    /// A name with CR LF cannot forge a log line (the refusal names it with `?`).
+    func testControlCharactersInANameAreNotLogged() async throws {
+        let t = throttle(perUser: 1)
+        let name = "admin\r\nlevel=critical forged"
+        try await t.begin(address: nil, username: name)
+        do {
+            try await t.begin(address: nil, username: name)
+            XCTFail("passed the name's limit")
+        } catch let refusal as LoginThrottle.Refusal {
+            XCTAssertEqual(refusal.key, "user name admin??level=critical forged")
+        }
+    }
 }

@@ -52,7 +52,7 @@ actor LoginThrottle {
     func check(address: String?, username: String) throws {
         try check(address: address)
         guard maxPerUser > 0 else { return }
-        try refuseIfFull(&users, key: username, limit: maxPerUser, label: "user name \(username)")
+        try refuseIfFull(&users, key: username, limit: maxPerUser, label: "user name \(Self.printable(username))")
     }
 
     /// Checks, then counts this attempt as a failure until ``succeeded(address:username:)``
@@ -71,6 +71,11 @@ actor LoginThrottle {
             entry.times.removeLast()
             addresses[address] = entry.times.isEmpty ? nil : entry
         }
+    }
+
+    /// The name with control characters (a forged log line's CR LF) shown as `?`.
+    static func printable(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
     }
 
     /// User names with failures remembered (tests: memory stays bounded).
