@@ -17,8 +17,15 @@ public struct KG: ParsableCommand {
 
     /// Runs the CLI with the contract's exit codes (ArgumentParser's usage errors become 2).
     public static func runMain() -> Never {
+        let arguments: [String]
+        switch ArgumentPrepass.run(Array(CommandLine.arguments.dropFirst()), root: KG.self) {
+        case .arguments(let prepared): arguments = prepared
+        case .unknownCommand(let message):
+            Terminal.error("kg: \(message)")
+            Foundation.exit(2)
+        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
         } catch let error as CLIError {

@@ -30,13 +30,15 @@ public struct JobStore {
             """, [jobID, username]).first("job")
     }
 
-    /// The API JSON of recent jobs, newest first.
-    public func listJSON(username: String?, status: String?, limit: Int = 100) throws -> [String] {
+    /// The API JSON of recent jobs, newest first. `idPrefix` (lower-case hex
+    /// and dashes only; the caller checks) keeps the jobs whose id starts with it.
+    public func listJSON(username: String?, status: String?, idPrefix: String? = nil, limit: Int = 100) throws -> [String] {
         try db.query("""
             SELECT \(Self.jobJSON) AS job FROM kg_api.jobs
             WHERE ($1::text IS NULL OR username = $1) AND ($2::text IS NULL OR status = $2)
+              AND ($4::text IS NULL OR left(job_id::text, length($4)) = $4)
             ORDER BY created_at DESC LIMIT $3::int
-            """, [username, status, String(limit)]).rows.compactMap { $0[0] }
+            """, [username, status, String(limit), idPrefix]).rows.compactMap { $0[0] }
     }
 
     public func state(jobID: String) throws -> JobState? {

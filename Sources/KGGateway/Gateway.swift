@@ -7,6 +7,7 @@ import KGService
 import Logging
 import Prometheus
 import NIOCore
+import NIOPosix
 
 /// The gateway application: routes, authentication, and the shared parts
 /// (database pool, job queue, status hub, temp storage).
@@ -44,15 +45,23 @@ public enum Gateway {
         JobRoutes(pool: pool, hub: hub).register(on: router)
         BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
                      audit: audit, logger: logger).register(on: router)
+        // Uploads are parsed and checked here, off the cooperative pool: one thread per check allowed at once.
+        let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)
+        checkPool.start()
         RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
                       maxDecompressedBytes: config.maxDecompressedBytes, uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
-                      audit: audit, logger: logger).register(on: router)
+                      checkPool: checkPool, audit: audit, logger: logger).register(on: router)
+        VerifyRoutes(slots: CheckSlots(perUser: config.maxVerifiesPerUser, total: config.maxConcurrentVerifies), checkPool: checkPool,
+                     maxUploadBytes: config.maxUploadBytes, maxDecompressedBytes: config.maxDecompressedBytes,
+                     audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)
         CheckpointRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         SurgeryRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
         PendingRoutes(pool: pool).register(on: router)
-        StitchRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
+        OntologyRoutes(pool: pool).register(on: router)
+        StitchRoutes(pool: pool, jobs: jobs, storage: storage, maxBytes: config.maxStitchBytes, audit: audit, logger: logger)
+            .register(on: router)
         var janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
                                   interval: config.janitorIntervalSeconds, logger: logger)
         janitor.queue = queue

@@ -33,6 +33,12 @@ public struct ServiceConfig: Sendable {
     public var maxDecompressedBytes = 64 * 1024 * 1024 * 1024
     /// Queued plus running jobs one user may have; another job is refused with 429 (0: no limit).
     public var maxJobsPerUser = 4
+    /// Backup checks (`POST /admin/backup/verify`) one user may run at once on a gateway; more: 429 (0: no limit).
+    public var maxVerifiesPerUser = 1
+    /// Backup checks a gateway runs at once (CPU-bound: about one per core); more: 503 (0: no limit).
+    public var maxConcurrentVerifies = 2
+    /// Largest body of `POST /admin/stitch` (the missing concepts' labels and embeddings); 413 beyond it.
+    public var maxStitchBytes = 256 * 1024 * 1024
     /// An HTTP connection that sends nothing this long (between requests, or in the middle of a
     /// request's head or body) is closed; a response being written is never cut (0: no limit).
     public var httpIdleTimeoutSeconds = 60.0
@@ -117,6 +123,9 @@ public struct ServiceConfig: Sendable {
         ("login_max_failures_per_user", "KG_LOGIN_MAX_FAILURES_PER_USER", "failed logins for one user name, existing or not, within login_failure_window_s before 429 (default 10; 0 no limit)"),
         ("login_failure_window_s", "KG_LOGIN_FAILURE_WINDOW", "seconds over which failed logins are counted (default 300)"),
         ("metrics_cache_s", "KG_METRICS_CACHE", "seconds /metrics reuses what it read from the jobs table, so that frequent scrapes cost nothing (default 5; 0 read every scrape)"),
+        ("max_verifies_per_user", "KG_MAX_VERIFIES_PER_USER", "backup checks (POST /admin/backup/verify) one user may run at once on a gateway; more are refused with 429 and Retry-After (default 1; 0 no limit)"),
+        ("max_concurrent_verifies", "KG_MAX_CONCURRENT_VERIFIES", "backup checks a gateway runs at once, on as many threads (CPU-bound: about one per core); more are refused with 503 and Retry-After (default 2; 0 no limit)"),
+        ("max_stitch_bytes", "KG_MAX_STITCH_BYTES", "largest body of POST /admin/stitch (labels and embeddings of missing concepts; default 256 MiB; 413 beyond)"),
         ("audit_retention_days", "KG_AUDIT_RETENTION_DAYS", "delete audit records older than this many days, checked hourly by each gateway (default 0: keep them for ever)"),
         ("trusted_proxies", "KG_TRUSTED_PROXIES", "comma-separated proxy addresses or CIDR ranges (10.0.0.0/8) whose X-Forwarded-For names the client in the audit trail, or * for any peer (default none: the header is ignored)"),
         ("http_idle_timeout_s", "KG_HTTP_IDLE_TIMEOUT", "close a connection idle this long, also mid-request (slow clients); responses are never cut (default 60; 0 off)"),
@@ -249,6 +258,9 @@ public struct ServiceConfig: Sendable {
                 loginFailureWindowSeconds = try number(key, value)
                 guard loginFailureWindowSeconds > 0 else { throw ConfigError("login_failure_window_s in \(source) must be more than 0 seconds, got \(value)") }
             case "metrics_cache_s": metricsCacheSeconds = try number(key, value)
+            case "max_verifies_per_user": maxVerifiesPerUser = Int(try number(key, value))
+            case "max_concurrent_verifies": maxConcurrentVerifies = Int(try number(key, value))
+            case "max_stitch_bytes": maxStitchBytes = Int(try number(key, value))
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
             case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
             case "audit_retention_days":

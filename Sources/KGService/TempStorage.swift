@@ -26,8 +26,16 @@ public struct TempStorage: Sendable {
     }
 
     public func restorePath(jobID: UUID) -> String {
-        "\(directory)/restore_\(jobID.uuidString.lowercased()).json"
+        "\(directory)/\(Self.restorePrefix)\(jobID.uuidString.lowercased()).json"
     }
+
+    /// The body of a stitch request (its references), owned by the stitch job.
+    public func stitchPath(jobID: UUID) -> String {
+        "\(directory)/\(Self.stitchPrefix)\(jobID.uuidString.lowercased()).json"
+    }
+
+    public static let restorePrefix = "restore_"
+    public static let stitchPrefix = "stitch_"
 
     /// The path of a risky job's checkpoint: `.checkpoint_<job>_<YYYYMMDD_HHMMSS>.json` (UTC).
     /// Never swept by age: kept checkpoints leave only through retention.

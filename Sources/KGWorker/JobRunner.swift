@@ -237,7 +237,8 @@ final class JobRunner: @unchecked Sendable {
             // one that changed nothing (a backup, a dry run) is marked now.
             let completed = try finished.committed
                 || context.withControl { try JobCommit(jobID: job.jobID, workerID: mine).complete($0, resultJSON: finished.resultJSON) }
-            if job.type == "restore", let tempFile { storage.remove(tempFile) }
+            // The job's upload (a restore's file, a stitch's references) goes with the job.
+            if job.type == "restore" || job.type == "stitch", let tempFile { storage.remove(tempFile) }
             if completed {
                 logger.info("job completed", metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
                 context.publishFinal(event: "completed")

@@ -79,6 +79,8 @@ final class AccessTests: XCTestCase {
             Route(method: "POST", template: "/admin/ontology/delete", body: "{}", admin: 400, reader: 403),
             Route(method: "POST", template: "/admin/stitch", body: refusedOptions, admin: 400, reader: 403),
             Route(method: "GET", template: "/admin/pending", admin: 200, reader: 403),
+            // Names and counts, no content: every signed-in user may list the ontologies.
+            Route(method: "GET", template: "/ontologies", admin: 200, reader: 200),
             Route(method: "GET", template: "/admin/pending/concepts", admin: 200, reader: 403),
             Route(method: "GET", template: "/admin/checkpoints", admin: 200, reader: 403),
             Route(method: "GET", template: "/admin/checkpoints/:id", path: "/admin/checkpoints/\(UUID().uuidString.lowercased())",

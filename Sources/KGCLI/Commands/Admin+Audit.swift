@@ -10,6 +10,11 @@ extension Admin {
             discussion: """
                 Logins (and failed logins), logouts, token revocations, backups and restores (the request, \
                 and how the job ended: backup.finished, restore.finished), and other risky operations.
+
+                EXAMPLES:
+                  kg admin audit --since 24h
+                  kg admin audit --action restore --user alice
+                  kg admin audit --since 7d --json
                 """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions

@@ -10,8 +10,14 @@ extension Admin {
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
             discussion: """
                 The file arrives as the worker writes it, is checked for integrity, and only then \
-                appears under its final name; an interrupted backup leaves nothing behind. \
+                appears under its final name; an interrupted backup leaves nothing behind \
+                (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output.
+
+                EXAMPLES:
+                  kg admin backup --type full
+                  kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
+                  kg admin backup --type full --output ~/safe/graph.json --force
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -25,6 +31,9 @@ extension Admin {
 
         @Option(name: .customLong("output"), help: "Save to this file, or into this directory, instead of backup_dir.")
         var outputPath: String?
+
+        @Flag(name: .long, help: "Replace the file --output names if it exists (only once the new backup is whole and checked).")
+        var force = false
 
         @Option(name: .long, help: "gzip or none.")
         var compress: String = "none"
@@ -45,24 +54,13 @@ extension Admin {
             let config = try global.config()
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
-            let destination: BackupDownload.Destination
-            if let outputPath {
-                var isDir: ObjCBool = false
-                let expanded = (outputPath as NSString).expandingTildeInPath
-                if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
-                    destination = .directory(expanded)
-                } else {
-                    destination = .file(expanded)
-                }
-            } else {
-                destination = .directory(config.backupDir)
-            }
+            let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
             let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
-                                          request: request, destination: destination)
+                                          controlClient: try global.client(config), request: request, destination: destination)
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]
-                if let job = outcome.jobID { object["job_id"] = job }
+                object["job_id"] = outcome.jobID ?? NSNull()
                 object["statistics"] = outcome.report.counts
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

@@ -24,7 +24,11 @@ extension Admin {
             subcommands: [List.self, Download.self, Restore.self])
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the kept checkpoints, newest first.")
+            static let configuration = CommandConfiguration(abstract: "List the kept checkpoints, newest first.", discussion: """
+                    EXAMPLES:
+                      kg admin checkpoints list
+                      kg admin checkpoints list --json
+                    """)
             @OptionGroup var global: GlobalOptions
             @OptionGroup var output: OutputOptions
 
@@ -54,27 +58,25 @@ extension Admin {
         struct Download: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Download a kept checkpoint into backup_dir (or --output), checked like a backup.",
-                discussion: "Prints the saved path. Restore it with `kg admin restore FILE --mode replace`.")
+                discussion: """
+                    Prints the saved path. Restore it with `kg admin restore FILE --mode replace`.
+
+                    EXAMPLES:
+                      kg admin checkpoints download 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90
+                      kg admin checkpoints download ID --output ~/safe/
+                    """)
             @OptionGroup var global: GlobalOptions
             @OptionGroup var output: OutputOptions
             @Argument(help: "The checkpoint id (`kg admin checkpoints list`).") var id: String
             @Option(name: .customLong("output"), help: "Save to this file, or into this directory, instead of backup_dir.")
             var outputPath: String?
+            @Flag(name: .long, help: "Replace the file --output names if it exists (only once the download is whole and checked).")
+            var force = false
 
             func run() throws {
                 let config = try global.config()
-                var directory = config.backupDir
-                var file: String?
-                if let outputPath {
-                    var isDir: ObjCBool = false
-                    let expanded = (outputPath as NSString).expandingTildeInPath
-                    if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
-                        directory = expanded
-                    } else {
-                        file = expanded
-                    }
-                }
-                let outcome = try CheckpointDownload(client: try global.client(config), id: id, directory: directory, file: file).run()
+                let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
+                let outcome = try CheckpointDownload(client: try global.client(config), id: id, destination: destination).run()
                 if output.json {
                     let object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "checkpoint_id": id,
                                                  "statistics": outcome.report.counts]
@@ -97,7 +99,7 @@ extension Admin {
                     --dry-run checks and counts, changes nothing. Exit codes: 0 done, 1 failed (nothing \
                     changed) or refused, 2 usage, 3 server unreachable, 4 not permitted.
 
-                    EXAMPLE:
+                    EXAMPLES:
                       kg admin checkpoints restore 3f2a… --keep-checkpoint
                     """)
             @OptionGroup var global: GlobalOptions
@@ -120,6 +122,9 @@ extension Admin {
                 let client = try global.client(config)
                 let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
                 let checkpoint = id.trimmingCharacters(in: .whitespaces).lowercased()
+                guard UUID(uuidString: checkpoint) != nil else {
+                    throw CLIError.usage("\(id) is not a checkpoint id; `kg admin checkpoints list` shows them")
+                }
                 let response: HTTPResponse
                 do {
                     response = try client.request(method: "POST", path: "/admin/checkpoints/\(checkpoint)/restore", json: data)

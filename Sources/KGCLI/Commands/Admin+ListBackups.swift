@@ -1,59 +1,112 @@
 import ArgumentParser
 import Foundation
+import KGFormat
 
 extension Admin {
-    /// `kg admin list-backups`: the local files in backup_dir, newest first.
+    /// `kg admin list-backups`: the backups in backup_dir, newest first, each
+    /// described by its own header (read from its first bytes).
     struct ListBackups: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the backups in backup_dir, newest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the backups in backup_dir, newest first, with type, ontology, schema and whether each ends whole.",
+            discussion: """
+                Each file is described by its own header (its first bytes), not by its name; files that are not \
+                backups (empty, not JSON, no backup header) are named on standard error and left out. WHOLE is a \
+                cheap look at the end of a plain file (`yes`, or `no` when it was cut short); gzip files show `-` \
+                (only reading all of it can tell: `kg admin verify FILE`). --json prints \
+                [{"name", "path", "size", "modified", "type", "ontology", "schema_version", "timestamp", "whole"}, …] \
+                (null where a value is absent).
+
+                EXAMPLES:
+                  kg admin list-backups
+                  kg admin list-backups --json | jq -r '.[0].path'
+                """)
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             let config = try CLIConfig.load()
-            let files = LocalBackups.list(in: config.backupDir)
+            let listing = LocalBackups.scan(config.backupDir)
+            let files = listing.backups
             if output.json {
                 let formatter = ISO8601DateFormatter()
                 let rows: [[String: Any]] = files.map {
-                    ["name": $0.name, "path": $0.path, "size": $0.size, "modified": formatter.string(from: $0.modified)]
+                    ["name": $0.name, "path": $0.path, "size": $0.size, "modified": formatter.string(from: $0.modified),
+                     "type": $0.header.type ?? NSNull(), "ontology": $0.header.ontology ?? NSNull(),
+                     "schema_version": $0.header.schemaVersion ?? NSNull(), "timestamp": $0.header.timestamp ?? NSNull(),
+                     "whole": $0.whole ?? NSNull()]
                 }
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
-                return
-            }
-            guard !files.isEmpty else {
+            } else if files.isEmpty {
                 Terminal.error("no backups in \(config.backupDir); take one with `kg admin backup --type full`")
-                return
+            } else {
+                print(LocalBackups.table(files))
+                Terminal.error("\(files.count) backup(s) in \(config.backupDir)")
             }
-            let formatter = DateFormatter()
-            formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-            let width = files.map(\.name.count).max() ?? 0
-            for file in files {
-                print("\(file.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(Terminal.bytes(file.size).leftPadded(9))  \(formatter.string(from: file.modified))")
+            for other in listing.others {
+                Terminal.error("not a backup, left out: \(other.name) (\(other.reason))")
             }
-            Terminal.error("\(files.count) backup(s) in \(config.backupDir)")
         }
     }
 }
 
-/// The backup files in a directory (`*.json`, `*.json.gz`; not partial or hidden files).
+/// The backup files in a directory: `*.json` and `*.json.gz` (not partial or
+/// hidden files) whose first bytes hold a backup header.
 enum LocalBackups {
     struct File {
         let name: String
         let path: String
         let size: Int64
         let modified: Date
+        let header: BackupHeader
+        /// A plain file that ends as JSON does (nil for gzip: unknown without reading it all).
+        let whole: Bool?
     }
 
-    static func list(in directory: String) -> [File] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        var files: [File] = []
-        for name in names where !name.hasPrefix(".") && (name.hasSuffix(".json") || name.hasSuffix(".json.gz")) {
+    struct Listing {
+        var backups: [File] = []
+        var others: [(name: String, reason: String)] = []
+    }
+
+    static func list(in directory: String) -> [File] { scan(directory).backups }
+
+    static func scan(_ directory: String) -> Listing {
+        var listing = Listing()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return listing }
+        for name in names.sorted() where !name.hasPrefix(".") && (name.hasSuffix(".json") || name.hasSuffix(".json.gz")) {
             let path = directory + "/" + name
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType == .typeRegular else { continue }
-            files.append(File(name: name, path: path, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
-                              modified: attributes[.modificationDate] as? Date ?? .distantPast))
+            let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            guard size > 0 else {
+                listing.others.append((name, "empty"))
+                continue
+            }
+            guard let header = BackupHeader.peek(path: path) else {
+                listing.others.append((name, "no backup header in its first bytes"))
+                continue
+            }
+            listing.backups.append(File(name: name, path: path, size: size,
+                                        modified: attributes[.modificationDate] as? Date ?? .distantPast,
+                                        header: header, whole: BackupHeader.plainFileEndsWhole(path: path)))
         }
-        return files.sorted { $0.modified != $1.modified ? $0.modified > $1.modified : $0.name > $1.name }
+        listing.backups.sort { $0.modified != $1.modified ? $0.modified > $1.modified : $0.name > $1.name }
+        return listing
+    }
+
+    /// The listing's table: date, type, ontology, schema, size, whole, name.
+    static func table(_ files: [File], numbered: Bool = false) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let rows = files.enumerated().map { index, file -> [String] in
+            let type = file.header.type.map { $0.replacingOccurrences(of: "_backup", with: "") } ?? "?"
+            let row = [formatter.string(from: file.modified), type, file.header.ontology ?? "-",
+                       file.header.schemaVersion.map(String.init) ?? "-", Terminal.bytes(file.size),
+                       file.whole.map { $0 ? "yes" : "no" } ?? "-", file.name]
+            return numbered ? [String(index + 1)] + row : row
+        }
+        let header = ["SAVED (UTC)", "TYPE", "ONTOLOGY", "SCHEMA", "SIZE", "WHOLE", "FILE"]
+        return TextTable.render(header: numbered ? ["#"] + header : header, rows: rows)
     }
 
     /// A path as given, or a name inside backup_dir.

@@ -11,6 +11,11 @@ extension Admin {
                 Runs as a job on the server, in batches, guarded by a checkpoint: on any failure the graph is \
                 rolled back to it. --dry-run only counts. Prints the job id (with --json: {"job_id", "status", "result"}). \
                 Exit codes: 0 done, 1 failed (rolled back) or refused, 2 usage, 3 server unreachable, 4 not permitted.
+
+                EXAMPLES:
+                  kg admin prune --dry-run
+                  kg admin prune
+                  kg admin prune --keep-checkpoint --no-wait
                 """)
 
         @OptionGroup var global: GlobalOptions

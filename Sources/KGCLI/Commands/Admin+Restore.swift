@@ -18,6 +18,12 @@ extension Admin {
                 (with --json: {"job_id", "status", "result"}).
                 Exit codes: 0 restored, 1 refused, failed and rolled back, or cancelled, \
                 2 usage, 3 server unreachable, 4 not authenticated or not permitted.
+
+                EXAMPLES:
+                  kg admin restore full_backup_20261128_101500.json
+                  kg admin restore some.json --dry-run
+                  kg admin restore full_backup_20261128_101500.json --mode replace --yes
+                  kg admin restore onto.json --external-deps defer
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -72,14 +78,16 @@ extension Admin {
             let server = global.serverURL(config)
             let path = try chooseFile(backupDir: config.backupDir)
             let bytes = try fileSize(path, backupDir: config.backupDir)
+            // The server and the credentials first: a minute of checking a large file
+            // should not end in "unreachable" or "not authenticated".
+            try ServerPreflight.requireAdmin(try global.client(config), for: "a restore")
 
-            Terminal.status("checking \((path as NSString).lastPathComponent)…")
-            let report = BackupFileChecker.check(path: path)
-            Terminal.endStatus()
+            let report = CheckProgress.check(path: path)
             guard report.valid else {
-                if output.json { print(report.jsonText()) }
+                let message = "\(path) is not a valid backup; nothing was sent."
+                if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
                 Terminal.error(report.renderText())
-                throw CLIError("\(path) is not a valid backup; nothing was sent.")
+                throw CLIError(message)
             }
             for warning in report.warnings { Terminal.error(warning.description) }
 
@@ -104,8 +112,22 @@ extension Admin {
                 Terminal.error("restore job \(accepted.jobID) accepted; Ctrl-C stops following, not the restore")
             }
 
-            let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID).run()
+            var follow = RestoreFollow(client: try global.client(config), jobID: accepted.jobID)
+            if let reason = noCheckpointReason(mode: mode) {
+                follow.skipped = [RestoreStage.creatingCheckpoint.rawValue: reason]
+            }
+            let job = follow.run()
             try finish(job, shownWarnings: shown)
+        }
+
+        /// Why this restore makes no checkpoint (the worker's rule, ``RestoreJobParams/makesCheckpoint``), or nil.
+        private func noCheckpointReason(mode: RestoreMode) -> String? {
+            if dryRun { return "a dry run changes nothing" }
+            if checkpoint == false { return "--no-checkpoint" }
+            if checkpoint == nil && mode == .replace {
+                return "a replace needs none (--checkpoint makes one)"
+            }
+            return nil
         }
 
         /// FILE resolved, or the user's pick from the local backups.

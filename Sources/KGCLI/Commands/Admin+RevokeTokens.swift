@@ -8,7 +8,12 @@ extension Admin {
         static let configuration = CommandConfiguration(
             commandName: "revoke-tokens",
             abstract: "Revoke every token of a user; they must log in again (needs the admin role).",
-            discussion: "Use it for a lost laptop or a leaked token. The user account stays; `kg logout` revokes only your own token.")
+            discussion: """
+                Use it for a lost laptop or a leaked token. The user account stays; `kg logout` revokes only your own token.
+
+                EXAMPLES:
+                  kg admin revoke-tokens alice
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The user whose tokens to revoke.") var user: String

@@ -20,6 +20,11 @@ extension Admin {
                 come from --backup FILE (a backup that holds them; only those are read, locally); without it \
                 only ids match. What stays unmatched keeps waiting. Runs as a job with a checkpoint; \
                 --dry-run only reports the matches. Every reconnection is reported.
+
+                EXAMPLES:
+                  kg admin stitch --pending
+                  kg admin stitch --backup full_backup_20261128_101500.json --dry-run
+                  kg admin stitch --backup full_backup_20261128_101500.json --threshold 0.9
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -18,6 +18,10 @@ extension Admin {
                 counts the instances and relationships that name concepts the file does not hold, and says what each \
                 --external-deps choice does with them (from the file alone: a merge connects those whose concept the \
                 graph already holds, so fewer may be dropped or kept aside).
+
+                EXAMPLES:
+                  kg admin verify full_backup_20261128_101500.json
+                  kg admin verify ~/Downloads/backup.json.gz --offline --json
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -28,7 +32,13 @@ extension Admin {
         func run() throws {
             let config = try CLIConfig.load()
             let path = LocalBackups.resolve(file, backupDir: config.backupDir)
-            let report = BackupFileChecker.check(path: path)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw CLIError(isDirectory.boolValue ? "\(path) is a directory, not a backup file"
+                    : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
+                        + "`kg admin list-backups` shows them.")
+            }
+            let report = CheckProgress.check(path: path)
             let plan = offline || !report.valid ? nil : restorePlan(report, config: config)
             if output.json {
                 guard case .object(var members) = report.jsonValue else { return print(report.jsonText()) }

@@ -11,38 +11,77 @@ struct ConfigCommand: ParsableCommand {
             """,
         subcommands: [List.self, Get.self, Set.self])
 
-    /// Every effective setting, with where it comes from.
-    static func effective(_ config: CLIConfig) -> [(key: String, value: String)] {
-        var rows: [(String, String)] = []
-        rows.append(("api_url", config.apiURL ?? "http://127.0.0.1:8080 (default)"))
-        rows.append(("backup_dir", config.values["backup_dir"] ?? "\(CLIConfig.defaultBackupDir) (default)"))
-        rows.append(("cacert", config.values["cacert"] ?? "(system CA store)"))
-        if let user = config.values["username"] { rows.append(("username", user)) }
-        rows.append(("token", config.values["token"] == nil ? "(not logged in)" : "(set)"))
-        rows.append(("config_file", config.path))
+    /// One effective setting: its value (nil when unset; a token's is never
+    /// shown, only `set`) and where it came from, in `git config --show-origin`'s
+    /// terms: `environment:VARIABLE`, `config:PATH` or `default`.
+    struct Setting {
+        let key: String
+        let value: String?
+        let origin: String
+    }
+
+    /// Every effective setting, as a command without `--server`/`--token`/`--cacert` sees it.
+    static func effective(_ config: CLIConfig) -> [Setting] {
+        let environment = CLIConfig.environment
+        func pick(_ key: String, variable: String?, fallback: String?) -> Setting {
+            if let variable, let value = environment[variable], !value.isEmpty {
+                return Setting(key: key, value: value, origin: "environment:\(variable)")
+            }
+            if let value = config.values[key] { return Setting(key: key, value: value, origin: "config:\(config.path)") }
+            return Setting(key: key, value: fallback, origin: fallback == nil ? "unset" : "default")
+        }
+        var rows = [
+            pick("api_url", variable: "KG_API_URL", fallback: "http://127.0.0.1:8080"),
+            pick("backup_dir", variable: nil, fallback: CLIConfig.defaultBackupDir),
+            pick("cacert", variable: "KG_CACERT", fallback: nil),
+        ]
+        if let user = config.values["username"] {
+            rows.append(Setting(key: "username", value: user, origin: "config:\(config.path)"))
+        }
+        let token = pick("token", variable: "KG_TOKEN", fallback: nil)
+        rows.append(Setting(key: "token", value: token.value == nil ? nil : "set", origin: token.origin))
+        if let issuer = config.values["token_server"] {
+            rows.append(Setting(key: "token_server", value: issuer, origin: "config:\(config.path)"))
+        }
         return rows
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the settings.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the effective settings and where each comes from.",
+            discussion: """
+                Each setting's value and origin: environment:VARIABLE, config:FILE or default. A token is \
+                never printed (its value shows as `set`). --json prints {"settings": [{"key", "value", \
+                "origin"}, …]} in this order, with null for an unset value.
+
+                EXAMPLES:
+                  kg config list
+                  kg config list --json
+                """)
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             let rows = ConfigCommand.effective(try CLIConfig.load())
             if output.json {
-                var object: [String: String] = [:]
-                for row in rows { object[row.key] = row.value }
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-                print(String(decoding: data, as: UTF8.self))
+                let settings = rows.map { row -> String in
+                    "{\"key\":\(JSONText.string(row.key)),\"value\":\(row.value.map(JSONText.string) ?? "null"),"
+                        + "\"origin\":\(JSONText.string(row.origin))}"
+                }
+                print("{\"settings\":[" + settings.joined(separator: ",") + "]}")
             } else {
-                for row in rows { print("\(row.key.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.value)") }
+                print(TextTable.render(header: ["KEY", "VALUE", "ORIGIN"],
+                                       rows: rows.map { [$0.key, $0.value ?? "(unset)", $0.origin] }))
             }
         }
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one setting.")
-        @Argument(help: "api_url or backup_dir.") var key: String
+        static let configuration = CommandConfiguration(abstract: "Print one setting's effective value (empty when unset).", discussion: """
+                EXAMPLES:
+                  kg config get backup_dir
+                  kg config get api_url
+                """)
+        @Argument(help: "api_url, backup_dir or cacert.") var key: String
 
         func validate() throws {
             guard CLIConfig.settableKeys.contains(key) else {
@@ -51,18 +90,23 @@ struct ConfigCommand: ParsableCommand {
         }
 
         func run() throws {
-            let config = try CLIConfig.load()
-            switch key {
-            case "backup_dir": print(config.backupDir)
-            case "cacert": print(config.values["cacert"] ?? "")
-            default: print(config.apiURL ?? "http://127.0.0.1:8080")
-            }
+            let setting = ConfigCommand.effective(try CLIConfig.load()).first { $0.key == key }
+            print(setting?.value ?? "")
         }
     }
 
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change one setting.")
-        @Argument(help: "api_url or backup_dir.") var key: String
+        static let configuration = CommandConfiguration(
+            abstract: "Change one setting.",
+            discussion: """
+                Paths (backup_dir, cacert) are stored absolute: a relative one is taken from the current folder.
+
+                EXAMPLES:
+                  kg config set api_url https://kg.example.com
+                  kg config set backup_dir ~/kg-backups
+                  kg config set cacert ./company-ca.pem
+                """)
+        @Argument(help: "api_url, backup_dir or cacert.") var key: String
         @Argument(help: "The new value.") var value: String
 
         func validate() throws {
@@ -79,8 +123,8 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             var config = try CLIConfig.load()
-            let absolute = key == "cacert" ? URL(fileURLWithPath: (value as NSString).expandingTildeInPath).path : value
-            config.values[key] = key == "backup_dir" ? (value as NSString).expandingTildeInPath : absolute
+            let isPath = key == "cacert" || key == "backup_dir"
+            config.values[key] = isPath ? URL(fileURLWithPath: (value as NSString).expandingTildeInPath).standardizedFileURL.path : value
             try config.save()
             print("\(key) = \(config.values[key]!)")
         }

@@ -17,7 +17,7 @@ struct JobCommand: ParsableCommand {
             throw CLIError.from(error)
         }
         guard response.isSuccess else {
-            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? "")") }
+            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? ""); `kg job list` shows yours") }
             throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
         }
         return response
@@ -45,13 +45,19 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a job.")
+        static let configuration = CommandConfiguration(abstract: "Show a job.", discussion: """
+                EXAMPLES:
+                  kg job status 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90
+                  kg job status 3f2a --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
-            let response = try JobCommand.fetch(try global.client(try global.config()), "GET", "/jobs/\(id)")
+            let client = try global.client(try global.config())
+            let id = try JobReference.resolve(self.id, client: client)
+            let response = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
             if output.json {
                 print(String(decoding: response.body, as: UTF8.self))
             } else {
@@ -61,7 +67,11 @@ struct JobCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.")
+        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.", discussion: """
+                EXAMPLES:
+                  kg job list
+                  kg job list --status running --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Only jobs in this state: queued, running, completed, failed, cancelled.") var status: JobStatus?
@@ -89,14 +99,22 @@ struct JobCommand: ParsableCommand {
 
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Follow a job until it ends.", discussion: "Exit 0 when it completes, 1 when it fails or is cancelled.")
+            abstract: "Follow a job until it ends.", discussion: """
+                Exit 0 when it completes, 1 when it fails or is cancelled.
+
+                EXAMPLES:
+                  kg job watch 3f2a
+                  kg job watch 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90 --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
             let config = try global.config()
-            _ = try JobCommand.fetch(try global.client(config), "GET", "/jobs/\(id)")
+            let client = try global.client(config)
+            let id = try JobReference.resolve(self.id, client: client)
+            _ = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
             let follower = JobFollower(client: try global.client(config), jobID: id)
             follower.start()
             let line = ProgressLine()
@@ -112,7 +130,9 @@ struct JobCommand: ParsableCommand {
             follower.stop()
             guard let job else { throw CLIError("lost track of job \(id)") }
             if output.json {
-                print(String(decoding: try JSONEncoder().encode(job), as: UTF8.self))
+                // The server's own JSON of the job, as `kg job status --json` prints it: one shape, one key order.
+                let final = try JobCommand.fetch(client, "GET", "/jobs/\(id)")
+                print(String(decoding: final.body, as: UTF8.self))
             } else {
                 print(JobCommand.describe(job))
             }
@@ -121,13 +141,17 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Cancel: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).")
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).", discussion: """
+                EXAMPLES:
+                  kg job cancel 3f2a
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id, or its first characters (at least 4) when they name one job.") var id: String
 
         func run() throws {
             let client = try global.client(try global.config())
+            let id = try JobReference.resolve(self.id, client: client)
             let response: HTTPResponse
             do {
                 response = try client.request(method: "DELETE", path: "/jobs/\(id)")

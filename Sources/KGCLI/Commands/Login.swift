@@ -4,7 +4,12 @@ import KGClient
 
 /// `kg login --username U`: gets a token and stores it in the config file.
 struct Login: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log in and store a token.")
+    static let configuration = CommandConfiguration(abstract: "Log in and store a token.", discussion: """
+            EXAMPLES:
+              kg login --username admin
+              kg login --server https://kg.example.com --username alice
+              kg login --username backup-bot --password-stdin < ~/.config/kg/password
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "User name.") var username: String
@@ -51,7 +56,10 @@ struct Login: ParsableCommand {
 
 /// `kg logout`: revokes the stored token and forgets it.
 struct Logout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Revoke the stored token and forget it.")
+    static let configuration = CommandConfiguration(abstract: "Revoke the stored token and forget it.", discussion: """
+            EXAMPLES:
+              kg logout
+            """)
     @OptionGroup var global: GlobalOptions
 
     func run() throws {

@@ -5,7 +5,7 @@ import KGFormat
 /// `kg ontology …`: operations on one ontology.
 struct OntologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ontology", abstract: "Operations on one ontology (admin role).", subcommands: [Delete.self])
+        commandName: "ontology", abstract: "List the ontologies; delete one (admin role).", subcommands: [List.self, Delete.self])
 
     /// `kg ontology delete NAME [--yes] [--dry-run] [--checkpoint|--no-checkpoint] [--keep-checkpoint] [--no-wait] [--json]`.
     struct Delete: ParsableCommand {
@@ -15,6 +15,11 @@ struct OntologyCommand: ParsableCommand {
                 Runs as a job on the server, in batches, guarded by a checkpoint: on any failure the graph is \
                 rolled back to it. Unless --yes or --dry-run, kg asks you to type the ontology's name. \
                 Exit codes: 0 deleted, 1 failed (rolled back) or refused, 2 usage, 3 server unreachable, 4 not permitted.
+
+                EXAMPLES:
+                  kg ontology delete "Philosophy of Mind" --dry-run
+                  kg ontology delete "Philosophy of Mind"
+                  kg ontology delete "Philosophy of Mind" --yes --keep-checkpoint
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -13,9 +13,18 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "CA certificate (PEM) to verify an HTTPS gateway with a private CA (else KG_CACERT, else config cacert).")
     var cacert: String?
 
+    @Option(name: .long, help: "Limit downloads to this many KiB/s (as restic's --limit-download).")
+    var limitDownload: Int?
+
+    @Option(name: .long, help: "Limit uploads to this many KiB/s.")
+    var limitUpload: Int?
+
     func config() throws -> CLIConfig { try CLIConfig.load() }
 
     func validate() throws {
+        for (name, value) in [("--limit-download", limitDownload), ("--limit-upload", limitUpload)] {
+            if let value, value <= 0 { throw ValidationError("\(name) is in KiB/s and must be more than 0") }
+        }
         if let path = caCertPath((try? CLIConfig.load()) ?? CLIConfig(values: [:], path: "")),
            !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("cannot read the CA certificate \(path) (--cacert, KG_CACERT or config cacert): check the path")
@@ -50,7 +59,8 @@ struct GlobalOptions: ParsableArguments {
             }
             token = stored
         }
-        return HTTPClient(baseURL: server, token: token, caCertPath: caCertPath(config))
+        return HTTPClient(baseURL: server, token: token, caCertPath: caCertPath(config),
+                          maxReceiveRate: limitDownload.map { $0 * 1024 }, maxSendRate: limitUpload.map { $0 * 1024 })
     }
 
     /// Two gateway URLs name the same server (scheme and host compared without case, trailing slashes ignored).

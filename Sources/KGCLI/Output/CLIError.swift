@@ -30,6 +30,8 @@ public struct CLIError: Error, CustomStringConvertible {
         case .http(let status, let message, _) where status == 401:
             // The gateway says why (expired at …, revoked at …, wrong password).
             let reason = message.isEmpty ? "not authenticated" : message
+            // The gateway's message may already say how to log in: the advice once.
+            if reason.contains("kg login") { return CLIError(reason, exitCode: 4) }
             return CLIError("\(reason)\nLog in again with `kg login --username NAME`.", exitCode: 4)
         case .http(let status, let message, let body) where status == 429:
             return CLIError(JobLimitMessage.text(message: message, body: body), exitCode: 1)

@@ -74,17 +74,7 @@ enum RestoreMessages {
 
     /// The numbered list of local backups to pick from, newest first.
     static func pickList(_ files: [LocalBackups.File], directory: String) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        let nameWidth = files.map(\.name.count).max() ?? 0
-        let numberWidth = String(files.count).count
-        var lines = ["Backups in \(directory), newest first:"]
-        for (index, file) in files.enumerated() {
-            lines.append("  \(String(index + 1).leftPadded(numberWidth))  "
-                + "\(file.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  "
-                + "\(Terminal.bytes(file.size).leftPadded(9))  \(formatter.string(from: file.modified))")
-        }
-        return lines.joined(separator: "\n")
+        "Backups in \(directory), newest first:\n" + LocalBackups.table(files, numbered: true)
     }
 
     /// The prompt after ``pickList(_:directory:)``.
@@ -162,8 +152,11 @@ enum RestoreMessages {
         if result.dryRun {
             var would: [String] = []
             if merge {
-                if let restored { would.append("would add \(restored)") }
+                // Every section, zeros included: a merge that adds no instance says so.
+                let added = counts(result.restored, skipZero: false)
+                would.append("would add " + (added.isEmpty ? "nothing" : added))
                 if let updated { would.append("would update \(updated) already there") }
+                would.append("would leave instances and relationships already there as they are")
             } else {
                 would.append("would restore " + (restored ?? "nothing"))
             }
@@ -173,7 +166,8 @@ enum RestoreMessages {
             lines.append("dry run (\(result.mode.rawValue)): " + would.joined(separator: "; ") + "; nothing was changed (\(seconds))")
         } else {
             if merge {
-                lines.append("merged in \(seconds): " + (restored.map { "added \($0)" } ?? "nothing new added"))
+                let added = counts(result.restored, skipZero: false)
+                lines.append("merged in \(seconds): " + (restored == nil ? "nothing new added" : "added \(added)"))
                 if let updated { lines.append("  updated, already there: \(updated)") }
             } else {
                 lines.append("restored " + (restored ?? "nothing") + " in \(seconds) (\(result.mode.rawValue))")

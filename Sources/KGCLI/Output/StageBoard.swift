@@ -1,7 +1,8 @@
 import KGFormat
 
 /// The lines of a restore's stage board: one line per stage, waiting `·`,
-/// running `›` with a bar, `done/total` and the worker's message, finished `✓`;
+/// running `›` with a bar, `done/total` and the worker's message, finished `✓`
+/// (or `–` with the reason for a stage this job skips);
 /// for a failed or cancelled restore the stage where it stopped gets `✗` and a
 /// last line tells the rollback. A pure function of the job's state, so it can
 /// be checked without a terminal; ``LiveLines`` draws it.
@@ -36,10 +37,20 @@ struct StageBoard {
     /// The stages shown, in order.
     let stages: [Stage]
     let barWidth: Int
+    /// Stages this job skips, with the reason (a restore that makes no
+    /// checkpoint): shown `–` with it once passed, never `✓`.
+    let skipped: [String: String]
 
-    init(stages: [Stage] = StageBoard.restore, barWidth: Int = 20) {
+    init(stages: [Stage] = StageBoard.restore, barWidth: Int = 20, skipped: [String: String] = [:]) {
         self.stages = stages
         self.barWidth = barWidth
+        self.skipped = skipped
+    }
+
+    /// The line of a stage the job has passed: `✓`, or `–` with the reason when skipped.
+    private func passed(_ stage: Stage, width: Int) -> String {
+        guard let reason = skipped[stage.name] else { return "  ✓ \(stage.title)" }
+        return "  – " + stage.title.padding(toLength: width, withPad: " ", startingAt: 0) + "  skipped: \(reason)"
     }
 
     /// The stage the board should show as current after the job reported `reported`
@@ -66,10 +77,10 @@ struct StageBoard {
             let line: String
             switch outcome {
             case .completed:
-                line = "  ✓ \(stage.title)"
+                line = passed(stage, width: titleWidth)
             case .running:
                 if let index, position < index {
-                    line = "  ✓ \(stage.title)"
+                    line = passed(stage, width: titleWidth)
                 } else if let index, position == index {
                     line = "  › " + titled(stage, detail(progress, ownedBy: stage), width: titleWidth)
                 } else {
@@ -77,7 +88,7 @@ struct StageBoard {
                 }
             case .rolledBack:
                 if let index, position < index {
-                    line = "  ✓ \(stage.title)"
+                    line = passed(stage, width: titleWidth)
                 } else if let index, position == index {
                     line = "  ✗ \(stage.title)"
                 } else {

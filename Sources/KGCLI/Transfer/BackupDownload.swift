@@ -3,20 +3,19 @@ import KGClient
 import KGFormat
 
 /// Takes a backup through the gateway into a local file: streams the response
-/// into `<name>.partial`, shows progress (records from the job's events, bytes
-/// and rate from the transfer), checks the file's integrity on the same pass,
-/// and only then renames it. On any failure the partial file is removed.
+/// into `<name>.partial`, shows progress (``BackupStatus``: bytes of the total
+/// once the worker has said the file's size, what is known before), checks the file's integrity on the same pass,
+/// and only then renames it. On any failure the partial file is removed; on
+/// Ctrl-C too, and the job is cancelled if it still runs (exit 130).
 struct BackupDownload {
     let client: HTTPClient
     let eventsClient: HTTPClient
+    /// For the cancel after Ctrl-C: `client` is cancelled by then and
+    /// `eventsClient` by the follower's stop.
+    let controlClient: HTTPClient
     let request: [String: String]
     /// A directory to save into (server's file name), or an explicit file path.
-    let destination: Destination
-
-    enum Destination {
-        case directory(String)
-        case file(String)
-    }
+    let destination: OutputTarget
 
     struct Outcome {
         let path: String
@@ -36,15 +35,19 @@ struct BackupDownload {
         // The integrity check runs on the bytes as they arrive: no second read of the file.
         let checker = IntegrityChecker()
         line.update(force: true) { "backup: waiting for the gateway…" }
+        let trap = InterruptTrap { [client] in client.cancel() }
 
-        defer { follower?.stop() }
+        defer {
+            trap.remove()
+            follower?.stop()
+        }
         do {
             _ = try client.download(
                 method: "POST", path: "/admin/backup", json: body,
                 onResponseHead: { _, headers in
                     jobID = headers["x-job-id"]
                     let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
-                    output = try PartialFile(final: finalPath(serverName: serverName))
+                    output = try destination.partialFile(serverName: serverName)
                     if let jobID {
                         let f = JobFollower(client: eventsClient, jobID: jobID)
                         f.start()
@@ -57,11 +60,15 @@ struct BackupDownload {
                 },
                 onProgress: { bytes, _ in
                     received = bytes
-                    line.update { statusLine(follower?.latest, bytes: bytes, elapsed: line.elapsed) }
+                    line.update { BackupStatus.line(job: follower?.latest, received: bytes, elapsed: line.elapsed) }
                 })
         } catch let error as HTTPClientError {
             line.clear()
             output?.discard()
+            if case .cancelled = error, trap.fired {
+                follower?.stop()
+                throw CLIError(interrupted(jobID), exitCode: 130)
+            }
             if case .transferInterrupted = error, let jobID {
                 throw CLIError("backup failed: \(jobFailure(jobID) ?? "the transfer was interrupted"). Nothing was saved.")
             }
@@ -83,30 +90,18 @@ struct BackupDownload {
         return Outcome(path: path, bytes: received, jobID: jobID, report: report, seconds: line.elapsed)
     }
 
-    private func finalPath(serverName: String) throws -> String {
-        switch destination {
-        case .file(let path): return path
-        case .directory(let dir):
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            return dir + "/" + serverName
+    /// The one line printed after Ctrl-C: the partial file is gone (it was
+    /// removed before this runs), and what became of the job.
+    private func interrupted(_ jobID: String?) -> String {
+        var text = "backup interrupted; the partial file was removed and nothing was saved"
+        guard let jobID else { return text + "." }
+        let response = try? controlClient.request(method: "DELETE", path: "/jobs/\(jobID)")
+        switch response?.status {
+        case (200..<300)?: text += "; job \(jobID) was cancelled."
+        case 409?: text += " (job \(jobID) had already finished on the server)."
+        default: text += "; job \(jobID) could not be cancelled: see `kg job status \(jobID)`."
         }
-    }
-
-    private func statusLine(_ job: Job?, bytes: Int64, elapsed: Double) -> String {
-        let rate = elapsed > 0 ? Double(bytes) / elapsed : 0
-        var parts = ["backup"]
-        if let progress = job?.progress {
-            parts.append(String(format: "%5.1f%%", progress.percent))
-            parts.append(Terminal.bar(progress.percent / 100))
-            if let done = progress.itemsProcessed, let total = progress.itemsTotal, total > 0 {
-                parts.append("\(Terminal.grouped(done))/\(Terminal.grouped(total)) records")
-            }
-        } else if job?.status == .queued {
-            parts.append("waiting for a worker")
-        }
-        parts.append(Terminal.bytes(bytes))
-        parts.append("\(Terminal.bytes(Int64(rate)))/s")
-        return parts.joined(separator: "  ")
+        return text
     }
 
     /// Why the job failed, from the gateway (the stream itself cannot say).

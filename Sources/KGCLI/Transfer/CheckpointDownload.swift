@@ -9,9 +9,7 @@ import KGFormat
 struct CheckpointDownload {
     let client: HTTPClient
     let id: String
-    let directory: String
-    /// An explicit file path instead of `directory` + the server's name.
-    let file: String?
+    let destination: OutputTarget
 
     struct Outcome {
         let path: String
@@ -35,12 +33,7 @@ struct CheckpointDownload {
                     let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename)
                         ?? "checkpoint_\(id).json"
                     let name = String(serverName.drop { $0 == "." })
-                    if let file {
-                        output = try PartialFile(final: file)
-                    } else {
-                        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                        output = try PartialFile(final: directory + "/" + name)
-                    }
+                    output = try destination.partialFile(serverName: name)
                 },
                 onData: { chunk in
                     try output?.write(chunk)

@@ -2,17 +2,28 @@ import Foundation
 
 /// A download in progress: written to `<final>.<random>.partial` (its own file,
 /// even when two backups of one kind start in the same second), moved to the
-/// final name only when complete and checked, removed on failure. Never
-/// overwrites an existing file: a taken name gets a `-2`, `-3`, … suffix, and the
-/// move is a `link` that fails rather than replaces.
+/// final name only when complete and checked, removed on failure. What a
+/// taken final name does is the caller's choice (``OnTaken``); without
+/// `.replace` the move is a `link`, which fails rather than replaces.
 final class PartialFile {
+    enum OnTaken {
+        /// `name-2.json`, `name-3.json`, …: for names the server chose.
+        case suffix
+        /// Refuse: the user named this file and did not say `--force`.
+        case refuse
+        /// Replace it (`--force`), atomically.
+        case replace
+    }
+
     let partialPath: String
     private let finalPath: String
+    private let onTaken: OnTaken
     private var fd: Int32
     private var committed = false
 
-    init(final: String) throws {
+    init(final: String, onTaken: OnTaken) throws {
         finalPath = final
+        self.onTaken = onTaken
         partialPath = final + "." + String(UInt32.random(in: 0...UInt32.max), radix: 16) + ".partial"
         fd = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
@@ -48,6 +59,13 @@ final class PartialFile {
         fsync(fd)
         close(fd)
         fd = -1
+        if onTaken == .replace {
+            guard rename(partialPath, finalPath) == 0 else {
+                throw CLIError("cannot save \(partialPath) as \(finalPath): \(String(cString: strerror(errno)))")
+            }
+            committed = true
+            return finalPath
+        }
         var target = finalPath
         var n = 2
         // link() never replaces an existing file: a name taken meanwhile by another
@@ -55,6 +73,12 @@ final class PartialFile {
         while link(partialPath, target) != 0 {
             guard errno == EEXIST else {
                 throw CLIError("cannot save \(partialPath) as \(target): \(String(cString: strerror(errno)))")
+            }
+            guard onTaken == .suffix else {
+                unlink(partialPath)
+                committed = true
+                throw CLIError("\(finalPath) was created by something else while the download ran; it was left "
+                    + "as it is and the download was not saved. Run the command again with another --output, or with --force.")
             }
             target = Self.suffixed(finalPath, n)
             n += 1

@@ -11,12 +11,14 @@ struct RestoreFollow {
     let jobID: String
     var label = "restore"
     var stages = StageBoard.restore
+    /// Stages the job skips, with the reason (``StageBoard/skipped``).
+    var skipped: [String: String] = [:]
 
     /// Blocks until the job completes, fails or is cancelled; returns its last state.
     func run() -> Job {
         let follower = JobFollower(client: client, jobID: jobID)
         let live = LiveLines()
-        let board = StageBoard(stages: stages)
+        let board = StageBoard(stages: stages, skipped: skipped)
         let jobID = self.jobID
         let label = self.label
         let trap = InterruptTrap {

@@ -65,6 +65,10 @@ extension HTTPClient {
             if success {
                 received += Int64(chunk.count)
                 try onData(chunk)
+                // Reported per chunk too: libcurl's progress callback may come only
+                // about once a second while the receiving thread is busy.
+                reported = received
+                onProgress(received, expected)
             } else if errorBody.count < errorBodyLimit {
                 errorBody.append(contentsOf: chunk.prefix(errorBodyLimit - errorBody.count))
             }

@@ -29,6 +29,9 @@ public final class HTTPClient: Sendable {
     /// (download, upload, events) never have a total limit.
     public let requestTimeout: Double?
     public let lowSpeedLimit: LowSpeedLimit?
+    /// Bandwidth caps in bytes per second (nil: none), as restic's `--limit-download`/`--limit-upload`.
+    public let maxReceiveRate: Int?
+    public let maxSendRate: Int?
     private let token: String?
     let cancellation = CancellationFlag()
 
@@ -39,8 +42,12 @@ public final class HTTPClient: Sendable {
         userAgent: String = HTTPClient.defaultUserAgent,
         connectTimeout: Double = 10,
         requestTimeout: Double? = 300,
-        lowSpeedLimit: LowSpeedLimit? = nil
+        lowSpeedLimit: LowSpeedLimit? = nil,
+        maxReceiveRate: Int? = nil,
+        maxSendRate: Int? = nil
     ) {
+        self.maxReceiveRate = maxReceiveRate
+        self.maxSendRate = maxSendRate
         self.baseURL = baseURL
         self.token = token
         self.caCertPath = caCertPath
@@ -87,6 +94,8 @@ public final class HTTPClient: Sendable {
             try easy.set(CURLOPT_LOW_SPEED_LIMIT, lowSpeedLimit.bytesPerSecond)
             try easy.set(CURLOPT_LOW_SPEED_TIME, lowSpeedLimit.seconds)
         }
+        if let maxReceiveRate { try easy.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: maxReceiveRate) }
+        if let maxSendRate { try easy.set(CURLOPT_MAX_SEND_SPEED_LARGE, offset: maxSendRate) }
         // Long event streams sit idle between job updates.
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
         try easy.set(CURLOPT_USERAGENT, userAgent)

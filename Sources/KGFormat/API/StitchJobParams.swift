@@ -17,8 +17,14 @@ public struct StitchReference: Codable, Sendable, Equatable {
 /// to existing concepts: same id, else the same label (case-insensitive), else the
 /// nearest embedding by cosine similarity at or above `threshold`.
 public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
-    /// Labels and embeddings of missing concepts (from a reference backup); may be empty (id matching only).
+    /// Labels and embeddings of missing concepts (from a reference backup), inline: jobs queued
+    /// before the gateway streamed requests to temp storage. New jobs name ``referencesFile``.
     public var references: [StitchReference]
+    /// The request body as received (`stitch_<job>.json` in temp storage), which holds the
+    /// references; owned by the job (removed when it ends). Nil: no references (id matching only).
+    public var referencesFile: String?
+    /// How many references ``referencesFile`` holds.
+    public var referenceCount: Int?
     /// Nil: the server's `stitch_threshold`.
     public var threshold: Double?
     public var dryRun: Bool
@@ -26,8 +32,11 @@ public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     public var keepCheckpoint: Bool?
     public var noWait: Bool?
 
-    public init(references: [StitchReference], threshold: Double?, dryRun: Bool, checkpoint: Bool?, keepCheckpoint: Bool?, noWait: Bool?) {
+    public init(references: [StitchReference], threshold: Double?, dryRun: Bool, checkpoint: Bool?, keepCheckpoint: Bool?, noWait: Bool?,
+                referencesFile: String? = nil, referenceCount: Int? = nil) {
         self.references = references
+        self.referencesFile = referencesFile
+        self.referenceCount = referenceCount
         self.threshold = threshold
         self.dryRun = dryRun
         self.checkpoint = checkpoint
@@ -38,6 +47,19 @@ public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
 
     enum CodingKeys: String, CodingKey {
         case references, threshold, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+        case referencesFile = "references_file", referenceCount = "reference_count"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        references = try c.decodeIfPresent([StitchReference].self, forKey: .references) ?? []
+        referencesFile = try c.decodeIfPresent(String.self, forKey: .referencesFile)
+        referenceCount = try c.decodeIfPresent(Int.self, forKey: .referenceCount)
+        threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
+        dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
+        checkpoint = try c.decodeIfPresent(Bool.self, forKey: .checkpoint)
+        keepCheckpoint = try c.decodeIfPresent(Bool.self, forKey: .keepCheckpoint)
+        noWait = try c.decodeIfPresent(Bool.self, forKey: .noWait)
     }
 }
 

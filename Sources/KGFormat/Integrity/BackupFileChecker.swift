@@ -22,16 +22,25 @@ public enum BackupFileChecker {
     /// as a range (see ``IntegrityReport/ExternalReferences/relationshipsAtMost``),
     /// the file is read a second time to count them exactly (``ExternalReferenceRecount``):
     /// a file on disk can be, an upload cannot.
+    /// `progress` is told the bytes read so far (of the file as stored), after each chunk.
     public static func check(path: String, maxDecompressedBytes: Int? = nil,
-                             limits: BackupReaderLimits = BackupReaderLimits()) -> IntegrityReport
+                             limits: BackupReaderLimits = BackupReaderLimits(),
+                             progress: ((Int64) -> Void)? = nil) -> IntegrityReport
     {
-        check(path: path, maxDecompressedBytes: maxDecompressedBytes, limits: limits, maxPairs: UnresolvedConceptReferences.defaultMaxPairs)
+        check(path: path, maxDecompressedBytes: maxDecompressedBytes, limits: limits, maxPairs: UnresolvedConceptReferences.defaultMaxPairs,
+              progress: progress)
     }
 
     /// As above, with the checker's pair cap set (tests make it small to reach the second pass).
-    static func check(path: String, maxDecompressedBytes: Int?, limits: BackupReaderLimits, maxPairs: Int) -> IntegrityReport {
+    static func check(path: String, maxDecompressedBytes: Int?, limits: BackupReaderLimits, maxPairs: Int,
+                      progress: ((Int64) -> Void)? = nil) -> IntegrityReport {
         let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, maxPairs: maxPairs)
-        if let problem = read(path, into: { checker.feed($0) }) {
+        var done: Int64 = 0
+        if let problem = read(path, into: { bytes in
+            checker.feed(bytes)
+            done += Int64(bytes.count)
+            progress?(done)
+        }) {
             checker.observeFailure(problem)
             return checker.makeReport()
         }

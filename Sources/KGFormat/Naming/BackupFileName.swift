@@ -22,23 +22,30 @@ public enum BackupFileName {
         return String(format: "%04d%02d%02d_%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
     }
 
-    /// Makes any user text safe as one file-name component on any file system:
-    /// only ASCII letters, digits, `-`, `_` and `.` survive (others become `_`),
-    /// no leading dot (no hidden files, no `..`), at most 80 characters, never empty.
+    /// Makes any user text safe as one file-name component on any file system
+    /// while keeping the name recognisable: letters and digits of any script
+    /// (NFC), `-`, `_` and `.` survive; everything else (separators, spaces,
+    /// punctuation, controls) becomes `_`; no leading dot (no hidden files, no
+    /// `..`); at most 120 bytes of UTF-8 (a file name may have 255), cut at a
+    /// character; never empty.
     public static func safeComponent(_ text: String) -> String {
         var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.isASCII, let ascii = Character(scalar).asciiValue,
-               (ascii >= 0x30 && ascii <= 0x39) || (ascii >= 0x41 && ascii <= 0x5A) || (ascii >= 0x61 && ascii <= 0x7A)
-                || ascii == 0x2D || ascii == 0x5F || ascii == 0x2E {
-                out.unicodeScalars.append(scalar)
+        for scalar in text.precomposedStringWithCanonicalMapping.unicodeScalars {
+            let keep: Bool
+            if scalar.isASCII {
+                let ascii = UInt8(scalar.value)
+                keep = (ascii >= 0x30 && ascii <= 0x39) || (ascii >= 0x41 && ascii <= 0x5A) || (ascii >= 0x61 && ascii <= 0x7A)
+                    || ascii == 0x2D || ascii == 0x5F || ascii == 0x2E
             } else {
-                out.append("_")
+                let properties = scalar.properties
+                keep = (properties.isAlphabetic || properties.numericType == .decimal) && !properties.isWhitespace
+                    && properties.generalCategory != .format && properties.generalCategory != .privateUse
             }
+            if keep { out.unicodeScalars.append(scalar) } else { out.append("_") }
         }
         while out.hasPrefix(".") { out.removeFirst() }
         while out.contains("__") { out = out.replacingOccurrences(of: "__", with: "_") }
-        if out.count > 80 { out = String(out.prefix(80)) }
+        while out.utf8.count > 120 { out.removeLast() }
         let meaningful = out.contains { $0 != "_" && $0 != "." }
         return meaningful ? out : "ontology"
     }

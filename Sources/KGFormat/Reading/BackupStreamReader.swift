@@ -26,6 +26,12 @@ public final class BackupStreamReader {
     public private(set) var bytesConsumed = 0
 
     private let handler: Handler
+    /// Top-level keys whose array value is handed out one element at a time, like a
+    /// section of `data` (`.sectionStart`, `.record`, `.sectionEnd`, the section named
+    /// after the key): `{"references": [...]}` of a stitch request.
+    private let topLevelArrays: Set<String>
+    /// Whether the records being read belong to a top-level array (else to `data`).
+    private var inTopLevelArray = false
 
     private enum State {
         case documentStart, topKeyOrEnd, topKey, topColon, topValue, topCommaOrEnd
@@ -65,8 +71,12 @@ public final class BackupStreamReader {
     /// - Parameters:
     ///   - limits: depth and single-value size bounds (defaults: 256 levels, 64 MiB).
     ///   - handler: called with each event, in file order.
-    public init(limits: BackupReaderLimits = BackupReaderLimits(), handler: @escaping Handler) {
+    ///   - topLevelArrays: top-level keys whose array elements are handed out one by one
+    ///     (as records of a section named after the key) instead of as one `.metadata` value.
+    public init(limits: BackupReaderLimits = BackupReaderLimits(), topLevelArrays: Set<String> = [],
+                handler: @escaping Handler) {
         self.limits = limits
+        self.topLevelArrays = topLevelArrays
         self.handler = handler
     }
 
@@ -142,6 +152,14 @@ public final class BackupStreamReader {
                     state = .dataKeyOrEnd
                     i += 1
                     try handler(.dataStart)
+                } else if b == UInt8(ascii: "[") && topLevelArrays.contains(topKey) {
+                    if 2 > limits.maxDepth { throw tooDeep(at: i) }
+                    state = .recordOrEnd
+                    recordIndex = 0
+                    sectionName = topKey
+                    inTopLevelArray = true
+                    i += 1
+                    try handler(.sectionStart(name: sectionName))
                 } else {
                     i = try startValue(topKey == "data" ? .dataNotObject : .metadata, depthBase: 1, base, i, count)
                 }
@@ -192,22 +210,22 @@ public final class BackupStreamReader {
                 }
             case .recordOrEnd, .record:
                 if b == UInt8(ascii: "]") && state == .recordOrEnd {
-                    state = .dataCommaOrEnd
+                    endSection()
                     i += 1
                     try handler(.sectionEnd(name: sectionName, count: recordIndex))
                 } else {
-                    i = try startValue(.record, depthBase: 3, base, i, count)
+                    i = try startValue(.record, depthBase: inTopLevelArray ? 2 : 3, base, i, count)
                 }
             case .recordCommaOrEnd:
                 if b == UInt8(ascii: ",") {
                     state = .record
                     i += 1
                 } else if b == UInt8(ascii: "]") {
-                    state = .dataCommaOrEnd
+                    endSection()
                     i += 1
                     try handler(.sectionEnd(name: sectionName, count: recordIndex))
                 } else {
-                    throw syntax("expected ',' or ']' after data.\(sectionName)[\(recordIndex - 1)], found \(describe(b))", at: i)
+                    throw syntax("expected ',' or ']' after \(sectionPath)[\(recordIndex - 1)], found \(describe(b))", at: i)
                 }
             case .documentEnd, .finished:
                 throw BackupReadError(.trailingData,
@@ -216,6 +234,15 @@ public final class BackupStreamReader {
             }
         }
     }
+
+    /// The end of a section's array: back to `data`, or to the top level.
+    private func endSection() {
+        state = inTopLevelArray ? .topCommaOrEnd : .dataCommaOrEnd
+        inTopLevelArray = false
+    }
+
+    /// `data.concepts`, or `references` for a top-level array.
+    private var sectionPath: String { inTopLevelArray ? sectionName : "data.\(sectionName)" }
 
     // MARK: - Values
 
@@ -414,7 +441,7 @@ public final class BackupStreamReader {
         case .dataNotObject: return "in the value of \"data\""
         case .dataKey: return "in a section name inside \"data\""
         case .sectionNotArray: return "in data.\(sectionName)"
-        case .record: return "in data.\(sectionName)[\(recordIndex)]"
+        case .record: return "in \(sectionPath)[\(recordIndex)]"
         case nil: return "in the document"
         }
     }
@@ -459,7 +486,7 @@ public final class BackupStreamReader {
         } else {
             switch state {
             case .recordOrEnd, .record, .recordCommaOrEnd:
-                place = "in data.\(sectionName) after \(recordIndex) record\(recordIndex == 1 ? "" : "s")"
+                place = "in \(sectionPath) after \(recordIndex) record\(recordIndex == 1 ? "" : "s")"
             case .dataKeyOrEnd, .dataKey, .dataColon, .dataValue, .dataCommaOrEnd:
                 place = "inside \"data\""
             default:

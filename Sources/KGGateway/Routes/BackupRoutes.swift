@@ -70,10 +70,11 @@ struct BackupRoutes {
             guard name.utf8.count <= 512, !name.contains("\0") else {
                 throw APIError.badRequest("invalid ontology name")
             }
-            let exists = try await pool.run { db in
-                !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty)
+            let missing = try await pool.run { db -> APIError? in
+                try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty
+                    ? try OntologyRoutes.notFound(name, db: db) : nil
             }
-            guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+            if let missing { throw missing }
             ontology = name
         }
 

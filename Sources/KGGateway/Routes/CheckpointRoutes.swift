@@ -40,13 +40,12 @@ struct CheckpointRoutes {
             guard let kept = try await pool.run({ db in try CheckpointStore(db).kept(checkpointID: id) }) else {
                 throw APIError.notFound("checkpoint \(id)")
             }
-            let fd = open(kept.path, O_RDONLY | O_CLOEXEC)
+            let fd = try await FileCalls.open(kept.path, O_RDONLY | O_CLOEXEC).fd
             guard fd >= 0 else {
                 throw APIError(.gone, "the file of checkpoint \(id) is gone from temp storage",
                                detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
             }
-            var info = stat()
-            let size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+            let size = await FileCalls.size(fd) ?? 0
             await audit.record(context, actor: user.username, action: "checkpoint.download", target: id,
                                outcome: AuditLog.Outcome.accepted, detail: "\(kept.fileName), \(size) bytes")
             logger.info("checkpoint download", metadata: ["checkpoint_id": "\(id)", "user": "\(user.username)", "bytes": "\(size)"])
@@ -59,24 +58,34 @@ struct CheckpointRoutes {
                     .cacheControl: "no-store",
                 ],
                 body: ResponseBody { writer in
-                    defer { close(fd) }
-                    var offset = 0
-                    while offset < size {
-                        let at = offset
-                        let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
-                            var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
-                            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
-                                max(0, pread(fd, ptr.baseAddress, min(Self.chunkSize, size - at), off_t(at)))
-                            }
-                            return n > 0 ? buffer : nil
-                        }
-                        guard let chunk else { throw APIError(.internalServerError, "the checkpoint file ended early") }
-                        offset += chunk.readableBytes
-                        try await writer.write(chunk)
+                    do {
+                        try await Self.send(fd: fd, size: size, to: &writer)
+                    } catch {
+                        await FileCalls.close(fd)
+                        throw error
                     }
-                    try await writer.finish(nil)
+                    await FileCalls.close(fd)
                 })
         }
+    }
+
+    /// Streams `size` bytes of the open checkpoint file, reading on NIO's thread pool.
+    private static func send(fd: Int32, size: Int, to writer: inout any ResponseBodyWriter) async throws {
+        var offset = 0
+        while offset < size {
+            let at = offset
+            let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
+                var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
+                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
+                    max(0, pread(fd, ptr.baseAddress, min(Self.chunkSize, size - at), off_t(at)))
+                }
+                return n > 0 ? buffer : nil
+            }
+            guard let chunk else { throw APIError(.internalServerError, "the checkpoint file ended early") }
+            offset += chunk.readableBytes
+            try await writer.write(chunk)
+        }
+        try await writer.finish(nil)
     }
 
     /// Queues a replace restore of a kept checkpoint's file (the file stays where it is).

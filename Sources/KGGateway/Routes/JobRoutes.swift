@@ -17,8 +17,13 @@ struct JobRoutes {
             if let status, JobStatus(rawValue: status) == nil {
                 throw APIError.badRequest("unknown status \"\(status)\"", detail: "one of: " + JobStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
+            // `id_prefix`: the jobs whose id starts with it (the CLI resolves a short id with it).
+            let prefix = request.uri.queryParameters.get("id_prefix").map { $0.lowercased() }
+            if let prefix, prefix.isEmpty || prefix.count > 36 || !prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                throw APIError.badRequest("id_prefix must be the start of a job id: hex digits and dashes")
+            }
             let owner = user.isAdmin ? nil : user.username
-            let jobs = try await pool.run { db in try JobStore(db).listJSON(username: owner, status: status) }
+            let jobs = try await pool.run { db in try JobStore(db).listJSON(username: owner, status: status, idPrefix: prefix) }
             return JSON.response("{\"jobs\":[" + jobs.joined(separator: ",") + "]}")
         }
         router.get("/jobs/:id") { _, context -> Response in

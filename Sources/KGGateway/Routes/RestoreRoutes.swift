@@ -6,9 +6,10 @@ import KGService
 import Logging
 import NIOPosix
 
-/// `POST /admin/restore` and `POST /admin/backup/verify`: multipart uploads,
-/// authenticated from the headers before a byte of the body is read, streamed
-/// to temp storage and checked on the way.
+/// `POST /admin/restore`: a multipart upload, authenticated from the headers before
+/// a byte of the body is read, streamed to temp storage and checked on the way (the
+/// check on `checkPool`, off the cooperative pool). `POST /admin/backup/verify` is
+/// ``VerifyRoutes``.
 struct RestoreRoutes {
     let pool: PGPool
     let jobs: JobSubmitter
@@ -17,19 +18,12 @@ struct RestoreRoutes {
     let maxDecompressedBytes: Int
     /// `upload_idle_timeout_s`: the janitor's patience with a `.partial` (see ``UploadReceiver``).
     let uploadIdleTimeout: Double
+    /// Where uploads are parsed and checked (shared with ``VerifyRoutes``).
+    let checkPool: NIOThreadPool
     let audit: AuditTrail
     let logger: Logger
 
     func register(on router: Router<GatewayRequestContext>) {
-        router.post("/admin/backup/verify") { request, context -> Response in
-            _ = try context.requireUser()
-            let boundary = try multipartBoundary(request)
-            let received = try await UploadReceiver(boundary: boundary, path: nil, maxBytes: maxUploadBytes,
-                                                    maxDecompressedBytes: maxDecompressedBytes,
-                                                    bytesReceived: GatewayMetrics.bytesIn(.verify)).receive(request.body)
-            return JSON.response(received.report.jsonText())
-        }
-
         router.post("/admin/restore") { request, context -> Response in
             try await audit.refusals(context, action: "restore") {
                 try await restore(request, context)
@@ -40,7 +34,7 @@ struct RestoreRoutes {
     /// Receives, checks and queues a restore; every refusal throws (and is audited by the caller).
     private func restore(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireAdmin()
-        let boundary = try multipartBoundary(request)
+        let boundary = try Self.multipartBoundary(request, maxUploadBytes: maxUploadBytes)
         // Refuse before reading the body when the user is already at the limit;
         // the count is checked again, atomically, when the job is created.
         let limit = jobs.maxJobsPerUser
@@ -65,10 +59,20 @@ struct RestoreRoutes {
                                                 maxDecompressedBytes: maxDecompressedBytes,
                                                 bytesReceived: GatewayMetrics.bytesIn(.restore),
                                                 leaseInterval: UploadReceiver.leaseInterval(idleTimeout: uploadIdleTimeout))
-            .receive(request.body)
+            .receive(request.body, on: checkPool)
         // From here `<path>.partial` exists: removed on every path that does not queue a job.
-        var queued = false
-        defer { if !queued { storage.remove(path + ".partial"); storage.remove(path) } }
+        do {
+            return try await queue(request, context, user: user, received: received, jobID: id, path: path, logger: logger)
+        } catch {
+            await FileCalls.unlink(path + ".partial", path)
+            throw error
+        }
+    }
+
+    /// Checks the received upload's verdict and fields and queues its job (`path` becomes the job's).
+    private func queue(_ request: Request, _ context: GatewayRequestContext, user: AuthenticatedUser, received: UploadReceiver.Received,
+                       jobID id: String, path: String, logger: Logger) async throws -> Response {
+        let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
 
         let report = received.report
         guard report.valid else {
@@ -114,9 +118,8 @@ struct RestoreRoutes {
                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
         // The row first, then the file under the name the row owns, then the message.
         try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path) {
-            try await NIOThreadPool.singleton.runIfActive { try UploadReceiver.publish(path) }
+            try await UploadReceiver.publish(path)
         }
-        queued = true
         await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
                            detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")
         logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
@@ -126,7 +129,7 @@ struct RestoreRoutes {
         return try JSON.response(encoding: accepted, status: .accepted)
     }
 
-    private func multipartBoundary(_ request: Request) throws -> [UInt8] {
+    static func multipartBoundary(_ request: Request, maxUploadBytes: Int) throws -> [UInt8] {
         guard let contentType = request.headers[.contentType], let boundary = MultipartBoundary.parse(contentType: contentType) else {
             throw APIError.badRequest("send the backup as multipart/form-data with a `file` part",
                                       detail: "e.g. curl -F file=@backup.json")

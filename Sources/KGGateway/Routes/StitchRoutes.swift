@@ -9,13 +9,18 @@ import Logging
 /// "checkpoint"?, "keep_checkpoint"?, "no_wait"?}` → 202 `{"job_id", "status"}`. The references (labels and
 /// embeddings of the missing concepts, read from a reference backup by the CLI) make label and embedding
 /// matching possible; without them only ids match.
+///
+/// The body is streamed like an upload (``StitchBodyReceiver``): authenticated and limited before it is
+/// read (`max_stitch_bytes`, the user's `max_jobs_per_user`), checked as it arrives with one reference in
+/// memory, stored as `stitch_<job>.json`, which the job owns and its worker reads.
 struct StitchRoutes {
     let pool: PGPool
     let jobs: JobSubmitter
+    let storage: TempStorage
+    /// `max_stitch_bytes`: the references carry embeddings.
+    let maxBytes: Int
     let audit: AuditTrail
     let logger: Logger
-    /// The references carry embeddings: up to this many bytes of JSON.
-    static let maxBody = 256 * 1024 * 1024
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/stitch") { request, context -> Response in
@@ -25,40 +30,57 @@ struct StitchRoutes {
 
     private func submit(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireAdmin()
-        var request = request
-        let buffer = try await request.collectBody(upTo: Self.maxBody)
-        let params: StitchJobParams
-        try JSON.refuseNUL(in: buffer)
-        do {
-            struct Body: Decodable {
-                let references: [StitchReference]?
-                let threshold: Double?
-                let dry_run: Bool?
-                let checkpoint: Bool?
-                let keep_checkpoint: Bool?
-                let no_wait: Bool?
-            }
-            let body = buffer.readableBytes == 0
-                ? Body(references: nil, threshold: nil, dry_run: nil, checkpoint: nil, keep_checkpoint: nil, no_wait: nil)
-                : try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
-            params = StitchJobParams(references: body.references ?? [], threshold: body.threshold, dryRun: body.dry_run ?? false,
-                                     checkpoint: body.checkpoint, keepCheckpoint: body.keep_checkpoint, noWait: body.no_wait)
-        } catch {
-            throw APIError.badRequest("the request body is not the expected JSON",
-                                      detail: "{\"references\"?, \"threshold\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw APIError(.unsupportedMediaType, "the stitch request must be plain JSON: Content-Encoding \(encoding) is not accepted",
+                           detail: "send the body uncompressed (up to \(maxBytes) bytes, max_stitch_bytes)")
         }
-        if let threshold = params.threshold, !(threshold > 0 && threshold <= 1) {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
+            throw APIError(.contentTooLarge, "the stitch request is larger than this gateway accepts",
+                           detail: "at most \(maxBytes) bytes (max_stitch_bytes)")
+        }
+        // Refuse before reading the body when the user is already at the limit;
+        // the count is checked again, atomically, when the job is created.
+        let limit = jobs.maxJobsPerUser
+        if limit > 0 {
+            let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
+            if active.count >= limit {
+                throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
+            }
+        }
+        let jobID = UUID()
+        let id = jobID.uuidString.lowercased()
+        let path = storage.stitchPath(jobID: jobID)
+        let received = try await StitchBodyReceiver(path: path, maxBytes: maxBytes).receive(request.body)
+        // From here `<path>.partial` exists when the body has references: removed on every path that does not queue the job.
+        do {
+            return try await queue(context, user: user, received: received, jobID: id, path: path)
+        } catch {
+            if received.stored { await FileCalls.unlink(path + ".partial", path) }
+            throw error
+        }
+    }
+
+    private func queue(_ context: GatewayRequestContext, user: AuthenticatedUser, received: StitchBodyReceiver.Received,
+                       jobID id: String, path: String) async throws -> Response {
+        let options = received.options
+        if let threshold = options.threshold, !(threshold > 0 && threshold <= 1) {
             throw APIError.badRequest("threshold must be above 0 and at most 1, got \(threshold)")
         }
-        if params.keepCheckpoint == true && params.checkpoint == false {
+        if options.keepCheckpoint == true && options.checkpoint == false {
             throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
         }
-        if params.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
-        let id = UUID().uuidString.lowercased()
-        try await jobs.submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: nil)
+        if options.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
+        let file = received.stored ? path : nil
+        let params = StitchJobParams(references: [], threshold: options.threshold, dryRun: options.dryRun ?? false,
+                                     checkpoint: options.checkpoint, keepCheckpoint: options.keepCheckpoint, noWait: options.noWait,
+                                     referencesFile: file, referenceCount: options.references)
+        // The row first, then the file under the name the row owns, then the message.
+        try await jobs.submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: file,
+                              beforePublish: file.map { path in { try await UploadReceiver.publish(path) } })
         await audit.record(context, actor: user.username, action: "stitch", target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: "\(params.references.count) references" + (params.dryRun ? ", dry run" : ""))
-        logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(params.references.count)"])
+                           detail: "\(options.references) references, \(received.bytes) bytes" + (params.dryRun ? ", dry run" : ""))
+        logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(options.references)",
+                                                "bytes": "\(received.bytes)"])
         return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
     }
 }

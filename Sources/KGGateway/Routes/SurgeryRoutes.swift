@@ -44,8 +44,11 @@ struct SurgeryRoutes {
                     throw APIError.badRequest("name the ontology to delete", detail: "{\"name\": \"…\"}")
                 }
                 guard name.utf8.count <= 512, !name.contains("\0") else { throw APIError.badRequest("invalid ontology name") }
-                let exists = try await pool.run { db in !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) }
-                guard exists else { throw APIError.notFound("ontology \"\(name)\"") }
+                let missing = try await pool.run { db -> APIError? in
+                    try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty
+                        ? try OntologyRoutes.notFound(name, db: db) : nil
+                }
+                if let missing { throw missing }
                 return try await submit(.ontologyDelete, options: options, ontology: name, user: user.username, context: context)
             }
         }

@@ -27,20 +27,35 @@ struct BackupStreamer: Sendable {
     }
 
     func stream(to writer: inout any ResponseBodyWriter) async throws {
+        let fd = Descriptor()
+        do {
+            try await stream(to: &writer, fd: fd)
+        } catch {
+            await FileCalls.close(fd.value)
+            await FileCalls.unlink(path)
+            throw error
+        }
+        await FileCalls.close(fd.value)
+        await FileCalls.unlink(path)
+    }
+
+    /// The file's descriptor once it exists (-1 before), closed by ``stream(to:)``.
+    private final class Descriptor: @unchecked Sendable {
+        var value: Int32 = -1
+    }
+
+    private func stream(to writer: inout any ResponseBodyWriter, fd file: Descriptor) async throws {
         var fd: Int32 = -1
         var offset = 0
         var expected: Int?
         var lastCheck = Date.distantPast
         var lastTouch = Date()
         var clientGone = false
-        defer {
-            if fd >= 0 { close(fd) }
-            unlink(path)
-        }
         do {
             while true {
                 if fd < 0 {
-                    fd = open(path, O_RDONLY | O_CLOEXEC)
+                    fd = try await FileCalls.open(path, O_RDONLY | O_CLOEXEC).fd
+                    file.value = fd
                 }
                 var sent = false
                 if fd >= 0 {
@@ -69,7 +84,7 @@ struct BackupStreamer: Sendable {
                 // removes backup files nobody has touched for a while.
                 if fd >= 0, Date().timeIntervalSince(lastTouch) > 10 {
                     lastTouch = Date()
-                    futimens(fd, nil)
+                    await FileCalls.touch(fd)
                 }
                 if let expected, offset >= expected {
                     try await writer.finish(nil)

@@ -12,8 +12,8 @@ import ServiceLifecycle
 /// - `*.partial` uploads that stopped growing `upload_idle_timeout_s` ago (their gateway died);
 /// - `backup_<job>` files nobody has touched for that long (their reader is gone;
 ///   a streaming gateway refreshes the file's mtime while it reads);
-/// - `restore_<job>` files whose job has ended (or has no row) and that no worker
-///   holds (the upload gets this name only once its job row exists);
+/// - `restore_<job>` and `stitch_<job>` files whose job has ended (or has no row) and
+///   that no worker holds (the upload gets this name only once its job row exists);
 /// - `.checkpoint_<job>_…` files that are not kept checkpoints and whose job no
 ///   worker holds (the job lock, a lease PostgreSQL ends with its holder's session:
 ///   not the row's status, which a cancel changes while the worker still runs).
@@ -73,7 +73,8 @@ struct TempJanitor: Service {
             var remove = false
             if name.hasSuffix(".partial") || name.hasPrefix("backup_") {
                 remove = age > idle
-            } else if name.hasPrefix("restore_"), age > 5, let jobID = Self.jobID(in: name) {
+            } else if name.hasPrefix(TempStorage.restorePrefix) || name.hasPrefix(TempStorage.stitchPrefix), age > 5,
+                      let jobID = Self.jobID(in: name) {
                 do {
                     remove = try await pool.run { db in
                         let store = JobStore(db)
@@ -98,7 +99,7 @@ struct TempJanitor: Service {
                 }
             }
             if remove {
-                storage.remove("\(directory)/\(name)")
+                await FileCalls.unlink("\(directory)/\(name)")
                 logger.notice("removed an orphaned temp file", metadata: ["file": "\(name)", "age_s": "\(Int(age))"])
             }
         }
@@ -135,9 +136,9 @@ struct TempJanitor: Service {
         }
     }
 
-    /// The job id in `restore_<uuid>.json`.
+    /// The job id in `restore_<uuid>.json` or `stitch_<uuid>.json`.
     static func jobID(in name: String) -> String? {
-        let stem = name.dropFirst("restore_".count).prefix(36)
+        let stem = name.drop { $0 != "_" }.dropFirst().prefix(36)
         return UUID(uuidString: String(stem)) != nil ? String(stem) : nil
     }
 }

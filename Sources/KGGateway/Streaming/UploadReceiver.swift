@@ -41,88 +41,112 @@ struct UploadReceiver {
     /// A quarter of the janitor's `upload_idle_timeout_s`, at most 10 s.
     static func leaseInterval(idleTimeout: Double) -> Double { max(0.5, min(10, idleTimeout / 4)) }
 
-    /// Renames the complete `.partial` to `path` (after the job row exists).
-    static func publish(_ path: String) throws {
-        guard rename(path + ".partial", path) == 0 else {
-            throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
+    /// Renames the complete `.partial` to `path` (after the job row exists), on NIO's thread pool.
+    static func publish(_ path: String) async throws {
+        do {
+            try await FileCalls.rename(path + ".partial", path)
+        } catch {
+            throw APIError(.internalServerError, "cannot store the upload", detail: "\(error)")
         }
     }
 
-    func receive(_ body: RequestBody) async throws -> Received {
+    /// Receives the body. The multipart parsing, the integrity check and the writes run on
+    /// `workPool` (a chunk at a time, in order), never on the cooperative pool: the check is
+    /// CPU-bound (a small gzip can inflate to gigabytes of ids) and the writes may block.
+    func receive(_ body: RequestBody, on workPool: NIOThreadPool) async throws -> Received {
         var fd: Int32 = -1
         let partial = path.map { $0 + ".partial" }
         if let partial {
-            fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else {
-                throw APIError(.internalServerError, "cannot store the upload", detail: String(cString: strerror(errno)))
+            let opened = try await FileCalls.open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard opened.fd >= 0 else {
+                throw APIError(.internalServerError, "cannot store the upload", detail: opened.error)
             }
+            fd = opened.fd
         }
-        var completed = false
-        defer {
-            if fd >= 0 { close(fd) }
-            if !completed, let partial { unlink(partial) }  // when complete, the caller owns it
-        }
-        let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
-        var upload = MultipartUpload(boundary: boundary)
-        var pending: [UInt8] = []
-        pending.reserveCapacity(Self.flushAt + 64 * 1024)
-        var received = 0
-        let descriptor = fd
-        var leaseRenewed = Date()
-
-        func flush() async throws {
-            guard descriptor >= 0, !pending.isEmpty else {
-                pending.removeAll(keepingCapacity: true)
-                return
-            }
-            let bytes = pending
-            pending.removeAll(keepingCapacity: true)
-            try await NIOThreadPool.singleton.runIfActive {
-                var offset = 0
-                while offset < bytes.count {
-                    let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw APIError(.init(code: 507), "temp storage cannot take the upload",
-                                       detail: String(cString: strerror(errno)))
-                    }
-                    offset += n
-                }
-            }
-        }
-
+        let state = State(boundary: boundary, fd: fd, checker: IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes))
         do {
-            for try await buffer in body {
-                received += buffer.readableBytes
-                bytesReceived?.increment(by: Int64(buffer.readableBytes))
-                if received > maxBytes {
-                    throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
-                                   detail: "at most \(maxBytes) bytes (max_upload_bytes)")
-                }
-                try buffer.withUnsafeReadableBytes { chunk in
-                    try upload.feed(chunk) { fileData in
-                        checker.feed(fileData)
-                        if descriptor >= 0 { pending.append(contentsOf: fileData) }
-                    }
-                }
-                if pending.count >= Self.flushAt {
-                    try await flush()
-                    leaseRenewed = Date()
-                } else if descriptor >= 0, Date().timeIntervalSince(leaseRenewed) >= leaseInterval {
-                    leaseRenewed = Date()
-                    try await NIOThreadPool.singleton.runIfActive { _ = futimens(descriptor, nil) }
-                }
-                // Inflating and checking is CPU work on this task: let other requests
-                // (health checks, downloads) run between chunks, even under a gzip bomb.
-                await Task.yield()
+            let received = try await receive(body, state: state, on: workPool)
+            await FileCalls.close(fd)
+            return received  // when complete, the caller owns the `.partial`
+        } catch {
+            await FileCalls.close(fd)
+            if let partial { await FileCalls.unlink(partial) }
+            if let error = error as? MultipartError {
+                throw APIError.badRequest("malformed upload", detail: error.description)
             }
+            throw error
+        }
+    }
+
+    private func receive(_ body: RequestBody, state: State, on workPool: NIOThreadPool) async throws -> Received {
+        var received = 0
+        var leaseRenewed = Date()
+        for try await buffer in body {
+            received += buffer.readableBytes
+            bytesReceived?.increment(by: Int64(buffer.readableBytes))
+            if received > maxBytes {
+                throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
+                               detail: "at most \(maxBytes) bytes (max_upload_bytes)")
+            }
+            let wrote = try await workPool.runIfActive { try state.consume(buffer) }
+            if wrote {
+                leaseRenewed = Date()
+            } else if state.fd >= 0, Date().timeIntervalSince(leaseRenewed) >= leaseInterval {
+                leaseRenewed = Date()
+                await FileCalls.touch(state.fd)
+            }
+        }
+        return try await workPool.runIfActive { try state.finish() }
+    }
+
+    /// What one upload holds while it arrives. Used by one work item at a time (each
+    /// awaited before the next), so never concurrently.
+    private final class State: @unchecked Sendable {
+        let fd: Int32
+        let checker: IntegrityChecker
+        var upload: MultipartUpload
+        var pending: [UInt8] = []
+
+        init(boundary: [UInt8], fd: Int32, checker: IntegrityChecker) {
+            self.fd = fd
+            self.checker = checker
+            self.upload = MultipartUpload(boundary: boundary)
+            if fd >= 0 { pending.reserveCapacity(UploadReceiver.flushAt + 64 * 1024) }
+        }
+
+        /// Parses, checks and (past `flushAt`) writes one chunk; true when it wrote.
+        func consume(_ buffer: ByteBuffer) throws -> Bool {
+            let fd = self.fd
+            try buffer.withUnsafeReadableBytes { chunk in
+                try upload.feed(chunk) { fileData in
+                    checker.feed(fileData)
+                    if fd >= 0 { pending.append(contentsOf: fileData) }
+                }
+            }
+            guard pending.count >= UploadReceiver.flushAt else { return false }
+            try flush()
+            return true
+        }
+
+        func finish() throws -> Received {
             let summary = try upload.finish()
-            try await flush()
+            try flush()
             let report = checker.finish()
-            completed = true
             return Received(report: report, fields: summary.fields, fileName: summary.fileName, fileBytes: summary.fileBytes)
-        } catch let error as MultipartError {
-            throw APIError.badRequest("malformed upload", detail: error.description)
+        }
+
+        private func flush() throws {
+            defer { pending.removeAll(keepingCapacity: true) }
+            guard fd >= 0, !pending.isEmpty else { return }
+            var offset = 0
+            while offset < pending.count {
+                let n = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: String(cString: strerror(errno)))
+                }
+                offset += n
+            }
         }
     }
 }

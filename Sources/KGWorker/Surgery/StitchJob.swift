@@ -31,12 +31,19 @@ struct StitchJob {
         try report("checking", done: 0, total: 1, message: "matching the missing concepts", force: true)
         try db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref; CREATE TEMP TABLE stitch_ref (concept_id text PRIMARY KEY, label text, embedding double precision[])")
         defer { if db.isOK { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref") } }
-        for reference in params.references {
+        let missing = try db.query(StitchSQL.waitingConcepts).rows.compactMap { $0[0] }
+        // Only the references of concepts that are missing are loaded (the first of each id wins).
+        let wanted = Set(missing)
+        func load(_ reference: StitchReference) throws {
+            guard wanted.contains(reference.conceptID) else { return }
             let embedding = reference.embedding.map { "{" + $0.map { String($0) }.joined(separator: ",") + "}" }
             try db.query("INSERT INTO stitch_ref VALUES ($1, $2, $3::float8[]) ON CONFLICT DO NOTHING",
                          [reference.conceptID, reference.label, embedding])
         }
-        let missing = try db.query(StitchSQL.waitingConcepts).rows.compactMap { $0[0] }
+        for reference in params.references { try load(reference) }
+        if let file = params.referencesFile, !wanted.isEmpty {
+            try Self.readReferences(file, load)
+        }
         var reconnections: [Reconnection] = []
         var outcomes: [String: Int] = ["id": 0, "label": 0, "embedding": 0, "unmatched": 0]
         for (index, id) in missing.enumerated() {
@@ -84,6 +91,25 @@ struct StitchJob {
         try report("verifying", done: 1, total: 1, message: "counting what still waits", force: true)
         return StitchJobResult(dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
                                connected: connected, waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
+    }
+
+    /// Streams the stored request body (`stitch_<job>.json`, checked by the gateway) and hands
+    /// out its references one at a time.
+    static func readReferences(_ path: String, _ body: @escaping (StitchReference) throws -> Void) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw JobFailure("the stitch request's references (\(path)) are gone from temp storage: "
+                + "something outside kg removed the file; run `kg admin stitch` again")
+        }
+        defer { try? handle.close() }
+        let reader = StitchRequestReader(onReference: body)
+        do {
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try chunk.withUnsafeBytes { try reader.feed($0) }
+            }
+            try reader.finish()
+        } catch let error as StitchRequestError {
+            throw JobFailure("the stitch request's references (\(path)) cannot be read: \(error.message)")
+        }
     }
 
     private func waiting(_ db: PGConnection) throws -> [String: Int] {
