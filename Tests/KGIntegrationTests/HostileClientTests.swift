@@ -7,7 +7,8 @@ import XCTest
 /// and name enumeration, slow heads and bodies with and without credentials,
 /// oversized and never-ending bodies, decompression bombs to every upload route,
 /// path and header injection in every name that reaches a file or a header, tokens
-/// replayed after logout, revocation and expiry, and TLS clients offering only 1.0/1.1.
+/// replayed after logout, revocation and expiry, TLS clients offering only 1.0/1.1,
+/// and concurrent verify floods from one reader.
 ///
 /// Every attack runs against real processes while a probe asks `GET /auth/whoami`
 /// every 100 ms: each probe must be answered within 1 s. Each attack prints what it
@@ -404,11 +405,42 @@ final class HostileClientTests: XCTestCase {
         }
     }
 
-    // MARK: - Verify flood (issue 14, finding 1) — HOSTILE-B ADDS THIS ATTACK HERE
-    //
-    // Concurrent `POST /admin/backup/verify` floods from one reader (small gzips that inflate
-    // to many unique ids) belong here once the verify limits land (worktree hostile-b):
-    // expected 429 + Retry-After past the per-user limit, the gateway-wide cap on concurrent
-    // checks, an audit entry per check, and the probe answered within 1 s throughout.
-    // Use `underAttack("verify flood", tried: …) { … }` like the attacks above.
+    // MARK: - Verify flood (issue 14, finding 1)
+
+    /// One reader floods `POST /admin/backup/verify` from 12 clients with a small gzip that
+    /// inflates to 100,000 unique ids: past `max_verifies_per_user` (1) the checks get 429, past
+    /// `max_concurrent_verifies` (2) 503, both with Retry-After (`VerifyLimitTests` for the details).
+    func testVerifyFloodFromOneReader() throws {
+        try makeStack(environment: ["KG_MAX_DECOMPRESSED_BYTES": String(1 << 30)])
+        try stack.addUser("reader", role: "reader", password: "reader-pw")
+        let token = try stack.token("reader", password: "reader-pw")
+        let file = try VerifyLimitTests.manyIDsGzip(at: stack.root + "/many-ids.json.gz", concepts: 100_000)
+        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
+        let clients = 12 * Self.scale
+        let statuses = ConcurrentResults()
+        try underAttack("verify flood", tried: "\(clients) clients of one reader checking a \(size >> 10) KiB gzip of 100,000 unique ids, for 8 s") {
+            let api = stack.apiURL
+            let ends = Date().addingTimeInterval(8)
+            let group = DispatchGroup()
+            for _ in 0..<clients {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    while Date() < ends {
+                        let r = try? HTTPClient(baseURL: api, token: token, requestTimeout: 120).uploadMultipart(
+                            path: "/admin/backup/verify", fields: [], fileField: "file", filePath: file, fileName: "many-ids.json.gz",
+                            contentType: "application/gzip")
+                        // A refusal without Retry-After counts as its negative status.
+                        statuses.append(r.map { $0.status != 200 && $0.headers["retry-after"] == nil ? -$0.status : $0.status } ?? -1)
+                        if r?.status != 200 { Thread.sleep(forTimeInterval: 0.05) }
+                    }
+                }
+            }
+            group.wait()
+            return Self.statusCounts(statuses.values)
+        }
+        XCTAssertEqual(Set(statuses.values).subtracting([200, 429, 503]), [], "only reports, and refusals with Retry-After")
+        XCTAssertGreaterThan(statuses.values.filter { $0 == 429 }.count, 0)
+        XCTAssertGreaterThan(statuses.values.filter { $0 == 200 }.count, 0)
+    }
 }
