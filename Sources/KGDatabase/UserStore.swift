@@ -1,36 +1,36 @@
 import Foundation
 
 /// Users and bearer tokens (`kg_api.users`, `kg_api.tokens`).
-/// Passwords are bcrypt hashes made by pgcrypto; tokens are stored as SHA-256.
+/// Passwords are bcrypt hashes, made and checked by the caller (the gateway's
+/// `PasswordHashing`): no password is ever sent to the database. Tokens are stored as SHA-256.
 public struct UserStore {
     public let db: PGConnection
 
     public init(_ db: PGConnection) { self.db = db }
 
-    public func add(username: String, password: String, role: String) throws {
+    public func add(username: String, passwordHash: String, role: String) throws {
         try db.query("""
-            INSERT INTO kg_api.users (username, password_hash, role)
-            VALUES ($1, crypt($2, gen_salt('bf', 10)), $3)
-            """, [username, password, role])
+            INSERT INTO kg_api.users (username, password_hash, role) VALUES ($1, $2, $3)
+            """, [username, passwordHash, role])
     }
 
     /// Creates the first user unless any user exists; safe when several gateways start at once.
     @discardableResult
-    public func addFirst(username: String, password: String, role: String) throws -> Bool {
+    public func addFirst(username: String, passwordHash: String, role: String) throws -> Bool {
         try db.query("SELECT pg_advisory_xact_lock(7420190003)")
         return !(try db.query("""
             INSERT INTO kg_api.users (username, password_hash, role)
-            SELECT $1, crypt($2, gen_salt('bf', 10)), $3
+            SELECT $1, $2, $3
             WHERE NOT EXISTS (SELECT 1 FROM kg_api.users)
             ON CONFLICT (username) DO NOTHING
             RETURNING username
-            """, [username, password, role]).isEmpty)
+            """, [username, passwordHash, role]).isEmpty)
     }
 
-    public func setPassword(username: String, password: String) throws -> Bool {
+    public func setPassword(username: String, passwordHash: String) throws -> Bool {
         !(try db.query("""
-            UPDATE kg_api.users SET password_hash = crypt($2, gen_salt('bf', 10)) WHERE username = $1 RETURNING username
-            """, [username, password]).isEmpty)
+            UPDATE kg_api.users SET password_hash = $2 WHERE username = $1 RETURNING username
+            """, [username, passwordHash]).isEmpty)
     }
 
     public func remove(username: String) throws -> Bool {
@@ -47,11 +47,11 @@ public struct UserStore {
         Int(try db.query("SELECT count(*) AS n FROM kg_api.users").first("n") ?? "0") ?? 0
     }
 
-    /// The user's role when the password matches, else nil (same answer for unknown users).
-    public func verify(username: String, password: String) throws -> String? {
-        try db.query("""
-            SELECT role FROM kg_api.users WHERE username = $1 AND password_hash = crypt($2, password_hash)
-            """, [username, password]).first("role")
+    /// The user's role and stored bcrypt hash, to check a password against; nil for an unknown name.
+    public func credentials(username: String) throws -> (role: String, passwordHash: String)? {
+        let r = try db.query("SELECT role, password_hash FROM kg_api.users WHERE username = $1", [username])
+        guard let row = r.rows.first, let role = row[0], let hash = row[1] else { return nil }
+        return (role, hash)
     }
 
     /// Issues a new random token valid for `ttlSeconds`; returns it (only its hash is stored).

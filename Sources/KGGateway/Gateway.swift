@@ -36,8 +36,12 @@ public enum Gateway {
         let backlog = JobFailureBacklog(logger: logger)
         let jobs = JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, backlog: backlog)
         HealthRoutes(pool: pool, queue: queue).register(on: router)
-        MetricsRoutes(pool: pool, sampler: observability.sampler, registry: observability.registry).register(on: router)
-        AuthRoutes(pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit).register(on: router)
+        let jobStatistics = JobStatisticsCache(pool: pool, maxAge: config.metricsCacheSeconds, durationBuckets: MetricsRoutes.durationBuckets)
+        MetricsRoutes(jobStatistics: jobStatistics, sampler: observability.sampler, registry: observability.registry).register(on: router)
+        let throttle = LoginThrottle(maxPerAddress: config.loginMaxFailuresPerAddress, maxPerUser: config.loginMaxFailuresPerUser,
+                                     window: config.loginFailureWindowSeconds, logger: Logger(label: LogComponent.http))
+        AuthRoutes(pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit, throttle: throttle,
+                   verifier: PasswordVerifier(pool: pool)).register(on: router)
         JobRoutes(pool: pool, hub: hub).register(on: router)
         BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
                      audit: audit, logger: logger).register(on: router)

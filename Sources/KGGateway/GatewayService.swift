@@ -60,7 +60,8 @@ public enum GatewayService {
     /// Creates the first admin from config when the database has no user yet.
     static func bootstrapAdmin(config: ServiceConfig, db: PGConnection, logger: Logger) throws {
         guard let name = config.adminUsername, let password = config.adminPassword, !name.isEmpty, !password.isEmpty else { return }
-        let created = try db.transaction { try UserStore(db).addFirst(username: name, password: password, role: "admin") }
+        let hash = try PasswordHashing.hash(password)
+        let created = try db.transaction { try UserStore(db).addFirst(username: name, passwordHash: hash, role: "admin") }
         if created { logger.notice("created the first admin user", metadata: ["user": "\(name)"]) }
     }
 

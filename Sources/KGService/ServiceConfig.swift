@@ -48,6 +48,15 @@ public struct ServiceConfig: Sendable {
     /// Peers whose `X-Forwarded-For` names the client (reverse proxies): IP addresses, or "*"
     /// for any peer (only when nothing but the proxy can reach the gateway). Empty: the header is ignored.
     public var trustedProxies: [String] = []
+    /// Failed logins from one client address within ``loginFailureWindowSeconds`` before
+    /// `/auth/token` answers that address 429 with `Retry-After` (0: no limit).
+    public var loginMaxFailuresPerAddress = 20
+    /// Failed logins for one user name (existing or not) within the window before 429 (0: no limit).
+    public var loginMaxFailuresPerUser = 10
+    /// The window over which failed logins are counted (seconds).
+    public var loginFailureWindowSeconds = 300.0
+    /// Seconds `/metrics` reuses what it read from the jobs table (0: read at every scrape).
+    public var metricsCacheSeconds = 5.0
     /// Audit records older than this many days are deleted by the gateways (0: kept for ever).
     public var auditRetentionDays = 0.0
     public var adminUsername: String?
@@ -110,6 +119,10 @@ public struct ServiceConfig: Sendable {
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
+        ("login_max_failures_per_address", "KG_LOGIN_MAX_FAILURES_PER_ADDRESS", "failed logins from one client address within login_failure_window_s before /auth/token answers 429 with Retry-After (default 20; 0 no limit)"),
+        ("login_max_failures_per_user", "KG_LOGIN_MAX_FAILURES_PER_USER", "failed logins for one user name, existing or not, within login_failure_window_s before 429 (default 10; 0 no limit)"),
+        ("login_failure_window_s", "KG_LOGIN_FAILURE_WINDOW", "seconds over which failed logins are counted (default 300)"),
+        ("metrics_cache_s", "KG_METRICS_CACHE", "seconds /metrics reuses what it read from the jobs table, so that frequent scrapes cost nothing (default 5; 0 read every scrape)"),
         ("max_verifies_per_user", "KG_MAX_VERIFIES_PER_USER", "backup checks (POST /admin/backup/verify) one user may run at once on a gateway; more are refused with 429 and Retry-After (default 1; 0 no limit)"),
         ("max_concurrent_verifies", "KG_MAX_CONCURRENT_VERIFIES", "backup checks a gateway runs at once, on as many threads (CPU-bound: about one per core); more are refused with 503 and Retry-After (default 2; 0 no limit)"),
         ("max_stitch_bytes", "KG_MAX_STITCH_BYTES", "largest body of POST /admin/stitch (labels and embeddings of missing concepts; default 256 MiB; 413 beyond)"),
@@ -239,6 +252,12 @@ public struct ServiceConfig: Sendable {
             case "max_upload_bytes": maxUploadBytes = Int(try number(key, value))
             case "max_decompressed_bytes": maxDecompressedBytes = Int(try number(key, value))
             case "max_jobs_per_user": maxJobsPerUser = Int(try number(key, value))
+            case "login_max_failures_per_address": loginMaxFailuresPerAddress = Int(try number(key, value))
+            case "login_max_failures_per_user": loginMaxFailuresPerUser = Int(try number(key, value))
+            case "login_failure_window_s":
+                loginFailureWindowSeconds = try number(key, value)
+                guard loginFailureWindowSeconds > 0 else { throw ConfigError("login_failure_window_s in \(source) must be more than 0 seconds, got \(value)") }
+            case "metrics_cache_s": metricsCacheSeconds = try number(key, value)
             case "max_verifies_per_user": maxVerifiesPerUser = Int(try number(key, value))
             case "max_concurrent_verifies": maxConcurrentVerifies = Int(try number(key, value))
             case "max_stitch_bytes": maxStitchBytes = Int(try number(key, value))

@@ -50,9 +50,9 @@ extension GatewayCommand {
             }
 
             func run() throws {
-                let password = try readPassword()
+                let hash = try hashPassword(try readPassword())
                 try withUsers(options) {
-                    try $0.add(username: username, password: password, role: role)
+                    try $0.add(username: username, passwordHash: hash, role: role)
                     try auditOperator($0, action: "user.add", target: username, detail: "role \(role)")
                 }
                 print("added \(role) \(username)")
@@ -82,9 +82,9 @@ extension GatewayCommand {
             @Option(help: "User name.") var username: String
 
             func run() throws {
-                let password = try readPassword()
+                let hash = try hashPassword(try readPassword())
                 guard try withUsers(options, { users in
-                    let changed = try users.setPassword(username: username, password: password)
+                    let changed = try users.setPassword(username: username, passwordHash: hash)
                     if changed { try auditOperator(users, action: "user.passwd", target: username) }
                     return changed
                 }) else {
@@ -130,6 +130,15 @@ func readPassword() throws -> String {
         throw ValidationError("no password on standard input (pipe it in, e.g. `echo \"$PW\" | kg-gateway user add ...`)")
     }
     return line
+}
+
+/// A bcrypt hash made here: the password itself never goes to the database (issue 14).
+func hashPassword(_ password: String) throws -> String {
+    do {
+        return try PasswordHashing.hash(password)
+    } catch let error as PasswordHashing.PasswordError {
+        throw ValidationError("\(error.description): choose another password")
+    }
 }
 
 /// Operator commands run on the server itself: the audit row names the local account.

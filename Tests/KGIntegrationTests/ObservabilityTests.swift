@@ -12,8 +12,10 @@ final class ObservabilityTests: XCTestCase {
     }
 
     func testMetricsCountARealBackupAndRestore() throws {
-        // Two replicas: the CLI talks to the first; the second only answers scrapes.
-        stack = try TestStack(gateways: 2)
+        // Two replicas: the CLI talks to the first; the second only answers scrapes. The jobs
+        // below take less than metrics_cache_s (5 s): read the jobs table at every scrape
+        // (the cache has its own test, MetricsCacheTests).
+        stack = try TestStack(gateways: 2, environment: ["KG_METRICS_CACHE": "0"])
         try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 8)
         try stack.login()
         let before = try stack.scrapeMetrics()

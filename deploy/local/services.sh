@@ -18,6 +18,9 @@ close_inherited_fds
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
+# A .kg-local that is a link (made by choose_state below) is used where it points:
+# the services must be given paths they can reach.
+[ -L "$STATE" ] && STATE=$(readlink -f "$STATE")
 PG_BIN=${KG_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_PORT=${KG_PG_PORT:-55432}
 AMQP_PORT=${KG_AMQP_PORT:-55672}
@@ -26,6 +29,56 @@ DIST_PORT=${KG_AMQP_DIST_PORT:-55679}
 RABBIT_BASE=/usr/lib/rabbitmq/bin
 
 log() { printf '[services] %s\n' "$*" >&2; }
+
+# The first folder on the way to $1 that user $2 cannot enter (nothing when all can).
+unreachable_by() { # path user
+    local path=$1 user=$2 dir=""
+    local part
+    IFS=/ read -ra parts <<<"${path#/}"
+    for part in "${parts[@]}"; do
+        [ -n "$part" ] || continue
+        dir="$dir/$part"
+        [ -e "$dir" ] || return 0
+        if ! setpriv --reuid="$user" --regid="$user" --init-groups -- test -x "$dir" 2>/dev/null; then
+            echo "$dir"
+            return 0
+        fi
+    done
+}
+
+# As root, PostgreSQL and RabbitMQ run as their own users (postgres, rabbitmq), who
+# must be able to enter the state folder. A checkout in a private folder (a clone
+# under /root, mode 700) cannot hold it: the default state then lives in a
+# per-checkout folder under /var/tmp, with .kg-local a link to it; an explicit
+# KG_STATE_DIR they cannot reach is refused at once, naming the folder and the fix.
+choose_state() {
+    [ "$(id -u)" = 0 ] || return 0
+    local user blocked=""
+    for user in postgres rabbitmq; do
+        id -u "$user" >/dev/null 2>&1 || continue
+        blocked=$(unreachable_by "$STATE" "$user")
+        [ -z "$blocked" ] || break
+    done
+    [ -n "$blocked" ] || return 0
+    if [ -n "${KG_STATE_DIR:-}" ]; then
+        log "KG_STATE_DIR=$KG_STATE_DIR cannot be used: the $user user (PostgreSQL and RabbitMQ run as their own users) cannot enter $blocked"
+        log "fix: set KG_STATE_DIR to a folder they can reach (e.g. /var/tmp/kg-state), or unset it to let this script choose one"
+        exit 1
+    fi
+    local link=$ROOT/.kg-local
+    local fallback
+    fallback=/var/tmp/kg-state-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+    if [ -e "$link" ] && [ ! -L "$link" ]; then
+        log "$link cannot hold the services' state: the $user user cannot enter $blocked (this checkout is in a private folder)"
+        log "fix: remove $link (rm -rf $link, it holds only what a failed start left) and run this again: the state will then live in $fallback, with $link a link to it"
+        exit 1
+    fi
+    mkdir -p "$fallback"
+    chmod 755 "$fallback"
+    ln -sfn "$fallback" "$link"
+    STATE=$fallback
+    log "$blocked cannot be entered by the $user user: the services' state is in $STATE (.kg-local links to it)"
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -195,6 +248,7 @@ case "${1:-}" in
 install) install_packages ;;
 start)
     install_packages
+    choose_state
     start_postgres &
     pg=$!
     start_rabbitmq
@@ -206,9 +260,9 @@ stop)
     stop_postgres
     ;;
 # Single services, for fault tests.
-rabbitmq-start) start_rabbitmq ;;
+rabbitmq-start) choose_state && start_rabbitmq ;;
 rabbitmq-stop) stop_rabbitmq ;;
-postgres-start) start_postgres ;;
+postgres-start) choose_state && start_postgres ;;
 postgres-stop) stop_postgres ;;
 postgres-restart)
     as_user postgres "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/logs/postgres.log" -m fast -w -t 60 restart >/dev/null

@@ -38,6 +38,10 @@ struct AuthMiddleware: RouterMiddleware {
             // Expired and revoked tokens say so; unknown ones say no more than that.
             throw APIError.unauthorized("\(reason ?? "the token is invalid, expired or revoked"): log in again with `kg login`")
         }
+        // Only now may an upload's body take longer than http_request_timeout_s.
+        if RequestDeadlineHandler.isUpload(request.head) {
+            context.channel.triggerUserOutboundEvent(RequestDeadlineHandler.UploadAuthenticated(), promise: nil)
+        }
         var context = context
         context.user = AuthenticatedUser(username: found.username, role: found.role)
         return try await next(request, context)

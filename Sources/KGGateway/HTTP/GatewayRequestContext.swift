@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// The per-request context: Hummingbird's core storage plus the authenticated user.
 struct GatewayRequestContext: RequestContext {
@@ -7,10 +8,14 @@ struct GatewayRequestContext: RequestContext {
     /// The client's address (the audit trail's "from where"): the peer's, or the one
     /// a trusted proxy forwarded (`ForwardedForMiddleware`).
     var remoteAddress: String?
+    /// The request's connection: ``AuthMiddleware`` tells its ``RequestDeadlineHandler``
+    /// that an upload is authenticated.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 
     /// The user, or 401.

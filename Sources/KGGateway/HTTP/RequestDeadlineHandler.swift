@@ -10,10 +10,15 @@ import NIOHTTPTypes
 ///
 /// The idle timeout (`http_idle_timeout_s`) cuts a client that goes silent; this
 /// one cuts a client that trickles a byte now and then (slow-loris) and so is
-/// never idle. Uploads are exempt from the body part, because a 500 MB backup on
-/// a slow link legitimately takes long: a multipart body, or one declared larger
-/// than ``smallBodyLimit``, is bounded by the idle timeout and the upload size
-/// limit instead. Responses (backup downloads, SSE) are never timed here.
+/// never idle. Authenticated uploads are exempt from the body part, because a 500 MB
+/// backup on a slow link legitimately takes long: a multipart body, or one declared
+/// larger than ``smallBodyLimit``, whose request ``AuthMiddleware`` accepted (it sends
+/// ``UploadAuthenticated`` down the pipeline), is bounded by the idle timeout and the
+/// upload size limit instead. The headers alone exempt nothing: an unauthenticated
+/// client could otherwise trickle a body for ever (issue 14, finding 3). When a
+/// response ends before its request's body (a 401, 413 or 429: Hummingbird then
+/// drains the body), the deadline runs again for the rest of that body.
+/// Responses (backup downloads, SSE) are never timed here.
 ///
 /// It sits in Hummingbird's HTTP/1 pipeline after the HTTP codec, so it sees
 /// whole heads; all its state lives on the channel's event loop.
@@ -31,6 +36,10 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var deadline: Scheduled<Void>?
     /// Between a request's head and its end.
     private var readingRequest = false
+    /// The request being read is an upload by its headers (exempt once authenticated).
+    private var readingUpload = false
+    /// The request being read has been answered already (its body is drained).
+    private var answeredEarly = false
     /// Requests read whose response has not ended yet.
     private var awaitingResponses = 0
 
@@ -61,14 +70,16 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch unwrapInboundIn(data) {
         case .head(let request):
             readingRequest = true
+            answeredEarly = false
             awaitingResponses += 1
-            // The head came in time; an upload's body is not timed, any other body
-            // must arrive within what is left of the same deadline.
-            if Self.isUpload(request) { cancel() }
+            // The head came in time; the body must arrive within what is left of the
+            // same deadline, unless it is an upload and authentication accepts it.
+            readingUpload = Self.isUpload(request)
         case .body:
             break
         case .end:
             readingRequest = false
+            readingUpload = false
             cancel()
             if awaitingResponses == 0 { startWaiting(context, for: "the next request") }
         }
@@ -78,11 +89,31 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             awaitingResponses = max(0, awaitingResponses - 1)
-            // An answer given before the request's body ended (401, 413) leaves the
-            // body's deadline running; otherwise the next request's clock starts now.
-            if awaitingResponses == 0 && !readingRequest { startWaiting(context, for: "the next request") }
+            if readingRequest {
+                // Answered before the request's body ended (401, 413, 429): nobody reads the
+                // rest, so an exempt upload's body is timed again from now; a timed body
+                // keeps its running deadline.
+                answeredEarly = true
+                readingUpload = false
+                if deadline == nil { startWaiting(context, for: "the rest of a request already answered") }
+            } else if awaitingResponses == 0 {
+                startWaiting(context, for: "the next request")
+            }
         }
         context.write(data, promise: promise)
+    }
+
+    /// Sent by ``AuthMiddleware`` (`channel.triggerUserOutboundEvent`) once a request's
+    /// token is accepted: if that request is an upload, its body is no longer timed.
+    struct UploadAuthenticated: Sendable {}
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is UploadAuthenticated else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        if readingRequest && readingUpload && !answeredEarly { cancel() }
+        promise?.succeed(())
     }
 
     static func isUpload(_ request: HTTPRequest) -> Bool {

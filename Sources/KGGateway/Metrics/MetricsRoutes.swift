@@ -6,12 +6,13 @@ import Prometheus
 
 /// `GET /metrics`: Prometheus text. Shared truths (jobs by type and status,
 /// durations of finished jobs, rollbacks, retries) are read from the jobs
-/// table at scrape time, so every replica reports the same numbers and work
+/// table (at most once per `metrics_cache_s`: ``JobStatisticsCache``), so every
+/// replica reports the same numbers and work
 /// done by workers (which have no HTTP server) shows; queue depth and temp
 /// storage come from the broker and the disk (cached); this process's own
 /// counters (bytes streamed, requests) come from the swift-metrics registry.
 struct MetricsRoutes {
-    let pool: PGPool
+    let jobStatistics: JobStatisticsCache
     let sampler: SharedStateSampler
     let registry: PrometheusCollectorRegistry?
 
@@ -31,12 +32,11 @@ struct MetricsRoutes {
 
     func render() async -> String {
         var text = PrometheusText()
-        let buckets = Self.durationBuckets
-        let stats = try? await pool.run { db in try JobStatistics.read(db, durationBuckets: buckets) }
+        let stats = await jobStatistics.statistics()
         let queues = await sampler.queueStats()
         let temp = await sampler.tempUsage()
 
-        text.family("kg_dependency_up", type: "gauge", help: "1 when this gateway could read the dependency during this scrape, else 0.")
+        text.family("kg_dependency_up", type: "gauge", help: "1 when this gateway could read the dependency at its latest read (database: at most metrics_cache_s ago; broker: 5 s), else 0.")
         text.sample("kg_dependency_up", labels: [("dependency", "database")], stats == nil ? 0 : 1)
         text.sample("kg_dependency_up", labels: [("dependency", "broker")], queues == nil ? 0 : 1)
 
@@ -79,6 +79,9 @@ struct MetricsRoutes {
             text.family("kg_queue_consumers", type: "gauge", help: "Consumers of a broker queue (for the job queue: workers taking jobs).")
             for queue in queues { text.sample("kg_queue_consumers", labels: [("queue", queue.queue)], queue.consumers) }
         }
+        text.family("kg_metrics_job_table_reads_total", type: "counter",
+                    help: "Reads of the jobs table made by this gateway's /metrics (at most one per metrics_cache_s).")
+        text.sample("kg_metrics_job_table_reads_total", await jobStatistics.reads)
         text.family("kg_temp_storage_bytes", type: "gauge", help: "Bytes of files in temp storage (shared by gateways and workers).")
         text.sample("kg_temp_storage_bytes", temp.bytes)
         text.family("kg_temp_storage_files", type: "gauge", help: "Files in temp storage.")

@@ -1,11 +1,19 @@
 import Hummingbird
 import KGDatabase
+import Logging
 
-/// `POST /auth/token` (log in) and `GET /auth/whoami`.
+/// `POST /auth/token` (log in), `GET /auth/whoami` and `POST /auth/logout`.
+///
+/// A login is throttled per client address and per user name (``LoginThrottle``:
+/// 429 with `Retry-After`); the password is checked in the gateway against the
+/// stored bcrypt hash, off the event loop (``PasswordVerifier``), and never sent to
+/// the database. Unknown names cost the same bcrypt as known ones.
 struct AuthRoutes {
     let pool: PGPool
     let tokenTTLHours: Int
     let audit: AuditTrail
+    let throttle: LoginThrottle
+    let verifier: PasswordVerifier
 
     struct Login: Decodable { let username: String; let password: String }
     struct TokenResponse: Encodable {
@@ -18,26 +26,39 @@ struct AuthRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/auth/token") { request, context -> Response in
+            // An address over its limit is refused before its body is read.
+            do { try await throttle.check(address: context.remoteAddress) } catch let refusal as LoginThrottle.Refusal {
+                throw APIError.loginThrottled(refusal)
+            }
             let login = try await JSON.decode(Login.self, from: request, limit: 16 * 1024)
             guard !login.username.isEmpty, login.username.count <= 200, login.password.count <= 1024 else {
                 throw APIError.badRequest("username and password are required")
             }
-            let ttl = tokenTTLHours * 3600
-            let issued: (token: String, expiresAt: String, role: String)? = try await pool.run { db in
-                let users = UserStore(db)
-                guard let role = try users.verify(username: login.username, password: login.password) else { return nil }
-                let token = try users.issueToken(username: login.username, ttlSeconds: ttl)
-                return (token.token, token.expiresAt, role)
+            do { try await throttle.begin(address: context.remoteAddress, username: login.username) } catch let refusal as LoginThrottle.Refusal {
+                throw APIError.loginThrottled(refusal)
             }
-            guard let issued else {
+            let role: String?
+            do {
+                role = try await verifier.verify(username: login.username, password: login.password)
+            } catch is PasswordVerifier.Busy {
+                var error = APIError.unavailable("too many logins in progress on this gateway; try again in a second")
+                error.headers[.retryAfter] = "1"
+                throw error
+            } catch {
+                throw APIError.unavailable("database unavailable", detail: "\(error)")
+            }
+            guard let role else {
                 await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.failure,
                                    detail: "invalid username or password")
                 throw APIError.unauthorized("invalid username or password")
             }
+            await throttle.succeeded(address: context.remoteAddress, username: login.username)
+            let ttl = tokenTTLHours * 3600
+            let token = try await pool.run { db in try UserStore(db).issueToken(username: login.username, ttlSeconds: ttl) }
             await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.success,
-                               detail: "token expires \(issued.expiresAt)")
-            return try JSON.response(encoding: TokenResponse(token: issued.token, expires_at: issued.expiresAt,
-                                                            username: login.username, role: issued.role))
+                               detail: "token expires \(token.expiresAt)")
+            return try JSON.response(encoding: TokenResponse(token: token.token, expires_at: token.expiresAt,
+                                                            username: login.username, role: role))
         }
         router.get("/auth/whoami") { _, context -> Response in
             let user = try context.requireUser()
