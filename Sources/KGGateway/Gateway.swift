@@ -41,7 +41,8 @@ public enum Gateway {
         BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
                      audit: audit, logger: logger).register(on: router)
         RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
-                      maxDecompressedBytes: config.maxDecompressedBytes, uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
+                      maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
+                      uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
                       audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)

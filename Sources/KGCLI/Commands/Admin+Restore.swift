@@ -74,7 +74,7 @@ extension Admin {
             let bytes = try fileSize(path, backupDir: config.backupDir)
 
             Terminal.status("checking \((path as NSString).lastPathComponent)…")
-            let report = BackupFileChecker.check(path: path)
+            let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes)
             Terminal.endStatus()
             guard report.valid else {
                 if output.json { print(report.jsonText()) }

@@ -28,7 +28,7 @@ extension Admin {
         func run() throws {
             let config = try CLIConfig.load()
             let path = LocalBackups.resolve(file, backupDir: config.backupDir)
-            let report = BackupFileChecker.check(path: path)
+            let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes)
             let plan = offline || !report.valid ? nil : restorePlan(report, config: config)
             if output.json {
                 guard case .object(var members) = report.jsonValue else { return print(report.jsonText()) }

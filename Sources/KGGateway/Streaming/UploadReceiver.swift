@@ -24,6 +24,9 @@ struct UploadReceiver {
     let path: String?
     let maxBytes: Int
     let maxDecompressedBytes: Int
+    /// Memory of the check's id facts, and where they spill past it (see `IntegrityChecker`).
+    var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
+    var tempDirectory: String? = nil
     /// Counts the request body bytes as they arrive (`kg_bytes_streamed_total`).
     var bytesReceived: Metrics.Counter? = nil
     /// Seconds between refreshes of the `.partial`'s mtime while an upload arrives:
@@ -62,7 +65,8 @@ struct UploadReceiver {
             if fd >= 0 { close(fd) }
             if !completed, let partial { unlink(partial) }  // when complete, the caller owns it
         }
-        let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
+        let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idCheckMemoryBytes,
+                                       tempDirectory: tempDirectory)
         var upload = MultipartUpload(boundary: boundary)
         var pending: [UInt8] = []
         pending.reserveCapacity(Self.flushAt + 64 * 1024)
