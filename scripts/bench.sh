@@ -24,6 +24,7 @@
 #   BENCH_RECORDS_ONLY=1  run only the "many records" pair
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
 #   BENCH_RECORDS_LARGE   concepts of the large one (default 1000000; `make bench-scale`: 10000000)
+#   BENCH_RECORDS_DATAFIRST_RESTORE  all (default), small or none: which sizes also restore the data-first file
 #                         Shape: that many concepts and instances, a tenth as many sources,
 #                         twice as many relationships, UUID-style ids, 4-dimension embeddings:
 #                         small records, many ids. Measured: backup, verify, restore, and
@@ -53,6 +54,7 @@ RECORDS=${BENCH_RECORDS:-1}
 RECORDS_ONLY=${BENCH_RECORDS_ONLY:-0}
 RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
 RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
+RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine.
 DB_NAME=kg_bench
@@ -78,6 +80,7 @@ for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES" "$RECORDS_SMALL" "$RE
 done
 [[ $RESHAPED =~ ^[01]$ ]] || die "BENCH_RESHAPED must be 0 or 1 (got \"$RESHAPED\")"
 [[ $RECORDS =~ ^[01]$ && $RECORDS_ONLY =~ ^[01]$ ]] || die "BENCH_RECORDS and BENCH_RECORDS_ONLY must be 0 or 1"
+[[ $RECORDS_DATAFIRST_RESTORE =~ ^(all|small|none)$ ]] || die "BENCH_RECORDS_DATAFIRST_RESTORE must be all, small or none"
 [ "$RECORDS_ONLY" = 0 ] || { SIZES=(); RECORDS=1; }
 RECORD_SIZES=()
 [ "$RECORDS" = 0 ] || RECORD_SIZES=(records_small records_large)
@@ -481,7 +484,7 @@ measure_backup() { # size
     [ "$status" = completed ] || log "warning: the backup job row says \"$status\""
     set_result "backup_queue_s_$size" "${queued:-NA}"
     set_result "backup_export_s_$size" "${exported:-NA}"
-    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s)"
+    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s); peak RSS gateway $(result "rss_mb_gateway_$size") MB, worker $(result "rss_mb_worker_$size") MB, CLI $(result "rss_mb_cli_$size") MB"
 }
 
 # kg admin verify of the file measure_backup saved: the local integrity check that
@@ -805,8 +808,15 @@ run_records_size() { # size
 
     restore_run "$size" restore "$file" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
     set_result "records_per_s_restore_$size" "$(div "$records" "$(result "restore_s_$size")" %.0f)"
-    restore_run "$size" restore_datafirst "$df" || die "kg admin restore of the data-first file failed; see ${BENCH#"$ROOT"/}/logs"
-    set_result "records_per_s_restore_datafirst_$size" "$(div "$records" "$(result "restore_datafirst_s_$size")" %.0f)"
+    if [ "$RECORDS_DATAFIRST_RESTORE" = all ] || { [ "$RECORDS_DATAFIRST_RESTORE" = small ] && [ "$size" = records_small ]; }; then
+        restore_run "$size" restore_datafirst "$df" || die "kg admin restore of the data-first file failed; see ${BENCH#"$ROOT"/}/logs"
+        set_result "records_per_s_restore_datafirst_$size" "$(div "$records" "$(result "restore_datafirst_s_$size")" %.0f)"
+    else
+        log "$size: BENCH_RECORDS_DATAFIRST_RESTORE=$RECORDS_DATAFIRST_RESTORE: no restore of the data-first file"
+        local p
+        for p in cli gateway worker; do set_result "rss_mb_${p}_restore_datafirst_$size" "-"; done
+        set_result "records_per_s_restore_datafirst_$size" "-"
+    fi
     [ "$KEEP" = 1 ] || rm -f "$file" "$df"
 }
 
