@@ -254,8 +254,9 @@ struct RestoreJob {
                       conceptsDirect: Bool) throws -> (Set<String>, IntegrityReport?, Int) {
         var directRows = 0
         // (id, created_at text) rows of the concepts loaded in binary: PostgreSQL parses the timestamps
-        // afterwards. Kept aside in a temp file past 1 MiB, not per concept in memory.
-        let conceptCreatedAt = RowSpool(directory: context.tempDirectory ?? IntegrityChecker.defaultTempDirectory)
+        // afterwards. Kept aside in a temp file past 1 MiB (or the id checks' smaller budget), not per concept in memory.
+        let conceptCreatedAt = RowSpool(memoryBytes: min(1 << 20, context.idCheckMemoryBytes),
+                                        directory: context.tempDirectory ?? IntegrityChecker.defaultTempDirectory)
         defer { conceptCreatedAt.close() }
         var createdAtRow: [UInt8] = []
         let checker = check ? makeChecker() : nil
