@@ -20,6 +20,16 @@
 #   BENCH_RESHAPED=0      skip the restore of the reshaped large file (default 1: run it)
 #   BENCH_KEEP=1          keep the database, backup and dump files (stack is still stopped)
 #   BENCH_LOG_LEVEL       log level of gateway and workers (default info)
+#   BENCH_RECORDS=0       skip the "many records" pair (default 1: run it after the two sizes)
+#   BENCH_RECORDS_ONLY=1  run only the "many records" pair
+#   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
+#   BENCH_RECORDS_LARGE   concepts of the large one (default 1000000; `make bench-scale`: 10000000)
+#   BENCH_RECORDS_DATAFIRST_RESTORE  all (default), small or none: which sizes also restore the data-first file
+#                         Shape: that many concepts and instances, a tenth as many sources,
+#                         twice as many relationships, UUID-style ids, 4-dimension embeddings:
+#                         small records, many ids. Measured: backup, verify, restore, and
+#                         verify + restore of the same file rewritten data first
+#                         (`kg-sample data-first`: relationships before the concepts they name).
 #   KG_STATE_DIR          state folder (default <repo>/.kg-local)
 #
 # Output: progress on stderr; the results table on stdout, and as the LAST line
@@ -40,6 +50,11 @@ ONTOLOGIES=${BENCH_ONTOLOGIES:-5}
 KEEP=${BENCH_KEEP:-0}
 RESHAPED=${BENCH_RESHAPED:-1}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
+RECORDS=${BENCH_RECORDS:-1}
+RECORDS_ONLY=${BENCH_RECORDS_ONLY:-0}
+RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
+RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
+RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine.
 DB_NAME=kg_bench
@@ -60,12 +75,22 @@ die() {
     exit 1
 }
 
-for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES"; do
-    [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMALL_CONCEPTS, BENCH_LARGE_CONCEPTS and BENCH_ONTOLOGIES must be positive integers (got \"$n\")"
+for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES" "$RECORDS_SMALL" "$RECORDS_LARGE"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMALL_CONCEPTS, BENCH_LARGE_CONCEPTS, BENCH_ONTOLOGIES and BENCH_RECORDS_SMALL/LARGE must be positive integers (got \"$n\")"
 done
 [[ $RESHAPED =~ ^[01]$ ]] || die "BENCH_RESHAPED must be 0 or 1 (got \"$RESHAPED\")"
+[[ $RECORDS =~ ^[01]$ && $RECORDS_ONLY =~ ^[01]$ ]] || die "BENCH_RECORDS and BENCH_RECORDS_ONLY must be 0 or 1"
+[[ $RECORDS_DATAFIRST_RESTORE =~ ^(all|small|none)$ ]] || die "BENCH_RECORDS_DATAFIRST_RESTORE must be all, small or none"
+[ "$RECORDS_ONLY" = 0 ] || { SIZES=(); RECORDS=1; }
+RECORD_SIZES=()
+[ "$RECORDS" = 0 ] || RECORD_SIZES=(records_small records_large)
 
-declare -A CONCEPTS=([small]=$SMALL_CONCEPTS [large]=$LARGE_CONCEPTS)
+declare -A CONCEPTS=([small]=$SMALL_CONCEPTS [large]=$LARGE_CONCEPTS [records_small]=$RECORDS_SMALL [records_large]=$RECORDS_LARGE)
+# Extra kg-sample options per size (the many-records shape).
+declare -A SAMPLE_ARGS=(
+    [records_small]="--sources $((RECORDS_SMALL / 10)) --relationships $((RECORDS_SMALL * 2)) --dimensions 4 --id-style uuid"
+    [records_large]="--sources $((RECORDS_LARGE / 10)) --relationships $((RECORDS_LARGE * 2)) --dimensions 4 --id-style uuid"
+)
 declare -A RESULT=()   # key -> value, e.g. RESULT[backup_s_large]=31.20
 declare -A PID=()      # service name -> pid (gateway, worker-1, worker-2)
 FG_PID=                # the long foreground step running now (killed on interrupt)
@@ -388,7 +413,8 @@ load_sample() { # size
     local size=$1 n=${CONCEPTS[$1]} started
     log "$size: loading the sample graph ($n concepts, $ONTOLOGIES ontologies)…"
     started=$(now)
-    fg_run "$BIN/kg-sample" --database-url "$DB_URL" --concepts "$n" --ontologies "$ONTOLOGIES" \
+    # shellcheck disable=SC2086 # the extra options are words
+    fg_run "$BIN/kg-sample" --database-url "$DB_URL" --concepts "$n" --ontologies "$ONTOLOGIES" ${SAMPLE_ARGS[$size]:-} \
         >>"$BENCH/logs/kg-sample.log" 2>&1 || {
         tail -20 "$BENCH/logs/kg-sample.log" >&2
         die "kg-sample failed"
@@ -458,7 +484,7 @@ measure_backup() { # size
     [ "$status" = completed ] || log "warning: the backup job row says \"$status\""
     set_result "backup_queue_s_$size" "${queued:-NA}"
     set_result "backup_export_s_$size" "${exported:-NA}"
-    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s)"
+    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s); peak RSS gateway $(result "rss_mb_gateway_$size") MB, worker $(result "rss_mb_worker_$size") MB, CLI $(result "rss_mb_cli_$size") MB"
 }
 
 # kg admin verify of the file measure_backup saved: the local integrity check that
@@ -749,6 +775,128 @@ run_size() { # size
     [ "$KEEP" = 1 ] || rm -f "$BENCH/out/backup-$size.json" "$BENCH/out/pg_dump-$size.sql" "$BENCH/out/backup-$size-reshaped.json"
 }
 
+# ---------------------------------------------------------------- many records
+
+# The many-records pair: per size, backup, verify, restore, then the same file
+# rewritten data first, verified and restored. Peak RSS per process and
+# operation, and records per second (concepts + sources + instance rows +
+# relationships of the graph, per wall-clock second of the whole command).
+run_records_size() { # size
+    local size=$1 records file df
+    mkdir -p "$BENCH/out"
+    load_sample "$size"
+    records=$(psql_bench -c "SELECT (SELECT count(*) FROM kg.concepts) + (SELECT count(*) FROM kg.sources)
+                                    + (SELECT count(*) FROM kg.evidence) + (SELECT count(*) FROM kg.relationships)")
+    set_result "records_$size" "$records"
+    file=$BENCH/out/backup-$size.json
+    df=$BENCH/out/backup-$size-datafirst.json
+
+    measure_backup "$size"
+    local p
+    for p in cli gateway worker; do set_result "rss_mb_${p}_backup_$size" "$(result "rss_mb_${p}_$size")"; done
+    set_result "records_per_s_backup_$size" "$(div "$records" "$(result "backup_s_$size")" %.0f)"
+
+    records_verify "$size" verify "$file" "$records"
+    log "$size: rewriting the backup data first (kg-sample data-first)…"
+    rm -f "$df"
+    timed "$BENCH/out/time-datafirst-$size" "$BENCH/logs/datafirst-$size.log" "$BIN/kg-sample" data-first "$file" "$df" ||
+        die "kg-sample data-first failed"
+    records_verify "$size" verify_datafirst "$df" "$records"
+    # The two files hold the same records: the checker must say the same of both.
+    cmp -s <(records_summary "$BENCH/logs/kg-verify-$size.log.out") <(records_summary "$BENCH/logs/kg-verify_datafirst-$size.log.out") ||
+        die "kg admin verify counts differ between the file and its data-first rewrite: see ${BENCH#"$ROOT"/}/logs/kg-verify*-$size.log.out"
+
+    restore_run "$size" restore "$file" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
+    set_result "records_per_s_restore_$size" "$(div "$records" "$(result "restore_s_$size")" %.0f)"
+    if [ "$RECORDS_DATAFIRST_RESTORE" = all ] || { [ "$RECORDS_DATAFIRST_RESTORE" = small ] && [ "$size" = records_small ]; }; then
+        restore_run "$size" restore_datafirst "$df" || die "kg admin restore of the data-first file failed; see ${BENCH#"$ROOT"/}/logs"
+        set_result "records_per_s_restore_datafirst_$size" "$(div "$records" "$(result "restore_datafirst_s_$size")" %.0f)"
+    else
+        log "$size: BENCH_RECORDS_DATAFIRST_RESTORE=$RECORDS_DATAFIRST_RESTORE: no restore of the data-first file"
+        local p
+        for p in cli gateway worker; do set_result "rss_mb_${p}_restore_datafirst_$size" "-"; done
+        set_result "records_per_s_restore_datafirst_$size" "-"
+    fi
+    [ "$KEEP" = 1 ] || rm -f "$file" "$df"
+}
+
+# kg admin verify --json --offline FILE under /usr/bin/time; stores rss_mb_cli_<kind>_<size> and records_per_s_<kind>_<size>.
+records_verify() { # size kind file records
+    local size=$1 kind=$2 file=$3 records=$4
+    log "$size: kg admin verify ($kind)…"
+    timed "$BENCH/out/time-$kind-$size" "$BENCH/logs/kg-$kind-$size.log" "$BIN/kg" admin verify --json --offline "$file" ||
+        die "kg admin verify of $file failed or found it invalid"
+    set_result "${kind}_s_$size" "$TIME_WALL"
+    set_result "rss_mb_cli_${kind}_$size" "$(kb_mb "$TIME_RSS_KB")"
+    set_result "records_per_s_${kind}_$size" "$(div "$records" "$TIME_WALL" %.0f)"
+    log "$size: $kind $TIME_WALL s, peak RSS $(result "rss_mb_cli_${kind}_$size") MB"
+}
+
+# What verify says of a file, without what depends on the layout: validity, counts, external references.
+records_summary() { # verify --json output
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["valid"], sorted(r["counts"].items()), r["external_deps"], r["external_references"], r["errors"])' "$1"
+}
+
+RECORD_TABLE_ROWS=(
+    "concepts|concepts"
+    "records (concepts+sources+instance rows+relationships)|records"
+    "backup file (MB)|backup_mb"
+    "-"
+    "kg admin backup (s)|backup_s"
+    "kg admin verify (s)|verify_s"
+    "kg admin verify, data-first file (s)|verify_datafirst_s"
+    "kg admin restore --yes (s)|restore_s"
+    "kg admin restore --yes, data-first file (s)|restore_datafirst_s"
+    "-"
+    "records/s backup|records_per_s_backup"
+    "records/s verify|records_per_s_verify"
+    "records/s verify, data first|records_per_s_verify_datafirst"
+    "records/s restore|records_per_s_restore"
+    "records/s restore, data first|records_per_s_restore_datafirst"
+    "-"
+    "peak RSS kg CLI, backup (MB)|rss_mb_cli_backup"
+    "peak RSS gateway, backup (MB)|rss_mb_gateway_backup"
+    "peak RSS worker, backup (MB)|rss_mb_worker_backup"
+    "peak RSS kg CLI, verify (MB)|rss_mb_cli_verify"
+    "peak RSS kg CLI, verify data first (MB)|rss_mb_cli_verify_datafirst"
+    "peak RSS kg CLI, restore (MB)|rss_mb_cli_restore"
+    "peak RSS gateway, restore (MB)|rss_mb_gateway_restore"
+    "peak RSS worker, restore (MB)|rss_mb_worker_restore"
+    "peak RSS kg CLI, restore data first (MB)|rss_mb_cli_restore_datafirst"
+    "peak RSS gateway, restore data first (MB)|rss_mb_gateway_restore_datafirst"
+    "peak RSS worker, restore data first (MB)|rss_mb_worker_restore_datafirst"
+)
+# rss_mb_<process>_<operation>_records_small/_large, records_per_s_<operation>_small/_large
+RECORD_RSS_KEYS=(
+    rss_mb_cli_backup rss_mb_gateway_backup rss_mb_worker_backup rss_mb_cli_verify rss_mb_cli_verify_datafirst
+    rss_mb_cli_restore rss_mb_gateway_restore rss_mb_worker_restore
+    rss_mb_cli_restore_datafirst rss_mb_gateway_restore_datafirst rss_mb_worker_restore_datafirst
+)
+RECORD_RATE_OPERATIONS=(backup verify verify_datafirst restore restore_datafirst)
+
+print_records_table() {
+    local row label key size width=56
+    echo
+    echo "kg bench, many records: $RECORDS_SMALL and $RECORDS_LARGE concepts (as many instances, a tenth as many sources,"
+    echo "          twice as many relationships; UUID-style ids, 4-dimension embeddings)"
+    echo
+    printf '%-*s %14s %14s\n' "$width" "" "${RECORD_SIZES[@]}"
+    for row in "${RECORD_TABLE_ROWS[@]}"; do
+        if [ "$row" = "-" ]; then
+            echo
+            continue
+        fi
+        label=${row%%|*}
+        key=${row#*|}
+        printf '%-*s' "$width" "$label"
+        for size in "${RECORD_SIZES[@]}"; do printf ' %14s' "$(result "${key}_$size")"; done
+        printf '\n'
+    done
+    echo
+}
+
 # ---------------------------------------------------------------- report
 
 # label|key prefix (the size is appended)
@@ -871,11 +1019,21 @@ print_table() {
 last_line() {
     local key size parts=()
     for key in "${LAST_LINE_KEYS[@]}"; do
-        for size in "${SIZES[@]}"; do parts+=("${key}_$size=$(result "${key}_$size")"); done
+        for size in ${SIZES[@]+"${SIZES[@]}"}; do parts+=("${key}_$size=$(result "${key}_$size")"); done
     done
     for key in "${LAST_LINE_PLAIN_KEYS[@]}"; do
-        parts+=("$key=$(result "${key}_large")")
+        [ ${#SIZES[@]} -eq 0 ] || parts+=("$key=$(result "${key}_large")")
     done
+    if [ ${#RECORD_SIZES[@]} -gt 0 ]; then
+        for key in "${RECORD_RSS_KEYS[@]}"; do
+            for size in "${RECORD_SIZES[@]}"; do parts+=("${key}_$size=$(result "${key}_$size")"); done
+        done
+        for key in "${RECORD_RATE_OPERATIONS[@]}"; do
+            parts+=("records_per_s_${key}_small=$(result "records_per_s_${key}_records_small")")
+            parts+=("records_per_s_${key}_large=$(result "records_per_s_${key}_records_large")")
+        done
+        parts+=("records_small=$(result records_records_small)" "records_large=$(result records_records_large)")
+    fi
     echo "${parts[*]}"
 }
 
@@ -901,10 +1059,12 @@ main() {
     setup_database
     start_stack
     local size
-    for size in "${SIZES[@]}"; do run_size "$size"; done
+    for size in ${SIZES[@]+"${SIZES[@]}"}; do run_size "$size"; done
+    for size in ${RECORD_SIZES[@]+"${RECORD_SIZES[@]}"}; do run_records_size "$size"; done
     stop_services
     log "finished in $(elapsed "$started") s (build and setup included)"
-    print_table
+    [ ${#SIZES[@]} -eq 0 ] || print_table
+    [ ${#RECORD_SIZES[@]} -eq 0 ] || print_records_table
     local line
     line=$(last_line)
     printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$line" >>"$BENCH/results.log"

@@ -49,10 +49,12 @@ public enum Gateway {
         let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)
         checkPool.start()
         RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
-                      maxDecompressedBytes: config.maxDecompressedBytes, uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
+                      maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
+                      uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
                       checkPool: checkPool, audit: audit, logger: logger).register(on: router)
         VerifyRoutes(slots: CheckSlots(perUser: config.maxVerifiesPerUser, total: config.maxConcurrentVerifies), checkPool: checkPool,
                      maxUploadBytes: config.maxUploadBytes, maxDecompressedBytes: config.maxDecompressedBytes,
+                     idCheckMemoryBytes: config.idCheckMemoryBytes, tempDirectory: storage.directory,
                      audit: audit, logger: logger).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)

@@ -106,7 +106,7 @@ public struct SampleGraphLoader {
         let withCreatedAt = schemaVersion >= 4
         writer = try db.copyIn("COPY kg.concepts (concept_id, label, description, search_terms, embedding\(withCreatedAt ? ", created_at" : "")) FROM STDIN")
         for c in 0..<spec.concepts {
-            field(Self.conceptID(c)); tab()
+            field(conceptID(c)); tab()
             field(Self.phrase(&rng, words: 2 + Int(rng.next() % 3)).capitalized); tab()
             field(c % 5 == 0 ? nil : Self.phrase(&rng, words: 8 + Int(rng.next() % 12))); tab()
             field(CopyText.textArray((0..<Int(rng.next() % 4)).map { _ in Self.phrase(&rng, words: 1 + Int(rng.next() % 2)) })); tab()
@@ -124,12 +124,12 @@ public struct SampleGraphLoader {
         writer = try db.copyIn("COPY kg.sources (source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key) FROM STDIN")
         for s in 0..<spec.sources {
             let ontology = s % spec.ontologies
-            field(Self.sourceID(s)); tab(); field(spec.ontologyName(ontology)); tab()
+            field(sourceID(s)); tab(); field(spec.ontologyName(ontology)); tab()
             field(String(s / spec.ontologies + 1)); tab()
             field((0..<(3 + Int(rng.next() % 4))).map { _ in Self.phrase(&rng, words: 12 + Int(rng.next() % 20)) + "." }.joined(separator: s % 7 == 0 ? "\n\n" : " ")); tab()
             field(s % 9 == 0 ? nil : "docs/\(Self.pathComponent(spec.ontologyName(ontology)))/chapter-\(s % 13).md"); tab()
             field(s % 3 == 0 ? "text/markdown" : nil); tab()
-            field(s % 4 == 0 ? "garage/\(Self.sourceID(s))" : nil); tab()
+            field(s % 4 == 0 ? "garage/\(sourceID(s))" : nil); tab()
             field(s % 6 == 0 ? "store/\(s)" : nil)
             try send(writer)
             stats.sources += 1
@@ -143,14 +143,21 @@ public struct SampleGraphLoader {
         writer = try db.copyIn("COPY kg.instances (instance_id, quote, source_id) FROM STDIN")
         // Evidence links are small (two ids); they are collected and sent after
         // the instances because one connection runs one COPY at a time.
+        // (Kept in a temp file past 4 MB: ten million concepts make ~20 million links.)
         var evidenceRows: [UInt8] = []
+        let spill = FileManager.default.temporaryDirectory.appendingPathComponent("kg-sample-evidence-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: spill.path, contents: nil), let spillFile = try? FileHandle(forUpdating: spill) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        unlink(spill.path)  // the handle keeps it until closed
+        defer { try? spillFile.close() }
         for k in 0..<spec.instances {
             let concept = k % spec.concepts
             let ontology = concept % spec.ontologies
             let source = ontology + spec.ontologies * Int(rng.next() % UInt64(max(1, perOntology)))
-            field(Self.instanceID(k)); tab()
+            field(instanceID(k)); tab()
             field("“" + Self.phrase(&rng, words: 6 + Int(rng.next() % 14)) + "”"); tab()
-            field(Self.sourceID(min(source, spec.sources - 1)))
+            field(sourceID(min(source, spec.sources - 1)))
             try send(writer)
             stats.instances += 1
             var evidenced = [concept]
@@ -159,13 +166,21 @@ public struct SampleGraphLoader {
                 if !evidenced.contains(other) { evidenced.append(other) }
             }
             for c in evidenced {
-                evidenceRows.append(contentsOf: "\(Self.instanceID(k))\t\(Self.conceptID(c))\n".utf8)
+                evidenceRows.append(contentsOf: "\(instanceID(k))\t\(conceptID(c))\n".utf8)
+                stats.evidence += 1
+            }
+            if evidenceRows.count >= 4 << 20 {
+                try spillFile.write(contentsOf: evidenceRows)
+                evidenceRows.removeAll(keepingCapacity: true)
             }
         }
         try writer.finish()
         writer = try db.copyIn("COPY kg.evidence (instance_id, concept_id) FROM STDIN")
-        stats.evidence = evidenceRows.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-        try writer.write(evidenceRows)
+        try spillFile.write(contentsOf: evidenceRows)
+        try spillFile.seek(toOffset: 0)
+        while let chunk = try spillFile.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try writer.write([UInt8](chunk))
+        }
         try writer.finish()
 
         // Relationships: built-in and custom types, properties or {}, ~1% duplicate edges.
@@ -184,7 +199,7 @@ public struct SampleGraphLoader {
                 edge = (from, to, type)
             }
             previous = edge
-            field(Self.conceptID(edge.0)); tab(); field(Self.conceptID(edge.1)); tab(); field(edge.2); tab()
+            field(conceptID(edge.0)); tab(); field(conceptID(edge.1)); tab(); field(edge.2); tab()
             if r % 4 == 0 {
                 field("{}")
             } else {
@@ -204,9 +219,26 @@ public struct SampleGraphLoader {
         String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
     }
 
-    static func conceptID(_ i: Int) -> String { "concept_\(String(format: "%06d", i))" }
-    static func sourceID(_ i: Int) -> String { "src_\(String(format: "%06d", i))" }
-    static func instanceID(_ i: Int) -> String { "inst_\(String(format: "%06d", i))" }
+    func conceptID(_ i: Int) -> String { id("concept_", 1, i) }
+    func sourceID(_ i: Int) -> String { id("src_", 2, i) }
+    func instanceID(_ i: Int) -> String { id("inst_", 3, i) }
+
+    /// `concept_000042`, or a UUID-style id unique per kind and index (version-4 layout).
+    private func id(_ prefix: String, _ kind: UInt64, _ i: Int) -> String {
+        switch spec.idStyle {
+        case .sequential:
+            return prefix + String(format: "%06d", i)
+        case .uuid:
+            var rng = SplitMix64(seed: spec.seed &* 31 &+ kind &* 0x9E37_79B9 &+ UInt64(i) &* 0x1_0000_0001)
+            let high = rng.next(), low = UInt64(i) << 4 | kind  // the index in the low bits keeps ids distinct
+            let hex = { (v: UInt64, digits: Int) in
+                let text = String(v, radix: 16)
+                return String(repeating: "0", count: max(0, digits - text.count)) + text.suffix(digits)
+            }
+            return hex(high >> 32, 8) + "-" + hex((high >> 16) & 0xFFFF, 4) + "-4" + hex(high & 0xFFF, 3) + "-"
+                + hex(0x8000 | (low >> 48) & 0x3FFF, 4) + "-" + hex(low & 0xFFFF_FFFF_FFFF, 12)
+        }
+    }
 
     static func phrase(_ rng: inout SplitMix64, words count: Int) -> String {
         (0..<count).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ")

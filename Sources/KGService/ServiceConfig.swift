@@ -31,6 +31,9 @@ public struct ServiceConfig: Sendable {
     public var maxUploadBytes = 8 * 1024 * 1024 * 1024
     /// Largest decompressed size of a gzip upload (a gzip bomb is refused, not unpacked).
     public var maxDecompressedBytes = 64 * 1024 * 1024 * 1024
+    /// Memory of one integrity check's id facts (duplicates, references) before they
+    /// spill to a temp file in `tempDir` (gateway uploads, worker restores).
+    public var idCheckMemoryBytes = 16 * 1024 * 1024
     /// Queued plus running jobs one user may have; another job is refused with 429 (0: no limit).
     public var maxJobsPerUser = 4
     /// Backup checks (`POST /admin/backup/verify`) one user may run at once on a gateway; more: 429 (0: no limit).
@@ -118,6 +121,7 @@ public struct ServiceConfig: Sendable {
         ("token_ttl_hours", "KG_TOKEN_TTL_HOURS", "lifetime of login tokens (default 168)"),
         ("max_upload_bytes", "KG_MAX_UPLOAD_BYTES", "largest accepted restore upload (default 8 GiB; 413 beyond)"),
         ("max_decompressed_bytes", "KG_MAX_DECOMPRESSED_BYTES", "largest decompressed size of a gzip upload (default 64 GiB)"),
+        ("id_check_memory_bytes", "KG_ID_CHECK_MEMORY_BYTES", "memory of one integrity check's id facts (duplicate ids, references) before they spill to a temp file in temp_dir; the answers are the same (default 16777216)"),
         ("max_jobs_per_user", "KG_MAX_JOBS_PER_USER", "queued + running jobs per user; more are refused with 429 and Retry-After (default 4; 0 no limit)"),
         ("login_max_failures_per_address", "KG_LOGIN_MAX_FAILURES_PER_ADDRESS", "failed logins from one client address within login_failure_window_s before /auth/token answers 429 with Retry-After (default 20; 0 no limit)"),
         ("login_max_failures_per_user", "KG_LOGIN_MAX_FAILURES_PER_USER", "failed logins for one user name, existing or not, within login_failure_window_s before 429 (default 10; 0 no limit)"),
@@ -261,6 +265,9 @@ public struct ServiceConfig: Sendable {
             case "max_verifies_per_user": maxVerifiesPerUser = Int(try number(key, value))
             case "max_concurrent_verifies": maxConcurrentVerifies = Int(try number(key, value))
             case "max_stitch_bytes": maxStitchBytes = Int(try number(key, value))
+            case "id_check_memory_bytes":
+                idCheckMemoryBytes = Int(try number(key, value))
+                guard idCheckMemoryBytes >= 1 else { throw ConfigError("id_check_memory_bytes in \(source) must be a positive number of bytes, got \(value)") }
             case "http_idle_timeout_s": httpIdleTimeoutSeconds = try number(key, value)
             case "http_request_timeout_s": httpRequestTimeoutSeconds = try number(key, value)
             case "audit_retention_days":

@@ -25,6 +25,9 @@ final class JobContext: @unchecked Sendable {
     var recordDelay: Double = 0
     /// Test-only poison marker (see `test_crash_marker`).
     var crashMarker = ""
+    /// `id_check_memory_bytes`, and the temp folder where checks and restores spill past memory.
+    var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
+    var tempDirectory: String? = nil
     /// Test-only: fail right after this stage (see `test_fail_after_stage`).
     var failAfterStage = ""
 

@@ -177,6 +177,8 @@ final class JobRunner: @unchecked Sendable {
                                  heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.crashMarker = config.testCrashMarker
+        context.idCheckMemoryBytes = config.idCheckMemoryBytes
+        context.tempDirectory = storage.directory
         context.failAfterStage = config.testFailAfterStage
         context.startHeartbeat()
         defer { context.stopHeartbeat() }

@@ -10,7 +10,7 @@ struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kg-sample",
         abstract: "Sample graphs for the demo, the tests and the benchmark.",
-        subcommands: [Load.self, Fixture.self],
+        subcommands: [Load.self, Fixture.self, DataFirst.self],
         defaultSubcommand: Load.self)
 }
 
@@ -27,8 +27,24 @@ struct SpecOptions: ParsableArguments {
     @Option(help: "Random seed: the same seed gives the same graph.")
     var seed: UInt64 = 42
 
+    @Option(help: "Number of sources (default: half the concepts).")
+    var sources: Int?
+
+    @Option(help: "Number of relationships (default: three per concept).")
+    var relationships: Int?
+
+    @Option(help: "Id style: sequential (concept_000042) or uuid (36-character UUID-style ids).")
+    var idStyle: String = SampleGraphSpec.IDStyle.sequential.rawValue
+
+    func validate() throws {
+        guard SampleGraphSpec.IDStyle(rawValue: idStyle) != nil else {
+            throw ValidationError("--id-style must be one of: \(SampleGraphSpec.IDStyle.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
     var spec: SampleGraphSpec {
-        SampleGraphSpec(concepts: concepts, ontologies: ontologies, embeddingDimensions: dimensions, seed: seed)
+        SampleGraphSpec(concepts: concepts, ontologies: ontologies, embeddingDimensions: dimensions, seed: seed,
+                        sources: sources, relationships: relationships, idStyle: SampleGraphSpec.IDStyle(rawValue: idStyle) ?? .sequential)
     }
 }
 

@@ -1,4 +1,5 @@
 import KGFormat
+import XCTest
 
 /// Small backup documents for tests, built as JSONValues so each test can
 /// break exactly one thing.
@@ -99,8 +100,20 @@ func check(_ document: JSONValue, chunkSize: Int = .max) -> IntegrityReport {
     check(document.jsonBytes, chunkSize: chunkSize)
 }
 
-func check(_ bytes: [UInt8], chunkSize: Int = .max, maxDecompressedBytes: Int? = nil) -> IntegrityReport {
-    let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes)
+/// Every check runs twice: with the id checks in memory, and with a budget of one
+/// byte (each id fact spilled to the temp file as a run of its own, then merged);
+/// the two reports must be the same, finding for finding.
+func check(_ bytes: [UInt8], chunkSize: Int = .max, maxDecompressedBytes: Int? = nil,
+           file: StaticString = #filePath, line: UInt = #line) -> IntegrityReport {
+    let inMemory = check(bytes, chunkSize: chunkSize, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: IntegrityChecker.defaultIDMemoryBytes)
+    let spilled = check(bytes, chunkSize: chunkSize, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: 1)
+    XCTAssertEqual(spilled.jsonText(), inMemory.jsonText(), "spilled to disk vs in memory", file: file, line: line)
+    XCTAssertEqual(spilled.renderText(), inMemory.renderText(), "spilled to disk vs in memory", file: file, line: line)
+    return inMemory
+}
+
+func check(_ bytes: [UInt8], chunkSize: Int = .max, maxDecompressedBytes: Int? = nil, idMemoryBytes: Int) -> IntegrityReport {
+    let checker = IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idMemoryBytes)
     var start = 0
     while start < bytes.count {
         let end = start + min(chunkSize, bytes.count - start)

@@ -132,34 +132,9 @@ final class ExternalReferenceTests: XCTestCase {
         }
     }
 
-    /// Past the pair cap, memory stops growing: new pairs are only counted, and
-    /// the relationship count becomes a range that holds the true figure; the
-    /// report says so in JSON (`relationships_at_most`) and in the text.
-    func testPastThePairCapTheCountIsARangeThatHoldsTheTruth() {
-        var refs = UnresolvedConceptReferences(maxPairs: 3)
-        // Ten distinct pairs x_i -> y_i, each both ends unresolved when read.
-        for i in 0..<10 {
-            refs.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
-            refs.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
-        }
-        XCTAssertEqual(refs.pairCount, 3, "the map stops at the cap")
-        // Half the pairs end up with both ends defined: 5 pairs, 10 edges dangle.
-        let defined = Set((0..<10).filter { $0 % 2 == 0 }.flatMap { ["x\($0)", "y\($0)"] })
-        let outcome = refs.outcome(defined: defined)
-        let truth = 10
-        XCTAssertLessThanOrEqual(outcome.relationships, truth)
-        let most = try? XCTUnwrap(outcome.relationshipsAtMost)
-        XCTAssertGreaterThanOrEqual(most ?? 0, truth)
-        XCTAssertEqual(outcome.relationships, 2, "pairs 0..2 kept: only pair 1 dangles, 2 edges")
-        XCTAssertEqual(most, 2 + 14, "14 edges of uncounted pairs")
-        // Under the cap the count stays exact.
-        var exact = UnresolvedConceptReferences(maxPairs: 100)
-        for i in 0..<10 {
-            exact.relationship(from: "x\(i)", fromUnresolved: true, to: "y\(i)", toUnresolved: true, referrer: "r")
-        }
-        XCTAssertNil(exact.outcome(defined: defined).relationshipsAtMost)
-        XCTAssertEqual(exact.outcome(defined: defined).relationships, 5)
-
+    /// A report from a gateway of an earlier version may carry a range
+    /// (`relationships_at_most`); this one always counts exactly, but still shows one.
+    func testARangeFromAnEarlierGatewayIsShown() {
         let report = IntegrityReport(errors: [], warnings: [], info: [], externalDeps: 10,
                                      externalReferences: .init(instances: 0, relationships: 2, relationshipsAtMost: 16),
                                      statistics: nil, counts: [:], backupType: "ontology_backup", ontology: "o",
@@ -169,54 +144,35 @@ final class ExternalReferenceTests: XCTestCase {
         XCTAssertTrue(report.renderText().contains("named by 2 to 16 relationships"), report.renderText())
     }
 
-    /// A file on disk past the pair cap: the in-memory check gives a range, the
-    /// file check reads the file a second time and gives the exact counts.
-    func testAFileOnDiskPastTheCapIsCountedExactlyInASecondPass() throws {
-        // Data first: every edge's ends are unresolved when read. 6 edges between
-        // defined concepts (c1..c3), 4 with one missing end, 3 between missing ones.
+    /// Data first, many distinct pairs of unresolved ends (the case that used to
+    /// turn into a range past 524,288 pairs): with the id checks spilled to disk
+    /// after every fact, the counts are exact, in memory as on disk.
+    func testDataFirstCountsAreExactWhateverTheMemoryBudget() throws {
+        // 6 edges between defined concepts (c1..c3), 4 with one missing end, 3 between missing ones,
+        // and 200 more between distinct missing pairs.
         var extra: [(section: String, record: JSONValue)] = []
         for (a, b) in [("c1", "c2"), ("c2", "c3"), ("c3", "c1"), ("c2", "c1"), ("c3", "c2"), ("c1", "c3")] { extra.append(rel(a, b)) }
         for (a, b) in [("c1", "m1"), ("m2", "c2"), ("c3", "m3"), ("m4", "c1")] { extra.append(rel(a, b)) }
         for (a, b) in [("m5", "m6"), ("m6", "m5"), ("m7", "m7")] { extra.append(rel(a, b)) }
+        for i in 0..<200 { extra.append(rel("p\(i)", "q\(i)")) }
         extra.append(inst("i-missing", "m1"))
         let doc = ontology(extra, dataFirst: true)
-        let path = NSTemporaryDirectory() + "kg-recount-\(UUID().uuidString).json"
+        let path = NSTemporaryDirectory() + "kg-exact-\(UUID().uuidString).json"
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(doc.jsonBytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let inMemory = IntegrityChecker(maxPairs: 3)
-        inMemory.feed(doc.jsonBytes)
-        let range = inMemory.finish().externalReferences
-        let most = try XCTUnwrap(range.relationshipsAtMost, "the cap of 3 pairs is passed")
-        XCTAssertLessThanOrEqual(range.relationships, 7)
-        XCTAssertGreaterThanOrEqual(most, 7)
-
-        let exact = BackupFileChecker.check(path: path, maxDecompressedBytes: nil, limits: BackupReaderLimits(), maxPairs: 3)
-        XCTAssertEqual(exact.externalReferences, IntegrityReport.ExternalReferences(instances: 1, relationships: 7))
-        XCTAssertEqual(exact.externalDeps, 7)
-        XCTAssertTrue(exact.valid)
-        // Under the cap, one pass, the same exact figures.
-        XCTAssertEqual(BackupFileChecker.check(path: path).externalReferences, IntegrityReport.ExternalReferences(instances: 1, relationships: 7))
-    }
-
-    /// The only state that is not per id: edges whose two ends were unresolved
-    /// when read, kept per distinct pair, so repeating edges adds nothing.
-    func testPairsAreKeptPerDistinctPairNotPerRecord() {
-        var refs = UnresolvedConceptReferences()
-        for _ in 0..<10_000 {
-            refs.relationship(from: "a", fromUnresolved: true, to: "b", toUnresolved: true, referrer: "r")
-            refs.relationship(from: "b", fromUnresolved: true, to: "a", toUnresolved: true, referrer: "r")
-            refs.relationship(from: "a", fromUnresolved: true, to: "c", toUnresolved: false, referrer: "r")
-            refs.instance(names: "b", referrer: "r")
+        let expected = IntegrityReport.ExternalReferences(instances: 1, relationships: 207)
+        for budget in [1, 100, 4096, IntegrityChecker.defaultIDMemoryBytes] {
+            let checker = IntegrityChecker(idMemoryBytes: budget)
+            checker.feed(doc.jsonBytes)
+            let report = checker.finish()
+            XCTAssertEqual(report.externalReferences, expected, "budget \(budget)")
+            XCTAssertNil(report.externalReferences.relationshipsAtMost)
+            XCTAssertEqual(report.externalDeps, 7 + 400, "budget \(budget)")
+            XCTAssertTrue(report.valid)
+            let fromFile = BackupFileChecker.check(path: path, idMemoryBytes: budget)
+            XCTAssertEqual(fromFile.jsonText(), report.jsonText(), "budget \(budget)")
         }
-        XCTAssertEqual(refs.pairCount, 2)
-        XCTAssertEqual(refs.concepts.count, 2)
-        let outcome = refs.outcome(defined: ["a"])
-        XCTAssertEqual(outcome.missing.map(\.id), ["b"])
-        XCTAssertEqual(outcome.instances, 10_000)
-        XCTAssertEqual(outcome.relationships, 20_000)  // a→c resolved; a↔b dangle through b
-        XCTAssertEqual(refs.outcome(defined: ["b"]).relationships, 30_000)
-        XCTAssertEqual(refs.outcome(defined: ["a", "b"]).relationships, 0)
     }
 
     func testJSONCarriesTheCountsAfterTheContractsKeys() throws {

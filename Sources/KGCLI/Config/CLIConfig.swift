@@ -1,4 +1,5 @@
 import Foundation
+import KGFormat
 
 /// The CLI's settings in `$XDG_CONFIG_HOME/kg/config.json` (default
 /// `~/.config/kg/config.json`), written with mode 0600 because it holds the token.
@@ -9,6 +10,18 @@ struct CLIConfig {
     let path: String
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Memory of an integrity check's id facts before they spill to a temp file in
+    /// `TMPDIR` (or /tmp): `KG_ID_CHECK_MEMORY_BYTES`, as for the gateway and worker.
+    static var idCheckMemoryBytes: Int {
+        environment["KG_ID_CHECK_MEMORY_BYTES"].flatMap(Int.init).flatMap { $0 >= 1 ? $0 : nil }
+            ?? IntegrityChecker.defaultIDMemoryBytes
+    }
+
+    /// An integrity checker with the CLI's id-check memory.
+    static func makeChecker() -> IntegrityChecker {
+        IntegrityChecker(idMemoryBytes: idCheckMemoryBytes)
+    }
 
     static var home: String { environment["HOME"] ?? NSHomeDirectory() }
 

@@ -9,7 +9,7 @@ enum CheckProgress {
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let line = ProgressLine()
         line.update(force: true) { "\(label) \((path as NSString).lastPathComponent)…" }
-        let report = BackupFileChecker.check(path: path) { done in
+        let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes) { done in
             line.update { status(label: label, done: done, total: total, elapsed: line.elapsed) }
         }
         line.clear()

@@ -33,7 +33,7 @@ struct BackupDownload {
         let line = ProgressLine()
         var received: Int64 = 0
         // The integrity check runs on the bytes as they arrive: no second read of the file.
-        let checker = IntegrityChecker()
+        let checker = CLIConfig.makeChecker()
         line.update(force: true) { "backup: waiting for the gateway…" }
         let trap = InterruptTrap { [client] in client.cancel() }
 

@@ -17,24 +17,17 @@ public enum BackupFileChecker {
     /// enough to keep memory flat.
     public static let chunkSize = 1 << 20
 
-    /// Reads the file at `path` in 1 MiB chunks through an ``IntegrityChecker``.
-    /// When the count of relationships naming external dependencies came out
-    /// as a range (see ``IntegrityReport/ExternalReferences/relationshipsAtMost``),
-    /// the file is read a second time to count them exactly (``ExternalReferenceRecount``):
-    /// a file on disk can be, an upload cannot.
-    /// `progress` is told the bytes read so far (of the file as stored), after each chunk.
+    /// Reads the file at `path` in 1 MiB chunks through an ``IntegrityChecker``
+    /// (its id checks spill past `idMemoryBytes` to a temp file in `tempDirectory`,
+    /// default `TMPDIR` or `/tmp`: see ``IDLedger``). `progress` is told the bytes
+    /// read so far (of the file as stored), after each chunk.
     public static func check(path: String, maxDecompressedBytes: Int? = nil,
                              limits: BackupReaderLimits = BackupReaderLimits(),
-                             progress: ((Int64) -> Void)? = nil) -> IntegrityReport
+                             idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes,
+                             tempDirectory: String? = nil, progress: ((Int64) -> Void)? = nil) -> IntegrityReport
     {
-        check(path: path, maxDecompressedBytes: maxDecompressedBytes, limits: limits, maxPairs: UnresolvedConceptReferences.defaultMaxPairs,
-              progress: progress)
-    }
-
-    /// As above, with the checker's pair cap set (tests make it small to reach the second pass).
-    static func check(path: String, maxDecompressedBytes: Int?, limits: BackupReaderLimits, maxPairs: Int,
-                      progress: ((Int64) -> Void)? = nil) -> IntegrityReport {
-        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, maxPairs: maxPairs)
+        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idMemoryBytes,
+                                       tempDirectory: tempDirectory)
         var done: Int64 = 0
         if let problem = read(path, into: { bytes in
             checker.feed(bytes)
@@ -44,31 +37,7 @@ public enum BackupFileChecker {
             checker.observeFailure(problem)
             return checker.makeReport()
         }
-        let report = checker.finish()
-        guard report.valid, report.externalReferences.relationshipsAtMost != nil else { return report }
-        return recount(path, report: report, missing: checker.missingConceptIDs, limits: limits,
-                       maxDecompressedBytes: maxDecompressedBytes) ?? report
-    }
-
-    /// The exact counts from a second pass, or nil if it could not be made (the range stands).
-    private static func recount(_ path: String, report: IntegrityReport, missing: Set<String>, limits: BackupReaderLimits,
-                                maxDecompressedBytes: Int?) -> IntegrityReport? {
-        var counter = ExternalReferenceRecount(missing: missing)
-        let decoder = ContentDecoder(maxDecompressedBytes: maxDecompressedBytes)
-        let reader = BackupStreamReader(limits: limits) { counter.observe($0) }
-        var failure: Error?
-        let problem = read(path) { bytes in
-            guard failure == nil else { return }
-            do { try decoder.decode(bytes) { try reader.feed($0) } } catch { failure = error }
-        }
-        guard problem == nil, failure == nil else { return nil }
-        do {
-            try decoder.finish { try reader.feed($0) }
-            try reader.finish()
-        } catch {
-            return nil
-        }
-        return report.replacing(externalReferences: .init(instances: counter.instances, relationships: counter.relationships))
+        return checker.finish()
     }
 
     /// Feeds the file's bytes to `body` in chunks; returns why it could not be read, if so.

@@ -1,10 +1,15 @@
 /// Collects findings, keeping at most `cap` of each kind so that a file with
 /// a million broken rows yields a readable report (and bounded memory).
+///
+/// Each finding has a position (``at``, set by the caller: where in the file it
+/// was made); ``closed()`` lists them in that order, so findings worked out at
+/// the end (``addPlaced(_:_:_:total:kind:)``) sit among those made while reading.
 struct FindingLog {
-    private(set) var findings: [Finding] = []
-    private var perKind: [String: (count: Int, severity: Finding.Severity, category: Finding.Category)] = [:]
-    private var kindOrder: [String] = []
+    private(set) var findings: [(at: UInt64, finding: Finding)] = []
+    private var perKind: [String: (count: Int, severity: Finding.Severity, category: Finding.Category, firstAt: UInt64, order: Int)] = [:]
     let cap: Int
+    /// The position of the findings added next.
+    var at: UInt64 = 0
 
     init(cap: Int = 20) {
         self.cap = cap
@@ -15,23 +20,31 @@ struct FindingLog {
     mutating func add(_ severity: Finding.Severity, _ category: Finding.Category, _ message: String, kind: String? = nil) {
         if let kind {
             if let seen = perKind[kind] {
-                perKind[kind] = (seen.count + 1, severity, category)
+                perKind[kind] = (seen.count + 1, severity, category, seen.firstAt, seen.order)
                 if seen.count >= cap { return }
             } else {
-                perKind[kind] = (1, severity, category)
-                kindOrder.append(kind)
+                perKind[kind] = (1, severity, category, at, perKind.count)
             }
         }
-        findings.append(Finding(severity, category, message))
+        findings.append((at, Finding(severity, category, message)))
     }
 
-    var hasErrors: Bool { findings.contains { $0.severity == .error } }
+    /// Adds the first findings of a kind (at most `cap`, each with its position)
+    /// out of `total`, as if each had been added where it was made.
+    mutating func addPlaced(_ severity: Finding.Severity, _ category: Finding.Category, _ placed: [(at: UInt64, message: String)],
+                            total: Int, kind: String) {
+        guard total > 0, let first = placed.first else { return }
+        let shown = placed.prefix(cap)
+        perKind[kind] = (total, severity, category, first.at, perKind.count)
+        findings += shown.map { ($0.at, Finding(severity, category, $0.message)) }
+    }
 
-    /// The findings, with one "… and N more" line for every capped kind.
+    var hasErrors: Bool { findings.contains { $0.finding.severity == .error } }
+
+    /// The findings in order, with one "… and N more" line for every capped kind.
     func closed() -> [Finding] {
-        var all = findings
-        for kind in kindOrder {
-            guard let entry = perKind[kind], entry.count > cap else { continue }
+        var all = findings.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element.finding)
+        for (kind, entry) in perKind.sorted(by: { ($0.value.firstAt, $0.value.order) < ($1.value.firstAt, $1.value.order) }) where entry.count > cap {
             all.append(Finding(entry.severity, entry.category, "... and \(entry.count - cap) more \(kind)"))
         }
         return all

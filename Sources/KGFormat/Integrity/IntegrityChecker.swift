@@ -31,20 +31,23 @@ public final class IntegrityChecker {
     private var failed = false
     private var pipeline: (decoder: ContentDecoder, reader: BackupStreamReader)?
 
+    /// The memory the id checks (duplicates, references) use before they spill
+    /// to temp storage: see ``IDLedger``.
+    public static let defaultIDMemoryBytes = IDLedger.defaultBudgetBytes
+    /// Where the id checks spill unless told: `TMPDIR`, or `/tmp`.
+    public static var defaultTempDirectory: String { IntegrityRules.systemTempDirectory }
+
     /// - Parameters:
     ///   - limits: bounds for the reader when the checker reads bytes itself.
     ///   - maxDecompressedBytes: refuse gzip content that inflates past this.
-    public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil) {
+    ///   - idMemoryBytes: memory for the id checks; past it they continue in a temp
+    ///     file in `tempDirectory` (unlinked as soon as it is created), with the same answers.
+    ///   - tempDirectory: where that temp file goes (default: `TMPDIR`, or `/tmp`).
+    public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
+                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil) {
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
-        self.rules = IntegrityRules()
-    }
-
-    /// With a pair cap other than the default (tests).
-    init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil, maxPairs: Int) {
-        self.limits = limits
-        self.maxDecompressedBytes = maxDecompressedBytes
-        self.rules = IntegrityRules(maxPairs: maxPairs)
+        self.rules = IntegrityRules(idMemoryBytes: idMemoryBytes, tempDirectory: tempDirectory ?? IntegrityRules.systemTempDirectory)
     }
 
     // MARK: - Fed with bytes
@@ -114,7 +117,4 @@ public final class IntegrityChecker {
     public func makeReport() -> IntegrityReport {
         rules.report()
     }
-
-    /// The concept ids the file names but does not define (after `finish`).
-    var missingConceptIDs: Set<String> { rules.missingConceptIDs() }
 }

@@ -1,11 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The integrity rules of BACKUP_FORMAT.md, applied to reader events one at a time.
 ///
-/// Memory grows with the number of distinct ids (concept and source ids
-/// defined; references not yet resolved, each with its first referrer for
-/// messages and the count of records naming it; relationships whose two ends
-/// were both unresolved, per distinct pair of ids up to a cap: see
-/// `UnresolvedConceptReferences`), never with the size of the text.
-/// References are resolved at the end because sections may come in any order.
+/// Memory is bounded: the per-id checks (duplicate ids, references, the records
+/// naming missing concepts) go to ``IDFacts``, which keeps a budget in memory
+/// and spills to temp storage past it, and are answered exactly at the end,
+/// because sections may come in any order. What stays in memory is per section,
+/// per relationship type, per vocabulary entry and per ontology name, and the
+/// capped findings.
 struct IntegrityRules {
     static let requiredSections = ["concepts", "sources", "instances", "relationships"]
     static let countedSections = ["concepts", "sources", "instances", "relationships", "vocabulary", "ontologies"]
@@ -31,21 +37,23 @@ struct IntegrityRules {
     private var counts: [String: Int] = [:]
     private var unknownSections = 0
 
-    // Ids and references
-    private var conceptIds: Set<String> = []
-    private var sourceIds: Set<String> = []
-    /// Per instance id, a hash of its quote and source: the rows of one instance
-    /// (one per concept it evidences) must agree, as the restore requires.
-    private var instanceRows: [String: Int] = [:]
-    /// Concept ids named before (or without) being defined, with the records naming them.
-    private var unresolvedConcepts: UnresolvedConceptReferences
+    // Ids and references (concepts, sources, instances): see ``IDFacts``.
+    private let facts: IDFacts
+    /// Records read so far, all sections: the position of findings in the file.
+    private var recordOrdinal: UInt64 = 0
 
-    /// `maxPairs`: see ``UnresolvedConceptReferences`` (tests set a small one).
-    init(maxPairs: Int = UnresolvedConceptReferences.defaultMaxPairs) {
-        unresolvedConcepts = UnresolvedConceptReferences(maxPairs: maxPairs)
+    /// - Parameters:
+    ///   - idMemoryBytes: memory for the id checks before they spill to `tempDirectory`.
+    ///   - tempDirectory: where the id checks' temp file goes (created only past the budget, unlinked at once).
+    init(idMemoryBytes: Int = IDLedger.defaultBudgetBytes, tempDirectory: String = IntegrityRules.systemTempDirectory) {
+        facts = IDFacts(budgetBytes: idMemoryBytes, directory: tempDirectory, shown: FindingLog().cap)
     }
-    private var pendingSources: [String: String] = [:]
-    private var pendingSourceOrder: [String] = []
+
+    /// `TMPDIR`, or `/tmp`.
+    static var systemTempDirectory: String {
+        if let dir = getenv("TMPDIR").map({ String(cString: $0) }), !dir.isEmpty { return dir }
+        return "/tmp"
+    }
     /// Instances with `"concept_id": null` (kg's files carry instances that evidence no
     /// concept that way; the platform's never do): the first few, and how many.
     private var conceptlessInstances: [String] = []
@@ -56,6 +64,7 @@ struct IntegrityRules {
     private var vocabularyTypes: Set<String> = []
     private var typeUses: [String: Int] = [:]
     private var typeOrder: [String] = []
+    private var typePositions: [String: Int] = [:]
 
     // Reading
     private var sawEvent = false
@@ -67,6 +76,7 @@ struct IntegrityRules {
     mutating func observe(_ event: BackupEvent) {
         guard failure == nil else { return }
         sawEvent = true
+        log.at = recordOrdinal << 2
         switch event {
         case .metadata(let key, let value):
             if Self.keptMetadata.contains(key) { metadata[key] = value }
@@ -85,7 +95,8 @@ struct IntegrityRules {
         case .record(let section, let index, let value):
             // Counted as they come, so a file that breaks off still says how far it got.
             if isTracked(section) { counts[section, default: 0] += 1 }
-            checkRecord(section, index, value)
+            checkRecord(section, index, value, seq: recordOrdinal)
+            recordOrdinal += 1
         case .sectionEnd:
             break
         case .sectionNotArray(let name, let kind):
@@ -118,7 +129,9 @@ struct IntegrityRules {
 
     // MARK: - Records
 
-    private mutating func checkRecord(_ section: String, _ index: Int, _ value: JSONValue) {
+    /// Findings within one record are placed at `seq << 2`, then `| 1` for those
+    /// of ``IDFacts`` (duplicates, disagreeing rows), then `| 2` for the rest.
+    private mutating func checkRecord(_ section: String, _ index: Int, _ value: JSONValue, seq: UInt64) {
         guard Self.countedSections.contains(section) else { return }  // unknown sections are not ours to judge
         let place = "data.\(section)[\(index)]"
         guard case .object = value else {
@@ -140,21 +153,13 @@ struct IntegrityRules {
                 log.add(.error, .format, "\(place) has no concept_id", kind: "concepts without concept_id")
                 return
             }
-            if !conceptIds.insert(id).inserted {
-                log.add(.error, .references,
-                        "concept \(id) is defined more than once (again at \(place)); a restore cannot load both",
-                        kind: "duplicate concept ids")
-            }
+            facts.conceptDefined(id, index: index, seq: seq)
         case "sources":
             guard let id = nonEmptyString(value["source_id"]) else {
                 log.add(.error, .format, "\(place) has no source_id", kind: "sources without source_id")
                 return
             }
-            if !sourceIds.insert(id).inserted {
-                log.add(.error, .references,
-                        "source \(id) is defined more than once (again at \(place)); a restore cannot load both",
-                        kind: "duplicate source ids")
-            }
+            facts.sourceDefined(id, index: index, seq: seq)
         case "instances":
             let name = nonEmptyString(value["instance_id"]).map { "instance \($0)" } ?? "instance at \(place)"
             if let id = nonEmptyString(value["instance_id"]) {
@@ -166,58 +171,49 @@ struct IntegrityRules {
                     hasher.combine(value["quote"]?.stringValue ?? "")
                 }
                 hasher.combine(value["source_id"]?.stringValue)
-                let rowHash = hasher.finalize()
-                if let seen = instanceRows[id] {
-                    if seen != rowHash {
-                        log.add(.error, .consistency,
-                                "\(name) appears again at \(place) with another quote or source; the rows of one instance "
-                                + "(one per concept it evidences) carry the same quote and source",
-                                kind: "instances whose rows disagree")
-                    }
-                } else {
-                    instanceRows[id] = rowHash
-                }
+                facts.instanceRow(id, index: index, seq: seq, rowHash: UInt64(UInt(bitPattern: hasher.finalize())))
             } else {
                 log.add(.error, .format, "\(place) has no instance_id", kind: "instances without instance_id")
             }
-            if let concept = nonEmptyString(value["concept_id"]) {
-                // Concepts usually come first, so most references resolve at once and nothing is stored for them.
-                if !conceptIds.contains(concept) { unresolvedConcepts.instance(names: concept, referrer: name) }
-            } else if case .null? = value["concept_id"] {
-                // Valid in kg's files only; the producer may come after the data, so judged at the end.
-                conceptlessInstanceCount += 1
-                if conceptlessInstances.count < 5 { conceptlessInstances.append("\(name) (\(place))") }
-            } else {
-                log.add(.error, .references, "\(name) (\(place)) has no concept_id", kind: "instances without concept_id")
-            }
-            if let source = nonEmptyString(value["source_id"]) {
-                if !sourceIds.contains(source) && pendingSources[source] == nil {
-                    pendingSources[source] = name
-                    pendingSourceOrder.append(source)
+            log.at = seq << 2 | 2
+            let concept = nonEmptyString(value["concept_id"])
+            let source = nonEmptyString(value["source_id"])
+            facts.instanceNames(concept: concept, source: source, index: index, seq: seq)
+            if concept == nil {
+                if case .null? = value["concept_id"] {
+                    // Valid in kg's files only; the producer may come after the data, so judged at the end.
+                    conceptlessInstanceCount += 1
+                    if conceptlessInstances.count < 5 { conceptlessInstances.append("\(name) (\(place))") }
+                } else {
+                    log.add(.error, .references, "\(name) (\(place)) has no concept_id", kind: "instances without concept_id")
                 }
-            } else {
+            }
+            if source == nil {
                 log.add(.error, .references, "\(name) (\(place)) has no source_id", kind: "instances without source_id")
             }
         case "relationships":
             let from = nonEmptyString(value["from"])
             let to = nonEmptyString(value["to"])
             let type = nonEmptyString(value["type"])
-            let name = "relationship \(from ?? "?") -[\(type ?? "?")]-> \(to ?? "?") (\(place))"
             if from == nil {
                 log.add(.error, .references, "\(place) has no \"from\" concept", kind: "relationships without an end")
             }
             if to == nil {
                 log.add(.error, .references, "\(place) has no \"to\" concept", kind: "relationships without an end")
             }
-            unresolvedConcepts.relationship(from: from, fromUnresolved: from.map { !conceptIds.contains($0) } ?? false,
-                                            to: to, toUnresolved: to.map { !conceptIds.contains($0) } ?? false, referrer: name)
+            var typePosition: Int?
             if let type {
-                if typeUses[type] == nil { typeOrder.append(type) }
+                if typeUses[type] == nil {
+                    typePositions[type] = typeOrder.count
+                    typeOrder.append(type)
+                }
                 typeUses[type, default: 0] += 1
+                typePosition = typePositions[type]
             } else {
                 // A restore cannot create an edge without a label.
                 log.add(.error, .format, "\(place) has no relationship type", kind: "relationships without a type")
             }
+            facts.relationship(from: from, to: to, type: typePosition, index: index, seq: seq)
         case "vocabulary":
             if let type = nonEmptyString(value["relationship_type"]) {
                 if !vocabularyTypes.insert(type).inserted {
@@ -253,20 +249,29 @@ struct IntegrityRules {
         return s
     }
 
-    /// The concept ids named but not defined, once the file has been read.
-    func missingConceptIDs() -> Set<String> {
-        Set(unresolvedConcepts.outcome(defined: conceptIds).missing.map(\.id))
-    }
-
     // MARK: - Report
 
     func report() -> IntegrityReport {
         var log = self.log
+        // The id checks, in file order among the findings made while reading.
+        let ids = facts.outcome(typeNames: typeOrder)
+        if ids.failure == nil {
+        log.addPlaced(.error, .references, ids.duplicateConcepts.first.map { ($0.seq << 2 | 1, $0.message) },
+                      total: ids.duplicateConcepts.total, kind: "duplicate concept ids")
+        log.addPlaced(.error, .references, ids.duplicateSources.first.map { ($0.seq << 2 | 1, $0.message) },
+                      total: ids.duplicateSources.total, kind: "duplicate source ids")
+        log.addPlaced(.error, .consistency, ids.disagreeingInstances.first.map { ($0.seq << 2 | 1, $0.message) },
+                      total: ids.disagreeingInstances.total, kind: "instances whose rows disagree")
+        }
+        log.at = .max
         var externalDeps = 0
         var externalReferences = IntegrityReport.ExternalReferences.none
         let type = metadata["type"]?.stringValue
 
-        if let failure {
+        if let failure = ids.failure {
+            log.add(.error, .format, failure)
+            log.add(.info, .info, "the checks of ids and references (duplicates, missing concepts and sources) were not made")
+        } else if let failure {
             log.add(.error, .format, failure)
             if sawEvent {
                 log.add(.info, .info, "checks that need the whole file (references, statistics) were skipped because it could not be read to the end")
@@ -277,7 +282,7 @@ struct IntegrityRules {
             checkTopLevel(&log)
             if dataIsObject { checkSections(&log) }
             if dataIsObject {
-                (externalDeps, externalReferences) = checkReferences(&log, ontologyBackup: type == "ontology_backup")
+                (externalDeps, externalReferences) = checkReferences(&log, ids, ontologyBackup: type == "ontology_backup")
             }
             if dataIsObject { checkVocabulary(&log) }
             if dataIsObject { checkStatistics(&log) }
@@ -351,7 +356,8 @@ struct IntegrityRules {
 
     /// Returns the number of external dependencies and the records naming
     /// them (ontology backups only; zero otherwise).
-    private func checkReferences(_ log: inout FindingLog, ontologyBackup: Bool) -> (Int, IntegrityReport.ExternalReferences) {
+    private func checkReferences(_ log: inout FindingLog, _ ids: IDFacts.Outcome,
+                                 ontologyBackup: Bool) -> (Int, IntegrityReport.ExternalReferences) {
         let none = IntegrityReport.ExternalReferences.none
         if conceptlessInstanceCount > 0 && metadata["producer"]?["name"]?.stringValue != Self.kgProducer {
             // Only kg's files (the producer marker) say "an instance evidencing no concept" with null.
@@ -364,27 +370,26 @@ struct IntegrityRules {
         }
         // A missing sources or concepts section has its own error; naming
         // every reference into it would only bury that.
-        for id in pendingSourceOrder where sectionsAsArray.contains("sources") && !sourceIds.contains(id) {
-            log.add(.error, .references, "\(pendingSources[id]!) names source \(id), which the file does not contain",
-                    kind: "references to sources the file does not contain")
+        if sectionsAsArray.contains("sources") {
+            log.addPlaced(.error, .references, ids.missingSources.first.map {
+                (.max, "\(ids.referrers[$0.seq] ?? "?") names source \($0.id), which the file does not contain")
+            }, total: ids.missingSources.total, kind: "references to sources the file does not contain")
         }
-        let outcome = unresolvedConcepts.outcome(defined: conceptIds)
-        let missingConcepts = outcome.missing.map(\.id)
-        guard !missingConcepts.isEmpty, sectionsAsArray.contains("concepts") else { return (0, none) }
+        let missingCount = ids.missingConcepts.total
+        guard missingCount > 0, sectionsAsArray.contains("concepts") else { return (0, none) }
         if ontologyBackup {
-            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingConcepts.count > 5 ? ", ..." : "")
+            let missingConcepts = ids.missingConcepts.first.map(\.id)
+            let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingCount > 5 ? ", ..." : "")
             log.add(.warning, .externalDeps,
-                    "\(missingConcepts.count) concept\(missingConcepts.count == 1 ? "" : "s") named by instances or relationships \(missingConcepts.count == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
+                    "\(missingCount) concept\(missingCount == 1 ? "" : "s") named by instances or relationships \(missingCount == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
             log.add(.info, .externalDeps,
                     "a restore connects the references whose concepts the database holds; the rest are dropped (--external-deps prune, the default), refused (fail) or kept aside until their concepts arrive (defer, stitch)")
-            return (missingConcepts.count,
-                    IntegrityReport.ExternalReferences(instances: outcome.instances, relationships: outcome.relationships,
-                                                       relationshipsAtMost: outcome.relationshipsAtMost))
+            return (missingCount,
+                    IntegrityReport.ExternalReferences(instances: ids.instancesNamingMissing, relationships: ids.relationshipsNamingMissing))
         }
-        for (id, referrer) in outcome.missing {
-            log.add(.error, .references, "\(referrer) names concept \(id), which the file does not contain",
-                    kind: "references to concepts the file does not contain")
-        }
+        log.addPlaced(.error, .references, ids.missingConcepts.first.map {
+            (.max, "\(ids.referrers[$0.seq] ?? "?") names concept \($0.id), which the file does not contain")
+        }, total: missingCount, kind: "references to concepts the file does not contain")
         return (0, none)
     }
 

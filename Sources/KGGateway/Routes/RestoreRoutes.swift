@@ -16,6 +16,8 @@ struct RestoreRoutes {
     let storage: TempStorage
     let maxUploadBytes: Int
     let maxDecompressedBytes: Int
+    /// `id_check_memory_bytes`: the upload check's id facts spill to `storage` past it.
+    let idCheckMemoryBytes: Int
     /// `upload_idle_timeout_s`: the janitor's patience with a `.partial` (see ``UploadReceiver``).
     let uploadIdleTimeout: Double
     /// Where uploads are parsed and checked (shared with ``VerifyRoutes``).
@@ -57,6 +59,7 @@ struct RestoreRoutes {
         logger[metadataKey: "user"] = "\(user.username)"
         let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
                                                 maxDecompressedBytes: maxDecompressedBytes,
+                                                idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: storage.directory,
                                                 bytesReceived: GatewayMetrics.bytesIn(.restore),
                                                 leaseInterval: UploadReceiver.leaseInterval(idleTimeout: uploadIdleTimeout))
             .receive(request.body, on: checkPool)

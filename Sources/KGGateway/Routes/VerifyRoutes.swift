@@ -17,6 +17,9 @@ struct VerifyRoutes {
     let checkPool: NIOThreadPool
     let maxUploadBytes: Int
     let maxDecompressedBytes: Int
+    /// `id_check_memory_bytes`: the check's id facts spill to `tempDirectory` past it.
+    let idCheckMemoryBytes: Int
+    let tempDirectory: String
     let audit: AuditTrail
     let logger: Logger
 
@@ -37,6 +40,7 @@ struct VerifyRoutes {
         let started = Date()
         let received = try await UploadReceiver(boundary: boundary, path: nil, maxBytes: maxUploadBytes,
                                                 maxDecompressedBytes: maxDecompressedBytes,
+                                                idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: tempDirectory,
                                                 bytesReceived: GatewayMetrics.bytesIn(.verify))
             .receive(request.body, on: checkPool)
         let report = received.report

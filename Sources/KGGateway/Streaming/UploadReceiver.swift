@@ -24,6 +24,9 @@ struct UploadReceiver {
     let path: String?
     let maxBytes: Int
     let maxDecompressedBytes: Int
+    /// Memory of the check's id facts, and where they spill past it (see `IntegrityChecker`).
+    var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
+    var tempDirectory: String? = nil
     /// Counts the request body bytes as they arrive (`kg_bytes_streamed_total`).
     var bytesReceived: Metrics.Counter? = nil
     /// Seconds between refreshes of the `.partial`'s mtime while an upload arrives:
@@ -63,7 +66,8 @@ struct UploadReceiver {
             }
             fd = opened.fd
         }
-        let state = State(boundary: boundary, fd: fd, checker: IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes))
+        let state = State(boundary: boundary, fd: fd, checker: IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idCheckMemoryBytes,
+                                                                             tempDirectory: tempDirectory))
         do {
             let received = try await receive(body, state: state, on: workPool)
             await FileCalls.close(fd)

@@ -139,7 +139,7 @@ struct RestoreJob {
             if hasVocabulary {
                 let statements = RestoreSQL.vocabulary(merge: merge, replaceAll: !merge)
                 for statement in statements.dropLast() { try db.query(statement) }
-                count(try db.query(statements.last!), "vocabulary", &restored, &updated)
+                count(try db.query(RestoreSQL.counted(statements.last!)), "vocabulary", &restored, &updated)
             }
             let added = try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
             if !added.isEmpty {
@@ -149,7 +149,7 @@ struct RestoreJob {
 
             try report(.restoringConcepts, done: 0, total: checked.counts["concepts"] ?? 0, force: true)
             if merge {
-                count(try db.query(RestoreSQL.concepts), "concepts", &restored, &updated)
+                count(try db.query(RestoreSQL.counted(RestoreSQL.concepts)), "concepts", &restored, &updated)
             } else {
                 restored["concepts"] = directConcepts  // already in kg.concepts (COPY during loading)
             }
@@ -157,11 +157,11 @@ struct RestoreJob {
 
             try report(.restoringSources, done: 0, total: checked.counts["sources"] ?? 0, force: true)
             for statement in RestoreSQL.ontologies { try db.query(statement) }
-            count(try db.query(RestoreSQL.sources), "sources", &restored, &updated)
+            count(try db.query(RestoreSQL.counted(RestoreSQL.sources)), "sources", &restored, &updated)
             try report(.restoringSources, done: 1, total: 1, force: true)
 
             try report(.restoringInstances, done: 0, total: checked.counts["instances"] ?? 0, force: true)
-            count(try db.query(RestoreSQL.instances), "instance_rows", &restored, &updated)
+            count(try db.query(RestoreSQL.counted(RestoreSQL.instances)), "instance_rows", &restored, &updated)
             restored["instances"] = try db.query(RestoreSQL.evidence).affectedRows
             restored["instance_rows"] = nil
             updated["instance_rows"] = nil
@@ -214,16 +214,15 @@ struct RestoreJob {
                                 lockedFrom: lockedFrom, lockedUntil: lockedUntil)
     }
 
-    /// Counts `RETURNING (xmax = 0) AS inserted` rows as inserted or updated.
+    /// Reads the one row of ``RestoreSQL/counted(_:)``: rows inserted and updated.
     private func count(_ result: PGResult, _ section: String, _ restored: inout [String: Int], _ updated: inout [String: Int]) {
-        let inserted = result.rows.filter { $0.first == "t" }.count
-        restored[section] = inserted
-        updated[section] = result.rows.count - inserted
+        restored[section] = Int(result.first("inserted") ?? "0") ?? 0
+        updated[section] = Int(result.first("updated") ?? "0") ?? 0
     }
 
     /// Streams the file through the integrity checker.
     private func check(fileBytes: Int) throws -> IntegrityReport {
-        let checker = IntegrityChecker()
+        let checker = makeChecker()
         try readFile { chunk, offset in
             checker.feed(chunk)
             try report(.checking, done: offset, total: fileBytes, message: "checking the backup's integrity")
@@ -254,9 +253,13 @@ struct RestoreJob {
     private func load(_ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool,
                       conceptsDirect: Bool) throws -> (Set<String>, IntegrityReport?, Int) {
         var directRows = 0
-        // (id, created_at text) of the concepts loaded in binary: PostgreSQL parses the timestamps afterwards.
-        var conceptCreatedAt: [(String, String)] = []
-        let checker = check ? IntegrityChecker() : nil
+        // (id, created_at text) rows of the concepts loaded in binary: PostgreSQL parses the timestamps
+        // afterwards. Kept aside in a temp file past 1 MiB (or the id checks' smaller budget), not per concept in memory.
+        let conceptCreatedAt = RowSpool(memoryBytes: min(1 << 20, context.idCheckMemoryBytes),
+                                        directory: context.tempDirectory ?? IntegrityChecker.defaultTempDirectory)
+        defer { conceptCreatedAt.close() }
+        var createdAtRow: [UInt8] = []
+        let checker = check ? makeChecker() : nil
         let converting = !plan.converters.isEmpty
         let note = converting ? " (\(plan))" : ""
         var seen: Set<String> = []
@@ -287,7 +290,14 @@ struct RestoreJob {
                 }
                 if conceptsDirect && name == "concepts" {
                     let (id, createdAt) = try ConceptBinaryEncoder.append(index: index, record: record, to: &row, inserts: &inserts)
-                    if let createdAt { conceptCreatedAt.append((id, createdAt)) }
+                    if let createdAt {
+                        createdAtRow.removeAll(keepingCapacity: true)
+                        CopyText.appendField(id, to: &createdAtRow)
+                        createdAtRow.append(0x09)
+                        CopyText.appendField(createdAt, to: &createdAtRow)
+                        createdAtRow.append(0x0A)
+                        try conceptCreatedAt.append(createdAtRow)
+                    }
                     directRows += 1
                 } else {
                     try StagingRecordEncoder.append(section: name, index: index, record: record, ordinal: processed, to: &row,
@@ -329,20 +339,22 @@ struct RestoreJob {
     }
 
     /// Sets `created_at` of the concepts loaded in binary, from the texts the file gave.
-    private func applyCreatedAt(_ db: PGConnection, _ values: [(String, String)]) throws {
+    private func applyCreatedAt(_ db: PGConnection, _ rows: RowSpool) throws {
         try db.execute(RestoreSQL.createConceptCreatedAt)
         let writer = try db.copyIn(RestoreSQL.copyConceptCreatedAt)
-        var row: [UInt8] = []
-        for (id, createdAt) in values {
-            row.removeAll(keepingCapacity: true)
-            CopyText.appendField(id, to: &row)
-            row.append(0x09)
-            CopyText.appendField(createdAt, to: &row)
-            row.append(0x0A)
-            try writer.write(row)
+        do {
+            try rows.forEachChunk { try writer.write($0) }
+        } catch {
+            writer.abort("restore aborted: \(error)")
+            throw error
         }
         try writer.finish()
         try db.query(RestoreSQL.applyConceptCreatedAt)
+    }
+
+    /// The integrity checker of this job: its id checks spill to temp storage past `id_check_memory_bytes`.
+    private func makeChecker() -> IntegrityChecker {
+        IntegrityChecker(idMemoryBytes: context.idCheckMemoryBytes, tempDirectory: context.tempDirectory)
     }
 
     /// Throws the findings of an invalid report.

@@ -192,6 +192,15 @@ enum RestoreSQL {
         return statements
     }
 
+    /// `statement` (an INSERT … RETURNING (xmax = 0) AS inserted) counted inside the database:
+    /// one row of two counts instead of a row per record in the worker's memory.
+    static func counted(_ statement: String) -> String {
+        """
+        WITH written AS (\(statement))
+        SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written
+        """
+    }
+
     /// Relationship types in use that the vocabulary lacks: added as custom types so the graph stays whole.
     static let addMissingTypes = """
         INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, is_builtin)
