@@ -31,7 +31,8 @@ final class HostileNameTests: XCTestCase {
         db.close()
         try stack.login()
 
-        let safe = try NSRegularExpression(pattern: #"^[A-Za-z0-9_-][A-Za-z0-9._-]*_backup_[0-9]{8}_[0-9]{6}\.json$"#)
+        // Letters and digits of any script survive (issue 20: a non-ASCII name is kept), nothing else.
+        let safe = try NSRegularExpression(pattern: #"^[\p{L}\p{M}\p{N}_-][\p{L}\p{M}\p{N}._-]*_backup_[0-9]{8}_[0-9]{6}\.json$"#)
         let backupDir = URL(fileURLWithPath: stack.backupDir).standardizedFileURL.path
         var made: [String] = []
         for name in hostile {
