@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // SHA-256 digests beside saved backups (issue 17); already pinned through swift-nio-ssl's tree.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Thin wrappers over the C libraries (Debian -dev packages).
@@ -29,9 +31,10 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
 
         // Pure logic: the backup format, integrity rules, naming, progress. No I/O but byte buffers.
-        .target(name: "KGFormat", dependencies: ["CZlib"]),
+        .target(name: "KGFormat", dependencies: ["CZlib", "CZstd"]),
         // PostgreSQL access (libpq): connections, COPY, migrations, the job and user stores.
         .target(name: "KGDatabase", dependencies: ["CLibPQ", "KGFormat"]),
         // RabbitMQ (rabbitmq-c): job queue and status topic, each connection on its own thread.
@@ -65,6 +68,7 @@ let package = Package(
         .target(name: "KGCLI", dependencies: [
             "KGFormat", "KGClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         .executableTarget(name: "kg", dependencies: ["KGCLI"]),

@@ -4,7 +4,7 @@ import KGClient
 import KGFormat
 
 extension Admin {
-    /// `kg admin backup --type full|ontology [--ontology NAME] [--output PATH] [--compress gzip]`.
+    /// `kg admin backup --type full|ontology [--ontology NAME] [--output PATH] [--compress gzip|zstd]`.
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
@@ -12,11 +12,14 @@ extension Admin {
                 The file arrives as the worker writes it, is checked for integrity, and only then \
                 appears under its final name; an interrupted backup leaves nothing behind \
                 (Ctrl-C removes the partial file, cancels the job and exits 130). \
-                Prints the saved path on standard output.
+                Prints the saved path on standard output. The file gets FILE.sha256 beside it (`sha256sum -c` \
+                checks it). --compress gzip or zstd: the worker compresses as it writes, so the bytes on the wire \
+                are compressed too (.json.gz, .json.zst).
 
                 EXAMPLES:
                   kg admin backup --type full
                   kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
+                  kg admin backup --type full --compress zstd
                   kg admin backup --type full --output ~/safe/graph.json --force
                 """)
 
@@ -35,7 +38,7 @@ extension Admin {
         @Flag(name: .long, help: "Replace the file --output names if it exists (only once the new backup is whole and checked).")
         var force = false
 
-        @Option(name: .long, help: "gzip or none.")
+        @Option(name: .long, help: "gzip, zstd or none.")
         var compress: String = "none"
 
         func validate() throws {
@@ -45,8 +48,8 @@ extension Admin {
             if type == .full && ontology != nil {
                 throw ValidationError("--ontology goes with --type ontology")
             }
-            guard compress == "gzip" || compress == "none" else {
-                throw ValidationError("--compress must be gzip or none")
+            guard BackupCompression(rawValue: compress) != nil else {
+                throw ValidationError("--compress must be gzip, zstd or none")
             }
         }
 

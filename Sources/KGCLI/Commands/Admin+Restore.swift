@@ -29,7 +29,7 @@ extension Admin {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
 
-        @Argument(help: "A backup file (plain or gzip): a path, or a name inside backup_dir.")
+        @Argument(help: "A backup file (plain, gzip or zstd): a path, or a name inside backup_dir.")
         var file: String?
 
         @Option(name: .long, help: ArgumentHelp(
@@ -99,7 +99,7 @@ extension Admin {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
-            let upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
+            let upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             let accepted = try upload.run()
@@ -193,12 +193,9 @@ extension Admin {
             return try? JSONSerialization.jsonObject(with: data)
         }
 
-        /// Whether the file is gzip, by its first two bytes (never by its name).
-        static func isGzip(_ path: String) -> Bool {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-            defer { try? handle.close() }
-            let head = (try? handle.read(upToCount: 2)) ?? Data()
-            return head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b
+        /// Whether the file is compressed (gzip or zstd), by its first bytes (never by its name).
+        static func isCompressed(_ path: String) -> Bool {
+            ContentDecoder.encoding(ofFileAt: path) != .identity
         }
     }
 }

@@ -38,7 +38,10 @@ struct ConfigCommand: ParsableCommand {
         if let user = config.values["username"] {
             rows.append(Setting(key: "username", value: user, origin: "config:\(config.path)"))
         }
-        let token = pick("token", variable: "KG_TOKEN", fallback: nil)
+        var token = pick("token", variable: "KG_TOKEN", fallback: nil)
+        if token.origin != "environment:KG_TOKEN", let file = environment["KG_TOKEN_FILE"], !file.isEmpty {
+            token = Setting(key: "token", value: file, origin: "environment:KG_TOKEN_FILE")
+        }
         rows.append(Setting(key: "token", value: token.value == nil ? nil : "set", origin: token.origin))
         if let issuer = config.values["token_server"] {
             rows.append(Setting(key: "token_server", value: issuer, origin: "config:\(config.path)"))

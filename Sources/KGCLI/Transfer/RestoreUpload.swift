@@ -8,10 +8,10 @@ import KGFormat
 /// says what happened and that nothing was changed.
 struct RestoreUpload {
     let client: HTTPClient
-    /// The local file, plain or gzip.
+    /// The local file, plain, gzip or zstd (by its first bytes).
     let path: String
     let bytes: Int64
-    let gzip: Bool
+    let compressed: Bool
     let mode: RestoreMode
     let dryRun: Bool
     let externalDeps: ExternalDepsStrategy
@@ -39,7 +39,7 @@ struct RestoreUpload {
             response = try client.uploadMultipart(
                 path: noWait ? "/admin/restore?no_wait=true" : "/admin/restore", fields: fields, fileField: "file", filePath: path,
                 fileName: (path as NSString).lastPathComponent,
-                contentType: gzip ? "application/gzip" : "application/json",
+                contentType: Self.contentType(path),
                 onProgress: { s, t in
                     sent = s
                     total = t
@@ -82,11 +82,20 @@ struct RestoreUpload {
         case 409:
             throw CLIError("the gateway refused the restore: \(message ?? "conflict (409)"). Nothing was changed.")
         case 413:
-            throw CLIError(RestoreMessages.tooLarge(bytes: bytes, gzip: gzip, gatewayMessage: message))
+            throw CLIError(RestoreMessages.tooLarge(bytes: bytes, gzip: compressed, gatewayMessage: message))
         default:
             let error = CLIError.from(.http(status: response.status, message: message ?? "", body: response.body))
             if error.exitCode == 4 { throw error }
             throw CLIError(error.message + ". Nothing was changed.", exitCode: error.exitCode)
+        }
+    }
+
+    /// The part's content type, from the file's first bytes (the gateway goes by the bytes too).
+    static func contentType(_ path: String) -> String {
+        switch ContentDecoder.encoding(ofFileAt: path) {
+        case .gzip: return "application/gzip"
+        case .zstd: return "application/zstd"
+        case .identity, .undetermined: return "application/json"
         }
     }
 }

@@ -22,21 +22,25 @@ public enum BackupFileChecker {
     /// as a range (see ``IntegrityReport/ExternalReferences/relationshipsAtMost``),
     /// the file is read a second time to count them exactly (``ExternalReferenceRecount``):
     /// a file on disk can be, an upload cannot.
-    /// `progress` is told the bytes read so far (of the file as stored), after each chunk.
+    /// `progress` is told the bytes read so far (of the file as stored), after each chunk;
+    /// `observe` sees each chunk of the file as stored (a digest of the same pass).
     public static func check(path: String, maxDecompressedBytes: Int? = nil,
                              limits: BackupReaderLimits = BackupReaderLimits(),
-                             progress: ((Int64) -> Void)? = nil) -> IntegrityReport
+                             progress: ((Int64) -> Void)? = nil,
+                             observe: ((UnsafeRawBufferPointer) -> Void)? = nil) -> IntegrityReport
     {
         check(path: path, maxDecompressedBytes: maxDecompressedBytes, limits: limits, maxPairs: UnresolvedConceptReferences.defaultMaxPairs,
-              progress: progress)
+              progress: progress, observe: observe)
     }
 
     /// As above, with the checker's pair cap set (tests make it small to reach the second pass).
     static func check(path: String, maxDecompressedBytes: Int?, limits: BackupReaderLimits, maxPairs: Int,
-                      progress: ((Int64) -> Void)? = nil) -> IntegrityReport {
+                      progress: ((Int64) -> Void)? = nil,
+                      observe: ((UnsafeRawBufferPointer) -> Void)? = nil) -> IntegrityReport {
         let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, maxPairs: maxPairs)
         var done: Int64 = 0
         if let problem = read(path, into: { bytes in
+            observe?(bytes)
             checker.feed(bytes)
             done += Int64(bytes.count)
             progress?(done)
