@@ -63,10 +63,16 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // age encryption (age-encryption.org/v1) of backups on the user's machine: the framing is ours,
+        // the primitives swift-crypto's (X25519, ChaCha20-Poly1305, HKDF, HMAC, scrypt).
+        .target(name: "KGAge", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
         // The CLI's HTTP client (libcurl): streaming up and down with progress callbacks.
         .target(name: "KGClient", dependencies: ["CCurl"]),
         .target(name: "KGCLI", dependencies: [
-            "KGFormat", "KGClient",
+            "KGFormat", "KGClient", "KGAge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -84,6 +90,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),
+        .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),

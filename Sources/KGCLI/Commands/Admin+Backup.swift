@@ -14,12 +14,18 @@ extension Admin {
                 (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output. The file gets FILE.sha256 beside it (`sha256sum -c` \
                 checks it). --compress gzip or zstd: the worker compresses as it writes, so the bytes on the wire \
-                are compressed too (.json.gz, .json.zst).
+                are compressed too (.json.gz, .json.zst). --recipient age1… (repeatable), --recipients-file or \
+                config backup_recipients encrypt the file here, as it streams in, in the age format (X25519), and \
+                save it as NAME.age (after .gz/.zst); --passphrase / --passphrase-file use a passphrase (scrypt). \
+                The `age` tool decrypts it; `kg admin verify --identity FILE` checks it. With only a recipient on \
+                this machine, it cannot read its own backups: keep the identity elsewhere.
 
                 EXAMPLES:
                   kg admin backup --type full
                   kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
                   kg admin backup --type full --compress zstd
+                  kg admin backup --type full --compress zstd --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+                  kg admin backup --type full --passphrase-file /etc/kg/backup-passphrase
                   kg admin backup --type full --output ~/safe/graph.json --force
                 """)
 
@@ -41,6 +47,8 @@ extension Admin {
         @Option(name: .long, help: "gzip, zstd or none.")
         var compress: String = "none"
 
+        @OptionGroup var encryption: EncryptionOptions
+
         func validate() throws {
             if type == .ontology && (ontology ?? "").isEmpty {
                 throw ValidationError("--type ontology needs --ontology NAME")
@@ -58,8 +66,9 @@ extension Admin {
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
             let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
-            let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
+            var download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
                                           controlClient: try global.client(config), request: request, destination: destination)
+            download.encryptor = try encryption.encryptor(config)
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]

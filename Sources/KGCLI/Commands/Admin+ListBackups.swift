@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KGAge
 import KGFormat
 
 extension Admin {
@@ -25,12 +26,13 @@ extension Admin {
                   kg admin list-backups --json | jq -r '.[0].path'
                 """)
         @OptionGroup var output: OutputOptions
+        @OptionGroup var decryption: DecryptionOptions
         @Flag(help: "Read every file that has a .sha256 beside it and compare (exit 1 on any mismatch).")
         var check = false
 
         func run() throws {
             let config = try CLIConfig.load()
-            let listing = LocalBackups.scan(config.backupDir)
+            let listing = LocalBackups.scan(config.backupDir, key: decryption.optionalKey(config))
             let files = listing.backups
             var digests: [String: DigestFile.Status] = [:]
             if check {
@@ -102,11 +104,12 @@ enum LocalBackups {
     }
 
     /// The names a backup file may end with.
-    static let fileSuffixes = [".json", ".json.gz", ".json.zst"]
+    static let fileSuffixes = [".json", ".json.gz", ".json.zst", ".json.age", ".json.gz.age", ".json.zst.age"]
 
     static func list(in directory: String) -> [File] { scan(directory).backups }
 
-    static func scan(_ directory: String) -> Listing {
+    /// `key` opens age-encrypted files' headers; without it they are listed with an unknown header.
+    static func scan(_ directory: String, key: AgeDecryptor.Key? = nil) -> Listing {
         var listing = Listing()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return listing }
         for name in names.sorted() where !name.hasPrefix(".") && fileSuffixes.contains(where: { name.hasSuffix($0) }) {
@@ -118,13 +121,15 @@ enum LocalBackups {
                 listing.others.append((name, "empty"))
                 continue
             }
-            guard let header = BackupHeader.peek(path: path) else {
+            let encrypted = AgeFileCheck.isAge(path)
+            let peeked = encrypted ? key.flatMap { AgeFileCheck.peekHeader(path: path, key: $0) } : BackupHeader.peek(path: path)
+            guard let header = peeked ?? (encrypted ? BackupHeader.unknown : nil) else {
                 listing.others.append((name, "no backup header in its first bytes"))
                 continue
             }
             listing.backups.append(File(name: name, path: path, size: size,
                                         modified: attributes[.modificationDate] as? Date ?? .distantPast,
-                                        header: header, whole: BackupHeader.plainFileEndsWhole(path: path),
+                                        header: header, whole: encrypted ? nil : BackupHeader.plainFileEndsWhole(path: path),
                                         hasDigest: FileManager.default.fileExists(atPath: DigestFile.path(for: path))))
         }
         listing.backups.sort { $0.modified != $1.modified ? $0.modified > $1.modified : $0.name > $1.name }
@@ -138,7 +143,8 @@ enum LocalBackups {
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
         formatter.timeZone = TimeZone(identifier: "UTC")
         let rows = files.enumerated().map { index, file -> [String] in
-            let type = file.header.type.map { $0.replacingOccurrences(of: "_backup", with: "") } ?? "?"
+            let type = file.header.type.map { $0.replacingOccurrences(of: "_backup", with: "") }
+                ?? (file.name.hasSuffix(".age") ? "age" : "?")
             let row = [formatter.string(from: file.modified), type, file.header.ontology ?? "-",
                        file.header.schemaVersion.map(String.init) ?? "-", Terminal.bytes(file.size),
                        file.whole.map { $0 ? "yes" : "no" } ?? "-", digestCell(file, digests), file.name]

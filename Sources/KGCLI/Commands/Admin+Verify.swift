@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KGAge
 import KGClient
 import KGFormat
 
@@ -24,10 +25,12 @@ extension Admin {
                 EXAMPLES:
                   kg admin verify full_backup_20261128_101500.json
                   kg admin verify ~/Downloads/backup.json.gz --offline --json
+                  kg admin verify full_backup_20261128_101500.json.zst.age --identity ~/keys/kg-backups.txt
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
+        @OptionGroup var decryption: DecryptionOptions
         @Flag(help: "Do not ask the server about schema versions.") var offline = false
         @Argument(help: "A path, or a file name inside backup_dir.") var file: String
 
@@ -40,7 +43,20 @@ extension Admin {
                     : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
                         + "`kg admin list-backups` shows them.")
             }
-            let (report, digest) = CheckProgress.checkWithDigest(path: path)
+            var (report, digest) = (IntegrityReport?.none, DigestFile.Status.absent)
+            var damage: String?
+            if AgeFileCheck.isAge(path) {
+                // Encrypted: decrypted in memory as it is read; a wrong key stops here (exit 1).
+                let checked = try AgeFileCheck.check(path: path, key: try decryption.key(config, for: path))
+                (report, digest, damage) = (checked.report, checked.digest, checked.damage)
+            } else {
+                (report, digest) = CheckProgress.checkWithDigest(path: path)
+            }
+            guard let report else { return }
+            if let damage, !digest.isDamage {
+                // The encryption's own authentication caught a change: damage, as a digest mismatch is.
+                digest = .damaged(damage)
+            }
             let plan = offline || !report.valid || digest.isDamage ? nil : restorePlan(report, config: config)
             if output.json {
                 guard case .object(var members) = report.jsonValue else { return print(report.jsonText()) }
@@ -73,6 +89,8 @@ extension Admin {
                 return "digest: none (no \((sidecar as NSString).lastPathComponent) beside the file; nothing to compare)"
             case .ok(let hex):
                 return "digest: ok (sha256 \(hex) matches \((sidecar as NSString).lastPathComponent))"
+            case .damaged(let why):
+                return "DAMAGED: \(why)"
             case .unreadable(let why):
                 return "DAMAGED: the digest file cannot be used: \(why).\nNext step: restore the file and its .sha256 "
                     + "from another copy, or remove the .sha256 if you know the file is good."
@@ -95,7 +113,7 @@ extension Admin {
             case .mismatch(let expected, let actual):
                 members.append((key: "sha256", value: .string(actual)))
                 members.append((key: "expected", value: .string(expected)))
-            case .unreadable(let why): members.append((key: "message", value: .string(why)))
+            case .unreadable(let why), .damaged(let why): members.append((key: "message", value: .string(why)))
             case .absent: break
             }
             return .object(members)

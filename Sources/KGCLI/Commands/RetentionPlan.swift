@@ -32,7 +32,7 @@ struct RetentionPlan {
         var byKey: [String: [LocalBackups.File]] = [:]
         var order: [String] = []
         for file in backups {
-            let key = (file.header.type ?? "unknown") + "\u{0}" + (file.header.ontology ?? "")
+            let key = groupType(file) + "\u{0}" + (file.header.ontology ?? "")
             if byKey[key] == nil { order.append(key) }
             byKey[key, default: []].append(file)
         }
@@ -40,7 +40,7 @@ struct RetentionPlan {
         for key in order.sorted() {
             let files = byKey[key]!
             let times = files.map(time)
-            var group = Group(type: files[0].header.type ?? "unknown", ontology: files[0].header.ontology)
+            var group = Group(type: groupType(files[0]), ontology: files[0].header.ontology)
             for decision in policy.apply(to: times, now: now) {
                 let file = files[decision.index]
                 let sidecars = sidecarSuffixes.map { file.path + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
@@ -54,6 +54,14 @@ struct RetentionPlan {
             groups.append(group)
         }
         return RetentionPlan(groups: groups)
+    }
+
+    /// The header's type; for an encrypted file read without its key, the kind its name says
+    /// (`encrypted full_backup`, `encrypted <ontology>_backup`), so that kinds are never mixed.
+    static func groupType(_ file: LocalBackups.File) -> String {
+        if let type = file.header.type { return type }
+        guard let range = file.name.range(of: "_backup_") else { return "unknown" }
+        return "encrypted " + file.name[..<range.lowerBound] + "_backup"
     }
 
     /// A backup's time: its header's timestamp, else the file's modification time.

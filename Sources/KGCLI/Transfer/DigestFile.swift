@@ -20,6 +20,8 @@ enum DigestFile {
         case ok(String)
         /// The file's bytes differ from those the sidecar was written for.
         case mismatch(expected: String, actual: String)
+        /// The file's own authentication (age) says its bytes changed.
+        case damaged(String)
 
         var word: String {
             switch self {
@@ -27,6 +29,7 @@ enum DigestFile {
             case .unreadable: return "unreadable"
             case .ok: return "ok"
             case .mismatch: return "mismatch"
+            case .damaged: return "damaged"
             }
         }
 
@@ -34,7 +37,7 @@ enum DigestFile {
         var isDamage: Bool {
             switch self {
             case .absent, .ok: return false
-            case .unreadable, .mismatch: return true
+            case .unreadable, .mismatch, .damaged: return true
             }
         }
     }

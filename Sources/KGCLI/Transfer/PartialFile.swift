@@ -112,6 +112,7 @@ final class PartialFile {
 
     /// `full_backup_X.json` → `full_backup_X-2.json` (keeps `.json` / `.json.gz` / `.json.zst`).
     static func suffixed(_ path: String, _ n: Int) -> String {
+        if path.hasSuffix(".age") { return suffixed(String(path.dropLast(4)), n) + ".age" }
         for ext in [".json.gz", ".json.zst", ".json"] where path.hasSuffix(ext) {
             return String(path.dropLast(ext.count)) + "-\(n)" + ext
         }

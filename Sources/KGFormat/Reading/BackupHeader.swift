@@ -18,6 +18,9 @@ public struct BackupHeader: Sendable, Equatable {
     /// Whether `data` began within the bytes read (the metadata before it is then complete).
     public var sawData: Bool
 
+    /// Nothing known (an encrypted file read without its key).
+    public static let unknown = BackupHeader(type: nil, ontology: nil, schemaVersion: nil, timestamp: nil, producer: nil, sawData: false)
+
     /// Reads at most `limit` bytes of the file (compressed bytes for gzip); nil when
     /// they do not start a JSON object with a `version` or `type` before `data`.
     public static func peek(path: String, limit: Int = 1 << 20) -> BackupHeader? {
