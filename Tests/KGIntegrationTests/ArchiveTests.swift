@@ -224,4 +224,78 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(again.exitCode, 0, again.summary)
         XCTAssertTrue(again.stderr.contains("removed 0 backup(s)"), again.stderr)
     }
+
+    /// age: a backup encrypted on the user's machine as it streams in, that the
+    /// `age` tool decrypts; verify, list-backups read it with the identity or the
+    /// passphrase; a wrong key or a changed byte is refused; restore refuses it clearly.
+    func testAgeEncryptedBackupsReadWithTheirKeyOnly() throws {
+        stack = try TestStack(workers: 1)
+        try stack.loadSample(concepts: 20, dimensions: 4)
+        try stack.login()
+        let keys = stack.root + "/keys"
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        let env = ["PATH": "/usr/bin:/bin"]
+        XCTAssertEqual(try runCommand("/usr/bin/age-keygen", ["-o", keys + "/owner.txt"], environment: env).exitCode, 0)
+        XCTAssertEqual(try runCommand("/usr/bin/age-keygen", ["-o", keys + "/other.txt"], environment: env).exitCode, 0)
+        let recipient = try runCommand("/usr/bin/age-keygen", ["-y", keys + "/owner.txt"], environment: env).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let plain = try saved(try stack.kg(["admin", "backup", "--type", "full"]))
+
+        let encrypted = try saved(try stack.kg(["admin", "backup", "--type", "full", "--compress", "zstd", "--recipient", recipient]))
+        XCTAssertTrue(encrypted.hasSuffix(".json.zst.age"), encrypted)
+        let head = try String(decoding: XCTUnwrap(FileHandle(forReadingAtPath: encrypted)).readData(ofLength: 22), as: UTF8.self)
+        XCTAssertEqual(head, "age-encryption.org/v1\n")
+        XCTAssertEqual(try sha256sumCheck(encrypted).exitCode, 0, "its .sha256 is over the encrypted bytes")
+        // The age tool decrypts it (then zstd): the same data as the plain backup.
+        let out = stack.root + "/decrypted.json.zst"
+        let age = try runCommand("/usr/bin/age", ["-d", "-i", keys + "/owner.txt", "-o", out, encrypted], environment: env)
+        XCTAssertEqual(age.exitCode, 0, age.summary)
+        XCTAssertTrue(NSDictionary(dictionary: try BackupFile(path: out).data).isEqual(to: try BackupFile(path: plain).data))
+
+        // verify: with the identity; without one, or with another, exit 1 and the reason.
+        let ok = try stack.kg(["admin", "verify", encrypted, "--offline", "--identity", keys + "/owner.txt"])
+        XCTAssertEqual(ok.exitCode, 0, ok.summary)
+        XCTAssertTrue(ok.stdout.contains("\nvalid\n") && ok.stdout.contains("digest: ok"), ok.stdout)
+        let noKey = try stack.kg(["admin", "verify", encrypted, "--offline"])
+        XCTAssertEqual(noKey.exitCode, 1, noKey.summary)
+        XCTAssertTrue(noKey.stderr.contains("is encrypted (age); give the identity"), noKey.stderr)
+        let wrong = try stack.kg(["admin", "verify", encrypted, "--offline", "--identity", keys + "/other.txt"])
+        XCTAssertEqual(wrong.exitCode, 1, wrong.summary)
+        XCTAssertTrue(wrong.stderr.contains("no identity given opens this file"), wrong.stderr)
+
+        // list-backups: the header through the identity (config identity_file), or `age` without it.
+        let bare = try stack.kg(["admin", "list-backups"])
+        XCTAssertTrue(bare.stdout.split(separator: "\n").contains { $0.hasSuffix(".age") && $0.contains(" age ") }, bare.stdout)
+        XCTAssertEqual(try stack.kg(["config", "set", "identity_file", keys + "/owner.txt"]).exitCode, 0)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(try stack.kg(["admin", "list-backups", "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.first { $0["path"] as? String == encrypted }?["type"] as? String, "full_backup")
+
+        // A changed byte inside a chunk: damage, named.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: encrypted))
+        bytes[bytes.count - 20] ^= 1
+        let tampered = stack.root + "/tampered.json.zst.age"
+        try bytes.write(to: URL(fileURLWithPath: tampered))
+        let damaged = try stack.kg(["admin", "verify", tampered, "--offline"])
+        XCTAssertEqual(damaged.exitCode, 1, damaged.summary)
+        XCTAssertTrue(damaged.stdout.contains("DAMAGED") && damaged.stdout.contains("does not authenticate"), damaged.stdout)
+
+        // A passphrase, from a file; and a file the age tool encrypted from the plain backup.
+        try "correct horse battery\n".write(toFile: keys + "/passphrase", atomically: true, encoding: .utf8)
+        let locked = try saved(try stack.kg(["admin", "backup", "--type", "full", "--passphrase-file", keys + "/passphrase"]))
+        XCTAssertTrue(locked.hasSuffix(".json.age"), locked)
+        XCTAssertEqual(try stack.kg(["admin", "verify", locked, "--offline", "--passphrase-file", keys + "/passphrase"]).exitCode, 0)
+        try "wrong\n".write(toFile: keys + "/wrong", atomically: true, encoding: .utf8)
+        let badPass = try stack.kg(["admin", "verify", locked, "--offline", "--passphrase-file", keys + "/wrong"])
+        XCTAssertEqual(badPass.exitCode, 1, badPass.summary)
+        XCTAssertTrue(badPass.stderr.contains("wrong passphrase"), badPass.stderr)
+        let fromTool = stack.root + "/from-the-tool.json.age"
+        XCTAssertEqual(try runCommand("/usr/bin/age", ["-r", recipient, "-o", fromTool, plain], environment: env).exitCode, 0)
+        XCTAssertEqual(try stack.kg(["admin", "verify", fromTool, "--offline"]).exitCode, 0, "kg reads what age wrote")
+
+        // restore: refused clearly, before anything is sent.
+        let restore = try stack.kg(["admin", "restore", encrypted, "--yes"])
+        XCTAssertEqual(restore.exitCode, 1, restore.summary)
+        XCTAssertTrue(restore.stderr.contains("is encrypted (age)") && restore.stderr.contains("Nothing was sent"), restore.stderr)
+    }
 }
