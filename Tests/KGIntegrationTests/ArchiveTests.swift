@@ -293,6 +293,13 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(try runCommand("/usr/bin/age", ["-r", recipient, "-o", fromTool, plain], environment: env).exitCode, 0)
         XCTAssertEqual(try stack.kg(["admin", "verify", fromTool, "--offline"]).exitCode, 0, "kg reads what age wrote")
 
+        // config backup_recipients: every backup is encrypted without a flag (write-only on this machine).
+        XCTAssertEqual(try stack.kg(["config", "set", "backup_recipients", recipient]).exitCode, 0)
+        let configured = try saved(try stack.kg(["admin", "backup", "--type", "full"]))
+        XCTAssertTrue(configured.hasSuffix(".json.age"), configured)
+        XCTAssertEqual(try runCommand("/usr/bin/age", ["-d", "-i", keys + "/owner.txt", "-o", stack.root + "/c.json", configured],
+                                      environment: env).exitCode, 0)
+
         // restore: refused clearly, before anything is sent.
         let restore = try stack.kg(["admin", "restore", encrypted, "--yes"])
         XCTAssertEqual(restore.exitCode, 1, restore.summary)
