@@ -240,6 +240,7 @@ final class ArchiveTests: XCTestCase {
         let recipient = try runCommand("/usr/bin/age-keygen", ["-y", keys + "/owner.txt"], environment: env).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let plain = try saved(try stack.kg(["admin", "backup", "--type", "full"]))
+        let before = try stack.fingerprint(.content)
 
         let encrypted = try saved(try stack.kg(["admin", "backup", "--type", "full", "--compress", "zstd", "--recipient", recipient]))
         XCTAssertTrue(encrypted.hasSuffix(".json.zst.age"), encrypted)
@@ -300,9 +301,21 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(try runCommand("/usr/bin/age", ["-d", "-i", keys + "/owner.txt", "-o", stack.root + "/c.json", configured],
                                       environment: env).exitCode, 0)
 
-        // restore: refused clearly, before anything is sent.
-        let restore = try stack.kg(["admin", "restore", encrypted, "--yes"])
-        XCTAssertEqual(restore.exitCode, 1, restore.summary)
-        XCTAssertTrue(restore.stderr.contains("is encrypted (age)") && restore.stderr.contains("Nothing was sent"), restore.stderr)
+        // restore: a wrong key is exit 1 before any byte is sent; the right one restores, decrypted as it is sent.
+        let jobs = try stack.jobCount()
+        let wrongRestore = try stack.kg(["admin", "restore", encrypted, "--yes", "--mode", "replace", "--identity", keys + "/other.txt"])
+        XCTAssertEqual(wrongRestore.exitCode, 1, wrongRestore.summary)
+        XCTAssertTrue(wrongRestore.stderr.contains("no identity given opens this file"), wrongRestore.stderr)
+        XCTAssertEqual(try stack.jobCount(), jobs, "nothing was uploaded")
+        let tamperedRestore = try stack.kg(["admin", "restore", tampered, "--yes", "--mode", "replace"])
+        XCTAssertEqual(tamperedRestore.exitCode, 1, tamperedRestore.summary)
+        XCTAssertTrue(tamperedRestore.stderr.contains("DAMAGED") && tamperedRestore.stderr.contains("Nothing was sent"), tamperedRestore.stderr)
+        XCTAssertEqual(try stack.jobCount(), jobs, "nothing was uploaded")
+        for (file, key) in [(encrypted, [String]()), (locked, ["--passphrase-file", keys + "/passphrase"])] {
+            try stack.wipeGraph()
+            let restore = try stack.kg(["admin", "restore", file, "--yes", "--mode", "replace"] + key)
+            XCTAssertEqual(restore.exitCode, 0, "\(file): \(restore.summary)\n\(stack.logs)")
+            try stack.assertGraph(equals: before, "\(file) restores the graph the backup holds", scope: .content)
+        }
     }
 }

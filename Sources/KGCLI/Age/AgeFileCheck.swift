@@ -16,7 +16,8 @@ enum AgeFileCheck {
 
     /// Throws ``CLIError`` when the key does not open the file (before anything was checked);
     /// a file changed after it was written is reported as damage in the digest status's place.
-    static func check(path: String, key: AgeDecryptor.Key) throws -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?) {
+    static func check(path: String, key: AgeDecryptor.Key) throws
+        -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
         defer { try? handle.close() }
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
@@ -28,6 +29,7 @@ enum AgeFileCheck {
         var done: Int64 = 0
         var damage: String?
         var decrypted = false
+        var plainBytes: Int64 = 0
         while true {
             guard let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty else { break }
             hasher.update(data: data)
@@ -35,7 +37,7 @@ enum AgeFileCheck {
             line.update { CheckProgress.status(label: "checking", done: done, total: total, elapsed: line.elapsed) }
             guard damage == nil else { continue }
             do {
-                try data.withUnsafeBytes { try decryptor.decrypt($0) { decrypted = true; checker.feed($0) } }
+                try data.withUnsafeBytes { try decryptor.decrypt($0) { decrypted = true; plainBytes += Int64($0.count); checker.feed($0) } }
             } catch let error as AgeError {
                 if error.kind == .noMatch || (error.kind == .malformed && !decrypted) { throw CLIError(error.message) }
                 damage = error.message
@@ -43,14 +45,14 @@ enum AgeFileCheck {
         }
         if damage == nil {
             do {
-                try decryptor.finish { checker.feed($0) }
+                try decryptor.finish { plainBytes += Int64($0.count); checker.feed($0) }
             } catch let error as AgeError {
                 if error.kind == .noMatch { throw CLIError(error.message) }
                 damage = error.message
             }
         }
         let report = checker.finish()
-        return (report, DigestFile.status(for: path, actual: DigestFile.hex(hasher.finalize())), damage)
+        return (report, DigestFile.status(for: path, actual: DigestFile.hex(hasher.finalize())), damage, plainBytes)
     }
 
     /// The backup header of an age file, from its first decrypted bytes (nil without a key that opens it).

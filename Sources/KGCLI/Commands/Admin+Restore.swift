@@ -24,10 +24,12 @@ extension Admin {
                   kg admin restore some.json --dry-run
                   kg admin restore full_backup_20261128_101500.json --mode replace --yes
                   kg admin restore onto.json --external-deps defer
+                  kg admin restore full_backup_20261128_101500.json.zst.age --identity ~/keys/kg.txt
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
+        @OptionGroup var decryption: DecryptionOptions
 
         @Argument(help: "A backup file (plain, gzip or zstd): a path, or a name inside backup_dir.")
         var file: String?
@@ -78,16 +80,23 @@ extension Admin {
             let server = global.serverURL(config)
             let path = try chooseFile(backupDir: config.backupDir)
             let bytes = try fileSize(path, backupDir: config.backupDir)
-            if AgeFileCheck.isAge(path) {
-                throw CLIError("\(path) is encrypted (age): kg admin restore does not decrypt as it uploads yet (open work, "
-                    + "NOTES.md), and it never writes a decrypted copy to disk. `kg admin verify \(path) --identity FILE` checks it. "
-                    + "Nothing was sent.")
-            }
             // The server and the credentials first: a minute of checking a large file
             // should not end in "unreachable" or "not authenticated".
             try ServerPreflight.requireAdmin(try global.client(config), for: "a restore")
 
-            let report = CheckProgress.check(path: path)
+            // An age file: checked decrypted in memory (a wrong key stops here, exit 1), then decrypted
+            // again as it is sent; nothing decrypted touches the disk.
+            var ageSource: UploadSource?
+            let report: IntegrityReport
+            if AgeFileCheck.isAge(path) {
+                let key = try decryption.key(config, for: path)
+                let checked = try AgeFileCheck.check(path: path, key: key)
+                if let damage = checked.damage { throw CLIError("\(path) is DAMAGED: \(damage). Nothing was sent.") }
+                report = checked.report
+                ageSource = try AgeUpload.source(path: path, key: key, size: checked.plainBytes)
+            } else {
+                report = CheckProgress.check(path: path)
+            }
             guard report.valid else {
                 let message = "\(path) is not a valid backup; nothing was sent."
                 if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
@@ -104,9 +113,10 @@ extension Admin {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
-            let upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
+            var upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
+            upload.source = ageSource
             let accepted = try upload.run()
             // The gateway and the worker run the same checks: each warning is shown once.
             var shown = Set(report.warnings.map(\.message))

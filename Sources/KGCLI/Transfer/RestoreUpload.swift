@@ -18,6 +18,8 @@ struct RestoreUpload {
     var checkpoint: Bool? = nil
     var keepCheckpoint = false
     var noWait = false
+    /// The file's bytes decrypted while sending (an age file), instead of the file itself.
+    var source: UploadSource? = nil
 
     var fields: [(name: String, value: String)] {
         var fields = [("mode", mode.rawValue), ("dry_run", dryRun ? "true" : "false"), ("external_deps", externalDeps.rawValue)]
@@ -36,15 +38,25 @@ struct RestoreUpload {
         line.update(force: true) { UploadStatus.line(sent: 0, total: bytes, elapsed: 0) }
         let response: HTTPResponse
         do {
-            response = try client.uploadMultipart(
-                path: noWait ? "/admin/restore?no_wait=true" : "/admin/restore", fields: fields, fileField: "file", filePath: path,
-                fileName: (path as NSString).lastPathComponent,
-                contentType: Self.contentType(path),
-                onProgress: { s, t in
-                    sent = s
-                    total = t
-                    line.update(force: s == t) { UploadStatus.line(sent: s, total: t, elapsed: line.elapsed) }
-                })
+            let progress: (Int64, Int64) -> Void = { s, t in
+                sent = s
+                total = t
+                line.update(force: s == t) { UploadStatus.line(sent: s, total: t, elapsed: line.elapsed) }
+            }
+            let route = noWait ? "/admin/restore?no_wait=true" : "/admin/restore"
+            if let source {
+                // Decrypted in memory as it is sent: nothing decrypted touches the disk.
+                let name = (path as NSString).lastPathComponent
+                response = try client.uploadMultipart(
+                    path: route, fields: fields, fileField: "file", source: source,
+                    fileName: name.hasSuffix(".age") ? String(name.dropLast(4)) : name,
+                    contentType: "application/octet-stream", onProgress: progress)
+            } else {
+                response = try client.uploadMultipart(
+                    path: route, fields: fields, fileField: "file", filePath: path,
+                    fileName: (path as NSString).lastPathComponent,
+                    contentType: Self.contentType(path), onProgress: progress)
+            }
         } catch let error as HTTPClientError {
             line.clear()
             let bodySent = total > 0 && sent >= total
