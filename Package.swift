@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // bcrypt in the gateway (issue 14): passwords are verified and hashed here, never sent to PostgreSQL.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // SHA-256 digests beside saved backups (issue 17); already pinned through swift-nio-ssl's tree.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Thin wrappers over the C libraries (Debian -dev packages).
@@ -31,9 +33,10 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
 
         // Pure logic: the backup format, integrity rules, naming, progress. No I/O but byte buffers.
-        .target(name: "KGFormat", dependencies: ["CZlib"]),
+        .target(name: "KGFormat", dependencies: ["CZlib", "CZstd"]),
         // PostgreSQL access (libpq): connections, COPY, migrations, the job and user stores.
         .target(name: "KGDatabase", dependencies: ["CLibPQ", "KGFormat"]),
         // RabbitMQ (rabbitmq-c): job queue and status topic, each connection on its own thread.
@@ -63,11 +66,18 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
         ]),
+        // age encryption (age-encryption.org/v1) of backups on the user's machine: the framing is ours,
+        // the primitives swift-crypto's (X25519, ChaCha20-Poly1305, HKDF, HMAC, scrypt).
+        .target(name: "KGAge", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
         // The CLI's HTTP client (libcurl): streaming up and down with progress callbacks.
         .target(name: "KGClient", dependencies: ["CCurl"]),
         .target(name: "KGCLI", dependencies: [
-            "KGFormat", "KGClient",
+            "KGFormat", "KGClient", "KGAge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         .executableTarget(name: "kg", dependencies: ["KGCLI"]),
@@ -83,6 +93,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),
+        .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),

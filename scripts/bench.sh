@@ -67,7 +67,7 @@ WORKERS=2
 SIZES=(small large)
 # Each is a function measure_<name> SIZE, run in this order. restore and
 # restore_reshaped replace the graph of kg_bench with the backup's content (the same graph).
-MEASUREMENTS=(backup verify pg_dump restore psql restore_reshaped)
+MEASUREMENTS=(backup verify backup_compressed pg_dump restore psql restore_reshaped)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -897,6 +897,34 @@ print_records_table() {
     echo
 }
 
+# kg admin backup --type full --compress gzip, then zstd (issue 17): the size and the
+# time of each against the plain backup, and the peak RSS of the worker and the CLI.
+measure_backup_compressed() { # size
+    local size=$1 method file name kb wk_kb bytes
+    for method in gzip zstd; do
+        file=$BENCH/out/backup-$size-$method.json
+        rm -f "$file" "$file.sha256"
+        log "$size: kg admin backup --type full --compress $method…"
+        for name in "${!PID[@]}"; do reset_peak_rss "${PID[$name]}"; done
+        timed "$BENCH/out/time-backup-$method-$size" "$BENCH/logs/kg-backup-$method-$size.log" \
+            "$BIN/kg" admin backup --type full --compress "$method" --output "$file" --server "$API"
+        [ -f "$file" ] || die "kg admin backup --compress $method did not leave $file"
+        wk_kb=0
+        for name in $(workers); do
+            kb=$(peak_rss_kb "${PID[$name]}")
+            if [ "$kb" -gt "$wk_kb" ]; then wk_kb=$kb; fi
+        done
+        bytes=$(file_bytes "$file")
+        set_result "backup_${method}_s_$size" "$TIME_WALL"
+        set_result "backup_${method}_mb_$size" "$(mb "$bytes")"
+        set_result "backup_${method}_ratio_$size" "$(div "$TIME_WALL" "$(result "backup_s_$size")")"
+        set_result "rss_mb_worker_${method}_$size" "$(kb_mb "$wk_kb")"
+        set_result "rss_mb_cli_${method}_$size" "$(kb_mb "$TIME_RSS_KB")"
+        log "$size: backup --compress $method $(result "backup_${method}_mb_$size") MB in $TIME_WALL s"
+        [ "$KEEP" = 1 ] || rm -f "$file" "$file.sha256"
+    done
+}
+
 # ---------------------------------------------------------------- report
 
 # label|key prefix (the size is appended)
@@ -911,6 +939,17 @@ TABLE_ROWS=(
     "  worker export (s, job row)|backup_export_s"
     "backup throughput (MB/s)|backup_mbps"
     "kg admin verify of that file (s)|verify_s"
+    "-"
+    "backup --compress gzip file (MB)|backup_gzip_mb"
+    "backup --compress gzip, wall (s)|backup_gzip_s"
+    "  ratio to the plain backup's time|backup_gzip_ratio"
+    "backup --compress zstd file (MB)|backup_zstd_mb"
+    "backup --compress zstd, wall (s)|backup_zstd_s"
+    "  ratio to the plain backup's time|backup_zstd_ratio"
+    "peak RSS worker, gzip / zstd (MB)|rss_mb_worker_gzip"
+    "  zstd|rss_mb_worker_zstd"
+    "peak RSS kg CLI, gzip / zstd (MB)|rss_mb_cli_gzip"
+    "  zstd|rss_mb_cli_zstd"
     "-"
     "pg_dump file (MB)|pg_dump_mb"
     "pg_dump, wall (s)|pg_dump_s"
@@ -981,6 +1020,7 @@ LAST_LINE_KEYS=(
     restore_s psql_s restore_ratio
     rss_mb_gateway_restore rss_mb_worker_restore rss_mb_cli_restore
     restore_submit_s restore_worker_s
+    backup_gzip_s backup_gzip_mb backup_zstd_s backup_zstd_mb backup_zstd_ratio
 )
 # Plain keys (no size suffix): the value of the large size.
 LAST_LINE_PLAIN_KEYS=(

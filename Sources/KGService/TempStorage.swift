@@ -1,4 +1,5 @@
 import Foundation
+import KGFormat
 import Logging
 
 /// The temp folder that gateways and workers share. Every file in it is named
@@ -22,7 +23,11 @@ public struct TempStorage: Sendable {
 
     /// The path of a backup job's file. Job ids are UUIDs, never user text.
     public func backupPath(jobID: UUID, gzip: Bool) -> String {
-        "\(directory)/backup_\(jobID.uuidString.lowercased()).json\(gzip ? ".gz" : "")"
+        backupPath(jobID: jobID, compression: gzip ? .gzip : .none)
+    }
+
+    public func backupPath(jobID: UUID, compression: BackupCompression) -> String {
+        "\(directory)/backup_\(jobID.uuidString.lowercased()).json\(compression.fileSuffix)"
     }
 
     public func restorePath(jobID: UUID) -> String {

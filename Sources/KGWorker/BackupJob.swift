@@ -35,7 +35,7 @@ struct BackupJob {
         }
         let total = statistics.values.reduce(0, +)
 
-        let sink = try FileSink(path: params.tempFile, gzip: params.compression == "gzip")
+        let sink = try FileSink(path: params.tempFile, compression: BackupCompression(rawValue: params.compression) ?? .none)
         var header: [UInt8] = []
         header.append(contentsOf: "{\"version\":\"1.0\",\"type\":\"\(type.fileType)\",\"timestamp\":".utf8)
         JSONEscaping.appendQuoted(Self.isoTimestamp(Date()), to: &header)

@@ -2,26 +2,30 @@ import Foundation
 import KGFormat
 
 /// A buffered, exclusive-create output file for job data in temp storage,
-/// optionally gzip-compressed on the way. Flushes often enough that a reader
+/// optionally gzip- or zstd-compressed on the way. Flushes often enough that a reader
 /// tailing the file (the gateway) sees a steady stream.
 final class FileSink {
     private let fd: Int32
     private var buffer: [UInt8] = []
-    private var compressor: GzipCompressor?
+    private var compressor: StreamCompressor?
     private let flushAt: Int
     private var closed = false
     let path: String
     /// Bytes written to the file (after compression).
     private(set) var bytesWritten = 0
 
-    init(path: String, gzip: Bool, flushAt: Int = 256 * 1024) throws {
+    convenience init(path: String, gzip: Bool, flushAt: Int = 256 * 1024) throws {
+        try self.init(path: path, compression: gzip ? .gzip : .none, flushAt: flushAt)
+    }
+
+    init(path: String, compression: BackupCompression, flushAt: Int = 256 * 1024) throws {
         self.path = path
         self.flushAt = flushAt
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw JobFailure("cannot create temp file \(path): \(String(cString: strerror(errno)))")
         }
-        compressor = gzip ? try GzipCompressor() : nil
+        compressor = try compression.makeCompressor()
         buffer.reserveCapacity(flushAt + 64 * 1024)
     }
 
@@ -69,9 +73,7 @@ final class FileSink {
 
     /// Ends the compressed stream, flushes and closes.
     func finish() throws {
-        if let compressor {
-            buffer.append(contentsOf: compressor.finish())
-        }
+        compressor?.finish { buffer.append(contentsOf: $0) }
         try flush()
         closed = true
         close(fd)

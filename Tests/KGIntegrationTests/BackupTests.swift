@@ -244,8 +244,10 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(a.process.terminationStatus, 0, a.log + stack.logs)
         XCTAssertEqual(b.process.terminationStatus, 0, b.log + stack.logs)
         for home in [homeA, homeB] {
-            let files = try FileManager.default.contentsOfDirectory(atPath: home + "/data/kg/backups")
-            XCTAssertEqual(files.count, 1, "\(home): \(files)")
+            let all = try FileManager.default.contentsOfDirectory(atPath: home + "/data/kg/backups")
+            let files = all.filter { !$0.hasSuffix(".sha256") }
+            XCTAssertEqual(files.count, 1, "\(home): \(all)")
+            XCTAssertTrue(all.contains(files[0] + ".sha256"), "\(home): \(all)")
             let verify = try stack.kg(["admin", "verify", files[0]], home: home)
             XCTAssertEqual(verify.exitCode, 0, verify.summary)
         }

@@ -71,7 +71,8 @@ final class CLITruthTests: XCTestCase {
         XCTAssertEqual(forced.exitCode, 0, forced.summary)
         XCTAssertEqual(forced.stdout.trimmingCharacters(in: .whitespacesAndNewlines), precious)
         XCTAssertTrue(try String(contentsOfFile: precious, encoding: .utf8).contains("\"concepts\""))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["precious.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["precious.json", "precious.json.sha256"],
+                       "the file and its digest (issue 17), nothing else")
 
         let missing = try stack.kg(["admin", "backup", "--type", "full", "--output", folder + "/nope/x.json"])
         XCTAssertEqual(missing.exitCode, 1, missing.summary)
@@ -333,7 +334,7 @@ final class CLITruthTests: XCTestCase {
         // Not backups: an empty file, a JSON file of something else; a backup cut short.
         FileManager.default.createFile(atPath: stack.backupDir + "/empty.json", contents: Data())
         FileManager.default.createFile(atPath: stack.backupDir + "/settings.json", contents: Data("{\"theme\": \"dark\"}".utf8))
-        let full = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: stack.backupDir).first { $0.hasPrefix("full_backup_") })
+        let full = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: stack.backupDir).first { $0.hasPrefix("full_backup_") && $0.hasSuffix(".json") })
         let bytes = try Data(contentsOf: URL(fileURLWithPath: stack.backupDir + "/" + full))
         FileManager.default.createFile(atPath: stack.backupDir + "/cut.json", contents: bytes.prefix(bytes.count / 2))
 

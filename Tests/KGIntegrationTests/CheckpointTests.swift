@@ -92,6 +92,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(saved.hasPrefix(stack.backupDir + "/checkpoint_"), saved)
         let verify = try stack.kg(["admin", "verify", saved])
         XCTAssertEqual(verify.exitCode, 0, verify.summary)
+        XCTAssertTrue(verify.stdout.contains("digest: ok"), "a downloaded checkpoint has its .sha256 (issue 17): \(verify.stdout)")
         // It holds the graph as it was (and is again): the same data as a backup taken now.
         let now = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(now.exitCode, 0, now.summary)

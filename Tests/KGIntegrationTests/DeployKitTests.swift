@@ -378,6 +378,52 @@ final class DeployKitTests: XCTestCase {
         try verifyWithSystemdAnalyze()
     }
 
+    /// Issue 17: the scheduled backup (timer + oneshot service) runs the real `kg` with flags it accepts:
+    /// a backup, then `kg admin forget`, with the token from a credential file, never inline.
+    func testScheduledBackupUnitsRunTheRealCLIWithRealFlags() throws {
+        let service = try DeployFiles.unit("deploy/systemd/kg-backup.service")
+        let timer = try DeployFiles.unit("deploy/systemd/kg-backup.timer")
+        func values(_ lines: [(section: String, key: String, value: String)], _ section: String, _ key: String) -> [String] {
+            lines.filter { $0.section == section && $0.key == key }.map(\.value)
+        }
+        XCTAssertEqual(values(timer, "Timer", "Unit"), ["kg-backup.service"])
+        XCTAssertEqual(values(timer, "Timer", "Persistent"), ["true"], "a run missed while the machine was off starts at boot")
+        XCTAssertEqual(values(timer, "Timer", "OnCalendar").count, 1)
+        XCTAssertEqual(values(timer, "Install", "WantedBy"), ["timers.target"])
+        XCTAssertEqual(values(service, "Service", "Type"), ["oneshot"])
+        XCTAssertFalse(values(service, "Install", "WantedBy").contains("multi-user.target"), "started by its timer only")
+
+        // The token comes from a loaded credential through KG_TOKEN_FILE; no token inline.
+        let credentials = Set(values(service, "Service", "LoadCredential").map { String($0.split(separator: ":")[0]) })
+        let cliVariables: Set<String> = ["KG_API_URL", "KG_TOKEN_FILE", "KG_CACERT"]
+        var environment: [String: String] = [:]
+        for setting in values(service, "Service", "Environment") {
+            let pair = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            environment[pair[0]] = pair[1]
+            if pair[0].hasPrefix("KG_") { XCTAssertTrue(cliVariables.contains(pair[0]), "kg reads no \(pair[0])") }
+        }
+        let tokenFile = try XCTUnwrap(environment["KG_TOKEN_FILE"])
+        XCTAssertTrue(tokenFile.hasPrefix("%d/") && credentials.contains(String(tokenFile.dropFirst(3))), tokenFile)
+        XCTAssertNil(environment["KG_TOKEN"], "no token inline")
+
+        // A backup, then forget; each with flags the real CLI accepts.
+        let commands = values(service, "Service", "ExecStart").map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(commands.map { Array($0.prefix(3)) }, [["/usr/local/bin/kg", "admin", "backup"], ["/usr/local/bin/kg", "admin", "forget"]])
+        for words in commands {
+            let help = try DeployFiles.help("kg", Array(words[1..<3]))
+            for flag in words.filter({ $0.hasPrefix("--") }) {
+                XCTAssertTrue(help.contains(flag + " "), "`kg \(words[1..<3].joined(separator: " "))` has no \(flag)")
+            }
+        }
+        // The policy itself is one the CLI takes: a dry run on an empty backup_dir.
+        let home = NSTemporaryDirectory() + "kg-backup-unit-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let forget = try runCommand(try TestEnvironment.binDir() + "/kg", Array(commands[1].dropFirst()) + ["--dry-run"],
+                                    environment: ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config",
+                                                  "XDG_DATA_HOME": home])
+        XCTAssertEqual(forget.exitCode, 0, forget.summary)
+    }
+
     /// `systemd-analyze verify` where the machine has it, with the binaries at their build paths.
     private func verifyWithSystemdAnalyze() throws {
         let analyze = "/usr/bin/systemd-analyze"
@@ -390,7 +436,7 @@ final class DeployKitTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let binDir = try TestEnvironment.binDir()
         var names: [String] = []
-        for unit in ["kg-gateway.service", "kg-worker@.service"] {
+        for unit in ["kg-gateway.service", "kg-worker@.service", "kg-backup.service", "kg-backup.timer"] {
             let text = try DeployFiles.text("deploy/systemd/\(unit)").replacingOccurrences(of: "/usr/local/bin/", with: binDir + "/")
             try text.write(toFile: dir + "/" + unit, atomically: true, encoding: .utf8)
             names.append(dir + "/" + unit)

@@ -14,7 +14,9 @@ final class HostileNameTests: XCTestCase {
     /// Every file under `dir` (recursively) whose name contains `_backup_`.
     private func backupFiles(under dir: String) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: dir) else { return [] }
-        return walker.compactMap { $0 as? String }.filter { ($0 as NSString).lastPathComponent.contains("_backup_") }
+        // Each backup's .sha256 (issue 17) sits beside it: the backups themselves are compared here.
+        return walker.compactMap { $0 as? String }
+            .filter { ($0 as NSString).lastPathComponent.contains("_backup_") && !$0.hasSuffix(".sha256") }
             .map { dir + "/" + $0 }
     }
 

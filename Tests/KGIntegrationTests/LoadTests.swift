@@ -217,7 +217,8 @@ final class LoadTests: XCTestCase {
             let dir = homes[user]! + "/data/kg/backups"
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
                 XCTAssertFalse(name.hasSuffix(".partial") || name.hasPrefix("."), "\(dir)/\(name) left behind")
-                if !name.hasSuffix(".partial") && !name.hasPrefix(".") { files.append(dir + "/" + name) }
+                // Each backup's .sha256 (issue 17) sits beside it.
+                if !name.hasSuffix(".partial") && !name.hasPrefix(".") && !name.hasSuffix(".sha256") { files.append(dir + "/" + name) }
             }
         }
         XCTAssertEqual(files.count, 20, "one file per backup: \(files)")

@@ -44,7 +44,7 @@ final class RestoreTests: XCTestCase {
 
     func testFullRoundTripIsLossless() throws {
         try stack.loadSample(concepts: 50, dimensions: 32)
-        for compression in ["none", "gzip"] {
+        for compression in ["none", "gzip", "zstd"] {
             let first = try backup(["--type", "full", "--compress", compression])
             try stack.wipeGraph()
             let job = try restore(first)

@@ -104,8 +104,9 @@ as_user() { # user command...
 
 install_packages() {
     # systemd: its systemd-analyze verifies the unit files in DeployKitTests.
-    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev pkg-config python3 curl openssl
-                systemd)
+    # libzstd-dev: --compress zstd; zstd and age: the tests check kg's files with the tools, both ways.
+    local want=(postgresql-15 rabbitmq-server libpq-dev librabbitmq-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev pkg-config python3
+                curl openssl systemd zstd age)
     local missing=()
     local p
     for p in "${want[@]}"; do

@@ -4,7 +4,7 @@ import KGClient
 import KGFormat
 
 extension Admin {
-    /// `kg admin backup --type full|ontology [--ontology NAME] [--output PATH] [--compress gzip]`.
+    /// `kg admin backup --type full|ontology [--ontology NAME] [--output PATH] [--compress gzip|zstd]`.
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
@@ -12,11 +12,20 @@ extension Admin {
                 The file arrives as the worker writes it, is checked for integrity, and only then \
                 appears under its final name; an interrupted backup leaves nothing behind \
                 (Ctrl-C removes the partial file, cancels the job and exits 130). \
-                Prints the saved path on standard output.
+                Prints the saved path on standard output. The file gets FILE.sha256 beside it (`sha256sum -c` \
+                checks it). --compress gzip or zstd: the worker compresses as it writes, so the bytes on the wire \
+                are compressed too (.json.gz, .json.zst). --recipient age1… (repeatable), --recipients-file or \
+                config backup_recipients encrypt the file here, as it streams in, in the age format (X25519), and \
+                save it as NAME.age (after .gz/.zst); --passphrase / --passphrase-file use a passphrase (scrypt). \
+                The `age` tool decrypts it; `kg admin verify --identity FILE` checks it. With only a recipient on \
+                this machine, it cannot read its own backups: keep the identity elsewhere.
 
                 EXAMPLES:
                   kg admin backup --type full
                   kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
+                  kg admin backup --type full --compress zstd
+                  kg admin backup --type full --compress zstd --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+                  kg admin backup --type full --passphrase-file /etc/kg/backup-passphrase
                   kg admin backup --type full --output ~/safe/graph.json --force
                 """)
 
@@ -35,8 +44,10 @@ extension Admin {
         @Flag(name: .long, help: "Replace the file --output names if it exists (only once the new backup is whole and checked).")
         var force = false
 
-        @Option(name: .long, help: "gzip or none.")
+        @Option(name: .long, help: "gzip, zstd or none.")
         var compress: String = "none"
+
+        @OptionGroup var encryption: EncryptionOptions
 
         func validate() throws {
             if type == .ontology && (ontology ?? "").isEmpty {
@@ -45,8 +56,8 @@ extension Admin {
             if type == .full && ontology != nil {
                 throw ValidationError("--ontology goes with --type ontology")
             }
-            guard compress == "gzip" || compress == "none" else {
-                throw ValidationError("--compress must be gzip or none")
+            guard BackupCompression(rawValue: compress) != nil else {
+                throw ValidationError("--compress must be gzip, zstd or none")
             }
         }
 
@@ -55,8 +66,9 @@ extension Admin {
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
             let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
-            let download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
+            var download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
                                           controlClient: try global.client(config), request: request, destination: destination)
+            download.encryptor = try encryption.encryptor(config)
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]

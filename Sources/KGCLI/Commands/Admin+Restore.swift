@@ -24,12 +24,14 @@ extension Admin {
                   kg admin restore some.json --dry-run
                   kg admin restore full_backup_20261128_101500.json --mode replace --yes
                   kg admin restore onto.json --external-deps defer
+                  kg admin restore full_backup_20261128_101500.json.zst.age --identity ~/keys/kg.txt
                 """)
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
+        @OptionGroup var decryption: DecryptionOptions
 
-        @Argument(help: "A backup file (plain or gzip): a path, or a name inside backup_dir.")
+        @Argument(help: "A backup file (plain, gzip or zstd): a path, or a name inside backup_dir.")
         var file: String?
 
         @Option(name: .long, help: ArgumentHelp(
@@ -82,7 +84,19 @@ extension Admin {
             // should not end in "unreachable" or "not authenticated".
             try ServerPreflight.requireAdmin(try global.client(config), for: "a restore")
 
-            let report = CheckProgress.check(path: path)
+            // An age file: checked decrypted in memory (a wrong key stops here, exit 1), then decrypted
+            // again as it is sent; nothing decrypted touches the disk.
+            var ageSource: UploadSource?
+            let report: IntegrityReport
+            if AgeFileCheck.isAge(path) {
+                let key = try decryption.key(config, for: path)
+                let checked = try AgeFileCheck.check(path: path, key: key)
+                if let damage = checked.damage { throw CLIError("\(path) is DAMAGED: \(damage). Nothing was sent.") }
+                report = checked.report
+                ageSource = try AgeUpload.source(path: path, key: key, size: checked.plainBytes)
+            } else {
+                report = CheckProgress.check(path: path)
+            }
             guard report.valid else {
                 let message = "\(path) is not a valid backup; nothing was sent."
                 if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
@@ -99,9 +113,10 @@ extension Admin {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
-            let upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, gzip: Self.isGzip(path),
+            var upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
+            upload.source = ageSource
             let accepted = try upload.run()
             // The gateway and the worker run the same checks: each warning is shown once.
             var shown = Set(report.warnings.map(\.message))
@@ -193,12 +208,9 @@ extension Admin {
             return try? JSONSerialization.jsonObject(with: data)
         }
 
-        /// Whether the file is gzip, by its first two bytes (never by its name).
-        static func isGzip(_ path: String) -> Bool {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-            defer { try? handle.close() }
-            let head = (try? handle.read(upToCount: 2)) ?? Data()
-            return head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b
+        /// Whether the file is compressed (gzip or zstd), by its first bytes (never by its name).
+        static func isCompressed(_ path: String) -> Bool {
+            ContentDecoder.encoding(ofFileAt: path) != .identity
         }
     }
 }

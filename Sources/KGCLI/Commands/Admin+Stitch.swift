@@ -31,6 +31,7 @@ extension Admin {
         @OptionGroup var output: OutputOptions
 
         @OptionGroup var risky: RiskyOptions
+        @OptionGroup var decryption: DecryptionOptions
 
         @Flag(name: .long, help: "Only report what is still waiting, and for which concepts.")
         var pending = false
@@ -66,7 +67,8 @@ extension Admin {
                 let waiting = try JobCommand.fetch(client, "GET", "/admin/pending/concepts")
                 struct IDs: Decodable { let concept_ids: [String] }
                 let ids = Set(try waiting.decodeJSON(IDs.self).concept_ids)
-                references = try StitchReferences.read(path: path, wanted: ids)
+                let key = AgeFileCheck.isAge(path) ? try decryption.key(config, for: path) : nil
+                references = try StitchReferences.read(path: path, wanted: ids, key: key)
                 Terminal.error("\(references.count) of \(ids.count) missing concepts found in \(path)")
             }
             struct Body: Encodable {

@@ -35,10 +35,16 @@ struct ConfigCommand: ParsableCommand {
             pick("backup_dir", variable: nil, fallback: CLIConfig.defaultBackupDir),
             pick("cacert", variable: "KG_CACERT", fallback: nil),
         ]
+        for key in ["backup_recipients", "identity_file"] {
+            if let value = config.values[key] { rows.append(Setting(key: key, value: value, origin: "config:\(config.path)")) }
+        }
         if let user = config.values["username"] {
             rows.append(Setting(key: "username", value: user, origin: "config:\(config.path)"))
         }
-        let token = pick("token", variable: "KG_TOKEN", fallback: nil)
+        var token = pick("token", variable: "KG_TOKEN", fallback: nil)
+        if token.origin != "environment:KG_TOKEN", let file = environment["KG_TOKEN_FILE"], !file.isEmpty {
+            token = Setting(key: "token", value: file, origin: "environment:KG_TOKEN_FILE")
+        }
         rows.append(Setting(key: "token", value: token.value == nil ? nil : "set", origin: token.origin))
         if let issuer = config.values["token_server"] {
             rows.append(Setting(key: "token_server", value: issuer, origin: "config:\(config.path)"))
@@ -81,7 +87,7 @@ struct ConfigCommand: ParsableCommand {
                   kg config get backup_dir
                   kg config get api_url
                 """)
-        @Argument(help: "api_url, backup_dir or cacert.") var key: String
+        @Argument(help: "api_url, backup_dir, cacert, backup_recipients or identity_file.") var key: String
 
         func validate() throws {
             guard CLIConfig.settableKeys.contains(key) else {
@@ -99,14 +105,16 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change one setting.",
             discussion: """
-                Paths (backup_dir, cacert) are stored absolute: a relative one is taken from the current folder.
+                Paths (backup_dir, cacert, identity_file) are stored absolute: a relative one is taken from the current \
+                folder. backup_recipients: age1… recipients (space-separated) every backup is encrypted to; \
+                identity_file: the age identity file that reads them (keep it off the backing-up machine for write-only backups).
 
                 EXAMPLES:
                   kg config set api_url https://kg.example.com
                   kg config set backup_dir ~/kg-backups
                   kg config set cacert ./company-ca.pem
                 """)
-        @Argument(help: "api_url, backup_dir or cacert.") var key: String
+        @Argument(help: "api_url, backup_dir, cacert, backup_recipients or identity_file.") var key: String
         @Argument(help: "The new value.") var value: String
 
         func validate() throws {
@@ -123,7 +131,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             var config = try CLIConfig.load()
-            let isPath = key == "cacert" || key == "backup_dir"
+            let isPath = CLIConfig.pathKeys.contains(key)
             config.values[key] = isPath ? URL(fileURLWithPath: (value as NSString).expandingTildeInPath).standardizedFileURL.path : value
             try config.save()
             print("\(key) = \(config.values[key]!)")

@@ -10,7 +10,7 @@ import KGFormat
 ///   where every server-facing command declares them.
 enum ArgumentPrepass {
     /// The global options that take a value.
-    static let globalOptions: Set<String> = ["--server", "--token", "--cacert", "--limit-download", "--limit-upload"]
+    static let globalOptions: Set<String> = ["--server", "--token", "--token-file", "--cacert", "--limit-download", "--limit-upload"]
 
     enum Outcome: Equatable {
         case arguments([String])

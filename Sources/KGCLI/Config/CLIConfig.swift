@@ -4,7 +4,9 @@ import KGFormat
 /// The CLI's settings in `$XDG_CONFIG_HOME/kg/config.json` (default
 /// `~/.config/kg/config.json`), written with mode 0600 because it holds the token.
 struct CLIConfig {
-    static let settableKeys = ["api_url", "backup_dir", "cacert"]
+    static let settableKeys = ["api_url", "backup_dir", "cacert", "backup_recipients", "identity_file"]
+    /// Keys whose values are paths (stored absolute).
+    static let pathKeys: Set<String> = ["backup_dir", "cacert", "identity_file"]
 
     var values: [String: String]
     let path: String

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KGFormat
 
@@ -6,14 +7,21 @@ import KGFormat
 /// so that a large file is never seconds of silence.
 enum CheckProgress {
     static func check(path: String, label: String = "checking") -> IntegrityReport {
+        checkWithDigest(path: path, label: label).report
+    }
+
+    /// The same check, and the file's SHA-256 from the same read compared with
+    /// its `<file>.sha256` (``DigestFile``) when it has one.
+    static func checkWithDigest(path: String, label: String = "checking") -> (report: IntegrityReport, digest: DigestFile.Status) {
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let line = ProgressLine()
         line.update(force: true) { "\(label) \((path as NSString).lastPathComponent)…" }
-        let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes) { done in
+        var hasher = SHA256()
+        let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes, progress: { done in
             line.update { status(label: label, done: done, total: total, elapsed: line.elapsed) }
-        }
+        }, observe: { hasher.update(bufferPointer: $0) })
         line.clear()
-        return report
+        return (report, DigestFile.status(for: path, actual: DigestFile.hex(hasher.finalize())))
     }
 
     static func status(label: String, done: Int64, total: Int64, elapsed: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import KGAge
 import KGClient
 import KGFormat
 
@@ -16,6 +17,8 @@ struct BackupDownload {
     let request: [String: String]
     /// A directory to save into (server's file name), or an explicit file path.
     let destination: OutputTarget
+    /// Encrypts the file as it arrives (age); the integrity check reads the bytes before encryption.
+    var encryptor: AgeEncryptor? = nil
 
     struct Outcome {
         let path: String
@@ -47,7 +50,7 @@ struct BackupDownload {
                 onResponseHead: { _, headers in
                     jobID = headers["x-job-id"]
                     let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
-                    output = try destination.partialFile(serverName: serverName)
+                    output = try destination.partialFile(serverName: serverName + (encryptor == nil ? "" : ".age"))
                     if let jobID {
                         let f = JobFollower(client: eventsClient, jobID: jobID)
                         f.start()
@@ -55,7 +58,11 @@ struct BackupDownload {
                     }
                 },
                 onData: { chunk in
-                    try output?.write(chunk)
+                    if let encryptor, let output {
+                        try encryptor.encrypt(chunk) { try output.write($0) }
+                    } else {
+                        try output?.write(chunk)
+                    }
                     checker.feed(chunk)
                 },
                 onProgress: { bytes, _ in
@@ -85,6 +92,9 @@ struct BackupDownload {
         guard report.valid else {
             output.discard()
             throw CLIError("the downloaded backup failed its integrity check; it was not saved:\n" + report.renderText())
+        }
+        if let encryptor {
+            try encryptor.finish { try output.write($0) }
         }
         let path = try output.commit()
         return Outcome(path: path, bytes: received, jobID: jobID, report: report, seconds: line.elapsed)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A download in progress: written to `<final>.<random>.partial` (its own file,
@@ -5,6 +6,8 @@ import Foundation
 /// final name only when complete and checked, removed on failure. What a
 /// taken final name does is the caller's choice (``OnTaken``); without
 /// `.replace` the move is a `link`, which fails rather than replaces.
+/// The bytes are hashed as they are written: the saved file gets its
+/// `<name>.sha256` (``DigestFile``) from the same pass.
 final class PartialFile {
     enum OnTaken {
         /// `name-2.json`, `name-3.json`, …: for names the server chose.
@@ -20,6 +23,9 @@ final class PartialFile {
     private let onTaken: OnTaken
     private var fd: Int32
     private var committed = false
+    private var hasher = SHA256()
+    /// The SHA-256 of the bytes written, hex, once committed.
+    private(set) var digest: String?
 
     init(final: String, onTaken: OnTaken) throws {
         finalPath = final
@@ -37,6 +43,7 @@ final class PartialFile {
     }
 
     func write(_ chunk: UnsafeRawBufferPointer) throws {
+        hasher.update(bufferPointer: chunk)
         var offset = 0
         while offset < chunk.count {
             let n = Foundation.write(fd, chunk.baseAddress! + offset, chunk.count - offset)
@@ -54,8 +61,23 @@ final class PartialFile {
         unlink(partialPath)
     }
 
-    /// Syncs, closes and renames to a free final name; returns it.
+    /// Syncs, closes and renames to a free final name, then writes its
+    /// `<name>.sha256` beside it; returns the name.
     func commit() throws -> String {
+        let path = try move()
+        let hex = DigestFile.hex(hasher.finalize())
+        digest = hex
+        do {
+            try DigestFile.write(hex: hex, for: path)
+        } catch {
+            // The backup itself is whole and saved: say what is missing, do not fail it.
+            Terminal.error("warning: \(error); \(path) was saved without its digest file "
+                + "(`sha256sum \(path) > \(DigestFile.path(for: path))` makes one)")
+        }
+        return path
+    }
+
+    private func move() throws -> String {
         fsync(fd)
         close(fd)
         fd = -1
@@ -88,9 +110,10 @@ final class PartialFile {
         return target
     }
 
-    /// `full_backup_X.json` → `full_backup_X-2.json` (keeps `.json` / `.json.gz`).
+    /// `full_backup_X.json` → `full_backup_X-2.json` (keeps `.json` / `.json.gz` / `.json.zst`).
     static func suffixed(_ path: String, _ n: Int) -> String {
-        for ext in [".json.gz", ".json"] where path.hasSuffix(ext) {
+        if path.hasSuffix(".age") { return suffixed(String(path.dropLast(4)), n) + ".age" }
+        for ext in [".json.gz", ".json.zst", ".json"] where path.hasSuffix(ext) {
             return String(path.dropLast(ext.count)) + "-\(n)" + ext
         }
         return path + "-\(n)"

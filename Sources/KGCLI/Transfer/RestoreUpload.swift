@@ -8,16 +8,18 @@ import KGFormat
 /// says what happened and that nothing was changed.
 struct RestoreUpload {
     let client: HTTPClient
-    /// The local file, plain or gzip.
+    /// The local file, plain, gzip or zstd (by its first bytes).
     let path: String
     let bytes: Int64
-    let gzip: Bool
+    let compressed: Bool
     let mode: RestoreMode
     let dryRun: Bool
     let externalDeps: ExternalDepsStrategy
     var checkpoint: Bool? = nil
     var keepCheckpoint = false
     var noWait = false
+    /// The file's bytes decrypted while sending (an age file), instead of the file itself.
+    var source: UploadSource? = nil
 
     var fields: [(name: String, value: String)] {
         var fields = [("mode", mode.rawValue), ("dry_run", dryRun ? "true" : "false"), ("external_deps", externalDeps.rawValue)]
@@ -36,15 +38,25 @@ struct RestoreUpload {
         line.update(force: true) { UploadStatus.line(sent: 0, total: bytes, elapsed: 0) }
         let response: HTTPResponse
         do {
-            response = try client.uploadMultipart(
-                path: noWait ? "/admin/restore?no_wait=true" : "/admin/restore", fields: fields, fileField: "file", filePath: path,
-                fileName: (path as NSString).lastPathComponent,
-                contentType: gzip ? "application/gzip" : "application/json",
-                onProgress: { s, t in
-                    sent = s
-                    total = t
-                    line.update(force: s == t) { UploadStatus.line(sent: s, total: t, elapsed: line.elapsed) }
-                })
+            let progress: (Int64, Int64) -> Void = { s, t in
+                sent = s
+                total = t
+                line.update(force: s == t) { UploadStatus.line(sent: s, total: t, elapsed: line.elapsed) }
+            }
+            let route = noWait ? "/admin/restore?no_wait=true" : "/admin/restore"
+            if let source {
+                // Decrypted in memory as it is sent: nothing decrypted touches the disk.
+                let name = (path as NSString).lastPathComponent
+                response = try client.uploadMultipart(
+                    path: route, fields: fields, fileField: "file", source: source,
+                    fileName: name.hasSuffix(".age") ? String(name.dropLast(4)) : name,
+                    contentType: "application/octet-stream", onProgress: progress)
+            } else {
+                response = try client.uploadMultipart(
+                    path: route, fields: fields, fileField: "file", filePath: path,
+                    fileName: (path as NSString).lastPathComponent,
+                    contentType: Self.contentType(path), onProgress: progress)
+            }
         } catch let error as HTTPClientError {
             line.clear()
             let bodySent = total > 0 && sent >= total
@@ -82,11 +94,20 @@ struct RestoreUpload {
         case 409:
             throw CLIError("the gateway refused the restore: \(message ?? "conflict (409)"). Nothing was changed.")
         case 413:
-            throw CLIError(RestoreMessages.tooLarge(bytes: bytes, gzip: gzip, gatewayMessage: message))
+            throw CLIError(RestoreMessages.tooLarge(bytes: bytes, gzip: compressed, gatewayMessage: message))
         default:
             let error = CLIError.from(.http(status: response.status, message: message ?? "", body: response.body))
             if error.exitCode == 4 { throw error }
             throw CLIError(error.message + ". Nothing was changed.", exitCode: error.exitCode)
+        }
+    }
+
+    /// The part's content type, from the file's first bytes (the gateway goes by the bytes too).
+    static func contentType(_ path: String) -> String {
+        switch ContentDecoder.encoding(ofFileAt: path) {
+        case .gzip: return "application/gzip"
+        case .zstd: return "application/zstd"
+        case .identity, .undetermined: return "application/json"
         }
     }
 }

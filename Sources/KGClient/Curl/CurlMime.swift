@@ -29,6 +29,26 @@ final class CurlMime {
         try check(curl_mime_type(part, contentType), "content type \(contentType)")
     }
 
+    /// A file part whose bytes come from `source` while sending (nothing on disk):
+    /// `size` bytes exactly, read on demand.
+    func addStream(name: String, source: UploadSource, fileName: String, contentType: String) throws(HTTPClientError) {
+        let part = try addPart(name: name)
+        let context = Unmanaged.passRetained(source).toOpaque()
+        let read: curl_read_callback = { buffer, size, count, context in
+            guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+            let source = Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue()
+            return source.fill(UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+        }
+        let free: curl_free_callback = { context in
+            if let context { Unmanaged<UploadSource>.fromOpaque(context).release() }
+        }
+        let code = curl_mime_data_cb(part, curl_off_t(source.size), read, nil, free, context)
+        if code != CURLE_OK { Unmanaged<UploadSource>.fromOpaque(context).release() }
+        try check(code, "streamed file \(fileName)")
+        try check(curl_mime_filename(part, fileName), "file name \(fileName)")
+        try check(curl_mime_type(part, contentType), "content type \(contentType)")
+    }
+
     private func addPart(name: String) throws(HTTPClientError) -> OpaquePointer {
         guard let part = curl_mime_addpart(pointer) else {
             throw .invalidRequest("could not build the multipart body (out of memory?)")

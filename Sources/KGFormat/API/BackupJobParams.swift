@@ -2,7 +2,7 @@
 public struct BackupJobParams: Codable, Sendable, Equatable {
     public var backupType: BackupType
     public var ontologyName: String?
-    /// `none` or `gzip`.
+    /// `none`, `gzip` or `zstd` (``BackupCompression``).
     public var compression: String
     /// The name the client saves the file under (Content-Disposition).
     public var fileName: String

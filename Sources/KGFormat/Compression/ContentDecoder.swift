@@ -1,11 +1,13 @@
 import CZlib
+import CZstd
+import Foundation
 
 /// Turns the bytes of a backup file into the bytes of its JSON document,
-/// whether or not the file is gzip-compressed.
+/// whether it is plain, gzip- or zstd-compressed.
 ///
-/// gzip is recognised by content (the magic bytes `1f 8b` at the very start),
-/// never by file name. Concatenated gzip members are decoded one after another,
-/// as `gunzip` does. Output is handed out in pieces of at most 64 KiB, so a
+/// The compression is recognised by content (the magic bytes `1f 8b` for gzip,
+/// `28 b5 2f fd` for zstd, at the very start), never by file name. Concatenated
+/// gzip members (zstd frames) are decoded one after another, as `gunzip` (`zstd -d`) does. Output is handed out in pieces of at most 64 KiB, so a
 /// small file that inflates to gigabytes never needs that memory.
 ///
 /// ```swift
@@ -18,24 +20,39 @@ import CZlib
 public final class ContentDecoder {
     /// What the decoder found the content to be.
     public enum Encoding: Sendable, Equatable {
-        /// Fewer than two bytes seen so far.
+        /// Too few bytes seen so far to tell.
         case undetermined
         case identity
         case gzip
+        case zstd
     }
 
-    /// The most bytes gzip content may inflate to; `nil` for no limit.
+    public static let gzipMagic: [UInt8] = [0x1f, 0x8b]
+    public static let zstdMagic: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd]
+
+    /// What a file's first bytes say it is (`.identity` for a file too short to tell or unreadable).
+    public static func encoding(ofFileAt path: String) -> Encoding {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return .identity }
+        defer { try? handle.close() }
+        let head = [UInt8]((try? handle.read(upToCount: zstdMagic.count)) ?? Data())
+        return detect(head) ?? .identity
+    }
+
+    /// The most bytes compressed content may inflate to; `nil` for no limit.
     /// Plain (uncompressed) content is not counted against it.
     public let maxDecompressedBytes: Int?
-    /// What the content turned out to be, once two bytes have been seen.
+    /// What the content turned out to be, once enough bytes have been seen.
     public private(set) var encoding: Encoding = .undetermined
     /// Bytes handed to the sink so far.
     public private(set) var decodedByteCount: Int = 0
     /// Bytes received so far.
     public private(set) var encodedByteCount: Int = 0
 
-    private var pending: [UInt8] = []  // the first byte, while we wait for the second
+    private var pending: [UInt8] = []  // the first bytes, while they may still start a magic number
     private var stream: ZStream?
+    private var zstdStream: OpaquePointer?
+    /// libzstd's last hint: 0 when a frame has just ended (nothing owed).
+    private var zstdOwed = 0
     private var memberInProgress = false  // inside a gzip member that has not ended yet
     private var completedMembers = 0
     private var failed: CompressionError?
@@ -48,6 +65,7 @@ public final class ContentDecoder {
 
     deinit {
         if let stream { inflateEnd(stream.pointer) }
+        if let zstdStream { ZSTD_freeDStream(zstdStream) }
     }
 
     /// Decodes `chunk`, passing each piece of output to `sink` before
@@ -57,22 +75,32 @@ public final class ContentDecoder {
         encodedByteCount += chunk.count
         guard !chunk.isEmpty else { return }
         switch encoding {
-        case .identity, .gzip:
+        case .identity, .gzip, .zstd:
             try dispatch(chunk, sink)
         case .undetermined:
-            guard pending.count + chunk.count >= 2 else {
-                pending.append(contentsOf: chunk)
+            // The head: the bytes held back and as many of this chunk as a magic number is long.
+            let head = pending + chunk.prefix(Self.zstdMagic.count - pending.count)
+            if let decided = Self.detect(head) {
+                encoding = decided
+            } else {
+                pending = head
                 return
             }
-            let first = pending.first ?? chunk[0]
-            let second = pending.count == 1 ? chunk[0] : chunk[1]
-            encoding = (first == 0x1f && second == 0x8b) ? .gzip : .identity
-            // A byte held back from an earlier chunk goes first.
+            // The bytes held back from earlier chunks go first.
             let held = pending
             pending = []
             try held.withUnsafeBytes { try dispatch($0, sink) }
             try dispatch(chunk, sink)
         }
+    }
+
+    /// What `head` (the first bytes) says the content is; nil while it may still start a magic number.
+    public static func detect(_ head: [UInt8]) -> Encoding? {
+        for (magic, encoding) in [(gzipMagic, Encoding.gzip), (zstdMagic, Encoding.zstd)] {
+            if head.starts(with: magic) { return encoding }
+            if head.count < magic.count && magic.starts(with: head) { return nil }
+        }
+        return .identity
     }
 
     /// Decodes `chunk` and returns the output (convenient for small inputs;
@@ -90,7 +118,7 @@ public final class ContentDecoder {
         if let failed { throw failed }
         switch encoding {
         case .undetermined:
-            // One byte (or none) cannot be gzip; pass it on as it is.
+            // Fewer bytes than a magic number cannot be compressed; pass them on as they are.
             encoding = .identity
             let head = pending
             pending = []
@@ -99,6 +127,8 @@ public final class ContentDecoder {
             break
         case .gzip:
             if memberInProgress { throw fail(.truncated) }
+        case .zstd:
+            if zstdOwed != 0 { throw fail(.zstdTruncated) }
         }
     }
 
@@ -113,6 +143,8 @@ public final class ContentDecoder {
         guard !bytes.isEmpty else { return }
         if encoding == .gzip {
             try inflate(bytes, sink)
+        } else if encoding == .zstd {
+            try decompressZstd(bytes, sink)
         } else {
             try emit(bytes, sink)
         }
@@ -188,6 +220,39 @@ public final class ContentDecoder {
                 default:
                     throw fail(.zlib(code: rc, message: stream?.errorMessage ?? "inflate failed"))
                 }
+            }
+        }
+    }
+
+    private func decompressZstd(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let context: OpaquePointer
+        if let zstdStream {
+            context = zstdStream
+        } else {
+            guard let created = ZSTD_createDStream() else { throw fail(.zstd("ZSTD_createDStream failed (out of memory)")) }
+            // Windows up to 2 GiB (zstd --long=31), not more: a hostile frame cannot ask for more memory.
+            ZSTD_DCtx_setParameter(created, ZSTD_d_windowLogMax, 31)
+            zstdStream = created
+            context = created
+        }
+        var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        try output.withUnsafeMutableBytes { out in
+            while true {
+                var target = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
+                let rc = ZSTD_decompressStream(context, &target, &source)
+                if ZSTD_isError(rc) != 0 {
+                    throw fail(.zstd(String(cString: ZSTD_getErrorName(rc))))
+                }
+                zstdOwed = rc
+                if target.pos > 0 {
+                    if let limit = maxDecompressedBytes, decodedByteCount + target.pos > limit {
+                        throw fail(.tooLarge(limit: limit))
+                    }
+                    try emit(UnsafeRawBufferPointer(rebasing: out[0..<target.pos]), sink)
+                }
+                // Done with this chunk once all input is taken and the output buffer was not filled
+                // (a full buffer may mean more output is waiting inside).
+                if source.pos == source.size && target.pos < target.size { break }
             }
         }
     }

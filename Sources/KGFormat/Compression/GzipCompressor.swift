@@ -9,7 +9,7 @@ import CZlib
 /// ```
 ///
 /// Not thread-safe: use one compressor per stream.
-public final class GzipCompressor {
+public final class GzipCompressor: StreamCompressor {
     private let stream = ZStream()
     private var output = [UInt8](repeating: 0, count: 64 * 1024)
     private var finished = false
@@ -44,6 +44,13 @@ public final class GzipCompressor {
     /// Compresses raw bytes, handing each piece of output to `sink`.
     public func compress(_ chunk: UnsafeRawBufferPointer, into sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         try run(chunk, flush: Z_NO_FLUSH, sink: sink)
+    }
+
+    /// Ends the stream, handing the rest of the output (gzip trailer included) to `sink`.
+    public func finish(into sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        guard !finished else { return }
+        finished = true
+        try run(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH, sink: sink)
     }
 
     /// Ends the stream and returns the rest of the output, gzip trailer included.

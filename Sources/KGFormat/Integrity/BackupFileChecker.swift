@@ -20,16 +20,19 @@ public enum BackupFileChecker {
     /// Reads the file at `path` in 1 MiB chunks through an ``IntegrityChecker``
     /// (its id checks spill past `idMemoryBytes` to a temp file in `tempDirectory`,
     /// default `TMPDIR` or `/tmp`: see ``IDLedger``). `progress` is told the bytes
-    /// read so far (of the file as stored), after each chunk.
+    /// read so far (of the file as stored), after each chunk;
+    /// `observe` sees each chunk of the file as stored (a digest of the same pass).
     public static func check(path: String, maxDecompressedBytes: Int? = nil,
                              limits: BackupReaderLimits = BackupReaderLimits(),
                              idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes,
-                             tempDirectory: String? = nil, progress: ((Int64) -> Void)? = nil) -> IntegrityReport
+                             tempDirectory: String? = nil, progress: ((Int64) -> Void)? = nil,
+                             observe: ((UnsafeRawBufferPointer) -> Void)? = nil) -> IntegrityReport
     {
         let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idMemoryBytes,
                                        tempDirectory: tempDirectory)
         var done: Int64 = 0
         if let problem = read(path, into: { bytes in
+            observe?(bytes)
             checker.feed(bytes)
             done += Int64(bytes.count)
             progress?(done)

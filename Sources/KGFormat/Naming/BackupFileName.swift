@@ -1,17 +1,22 @@
 import Foundation
 
 /// Backup file names per the contract: `full_backup_YYYYMMDD_HHMMSS.json` and
-/// `<ontology>_backup_YYYYMMDD_HHMMSS.json` (UTC), `.gz` appended when compressed.
+/// `<ontology>_backup_YYYYMMDD_HHMMSS.json` (UTC), `.gz` or `.zst` appended when compressed.
 public enum BackupFileName {
     /// The file name for a backup taken at `date`.
     public static func make(type: BackupType, ontology: String?, date: Date, gzip: Bool) -> String {
+        make(type: type, ontology: ontology, date: date, compression: gzip ? .gzip : .none)
+    }
+
+    /// The file name for a backup taken at `date`, compressed by `compression`.
+    public static func make(type: BackupType, ontology: String?, date: Date, compression: BackupCompression) -> String {
         let stamp = timestamp(date)
         let base: String
         switch type {
         case .full: base = "full_backup_\(stamp).json"
         case .ontology: base = "\(safeComponent(ontology ?? "ontology"))_backup_\(stamp).json"
         }
-        return gzip ? base + ".gz" : base
+        return base + compression.fileSuffix
     }
 
     /// `YYYYMMDD_HHMMSS` in UTC.

@@ -18,6 +18,9 @@ public struct BackupHeader: Sendable, Equatable {
     /// Whether `data` began within the bytes read (the metadata before it is then complete).
     public var sawData: Bool
 
+    /// Nothing known (an encrypted file read without its key).
+    public static let unknown = BackupHeader(type: nil, ontology: nil, schemaVersion: nil, timestamp: nil, producer: nil, sawData: false)
+
     /// Reads at most `limit` bytes of the file (compressed bytes for gzip); nil when
     /// they do not start a JSON object with a `version` or `type` before `data`.
     public static func peek(path: String, limit: Int = 1 << 20) -> BackupHeader? {
@@ -64,13 +67,13 @@ public struct BackupHeader: Sendable, Equatable {
 
     /// Whether a plain (not compressed) file ends as a JSON document does: its
     /// last byte other than white space is `}`. A cheap sign that a file was not
-    /// cut short; `kg admin verify` is the real check. Nil for gzip (its end says
-    /// nothing without decompressing all of it).
+    /// cut short; `kg admin verify` is the real check. Nil for gzip and zstd (the
+    /// end says nothing without decompressing all of it).
     public static func plainFileEndsWhole(path: String) -> Bool? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 2)) ?? Data()
-        if head.count == 2 && head[head.startIndex] == 0x1f && head[head.startIndex + 1] == 0x8b { return nil }
+        let head = [UInt8]((try? handle.read(upToCount: ContentDecoder.zstdMagic.count)) ?? Data())
+        if let encoding = ContentDecoder.detect(head), encoding != .identity { return nil }
         guard let size = try? handle.seekToEnd(), size > 0 else { return false }
         let tail = UInt64(min(4096, size))
         try? handle.seek(toOffset: size - tail)

@@ -24,12 +24,12 @@ struct BackupRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/backup") { request, context -> Response in
-            let (user, id, params, gzip) = try await audit.refusals(context, action: "backup") {
+            let (user, id, params, compression) = try await audit.refusals(context, action: "backup") {
                 try await accept(request, context)
             }
             let detail = params.backupType == .ontology ? "ontology \(params.ontologyName ?? "")" : "full"
             await audit.record(context, actor: user.username, action: "backup", target: id,
-                               outcome: AuditLog.Outcome.accepted, detail: detail + (gzip ? ", gzip" : ""))
+                               outcome: AuditLog.Outcome.accepted, detail: detail + (compression == .none ? "" : ", \(compression.rawValue)"))
             // Every line about this job carries who and which job.
             var logger = self.logger
             logger[metadataKey: "job_id"] = "\(id)"
@@ -41,7 +41,7 @@ struct BackupRoutes {
             return Response(
                 status: .ok,
                 headers: [
-                    .contentType: gzip ? "application/gzip" : "application/json",
+                    .contentType: compression.contentType,
                     .contentDisposition: ContentDisposition.attachment(filename: params.fileName),
                     HTTPField.Name("X-Job-Id")!: id,
                     .cacheControl: "no-store",
@@ -52,15 +52,14 @@ struct BackupRoutes {
 
     /// Checks the request and queues the job; every refusal throws (and is audited by the caller).
     private func accept(_ request: Request, _ context: GatewayRequestContext) async throws
-        -> (AuthenticatedUser, String, BackupJobParams, Bool) {
+        -> (AuthenticatedUser, String, BackupJobParams, BackupCompression) {
         let user = try context.requireAdmin()
         let body = try await JSON.decode(BackupRequest.self, from: request)
         guard let type = BackupType(rawValue: body.backup_type) else {
             throw APIError.badRequest("unknown backup_type \"\(body.backup_type)\"", detail: "use \"full\" or \"ontology\"")
         }
-        let compression = body.compression ?? "none"
-        guard compression == "none" || compression == "gzip" else {
-            throw APIError.badRequest("unknown compression \"\(compression)\"", detail: "use \"none\" or \"gzip\"")
+        guard let compression = BackupCompression(rawValue: body.compression ?? "none") else {
+            throw APIError.badRequest("unknown compression \"\(body.compression ?? "")\"", detail: "use \"none\", \"gzip\" or \"zstd\"")
         }
         var ontology: String?
         if type == .ontology {
@@ -80,13 +79,12 @@ struct BackupRoutes {
 
         let jobID = UUID()
         let id = jobID.uuidString.lowercased()
-        let gzip = compression == "gzip"
         let params = BackupJobParams(
-            backupType: type, ontologyName: ontology, compression: compression,
-            fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), gzip: gzip),
-            tempFile: storage.backupPath(jobID: jobID, gzip: gzip))
+            backupType: type, ontologyName: ontology, compression: compression.rawValue,
+            fileName: BackupFileName.make(type: type, ontology: ontology, date: Date(), compression: compression),
+            tempFile: storage.backupPath(jobID: jobID, compression: compression))
         try await jobs.submit(jobID: id, type: "backup", username: user.username, params: params, tempFile: params.tempFile)
-        return (user, id, params, gzip)
+        return (user, id, params, compression)
     }
 }
 

@@ -8,7 +8,7 @@ struct BackupFile {
 
     init(path: String) throws {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
-        if data.starts(with: [0x1F, 0x8B]) {
+        if data.starts(with: ContentDecoder.gzipMagic) || data.starts(with: ContentDecoder.zstdMagic) {
             let decoder = ContentDecoder()
             data = Data(try decoder.decode(Array(data)) + (try decoder.finish()))
         }

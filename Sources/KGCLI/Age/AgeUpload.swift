@@ -1,0 +1,34 @@
+import Foundation
+import KGAge
+import KGClient
+
+/// An age file's plaintext for an upload, decrypted from the file as libcurl
+/// asks for bytes (a chunk or two in memory; nothing decrypted on disk).
+enum AgeUpload {
+    static func source(path: String, key: AgeDecryptor.Key, size: Int64) throws -> UploadSource {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
+        let decryptor = AgeDecryptor(key: key)
+        var pending: [UInt8] = []
+        var offset = 0
+        var ended = false
+        return UploadSource(size: size) { buffer in
+            while offset == pending.count && !ended {
+                pending.removeAll(keepingCapacity: true)
+                offset = 0
+                if let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
+                    try data.withUnsafeBytes { try decryptor.decrypt($0) { pending.append(contentsOf: $0) } }
+                } else {
+                    try decryptor.finish { pending.append(contentsOf: $0) }
+                    ended = true
+                    try? handle.close()
+                }
+            }
+            let n = min(buffer.count, pending.count - offset)
+            if n > 0 {
+                pending.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+                offset += n
+            }
+            return n
+        }
+    }
+}
