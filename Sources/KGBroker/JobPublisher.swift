@@ -18,6 +18,8 @@ public final class JobPublisher: @unchecked Sendable {
     // Thread-safety: `connection`, `backoff` and `nextAttempt` are only touched on `thread`;
     // `connected` is guarded by `lock`.
     public let url: AMQPURL
+    /// The nodes this publisher may connect to, and the one it is connected to.
+    public let nodes: BrokerNodes
     public let exchange: String
     public let routingKey: String
     /// How long one `publish` may take, reconnects included.
@@ -35,11 +37,22 @@ public final class JobPublisher: @unchecked Sendable {
     /// - Parameters:
     ///   - deadline: bound for one publish including reconnects (default 5 s).
     ///   - prepare: run after every (re)connect, before publishing — e.g. `topology.declare`.
-    public init(
+    public convenience init(
         url: AMQPURL, exchange: String, routingKey: String, deadline: Double = 5, heartbeatSeconds: Int = 30,
         connectTimeout: Double = 2, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
     ) {
-        self.url = url
+        self.init(nodes: BrokerNodes(url), exchange: exchange, routingKey: routingKey, deadline: deadline,
+                  heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout, backoff: backoff, log: log)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after losing one, the publisher connects to
+    ///   another and enables confirms again there.
+    public init(
+        nodes: BrokerNodes, exchange: String, routingKey: String, deadline: Double = 5, heartbeatSeconds: Int = 30,
+        connectTimeout: Double = 2, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
+    ) {
+        self.url = nodes.urls[0]
+        self.nodes = nodes
         self.exchange = exchange
         self.routingKey = routingKey
         self.deadline = deadline
@@ -59,8 +72,16 @@ public final class JobPublisher: @unchecked Sendable {
         url: AMQPURL, topology: JobTopology, deadline: Double = 5, heartbeatSeconds: Int = 30,
         log: @escaping BrokerLog = { _ in }
     ) {
+        self.init(nodes: BrokerNodes(url), topology: topology, deadline: deadline, heartbeatSeconds: heartbeatSeconds, log: log)
+    }
+
+    /// Publishes to the topology's job exchange, through any of `nodes`.
+    public convenience init(
+        nodes: BrokerNodes, topology: JobTopology, deadline: Double = 5, heartbeatSeconds: Int = 30,
+        log: @escaping BrokerLog = { _ in }
+    ) {
         self.init(
-            url: url, exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, deadline: deadline,
+            nodes: nodes, exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, deadline: deadline,
             heartbeatSeconds: heartbeatSeconds, log: log)
     }
 
@@ -95,7 +116,7 @@ public final class JobPublisher: @unchecked Sendable {
         while true {
             let remaining = deadline - monotonicNow()
             guard remaining > 0 else {
-                throw BrokerError.unreachable(url.description, "no confirmed publish within \(self.deadline) s (\(lastProblem))")
+                throw BrokerError.unreachable(nodes.description, "no confirmed publish within \(self.deadline) s (\(lastProblem))")
             }
             guard let connection = connectIfDue(deadline: deadline) else {
                 lastProblem = lastConnectProblem ?? lastProblem
@@ -131,13 +152,16 @@ public final class JobPublisher: @unchecked Sendable {
         guard monotonicNow() >= nextAttempt else { return nil }
         do {
             let timeout = min(connectTimeout, max(0.05, deadline - monotonicNow()))
-            let connection = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: timeout)
-            try connection.enablePublisherConfirms()
+            let connection = try nodes.connect { url in
+                let connection = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: timeout)
+                try connection.enablePublisherConfirms()
+                return connection
+            }
             self.connection = connection
             backoff.reset()
             lastConnectProblem = nil
             setConnected(true)
-            log("job publisher connected to \(url)")
+            log("job publisher connected to \(connection.url)")
             return connection
         } catch {
             let delay = backoff.next()
@@ -163,6 +187,7 @@ public final class JobPublisher: @unchecked Sendable {
     private func drop() {
         connection?.close()
         connection = nil
+        nodes.disconnected()
         setConnected(false)
     }
 
