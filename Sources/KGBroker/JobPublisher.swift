@@ -97,7 +97,8 @@ public final class JobPublisher: @unchecked Sendable {
     /// Publishes one job and returns once the broker confirmed it.
     ///
     /// - Throws: `unreachable` when no confirmed publish succeeded within `deadline`;
-    ///   `publishRejected` when the broker nacked it or could not route it (no queue bound).
+    ///   `publishRejected` when the broker could not route it (no queue bound). A nacked
+    ///   message is published again until the deadline.
     public func publish(job body: [UInt8], messageId: String, headers: [String: String] = [:]) async throws {
         let deadline = monotonicNow() + self.deadline
         try await thread.run { [self] in
@@ -138,12 +139,24 @@ public final class JobPublisher: @unchecked Sendable {
                     log("job publish: connection lost (\(why)); reconnecting")
                     continue
                 }
+                if case .publishNacked(let why) = error {
+                    // A quorum queue nacks while it elects a new leader (its node was lost):
+                    // the message was not taken, so publish it again until the deadline. Should
+                    // the broker have kept it after all, the job row dedupes the second copy.
+                    lastProblem = "\(why); does the job queue have a leader (a majority of the cluster)?"
+                    log("job publish: \(why); publishing again")
+                    let pause = min(nackPause, deadline - monotonicNow())
+                    if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+                    continue
+                }
                 throw error
             }
         }
     }
 
     private var lastConnectProblem: String?
+    /// Pause before publishing a nacked message again.
+    private let nackPause = 0.25
 
     /// The open connection, or a new one if an attempt is due now; nil otherwise.
     private func connectIfDue(deadline: Double = .infinity) -> AMQPConnection? {

@@ -218,6 +218,24 @@ final class ClusterTests: XCTestCase {
         try stack.waitUntil(10, "temp storage to be empty") { stack.tempFiles().isEmpty }
     }
 
+    /// The load test (5 users, 20 backups and 5 restores, 2 gateways, 2 workers) on the cluster,
+    /// with the node that leads the job queue killed (-9) while jobs run: publishes in flight are
+    /// nacked until a new leader is elected, and must be published again, not failed.
+    func testTheLoadTestPassesWithANodeKilledInTheMiddle() throws {
+        try XCTSkipUnless(longTestsEnabled, "set KG_CLUSTER_TESTS=1 (make cluster) to run the long cluster tests")
+        let cluster = try LocalCluster(nodes: 3)
+        self.cluster = cluster
+        var killed: Int?
+        try LoadTests.runLoad(environment: ["KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum",
+                                            "KG_BROKER_HEARTBEAT": "2"]) { stack in
+            let leader = try cluster.leader(of: JobTopology(prefix: stack.prefix).jobQueue)
+            try cluster.kill(leader)
+            killed = leader
+        }
+        XCTAssertNotNil(killed, "the leader's node was killed while jobs ran")
+        print("cluster load: killed node \(killed ?? 0), the job queue's leader")
+    }
+
     /// Ready messages of the job queue, asked of any live node.
     private func queuedMessages(_ stack: TestStack, _ cluster: LocalCluster) throws -> Int {
         let urls = try cluster.urls.split(separator: ",").map { try AMQPURL(String($0)) }

@@ -320,7 +320,10 @@ final class DeployKitTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(amqpPassword.count, 24)
         let users = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/rabbitmq-users.json"))) as? [String: Any])
         let user = try XCTUnwrap((users["users"] as? [[String: Any]])?.first)
-        let url = try AMQPURL(try composeEnvironment("worker")["KG_AMQP_URL"] ?? "")
+        // Every node's URL names the user the users file creates (the cluster shares its users).
+        let urls = try BrokerNodes.parse(try composeEnvironment("worker")["KG_AMQP_URLS"] ?? "")
+        XCTAssertEqual(Set(urls.map(\.user)).count, 1)
+        let url = urls[0]
         XCTAssertEqual(user["name"] as? String, url.user)
         XCTAssertEqual(user["password"] as? String, amqpPassword)
         XCTAssertEqual((users["permissions"] as? [[String: Any]])?.first?["vhost"] as? String, url.vhost)

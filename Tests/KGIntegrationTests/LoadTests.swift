@@ -29,11 +29,18 @@ final class LoadTests: XCTestCase {
     }
 
     func testManyUsersBackupsAndRestoresAtOnce() throws {
+        try Self.runLoad()
+    }
+
+    /// The load, on the stack's usual broker or (ClusterTests) on a cluster given by
+    /// `environment`; `midLoad` runs once, as soon as the first job runs (a node is killed there).
+    static func runLoad(environment: [String: String] = [:], midLoad: ((TestStack) throws -> Void)? = nil) throws {
         // The second gateway starts once the first is ready: two gateways starting together
         // against a database without users both try to create the first admin, and the
         // loser exits (GatewayService.bootstrapAdmin: count, then INSERT, no conflict handling).
         // Each user submits 5 jobs at once: above the default max_jobs_per_user (4).
-        let stack = try TestStack(workers: 2, gateways: 1, environment: ["KG_MAX_JOBS_PER_USER": "10"])
+        let stack = try TestStack(workers: 2, gateways: 1,
+                                  environment: ["KG_MAX_JOBS_PER_USER": "10"].merging(environment) { _, new in new })
         defer { stack.stop() }
         try stack.startGateway()
         try stack.waitReady()
@@ -120,10 +127,15 @@ final class LoadTests: XCTestCase {
 
         // Wait for every CLI, sampling how many jobs run at once.
         var sampledMaxRunning = 0
+        var pendingMidLoad = midLoad
         let deadline = Date().addingTimeInterval(240)
         while clients.contains(where: { $0.process.isRunning }) && Date() < deadline {
             let running = Int(try monitor.query("SELECT count(*) AS n FROM kg_api.jobs WHERE status = 'running'").first("n") ?? "0") ?? 0
             sampledMaxRunning = max(sampledMaxRunning, running)
+            if running > 0, let hook = pendingMidLoad {
+                pendingMidLoad = nil
+                try hook(stack)
+            }
             usleep(50_000)
         }
         let timedOut = clients.filter { $0.process.isRunning }
@@ -257,7 +269,7 @@ final class LoadTests: XCTestCase {
     }
 
     /// The section counts `kg admin verify --json` reports for a file.
-    private func counts(_ stack: TestStack, _ path: String) throws -> [String: Int] {
+    private static func counts(_ stack: TestStack, _ path: String) throws -> [String: Int] {
         let r = try stack.kg(["admin", "verify", path, "--json", "--offline"])
         XCTAssertEqual(r.exitCode, 0, r.summary)
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]

@@ -11,6 +11,7 @@
 #   cluster.sh start-node N   start node N again (after kill or stop-node)
 #   cluster.sh stop-node N    stop node N gracefully
 #   cluster.sh urls           print the AMQP URLs, comma-separated (KG_AMQP_URLS)
+#   cluster.sh leader QUEUE   print the number of the node that leads quorum queue QUEUE
 #   cluster.sh status
 #
 # Settings (environment): KG_CLUSTER_NODES (3), KG_CLUSTER_DIR, KG_CLUSTER_NAME (node names
@@ -204,6 +205,23 @@ stop() {
     log "cluster stopped"
 }
 
+leader() { # queue
+    local n name line
+    for ((n = 1; n <= NODES; n++)); do
+        port_open "$(amqp_port "$n")" || continue
+        line=$(ctl "$n" list_queues -q --no-table-headers name leader 2>/dev/null | awk -v q="$1" '$1 == q { print $2 }')
+        [ -n "$line" ] || continue
+        for ((name = 1; name <= NODES; name++)); do
+            if [ "$line" = "$(node_name "$name")" ]; then
+                echo "$name"
+                return 0
+            fi
+        done
+    done
+    log "no running node names a leader of queue $1"
+    return 1
+}
+
 urls() {
     local n out=()
     for ((n = 1; n <= NODES; n++)); do out+=("amqp://guest:guest@127.0.0.1:$(amqp_port "$n")/%2f"); done
@@ -229,9 +247,10 @@ kill) check_settings && kill_node "${2:?node number}" ;;
 start-node) check_settings && prepare && start_node "${2:?node number}" && wait_node "$2" 90 ;;
 stop-node) check_settings && stop_node "${2:?node number}" ;;
 urls) urls ;;
+leader) check_settings && leader "${2:?queue name}" ;;
 status) status ;;
 *)
-    echo "usage: $0 start|stop|kill N|start-node N|stop-node N|urls|status" >&2
+    echo "usage: $0 start|stop|kill N|start-node N|stop-node N|urls|leader QUEUE|status" >&2
     exit 2
     ;;
 esac

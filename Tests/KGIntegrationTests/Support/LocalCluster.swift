@@ -38,6 +38,15 @@ final class LocalCluster: @unchecked Sendable {
     /// The node (1-based) whose AMQP port is `port`.
     func node(port: Int) -> Int? { amqpPorts.firstIndex(of: port).map { $0 + 1 } }
 
+    /// The node (1-based) that leads quorum queue `queue` now.
+    func leader(of queue: String) throws -> Int {
+        let r = try runCommand("/bin/bash", [Self.script, "leader", queue], environment: environment, timeout: 60)
+        guard r.exitCode == 0, let n = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw StackError("cluster.sh leader \(queue) failed: \(r.summary)")
+        }
+        return n
+    }
+
     /// kill -9 of node `n`'s Erlang VM.
     func kill(_ n: Int) throws { try run("kill", String(n)) }
 
