@@ -144,7 +144,10 @@ public final class JobPublisher: @unchecked Sendable {
                     // the message was not taken, so publish it again until the deadline. Should
                     // the broker have kept it after all, the job row dedupes the second copy.
                     lastProblem = "\(why); does the job queue have a leader (a majority of the cluster)?"
-                    log("job publish: \(why); publishing again")
+                    log("job publish: \(why); publishing again on a new connection")
+                    // Measured on RabbitMQ 3.10: a channel whose queue leader died can go on
+                    // nacking every publish after a new leader was elected; a new channel works.
+                    drop()
                     let pause = min(nackPause, deadline - monotonicNow())
                     if pause > 0 { Thread.sleep(forTimeInterval: pause) }
                     continue

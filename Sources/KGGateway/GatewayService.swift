@@ -32,7 +32,11 @@ public enum GatewayService {
         try declareTopology(nodes: BrokerNodes(urls, start: firstNode), topology: topology, logger: logger)
         let brokerLogger = Logger(label: LogComponent.broker)
         let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
-        let publisher = JobPublisher(nodes: BrokerNodes(urls, start: firstNode), topology: topology, log: brokerLog)
+        // On a cluster a publish may wait for a new queue leader (its node died: publishes in
+        // flight are nacked after some seconds and go again): give it longer than one node needs.
+        // Without a majority the job is refused at once (BrokerJobQueue), not after this.
+        let publisher = JobPublisher(nodes: BrokerNodes(urls, start: firstNode), topology: topology,
+                                     deadline: urls.count > 1 ? 15 : 5, log: brokerLog)
         let hub = StatusHub()
         let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog) { key, body in
             hub.deliver(routingKey: key, body: body)
@@ -79,7 +83,7 @@ public enum GatewayService {
             do {
                 let connection = try nodes.connect { try AMQPConnection(url: $0, heartbeatSeconds: 0, connectTimeout: 2) }
                 defer { connection.close() }
-                try topology.declare(on: connection)
+                if let problem = try topology.declareTolerantly(on: connection) { logger.warning("\(problem)") }
                 return
             } catch {
                 if Date() > deadline { throw error }

@@ -55,7 +55,10 @@ public final class WorkerService: Service, @unchecked Sendable {
         let events = StatusPublisher(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
         let consumer = JobConsumer(nodes: BrokerNodes(urls, start: firstNode), queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
-                                   prepare: { try topology.declare(on: $0) }, log: brokerLog,
+                                   prepare: { connection in
+                                       // The job queue must be there; a dead-letter queue whose node is down must not stop the worker.
+                                       if let problem = try topology.declareTolerantly(on: connection) { brokerLog(problem) }
+                                   }, log: brokerLog,
                                    handler: { runner.handle($0) })
         consumer.start()
         self.consumer = consumer

@@ -225,13 +225,15 @@ final class ClusterTests: XCTestCase {
         try XCTSkipUnless(longTestsEnabled, "set KG_CLUSTER_TESTS=1 (make cluster) to run the long cluster tests")
         let cluster = try LocalCluster(nodes: 3)
         self.cluster = cluster
+        var leader = 0
         var killed: Int?
         try LoadTests.runLoad(environment: ["KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum",
-                                            "KG_BROKER_HEARTBEAT": "2"]) { stack in
-            let leader = try cluster.leader(of: JobTopology(prefix: stack.prefix).jobQueue)
-            try cluster.kill(leader)
-            killed = leader
-        }
+                                            "KG_BROKER_HEARTBEAT": "2"],
+                              prepare: { stack in leader = try cluster.leader(of: JobTopology(prefix: stack.prefix).jobQueue) },
+                              midLoad: { _ in
+                                  try cluster.kill(leader)
+                                  killed = leader
+                              })
         XCTAssertNotNil(killed, "the leader's node was killed while jobs ran")
         print("cluster load: killed node \(killed ?? 0), the job queue's leader")
     }

@@ -33,8 +33,10 @@ final class LoadTests: XCTestCase {
     }
 
     /// The load, on the stack's usual broker or (ClusterTests) on a cluster given by
-    /// `environment`; `midLoad` runs once, as soon as the first job runs (a node is killed there).
-    static func runLoad(environment: [String: String] = [:], midLoad: ((TestStack) throws -> Void)? = nil) throws {
+    /// `environment`; `prepare` runs once the stack is up, `midLoad` once every client has been
+    /// started (jobs are being submitted and run: a node is killed there).
+    static func runLoad(environment: [String: String] = [:], prepare: ((TestStack) throws -> Void)? = nil,
+                        midLoad: ((TestStack) throws -> Void)? = nil) throws {
         // The second gateway starts once the first is ready: two gateways starting together
         // against a database without users both try to create the first admin, and the
         // loser exits (GatewayService.bootstrapAdmin: count, then INSERT, no conflict handling).
@@ -112,6 +114,7 @@ final class LoadTests: XCTestCase {
         // Start just after a UTC second boundary, so that the whole submission falls within one
         // second (backup file names have second resolution: several backups of one kind by one
         // user then share a name, as they do when people script their backups).
+        try prepare?(stack)
         let fraction = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
         usleep(useconds_t((1.02 - fraction) * 1_000_000))
         var clients: [Client] = []
@@ -124,18 +127,14 @@ final class LoadTests: XCTestCase {
             clients.append(Client(label: "\(spec.label) (\(spec.user) via :\(stack.gatewayPorts[n % 2]))", process: process))
         }
         let launchSeconds = Date().timeIntervalSince(started)
+        try midLoad?(stack)
 
         // Wait for every CLI, sampling how many jobs run at once.
         var sampledMaxRunning = 0
-        var pendingMidLoad = midLoad
         let deadline = Date().addingTimeInterval(240)
         while clients.contains(where: { $0.process.isRunning }) && Date() < deadline {
             let running = Int(try monitor.query("SELECT count(*) AS n FROM kg_api.jobs WHERE status = 'running'").first("n") ?? "0") ?? 0
             sampledMaxRunning = max(sampledMaxRunning, running)
-            if running > 0, let hook = pendingMidLoad {
-                pendingMidLoad = nil
-                try hook(stack)
-            }
             usleep(50_000)
         }
         let timedOut = clients.filter { $0.process.isRunning }
