@@ -1,11 +1,14 @@
 # kg — the two commands: `make demo` (run the system) and `make test` (run every test).
-.PHONY: demo up down status test bench bench-scale build chaos
+.PHONY: demo up down status test bench bench-scale build chaos cluster
+
+# `make up BROKER_NODES=3`: the local stack on a 3-node RabbitMQ cluster (quorum job queue).
+BROKER_NODES ?= 1
 
 demo:
 	@deploy/local/stack.sh demo
 
 up:
-	@deploy/local/stack.sh up
+	@KG_BROKER_NODES=$(BROKER_NODES) deploy/local/stack.sh up
 
 down:
 	@deploy/local/stack.sh down
@@ -29,3 +32,8 @@ bench-scale:
 # The chaos run alone, longer than in `make test` (CHAOS_SECONDS, default 600; CHAOS_SEED replays a run).
 chaos:
 	@KG_CHAOS_SECONDS=$${CHAOS_SECONDS:-600} KG_CHAOS_SEED=$${CHAOS_SEED:-} scripts/test.sh --filter ChaosTests
+
+# The cluster tests that kill RabbitMQ nodes under queued jobs, restart all three and take the
+# majority away (`make test` runs only the compact one: starting Erlang nodes takes a while).
+cluster:
+	@KG_CLUSTER_TESTS=1 scripts/test.sh --filter ClusterTests

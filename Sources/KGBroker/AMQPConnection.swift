@@ -210,7 +210,7 @@ public final class AMQPConnection {
     ///   - persistent: delivery mode 2, so a durable queue keeps the message across restarts.
     ///   - mandatory: an unroutable message is returned instead of dropped; with confirms this
     ///     throws `publishRejected`.
-    /// - Throws: `publishRejected` on a nack or a return; `connectionLost` when the connection
+    /// - Throws: `publishNacked` on a nack; `publishRejected` on a return; `connectionLost` when the connection
     ///   is gone or no confirm came in time (the message may or may not have been stored).
     public func publish(
         exchange: String, routingKey: String, body: [UInt8], persistent: Bool = true, mandatory: Bool = false,
@@ -265,7 +265,7 @@ public final class AMQPConnection {
             try handle(frame)
         }
         if awaitedOutcome == .nack {
-            throw BrokerError.publishRejected("the broker nacked the message to '\(exchange)' with key '\(routingKey)'")
+            throw BrokerError.publishNacked("the broker nacked the message to '\(exchange)' with key '\(routingKey)'")
         }
         if let returnedReason {
             throw BrokerError.publishRejected(

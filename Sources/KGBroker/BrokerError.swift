@@ -15,8 +15,11 @@ public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
     case connectionLost(String)
     /// The broker refused an operation (for example a queue redeclared with other arguments).
     case protocolError(String)
-    /// A confirmed publish was nacked, or a mandatory publish could not be routed.
+    /// A mandatory publish could not be routed (no queue bound).
     case publishRejected(String)
+    /// The broker nacked a confirmed publish: it did not take the message (for a quorum queue,
+    /// typically while it has no leader). Publishing again may succeed.
+    case publishNacked(String)
     /// The component was stopped; no more work is accepted.
     case stopped(String)
 
@@ -32,6 +35,8 @@ public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
             return "RabbitMQ refused the operation: \(why)"
         case .publishRejected(let why):
             return "RabbitMQ did not accept the message: \(why)"
+        case .publishNacked(let why):
+            return "RabbitMQ did not take the message: \(why)"
         case .stopped(let what):
             return "\(what) is stopped"
         }
@@ -43,7 +48,8 @@ extension Error {
     var brokerReason: String {
         switch self as? BrokerError {
         case .unreachable(_, let why)?: return why
-        case .connectionLost(let why)?, .protocolError(let why)?, .publishRejected(let why)?, .invalidURL(let why)?:
+        case .connectionLost(let why)?, .protocolError(let why)?, .publishRejected(let why)?, .publishNacked(let why)?,
+             .invalidURL(let why)?:
             return why
         case .stopped(let what)?: return "\(what) is stopped"
         case nil: return "\(self)"

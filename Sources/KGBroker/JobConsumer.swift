@@ -25,6 +25,8 @@ public final class JobConsumer: @unchecked Sendable {
     // Thread-safety: the connection, consumer tag and generation live in `run()` on the consumer
     // thread only. Everything in the "shared" block below is guarded by `condition`.
     public let url: AMQPURL
+    /// The nodes this consumer may connect to, and the one it is connected to.
+    public let nodes: BrokerNodes
     public let queue: String
     private let heartbeatSeconds: Int
     private let prefetch: UInt16
@@ -56,12 +58,24 @@ public final class JobConsumer: @unchecked Sendable {
     ///   - queue: the queue to consume (declared by `prepare` or beforehand).
     ///   - prepare: run after every (re)connect before consuming, e.g. `topology.declare(on:)`.
     ///   - handler: runs on the handler thread, one job at a time.
-    public init(
+    public convenience init(
         url: AMQPURL, queue: String, heartbeatSeconds: Int = 30, prefetch: UInt16 = 1, connectTimeout: Double = 2,
         backoff: Backoff = Backoff(), prepare: (@Sendable (AMQPConnection) throws -> Void)? = nil,
         log: @escaping BrokerLog = { _ in }, handler: @escaping @Sendable (Delivery) -> JobDisposition
     ) {
-        self.url = url
+        self.init(nodes: BrokerNodes(url), queue: queue, heartbeatSeconds: heartbeatSeconds, prefetch: prefetch,
+                  connectTimeout: connectTimeout, backoff: backoff, prepare: prepare, log: log, handler: handler)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after losing one, the consumer reconnects to
+    ///   another and subscribes again.
+    public init(
+        nodes: BrokerNodes, queue: String, heartbeatSeconds: Int = 30, prefetch: UInt16 = 1, connectTimeout: Double = 2,
+        backoff: Backoff = Backoff(), prepare: (@Sendable (AMQPConnection) throws -> Void)? = nil,
+        log: @escaping BrokerLog = { _ in }, handler: @escaping @Sendable (Delivery) -> JobDisposition
+    ) {
+        self.url = nodes.urls[0]
+        self.nodes = nodes
         self.queue = queue
         self.heartbeatSeconds = heartbeatSeconds
         self.prefetch = prefetch
@@ -154,7 +168,9 @@ public final class JobConsumer: @unchecked Sendable {
             generation += 1
             var connection: AMQPConnection?
             do {
-                let c = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+                let c = try nodes.connect {
+                    try AMQPConnection(url: $0, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+                }
                 connection = c
                 try prepare?(c)
                 try c.qos(prefetchCount: prefetch)
@@ -168,11 +184,13 @@ public final class JobConsumer: @unchecked Sendable {
                 }
                 backoff.reset()
                 reportedFailure = false
-                log("job consumer connected to \(url), consuming '\(queue)'")
+                log("job consumer connected to \(c.url), consuming '\(queue)'")
                 try serve(c, generation: generation, consumerTag: &consumerTag)
                 c.close()
+                nodes.disconnected()
             } catch {
                 connection?.close()
+                nodes.disconnected()
                 withLock {
                     connected = false
                     condition.broadcast()

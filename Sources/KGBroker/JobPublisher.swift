@@ -18,6 +18,8 @@ public final class JobPublisher: @unchecked Sendable {
     // Thread-safety: `connection`, `backoff` and `nextAttempt` are only touched on `thread`;
     // `connected` is guarded by `lock`.
     public let url: AMQPURL
+    /// The nodes this publisher may connect to, and the one it is connected to.
+    public let nodes: BrokerNodes
     public let exchange: String
     public let routingKey: String
     /// How long one `publish` may take, reconnects included.
@@ -35,11 +37,22 @@ public final class JobPublisher: @unchecked Sendable {
     /// - Parameters:
     ///   - deadline: bound for one publish including reconnects (default 5 s).
     ///   - prepare: run after every (re)connect, before publishing — e.g. `topology.declare`.
-    public init(
+    public convenience init(
         url: AMQPURL, exchange: String, routingKey: String, deadline: Double = 5, heartbeatSeconds: Int = 30,
         connectTimeout: Double = 2, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
     ) {
-        self.url = url
+        self.init(nodes: BrokerNodes(url), exchange: exchange, routingKey: routingKey, deadline: deadline,
+                  heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout, backoff: backoff, log: log)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after losing one, the publisher connects to
+    ///   another and enables confirms again there.
+    public init(
+        nodes: BrokerNodes, exchange: String, routingKey: String, deadline: Double = 5, heartbeatSeconds: Int = 30,
+        connectTimeout: Double = 2, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
+    ) {
+        self.url = nodes.urls[0]
+        self.nodes = nodes
         self.exchange = exchange
         self.routingKey = routingKey
         self.deadline = deadline
@@ -59,8 +72,16 @@ public final class JobPublisher: @unchecked Sendable {
         url: AMQPURL, topology: JobTopology, deadline: Double = 5, heartbeatSeconds: Int = 30,
         log: @escaping BrokerLog = { _ in }
     ) {
+        self.init(nodes: BrokerNodes(url), topology: topology, deadline: deadline, heartbeatSeconds: heartbeatSeconds, log: log)
+    }
+
+    /// Publishes to the topology's job exchange, through any of `nodes`.
+    public convenience init(
+        nodes: BrokerNodes, topology: JobTopology, deadline: Double = 5, heartbeatSeconds: Int = 30,
+        log: @escaping BrokerLog = { _ in }
+    ) {
         self.init(
-            url: url, exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, deadline: deadline,
+            nodes: nodes, exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, deadline: deadline,
             heartbeatSeconds: heartbeatSeconds, log: log)
     }
 
@@ -76,7 +97,8 @@ public final class JobPublisher: @unchecked Sendable {
     /// Publishes one job and returns once the broker confirmed it.
     ///
     /// - Throws: `unreachable` when no confirmed publish succeeded within `deadline`;
-    ///   `publishRejected` when the broker nacked it or could not route it (no queue bound).
+    ///   `publishRejected` when the broker could not route it (no queue bound). A nacked
+    ///   message is published again until the deadline.
     public func publish(job body: [UInt8], messageId: String, headers: [String: String] = [:]) async throws {
         let deadline = monotonicNow() + self.deadline
         try await thread.run { [self] in
@@ -95,7 +117,7 @@ public final class JobPublisher: @unchecked Sendable {
         while true {
             let remaining = deadline - monotonicNow()
             guard remaining > 0 else {
-                throw BrokerError.unreachable(url.description, "no confirmed publish within \(self.deadline) s (\(lastProblem))")
+                throw BrokerError.unreachable(nodes.description, "no confirmed publish within \(self.deadline) s (\(lastProblem))")
             }
             guard let connection = connectIfDue(deadline: deadline) else {
                 lastProblem = lastConnectProblem ?? lastProblem
@@ -117,12 +139,27 @@ public final class JobPublisher: @unchecked Sendable {
                     log("job publish: connection lost (\(why)); reconnecting")
                     continue
                 }
+                if case .publishNacked(let why) = error {
+                    // A quorum queue nacks while it elects a new leader (its node was lost):
+                    // the message was not taken, so publish it again until the deadline. Should
+                    // the broker have kept it after all, the job row dedupes the second copy.
+                    lastProblem = "\(why); does the job queue have a leader (a majority of the cluster)?"
+                    log("job publish: \(why); publishing again on a new connection")
+                    // Measured on RabbitMQ 3.10: a channel whose queue leader died can go on
+                    // nacking every publish after a new leader was elected; a new channel works.
+                    drop()
+                    let pause = min(nackPause, deadline - monotonicNow())
+                    if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+                    continue
+                }
                 throw error
             }
         }
     }
 
     private var lastConnectProblem: String?
+    /// Pause before publishing a nacked message again.
+    private let nackPause = 0.25
 
     /// The open connection, or a new one if an attempt is due now; nil otherwise.
     private func connectIfDue(deadline: Double = .infinity) -> AMQPConnection? {
@@ -131,13 +168,16 @@ public final class JobPublisher: @unchecked Sendable {
         guard monotonicNow() >= nextAttempt else { return nil }
         do {
             let timeout = min(connectTimeout, max(0.05, deadline - monotonicNow()))
-            let connection = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: timeout)
-            try connection.enablePublisherConfirms()
+            let connection = try nodes.connect { url in
+                let connection = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: timeout)
+                try connection.enablePublisherConfirms()
+                return connection
+            }
             self.connection = connection
             backoff.reset()
             lastConnectProblem = nil
             setConnected(true)
-            log("job publisher connected to \(url)")
+            log("job publisher connected to \(connection.url)")
             return connection
         } catch {
             let delay = backoff.next()
@@ -163,6 +203,7 @@ public final class JobPublisher: @unchecked Sendable {
     private func drop() {
         connection?.close()
         connection = nil
+        nodes.disconnected()
         setConnected(false)
     }
 

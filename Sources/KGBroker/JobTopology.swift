@@ -50,13 +50,43 @@ public struct JobTopology: Sendable, Equatable {
 
     /// Declares everything (idempotent as long as the arguments do not change).
     public func declare(on connection: AMQPConnection) throws {
+        try declareDeadLetterQueue(on: connection)
+        try declareJobFlow(on: connection)
+    }
+
+    /// What publishing and consuming jobs needs: the exchanges, the job queue and its binding.
+    /// On a cluster with a quorum job queue all of it survives the loss of a node.
+    public func declareJobFlow(on connection: AMQPConnection) throws {
         try connection.declareExchange(name: deadLetterExchange, type: "direct", durable: true)
-        try connection.declareQueue(name: deadLetterQueue, durable: true)
-        try connection.bindQueue(deadLetterQueue, exchange: deadLetterExchange, routingKey: jobRoutingKey)
         try connection.declareExchange(name: jobExchange, type: "direct", durable: true)
         try connection.declareQueue(name: jobQueue, durable: true, arguments: jobQueueArguments)
         try connection.bindQueue(jobQueue, exchange: jobExchange, routingKey: jobRoutingKey)
         try connection.declareExchange(name: statusExchange, type: "topic", durable: true)
+    }
+
+    /// The dead-letter queue and its binding. It is a classic queue: on a cluster it lives on
+    /// one node, and while that node is down RabbitMQ refuses to declare it (404 "home node …
+    /// is down or inaccessible") and closes the channel.
+    public func declareDeadLetterQueue(on connection: AMQPConnection) throws {
+        try connection.declareExchange(name: deadLetterExchange, type: "direct", durable: true)
+        try connection.declareQueue(name: deadLetterQueue, durable: true)
+        try connection.bindQueue(deadLetterQueue, exchange: deadLetterExchange, routingKey: jobRoutingKey)
+    }
+
+    /// `declareJobFlow` on `connection`, then the dead-letter queue on a connection of its own
+    /// to the same node, so that a dead-letter queue whose node is down (a cluster that lost a
+    /// node) never stops jobs from flowing; returns that problem, for a warning, or nil.
+    public func declareTolerantly(on connection: AMQPConnection) throws -> String? {
+        try declareJobFlow(on: connection)
+        do {
+            let side = try AMQPConnection(url: connection.url, heartbeatSeconds: 0, connectTimeout: 2, rpcTimeout: 5)
+            defer { side.close() }
+            try declareDeadLetterQueue(on: side)
+            return nil
+        } catch {
+            return "the dead-letter queue '\(deadLetterQueue)' cannot be declared (\(error.brokerReason)); "
+                + "jobs flow, but a job dead-lettered now is dropped until its node returns"
+        }
     }
 
     /// Deletes everything `declare` made, messages included (for tests and teardown).

@@ -10,14 +10,19 @@ import Foundation
 /// probe.shutdown()
 /// ```
 public final class QueueProbe: @unchecked Sendable {
-    private let url: AMQPURL
+    private let nodes: BrokerNodes
     private let thread = BrokerThread(name: "kg-queue-probe")
     private let connectTimeout: Double
     // Only touched on `thread`.
     private var connection: AMQPConnection?
 
-    public init(url: AMQPURL, connectTimeout: Double = 2) {
-        self.url = url
+    public convenience init(url: AMQPURL, connectTimeout: Double = 2) {
+        self.init(nodes: BrokerNodes(url), connectTimeout: connectTimeout)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after a failure the next read asks another.
+    public init(nodes: BrokerNodes, connectTimeout: Double = 2) {
+        self.nodes = nodes
         self.connectTimeout = connectTimeout
     }
 
@@ -25,8 +30,9 @@ public final class QueueProbe: @unchecked Sendable {
     public func read(_ queues: [String]) async throws -> [QueueStats] {
         try await thread.run { [self] in
             do {
-                let connection = try self.connection ?? AMQPConnection(
-                    url: url, heartbeatSeconds: 0, connectTimeout: connectTimeout, rpcTimeout: connectTimeout)
+                let connection = try self.connection ?? nodes.connect {
+                    try AMQPConnection(url: $0, heartbeatSeconds: 0, connectTimeout: connectTimeout, rpcTimeout: connectTimeout)
+                }
                 self.connection = connection
                 return try queues.map { name in
                     let (messages, consumers) = try connection.inspectQueue(name)
@@ -36,6 +42,7 @@ public final class QueueProbe: @unchecked Sendable {
                 // A lost connection, or a channel closed by a missing queue: start afresh next time.
                 self.connection?.close()
                 self.connection = nil
+                nodes.disconnected()
                 throw error
             }
         }

@@ -17,6 +17,8 @@ public final class StatusPublisher: @unchecked Sendable {
     // Thread-safety: `connection`, `backoff`, `nextAttempt` and the drop counters are only
     // touched on `thread`; `connected` and `overflowDrops` are guarded by `lock`.
     public let url: AMQPURL
+    /// The nodes this publisher may connect to, and the one it is connected to.
+    public let nodes: BrokerNodes
     public let exchange: String
     private let heartbeatSeconds: Int
     private let connectTimeout: Double
@@ -37,11 +39,21 @@ public final class StatusPublisher: @unchecked Sendable {
     ///   - connectTimeout: bound for one connect attempt (keeps the queue moving when the
     ///     broker host is black-holed).
     ///   - maxQueued: events waiting for the thread beyond this are dropped.
-    public init(
+    public convenience init(
         url: AMQPURL, exchange: String, heartbeatSeconds: Int = 30, connectTimeout: Double = 1, maxQueued: Int = 1000,
         backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
     ) {
-        self.url = url
+        self.init(nodes: BrokerNodes(url), exchange: exchange, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout,
+                  maxQueued: maxQueued, backoff: backoff, log: log)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after losing one, events go through another.
+    public init(
+        nodes: BrokerNodes, exchange: String, heartbeatSeconds: Int = 30, connectTimeout: Double = 1, maxQueued: Int = 1000,
+        backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
+    ) {
+        self.url = nodes.urls[0]
+        self.nodes = nodes
         self.exchange = exchange
         self.heartbeatSeconds = heartbeatSeconds
         self.connectTimeout = connectTimeout
@@ -113,11 +125,13 @@ public final class StatusPublisher: @unchecked Sendable {
         drop()
         guard monotonicNow() >= nextAttempt else { return nil }
         do {
-            let connection = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+            let connection = try nodes.connect {
+                try AMQPConnection(url: $0, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+            }
             self.connection = connection
             backoff.reset()
             setConnected(true)
-            log("status publisher connected to \(url)")
+            log("status publisher connected to \(connection.url)")
             return connection
         } catch {
             nextAttempt = monotonicNow() + backoff.next()
@@ -158,6 +172,7 @@ public final class StatusPublisher: @unchecked Sendable {
         let wasConnected = connection != nil
         connection?.close()
         connection = nil
+        nodes.disconnected()
         if wasConnected { setConnected(false) }
     }
 

@@ -19,6 +19,8 @@ public final class StatusSubscriber: @unchecked Sendable {
     // Thread-safety: `state` fields are guarded by `condition`; the connection is a local of
     // the subscriber thread and never leaves it.
     public let url: AMQPURL
+    /// The nodes this subscriber may connect to, and the one it is connected to.
+    public let nodes: BrokerNodes
     public let exchange: String
     public let bindingKeys: [String]
     private let heartbeatSeconds: Int
@@ -35,12 +37,24 @@ public final class StatusSubscriber: @unchecked Sendable {
     /// - Parameters:
     ///   - bindingKeys: topic patterns, e.g. `["job.#"]` or `["job.\(id).*"]`.
     ///   - connectTimeout: bound for one connect attempt; keep it short so `stop()` stays quick.
-    public init(
+    public convenience init(
         url: AMQPURL, exchange: String, bindingKeys: [String] = ["job.#"], heartbeatSeconds: Int = 10,
         connectTimeout: Double = 1, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in },
         onEvent: @escaping @Sendable (String, [UInt8]) -> Void
     ) {
-        self.url = url
+        self.init(nodes: BrokerNodes(url), exchange: exchange, bindingKeys: bindingKeys, heartbeatSeconds: heartbeatSeconds,
+                  connectTimeout: connectTimeout, backoff: backoff, log: log, onEvent: onEvent)
+    }
+
+    /// - Parameter nodes: the nodes of the cluster; after losing one, the subscriber declares and
+    ///   binds a new queue on another.
+    public init(
+        nodes: BrokerNodes, exchange: String, bindingKeys: [String] = ["job.#"], heartbeatSeconds: Int = 10,
+        connectTimeout: Double = 1, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in },
+        onEvent: @escaping @Sendable (String, [UInt8]) -> Void
+    ) {
+        self.url = nodes.urls[0]
+        self.nodes = nodes
         self.exchange = exchange
         self.bindingKeys = bindingKeys
         self.heartbeatSeconds = heartbeatSeconds
@@ -128,7 +142,9 @@ public final class StatusSubscriber: @unchecked Sendable {
         while !isStopping {
             var connection: AMQPConnection?
             do {
-                let c = try AMQPConnection(url: url, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+                let c = try nodes.connect {
+                    try AMQPConnection(url: $0, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+                }
                 connection = c
                 try c.declareExchange(name: exchange, type: "topic", durable: true)
                 let queue = try c.declareQueue(name: "", durable: false, exclusive: true, autoDelete: true)
@@ -137,15 +153,17 @@ public final class StatusSubscriber: @unchecked Sendable {
                 backoff.reset()
                 reportedFailure = false
                 setConnected(true)
-                log("status subscriber bound \(bindingKeys) on '\(exchange)' at \(url)")
+                log("status subscriber bound \(bindingKeys) on '\(exchange)' at \(c.url)")
                 while !isStopping {
                     if let delivery = try c.nextDelivery(timeout: 0.2) {
                         onEvent(delivery.routingKey, delivery.body)
                     }
                 }
                 c.close()
+                nodes.disconnected()
             } catch {
                 connection?.close()
+                nodes.disconnected()
                 setConnected(false)
                 if !reportedFailure { log("status subscriber: \(error); reconnecting") }
                 reportedFailure = true

@@ -13,7 +13,7 @@ public enum GatewayService {
                                                 minimumVersion: config.tlsMinimumVersion)
         let reload = ReloadSignal(tls: tls, logger: logger)
         logger.info("gateway starting", metadata: ["database": "\(SecretRedaction.url(config.databaseURL))",
-                                                   "broker": "\(SecretRedaction.url(config.amqpURL))",
+                                                   "broker": "\(config.brokerURLs.map(SecretRedaction.url).joined(separator: ","))",
                                                    "temp_dir": "\(config.tempDir)"])
         // Refuse to serve a database that is behind this build's migrations.
         let db = try PGConnection(url: config.databaseURL, applicationName: "kg-gateway")
@@ -24,30 +24,42 @@ public enum GatewayService {
         let storage = try TempStorage(directory: config.tempDir)
         storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
 
-        let url = try AMQPURL(config.amqpURL)
+        let urls = try config.brokerURLs.map { try AMQPURL($0) }
         let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
-        try declareTopology(url: url, topology: topology, logger: logger)
+        // Every connection of this gateway starts at the same (random) node: gateways spread over
+        // the cluster, and each connection moves to the next node when it loses its own.
+        let firstNode = Int.random(in: 0..<urls.count)
+        try declareTopology(nodes: BrokerNodes(urls, start: firstNode), topology: topology, logger: logger)
         let brokerLogger = Logger(label: LogComponent.broker)
         let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
-        let publisher = JobPublisher(url: url, topology: topology, log: brokerLog)
+        // On a cluster a publish may wait for a new queue leader (its node died: publishes in
+        // flight are nacked after some seconds and go again): give it longer than one node needs.
+        // Without a majority the job is refused at once (BrokerJobQueue), not after this.
+        let publisher = JobPublisher(nodes: BrokerNodes(urls, start: firstNode), topology: topology,
+                                     deadline: urls.count > 1 ? 15 : 5, log: brokerLog)
         let hub = StatusHub()
-        let subscriber = StatusSubscriber(url: url, exchange: topology.statusExchange, log: brokerLog) { key, body in
+        let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog) { key, body in
             hub.deliver(routingKey: key, body: body)
         }
         subscriber.start()
         let pool = PGPool(url: config.databaseURL, size: config.dbPoolSize)
-        let probe = QueueProbe(url: url)
+        let probe = QueueProbe(nodes: BrokerNodes(urls, start: firstNode))
+        // Only a cluster has a majority to watch; one node's readiness is the publisher's connection.
+        let clusterProbe = urls.count > 1 ? ClusterProbe(urls: urls) : nil
+        let queue = BrokerJobQueue(publisher: publisher, subscriber: subscriber, cluster: clusterProbe)
         let observability = Gateway.Observability(
             tls: tls,
-            sampler: SharedStateSampler(probe: probe, queues: [topology.jobQueue, topology.deadLetterQueue], storage: storage),
+            sampler: SharedStateSampler(probe: probe, queues: [topology.jobQueue, topology.deadLetterQueue], storage: storage,
+                                        queue: queue),
             registry: GatewayMetrics.bootstrap())
         defer {
+            clusterProbe?.shutdown()
             probe.shutdown()
             subscriber.stop()
             publisher.shutdown()
             pool.shutdown()
         }
-        let app = try Gateway.application(config: config, pool: pool, queue: BrokerJobQueue(publisher: publisher), hub: hub,
+        let app = try Gateway.application(config: config, pool: pool, queue: queue, hub: hub,
                                           storage: storage, logger: logger, observability: observability)
         var metadata: Logger.Metadata = ["address": "\(config.host):\(config.port)", "schema_version": "\(version)",
                                          "scheme": "\(tls == nil ? "http" : "https")"]
@@ -66,13 +78,13 @@ public enum GatewayService {
     }
 
     /// Declares exchanges and queues, waiting up to a minute for the broker.
-    static func declareTopology(url: AMQPURL, topology: JobTopology, logger: Logger) throws {
+    static func declareTopology(nodes: BrokerNodes, topology: JobTopology, logger: Logger) throws {
         let deadline = Date().addingTimeInterval(60)
         while true {
             do {
-                let connection = try AMQPConnection(url: url, heartbeatSeconds: 0, connectTimeout: 2)
+                let connection = try nodes.connect { try AMQPConnection(url: $0, heartbeatSeconds: 0, connectTimeout: 2) }
                 defer { connection.close() }
-                try topology.declare(on: connection)
+                if let problem = try topology.declareTolerantly(on: connection) { logger.warning("\(problem)") }
                 return
             } catch {
                 if Date() > deadline { throw error }

@@ -20,7 +20,7 @@ public enum SecretRedaction {
     /// Every secret value in `config`: the passwords of the database and broker URLs, and the first admin's.
     public static func secrets(of config: ServiceConfig) -> [String] {
         var found: [String] = []
-        for text in [config.databaseURL, config.amqpURL] {
+        for text in [config.databaseURL, config.amqpURL] + config.amqpURLs {
             if let components = URLComponents(string: text) {
                 // Both spellings: the URL as written, and the password it means.
                 for password in [components.percentEncodedPassword, components.password].compactMap({ $0 }) where !password.isEmpty {

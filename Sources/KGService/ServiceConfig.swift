@@ -8,6 +8,9 @@ import Foundation
 public struct ServiceConfig: Sendable {
     public var databaseURL = "postgresql://kg@127.0.0.1:55432/kg"
     public var amqpURL = "amqp://guest:guest@127.0.0.1:55672/%2f"
+    /// The nodes of a RabbitMQ cluster (`amqp_urls`, comma-separated); when set, it replaces
+    /// `amqp_url`. Gateways and workers connect to one node and move to another when it is lost.
+    public var amqpURLs: [String] = []
     /// Prefix of every exchange and queue name, so that stacks and tests can share a broker.
     public var brokerPrefix = "kg"
     public var tempDir = "/var/tmp/kg"
@@ -108,7 +111,8 @@ public struct ServiceConfig: Sendable {
         ("database_url", "KG_DATABASE_URL", "PostgreSQL URL (postgresql://user[:password]@host:port/db)"),
         ("amqp_url", "KG_AMQP_URL", "RabbitMQ URL (amqp://user:password@host:port/vhost)"),
         ("database_password_file", "KG_DATABASE_PASSWORD_FILE", "file holding the database password; replaces any password in database_url"),
-        ("amqp_password_file", "KG_AMQP_PASSWORD_FILE", "file holding the broker password; replaces the password in amqp_url"),
+        ("amqp_urls", "KG_AMQP_URLS", "RabbitMQ cluster nodes, comma-separated amqp:// URLs; replaces amqp_url (a node lost: reconnect to another)"),
+        ("amqp_password_file", "KG_AMQP_PASSWORD_FILE", "file holding the broker password; replaces the password in amqp_url / amqp_urls"),
         ("broker_prefix", "KG_BROKER_PREFIX", "prefix of exchange and queue names (default kg)"),
         ("broker_queue_type", "KG_BROKER_QUEUE_TYPE", "job queue type, classic or quorum; the same for every gateway and worker (default classic)"),
         ("temp_dir", "KG_TEMP_DIR", "temp storage shared by gateways and workers (default /var/tmp/kg)"),
@@ -173,6 +177,8 @@ public struct ServiceConfig: Sendable {
             }
             try config.apply(object.compactMapValues { value -> String? in
                 if value is NSNull { return nil }
+                // A list (amqp_urls may be written as a JSON array): comma-separated, like the variable.
+                if let list = value as? [Any] { return list.map { "\($0)" }.joined(separator: ",") }
                 return "\(value)"
             }, source: file, byEnv: false)
         }
@@ -197,7 +203,9 @@ public struct ServiceConfig: Sendable {
                                                           key: "database_url")
         }
         if let file = amqpPasswordFile {
-            amqpURL = try SecretURL.replacingPassword(in: amqpURL, with: Self.readSecret(file, key: "amqp_password_file"), key: "amqp_url")
+            let password = try Self.readSecret(file, key: "amqp_password_file")
+            amqpURL = try SecretURL.replacingPassword(in: amqpURL, with: password, key: "amqp_url")
+            amqpURLs = try amqpURLs.map { try SecretURL.replacingPassword(in: $0, with: password, key: "amqp_urls") }
         }
     }
 
@@ -211,9 +219,12 @@ public struct ServiceConfig: Sendable {
         return secret
     }
 
+    /// The broker nodes to use: `amqp_urls` when set, else `amqp_url` alone.
+    public var brokerURLs: [String] { amqpURLs.isEmpty ? [amqpURL] : amqpURLs }
+
     /// What a service logs about its settings at startup: URLs with their passwords masked.
     public var loggableSummary: [String: String] {
-        ["database": SecretRedaction.url(databaseURL), "broker": SecretRedaction.url(amqpURL),
+        ["database": SecretRedaction.url(databaseURL), "broker": brokerURLs.map(SecretRedaction.url).joined(separator: ","),
          "broker_prefix": brokerPrefix, "queue_type": brokerQueueType, "temp_dir": tempDir]
     }
 
@@ -226,6 +237,8 @@ public struct ServiceConfig: Sendable {
             switch key {
             case "database_url": databaseURL = value
             case "amqp_url": amqpURL = value
+            case "amqp_urls":
+                amqpURLs = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             case "broker_prefix": brokerPrefix = value
             case "broker_queue_type":
                 guard value == "classic" || value == "quorum" else {

@@ -44,15 +44,21 @@ public final class WorkerService: Service, @unchecked Sendable {
         let storage = try TempStorage(directory: config.tempDir)
         storage.sweep(maxAgeHours: config.tempMaxAgeHours, logger: logger)
 
-        let url = try AMQPURL(config.amqpURL)
+        let urls = try config.brokerURLs.map { try AMQPURL($0) }
+        // Both connections start at the same (random) node, so a worker uses one node at a time
+        // and workers spread over the cluster; each moves to the next node when it loses its own.
+        let firstNode = Int.random(in: 0..<urls.count)
         let topology = JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType)
         let logger = self.logger
         let brokerLogger = Logger(label: LogComponent.broker)
         let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
-        let events = StatusPublisher(url: url, exchange: topology.statusExchange, log: brokerLog)
+        let events = StatusPublisher(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
-        let consumer = JobConsumer(url: url, queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
-                                   prepare: { try topology.declare(on: $0) }, log: brokerLog,
+        let consumer = JobConsumer(nodes: BrokerNodes(urls, start: firstNode), queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
+                                   prepare: { connection in
+                                       // The job queue must be there; a dead-letter queue whose node is down must not stop the worker.
+                                       if let problem = try topology.declareTolerantly(on: connection) { brokerLog(problem) }
+                                   }, log: brokerLog,
                                    handler: { runner.handle($0) })
         consumer.start()
         self.consumer = consumer

@@ -35,7 +35,7 @@ final class DeployKitTests: XCTestCase {
     func testComposeHasTheServicesVolumesAndSecretsItNeeds() throws {
         let compose = try DeployFiles.compose()
         let services = try DeployFiles.services(compose)
-        XCTAssertEqual(Set(services.keys), ["postgres", "rabbitmq", "migrate", "gateway", "worker", "proxy"])
+        XCTAssertEqual(Set(services.keys), ["postgres", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "migrate", "gateway", "worker", "proxy"])
         let gateway = try XCTUnwrap(services["gateway"]), worker = try XCTUnwrap(services["worker"])
         XCTAssertEqual((gateway["deploy"] as? [String: Any])?["replicas"] as? Int, 2, "two gateways behind one port")
         XCTAssertGreaterThanOrEqual((worker["deploy"] as? [String: Any])?["replicas"] as? Int ?? 0, 1)
@@ -188,7 +188,7 @@ final class DeployKitTests: XCTestCase {
     /// The topology compose's binaries declare, from their own configuration.
     private func composeTopology() throws -> (JobTopology, AMQPURL) {
         let config = try load(try composeEnvironment("worker"))
-        return (JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType), try AMQPURL(config.amqpURL))
+        return (JobTopology(prefix: config.brokerPrefix, queueType: config.brokerQueueType), try AMQPURL(config.brokerURLs[0]))
     }
 
     private static func jsonValue(_ value: AMQPFieldValue) -> String {
@@ -243,13 +243,22 @@ final class DeployKitTests: XCTestCase {
         }
         // RabbitMQ loads the folder compose mounts the topology into, topology before users.
         let folder = try XCTUnwrap(try Self.confValue("deploy/compose/rabbitmq/rabbitmq.conf", "load_definitions"))
-        let rabbit = try XCTUnwrap(try DeployFiles.services(try DeployFiles.compose())["rabbitmq"])
-        let mounts = (rabbit["volumes"] as? [String] ?? []).filter { $0.hasPrefix("./rabbitmq/definitions.json:") }
-        XCTAssertEqual(mounts.count, 1)
-        let topologyTarget = String(mounts[0].split(separator: ":")[1])
-        let usersTarget = try XCTUnwrap((rabbit["secrets"] as? [[String: Any]])?.first?["target"] as? String)
-        XCTAssertTrue(topologyTarget.hasPrefix(folder + "/") && usersTarget.hasPrefix(folder + "/"))
-        XCTAssertLessThan(topologyTarget, usersTarget, "the topology (with the vhost) is imported before the users")
+        for node in ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"] {
+            let rabbit = try XCTUnwrap(try DeployFiles.services(try DeployFiles.compose())[node])
+            let mounts = (rabbit["volumes"] as? [String] ?? []).filter { $0.hasPrefix("./rabbitmq/definitions.json:") }
+            XCTAssertEqual(mounts.count, 1, node)
+            let topologyTarget = String(mounts[0].split(separator: ":")[1])
+            let usersTarget = try XCTUnwrap((rabbit["secrets"] as? [Any])?.compactMap { ($0 as? [String: Any])?["target"] as? String }.first)
+            XCTAssertTrue(topologyTarget.hasPrefix(folder + "/") && usersTarget.hasPrefix(folder + "/"), node)
+            XCTAssertLessThan(topologyTarget, usersTarget, "the topology (with the vhost) is imported before the users")
+        }
+        // The cluster: every node lists all three, and kg knows every node.
+        for n in 1...3 {
+            XCTAssertEqual(try Self.confValue("deploy/compose/rabbitmq/rabbitmq.conf", "cluster_formation.classic_config.nodes.\(n)"),
+                           "rabbit@rabbitmq-\(n)")
+        }
+        let urls = try load(try composeEnvironment("worker")).brokerURLs.map { try AMQPURL($0).host }
+        XCTAssertEqual(urls, ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"])
     }
 
     /// What the definitions file creates, declared on the real broker under a private prefix,
@@ -311,7 +320,10 @@ final class DeployKitTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(amqpPassword.count, 24)
         let users = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/rabbitmq-users.json"))) as? [String: Any])
         let user = try XCTUnwrap((users["users"] as? [[String: Any]])?.first)
-        let url = try AMQPURL(try composeEnvironment("worker")["KG_AMQP_URL"] ?? "")
+        // Every node's URL names the user the users file creates (the cluster shares its users).
+        let urls = try BrokerNodes.parse(try composeEnvironment("worker")["KG_AMQP_URLS"] ?? "")
+        XCTAssertEqual(Set(urls.map(\.user)).count, 1)
+        let url = urls[0]
         XCTAssertEqual(user["name"] as? String, url.user)
         XCTAssertEqual(user["password"] as? String, amqpPassword)
         XCTAssertEqual((users["permissions"] as? [[String: Any]])?.first?["vhost"] as? String, url.vhost)

@@ -29,11 +29,20 @@ final class LoadTests: XCTestCase {
     }
 
     func testManyUsersBackupsAndRestoresAtOnce() throws {
+        try Self.runLoad()
+    }
+
+    /// The load, on the stack's usual broker or (ClusterTests) on a cluster given by
+    /// `environment`; `prepare` runs once the stack is up, `midLoad` once every client has been
+    /// started (jobs are being submitted and run: a node is killed there).
+    static func runLoad(environment: [String: String] = [:], prepare: ((TestStack) throws -> Void)? = nil,
+                        midLoad: ((TestStack) throws -> Void)? = nil) throws {
         // The second gateway starts once the first is ready: two gateways starting together
         // against a database without users both try to create the first admin, and the
         // loser exits (GatewayService.bootstrapAdmin: count, then INSERT, no conflict handling).
         // Each user submits 5 jobs at once: above the default max_jobs_per_user (4).
-        let stack = try TestStack(workers: 2, gateways: 1, environment: ["KG_MAX_JOBS_PER_USER": "10"])
+        let stack = try TestStack(workers: 2, gateways: 1,
+                                  environment: ["KG_MAX_JOBS_PER_USER": "10"].merging(environment) { _, new in new })
         defer { stack.stop() }
         try stack.startGateway()
         try stack.waitReady()
@@ -105,6 +114,7 @@ final class LoadTests: XCTestCase {
         // Start just after a UTC second boundary, so that the whole submission falls within one
         // second (backup file names have second resolution: several backups of one kind by one
         // user then share a name, as they do when people script their backups).
+        try prepare?(stack)
         let fraction = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1)
         usleep(useconds_t((1.02 - fraction) * 1_000_000))
         var clients: [Client] = []
@@ -117,6 +127,7 @@ final class LoadTests: XCTestCase {
             clients.append(Client(label: "\(spec.label) (\(spec.user) via :\(stack.gatewayPorts[n % 2]))", process: process))
         }
         let launchSeconds = Date().timeIntervalSince(started)
+        try midLoad?(stack)
 
         // Wait for every CLI, sampling how many jobs run at once.
         var sampledMaxRunning = 0
@@ -258,7 +269,7 @@ final class LoadTests: XCTestCase {
     }
 
     /// The section counts `kg admin verify --json` reports for a file.
-    private func counts(_ stack: TestStack, _ path: String) throws -> [String: Int] {
+    private static func counts(_ stack: TestStack, _ path: String) throws -> [String: Int] {
         let r = try stack.kg(["admin", "verify", path, "--json", "--offline"])
         XCTAssertEqual(r.exitCode, 0, r.summary)
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]

@@ -26,6 +26,9 @@ write_once() { # file content
 write_once "$DIR/postgres_password" "$(random_password)"
 write_once "$DIR/amqp_password" "$(random_password)"
 write_once "$DIR/admin_password" "$(random_password)"
+# The Erlang cookie every RabbitMQ node of the cluster shares (compose copies it into place
+# with mode 0400 for the rabbitmq user, as Erlang demands).
+write_once "$DIR/rabbitmq_erlang_cookie" "$(random_password)"
 
 # RabbitMQ users come from definitions (imported at boot after the topology file):
 # the kg user with the password above, allowed everything on the default vhost.

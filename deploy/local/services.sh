@@ -6,6 +6,7 @@
 #   services.sh start     start what is not running; write $STATE/services.env
 #   services.sh stop      stop both, epmd included; leave no process behind
 #   services.sh status
+#   services.sh write-env write $STATE/services.env (the URLs of the services) only
 #
 # Safe to run again: start skips what already answers. Ports come from the
 # environment (KG_PG_PORT, KG_AMQP_PORT, KG_EPMD_PORT, KG_AMQP_DIST_PORT) so that
@@ -265,6 +266,7 @@ rabbitmq-start) choose_state && start_rabbitmq ;;
 rabbitmq-stop) stop_rabbitmq ;;
 postgres-start) choose_state && start_postgres ;;
 postgres-stop) stop_postgres ;;
+write-env) write_env ;;
 postgres-restart)
     as_user postgres "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/logs/postgres.log" -m fast -w -t 60 restart >/dev/null
     ;;
@@ -273,7 +275,7 @@ status)
     port_open "$AMQP_PORT" && echo "rabbitmq: up (127.0.0.1:$AMQP_PORT)" || echo "rabbitmq: down"
     ;;
 *)
-    echo "usage: $0 install|start|stop|status|rabbitmq-start|rabbitmq-stop|postgres-start|postgres-stop|postgres-restart" >&2
+    echo "usage: $0 install|start|stop|status|rabbitmq-start|rabbitmq-stop|postgres-start|postgres-stop|postgres-restart|write-env" >&2
     exit 2
     ;;
 esac

@@ -3,7 +3,9 @@
 # two kg-workers, all on 127.0.0.1, all state under .kg-local/.
 #
 #   stack.sh up     start what is not running (safe to run again); writes .kg-local/env
-#                   and logs the local CLI in as the local admin
+#                   and logs the local CLI in as the local admin. KG_BROKER_NODES=3
+#                   (make up BROKER_NODES=3): a local RabbitMQ cluster (cluster.sh) with a
+#                   quorum job queue replicated on every node, instead of the single broker
 #   stack.sh down   stop everything it started; no process is left behind
 #   stack.sh demo   up, load a sample graph, take backups with the real CLI
 #   stack.sh status
@@ -18,6 +20,7 @@ STATE=${KG_STATE_DIR:-$ROOT/.kg-local}
 GATEWAY_PORT=${KG_LOCAL_GATEWAY_PORT:-58080}
 WORKERS=${KG_LOCAL_WORKERS:-2}
 BUILD_FLAGS=${KG_BUILD_FLAGS:-}
+BROKER_NODES=${KG_BROKER_NODES:-1}
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -54,12 +57,26 @@ wait_ready() {
 }
 
 up() {
-    "$ROOT/deploy/local/services.sh" start
+    if [ "$BROKER_NODES" -gt 1 ]; then
+        # PostgreSQL as always; RabbitMQ as a cluster of BROKER_NODES nodes, fully formed
+        # before any gateway declares the quorum queue (so it gets a replica on every node).
+        "$ROOT/deploy/local/services.sh" postgres-start
+        "$ROOT/deploy/local/services.sh" write-env
+        KG_CLUSTER_NODES=$BROKER_NODES "$ROOT/deploy/local/cluster.sh" start
+        echo "$BROKER_NODES" >"$STATE/broker-nodes"
+    else
+        "$ROOT/deploy/local/services.sh" start
+        rm -f "$STATE/broker-nodes"
+    fi
     mkdir -p "$STATE/logs" "$STATE/tmp" "$STATE/run"
     set -a
     # shellcheck disable=SC1091
     . "$STATE/services.env"
     set +a
+    if [ "$BROKER_NODES" -gt 1 ]; then
+        KG_AMQP_URLS=$(KG_CLUSTER_NODES=$BROKER_NODES "$ROOT/deploy/local/cluster.sh" urls)
+        export KG_AMQP_URLS KG_BROKER_QUEUE_TYPE=quorum
+    fi
     build
     local bin
     bin=$(bin_dir)
@@ -81,6 +98,8 @@ up() {
     cat >"$STATE/env" <<ENV
 KG_DATABASE_URL=$KG_DATABASE_URL
 KG_AMQP_URL=$KG_AMQP_URL
+KG_AMQP_URLS=${KG_AMQP_URLS:-}
+KG_BROKER_QUEUE_TYPE=${KG_BROKER_QUEUE_TYPE:-classic}
 KG_API_URL=http://127.0.0.1:$GATEWAY_PORT
 KG_TEMP_DIR=$STATE/tmp
 KG_MIGRATIONS_DIR=$ROOT/schema/migrations
@@ -90,7 +109,7 @@ KG_BIN_DIR=$bin
 ENV
     "$bin/kg" login --server "http://127.0.0.1:$GATEWAY_PORT" --username admin --password-stdin <"$STATE/admin-password" >&2
     "$bin/kg" config set api_url "http://127.0.0.1:$GATEWAY_PORT" >/dev/null
-    log "stack is up: gateway http://127.0.0.1:$GATEWAY_PORT, $WORKERS workers; settings in .kg-local/env"
+    log "stack is up: gateway http://127.0.0.1:$GATEWAY_PORT, $WORKERS workers, $BROKER_NODES broker node(s); settings in .kg-local/env"
 }
 
 stop_pidfile() {
@@ -112,6 +131,10 @@ down() {
         stop_pidfile "$f"
         log "stopped $(basename "$f" .pid)"
     done
+    if [ -f "$STATE/broker-nodes" ] || [ -d "$STATE/cluster" ]; then
+        KG_CLUSTER_NODES=$(cat "$STATE/broker-nodes" 2>/dev/null || echo 3) "$ROOT/deploy/local/cluster.sh" stop
+        rm -f "$STATE/broker-nodes"
+    fi
     "$ROOT/deploy/local/services.sh" stop
 }
 
@@ -164,6 +187,7 @@ down) down ;;
 demo) demo ;;
 status)
     "$ROOT/deploy/local/services.sh" status
+    if [ -f "$STATE/broker-nodes" ]; then KG_CLUSTER_NODES=$(cat "$STATE/broker-nodes") "$ROOT/deploy/local/cluster.sh" status; fi
     for f in "$STATE"/run/*.pid; do
         [ -e "$f" ] || continue
         if running "$f"; then echo "$(basename "$f" .pid): up (pid $(cat "$f"))"; else echo "$(basename "$f" .pid): down"; fi

@@ -9,6 +9,14 @@ enum JSON {
         JSONEscaping.appendQuoted(text, to: &out)
     }
 
+    /// `"text"` (escaped), or `null`.
+    static func quoteOrNull(_ text: String?) -> String {
+        guard let text else { return "null" }
+        var out: [UInt8] = []
+        appendQuoted(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// A 200 (or `status`) response whose body is JSON text made elsewhere (often by PostgreSQL).
     static func response(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],

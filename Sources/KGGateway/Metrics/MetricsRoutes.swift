@@ -82,6 +82,20 @@ struct MetricsRoutes {
         text.family("kg_metrics_job_table_reads_total", type: "counter",
                     help: "Reads of the jobs table made by this gateway's /metrics (at most one per metrics_cache_s).")
         text.sample("kg_metrics_job_table_reads_total", await jobStatistics.reads)
+        if let broker = await sampler.queue?.brokerState() {
+            text.family("kg_broker_connection", type: "gauge",
+                        help: "1 for the broker node (host:port) each of this gateway's broker connections uses; 0 with node=\"none\" while it has none.")
+            for (component, node) in [("job_publisher", broker.publisherNode), ("status_subscriber", broker.subscriberNode)] {
+                text.sample("kg_broker_connection", labels: [("component", component), ("node", node ?? "none")], node == nil ? 0 : 1)
+            }
+            text.family("kg_broker_nodes", type: "gauge", help: "Broker nodes configured (amqp_urls).")
+            text.sample("kg_broker_nodes", broker.nodes.count)
+            text.family("kg_broker_nodes_reachable", type: "gauge", help: "Broker nodes that accepted a login during this scrape.")
+            text.sample("kg_broker_nodes_reachable", broker.reachable.count)
+            text.family("kg_broker_majority", type: "gauge",
+                        help: "1 when a majority of the broker nodes is reachable (a quorum job queue takes jobs), else 0.")
+            text.sample("kg_broker_majority", broker.hasMajority ? 1 : 0)
+        }
         text.family("kg_temp_storage_bytes", type: "gauge", help: "Bytes of files in temp storage (shared by gateways and workers).")
         text.sample("kg_temp_storage_bytes", temp.bytes)
         text.family("kg_temp_storage_files", type: "gauge", help: "Files in temp storage.")

@@ -12,11 +12,14 @@ actor SharedStateSampler {
     private let queues: [String]
     private let storage: TempStorage
     private let maxAge: Double
+    /// The job queue, for the broker nodes this gateway uses and the cluster's majority.
+    let queue: JobQueue?
     private var queueSample: (at: Date, stats: [QueueStats]?)?
     private var tempSample: (at: Date, bytes: Int, files: Int)?
 
-    init(probe: QueueProbe?, queues: [String], storage: TempStorage, maxAge: Double = 5) {
+    init(probe: QueueProbe?, queues: [String], storage: TempStorage, queue: JobQueue? = nil, maxAge: Double = 5) {
         self.probe = probe
+        self.queue = queue
         self.queues = queues
         self.storage = storage
         self.maxAge = maxAge

@@ -1,7 +1,8 @@
 import Hummingbird
 import KGDatabase
 
-/// `GET /healthz` (the process is alive) and `GET /readyz` (database and broker reachable).
+/// `GET /healthz` (the process is alive) and `GET /readyz` (database and broker reachable, the broker
+/// node this gateway publishes through, and whether the broker cluster has a majority).
 struct HealthRoutes {
     let pool: PGPool
     let queue: JobQueue
@@ -22,9 +23,15 @@ struct HealthRoutes {
             } catch {
                 database = false
             }
-            let broker = queue.isReady
-            let body = "{\"status\":\"\(database && broker ? "ready" : "not ready")\",\"database\":\(database),\"broker\":\(broker)}"
-            return JSON.response(body, status: database && broker ? .ok : .serviceUnavailable)
+            let state = await queue.brokerState()
+            // Connected, and (on a cluster) a majority of the nodes answer: a quorum queue takes jobs.
+            let broker = queue.isReady && state.hasMajority
+            let ready = database && broker
+            var body = "{\"status\":\"\(ready ? "ready" : "not ready")\",\"database\":\(database),\"broker\":\(broker)"
+            body += ",\"broker_node\":\(JSON.quoteOrNull(state.publisherNode))"
+            body += ",\"broker_nodes_reachable\":\(state.reachable.count),\"broker_nodes\":\(state.nodes.count)"
+            body += ",\"broker_majority\":\(state.hasMajority)}"
+            return JSON.response(body, status: ready ? .ok : .serviceUnavailable)
         }
     }
 }

@@ -5,4 +5,7 @@ protocol JobQueue: Sendable {
     /// Publishes and waits for the broker's confirmation; throws when the broker is away.
     func publish(_ message: JobMessage) async throws
     var isReady: Bool { get }
+    /// The broker nodes this gateway is connected to and whether the cluster has a majority
+    /// (`/readyz`, `/metrics`).
+    func brokerState() async -> BrokerState
 }

@@ -43,6 +43,10 @@ struct JobSubmitter: Sendable {
             try await queue.publish(JobMessage(jobID: jobID, jobType: type))
         } catch {
             await backlog.fail(jobID: jobID, error: "the job queue is unavailable: \(error)", pool: pool)
+            if let noMajority = error as? NoBrokerMajority {
+                throw APIError.unavailable("the job queue is unavailable: \(noMajority); nothing was changed — try again then",
+                                           detail: noMajority.view.summary)
+            }
             throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
         }
     }
