@@ -11,7 +11,7 @@ final class ArchiveTests: XCTestCase {
         stack?.stop()
     }
 
-    private func saved(_ result: CommandResult) throws -> String {
+    func saved(_ result: CommandResult) throws -> String {
         XCTAssertEqual(result.exitCode, 0, result.summary + stack.logs)
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
