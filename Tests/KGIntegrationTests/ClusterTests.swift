@@ -139,19 +139,12 @@ final class ClusterTests: XCTestCase {
 
     private var longTestsEnabled: Bool { ProcessInfo.processInfo.environment["KG_CLUSTER_TESTS"] == "1" }
 
-    /// Restores queued while no worker runs: messages in the quorum queue only.
-    private func queueRestores(_ stack: TestStack, file: String, count: Int) throws -> [String] {
-        var ids: [String] = []
-        for _ in 0..<count {
-            let (status, json) = try stack.uploadRestore(file)
-            XCTAssertEqual(status, 202, "\(json)")
-            ids.append(try XCTUnwrap(json["job_id"] as? String))
-        }
-        return ids
-    }
-
-    func testQueuedJobsSurviveTheLossOfAnyNodeAndAFullRestart() throws {
-        try XCTSkipUnless(longTestsEnabled, "set KG_CLUSTER_TESTS=1 (make cluster) to run the long cluster tests")
+    /// A cluster stack whose graph was backed up and then changed, with `count`
+    /// restores of that backup queued while no worker runs (messages in the
+    /// quorum queue only); `expected` is the graph the restores must bring back.
+    private func queuedRestores(count: Int) throws
+        -> (cluster: LocalCluster, stack: TestStack, expected: GraphFingerprint, ids: [String])
+    {
         let (cluster, stack) = try startStack()
         try stack.loadSample(concepts: 60, ontologies: 2, dimensions: 8)
         try stack.login()
@@ -159,7 +152,18 @@ final class ClusterTests: XCTestCase {
         let file = try stack.backupWithCLI()
         try XCTUnwrap(stack.workers["w1"]).stop()
         try stack.execute("UPDATE kg.concepts SET label = 'before'")
-        let ids = try queueRestores(stack, file: file, count: 3)
+        var ids: [String] = []
+        for _ in 0..<count {
+            let (status, json) = try stack.uploadRestore(file)
+            XCTAssertEqual(status, 202, "\(json)")
+            ids.append(try XCTUnwrap(json["job_id"] as? String))
+        }
+        return (cluster, stack, expected, ids)
+    }
+
+    func testQueuedJobsSurviveTheLossOfAnyNodeAndAFullRestart() throws {
+        try XCTSkipUnless(longTestsEnabled, "set KG_CLUSTER_TESTS=1 (make cluster) to run the long cluster tests")
+        let (cluster, stack, expected, ids) = try queuedRestores(count: 3)
         try stack.waitUntil(10, "three messages in the job queue") { try self.queuedMessages(stack, cluster) == 3 }
         for node in 1...3 {
             try cluster.kill(node)
@@ -183,14 +187,8 @@ final class ClusterTests: XCTestCase {
 
     func testWithoutAMajorityNewJobsGet503AndQueuedOnesCompleteWhenItReturns() throws {
         try XCTSkipUnless(longTestsEnabled, "set KG_CLUSTER_TESTS=1 (make cluster) to run the long cluster tests")
-        let (cluster, stack) = try startStack()
-        try stack.loadSample(concepts: 60, ontologies: 2, dimensions: 8)
-        try stack.login()
-        let expected = try stack.fingerprint(.content)
-        let file = try stack.backupWithCLI()
-        try XCTUnwrap(stack.workers["w1"]).stop()
-        try stack.execute("UPDATE kg.concepts SET label = 'before'")
-        let queued = try queueRestores(stack, file: file, count: 1)[0]
+        let (cluster, stack, expected, queuedIDs) = try queuedRestores(count: 1)
+        let queued = queuedIDs[0]
         try cluster.kill(1)
         try cluster.kill(2)
         try stack.waitUntil(20, "/readyz to say there is no majority") {
