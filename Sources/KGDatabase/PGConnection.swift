@@ -91,12 +91,15 @@ public final class PGConnection {
 
     private func error(from res: OpaquePointer?) -> PGError {
         guard let res else { return PGError(sqlState: isOK ? nil : "08006", lastError()) }
-        let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        func field(_ code: Character) -> String? {
+            PQresultErrorField(res, Int32(code.asciiValue!)).map { String(cString: $0) }
+        }
+        let state = field("C")
         var message = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
         if message.isEmpty { message = lastError() }
         if message.hasPrefix("ERROR:  ") { message.removeFirst(8) }
         if state == nil, !isOK { return PGError(sqlState: "08006", message) }
-        return PGError(sqlState: state, message)
+        return PGError(sqlState: state, message, table: field("t"), constraint: field("n"))
     }
 
     /// Runs one statement with text parameters bound as `$1, $2, …` (never spliced into the SQL).

@@ -3,10 +3,17 @@ public struct PGError: Error, CustomStringConvertible, Sendable {
     /// Five-character SQLSTATE (for example `23505` unique violation), or nil for client-side failures.
     public let sqlState: String?
     public let message: String
+    /// The table PostgreSQL names in its diagnostics (`PG_DIAG_TABLE_NAME`), when it names one.
+    public let table: String?
+    /// The constraint or index PostgreSQL names in its diagnostics (`PG_DIAG_CONSTRAINT_NAME`):
+    /// for "index row size … exceeds" and unique violations, the index.
+    public let constraint: String?
 
-    public init(sqlState: String? = nil, _ message: String) {
+    public init(sqlState: String? = nil, _ message: String, table: String? = nil, constraint: String? = nil) {
         self.sqlState = sqlState
         self.message = message
+        self.table = table
+        self.constraint = constraint
     }
 
     public var description: String { message }

@@ -93,6 +93,7 @@ struct RestoreJob {
         // (Not possible once the session has used a temporary table: then the default stays.)
         _ = try? db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
+        var refusedFrom: RestoreErrorMessage.Located?  // set while a statement's index holds a field ambiguously
         do {
             // One risky operation at a time; the status says what we wait for.
             if try db.query("SELECT pg_try_advisory_xact_lock($1::bigint) AS ok", [RestoreSQL.graphWriteLockKey]).first("ok") != "t" {
@@ -156,7 +157,12 @@ struct RestoreJob {
             try report(.restoringConcepts, done: 1, total: 1, force: true)
 
             try report(.restoringSources, done: 0, total: checked.counts["sources"] ?? 0, force: true)
-            for statement in RestoreSQL.ontologies { try db.query(statement) }
+            for (index, statement) in RestoreSQL.ontologies.enumerated() {
+                refusedFrom = index == 0 ? RestoreErrorMessage.Located(section: "ontologies", columns: ["name"])
+                    : RestoreErrorMessage.Located(section: "sources", columns: ["document"])
+                try db.query(statement)
+            }
+            refusedFrom = nil
             count(try db.query(RestoreSQL.counted(RestoreSQL.sources)), "sources", &restored, &updated)
             try report(.restoringSources, done: 1, total: 1, force: true)
 
@@ -200,7 +206,7 @@ struct RestoreJob {
             try? context.progress(stage: RestoreStage.rollingBack.rawValue, percent: context.currentPercent, processed: 0, total: 0,
                                   message: "rolling back: nothing was changed", force: true)
             if db.isOK { _ = try? db.execute("ROLLBACK") }
-            throw RestoreErrorMessage.translate(error)
+            throw RestoreErrorMessage.translate(error, source: refusedFrom)
         }
         if !plan.converters.isEmpty { warnings.append("converted: \(plan)") }
         if !merge {
