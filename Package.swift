@@ -92,14 +92,16 @@ let package = Package(
             "KGSample", "KGService", "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "KGFormatTests", dependencies: ["KGFormat"]),
+        // What the test targets share: a seeded generator, a TCP proxy that cuts and counts.
+        .target(name: "KGTestSupport", path: "Tests/KGTestSupport"),
+        .testTarget(name: "KGFormatTests", dependencies: ["KGFormat", "KGTestSupport"]),
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
-        .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker"]),
+        .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
-        .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway"]),
+        .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway", "KGTestSupport"]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
         .testTarget(name: "KGIntegrationTests", dependencies: [
-            "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService",
+            "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService", "KGTestSupport",
             .product(name: "Yams", package: "Yams"),
         ]),
     ]

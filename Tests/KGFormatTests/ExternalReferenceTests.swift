@@ -1,3 +1,4 @@
+import KGTestSupport
 import Foundation
 @testable import KGFormat
 import XCTest

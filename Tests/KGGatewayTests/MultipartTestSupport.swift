@@ -1,18 +1,6 @@
 import XCTest
 @testable import KGGateway
-
-/// A small deterministic generator (SplitMix64), so that "random" chunkings repeat run to run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import KGTestSupport
 
 /// An event copied out of the parser, so that it can be compared after the buffer is gone.
 enum RecordedEvent: Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import KGTestSupport
 import XCTest
 @testable import KGGateway
 

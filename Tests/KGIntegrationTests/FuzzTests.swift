@@ -1,3 +1,4 @@
+import KGTestSupport
 import CZlib
 import Foundation
 import KGClient

@@ -1,3 +1,4 @@
+import KGTestSupport
 import Foundation
 import KGDatabase
 import KGFormat

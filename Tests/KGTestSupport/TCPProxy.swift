@@ -1,11 +1,12 @@
 import Foundation
 
-/// A TCP forwarder from 127.0.0.1:<port> to the broker, so tests can cut connections and make
-/// the "broker" unreachable without touching the shared RabbitMQ.
-final class TCPProxy: @unchecked Sendable {
-    // Thread-safety: `open`, `down` and `stopped` are guarded by `lock`; each pump thread owns
-    // nothing but the two descriptors it copies between.
-    let port: Int
+/// A TCP forwarder from 127.0.0.1:<port> to a server (the broker, the gateway), so tests can
+/// cut connections, make the server unreachable, cut a transfer at a chosen byte, and count the
+/// bytes that crossed, without touching the shared services.
+public final class TCPProxy: @unchecked Sendable {
+    // Thread-safety: `open`, `down`, `stopped`, the counters and the armed cut are guarded by
+    // `lock`; each pump thread owns nothing but the two descriptors it copies between.
+    public let port: Int
     private let targetHost: String
     private let targetPort: Int
     private let listener: Int32
@@ -13,8 +14,10 @@ final class TCPProxy: @unchecked Sendable {
     private var open: Set<Int32> = []
     private var down = false
     private var stopped = false
+    private var forwarded = (toTarget: 0, toClient: 0)
+    private var armedCut: (toClient: Bool, remaining: Int)?
 
-    init(targetHost: String, targetPort: Int) throws {
+    public init(targetHost: String, targetPort: Int) throws {
         self.targetHost = targetHost
         self.targetPort = targetPort
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -35,7 +38,7 @@ final class TCPProxy: @unchecked Sendable {
     }
 
     /// Closes every forwarded connection (both sides), like a network failure or broker crash.
-    func cutConnections() {
+    public func cutConnections() {
         lock.lock()
         let fds = open
         lock.unlock()
@@ -43,14 +46,29 @@ final class TCPProxy: @unchecked Sendable {
     }
 
     /// While down, new connections are closed at once (the broker looks unreachable).
-    func setDown(_ value: Bool) {
+    public func setDown(_ value: Bool) {
         lock.lock()
         down = value
         lock.unlock()
         if value { cutConnections() }
     }
 
-    func stop() {
+    /// Bytes forwarded so far, client → server and server → client, over all connections.
+    public var bytesForwarded: (toTarget: Int, toClient: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return forwarded
+    }
+
+    /// Arms a one-shot cut: after `bytes` more bytes have crossed in one direction (server →
+    /// client when `toClient`), every connection is cut, exactly at that byte.
+    public func cutOnce(afterBytes bytes: Int, toClient: Bool) {
+        lock.lock()
+        armedCut = (toClient, max(0, bytes))
+        lock.unlock()
+    }
+
+    public func stop() {
         lock.lock()
         stopped = true
         lock.unlock()
@@ -89,10 +107,10 @@ final class TCPProxy: @unchecked Sendable {
             open.formUnion([client, upstream])
             lock.unlock()
             let finished = DispatchGroup()
-            for (from, to) in [(client, upstream), (upstream, client)] {
+            for (from, to, toClient) in [(client, upstream, false), (upstream, client, true)] {
                 finished.enter()
                 Thread.detachNewThread { [self] in
-                    pump(from: from, to: to)
+                    pump(from: from, to: to, toClient: toClient)
                     finished.leave()
                 }
             }
@@ -106,11 +124,27 @@ final class TCPProxy: @unchecked Sendable {
         }
     }
 
-    private func pump(from: Int32, to: Int32) {
+    /// How many of `n` bytes read may be forwarded before an armed cut, and whether to cut after them.
+    private func allowance(_ n: Int, toClient: Bool) -> (forward: Int, cut: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        var forward = n
+        var cut = false
+        if let armed = armedCut, armed.toClient == toClient {
+            forward = min(n, armed.remaining)
+            cut = forward == armed.remaining
+            armedCut = cut ? nil : (toClient, armed.remaining - forward)
+        }
+        if toClient { forwarded.toClient += forward } else { forwarded.toTarget += forward }
+        return (forward, cut)
+    }
+
+    private func pump(from: Int32, to: Int32, toClient: Bool) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
+            let got = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if got <= 0 { break }
+            let (n, cut) = allowance(got, toClient: toClient)
             var sent = 0
             while sent < n {
                 let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
@@ -118,6 +152,10 @@ final class TCPProxy: @unchecked Sendable {
                 sent += w
             }
             if sent < n { break }
+            if cut {
+                cutConnections()
+                break
+            }
         }
         shutdown(from, Int32(SHUT_RDWR))
         shutdown(to, Int32(SHUT_RDWR))
