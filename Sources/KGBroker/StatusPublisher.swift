@@ -82,7 +82,11 @@ public final class StatusPublisher: @unchecked Sendable {
     /// Queues one event and returns at once. Dropped (and logged) if the broker is down or the
     /// queue is full.
     public func publish(jobID: String, event: String, body: [UInt8]) {
-        let key = Self.routingKey(jobID: jobID, event: event)
+        publish(routingKey: Self.routingKey(jobID: jobID, event: event), body: body)
+    }
+
+    /// Publishes one event under any routing key (a worker's presence: `worker.presence`).
+    public func publish(routingKey key: String, body: [UInt8]) {
         guard thread.queuedCount < maxQueued else {
             lock.lock()
             overflowDrops += 1

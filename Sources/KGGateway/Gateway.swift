@@ -37,7 +37,8 @@ public enum Gateway {
         let jobs = JobSubmitter(pool: pool, queue: queue, maxJobsPerUser: config.maxJobsPerUser, backlog: backlog)
         HealthRoutes(pool: pool, queue: queue).register(on: router)
         let jobStatistics = JobStatisticsCache(pool: pool, maxAge: config.metricsCacheSeconds, durationBuckets: MetricsRoutes.durationBuckets)
-        MetricsRoutes(jobStatistics: jobStatistics, sampler: observability.sampler, registry: observability.registry).register(on: router)
+        MetricsRoutes(jobStatistics: jobStatistics, sampler: observability.sampler, registry: observability.registry, workers: hub.workers)
+            .register(on: router)
         let throttle = LoginThrottle(maxPerAddress: config.loginMaxFailuresPerAddress, maxPerUser: config.loginMaxFailuresPerUser,
                                      window: config.loginFailureWindowSeconds, logger: Logger(label: LogComponent.http))
         AuthRoutes(pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit, throttle: throttle,

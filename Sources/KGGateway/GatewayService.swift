@@ -38,7 +38,8 @@ public enum GatewayService {
         let publisher = JobPublisher(nodes: BrokerNodes(urls, start: firstNode), topology: topology,
                                      deadline: urls.count > 1 ? 15 : 5, log: brokerLog)
         let hub = StatusHub()
-        let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog) { key, body in
+        let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange,
+                                          bindingKeys: ["job.#", "worker.presence"], log: brokerLog) { key, body in
             hub.deliver(routingKey: key, body: body)
         }
         subscriber.start()

@@ -13,6 +13,7 @@ public final class WorkerService: Service, @unchecked Sendable {
     private let logger: Logger
     private var consumer: JobConsumer?
     private var events: StatusPublisher?
+    private var presence: WorkerPresence?
 
     public init(config: ServiceConfig, logger: Logger) {
         self.config = config
@@ -63,6 +64,9 @@ public final class WorkerService: Service, @unchecked Sendable {
         consumer.start()
         self.consumer = consumer
         self.events = events
+        let presence = WorkerPresence(workerID: config.workerID, consumer: consumer, events: events)
+        presence.start()
+        self.presence = presence
         var metadata: Logger.Metadata = ["worker_id": "\(config.workerID)", "schema_version": "\(version)", "queue": "\(topology.jobQueue)"]
         for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
         logger.info("worker started", metadata: metadata)
@@ -79,6 +83,7 @@ public final class WorkerService: Service, @unchecked Sendable {
         if let consumer, consumer.activeJobCount > 0 {
             logger.notice("the current job did not finish within the grace period; handing it back")
         }
+        presence?.stop()
         events?.shutdown()
         logger.info("worker stopped")
     }

@@ -83,6 +83,9 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(metrics.contains("kg_broker_majority 1"), metrics)
         XCTAssertTrue(metrics.contains("kg_broker_nodes 3"), metrics)
         XCTAssertTrue(metrics.contains("kg_broker_connection{component=\"job_publisher\",node=\"\(ready.json["broker_node"] as? String ?? "")\"} 1"), metrics)
+        // Workers serve no HTTP: their presence events put their node in the gateway's /metrics.
+        let workerNode = try consumerNode(worker, cluster)
+        try stack.waitUntil(15, "worker w1's node in /metrics") { try self.workerConsumerPort(stack) == cluster.amqpPorts[workerNode - 1] }
 
         // A backup through the CLI; its worker's node dies while the worker writes it.
         let cli = try stack.kgInBackground(["admin", "backup", "--type", "full"], name: "cli-backup")
@@ -93,6 +96,10 @@ final class ClusterTests: XCTestCase {
         }
         let backup = try killWorkersNode(jobID: try XCTUnwrap(backupID), worker: worker, cluster: cluster)
         print("cluster failover (backup): node \(backup.node) killed -9; next progress event after \(String(format: "%.2f", backup.failover)) s")
+        try stack.waitUntil(20, "worker w1's new node in /metrics") {
+            let port = try self.workerConsumerPort(stack)
+            return port != nil && port != cluster.amqpPorts[backup.node - 1]
+        }
         try stack.waitUntil(120, "the CLI's backup to end") { !cli.isRunning }
         XCTAssertEqual(cli.process.terminationStatus, 0, cli.log + stack.logs)
         let backupJob = try stack.waitForJob(try XCTUnwrap(backupID))
@@ -135,6 +142,15 @@ final class ClusterTests: XCTestCase {
     private func metricsText(_ stack: TestStack) throws -> String {
         let r = try HTTPClient(baseURL: stack.apiURL, token: nil, connectTimeout: 2).request(method: "GET", path: "/metrics")
         return String(decoding: r.body, as: UTF8.self)
+    }
+
+    /// The port of the node worker w1's job consumer uses, as the gateway's /metrics shows it.
+    private func workerConsumerPort(_ stack: TestStack) throws -> Int? {
+        let scrape = try stack.scrapeMetrics()
+        let sample = scrape.samples.first {
+            $0.name == "kg_worker_broker_connection" && $0.labels["worker_id"] == "w1" && $0.labels["component"] == "job_consumer" && $0.value == 1
+        }
+        return sample?.labels["node"].flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
     }
 
     private var longTestsEnabled: Bool { ProcessInfo.processInfo.environment["KG_CLUSTER_TESTS"] == "1" }

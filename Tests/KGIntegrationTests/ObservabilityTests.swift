@@ -1,4 +1,5 @@
 import Foundation
+import KGBroker
 import KGClient
 import XCTest
 
@@ -88,6 +89,34 @@ final class ObservabilityTests: XCTestCase {
             let now = try self.stack.scrapeMetrics()
             return now.value("kg_temp_storage_files") == 0 && now.value("kg_temp_storage_bytes") == 0
         }
+    }
+
+    /// Workers serve no HTTP: their presence events (every 5 s on the status exchange) put
+    /// the broker node of each worker's connections in every gateway's /metrics (issue 19).
+    /// A worker that stops says so and leaves at once; one killed leaves after three silent
+    /// intervals.
+    func testEachWorkersBrokerNodeShowsInTheGatewaysMetrics() throws {
+        stack = try TestStack(workers: 2)
+        let url = try AMQPURL(stack.amqpURL)
+        let node = url.node
+        for id in ["w1", "w2"] {
+            try stack.waitUntil(15, "worker \(id)'s node in /metrics") {
+                let scrape = try self.stack.scrapeMetrics()
+                return ["job_consumer", "status_publisher"].allSatisfy {
+                    scrape.value("kg_worker_broker_connection", ["worker_id": id, "component": $0, "node": node]) == 1
+                }
+            }
+        }
+        XCTAssertEqual(try stack.scrapeMetrics().value("kg_workers_present"), 2)
+        try XCTUnwrap(stack.workers["w2"]).stop()
+        try stack.waitUntil(5, "a stopped worker to leave /metrics") { try self.stack.scrapeMetrics().value("kg_workers_present") == 1 }
+        let scrape = try stack.scrapeMetrics()
+        XCTAssertEqual(scrape.value("kg_worker_broker_connection", ["worker_id": "w2", "component": "job_consumer", "node": node]), 0,
+                       "gone: \(scrape.text)")
+        let killed = Date()
+        try XCTUnwrap(stack.workers["w1"]).killHard()
+        try stack.waitUntil(30, "a killed worker to leave /metrics") { try self.stack.scrapeMetrics().value("kg_workers_present") == 0 }
+        print("ObservabilityTests: a killed worker left /metrics after \(String(format: "%.1f", Date().timeIntervalSince(killed))) s")
     }
 
     func testQueueDepthAndTempStorageShowWaitingWork() throws {

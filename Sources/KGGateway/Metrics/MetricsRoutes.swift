@@ -15,6 +15,8 @@ struct MetricsRoutes {
     let jobStatistics: JobStatisticsCache
     let sampler: SharedStateSampler
     let registry: PrometheusCollectorRegistry?
+    /// The workers heard from lately (their presence events).
+    let workers: WorkerRoster
 
     static let jobTypes = ["backup", "restore", "stitch", "prune"]
     static let statuses = ["queued", "running", "completed", "failed", "cancelled"]
@@ -96,6 +98,17 @@ struct MetricsRoutes {
                         help: "1 when a majority of the broker nodes is reachable (a quorum job queue takes jobs), else 0.")
             text.sample("kg_broker_majority", broker.hasMajority ? 1 : 0)
         }
+        let workers = workers.current()
+        text.family("kg_worker_broker_connection", type: "gauge",
+                    help: "1 for the broker node (host:port) each connection of each worker heard from in its last three presence intervals uses; node=\"none\" and 0 while it has none.")
+        for worker in workers {
+            for (component, node) in [("job_consumer", worker.jobConsumerNode), ("status_publisher", worker.statusPublisherNode)] {
+                text.sample("kg_worker_broker_connection", labels: [("worker_id", worker.id), ("component", component), ("node", node ?? "none")],
+                            node == nil ? 0 : 1)
+            }
+        }
+        text.family("kg_workers_present", type: "gauge", help: "Workers this gateway heard from in their last three presence intervals (5 s each).")
+        text.sample("kg_workers_present", workers.count)
         text.family("kg_temp_storage_bytes", type: "gauge", help: "Bytes of files in temp storage (shared by gateways and workers).")
         text.sample("kg_temp_storage_bytes", temp.bytes)
         text.family("kg_temp_storage_files", type: "gauge", help: "Files in temp storage.")

@@ -7,9 +7,12 @@ final class StatusHub: @unchecked Sendable {
     // `subscribers` and `last` are guarded by `lock`.
     private let lock = NSLock()
     private var subscribers: [String: [UUID: AsyncStream<StatusEvent>.Continuation]] = [:]
+    /// Workers' presence events (`worker.presence`) end here.
+    let workers = WorkerRoster()
 
-    /// Delivers one message whose routing key is `job.<id>.<event>`.
+    /// Delivers one message whose routing key is `job.<id>.<event>` (or a worker's presence).
     func deliver(routingKey: String, body: [UInt8]) {
+        if routingKey == "worker.presence" { return workers.record(body) }
         let parts = routingKey.split(separator: ".")
         guard parts.count >= 3, parts[0] == "job" else { return }
         let event = StatusEvent(jobID: String(parts[1]), event: String(parts[2]), body: String(decoding: body, as: UTF8.self))
