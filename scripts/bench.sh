@@ -897,18 +897,29 @@ print_records_table() {
     echo
 }
 
-# kg admin backup --type full --compress gzip, then zstd (issue 17): the size and the
-# time of each against the plain backup, and the peak RSS of the worker and the CLI.
+# kg admin backup --type full --compress gzip, then zstd, then encrypted to an age
+# recipient, plain and zstd (issue 17): the size and the time of each against the plain
+# backup, and the peak RSS of the worker and the CLI. (Methods are key names: age_zstd is
+# zstd then age.)
 measure_backup_compressed() { # size
-    local size=$1 method file name kb wk_kb bytes
-    for method in gzip zstd; do
+    local size=$1 method file name kb wk_kb bytes recipient
+    local -a args
+    if ! command -v age-keygen >/dev/null; then die "age-keygen is missing (Debian's age package; deploy/local/services.sh install)"; fi
+    [ -f "$BENCH/out/age-identity.txt" ] || age-keygen -o "$BENCH/out/age-identity.txt" 2>/dev/null
+    recipient=$(age-keygen -y "$BENCH/out/age-identity.txt")
+    for method in gzip zstd age age_zstd; do
+        case $method in
+            age) args=(--recipient "$recipient") ;;
+            age_zstd) args=(--compress zstd --recipient "$recipient") ;;
+            *) args=(--compress "$method") ;;
+        esac
         file=$BENCH/out/backup-$size-$method.json
         rm -f "$file" "$file.sha256"
-        log "$size: kg admin backup --type full --compress $method…"
+        log "$size: kg admin backup --type full ${args[*]}…"
         for name in "${!PID[@]}"; do reset_peak_rss "${PID[$name]}"; done
         timed "$BENCH/out/time-backup-$method-$size" "$BENCH/logs/kg-backup-$method-$size.log" \
-            "$BIN/kg" admin backup --type full --compress "$method" --output "$file" --server "$API"
-        [ -f "$file" ] || die "kg admin backup --compress $method did not leave $file"
+            "$BIN/kg" admin backup --type full "${args[@]}" --output "$file" --server "$API"
+        [ -f "$file" ] || die "kg admin backup ${args[*]} did not leave $file"
         wk_kb=0
         for name in $(workers); do
             kb=$(peak_rss_kb "${PID[$name]}")
@@ -946,10 +957,17 @@ TABLE_ROWS=(
     "backup --compress zstd file (MB)|backup_zstd_mb"
     "backup --compress zstd, wall (s)|backup_zstd_s"
     "  ratio to the plain backup's time|backup_zstd_ratio"
+    "backup --recipient (age) file (MB)|backup_age_mb"
+    "backup --recipient (age), wall (s)|backup_age_s"
+    "  ratio to the plain backup's time|backup_age_ratio"
+    "backup --compress zstd --recipient, wall (s)|backup_age_zstd_s"
+    "  ratio to the plain backup's time|backup_age_zstd_ratio"
     "peak RSS worker, gzip / zstd (MB)|rss_mb_worker_gzip"
     "  zstd|rss_mb_worker_zstd"
     "peak RSS kg CLI, gzip / zstd (MB)|rss_mb_cli_gzip"
     "  zstd|rss_mb_cli_zstd"
+    "  age / zstd + age|rss_mb_cli_age"
+    "  zstd + age|rss_mb_cli_age_zstd"
     "-"
     "pg_dump file (MB)|pg_dump_mb"
     "pg_dump, wall (s)|pg_dump_s"
@@ -1021,6 +1039,7 @@ LAST_LINE_KEYS=(
     rss_mb_gateway_restore rss_mb_worker_restore rss_mb_cli_restore
     restore_submit_s restore_worker_s
     backup_gzip_s backup_gzip_mb backup_zstd_s backup_zstd_mb backup_zstd_ratio
+    backup_age_s backup_age_ratio backup_age_zstd_s backup_age_zstd_ratio rss_mb_cli_age rss_mb_cli_age_zstd
 )
 # Plain keys (no size suffix): the value of the large size.
 LAST_LINE_PLAIN_KEYS=(
