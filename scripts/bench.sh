@@ -31,6 +31,7 @@
 #                         verify + restore of the same file rewritten data first
 #                         (`kg-sample data-first`: relationships before the concepts they name).
 #   KG_STATE_DIR          state folder (default <repo>/.kg-local)
+#   BENCH_INSTANCE=N      a second bench beside the first (database kg_benchN, port 58180+10N, <state>/benchN)
 #
 # Output: progress on stderr; the results table on stdout, and as the LAST line
 # one machine-readable line of key=value pairs (also appended to <state>/bench/results.log).
@@ -56,12 +57,17 @@ RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
 RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
 RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 
-# Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine.
-DB_NAME=kg_bench
-PSQL_DB_NAME=kg_bench_psql # scratch database of the psql comparison, dropped after each size
+# Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine. BENCH_INSTANCE=N
+# (1-9) runs a second bench beside the first on the same services: its own database, broker
+# prefix, port and folder.
+INSTANCE=${BENCH_INSTANCE:-}
+[[ $INSTANCE =~ ^[1-9]?$ ]] || { echo "bench: BENCH_INSTANCE must be empty or one digit 1-9 (got \"$INSTANCE\")" >&2; exit 2; }
+DB_NAME=kg_bench$INSTANCE
+PSQL_DB_NAME=kg_bench${INSTANCE}_psql # scratch database of the psql comparison, dropped after each size
 DB_ROLE=kg
-BROKER_PREFIX=kgbench
-GATEWAY_PORT=58180
+BROKER_PREFIX=kgbench$INSTANCE
+GATEWAY_PORT=$((58180 + ${INSTANCE:-0} * 10))
+BENCH=$BENCH$INSTANCE
 WORKERS=2
 
 SIZES=(small large)
