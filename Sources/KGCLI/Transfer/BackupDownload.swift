@@ -153,8 +153,9 @@ struct BackupDownload {
                     throw keepForLater(state, reason: "\(error) (\(retries) retries spent)", exitCode: Self.exitCode(error))
                 }
                 let delay = min(8, 0.5 * pow(2, Double(failures - 1)))
-                Terminal.error("backup: \(error); continuing from byte \(state.received) in \(String(format: "%.1f", delay)) s "
-                    + "(retry \(failures) of \(retries))")
+                Terminal.error(
+                    "backup: \(error); continuing from byte \(state.received) in \(String(format: "%.1f", delay)) s "
+                        + "(retry \(failures) of \(retries))")
                 Thread.sleep(forTimeInterval: delay)
             } catch let error as Unstitchable {
                 line.clear()
@@ -212,8 +213,10 @@ struct BackupDownload {
 
     /// One `GET /jobs/{id}/backup` from the byte we hold, ``overlap`` bytes early (compared,
     /// not written again). True when the file is whole: a range whose end is the file's length.
-    private func fetchRange(_ state: Progress, accept: @escaping (UnsafeRawBufferPointer) throws -> Void,
-                            line: ProgressLine) throws -> Bool {
+    private func fetchRange(
+        _ state: Progress, accept: @escaping (UnsafeRawBufferPointer) throws -> Void,
+        line: ProgressLine
+    ) throws -> Bool {
         guard let jobID = state.jobID else { return false }
         let expected = state.compareNext ? state.tail : []
         let from = state.received - Int64(expected.count)
@@ -227,8 +230,9 @@ struct BackupDownload {
             method: "GET", path: "/jobs/\(jobID)/backup", headers: headers,
             onResponseHead: { status, headers in
                 guard status == 206, let range = headers["content-range"].flatMap(ContentRange.init), range.first == from else {
-                    throw Unstitchable(message: "the gateway did not answer with the bytes asked for (status \(status), "
-                        + "Content-Range \(headers["content-range"] ?? "none")); the partial file was removed: take a new backup")
+                    throw Unstitchable(
+                        message: "the gateway did not answer with the bytes asked for (status \(status), "
+                            + "Content-Range \(headers["content-range"] ?? "none")); the partial file was removed: take a new backup")
                 }
                 if let etag = headers["etag"] {
                     if let known = state.etag, known != etag {
@@ -253,8 +257,9 @@ struct BackupDownload {
             },
             onProgress: { _, _ in
                 line.update {
-                    BackupStatus.line(job: state.follower?.latest, received: state.received, elapsed: line.elapsed,
-                                      from: state.startedAt)
+                    BackupStatus.line(
+                        job: state.follower?.latest, received: state.received, elapsed: line.elapsed,
+                        from: state.startedAt)
                 }
             })
         guard state.received == last + 1 else {
@@ -274,14 +279,16 @@ struct BackupDownload {
     private func reopen(_ partial: String, _ state: Progress, _ checker: IntegrityChecker) throws {
         let sidecar = try ResumeSidecar.read(partial: partial)
         guard GlobalOptions.sameServer(sidecar.server, server) else {
-            throw CLIError("\(partial) is a download from \(sidecar.server), but this command goes to \(server); "
-                + "continue it with --server \(sidecar.server)", exitCode: 2)
+            throw CLIError(
+                "\(partial) is a download from \(sidecar.server), but this command goes to \(server); "
+                    + "continue it with --server \(sidecar.server)", exitCode: 2)
         }
-        let onTaken: PartialFile.OnTaken = switch sidecar.onTaken {
-        case "replace": .replace
-        case "refuse": .refuse
-        default: .suffix
-        }
+        let onTaken: PartialFile.OnTaken =
+            switch sidecar.onTaken {
+            case "replace": .replace
+            case "refuse": .refuse
+            default: .suffix
+            }
         let output = try PartialFile(resuming: partial, final: sidecar.finalPath, onTaken: onTaken) { checker.feed($0) }
         state.output = output
         state.tail = try output.tail(Self.overlap)
@@ -307,9 +314,10 @@ struct BackupDownload {
             return CLIError(text + ".", exitCode: exitCode)
         }
         let finalPath = output.finalPath
-        let sidecar = ResumeSidecar(jobID: jobID, server: server, etag: state.etag, compression: state.compression,
-                                    finalPath: finalPath, onTaken: "\(output.onTaken)", windowSeconds: state.window,
-                                    interruptedAt: Date())
+        let sidecar = ResumeSidecar(
+            jobID: jobID, server: server, etag: state.etag, compression: state.compression,
+            finalPath: finalPath, onTaken: "\(output.onTaken)", windowSeconds: state.window,
+            interruptedAt: Date())
         do {
             try sidecar.write(beside: output.partialPath)
         } catch {
@@ -318,7 +326,8 @@ struct BackupDownload {
         }
         output.keep()
         let window = state.window.map { " within \(Terminal.duration(Double($0)))" } ?? ""
-        return CLIError("""
+        return CLIError(
+            """
             backup interrupted: \(reason). \(Terminal.bytes(state.received)) kept in \(output.partialPath); \
             continue with `kg admin backup --resume`\(window). Job \(jobID) goes on on the server (`kg job cancel \(jobID)` stops it).
             """, exitCode: exitCode)
@@ -387,7 +396,8 @@ struct BackupDownload {
     private func jobFailure(_ jobID: String) -> String? {
         for _ in 0..<10 {
             if let response = try? controlClient.request(method: "GET", path: "/jobs/\(jobID)"), response.isSuccess,
-               let job = try? response.decodeJSON(Job.self) {
+                let job = try? response.decodeJSON(Job.self)
+            {
                 if job.status.isTerminal { return job.error ?? "job \(job.status.rawValue)" }
             }
             Thread.sleep(forTimeInterval: 0.3)

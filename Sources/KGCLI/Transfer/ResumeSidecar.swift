@@ -20,8 +20,12 @@ struct ResumeSidecar: Codable, Equatable {
     var interruptedAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", server, etag, compression, finalPath = "final_path", onTaken = "on_taken"
-        case windowSeconds = "window_s", interruptedAt = "interrupted_at"
+        case jobID = "job_id"
+        case server, etag, compression
+        case finalPath = "final_path"
+        case onTaken = "on_taken"
+        case windowSeconds = "window_s"
+        case interruptedAt = "interrupted_at"
     }
 
     static func path(for partial: String) -> String { partial + suffix }
@@ -34,7 +38,8 @@ struct ResumeSidecar: Codable, Equatable {
         let path = Self.path(for: partial)
         let temp = path + ".tmp"
         guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600]),
-              rename(temp, path) == 0 else {
+            rename(temp, path) == 0
+        else {
             unlink(temp)
             throw CLIError("cannot write \(path): \(String(cString: strerror(errno))); the partial file \(partial) cannot be continued")
         }
@@ -43,8 +48,9 @@ struct ResumeSidecar: Codable, Equatable {
     static func read(partial: String) throws -> ResumeSidecar {
         let path = path(for: partial)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("\(partial) has no \(suffix) file beside it, so kg cannot tell which backup it belongs to; "
-                + "remove it and take a new backup")
+            throw CLIError(
+                "\(partial) has no \(suffix) file beside it, so kg cannot tell which backup it belongs to; "
+                    + "remove it and take a new backup")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -81,12 +87,14 @@ struct ResumeSidecar: Codable, Equatable {
         for name in names where name.hasSuffix(".partial" + suffix) {
             let partial = folder + "/" + String(name.dropLast(suffix.count))
             guard FileManager.default.fileExists(atPath: partial),
-                  let sidecar = try? read(partial: partial), final == nil || sidecar.finalPath == final else { continue }
+                let sidecar = try? read(partial: partial), final == nil || sidecar.finalPath == final
+            else { continue }
             if best == nil || sidecar.interruptedAt > best!.date { best = (partial, sidecar.interruptedAt) }
         }
         guard let best else {
-            throw CLIError("no interrupted backup to continue in \(folder)\(final.map { " for \($0)" } ?? "") "
-                + "(kg keeps NAME.partial and NAME.partial\(suffix) for one); take a new backup", exitCode: 1)
+            throw CLIError(
+                "no interrupted backup to continue in \(folder)\(final.map { " for \($0)" } ?? "") "
+                    + "(kg keeps NAME.partial and NAME.partial\(suffix) for one); take a new backup", exitCode: 1)
         }
         return best.path
     }

@@ -16,7 +16,8 @@ struct ByteRange: Equatable {
         guard value.lowercased().hasPrefix("bytes=") else { return nil }
         let spec = value.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
-        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
+        let first = spec[..<dash]
+        let last = spec[spec.index(after: dash)...]
         guard first.allSatisfy(\.isASCIIDigit), last.allSatisfy(\.isASCIIDigit), first.count <= 18, last.count <= 18 else { return nil }
         if first.isEmpty {
             guard let suffix = Int(last), suffix > 0 else { return nil }

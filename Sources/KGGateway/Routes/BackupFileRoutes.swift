@@ -44,7 +44,8 @@ struct BackupFileRoutes {
     private func state(_ id: String, owner: String) async throws -> (JobState, BackupJobParams) {
         let state = try await pool.run { db in try JobStore(db).state(jobID: id) }
         guard let state, state.type == "backup", state.username == owner,
-              let params = try? JSONDecoder().decode(BackupJobParams.self, from: Data(state.params.utf8)) else {
+            let params = try? JSONDecoder().decode(BackupJobParams.self, from: Data(state.params.utf8))
+        else {
             throw APIError.notFound("backup job \(id)")
         }
         return (state, params)
@@ -70,8 +71,10 @@ struct BackupFileRoutes {
             if file == nil { file = await Self.open(params.tempFile) }
             if state.status == "completed" {
                 guard file != nil else {
-                    throw APIError(.gone, "the backup file of job \(id) is no longer kept",
-                                   detail: "finished backups are kept backup_resume_window_s (\(Int(resumeWindow)) s) after their last download; take a new backup")
+                    throw APIError(
+                        .gone, "the backup file of job \(id) is no longer kept",
+                        detail:
+                            "finished backups are kept backup_resume_window_s (\(Int(resumeWindow)) s) after their last download; take a new backup")
                 }
                 break
             }
@@ -79,8 +82,9 @@ struct BackupFileRoutes {
             if let f = file, range == nil || f.size > (range?.start ?? 0) { break }
             guard Date() < waitUntil else {
                 if let f = file { await FileCalls.close(f.fd) }
-                var error = APIError(.serviceUnavailable, "the backup has no bytes past this range's start yet",
-                                     detail: "job \(id) is \(state.status); ask again")
+                var error = APIError(
+                    .serviceUnavailable, "the backup has no bytes past this range's start yet",
+                    detail: "job \(id) is \(state.status); ask again")
                 error.headers[.retryAfter] = "1"
                 throw error
             }
@@ -101,8 +105,9 @@ struct BackupFileRoutes {
         ]
         do {
             if let match = request.headers[.ifMatch], !Self.matches(match, etag) {
-                throw APIError(.preconditionFailed, "the backup file of job \(id) is not the one this download started with",
-                               detail: "its ETag is now \(etag); the partial file cannot be continued: take a new backup")
+                throw APIError(
+                    .preconditionFailed, "the backup file of job \(id) is not the one this download started with",
+                    detail: "its ETag is now \(etag); the partial file cannot be continued: take a new backup")
             }
             // If-Range with another tag (or a date: this resource has no Last-Modified): the whole file.
             let useRange = range != nil && (request.headers[.ifRange].map { $0.trimmingCharacters(in: .whitespaces) == etag } ?? true)
@@ -115,8 +120,9 @@ struct BackupFileRoutes {
                 let span: Range<Int>
                 if let length {
                     guard let s = range.span(length: length) else {
-                        var error = APIError(.rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") is past the end of the backup",
-                                             detail: "the file of job \(id) has \(length) bytes")
+                        var error = APIError(
+                            .rangeNotSatisfiable, "the range \(request.headers[.range] ?? "") is past the end of the backup",
+                            detail: "the file of job \(id) has \(length) bytes")
                         error.headers[.contentRange] = "bytes */\(length)"
                         error.headers[.eTag] = etag
                         throw error
@@ -126,30 +132,36 @@ struct BackupFileRoutes {
                 } else {
                     guard let start = range.start else {
                         // The last S bytes of a file still growing: not known yet.
-                        var error = APIError(.serviceUnavailable, "the backup is still being written; a suffix range cannot be served yet",
-                                             detail: "ask for bytes=N- instead")
+                        var error = APIError(
+                            .serviceUnavailable, "the backup is still being written; a suffix range cannot be served yet",
+                            detail: "ask for bytes=N- instead")
                         error.headers[.retryAfter] = "1"
                         throw error
                     }
                     span = start..<min(size, (range.span(length: Int.max)?.upperBound ?? size))
                     headers[.contentRange] = "bytes \(span.lowerBound)-\(span.upperBound - 1)/*"
                 }
-                await audit.record(context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
-                                   detail: span.lowerBound > 0 ? "resumed from offset \(span.lowerBound), \(span.count) bytes" : "bytes 0-\(span.upperBound - 1)")
+                await audit.record(
+                    context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
+                    detail: span.lowerBound > 0 ? "resumed from offset \(span.lowerBound), \(span.count) bytes" : "bytes 0-\(span.upperBound - 1)")
                 let streamer = FileRangeStreamer(fd: fd, span: span, jobID: id, logger: logger)
-                return Response(status: .partialContent, headers: headers,
-                                body: ResponseBody(contentLength: span.count) { writer in try await streamer.stream(to: &writer) })
+                return Response(
+                    status: .partialContent, headers: headers,
+                    body: ResponseBody(contentLength: span.count) { writer in try await streamer.stream(to: &writer) })
             }
-            await audit.record(context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
-                               detail: "whole file")
+            await audit.record(
+                context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
+                detail: "whole file")
             if let length {
                 let streamer = FileRangeStreamer(fd: fd, span: 0..<length, jobID: id, logger: logger)
-                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in try await streamer.stream(to: &writer) })
+                return Response(
+                    status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in try await streamer.stream(to: &writer) })
             }
             // Still running and no range: stream it as the worker writes it.
             await FileCalls.close(fd)
-            let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool, heartbeatTimeout: heartbeatTimeout,
-                                          logger: logger, keepsFile: true)
+            let streamer = BackupStreamer(
+                jobID: id, path: params.tempFile, pool: pool, heartbeatTimeout: heartbeatTimeout,
+                logger: logger, keepsFile: true)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await streamer.stream(to: &writer) })
         } catch {
             await FileCalls.close(fd)
@@ -160,16 +172,18 @@ struct BackupFileRoutes {
     /// A job that failed or was cancelled has no file to serve: 410, with its reason.
     private static func refuseEnded(_ state: JobState) throws {
         guard state.status == "failed" || state.status == "cancelled" else { return }
-        throw APIError(.gone, "backup job \(state.jobID) \(state.status): \(state.error ?? "no reason given")",
-                       detail: "nothing more of this backup can be downloaded; take a new backup")
+        throw APIError(
+            .gone, "backup job \(state.jobID) \(state.status): \(state.error ?? "no reason given")",
+            detail: "nothing more of this backup can be downloaded; take a new backup")
     }
 
     /// The size the worker recorded; a file of another size was changed outside kg.
     private static func expectedLength(_ state: JobState, size: Int, id: String) throws -> Int {
         let result = state.result.flatMap { try? JSONDecoder().decode(BackupJobResult.self, from: Data($0.utf8)) }
         guard let result, result.bytes == size else {
-            throw APIError(.gone, "the backup file of job \(id) is not the one its worker wrote (\(size) bytes, not \(result?.bytes ?? -1))",
-                           detail: "take a new backup")
+            throw APIError(
+                .gone, "the backup file of job \(id) is not the one its worker wrote (\(size) bytes, not \(result?.bytes ?? -1))",
+                detail: "take a new backup")
         }
         return size
     }
