@@ -101,6 +101,35 @@ final class ResumeDownloadTests: XCTestCase {
         XCTAssertTrue(audit.contains("resumed from offset \(offset), \(length - offset) bytes"), audit)
     }
 
+    /// A range of a job still running: the bytes written so far, `bytes N-M/*` (the length not
+    /// known yet), the same bytes the finished file starts with; the same ETag before and after.
+    func testARangeOfARunningJobIsWhatIsWrittenSoFar() throws {
+        stack = try makeStack(recordDelayMs: 40)
+        try stack.loadSample(concepts: 80, dimensions: 64)
+        try stack.login()
+        let cli = try startBackup([], name: "cli-running")
+        try waitForPartialBytes()
+        cli.signal(SIGINT)
+        cli.process.waitUntilExit()
+        XCTAssertEqual(cli.process.terminationStatus, 130, cli.log)
+        let id = try XCTUnwrap(try stack.scalar("SELECT job_id::text FROM kg_api.jobs WHERE job_type = 'backup'"))
+        XCTAssertEqual(try stack.scalar("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [id]), "running")
+        let token = try stack.token()
+        let part = try stack.call("GET", "/jobs/\(id)/backup", token: token, headers: ["Range": "bytes=0-"])
+        XCTAssertEqual(part.status, 206, String(decoding: part.body, as: UTF8.self))
+        let range = try XCTUnwrap(part.headers["content-range"])
+        XCTAssertEqual(range, "bytes 0-\(part.body.count - 1)/*", "the length is not known while the worker writes")
+        let suffix = try stack.call("GET", "/jobs/\(id)/backup", token: token, headers: ["Range": "bytes=-10"])
+        XCTAssertEqual(suffix.status, 503, "the last bytes of a file still growing are not known yet")
+
+        let job = try stack.waitForJob(id, timeout: 120)
+        XCTAssertEqual(job["status"] as? String, "completed", "the job went on after Ctrl-C: \(job)")
+        let whole = try stack.call("GET", "/jobs/\(id)/backup", token: token)
+        XCTAssertEqual(whole.status, 200)
+        XCTAssertEqual(whole.body.prefix(part.body.count), part.body)
+        XCTAssertEqual(whole.headers["etag"], part.headers["etag"])
+    }
+
     /// The janitor removes a kept file once the window has passed; then the route says 410.
     func testTheJanitorSweepsAKeptFileAfterTheWindow() throws {
         stack = try makeStack(extra: ["KG_BACKUP_RESUME_WINDOW": "3", "KG_JANITOR_INTERVAL": "1"])
