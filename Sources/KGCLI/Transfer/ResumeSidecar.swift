@@ -54,11 +54,19 @@ struct ResumeSidecar: Codable, Equatable {
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        let sidecar: ResumeSidecar
         do {
-            return try decoder.decode(ResumeSidecar.self, from: data)
+            sidecar = try decoder.decode(ResumeSidecar.self, from: data)
         } catch {
             throw CLIError("\(path) is not readable (\(error)); remove it and \(partial), and take a new backup")
         }
+        // What goes into a URL or a header is checked, as any id the CLI sends (issue 20).
+        guard UUID(uuidString: sidecar.jobID) != nil,
+            sidecar.etag.map({ $0.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f } }) ?? true
+        else {
+            throw CLIError("\(path) does not hold a job id and ETag kg wrote; remove it and \(partial), and take a new backup")
+        }
+        return sidecar
     }
 
     static func remove(partial: String) {
