@@ -45,7 +45,9 @@ public enum Gateway {
                    verifier: PasswordVerifier(pool: pool)).register(on: router)
         JobRoutes(pool: pool, hub: hub).register(on: router)
         BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
-                     audit: audit, logger: logger).register(on: router)
+                     resumeWindow: config.backupResumeWindowSeconds, audit: audit, logger: logger).register(on: router)
+        BackupFileRoutes(pool: pool, heartbeatTimeout: config.heartbeatTimeoutSeconds, resumeWindow: config.backupResumeWindowSeconds,
+                         audit: audit, logger: logger).register(on: router)
         // Uploads are parsed and checked here, off the cooperative pool: one thread per check allowed at once.
         let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)
         checkPool.start()
@@ -70,6 +72,7 @@ public enum Gateway {
         janitor.queue = queue
         janitor.heartbeatTimeout = config.heartbeatTimeoutSeconds
         janitor.auditRetentionDays = config.auditRetentionDays
+        janitor.backupResumeWindow = config.backupResumeWindowSeconds
         // HTTPS when a certificate is configured (checked at startup); else plain HTTP, e.g. behind a TLS proxy.
         let requestTimeout = requestTimeout(config)
         let httpLogger = Logger(label: LogComponent.http)

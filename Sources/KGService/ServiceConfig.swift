@@ -85,6 +85,10 @@ public struct ServiceConfig: Sendable {
     public var brokerHeartbeatSeconds = 10
     /// Upload files that stopped growing this long ago have lost their sender.
     public var uploadIdleTimeoutSeconds = 600.0
+    /// A backup job's file stays in temp storage this long after its last write or read, for
+    /// `Range` downloads (`kg admin backup --resume`); 0: removed after one complete download,
+    /// and a client that leaves mid-download cancels the job (the behaviour before issue 18).
+    public var backupResumeWindowSeconds = 3600.0
     /// Seconds between the gateway's temp storage sweeps (orphans of dead gateways and workers).
     public var janitorIntervalSeconds = 60.0
     public var tempMaxAgeHours = 24.0
@@ -151,6 +155,8 @@ public struct ServiceConfig: Sendable {
         ("max_attempts", "KG_MAX_ATTEMPTS", "attempts before a job is dead-lettered and failed (default 3)"),
         ("broker_heartbeat_s", "KG_BROKER_HEARTBEAT", "AMQP heartbeat in seconds; a frozen worker's job is redelivered after about twice this (default 10)"),
         ("upload_idle_timeout_s", "KG_UPLOAD_IDLE_TIMEOUT", "an upload or backup file untouched this long has lost its owner and is removed (default 600)"),
+        ("backup_resume_window_s", "KG_BACKUP_RESUME_WINDOW",
+         "a finished backup file is kept this long after its last write or read, for resumed downloads (default 3600; 0: removed after one download)"),
         ("janitor_interval_s", "KG_JANITOR_INTERVAL", "seconds between the gateway's temp storage sweeps (default 60)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
         ("shutdown_grace_s", "KG_SHUTDOWN_GRACE", "after SIGTERM a worker finishes its job within this, else hands it back (default 30)"),
@@ -303,6 +309,7 @@ public struct ServiceConfig: Sendable {
             case "max_attempts": maxAttempts = Int(try number(key, value))
             case "broker_heartbeat_s": brokerHeartbeatSeconds = Int(try number(key, value))
             case "upload_idle_timeout_s": uploadIdleTimeoutSeconds = try number(key, value)
+            case "backup_resume_window_s": backupResumeWindowSeconds = try number(key, value)
             case "janitor_interval_s": janitorIntervalSeconds = try number(key, value)
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
             case "shutdown_grace_s": shutdownGraceSeconds = try number(key, value)

@@ -72,6 +72,8 @@ final class AccessTests: XCTestCase {
             Route(method: "GET", template: "/jobs/:id", path: "/jobs/\(readerJob)", admin: 200, reader: 200),
             Route(method: "GET", template: "/jobs/:id/events", path: "/jobs/\(adminJob)/events", admin: 200, reader: 404),
             Route(method: "DELETE", template: "/jobs/:id", path: "/jobs/\(adminJob)", admin: 409, reader: 404),
+            // A backup's file, to its maker only: this job is not a backup (ResumeDownloadTests covers the rest).
+            Route(method: "GET", template: "/jobs/:id/backup", path: "/jobs/\(adminJob)/backup", admin: 404, reader: 403),
             Route(method: "GET", template: "/admin/audit", admin: 200, reader: 403),
             Route(method: "POST", template: "/admin/users/:name/revoke-tokens", path: "/admin/users/carol/revoke-tokens", admin: 200, reader: 403),
             Route(method: "POST", template: "/admin/users/:name/revoke-tokens", path: "/admin/users/nobody/revoke-tokens", admin: 404, reader: 403),

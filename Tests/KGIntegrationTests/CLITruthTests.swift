@@ -215,7 +215,7 @@ final class CLITruthTests: XCTestCase {
         let backup = try stack.kg(["admin", "backup", "--type", "full", "--json"])
         XCTAssertEqual(backup.exitCode, 0, backup.summary)
         let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(Set(saved.keys), ["path", "bytes", "seconds", "job_id", "statistics"])
+        XCTAssertEqual(Set(saved.keys), ["path", "bytes", "seconds", "job_id", "statistics", "resumed_from"], "resumed_from: issue 18")
         let jobID = try XCTUnwrap(saved["job_id"] as? String)
 
         // `job watch --json` prints what `job status --json` prints, the same text on every run, `error` included.

@@ -28,6 +28,9 @@ struct EncryptionOptions: ParsableArguments {
     }
 
     /// The encryptor for this backup, or nil for none. Bad keys stop here (exit 2), before anything is sent.
+    /// Whether any encryption option was given on the command line.
+    var given: Bool { !recipient.isEmpty || recipientsFile != nil || passphrase || passphraseFile != nil }
+
     func encryptor(_ config: CLIConfig) throws -> AgeEncryptor? {
         do {
             if let passphraseFile { return try AgeEncryptor(passphrase: try Passphrase.read(file: passphraseFile)) }

@@ -20,6 +20,14 @@ extension Admin {
                 The `age` tool decrypts it; `kg admin verify --identity FILE` checks it. With only a recipient on \
                 this machine, it cannot read its own backups: keep the identity elsewhere.
 
+                When the gateway keeps backups for resumed downloads (backup_resume_window_s), a cut connection is \
+                continued from the byte where it stopped, up to --retries times (default 5) with back-off. Interrupted \
+                for good (retries spent, Ctrl-C, the machine asleep), the file stays as NAME.partial with \
+                NAME.partial.resume (the job, the server, the file's ETag; never a token) and the job goes on; \
+                `kg admin backup --resume` continues the newest one in backup_dir (or the one --output names) and ends \
+                with the same integrity check and .sha256 over the whole file. An encrypted download is continued \
+                only within one command (its key is never stored): interrupted for good, it is removed.
+
                 EXAMPLES:
                   kg admin backup --type full
                   kg admin backup --type ontology --ontology "Philosophy of Mind" --compress gzip
@@ -27,6 +35,7 @@ extension Admin {
                   kg admin backup --type full --compress zstd --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
                   kg admin backup --type full --passphrase-file /etc/kg/backup-passphrase
                   kg admin backup --type full --output ~/safe/graph.json --force
+                  kg admin backup --resume
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -49,6 +58,12 @@ extension Admin {
 
         @OptionGroup var encryption: EncryptionOptions
 
+        @Flag(name: .long, help: "Continue an interrupted backup: the newest NAME.partial in backup_dir, or the one --output names.")
+        var resume = false
+
+        @Option(name: .long, help: "Continue a cut transfer this many times, with back-off, before giving up (default 5).")
+        var retries = 5
+
         func validate() throws {
             if type == .ontology && (ontology ?? "").isEmpty {
                 throw ValidationError("--type ontology needs --ontology NAME")
@@ -59,20 +74,31 @@ extension Admin {
             guard BackupCompression(rawValue: compress) != nil else {
                 throw ValidationError("--compress must be gzip, zstd or none")
             }
+            guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+            if resume && (ontology != nil || compress != "none" || force || encryption.given) {
+                throw ValidationError("--resume continues the interrupted backup as it was started: give no --ontology, --compress, "
+                    + "--force or encryption option with it")
+            }
         }
 
         func run() throws {
             let config = try global.config()
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
-            let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
+            let partial: String? = try resume ? ResumeSidecar.find(output: outputPath, backupDir: config.backupDir) : nil
+            let destination: OutputTarget = try resume ? .directory(config.backupDir)
+                : OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
             var download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
                                           controlClient: try global.client(config), request: request, destination: destination)
-            download.encryptor = try encryption.encryptor(config)
+            download.encryptor = resume ? nil : try encryption.encryptor(config)
+            download.retries = retries
+            download.server = global.serverURL(config)
+            download.resumePartial = partial
             let outcome = try download.run()
             if output.json {
                 var object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "seconds": outcome.seconds]
                 object["job_id"] = outcome.jobID ?? NSNull()
+                object["resumed_from"] = outcome.resumedFrom
                 object["statistics"] = outcome.report.counts
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -80,7 +106,8 @@ extension Admin {
                 let counts = outcome.report.counts
                 let summary = ["concepts", "sources", "instances", "relationships", "vocabulary"]
                     .map { "\(Terminal.grouped(counts[$0] ?? 0)) \($0)" }.joined(separator: ", ")
-                Terminal.error("backup complete: \(Terminal.bytes(outcome.bytes)) in \(String(format: "%.1f", outcome.seconds)) s (\(summary))")
+                let resumed = outcome.resumes > 0 ? ", \(outcome.resumes) resumed range\(outcome.resumes == 1 ? "" : "s")" : ""
+                Terminal.error("backup complete\(resumed): \(Terminal.bytes(outcome.bytes)) in \(String(format: "%.1f", outcome.seconds)) s (\(summary))")
                 print(outcome.path)
             }
         }

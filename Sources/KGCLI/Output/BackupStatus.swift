@@ -12,8 +12,10 @@ import KGFormat
 /// backup   48.2%  [###########-------------]  45.6 MB / 94.6 MB  12.0 MB/s  ETA 0:04
 /// ```
 enum BackupStatus {
-    static func line(job: Job?, received: Int64, elapsed: Double) -> String {
-        let rate = elapsed > 0 ? Double(received) / elapsed : 0
+    /// `from`: bytes held before this command started (a resumed download): the bar starts
+    /// there, and the rate counts only what this command received.
+    static func line(job: Job?, received: Int64, elapsed: Double, from: Int64 = 0) -> String {
+        let rate = elapsed > 0 ? Double(received - from) / elapsed : 0
         if let total = totalBytes(job) {
             let fraction = total > 0 ? Double(received) / Double(total) : 0
             var parts = ["backup", UploadStatus.percent(fraction), Terminal.bar(fraction),

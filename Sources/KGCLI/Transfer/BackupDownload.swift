@@ -6,8 +6,18 @@ import KGFormat
 /// Takes a backup through the gateway into a local file: streams the response
 /// into `<name>.partial`, shows progress (``BackupStatus``: bytes of the total
 /// once the worker has said the file's size, what is known before), checks the file's integrity on the same pass,
-/// and only then renames it. On any failure the partial file is removed; on
-/// Ctrl-C too, and the job is cancelled if it still runs (exit 130).
+/// and only then renames it.
+///
+/// When the gateway keeps backup files for resumed downloads (its response says
+/// `Accept-Ranges: bytes`, `X-Resume-URL`), a cut transfer continues from the byte
+/// where it stopped (`GET /jobs/{id}/backup` with `Range`), up to `retries` times
+/// with back-off, the first range after a cut starting ``overlap`` bytes early so
+/// that the bytes already held are compared with the server's (a file that changed
+/// is never stitched; later ranges carry its ETag in `If-Match`). Interrupted for good (retries spent, Ctrl-C), the partial file stays
+/// with its ``ResumeSidecar`` for `kg admin backup --resume`, and the job goes on.
+/// Otherwise (a gateway without the window, an encrypted download across runs:
+/// its key lives only in this process) the partial file is removed on any failure,
+/// and on Ctrl-C the job is cancelled if it still runs (exit 130).
 struct BackupDownload {
     let client: HTTPClient
     let eventsClient: HTTPClient
@@ -19,6 +29,15 @@ struct BackupDownload {
     let destination: OutputTarget
     /// Encrypts the file as it arrives (age); the integrity check reads the bytes before encryption.
     var encryptor: AgeEncryptor? = nil
+    /// Transient cuts continued inside this command (`--retries`).
+    var retries = 5
+    /// The server's URL, recorded in the sidecar (`--resume` goes to the same one).
+    var server = ""
+    /// `--resume`: the partial file of an interrupted download (its sidecar beside it).
+    var resumePartial: String? = nil
+
+    /// Bytes each resumed range repeats, compared with the end of the partial file.
+    static let overlap = 4096
 
     struct Outcome {
         let path: String
@@ -26,83 +45,342 @@ struct BackupDownload {
         let jobID: String?
         let report: IntegrityReport
         let seconds: Double
+        /// Where this command started (the partial file's length with `--resume`), and ranges it asked for.
+        var resumedFrom: Int64 = 0
+        var resumes = 0
+    }
+
+    /// The download's state, shared by the response callbacks.
+    final class Progress {
+        var output: PartialFile?
+        var jobID: String?
+        var etag: String?
+        /// The gateway keeps the file and serves ranges of it.
+        var resumable = false
+        var compression = "none"
+        var window: Int?
+        var follower: JobFollower?
+        /// Server bytes received (the partial file's length before encryption).
+        var received: Int64 = 0
+        var startedAt: Int64 = 0
+        /// The last ``BackupDownload/overlap`` bytes received, as the server sent them.
+        var tail: [UInt8] = []
+        /// The next range repeats ``tail`` to compare it: after a cut (and on `--resume`), not when
+        /// it only continues a range that ended well (a job still running; `If-Match` guards those).
+        var compareNext = true
+        var resumes = 0
+
+        func remember(_ chunk: UnsafeRawBufferPointer) {
+            let overlap = BackupDownload.overlap
+            if chunk.count >= overlap {
+                tail = Array(chunk[(chunk.count - overlap)...])
+            } else {
+                tail.append(contentsOf: chunk)
+                if tail.count > overlap { tail.removeFirst(tail.count - overlap) }
+            }
+        }
+    }
+
+    /// A resumed range that must not be stitched to the partial file.
+    struct Unstitchable: Error {
+        let message: String
     }
 
     func run() throws -> Outcome {
-        let body = try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])
-        var output: PartialFile?
-        var jobID: String?
-        var follower: JobFollower?
         let line = ProgressLine()
-        var received: Int64 = 0
-        // The integrity check runs on the bytes as they arrive: no second read of the file.
+        // The integrity check runs on the bytes as they arrive: no second read of the file
+        // (with --resume, the partial file's bytes go through it first).
         let checker = CLIConfig.makeChecker()
-        line.update(force: true) { "backup: waiting for the gateway…" }
+        let state = Progress()
         let trap = InterruptTrap { [client] in client.cancel() }
-
         defer {
             trap.remove()
-            follower?.stop()
+            state.follower?.stop()
         }
-        do {
-            _ = try client.download(
-                method: "POST", path: "/admin/backup", json: body,
-                onResponseHead: { _, headers in
-                    jobID = headers["x-job-id"]
-                    let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
-                    output = try destination.partialFile(serverName: serverName + (encryptor == nil ? "" : ".age"))
-                    if let jobID {
-                        let f = JobFollower(client: eventsClient, jobID: jobID)
-                        f.start()
-                        follower = f
-                    }
-                },
-                onData: { chunk in
-                    if let encryptor, let output {
-                        try encryptor.encrypt(chunk) { try output.write($0) }
-                    } else {
-                        try output?.write(chunk)
-                    }
-                    checker.feed(chunk)
-                },
-                onProgress: { bytes, _ in
-                    received = bytes
-                    line.update { BackupStatus.line(job: follower?.latest, received: bytes, elapsed: line.elapsed) }
-                })
-        } catch let error as HTTPClientError {
-            line.clear()
-            output?.discard()
-            if case .cancelled = error, trap.fired {
-                follower?.stop()
-                throw CLIError(interrupted(jobID), exitCode: 130)
+        let accept: (UnsafeRawBufferPointer) throws -> Void = { chunk in
+            guard let output = state.output else { return }
+            if let encryptor {
+                try encryptor.encrypt(chunk) { try output.write($0) }
+            } else {
+                try output.write(chunk)
             }
-            if case .transferInterrupted = error, let jobID {
-                throw CLIError("backup failed: \(jobFailure(jobID) ?? "the transfer was interrupted"). Nothing was saved.")
+            checker.feed(chunk)
+            state.remember(chunk)
+            state.received += Int64(chunk.count)
+        }
+
+        if let resumePartial {
+            line.update(force: true) { "backup: re-reading the partial file…" }
+            try reopen(resumePartial, state, checker)
+        } else {
+            line.update(force: true) { "backup: waiting for the gateway…" }
+        }
+        var failures = 0
+        var receivedAtLastFailure = state.received
+        var whole = false
+        while !whole {
+            do {
+                if state.jobID == nil {
+                    try post(state, accept: accept, line: line)
+                    whole = true
+                } else {
+                    whole = try fetchRange(state, accept: accept, line: line)
+                }
+            } catch let error as HTTPClientError {
+                line.clear()
+                if case .cancelled = error, trap.fired {
+                    state.follower?.stop()
+                    throw interrupted(state)
+                }
+                guard state.resumable, state.output != nil, let jobID = state.jobID else {
+                    state.output?.discard()
+                    if case .transferInterrupted = error, let jobID = state.jobID {
+                        throw CLIError("backup failed: \(jobFailure(jobID) ?? "the transfer was interrupted"). Nothing was saved.")
+                    }
+                    throw CLIError.from(error)
+                }
+                if case .http(503, _, _) = error {
+                    // The worker has written nothing past what we hold yet: ask again, not a failure.
+                    Thread.sleep(forTimeInterval: 1)
+                    continue
+                }
+                guard Self.isTransient(error) else { throw stop(state, jobID: jobID, error) }
+                state.compareNext = true
+                if state.received > receivedAtLastFailure { failures = 0 }
+                receivedAtLastFailure = state.received
+                failures += 1
+                if failures > retries {
+                    throw keepForLater(state, reason: "\(error) (\(retries) retries spent)", exitCode: Self.exitCode(error))
+                }
+                let delay = min(8, 0.5 * pow(2, Double(failures - 1)))
+                Terminal.error(
+                    "backup: \(error); continuing from byte \(state.received) in \(String(format: "%.1f", delay)) s "
+                        + "(retry \(failures) of \(retries))")
+                Thread.sleep(forTimeInterval: delay)
+            } catch let error as Unstitchable {
+                line.clear()
+                discardAll(state)
+                throw CLIError(error.message)
+            } catch {
+                line.clear()
+                discardAll(state)
+                throw error
             }
-            throw CLIError.from(error)
-        } catch {
-            line.clear()
-            output?.discard()
-            throw error
         }
         line.clear()
-        guard let output else { throw CLIError("the gateway sent no backup file") }
+        guard let output = state.output else { throw CLIError("the gateway sent no backup file") }
 
         let report = checker.finish()
         guard report.valid else {
-            output.discard()
+            discardAll(state)
             throw CLIError("the downloaded backup failed its integrity check; it was not saved:\n" + report.renderText())
         }
         if let encryptor {
             try encryptor.finish { try output.write($0) }
         }
+        let partial = output.partialPath
         let path = try output.commit()
-        return Outcome(path: path, bytes: received, jobID: jobID, report: report, seconds: line.elapsed)
+        ResumeSidecar.remove(partial: partial)
+        var outcome = Outcome(path: path, bytes: state.received, jobID: state.jobID, report: report, seconds: line.elapsed)
+        outcome.resumedFrom = state.startedAt
+        outcome.resumes = state.resumes
+        return outcome
+    }
+
+    /// `POST /admin/backup`: the job's first (and usually only) stream.
+    private func post(_ state: Progress, accept: @escaping (UnsafeRawBufferPointer) throws -> Void, line: ProgressLine) throws {
+        let body = try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])
+        try client.download(
+            method: "POST", path: "/admin/backup", json: body,
+            onResponseHead: { _, headers in
+                let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
+                state.output = try destination.partialFile(serverName: serverName + (encryptor == nil ? "" : ".age"))
+                state.jobID = headers["x-job-id"]
+                state.resumable = headers["accept-ranges"] == "bytes" && headers["x-resume-url"] != nil
+                state.window = headers["x-resume-window"].flatMap { Int($0) }
+                state.compression = request["compression"] ?? "none"
+                if let jobID = state.jobID {
+                    let f = JobFollower(client: eventsClient, jobID: jobID)
+                    f.start()
+                    state.follower = f
+                }
+            },
+            onData: accept,
+            onProgress: { bytes, _ in
+                line.update { BackupStatus.line(job: state.follower?.latest, received: bytes, elapsed: line.elapsed) }
+            })
+    }
+
+    /// One `GET /jobs/{id}/backup` from the byte we hold, ``overlap`` bytes early (compared,
+    /// not written again). True when the file is whole: a range whose end is the file's length.
+    private func fetchRange(
+        _ state: Progress, accept: @escaping (UnsafeRawBufferPointer) throws -> Void,
+        line: ProgressLine
+    ) throws -> Bool {
+        guard let jobID = state.jobID else { return false }
+        let expected = state.compareNext ? state.tail : []
+        let from = state.received - Int64(expected.count)
+        var headers = ["Range": "bytes=\(from)-"]
+        if let etag = state.etag { headers["If-Match"] = etag }
+        var compared = 0
+        var length: Int64?
+        var last: Int64 = -1
+        state.resumes += 1
+        try client.download(
+            method: "GET", path: "/jobs/\(jobID)/backup", headers: headers,
+            onResponseHead: { status, headers in
+                guard status == 206, let range = headers["content-range"].flatMap(ContentRange.init), range.first == from else {
+                    throw Unstitchable(
+                        message: "the gateway did not answer with the bytes asked for (status \(status), "
+                            + "Content-Range \(headers["content-range"] ?? "none")); the partial file was removed: take a new backup")
+                }
+                if let etag = headers["etag"] {
+                    if let known = state.etag, known != etag {
+                        throw Unstitchable(message: Self.changed(jobID))
+                    }
+                    state.etag = etag
+                }
+                length = range.length
+                last = range.last
+            },
+            onData: { chunk in
+                guard !chunk.isEmpty else { return }
+                var rest = chunk
+                if compared < expected.count {
+                    let n = min(expected.count - compared, chunk.count)
+                    let same = expected[compared..<(compared + n)].withUnsafeBytes { memcmp($0.baseAddress!, chunk.baseAddress!, n) == 0 }
+                    guard same else { throw Unstitchable(message: Self.changed(jobID)) }
+                    compared += n
+                    rest = UnsafeRawBufferPointer(rebasing: chunk[n...])
+                }
+                if !rest.isEmpty { try accept(rest) }
+            },
+            onProgress: { _, _ in
+                line.update {
+                    BackupStatus.line(
+                        job: state.follower?.latest, received: state.received, elapsed: line.elapsed,
+                        from: state.startedAt)
+                }
+            })
+        guard state.received == last + 1 else {
+            throw HTTPClientError.transferInterrupted("the range ended at byte \(state.received), not \(last + 1)")
+        }
+        state.compareNext = false
+        if let length { return state.received >= length }
+        return false  // the job still runs: the rest is not written yet
+    }
+
+    private static func changed(_ jobID: String) -> String {
+        "the backup file of job \(jobID) on the server is not the one this download started with (its bytes or ETag "
+            + "differ); nothing was stitched, and the partial file was removed: take a new backup"
+    }
+
+    /// `--resume`: the partial file's bytes through the integrity check and digest, then continue.
+    private func reopen(_ partial: String, _ state: Progress, _ checker: IntegrityChecker) throws {
+        let sidecar = try ResumeSidecar.read(partial: partial)
+        guard GlobalOptions.sameServer(sidecar.server, server) else {
+            throw CLIError(
+                "\(partial) is a download from \(sidecar.server), but this command goes to \(server); "
+                    + "continue it with --server \(sidecar.server)", exitCode: 2)
+        }
+        let onTaken: PartialFile.OnTaken =
+            switch sidecar.onTaken {
+            case "replace": .replace
+            case "refuse": .refuse
+            default: .suffix
+            }
+        let output = try PartialFile(resuming: partial, final: sidecar.finalPath, onTaken: onTaken) { checker.feed($0) }
+        state.output = output
+        state.tail = try output.tail(Self.overlap)
+        state.received = output.length
+        state.startedAt = output.length
+        state.jobID = sidecar.jobID
+        state.etag = sidecar.etag
+        state.compression = sidecar.compression
+        state.window = sidecar.windowSeconds
+        state.resumable = true
+        let f = JobFollower(client: eventsClient, jobID: sidecar.jobID)
+        f.start()
+        state.follower = f
+    }
+
+    /// The partial file can be continued later: keep it with its sidecar (not an encrypted one:
+    /// its key lives only in this process).
+    private func keepForLater(_ state: Progress, reason: String, exitCode: Int32) -> CLIError {
+        guard let output = state.output, let jobID = state.jobID, encryptor == nil else {
+            discardAll(state)
+            var text = "backup interrupted: \(reason). Nothing was saved"
+            if encryptor != nil { text += " (an encrypted download is continued only within one command: its key is not stored)" }
+            return CLIError(text + ".", exitCode: exitCode)
+        }
+        let finalPath = output.finalPath
+        let sidecar = ResumeSidecar(
+            jobID: jobID, server: server, etag: state.etag, compression: state.compression,
+            finalPath: finalPath, onTaken: "\(output.onTaken)", windowSeconds: state.window,
+            interruptedAt: Date())
+        do {
+            try sidecar.write(beside: output.partialPath)
+        } catch {
+            discardAll(state)
+            return CLIError("backup interrupted: \(reason); \(error)", exitCode: exitCode)
+        }
+        output.keep()
+        let window = state.window.map { " within \(Terminal.duration(Double($0)))" } ?? ""
+        return CLIError(
+            """
+            backup interrupted: \(reason). \(Terminal.bytes(state.received)) kept in \(output.partialPath); \
+            continue with `kg admin backup --resume`\(window). Job \(jobID) goes on on the server (`kg job cancel \(jobID)` stops it).
+            """, exitCode: exitCode)
+    }
+
+    private func discardAll(_ state: Progress) {
+        if let output = state.output {
+            ResumeSidecar.remove(partial: output.partialPath)
+            output.discard()
+        }
+    }
+
+    /// A refusal that no retry changes: the file is gone or changed (start over), or the
+    /// login or server is wrong (keep the partial file for a `--resume` that fixes it).
+    private func stop(_ state: Progress, jobID: String, _ error: HTTPClientError) -> CLIError {
+        switch error.httpStatus {
+        case 410?, 412?, 416?:
+            discardAll(state)
+            let message: String
+            if case .http(_, let text, _) = error { message = text } else { message = "\(error)" }
+            return CLIError("backup cannot be continued: \(message). The partial file was removed: take a new backup.")
+        default:
+            return keepForLater(state, reason: "\(error)", exitCode: CLIError.from(error).exitCode)
+        }
+    }
+
+    static func isTransient(_ error: HTTPClientError) -> Bool {
+        switch error {
+        case .transferInterrupted, .unreachable: return true
+        case .http(let status, _, _): return status == 502 || status == 504
+        default: return false
+        }
+    }
+
+    static func exitCode(_ error: HTTPClientError) -> Int32 {
+        if case .unreachable = error { return 3 }
+        return 1
+    }
+
+    /// Ctrl-C: a resumable download is kept for `--resume` and its job goes on; otherwise the
+    /// partial file is removed and the job cancelled if it still runs.
+    private func interrupted(_ state: Progress) -> CLIError {
+        if state.resumable, encryptor == nil, state.output != nil, state.jobID != nil {
+            let kept = keepForLater(state, reason: "Ctrl-C", exitCode: 130)
+            return kept
+        }
+        state.output?.discard()
+        return CLIError(interruptedText(state.jobID), exitCode: 130)
     }
 
     /// The one line printed after Ctrl-C: the partial file is gone (it was
     /// removed before this runs), and what became of the job.
-    private func interrupted(_ jobID: String?) -> String {
+    private func interruptedText(_ jobID: String?) -> String {
         var text = "backup interrupted; the partial file was removed and nothing was saved"
         guard let jobID else { return text + "." }
         let response = try? controlClient.request(method: "DELETE", path: "/jobs/\(jobID)")
@@ -117,8 +395,9 @@ struct BackupDownload {
     /// Why the job failed, from the gateway (the stream itself cannot say).
     private func jobFailure(_ jobID: String) -> String? {
         for _ in 0..<10 {
-            if let response = try? client.request(method: "GET", path: "/jobs/\(jobID)"), response.isSuccess,
-               let job = try? response.decodeJSON(Job.self) {
+            if let response = try? controlClient.request(method: "GET", path: "/jobs/\(jobID)"), response.isSuccess,
+                let job = try? response.decodeJSON(Job.self)
+            {
                 if job.status.isTerminal { return job.error ?? "job \(job.status.rawValue)" }
             }
             Thread.sleep(forTimeInterval: 0.3)

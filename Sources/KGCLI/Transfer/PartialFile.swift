@@ -19,10 +19,13 @@ final class PartialFile {
     }
 
     let partialPath: String
-    private let finalPath: String
-    private let onTaken: OnTaken
+    let finalPath: String
+    let onTaken: OnTaken
     private var fd: Int32
+    /// Committed, or kept for a resumed download: not removed on deinit.
     private var committed = false
+    /// Bytes in the file.
+    private(set) var length: Int64 = 0
     private var hasher = SHA256()
     /// The SHA-256 of the bytes written, hex, once committed.
     private(set) var digest: String?
@@ -35,6 +38,53 @@ final class PartialFile {
         guard fd >= 0 else {
             throw CLIError("cannot write \(partialPath): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Continues the partial file an interrupted download left (`kg admin backup --resume`):
+    /// its bytes go through `reread` (the integrity check) and the digest first, in order,
+    /// then new bytes are appended. Nothing is removed if this fails.
+    init(resuming partialPath: String, final: String, onTaken: OnTaken, reread: (UnsafeRawBufferPointer) throws -> Void) throws {
+        self.partialPath = partialPath
+        finalPath = final
+        self.onTaken = onTaken
+        committed = true  // until it is read whole, a failure must leave it as it is
+        fd = open(partialPath, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw CLIError("cannot open \(partialPath) to continue it: \(String(cString: strerror(errno)))")
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw CLIError("cannot read \(partialPath): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            try buffer.withUnsafeBytes { all in
+                let chunk = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                hasher.update(bufferPointer: chunk)
+                try reread(chunk)
+            }
+            length += Int64(n)
+        }
+        committed = false
+    }
+
+    /// The last `count` bytes of the file (fewer if it is shorter).
+    func tail(_ count: Int) throws -> [UInt8] {
+        let n = Int(min(Int64(count), length))
+        var bytes = [UInt8](repeating: 0, count: n)
+        let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(length) - off_t(n)) }
+        guard read == n else { throw CLIError("cannot read \(partialPath): \(String(cString: strerror(errno)))") }
+        return bytes
+    }
+
+    /// Closes the file and leaves it where it is (an interrupted download to continue).
+    func keep() {
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+        fd = -1
+        committed = true
     }
 
     deinit {
@@ -53,6 +103,7 @@ final class PartialFile {
             }
             offset += n
         }
+        length += Int64(chunk.count)
     }
 
     func discard() {

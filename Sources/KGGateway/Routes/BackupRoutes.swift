@@ -7,12 +7,15 @@ import KGService
 import Logging
 
 /// `POST /admin/backup`: creates the job, publishes it, and streams the file
-/// back as the worker writes it.
+/// back as the worker writes it. With `backup_resume_window_s` > 0 the response
+/// says where to continue (`X-Resume-URL`, ``BackupFileRoutes``) if it breaks.
 struct BackupRoutes {
     let pool: PGPool
     let jobs: JobSubmitter
     let storage: TempStorage
     let heartbeatTimeout: Double
+    /// `backup_resume_window_s`: > 0 keeps the file for `GET /jobs/{id}/backup` (``BackupFileRoutes``).
+    var resumeWindow = 0.0
     let audit: AuditTrail
     let logger: Logger
 
@@ -37,16 +40,20 @@ struct BackupRoutes {
             logger.info("backup queued", metadata: ["type": "\(params.backupType.rawValue)"])
 
             let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
-                                          heartbeatTimeout: heartbeatTimeout, logger: logger)
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: compression.contentType,
-                    .contentDisposition: ContentDisposition.attachment(filename: params.fileName),
-                    HTTPField.Name("X-Job-Id")!: id,
-                    .cacheControl: "no-store",
-                ],
-                body: ResponseBody { writer in try await streamer.stream(to: &writer) })
+                                          heartbeatTimeout: heartbeatTimeout, logger: logger, keepsFile: resumeWindow > 0)
+            var headers: HTTPFields = [
+                .contentType: compression.contentType,
+                .contentDisposition: ContentDisposition.attachment(filename: params.fileName),
+                HTTPField.Name("X-Job-Id")!: id,
+                .cacheControl: "no-store",
+            ]
+            if resumeWindow > 0 {
+                // Where the rest is, by ranges, if this stream breaks (and for how long).
+                headers[.acceptRanges] = "bytes"
+                headers[HTTPField.Name("X-Resume-URL")!] = "/jobs/\(id)/backup"
+                headers[HTTPField.Name("X-Resume-Window")!] = String(Int(resumeWindow))
+            }
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await streamer.stream(to: &writer) })
         }
     }
 

@@ -12,12 +12,19 @@ import NIOPosix
 /// and every byte has been sent. When the worker fails, the stream is aborted
 /// (the connection closes without the final chunk), so the client can never
 /// take a truncated file for a complete one.
+///
+/// With `keepsFile` (`backup_resume_window_s` > 0) the file outlives the stream:
+/// a client that goes away does not cancel the job, which runs to its end, and the
+/// file stays for `GET /jobs/{id}/backup` (``BackupFileRoutes``) until the janitor
+/// sweeps it. Without, the file is removed after the stream and a client that goes
+/// away cancels the job.
 struct BackupStreamer: Sendable {
     let jobID: String
     let path: String
     let pool: PGPool
     let heartbeatTimeout: Double
     let logger: Logger
+    var keepsFile = false
     private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
     static let chunkSize = 256 * 1024
@@ -32,11 +39,11 @@ struct BackupStreamer: Sendable {
             try await stream(to: &writer, fd: fd)
         } catch {
             await FileCalls.close(fd.value)
-            await FileCalls.unlink(path)
+            if !keepsFile { await FileCalls.unlink(path) }
             throw error
         }
         await FileCalls.close(fd.value)
-        await FileCalls.unlink(path)
+        if !keepsFile { await FileCalls.unlink(path) }
     }
 
     /// The file's descriptor once it exists (-1 before), closed by ``stream(to:)``.
@@ -118,7 +125,10 @@ struct BackupStreamer: Sendable {
                 try await Task.sleep(for: .milliseconds(15))
             }
         } catch {
-            if clientGone {
+            if clientGone, keepsFile {
+                logger.notice("client went away during a backup download; the job goes on and its file is kept for a resumed download",
+                              metadata: ["job_id": "\(jobID)", "bytes_sent": "\(offset)"])
+            } else if clientGone {
                 logger.notice("client went away during a backup download; cancelling the job", metadata: ["job_id": "\(jobID)"])
                 _ = try? await pool.run { db in try JobStore(db).cancel(jobID: jobID, reason: "the client disconnected during the download") }
             } else {

@@ -11,7 +11,9 @@ import ServiceLifecycle
 ///
 /// - `*.partial` uploads that stopped growing `upload_idle_timeout_s` ago (their gateway died);
 /// - `backup_<job>` files nobody has touched for that long (their reader is gone;
-///   a streaming gateway refreshes the file's mtime while it reads);
+///   a streaming gateway refreshes the file's mtime while it reads); with
+///   `backup_resume_window_s` > 0, files of ended jobs untouched for that window
+///   instead (kept for resumed downloads; a running job's file stays while it runs);
 /// - `restore_<job>` and `stitch_<job>` files whose job has ended (or has no row) and
 ///   that no worker holds (the upload gets this name only once its job row exists);
 /// - `.checkpoint_<job>_…` files that are not kept checkpoints and whose job no
@@ -43,6 +45,8 @@ struct TempJanitor: Service {
     var queue: JobQueue?
     /// `heartbeat_timeout_s`: a running job unheld for longer is handed back.
     var heartbeatTimeout = 30.0
+    /// `backup_resume_window_s` (0: backup files go after `idleTimeout`, as uploads).
+    var backupResumeWindow = 0.0
 
     func run() async throws {
         // Stops at once on graceful shutdown (SIGTERM), not after the next sleep.
@@ -71,7 +75,13 @@ struct TempJanitor: Service {
         }) ?? []
         for (name, age) in candidates {
             var remove = false
-            if name.hasSuffix(".partial") || name.hasPrefix("backup_") {
+            if name.hasPrefix("backup_"), backupResumeWindow > 0 {
+                if age > backupResumeWindow, let jobID = Self.jobID(in: name) {
+                    // Kept for resumed downloads until the window has passed since the last write or read,
+                    // and never while its job runs (a worker may pause longer than a short window).
+                    remove = (try? await pool.run { db in try JobStore(db).state(jobID: jobID)?.isTerminal ?? true }) ?? false
+                }
+            } else if name.hasSuffix(".partial") || name.hasPrefix("backup_") {
                 remove = age > idle
             } else if name.hasPrefix(TempStorage.restorePrefix) || name.hasPrefix(TempStorage.stitchPrefix), age > 5,
                       let jobID = Self.jobID(in: name) {

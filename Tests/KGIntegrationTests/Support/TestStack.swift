@@ -75,7 +75,10 @@ final class TestStack: @unchecked Sendable {
                    "KG_DATABASE_URL": databaseURL, "KG_AMQP_URL": amqpURL, "KG_BROKER_PREFIX": prefix,
                    "KG_TEMP_DIR": tempDir, "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(),
                    "KG_ADMIN_USERNAME": "admin", "KG_ADMIN_PASSWORD": adminPassword,
-                   "KG_HEARTBEAT_TIMEOUT": "4", "KG_LOG_LEVEL": "info"]
+                   "KG_HEARTBEAT_TIMEOUT": "4", "KG_LOG_LEVEL": "info",
+                   // Backup files go with their download (and a client leaving cancels the job), so that a test can
+                   // expect empty temp storage; ResumeDownloadTests sets a window (the default, 3600, keeps them).
+                   "KG_BACKUP_RESUME_WINDOW": "0"]
         // Run any suite against a quorum job queue: KG_BROKER_QUEUE_TYPE=quorum scripts/test.sh --filter …
         if let queueType = TestEnvironment.env["KG_BROKER_QUEUE_TYPE"], !queueType.isEmpty { env["KG_BROKER_QUEUE_TYPE"] = queueType }
         if let port { env["KG_GATEWAY_PORT"] = String(port) }

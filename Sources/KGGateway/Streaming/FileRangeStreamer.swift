@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Sends the bytes `[start, end)` of an open file (a kept backup file: the
+/// `GET /jobs/{id}/backup` route), then closes the descriptor, on every path.
+/// Counts what it sends, and only that, in `kg_bytes_streamed_total`.
+struct FileRangeStreamer: Sendable {
+    let fd: Int32
+    let span: Range<Int>
+    let jobID: String
+    let logger: Logger
+    private let bytesSent = GatewayMetrics.bytesOut(.backup)
+
+    init(fd: Int32, span: Range<Int>, jobID: String, logger: Logger) {
+        self.fd = fd
+        self.span = span
+        self.jobID = jobID
+        self.logger = logger
+    }
+
+    func stream(to writer: inout any ResponseBodyWriter) async throws {
+        defer { _ = close(fd) }
+        var offset = span.lowerBound
+        while offset < span.upperBound {
+            let descriptor = fd
+            let at = offset
+            let want = min(BackupStreamer.chunkSize, span.upperBound - offset)
+            let chunk: ByteBuffer = try await NIOThreadPool.singleton.runIfActive {
+                var buffer = ByteBufferAllocator().buffer(capacity: want)
+                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
+                    max(0, pread(descriptor, ptr.baseAddress, want, off_t(at)))
+                }
+                return n > 0 ? buffer : ByteBuffer()
+            }
+            guard chunk.readableBytes > 0 else {
+                // The file is shorter than it was a moment ago: it was replaced or truncated outside kg.
+                logger.error("a kept backup file shrank while it was served", metadata: ["job_id": "\(jobID)", "offset": "\(offset)"])
+                throw BackupStreamer.Aborted(description: "the backup file shrank while it was served")
+            }
+            offset += chunk.readableBytes
+            try await writer.write(chunk)
+            bytesSent.increment(by: Int64(chunk.readableBytes))
+        }
+        try await writer.finish(nil)
+        logger.info("backup range sent", metadata: ["job_id": "\(jobID)", "from": "\(span.lowerBound)", "bytes": "\(span.count)"])
+    }
+}
