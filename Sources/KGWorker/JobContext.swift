@@ -101,10 +101,11 @@ final class JobContext: JobReporter, @unchecked Sendable {
 
     /// Called with `lock` held.
     private func noteStatus(_ status: String?) {
-        guard stop == nil else { return }
         switch status {
-        case "cancelled": stop = JobFailure(.cancelled, "cancelled")
-        case "taken_over": stop = JobFailure(.takenOver, "another worker took this job over")
+        case "cancelled": stop = stop ?? JobFailure(.cancelled, "cancelled")
+        case "taken_over":
+            // Taken over wins even after a cancel was seen: the row is the new holder's now.
+            stop = JobFailure(.takenOver, stop?.description ?? "another worker took this job over")
         default: break
         }
     }
