@@ -100,6 +100,10 @@ let package = Package(
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
         .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway", "KGTestSupport"]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
+        // The worker's job logic without processes: plans, progress arithmetic, failure kinds, restore stages.
+        .testTarget(name: "KGWorkerTests", dependencies: [
+            "KGWorker", "KGFormat", "KGDatabase", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "KGIntegrationTests", dependencies: [
             "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService", "KGTestSupport",
             .product(name: "Yams", package: "Yams"),

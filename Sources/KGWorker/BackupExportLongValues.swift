@@ -32,7 +32,7 @@ final class LongValueExport {
         url = db.url
         snapshot = try db.query("SELECT pg_export_snapshot() AS s").first("s") ?? ""
         guard !snapshot.isEmpty, snapshot.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) }) else {
-            throw JobFailure("PostgreSQL returned an unexpected snapshot id \(JSONEscaping.quoted(snapshot))")
+            throw JobFailure(.unexpected, "PostgreSQL returned an unexpected snapshot id \(JSONEscaping.quoted(snapshot))")
         }
     }
 
@@ -57,13 +57,13 @@ final class LongValueExport {
             try sink.write(UnsafeRawBufferPointer(rebasing: rest[..<at]))
             let specStart = at + Self.marker.count
             guard let close = rest[specStart...].firstIndex(of: UInt8(ascii: "\"")) else {
-                throw JobFailure("\(section): a long value's marker is not closed")
+                throw JobFailure(.unexpected, "\(section): a long value's marker is not closed")
             }
             let spec = String(decoding: rest[specStart..<close], as: UTF8.self)
             let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, BackupQueries.longColumns[section]?.contains(parts[0]) == true,
                   let table = BackupQueries.longTables[section], Self.isTID(parts[1]) else {
-                throw JobFailure("\(section): unexpected long value marker \(JSONEscaping.quoted(spec))")
+                throw JobFailure(.unexpected, "\(section): unexpected long value marker \(JSONEscaping.quoted(spec))")
             }
             try sink.write("\"")
             try stream(table: table, column: parts[0], ctid: parts[1], section: section, to: sink)
@@ -84,14 +84,14 @@ final class LongValueExport {
             """
         _ = try db.copyOut(sql) { chunk in
             try reader.feed(chunk) { piece in
-                guard let piece else { throw JobFailure("\(section): a long \(column) came back as NULL") }
+                guard let piece else { throw JobFailure(.unexpected, "\(section): a long \(column) came back as NULL") }
                 escaped.removeAll(keepingCapacity: true)
                 JSONEscaping.appendEscaped(piece, to: &escaped)
                 try escaped.withUnsafeBytes { try sink.write($0) }
             }
         }
         guard reader.rows > 0 else {
-            throw JobFailure("\(section): a long \(column) (row \(ctid)) was not found again in the backup's snapshot")
+            throw JobFailure(.unexpected, "\(section): a long \(column) (row \(ctid)) was not found again in the backup's snapshot")
         }
         values += 1
     }

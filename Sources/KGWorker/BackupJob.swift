@@ -11,12 +11,13 @@ import KGFormat
 struct BackupJob {
     let params: BackupJobParams
     let context: JobContext
+    private let plan = JobType.backup.plan
 
     func run(data db: PGConnection) throws -> BackupJobResult {
         let type = params.backupType
         if type == .ontology {
             guard let name = params.ontologyName, !name.isEmpty else {
-                throw JobFailure("an ontology backup needs an ontology name")
+                throw JobFailure(.badInput, "an ontology backup needs an ontology name")
             }
             try db.query("SELECT set_config('kg.backup_ontology', $1, false)", [name])
         }
@@ -26,7 +27,7 @@ struct BackupJob {
     }
 
     private func export(_ db: PGConnection, type: BackupType) throws -> BackupJobResult {
-        try context.progress(stage: "counting", processed: 0, total: 0, message: "counting records", force: true)
+        try context.report(.counting, of: plan, done: 0, total: 0, message: "counting records", force: true)
         let schemaVersion = Int(try db.query("SELECT coalesce(max(version), 0) AS v FROM kg_api.schema_migrations").first("v") ?? "0") ?? 0
         let countRow = try db.query(BackupQueries.counts(type))
         var statistics: [String: Int] = [:]
@@ -64,17 +65,17 @@ struct BackupJob {
             var first = true
             try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true)) { chunk in
                 try reader.feed(chunk) { field in
-                    guard let field else { throw JobFailure("unexpected NULL record in \(section)") }
+                    guard let field else { throw JobFailure(.unexpected, "unexpected NULL record in \(section)") }
                     if !first { try comma.withUnsafeBytes { try sink.write($0) } }
                     first = false
                     try longValues.write(field, section: section, to: sink)
                     processed += 1
-                    try context.progress(stage: "exporting", processed: processed, total: total,
+                    try context.report(.exporting, of: plan, done: processed, total: total,
                                          message: "exporting \(section)")
                 }
             }
             guard reader.rows == statistics[section] else {
-                throw JobFailure("\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
+                throw JobFailure(.unexpected, "\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
             }
             try sink.write("\n]")
             try sink.flush()
@@ -82,7 +83,7 @@ struct BackupJob {
         }
         try sink.write("\n}}\n")
         try sink.finish()
-        try context.progress(stage: "exported", processed: processed, total: total, message: "backup written", force: true)
+        try context.report(.exported, of: plan, done: processed, total: total, message: "backup written", force: true)
         return BackupJobResult(bytes: sink.bytesWritten, fileName: params.fileName, statistics: statistics, schemaVersion: schemaVersion)
     }
 

@@ -23,7 +23,7 @@ final class FileSink {
         self.flushAt = flushAt
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw JobFailure("cannot create temp file \(path): \(String(cString: strerror(errno)))")
+            throw JobFailure(.storage, "cannot create temp file \(path): \(String(cString: strerror(errno)))")
         }
         compressor = try compression.makeCompressor()
         buffer.reserveCapacity(flushAt + 64 * 1024)
@@ -63,7 +63,7 @@ final class FileSink {
             let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw JobFailure("cannot write temp file \(path): \(String(cString: strerror(errno)))")
+                throw JobFailure(.storage, "cannot write temp file \(path): \(String(cString: strerror(errno)))")
             }
             offset += n
         }

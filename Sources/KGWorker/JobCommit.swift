@@ -21,10 +21,10 @@ struct JobCommit {
     let workerID: String?
 
     /// Marks the job completed inside the open transaction on `db` and commits it.
-    /// Throws ``JobCancelled`` (after a ROLLBACK) when the row was cancelled or taken
+    /// Throws a ``JobFailure`` (cancelled or taken over, after a ROLLBACK) when the row was cancelled or taken
     /// over in the meantime: then nothing was changed.
     func commit(_ db: PGConnection, resultJSON: String) throws {
-        let final = JobContext.encode(JobProgress(stage: "completed", percent: 100, message: "done"))
+        let final = JobContext.encode(JobProgress(stage: JobStage.completed.rawValue, percent: 100, message: "done"))
         let store = JobStore(db)
         if try store.complete(jobID: jobID, resultJSON: resultJSON, progressJSON: final, workerID: workerID) {
             try db.execute("COMMIT")
@@ -33,16 +33,15 @@ struct JobCommit {
         let state = try? store.state(jobID: jobID)
         if db.isOK { _ = try? db.execute("ROLLBACK") }
         if let state, state.status == "cancelled" {
-            throw JobCancelled(description: "\(state.error ?? "cancelled") before the commit: rolled back, nothing was changed")
+            throw JobFailure(.cancelled, "\(state.error ?? "cancelled") before the commit: rolled back, nothing was changed")
         }
-        throw JobCancelled(description: "another worker took this job over before the commit; this attempt was rolled back",
-                           takenOver: true)
+        throw JobFailure(.takenOver, "another worker took this job over before the commit; this attempt was rolled back")
     }
 
     /// Marks a job that changed nothing (a backup, a dry run) completed, outside any transaction.
     /// False when the row had ended already (cancelled) or another worker holds it.
     func complete(_ control: PGConnection, resultJSON: String) throws -> Bool {
-        let final = JobContext.encode(JobProgress(stage: "completed", percent: 100, message: "done"))
+        let final = JobContext.encode(JobProgress(stage: JobStage.completed.rawValue, percent: 100, message: "done"))
         return try JobStore(control).complete(jobID: jobID, resultJSON: resultJSON, progressJSON: final, workerID: workerID)
     }
 }

@@ -3,19 +3,22 @@ import KGDatabase
 import KGFormat
 import Logging
 
-/// Where a running job reports: throttled progress events on the status
-/// exchange, the job row (progress and heartbeat), and cancellation checks.
+/// Where a running job reports (its ``JobReporter``): throttled progress events
+/// on the status exchange, the job row (progress and heartbeat), and
+/// cancellation checks. The test-only hooks (`test_record_delay_ms`,
+/// `test_crash_marker`, `test_fail_after_stage`) live here, behind the reporter,
+/// not in the jobs.
 ///
 /// A heartbeat thread keeps `heartbeat_at` fresh even while a single long
 /// statement runs, and notices a cancellation in the row.
-final class JobContext: @unchecked Sendable {
+final class JobContext: JobReporter, @unchecked Sendable {
     // `control` is shared by the job thread and the heartbeat thread: every use holds `lock`.
     private let lock = NSLock()
     /// Nil for an offline export (fixtures, tools): no job row to update.
     private let control: PGConnection?
     private let events: StatusSink
     let jobID: String
-    let jobType: String
+    let jobType: JobType
     /// This worker's id: row updates only apply while it still holds the job.
     let workerID: String?
     let logger: Logger
@@ -35,24 +38,24 @@ final class JobContext: @unchecked Sendable {
     /// `low...high`, its message prefixed: a nested job (the checkpoint's backup)
     /// reports inside the outer job's stage.
     struct Scope {
-        let stage: String
+        let stage: JobStage
         let low: Double
         let high: Double
         let prefix: String
     }
     private var scope: Scope?
-    private var lastStage: String?
+    private var lastStage: JobStage?
     private var injected = false
 
     private var lastPublish = Date.distantPast
     private var lastRowUpdate = Date.distantPast
     private var percent = 0.0
-    private var cancelledReason: String?
-    private var takenOver = false
+    /// Set once the job is to stop (cancelled or taken over): thrown by the next report or check.
+    private var stop: JobFailure?
     private var stopped = false
     private var heartbeatThread: Thread?
 
-    init(jobID: String, jobType: String, workerID: String? = nil, control: PGConnection?, events: StatusSink, logger: Logger,
+    init(jobID: String, jobType: JobType, workerID: String? = nil, control: PGConnection?, events: StatusSink, logger: Logger,
          progressInterval: Double, heartbeatInterval: Double) {
         self.jobID = jobID
         self.jobType = jobType
@@ -99,25 +102,19 @@ final class JobContext: @unchecked Sendable {
     /// Called with `lock` held.
     private func noteStatus(_ status: String?) {
         switch status {
-        case "cancelled": cancelledReason = cancelledReason ?? "cancelled"
+        case "cancelled": stop = stop ?? JobFailure(.cancelled, "cancelled")
         case "taken_over":
-            cancelledReason = cancelledReason ?? "another worker took this job over"
-            takenOver = true
+            // Taken over wins even after a cancel was seen: the row is the new holder's now.
+            stop = JobFailure(.takenOver, stop?.description ?? "another worker took this job over")
         default: break
         }
     }
 
-    /// Throws ``JobCancelled`` when the job was cancelled.
+    /// Throws the stop (``JobFailure``, cancelled or taken over) when the job was cancelled.
     func checkCancelled() throws {
         lock.lock()
         defer { lock.unlock() }
-        if let reason = cancelledReason { throw JobCancelled(description: reason, takenOver: takenOver) }
-    }
-
-    /// Reports progress with the percent of records done.
-    func progress(stage: String, processed: Int, total: Int, message: String? = nil, force: Bool = false) throws {
-        let raw = total > 0 ? min(100.0, Double(processed) * 100.0 / Double(total)) : 0
-        try progress(stage: stage, percent: raw, processed: processed, total: total, message: message, force: force)
+        if let stop { throw stop }
     }
 
     /// Runs `body` with its reports shown inside `scope` (see ``Scope``).
@@ -129,15 +126,22 @@ final class JobContext: @unchecked Sendable {
     }
 
     /// Test-only failure injection: throws when `stage` is the configured `test_fail_after_stage`.
-    func passed(stage: String) throws {
-        guard !failAfterStage.isEmpty, !injected, scope == nil, stage == failAfterStage else { return }
+    func passed(stage: JobStage) throws {
+        guard !failAfterStage.isEmpty, !injected, scope == nil, stage.rawValue == failAfterStage else { return }
         injected = true
-        logger.warning("test_fail_after_stage met: failing on purpose after \(stage) (tests only)")
-        throw JobFailure("test failure injected after stage \(stage) (test_fail_after_stage)")
+        logger.warning("test_fail_after_stage met: failing on purpose after \(stage.rawValue) (tests only)")
+        throw JobFailure(.injected, "test failure injected after stage \(stage.rawValue) (test_fail_after_stage)")
+    }
+
+    /// Test-only poison: the process aborts before loading the concept named by `test_crash_marker`.
+    func willLoad(section: String, record: JSONValue) {
+        guard !crashMarker.isEmpty, section == "concepts", record["concept_id"]?.stringValue == crashMarker else { return }
+        logger.critical("test_crash_marker met: crashing on purpose (tests only)")
+        abort()
     }
 
     /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
-    func progress(stage reported: String, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
+    func progress(stage reported: JobStage, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
                   force: Bool = false) throws {
         var stage = reported, raw = reportedPercent, message = reportedMessage
         if let scope {
@@ -154,11 +158,11 @@ final class JobContext: @unchecked Sendable {
         let now = Date()
         guard force || now.timeIntervalSince(lastPublish) >= progressInterval else { return }
         percent = max(percent, (raw * 10).rounded(.down) / 10)
-        let progress = JobProgress(stage: stage, percent: percent, message: message, itemsTotal: total, itemsProcessed: processed)
+        let progress = JobProgress(stage: stage.rawValue, percent: percent, message: message, itemsTotal: total, itemsProcessed: processed)
         let progressJSON = Self.encode(progress)
         lastPublish = now
         events.publish(jobID: jobID, event: "progress",
-                       body: Array("{\"job_id\":\"\(jobID)\",\"job_type\":\"\(jobType)\",\"status\":\"running\",\"progress\":\(progressJSON)}".utf8))
+                       body: Array("{\"job_id\":\"\(jobID)\",\"job_type\":\"\(jobType.rawValue)\",\"status\":\"running\",\"progress\":\(progressJSON)}".utf8))
         if force || now.timeIntervalSince(lastRowUpdate) >= 1.0 {
             lastRowUpdate = now
             lock.lock()
@@ -166,7 +170,7 @@ final class JobContext: @unchecked Sendable {
             guard let control else { return }
             let status = try JobStore(control).progress(jobID: jobID, progressJSON: progressJSON, workerID: workerID)
             noteStatus(status)
-            if let reason = cancelledReason { throw JobCancelled(description: reason, takenOver: takenOver) }
+            if let stop { throw stop }
         }
     }
 
@@ -176,7 +180,7 @@ final class JobContext: @unchecked Sendable {
     func withControl<T>(_ body: (PGConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
-        guard let control else { throw JobFailure("no job row for an offline export") }
+        guard let control else { throw JobFailure(.unexpected, "no job row for an offline export") }
         return try body(control)
     }
 

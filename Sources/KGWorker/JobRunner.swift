@@ -61,12 +61,11 @@ final class JobRunner: @unchecked Sendable {
 
 
     /// The checkpoint pattern around a restore, prune, ontology delete or stitch job.
-    private func riskyOperation(_ options: RiskyJobOptions, range: (Double, Double), lastStage: String, job: JobState,
-                                context: JobContext, data: PGConnection) -> RiskyOperation {
-        RiskyOperation(context: context, storage: storage, db: data, job: job, retention: config.checkpointRetention,
+    private func riskyOperation(_ options: RiskyJobOptions, _ type: JobType, job: JobState, context: JobContext,
+                                data: PGConnection) -> RiskyOperation {
+        RiskyOperation(context: context, storage: storage, db: data, job: job, type: type, retention: config.checkpointRetention,
                        checkpoint: options.makesCheckpoint, keepCheckpoint: options.keepCheckpoint ?? false,
-                       noWait: options.noWait ?? false, checkpointRange: range, lastStage: lastStage,
-                       commit: JobCommit(jobID: job.jobID, workerID: config.workerID))
+                       noWait: options.noWait ?? false, commit: JobCommit(jobID: job.jobID, workerID: config.workerID))
     }
 
     /// A result with its checkpoint's outcome, as stored in the job row.
@@ -143,17 +142,19 @@ final class JobRunner: @unchecked Sendable {
     /// A job whose worker died or hangs.
     private func abandoned(_ state: JobState, control: PGConnection, reason: String, logger: Logger) -> JobDisposition {
         let store = JobStore(control)
-        if state.type != "backup" && state.attempts < config.maxAttempts,
+        // A type this worker does not know is run (and fails saying so) like a restore.
+        let runsAgain = JobType(rawValue: state.type)?.runsAgain ?? true
+        if runsAgain && state.attempts < config.maxAttempts,
            let taken = try? store.takeOver(jobID: state.jobID, workerID: config.workerID) {
             logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
             return run(taken, control: control, logger: logger)
         }
-        var message = state.type == "backup"
+        var message = !runsAgain
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
             : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: no attempt committed "
               + "(a job's changes and its completion commit together)"
         // A risky job's checkpoint from the last attempt: keep it for inspection (the janitor would remove it).
-        if state.type != "backup", (try? CheckpointStore(control).readyPath(jobID: state.jobID)) != nil {
+        if runsAgain, (try? CheckpointStore(control).readyPath(jobID: state.jobID)) != nil {
             _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
             message += "; its checkpoint is kept (`kg admin checkpoints download \(state.jobID)`)"
         }
@@ -165,14 +166,15 @@ final class JobRunner: @unchecked Sendable {
             }
         }
         // A restore that exhausted its attempts is a poison job: keep its message for inspection.
-        return state.type == "backup" ? .ack : .deadLetter
+        return runsAgain ? .deadLetter : .ack
     }
 
     /// Runs a held job. Returns `.requeue` only when the outcome could not be
     /// recorded (the database went away): the message comes back and the row,
     /// still `running` with no live holder, is taken over.
     private func run(_ job: JobState, control: PGConnection, logger: Logger) -> JobDisposition {
-        let context = JobContext(jobID: job.jobID, jobType: job.type, workerID: config.workerID, control: control, events: events,
+        guard let type = JobType(rawValue: job.type) else { return refuseUnknownType(job, control: control, logger: logger) }
+        let context = JobContext(jobID: job.jobID, jobType: type, workerID: config.workerID, control: control, events: events,
                                  logger: logger, progressInterval: config.progressIntervalSeconds,
                                  heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
@@ -189,104 +191,116 @@ final class JobRunner: @unchecked Sendable {
         do {
             let data = try PGConnection(url: config.databaseURL, applicationName: JobStore.applicationName(jobID: job.jobID, role: "data"))
             defer { data.close() }
-            let finished: RiskyOperation.Finished
-            switch job.type {
-            case "backup":
-                let params = try JSONDecoder().decode(BackupJobParams.self, from: Data(job.params.utf8))
-                tempFile = params.tempFile
-                let result = try BackupJob(params: params, context: context).run(data: data)
-                finished = RiskyOperation.Finished(resultJSON: JobContext.encode(result), committed: false)
-            case "restore":
-                let params = try JSONDecoder().decode(RestoreJobParams.self, from: Data(job.params.utf8))
-                // A kept checkpoint restored on purpose stays where it is (it is not an upload).
-                tempFile = params.sourceCheckpoint == nil ? params.tempFile : nil
-                let version = try MigrationRunner(connection: data).currentVersion()
-                var risky = riskyOperation(params, range: RestoreJob.ranges[.creatingCheckpoint]!, lastStage: RestoreStage.committing.rawValue,
-                                           job: job, context: context, data: data)
-                risky.readsCheckpoint = params.sourceCheckpoint
-                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
-                    var restore = RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
-                    if let source = params.sourceCheckpoint {
-                        restore.connectsPending = false  // the graph becomes the checkpoint's, nothing more
-                        restore.beforeCommit = { db in
-                            try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: source)
-                            // What the checkpoint's job did to the pending links is undone too.
-                            for statement in PendingSQL.undo { try db.query(statement, [source]) }
-                        }
-                    }
-                    return try restore.run(data: data, databaseSchemaVersion: version)
-                }
-            case GraphOperation.prune.rawValue, GraphOperation.ontologyDelete.rawValue:
-                let operation = GraphOperation(rawValue: job.type)!
-                let params = try JSONDecoder().decode(GraphOperationParams.self, from: Data(job.params.utf8))
-                let risky = riskyOperation(params, range: GraphOperationJob.ranges["creating_checkpoint"]!, lastStage: "verifying",
-                                           job: job, context: context, data: data)
-                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
-                    try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
-                }
-            case "stitch":
-                let params = try JSONDecoder().decode(StitchJobParams.self, from: Data(job.params.utf8))
-                let risky = riskyOperation(params, range: StitchJob.ranges["creating_checkpoint"]!, lastStage: "verifying",
-                                           job: job, context: context, data: data)
-                finished = try risky.run(encode: Self.encode) { makeCheckpoint in
-                    try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
-                                  makeCheckpoint: makeCheckpoint).run(data: data)
-                }
-            default:
-                throw JobFailure("this worker cannot run \(job.type) jobs")
-            }
+            let finished = try execute(type, job, context: context, data: data, tempFile: &tempFile)
             // A job that changed the graph was marked completed in its own transaction;
             // one that changed nothing (a backup, a dry run) is marked now.
             let completed = try finished.committed
                 || context.withControl { try JobCommit(jobID: job.jobID, workerID: mine).complete($0, resultJSON: finished.resultJSON) }
             // The job's upload (a restore's file, a stitch's references) goes with the job.
-            if job.type == "restore" || job.type == "stitch", let tempFile { storage.remove(tempFile) }
+            if type.removesUploadWhenDone, let tempFile { storage.remove(tempFile) }
             if completed {
                 logger.info("job completed", metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
                 context.publishFinal(event: "completed")
             } else {
                 // Cancelled while finishing, or taken over: the result is void (it changed nothing).
-                if job.type == "backup", let tempFile { storage.remove(tempFile) }
+                if type == .backup, let tempFile { storage.remove(tempFile) }
                 context.publishFinal(event: "cancelled")
             }
             return .ack
-        } catch let cancelled as JobCancelled {
-            logger.notice("job stopped: \(cancelled)")
-            if cancelled.takenOver {
-                return .ack  // the new holder owns the row and the temp file now
-            }
-            if let tempFile { storage.remove(tempFile) }
-            _ = try? context.withControl { try JobStore($0).cancel(jobID: job.jobID, reason: cancelled.description) }
-            context.publishFinal(event: "cancelled")
-            return .ack
         } catch {
-            if let pgError = error as? PGError, pgError.isConnectionFailure, job.type != "backup" {
+            let failure = JobFailure(error)
+            switch failure.disposition(type) {
+            case .leave:
+                logger.notice("job stopped: \(failure)")
+                return .ack  // the new holder owns the row and the temp file now
+            case .cancel(let reason):
+                logger.notice("job stopped: \(failure)")
+                if let tempFile { storage.remove(tempFile) }
+                _ = try? context.withControl { try JobStore($0).cancel(jobID: job.jobID, reason: reason) }
+                context.publishFinal(event: "cancelled")
+                return .ack
+            case .runAgain:
                 // The database went away mid-job: the transaction rolled back. Hand the job back.
                 logger.error("lost the database during the job (rolled back); requeueing: \(error)")
                 Thread.sleep(forTimeInterval: 2)
                 return .requeue
+            case .fail(let reason):
+                logger.error("job failed: \(error)")
+                let failed = JobContext.encode(JobProgress(stage: JobStage.failed.rawValue, percent: context.currentPercent, message: reason))
+                var recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: mine) }) ?? false
+                if !recorded, !type.runsAgain, !control.isOK {
+                    // The database is away (a restart): record the real cause once it is back, rather than leave
+                    // the row running for the janitor's hand-back, whose message would blame this worker.
+                    recorded = recordWhenTheDatabaseReturns(jobID: job.jobID, reason: reason, progressJSON: failed, logger: logger)
+                }
+                if !recorded, type.runsAgain, !control.isOK {
+                    logger.error("could not record the failure (database away); requeueing")
+                    Thread.sleep(forTimeInterval: 2)
+                    return .requeue
+                }
+                if let tempFile { storage.remove(tempFile) }
+                context.publishFinal(event: "failed")
+                return .ack
             }
-            logger.error("job failed: \(error)")
-            var reason = "\(error)"
-            if let pgError = error as? PGError, pgError.isConnectionFailure {
-                reason = "the database connection was lost during the backup (\(error)); the download was interrupted: take a new backup"
-            }
-            let failed = JobContext.encode(JobProgress(stage: "failed", percent: context.currentPercent, message: reason))
-            var recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: mine) }) ?? false
-            if !recorded, job.type == "backup", !control.isOK {
-                // The database is away (a restart): record the real cause once it is back, rather than leave
-                // the row running for the janitor's hand-back, whose message would blame this worker.
-                recorded = recordWhenTheDatabaseReturns(jobID: job.jobID, reason: reason, progressJSON: failed, logger: logger)
-            }
-            if !recorded, job.type != "backup", !control.isOK {
-                logger.error("could not record the failure (database away); requeueing")
-                Thread.sleep(forTimeInterval: 2)
-                return .requeue
-            }
-            if let tempFile { storage.remove(tempFile) }
-            context.publishFinal(event: "failed")
-            return .ack
         }
+    }
+
+    /// Decodes the job's `params` and runs it: a job that changes the graph under the
+    /// checkpoint pattern (``RiskyOperation``). Sets `tempFile` to the file the job owns.
+    private func execute(_ type: JobType, _ job: JobState, context: JobContext, data: PGConnection,
+                         tempFile: inout String?) throws -> RiskyOperation.Finished {
+        let params = Data(job.params.utf8)
+        switch type {
+        case .backup:
+            let params = try JSONDecoder().decode(BackupJobParams.self, from: params)
+            tempFile = params.tempFile
+            let result = try BackupJob(params: params, context: context).run(data: data)
+            return RiskyOperation.Finished(resultJSON: JobContext.encode(result), committed: false)
+        case .restore:
+            let params = try JSONDecoder().decode(RestoreJobParams.self, from: params)
+            // A kept checkpoint restored on purpose stays where it is (it is not an upload).
+            tempFile = params.sourceCheckpoint == nil ? params.tempFile : nil
+            let version = try MigrationRunner(connection: data).currentVersion()
+            var risky = riskyOperation(params, type, job: job, context: context, data: data)
+            risky.readsCheckpoint = params.sourceCheckpoint
+            return try risky.run(encode: Self.encode) { makeCheckpoint in
+                var restore = RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
+                if let source = params.sourceCheckpoint {
+                    restore.connectsPending = false  // the graph becomes the checkpoint's, nothing more
+                    restore.beforeCommit = { db in
+                        try CheckpointStore(db).restoreUnrepresentableRows(checkpointID: source)
+                        // What the checkpoint's job did to the pending links is undone too.
+                        for statement in PendingSQL.undo { try db.query(statement, [source]) }
+                    }
+                }
+                return try restore.run(data: data, databaseSchemaVersion: version)
+            }
+        case .prune, .ontologyDelete:
+            let operation: GraphOperation = type == .prune ? .prune : .ontologyDelete
+            let params = try JSONDecoder().decode(GraphOperationParams.self, from: params)
+            return try riskyOperation(params, type, job: job, context: context, data: data).run(encode: Self.encode) { makeCheckpoint in
+                try GraphOperationJob(operation: operation, params: params, context: context, makeCheckpoint: makeCheckpoint).run(data: data)
+            }
+        case .stitch:
+            let params = try JSONDecoder().decode(StitchJobParams.self, from: params)
+            return try riskyOperation(params, type, job: job, context: context, data: data).run(encode: Self.encode) { makeCheckpoint in
+                try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
+                              makeCheckpoint: makeCheckpoint).run(data: data)
+            }
+        }
+    }
+
+    /// A job of a type this worker does not know (a newer gateway's): failed, saying so.
+    private func refuseUnknownType(_ job: JobState, control: PGConnection, logger: Logger) -> JobDisposition {
+        let reason = "this worker cannot run \(job.type) jobs"
+        logger.error("job failed: \(reason)")
+        let failed = JobContext.encode(JobProgress(stage: JobStage.failed.rawValue, percent: 0, message: reason))
+        let store = JobStore(control)
+        if (try? store.fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: config.workerID)) == true {
+            if let path = job.tempFile { storage.remove(path) }
+            if let json = try? store.json(jobID: job.jobID) { events.publish(jobID: job.jobID, event: "failed", body: Array(json.utf8)) }
+        }
+        return .ack
     }
 }
 

@@ -33,14 +33,13 @@ struct RiskyOperation {
     /// The job's data connection: the lock, the checkpoint's snapshot and the operation share it.
     let db: PGConnection
     let job: JobState
+    /// The job's type and plan: where its `creating_checkpoint` stage sits in its percent, and its
+    /// last stage, after which the test hook may inject a failure.
+    let type: JobType
     let retention: Int
     let checkpoint: Bool
     let keepCheckpoint: Bool
     let noWait: Bool
-    /// Where the `creating_checkpoint` stage sits in the job's percent.
-    let checkpointRange: (Double, Double)
-    /// The operation's last stage, after which the test hook may inject a failure.
-    let lastStage: String
     /// Marks the job completed inside the operation's transaction.
     let commit: JobCommit
     /// A kept checkpoint the operation reads (`kg admin checkpoints restore`): retention never removes it meanwhile.
@@ -76,7 +75,7 @@ struct RiskyOperation {
                 if let path = made.path { discard(path) }
                 return Finished(resultJSON: encode(result, .none), committed: false)
             }
-            try context.passed(stage: lastStage)
+            try context.passed(stage: type.plan.lastStage)
             try checkIntegrity()
             var outcome = CheckpointOutcome.none
             if made.path != nil {
@@ -117,15 +116,15 @@ struct RiskyOperation {
         while !(try lock.tryAcquire()) {
             let holder = (try? lock.holder())?.description ?? "another risky operation"
             if noWait {
-                throw JobFailure("""
-                    another risky operation is running (\(holder)); with --no-wait this \(Self.name(job.type)) did not wait. \
+                throw JobFailure(.refused, """
+                    another risky operation is running (\(holder)); with --no-wait this \(type.name) did not wait. \
                     Nothing was changed; run it again when that one has finished
                     """)
             }
             let message = "waiting for \(holder) to finish"
             if message != lastMessage || Date().timeIntervalSince(lastReport) > 5 {
                 // Shown in the first stage (`checking`, as every risky job starts): the contract's stages stay as they are.
-                try context.progress(stage: "checking", percent: 0, processed: 0, total: 0, message: message, force: true)
+                try context.progress(stage: .checking, percent: 0, processed: 0, total: 0, message: message, force: true)
                 lastMessage = message
                 lastReport = Date()
             }
@@ -156,17 +155,17 @@ struct RiskyOperation {
         let path = storage.checkpointPath(jobID: job.jobID)
         let name = (path as NSString).lastPathComponent
         let params = BackupJobParams(backupType: .full, ontologyName: nil, compression: "none", fileName: name, tempFile: path)
-        let scope = JobContext.Scope(stage: RestoreStage.creatingCheckpoint.rawValue, low: checkpointRange.0, high: checkpointRange.1,
-                                     prefix: "writing checkpoint \(name)")
+        let range = type.plan.range(of: .creatingCheckpoint)
+        let scope = JobContext.Scope(stage: .creatingCheckpoint, low: range.low, high: range.high, prefix: "writing checkpoint \(name)")
         let written: BackupJobResult
         do {
             written = try context.within(scope) { try BackupJob(params: params, context: context).run(data: db) }
-        } catch let error as JobCancelled {
+        } catch let error as JobFailure where error.isStop {
             storage.remove(path)
             throw error
         } catch {
             storage.remove(path)
-            throw JobFailure("could not write the checkpoint (\(error)); nothing was changed. Check free space in temp storage (\(storage.directory))")
+            throw JobFailure(.storage, "could not write the checkpoint (\(error)); nothing was changed. Check free space in temp storage (\(storage.directory))")
         }
         do {
             try context.withControl {
@@ -187,11 +186,11 @@ struct RiskyOperation {
 
     private func checkIntegrity() throws {
         for (index, check) in GraphIntegritySQL.checks.enumerated() {
-            try context.progress(stage: lastStage, percent: context.currentPercent, processed: index, total: GraphIntegritySQL.checks.count,
+            try context.progress(stage: type.plan.lastStage, percent: context.currentPercent, processed: index, total: GraphIntegritySQL.checks.count,
                                  message: "checking the graph's integrity", force: true)
             let offending = try db.query(check.sql).rows.compactMap { $0[0] }
             if !offending.isEmpty {
-                throw JobFailure("the graph failed its integrity check after the \(Self.name(job.type)): \(check.message) (\(offending.joined(separator: ", ")))")
+                throw JobFailure(.integrity, "the graph failed its integrity check after the \(type.name): \(check.message) (\(offending.joined(separator: ", ")))")
             }
         }
     }
@@ -199,7 +198,7 @@ struct RiskyOperation {
     /// Keeps the checkpoint of a job that failed before its commit (its transaction
     /// was rolled back); returns the error the job fails (or is cancelled) with.
     private func failed(_ error: Error, keeping path: String) -> Error {
-        context.logger.error("\(Self.name(job.type)) failed before its commit (rolled back): \(error); keeping its checkpoint",
+        context.logger.error("\(type.name) failed before its commit (rolled back): \(error); keeping its checkpoint",
                              metadata: ["file": "\((path as NSString).lastPathComponent)"])
         _ = try? context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, reason: "\(error)") }
         enforceRetention()
@@ -207,19 +206,16 @@ struct RiskyOperation {
             rolled back to checkpoint \(job.jobID): the transaction was undone, so nothing was changed; \
             the checkpoint is kept for inspection (`kg admin checkpoints download \(job.jobID)`)
             """
-        if let cancelled = error as? JobCancelled {
-            return JobCancelled(description: "\(cancelled.description); \(tail)", takenOver: cancelled.takenOver)
-        }
-        return JobFailure("\(error); \(tail)")
+        return JobFailure(JobFailure(error).kind, "\(error); \(tail)")
     }
 
     /// fsync of the file and of its folder (the new name).
     static func syncToDisk(_ path: String) throws {
         for target in [path, (path as NSString).deletingLastPathComponent] {
             let fd = open(target, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw JobFailure("cannot open \(target) to sync it: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw JobFailure(.storage, "cannot open \(target) to sync it: \(String(cString: strerror(errno)))") }
             defer { close(fd) }
-            guard fsync(fd) == 0 else { throw JobFailure("cannot sync \(target) to disk: \(String(cString: strerror(errno)))") }
+            guard fsync(fd) == 0 else { throw JobFailure(.storage, "cannot sync \(target) to disk: \(String(cString: strerror(errno)))") }
         }
     }
 
@@ -230,6 +226,4 @@ struct RiskyOperation {
             context.logger.notice("removed an old checkpoint (checkpoint_retention \(retention))", metadata: ["file": "\(path)"])
         }
     }
-
-    static func name(_ jobType: String) -> String { jobType.replacingOccurrences(of: "_", with: " ") }
 }

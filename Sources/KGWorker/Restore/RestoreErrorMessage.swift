@@ -36,6 +36,7 @@ enum RestoreErrorMessage {
         }
         let tooLarge = state == "54000" ? " (a value this long cannot be indexed; shorten it)" : ""
         return JobFailure(
+            .badInput,
             """
             the backup cannot be restored: \(place): \(problem)\(tooLarge). Nothing was changed; \
             correct that record or make a new backup with `kg admin backup`

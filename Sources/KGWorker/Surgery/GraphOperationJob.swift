@@ -21,25 +21,24 @@ struct GraphOperationJob {
 
     static let batchSize = 500
 
-    static let ranges: [String: (Double, Double)] = [
-        "checking": (0, 5), "creating_checkpoint": (5, 40), "pruning": (40, 95), "deleting": (40, 95), "verifying": (95, 100),
-    ]
+    /// This job's stages and their percent ranges.
+    var plan: JobPlan { JobType(operation).plan }
 
-    func report(_ stage: String, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
-        try context.progress(stage: stage, in: Self.ranges, processed: done, total: total, message: message, force: force)
+    func report(_ stage: JobStage, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        try context.report(stage, of: plan, done: done, total: total, message: message, force: force)
     }
 
     func run(data db: PGConnection) throws -> GraphOperationResult {
         let started = Date()
-        try report("checking", done: 0, total: 1, message: "counting what to \(operation == .prune ? "prune" : "delete")", force: true)
+        try report(.checking, done: 0, total: 1, message: "counting what to \(operation == .prune ? "prune" : "delete")", force: true)
         let steps: [GraphSurgerySQL.Step]
         switch operation {
         case .prune:
             steps = GraphSurgerySQL.prune
         case .ontologyDelete:
-            guard let name = params.ontology, !name.isEmpty else { throw JobFailure("an ontology delete needs the ontology's name") }
+            guard let name = params.ontology, !name.isEmpty else { throw JobFailure(.badInput, "an ontology delete needs the ontology's name") }
             guard !(try db.query("SELECT 1 FROM kg.ontologies WHERE name = $1", [name]).isEmpty) else {
-                throw JobFailure("there is no ontology \"\(name)\"; nothing was changed")
+                throw JobFailure(.refused, "there is no ontology \"\(name)\"; nothing was changed")
             }
             // The concepts only this ontology mentions, fixed before its sources go.
             try db.execute("DROP TABLE IF EXISTS pg_temp.doomed_concepts")
@@ -54,17 +53,17 @@ struct GraphOperationJob {
             counts[step.kind, default: 0] += Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
         }
         let total = counts.values.reduce(0, +)
-        try report("checking", done: 1, total: 1, message: "\(total) rows to remove", force: true)
+        try report(.checking, done: 1, total: 1, message: "\(total) rows to remove", force: true)
         if params.dryRun {
             return GraphOperationResult(operation: operation, dryRun: true, ontology: params.ontology, removed: counts,
                                         seconds: Self.seconds(since: started))
         }
 
-        try context.checkpointStage(makeCheckpoint, in: Self.ranges)
+        try context.checkpointStage(makeCheckpoint, of: plan)
 
         // Batches inside one transaction: a failure part-way is a ROLLBACK.
         try db.execute("BEGIN")
-        let stage = operation.workStage
+        let stage: JobStage = operation == .prune ? .pruning : .deleting
         var removed: [String: Int] = [:]
         var done = 0
         try report(stage, done: 0, total: total, force: true)
@@ -80,14 +79,14 @@ struct GraphOperationJob {
         }
         try report(stage, done: done, total: max(total, done), force: true)
 
-        try report("verifying", done: 0, total: 1, message: "checking that nothing to remove is left", force: true)
+        try report(.verifying, done: 0, total: 1, message: "checking that nothing to remove is left", force: true)
         for step in steps {
             let left = Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
             if left > 0 {
-                throw JobFailure("\(left) \(step.kind) that should be gone are still in the graph after the \(operation.rawValue)")
+                throw JobFailure(.integrity, "\(left) \(step.kind) that should be gone are still in the graph after the \(operation.rawValue)")
             }
         }
-        try report("verifying", done: 1, total: 1, force: true)
+        try report(.verifying, done: 1, total: 1, force: true)
         return GraphOperationResult(operation: operation, dryRun: false, ontology: params.ontology, removed: removed,
                                     seconds: Self.seconds(since: started))
     }

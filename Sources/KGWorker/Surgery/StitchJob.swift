@@ -18,17 +18,16 @@ struct StitchJob {
     let context: JobContext
     var makeCheckpoint: (() throws -> Void)?
 
-    static let ranges: [String: (Double, Double)] = [
-        "checking": (0, 30), "creating_checkpoint": (30, 60), "stitching": (60, 95), "verifying": (95, 100),
-    ]
+    /// This job's stages and their percent ranges.
+    let plan = JobType.stitch.plan
 
-    func report(_ stage: String, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
-        try context.progress(stage: stage, in: Self.ranges, processed: done, total: total, message: message, force: force)
+    func report(_ stage: JobStage, done: Int, total: Int, message: String? = nil, force: Bool = false) throws {
+        try context.report(stage, of: plan, done: done, total: total, message: message, force: force)
     }
 
     func run(data db: PGConnection) throws -> StitchJobResult {
         let started = Date()
-        try report("checking", done: 0, total: 1, message: "matching the missing concepts", force: true)
+        try report(.checking, done: 0, total: 1, message: "matching the missing concepts", force: true)
         try db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref; CREATE TEMP TABLE stitch_ref (concept_id text PRIMARY KEY, label text, embedding double precision[])")
         defer { if db.isOK { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref") } }
         let missing = try db.query(StitchSQL.waitingConcepts).rows.compactMap { $0[0] }
@@ -61,16 +60,16 @@ struct StitchJob {
                     outcomes["unmatched", default: 0] += 1
                 }
             }
-            try report("checking", done: index + 1, total: missing.count, message: "matching the missing concepts")
+            try report(.checking, done: index + 1, total: missing.count, message: "matching the missing concepts")
         }
         for reconnection in reconnections { outcomes[reconnection.how, default: 0] += 1 }
-        try report("checking", done: 1, total: 1, message: "\(reconnections.count) of \(missing.count) missing concepts matched", force: true)
+        try report(.checking, done: 1, total: 1, message: "\(reconnections.count) of \(missing.count) missing concepts matched", force: true)
         if params.dryRun {
             return StitchJobResult(dryRun: true, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
                                    connected: [:], waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
         }
 
-        try context.checkpointStage(makeCheckpoint, in: Self.ranges)
+        try context.checkpointStage(makeCheckpoint, of: plan)
 
         // Each reconnection: the waiting links are copied with the target's id (created by
         // this job) and the originals marked consumed (connected_by this job); then what
@@ -79,7 +78,7 @@ struct StitchJob {
         for (index, reconnection) in reconnections.enumerated() {
             try db.query(StitchSQL.rewrite, [reconnection.missing, reconnection.conceptID, context.jobID])
             try db.query(StitchSQL.consume, [reconnection.missing, context.jobID])
-            try report("stitching", done: index + 1, total: reconnections.count, message: "\(reconnection.missing) → \(reconnection.conceptID)")
+            try report(.stitching, done: index + 1, total: reconnections.count, message: "\(reconnection.missing) → \(reconnection.conceptID)")
             try context.checkCancelled()
         }
         var connected: [String: Int] = [:]
@@ -87,8 +86,8 @@ struct StitchJob {
         connected["instances"] = try db.query(PendingSQL.connectInstances.last!, [context.jobID]).affectedRows
         try db.query(PendingSQL.connectRelationships[0])
         connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
-        try report("stitching", done: reconnections.count, total: reconnections.count, force: true)
-        try report("verifying", done: 1, total: 1, message: "counting what still waits", force: true)
+        try report(.stitching, done: reconnections.count, total: reconnections.count, force: true)
+        try report(.verifying, done: 1, total: 1, message: "counting what still waits", force: true)
         return StitchJobResult(dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
                                connected: connected, waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
     }
@@ -97,7 +96,7 @@ struct StitchJob {
     /// out its references one at a time.
     static func readReferences(_ path: String, _ body: @escaping (StitchReference) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw JobFailure("the stitch request's references (\(path)) are gone from temp storage: "
+            throw JobFailure(.storage, "the stitch request's references (\(path)) are gone from temp storage: "
                 + "something outside kg removed the file; run `kg admin stitch` again")
         }
         defer { try? handle.close() }
@@ -108,7 +107,7 @@ struct StitchJob {
             }
             try reader.finish()
         } catch let error as StitchRequestError {
-            throw JobFailure("the stitch request's references (\(path)) cannot be read: \(error.message)")
+            throw JobFailure(.badInput, "the stitch request's references (\(path)) cannot be read: \(error.message)")
         }
     }
 
