@@ -85,6 +85,8 @@ public struct ServiceConfig: Sendable {
     public var brokerHeartbeatSeconds = 10
     /// Upload files that stopped growing this long ago have lost their sender.
     public var uploadIdleTimeoutSeconds = 600.0
+    /// A resumable restore upload with no new byte for this long has expired (its files are removed).
+    public var restoreUploadWindowSeconds = 3600.0
     /// Seconds between the gateway's temp storage sweeps (orphans of dead gateways and workers).
     public var janitorIntervalSeconds = 60.0
     public var tempMaxAgeHours = 24.0
@@ -151,6 +153,7 @@ public struct ServiceConfig: Sendable {
         ("max_attempts", "KG_MAX_ATTEMPTS", "attempts before a job is dead-lettered and failed (default 3)"),
         ("broker_heartbeat_s", "KG_BROKER_HEARTBEAT", "AMQP heartbeat in seconds; a frozen worker's job is redelivered after about twice this (default 10)"),
         ("upload_idle_timeout_s", "KG_UPLOAD_IDLE_TIMEOUT", "an upload or backup file untouched this long has lost its owner and is removed (default 600)"),
+        ("restore_upload_window_s", "KG_RESTORE_UPLOAD_WINDOW", "an unfinished resumable restore upload expires this long after its last byte (default 3600)"),
         ("janitor_interval_s", "KG_JANITOR_INTERVAL", "seconds between the gateway's temp storage sweeps (default 60)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
         ("shutdown_grace_s", "KG_SHUTDOWN_GRACE", "after SIGTERM a worker finishes its job within this, else hands it back (default 30)"),
@@ -303,6 +306,7 @@ public struct ServiceConfig: Sendable {
             case "max_attempts": maxAttempts = Int(try number(key, value))
             case "broker_heartbeat_s": brokerHeartbeatSeconds = Int(try number(key, value))
             case "upload_idle_timeout_s": uploadIdleTimeoutSeconds = try number(key, value)
+            case "restore_upload_window_s": restoreUploadWindowSeconds = try number(key, value)
             case "janitor_interval_s": janitorIntervalSeconds = try number(key, value)
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
             case "shutdown_grace_s": shutdownGraceSeconds = try number(key, value)
