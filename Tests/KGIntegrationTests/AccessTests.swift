@@ -273,7 +273,7 @@ final class AccessTests: XCTestCase {
         XCTAssertFalse(reader.isEmpty)
         XCTAssertTrue(reader.allSatisfy { $0["actor"] as? String == "reader" })
         let restores = try entries(["--action", "restore"])
-        XCTAssertEqual(Set(restores.compactMap { $0["action"] as? String }), ["restore", "restore.finished"])
+        XCTAssertEqual(Set(restores.compactMap { $0["action"] as? String }), ["restore", "restore.finished", "restore.upload"])
         XCTAssertEqual(try entries(["--since", "1h"]).count, rows.count)
         XCTAssertEqual(try entries(["--since", "2999-01-01"]).count, 0)
         let bad = try stack.kg(["admin", "audit", "--since", "yesterday-ish"])
