@@ -16,7 +16,11 @@ struct RestoreSessionStore {
         var createdAt: Double
 
         enum CodingKeys: String, CodingKey {
-            case server, fileDigest = "file_digest", uploadID = "upload_id", uploadURL = "upload_url", size, file
+            case server
+            case fileDigest = "file_digest"
+            case uploadID = "upload_id"
+            case uploadURL = "upload_url"
+            case size, file
             case createdAt = "created_at"
         }
     }
@@ -57,7 +61,8 @@ struct RestoreSessionStore {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let temp = path + ".tmp"
         guard FileManager.default.createFile(atPath: temp, contents: try encoder.encode(all), attributes: [.posixPermissions: 0o600]),
-              rename(temp, path) == 0 else {
+            rename(temp, path) == 0
+        else {
             throw CLIError("cannot write \(path), where kg keeps its unfinished uploads")
         }
     }

@@ -12,9 +12,13 @@ extension HTTPClient {
         headers: [String: String] = [:],
         onProgress: (_ sent: Int64, _ total: Int64) -> Void = { _, _ in }
     ) throws -> HTTPResponse {
-        let easy = try makeTransfer(path: path, defaultHeaders: [("Accept", "application/json"),
-                                                                  ("Content-Type", "application/offset+octet-stream")],
-                                    headers: headers, totalTimeout: nil)
+        let easy = try makeTransfer(
+            path: path,
+            defaultHeaders: [
+                ("Accept", "application/json"),
+                ("Content-Type", "application/offset+octet-stream"),
+            ],
+            headers: headers, totalTimeout: nil)
         try easy.set(CURLOPT_UPLOAD, 1)
         try easy.set(CURLOPT_CUSTOMREQUEST, method)
         try easy.set(CURLOPT_INFILESIZE_LARGE, offset: Int(source.size))

@@ -82,8 +82,14 @@ struct RestoreUploadRoutes {
         var noWait: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case size, fileName = "file_name", mode, dryRun = "dry_run", externalDeps = "external_deps"
-            case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+            case size
+            case fileName = "file_name"
+            case mode
+            case dryRun = "dry_run"
+            case externalDeps = "external_deps"
+            case checkpoint
+            case keepCheckpoint = "keep_checkpoint"
+            case noWait = "no_wait"
         }
 
         /// The fields as the multipart route receives them.
@@ -106,8 +112,9 @@ struct RestoreUploadRoutes {
             throw APIError.badRequest("size must be the upload's length in bytes (more than 0)", detail: "got \(wanted.size)")
         }
         if wanted.size > restore.maxUploadBytes {
-            throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
-                           detail: "at most \(restore.maxUploadBytes) bytes (max_upload_bytes)")
+            throw APIError(
+                .contentTooLarge, "the upload is larger than this gateway accepts",
+                detail: "at most \(restore.maxUploadBytes) bytes (max_upload_bytes)")
         }
         if let name = wanted.fileName, name.utf8.count > 255 || name.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             throw APIError.badRequest("file_name must be a plain file name (at most 255 bytes, no control characters)")
@@ -127,8 +134,9 @@ struct RestoreUploadRoutes {
         guard let paths = UploadSession.paths(directory: storage.directory, id: id) else {
             throw APIError(.internalServerError, "cannot create the upload")
         }
-        let session = UploadSession(id: id, username: user.username, size: wanted.size, fileName: wanted.fileName, fields: fields,
-                                    createdAt: Date().timeIntervalSince1970)
+        let session = UploadSession(
+            id: id, username: user.username, size: wanted.size, fileName: wanted.fileName, fields: fields,
+            createdAt: Date().timeIntervalSince1970)
         let opened = try await FileCalls.open(paths.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard opened.fd >= 0 else { throw APIError(.internalServerError, "cannot store the upload", detail: opened.error) }
         await FileCalls.close(opened.fd)
@@ -138,10 +146,15 @@ struct RestoreUploadRoutes {
             await FileCalls.unlink(paths.data)
             throw error
         }
-        await audit.record(context, actor: user.username, action: "restore.upload", target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: "\(wanted.size) bytes, file \(wanted.fileName ?? "-")")
-        restore.logger.info("restore upload session created", metadata: ["upload_id": "\(id)", "user": "\(user.username)",
-                                                                         "bytes": "\(wanted.size)"])
+        await audit.record(
+            context, actor: user.username, action: "restore.upload", target: id, outcome: AuditLog.Outcome.accepted,
+            detail: "\(wanted.size) bytes, file \(wanted.fileName ?? "-")")
+        restore.logger.info(
+            "restore upload session created",
+            metadata: [
+                "upload_id": "\(id)", "user": "\(user.username)",
+                "bytes": "\(wanted.size)",
+            ])
         let url = "/admin/restore/uploads/\(id)"
         let body = "{\"upload_id\":\"\(id)\",\"upload_url\":\"\(url)\",\"offset\":0,\"size\":\(wanted.size),\"window_s\":\(Int(window))}"
         var response = JSON.response(body, status: .created)
@@ -180,13 +193,15 @@ struct RestoreUploadRoutes {
         guard let idle, idle > window else { return }
         await checkers.drop(session.id)
         await FileCalls.unlink(paths.data, paths.record)
-        throw APIError(.gone, "this upload expired: the gateway keeps an unfinished upload \(Int(window)) s after its last byte",
-                       detail: "nothing was changed; start the upload again (kg admin restore FILE, without --resume)")
+        throw APIError(
+            .gone, "this upload expired: the gateway keeps an unfinished upload \(Int(window)) s after its last byte",
+            detail: "nothing was changed; start the upload again (kg admin restore FILE, without --resume)")
     }
 
     static func gone(_ id: String) -> APIError {
-        APIError(.notFound, "no such upload",
-                 detail: "upload \(id.prefix(64)) does not exist, ended long ago or expired (restore_upload_window_s); start the upload again")
+        APIError(
+            .notFound, "no such upload",
+            detail: "upload \(id.prefix(64)) does not exist, ended long ago or expired (restore_upload_window_s); start the upload again")
     }
 
     private func headers(_ session: UploadSession, offset: Int) -> HTTPFields {
@@ -206,8 +221,9 @@ struct RestoreUploadRoutes {
         if let stored = storedResult(session) { return stored }
         try await refuseIfExpired(session, paths)
         guard let text = request.headers[Self.offsetHeader], let offset = Int(text), offset >= 0 else {
-            throw APIError.badRequest("send the Upload-Offset header: the byte this request's body starts at",
-                                      detail: "HEAD \(request.uri.path) gives the offset the gateway holds")
+            throw APIError.badRequest(
+                "send the Upload-Offset header: the byte this request's body starts at",
+                detail: "HEAD \(request.uri.path) gives the offset the gateway holds")
         }
         let opened = try await FileCalls.open(paths.data, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard opened.fd >= 0 else {
@@ -228,8 +244,9 @@ struct RestoreUploadRoutes {
             throw conflict("the upload is at byte \(held), not \(offset)", offset: held)
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), offset + length > session.size {
-            throw APIError(.contentTooLarge, "more bytes than the upload declared",
-                           detail: "the upload was created for \(session.size) bytes; this request would end at byte \(offset + length)")
+            throw APIError(
+                .contentTooLarge, "more bytes than the upload declared",
+                detail: "the upload was created for \(session.size) bytes; this request would end at byte \(offset + length)")
         }
 
         var state = await checkers.take(session.id)
@@ -239,16 +256,21 @@ struct RestoreUploadRoutes {
             let started = Date()
             try await UploadAppender.rebuild(rebuilt, dataPath: paths.data, bytes: held, on: restore.checkPool)
             if held > 0 {
-                restore.logger.info("restore upload check rebuilt from the stored prefix",
-                                    metadata: ["upload_id": "\(session.id)", "bytes": "\(held)",
-                                               "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])
+                restore.logger.info(
+                    "restore upload check rebuilt from the stored prefix",
+                    metadata: [
+                        "upload_id": "\(session.id)", "bytes": "\(held)",
+                        "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
+                    ])
             }
             state = rebuilt
         }
         guard let state else { throw APIError(.internalServerError, "no upload check") }
-        let outcome = await UploadAppender(fd: fd, state: state, declaredSize: session.size,
-                                           bytesReceived: GatewayMetrics.bytesIn(.restore))
-            .receive(request.body, on: restore.checkPool)
+        let outcome = await UploadAppender(
+            fd: fd, state: state, declaredSize: session.size,
+            bytesReceived: GatewayMetrics.bytesIn(.restore)
+        )
+        .receive(request.body, on: restore.checkPool)
         if outcome.appended > 0 {
             session.parts += 1
             try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
@@ -267,8 +289,10 @@ struct RestoreUploadRoutes {
     }
 
     /// The last byte is in: the verdict, then the job, as `POST /admin/restore` gives them.
-    private func finish(_ context: GatewayRequestContext, user: AuthenticatedUser, session: UploadSession,
-                        paths: (record: String, data: String), state: UploadCheckState) async throws -> Response {
+    private func finish(
+        _ context: GatewayRequestContext, user: AuthenticatedUser, session: UploadSession,
+        paths: (record: String, data: String), state: UploadCheckState
+    ) async throws -> Response {
         var session = session
         let report = try await restore.checkPool.runIfActive { state.checker.finish() }
         let jobID = UUID()
@@ -285,9 +309,10 @@ struct RestoreUploadRoutes {
         }
         let parts = session.parts == 1 ? "1 request" : "\(session.parts) requests"
         do {
-            let accepted = try await restore.queue(context, user: user, report: report, fields: session.fields, fileName: session.fileName,
-                                                   fileBytes: session.size, noWaitInQuery: false, jobID: id, path: path, logger: logger,
-                                                   auditDetail: ", resumable upload \(session.id) in \(parts)")
+            let accepted = try await restore.queue(
+                context, user: user, report: report, fields: session.fields, fileName: session.fileName,
+                fileBytes: session.size, noWaitInQuery: false, jobID: id, path: path, logger: logger,
+                auditDetail: ", resumable upload \(session.id) in \(parts)")
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             session.resultStatus = 202
@@ -323,7 +348,9 @@ struct RestoreUploadRoutes {
     }
 
     private func makeCheckState() -> UploadCheckState {
-        UploadCheckState(checker: IntegrityChecker(maxDecompressedBytes: restore.maxDecompressedBytes,
-                                                   idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory))
+        UploadCheckState(
+            checker: IntegrityChecker(
+                maxDecompressedBytes: restore.maxDecompressedBytes,
+                idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory))
     }
 }

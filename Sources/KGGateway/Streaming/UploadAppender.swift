@@ -35,8 +35,9 @@ struct UploadAppender {
             for try await chunk in body {
                 bytesReceived?.increment(by: Int64(chunk.readableBytes))
                 if state.bytes + chunk.readableBytes > declaredSize {
-                    throw APIError(.contentTooLarge, "more bytes than the upload declared",
-                                   detail: "the upload was created for \(declaredSize) bytes; byte \(declaredSize + 1) arrived")
+                    throw APIError(
+                        .contentTooLarge, "more bytes than the upload declared",
+                        detail: "the upload was created for \(declaredSize) bytes; byte \(declaredSize + 1) arrived")
                 }
                 outcome.appended += chunk.readableBytes
                 try await workPool.runIfActive { try buffer.consume(chunk) }

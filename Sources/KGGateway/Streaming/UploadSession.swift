@@ -27,8 +27,13 @@ struct UploadSession: Codable, Sendable {
     var resultBody: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, username, size, fileName = "file_name", fields, createdAt = "created_at", parts
-        case resultStatus = "result_status", resultBody = "result_body"
+        case id, username, size
+        case fileName = "file_name"
+        case fields
+        case createdAt = "created_at"
+        case parts
+        case resultStatus = "result_status"
+        case resultBody = "result_body"
     }
 
     static let prefix = "upload_"

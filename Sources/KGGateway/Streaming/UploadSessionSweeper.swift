@@ -29,19 +29,21 @@ struct UploadSessionSweeper: Service {
     func sweepOnce() async -> [String] {
         let directory = self.directory
         let window = self.window
-        let removed: [String] = (try? await NIOThreadPool.singleton.runIfActive {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            var removed: [String] = []
-            for name in names where name.hasPrefix(UploadSession.prefix) && (name.hasSuffix(".json") || name.hasSuffix(".data")) {
-                let id = String(name.dropFirst(UploadSession.prefix.count).dropLast(5))
-                guard !removed.contains(id), let paths = UploadSession.paths(directory: directory, id: id),
-                      let idle = UploadSession.idleSeconds(record: paths.record, data: paths.data), idle > window else { continue }
-                unlink(paths.data)
-                unlink(paths.record)
-                removed.append(id)
-            }
-            return removed
-        }) ?? []
+        let removed: [String] =
+            (try? await NIOThreadPool.singleton.runIfActive {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                var removed: [String] = []
+                for name in names where name.hasPrefix(UploadSession.prefix) && (name.hasSuffix(".json") || name.hasSuffix(".data")) {
+                    let id = String(name.dropFirst(UploadSession.prefix.count).dropLast(5))
+                    guard !removed.contains(id), let paths = UploadSession.paths(directory: directory, id: id),
+                        let idle = UploadSession.idleSeconds(record: paths.record, data: paths.data), idle > window
+                    else { continue }
+                    unlink(paths.data)
+                    unlink(paths.record)
+                    removed.append(id)
+                }
+                return removed
+            }) ?? []
         for id in removed {
             await checkers?.drop(id)
             logger.notice("removed an expired restore upload", metadata: ["upload_id": "\(id)", "window_s": "\(Int(window))"])
