@@ -217,6 +217,9 @@ final class ResumeUploadTests: XCTestCase {
             let detail = (try stack.auditRows(action: "restore").first?["detail"] ?? nil) ?? ""
             let requests = detail.components(separatedBy: " in ").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
             XCTAssertGreaterThanOrEqual(requests, 2, "\(item.name): \(detail)")
+            // A cut is not a refusal: the audit trail has no refused restore for it.
+            let refused = try stack.auditRows(action: "restore").filter { ($0["outcome"] ?? nil) == "refused" }
+            XCTAssertEqual(refused.count, 0, "\(item.name): \(refused)")
         }
         XCTAssertEqual(sessionDataBytes(), nil, "no upload left behind")
         XCTAssertTrue(RestoreStoreFile(stack).entries.isEmpty, "finished uploads are not kept for --resume")

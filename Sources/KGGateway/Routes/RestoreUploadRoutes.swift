@@ -277,6 +277,16 @@ struct RestoreUploadRoutes {
         }
         if let error = outcome.error {
             if outcome.consistent { await checkers.put(session.id, state) }
+            guard error is APIError else {
+                // The client went away mid-body (a cut, a killed CLI): not a refusal. What arrived is
+                // stored; the client continues from the offset HEAD gives.
+                restore.logger.info(
+                    "restore upload request broke off; the upload continues from its offset",
+                    metadata: ["upload_id": "\(session.id)", "offset": "\(state.bytes)", "problem": "\(error)"])
+                var response = Response(status: .noContent)
+                response.headers.append(contentsOf: headers(session, offset: state.bytes))
+                return response
+            }
             throw error
         }
         guard state.bytes == session.size else {
