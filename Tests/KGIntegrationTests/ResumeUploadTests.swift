@@ -294,6 +294,26 @@ final class ResumeUploadTests: XCTestCase {
         XCTAssertTrue(stack.logs.contains("restore upload check rebuilt from the stored prefix"), "the new gateway re-read the stored bytes")
     }
 
+    /// A file that changed after its upload was interrupted is never continued onto the old bytes:
+    /// its digest names no kept upload, so `--resume` says to start again.
+    func testChangedFileIsNeverStitchedOntoAnOldUpload() throws {
+        try start(concepts: 100)
+        let file = try backup()
+        let token = try stack.token()
+        proxy!.cutOnce(afterBytes: size(file) / 2, toClient: false)
+        let cut = try stack.kg(["admin", "restore", file, "--yes", "--retries", "0"], extra: viaProxy(token))
+        XCTAssertEqual(cut.exitCode, 1, cut.summary)
+        XCTAssertNotNil(sessionDataBytes(), "the gateway keeps the first part")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n".utf8))  // still the same valid backup, other bytes
+        try handle.close()
+        let r = try stack.kg(["admin", "restore", file, "--yes", "--resume"], extra: viaProxy(token))
+        XCTAssertEqual(r.exitCode, 1, r.summary)
+        XCTAssertTrue(r.stderr.contains("no unfinished upload of"), r.stderr)
+        XCTAssertEqual(try stack.jobCount(), 0)
+    }
+
     /// An upload idle past `restore_upload_window_s` is gone: `--resume` says so and what to do.
     func testExpiredUploadSaysToStartAgain() throws {
         try start(environment: ["KG_RESTORE_UPLOAD_WINDOW": "2", "KG_JANITOR_INTERVAL": "1"], concepts: 100)
