@@ -132,10 +132,9 @@ final class ResumeUploadTests: XCTestCase {
         let job = try stack.waitForJob(jobID)
         XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
         try stack.assertGraph(equals: before, "the resumed upload restores the backup", scope: .content)
-        // The answer stays: a client that lost it gets it again.
-        let again = TestStack.object(try stack.call("GET", url, token: token))
-        XCTAssertEqual(again["complete"] as? Bool, true)
-        XCTAssertEqual((again["result"] as? [String: Any])?["job_id"] as? String, jobID)
+        // The upload has ended: the bytes are the job's, nothing of the session is left.
+        XCTAssertEqual(try stack.call("GET", url, token: token).status, 404)
+        XCTAssertEqual(stack.tempFiles().filter { $0.hasPrefix("upload_") }, [])
         // The audit trail says how the upload arrived.
         let audit = try stack.auditRows(action: "restore").first { ($0["target"] ?? nil) == jobID }
         XCTAssertTrue((audit?["detail"] ?? nil)?.contains("in 2 requests") == true, "\(String(describing: audit))")

@@ -68,15 +68,18 @@ struct RestoreUpload {
                 throw CLIError("no unfinished upload of \(path) to \(server) to resume: run `kg admin restore \(path)` without --resume")
             }
             uploadURL = entry.uploadURL
-            let status = try askOffset(uploadURL)
-            if let result = status.result { return try finished(result) }
-            offset = status.offset
+            do {
+                offset = try askOffset(uploadURL)
+            } catch let gone as UploadGone {
+                throw gone.error(sentAll: false, path: path)
+            }
             Terminal.error("resuming the upload at byte \(offset) of \(total)")
         } else {
             (uploadURL, offset) = try create()
         }
 
         var attempt = 0
+        var sentAll = false
         line.update(force: true) { UploadStatus.line(sent: offset, total: total, elapsed: 0) }
         let started = offset
         while true {
@@ -88,6 +91,7 @@ struct RestoreUpload {
                     method: "PATCH", path: uploadURL, source: body, headers: ["Upload-Offset": String(from)],
                     onProgress: { s, _ in
                         let sent = from + s
+                        if sent == total { sentAll = true }
                         line.update(force: sent == total) {
                             UploadStatus.line(sent: sent, total: total, elapsed: line.elapsed, from: started)
                         }
@@ -104,12 +108,14 @@ struct RestoreUpload {
                         throw CLIError("the upload was interrupted (\(error)) after \(retries) retries; nothing was changed: \(resumeHint)")
                     }
                     Thread.sleep(forTimeInterval: retryDelay(attempt))
-                    guard let status = try? askOffset(uploadURL) else { continue }
-                    if let result = status.result {
+                    do {
+                        offset = try askOffset(uploadURL)
+                    } catch let gone as UploadGone {
                         line.clear()
-                        return try finished(result)
+                        throw gone.error(sentAll: sentAll, path: path)
+                    } catch {
+                        // The gateway is still away: the next attempt asks again.
                     }
-                    offset = status.offset
                     continue
                 default:
                     line.clear()
@@ -117,6 +123,10 @@ struct RestoreUpload {
                 }
             }
             switch response.status {
+            case 404, 410:
+                line.clear()
+                store?.remove(server: server, digest: fileDigest)
+                throw UploadGone(message: response.errorMessage ?? "gone").error(sentAll: sentAll, path: path)
             case 204:
                 // The request ended before the last byte (the body was cut short): ask where the upload is.
                 offset = Int64(response.headers["upload-offset"] ?? "") ?? offset
@@ -160,8 +170,8 @@ struct RestoreUpload {
         return (url, 0)
     }
 
-    /// How much the gateway holds, or the upload's final answer when it has one.
-    private func askOffset(_ url: String) throws -> (offset: Int64, result: HTTPResponse?) {
+    /// How much the gateway holds; ``UploadGone`` when it no longer knows the upload.
+    private func askOffset(_ url: String) throws -> Int64 {
         let response: HTTPResponse
         do {
             response = try client.request(method: "GET", path: url)
@@ -171,16 +181,26 @@ struct RestoreUpload {
         guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
             if [404, 410].contains(response.status) {
                 store?.remove(server: server, digest: fileDigest)
-                throw CLIError("the gateway no longer holds this upload (\(response.errorMessage ?? "gone")): unfinished uploads expire "
-                    + "restore_upload_window_s after their last byte. Nothing was changed. Run `kg admin restore \(path)` again, without --resume.")
+                throw UploadGone(message: response.errorMessage ?? "gone")
             }
             throw refusal(response)
         }
-        if object["complete"] as? Bool == true, let status = object["result_status"] as? Int, let result = object["result"] {
-            let body = (try? JSONSerialization.data(withJSONObject: result)) ?? Data()
-            return (Int64(total), HTTPResponse(status: status, headers: [:], body: body))
+        return (object["offset"] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// The gateway no longer knows the upload: it ended (its restore job was queued, or it was refused) or expired.
+    struct UploadGone: Error {
+        let message: String
+
+        func error(sentAll: Bool, path: String) -> CLIError {
+            if sentAll {
+                return CLIError("the connection broke after the whole file was sent, while waiting for the gateway's answer; "
+                    + "a restore job may have started: see `kg job list`")
+            }
+            return CLIError("the gateway no longer holds this upload (\(message)): an upload ends when its restore is queued, "
+                + "and an unfinished one expires restore_upload_window_s after its last byte. Nothing was changed by it; "
+                + "`kg job list` shows whether its restore started. To send the file again, run `kg admin restore \(path)` without --resume.")
         }
-        return ((object["offset"] as? NSNumber)?.int64Value ?? 0, nil)
     }
 
     /// The upload's final answer: the upload is no longer kept for --resume.

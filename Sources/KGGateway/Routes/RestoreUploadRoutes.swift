@@ -17,8 +17,8 @@ import NIOPosix
 /// - `PATCH /admin/restore/uploads/{id}` with `Upload-Offset: N` and the bytes from N: 409 with the
 ///   gateway's `Upload-Offset` when N is not what it holds; 204 with the new `Upload-Offset` while
 ///   bytes are missing; once the last byte is in, the integrity check's verdict and the job exactly
-///   as `POST /admin/restore` answers them (202 and the job, or the refusal), answered again to any
-///   later request on the session;
+///   as `POST /admin/restore` answers them (202 and the job, or the refusal); the upload then ends
+///   (its record is removed, the bytes are the job's);
 /// - `HEAD` (the `Upload-Offset` and `Upload-Length` headers) or `GET` (JSON) `…/{id}`: how much the gateway holds;
 /// - `DELETE …/{id}`: abandons the upload.
 ///
@@ -39,7 +39,7 @@ struct RestoreUploadRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/restore/uploads") { request, context -> Response in
-            try await audit.refusals(context, action: "restore.upload") { try await create(request, context) }
+            try await audit.refusals(context, action: "restore") { try await create(request, context) }
         }
         router.head("/admin/restore/uploads/:id") { _, context -> Response in
             let (session, offset) = try await status(context)
@@ -48,10 +48,7 @@ struct RestoreUploadRoutes {
         router.get("/admin/restore/uploads/:id") { _, context -> Response in
             let (session, offset) = try await status(context)
             var body = "{\"upload_id\":\(JSON.quoteOrNull(session.id)),\"offset\":\(offset),\"size\":\(session.size)"
-            body += ",\"complete\":\(session.resultStatus != nil),\"window_s\":\(Int(window))"
-            if let status = session.resultStatus, let result = session.resultBody {
-                body += ",\"result_status\":\(status),\"result\":\(result)"
-            }
+            body += ",\"window_s\":\(Int(window))"
             var response = JSON.response(body + "}")
             response.headers.append(contentsOf: headers(session, offset: offset))
             return response
@@ -169,7 +166,6 @@ struct RestoreUploadRoutes {
     private func status(_ context: GatewayRequestContext) async throws -> (UploadSession, Int) {
         let user = try context.requireAdmin()
         let (session, paths) = try await find(context, user: user)
-        if session.resultStatus != nil { return (session, session.size) }
         try await refuseIfExpired(session, paths)
         let size = try await NIOThreadPool.singleton.runIfActive {
             ((try? FileManager.default.attributesOfItem(atPath: paths.data))?[.size] as? NSNumber)?.intValue
@@ -218,7 +214,6 @@ struct RestoreUploadRoutes {
         let user = try context.requireAdmin()
         let (found, paths) = try await find(context, user: user)
         var session = found
-        if let stored = storedResult(session) { return stored }
         try await refuseIfExpired(session, paths)
         guard let text = request.headers[Self.offsetHeader], let offset = Int(text), offset >= 0 else {
             throw APIError.badRequest(
@@ -227,11 +222,8 @@ struct RestoreUploadRoutes {
         }
         let opened = try await FileCalls.open(paths.data, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard opened.fd >= 0 else {
-            // The last byte came in meanwhile (the data file became the job's): answer what that request answered.
-            if let again = try await NIOThreadPool.singleton.runIfActive({ UploadSession.load(paths.record) }), let stored = storedResult(again) {
-                return stored
-            }
-            throw conflict("the upload is being finished by another request", offset: session.size)
+            // The last byte came in meanwhile: the data file became the job's, and the upload ended.
+            throw Self.gone(session.id)
         }
         let fd = opened.fd
         defer { close(fd) }  // also releases the lock
@@ -303,7 +295,6 @@ struct RestoreUploadRoutes {
         _ context: GatewayRequestContext, user: AuthenticatedUser, session: UploadSession,
         paths: (record: String, data: String), state: UploadCheckState
     ) async throws -> Response {
-        var session = session
         let report = try await restore.checkPool.runIfActive { state.checker.finish() }
         let jobID = UUID()
         let id = jobID.uuidString.lowercased()
@@ -323,18 +314,14 @@ struct RestoreUploadRoutes {
                 context, user: user, report: report, fields: session.fields, fileName: session.fileName,
                 fileBytes: session.size, noWaitInQuery: false, jobID: id, path: path, logger: logger,
                 auditDetail: ", resumable upload \(session.id) in \(parts)")
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            session.resultStatus = 202
-            session.resultBody = String(decoding: try encoder.encode(accepted), as: UTF8.self)
-            try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
-            return storedResult(session)!
+            // The upload has ended: its record goes (the job owns the bytes now).
+            await FileCalls.unlink(paths.record)
+            var response = try JSON.response(encoding: accepted, status: .accepted)
+            response.headers.append(contentsOf: headers(session, offset: session.size))
+            return response
         } catch let error as APIError where error.status.code < 500 {
-            // A refusal is the upload's answer, as final as for the multipart route: kept for a client that lost it.
-            await FileCalls.unlink(path + ".partial", path)
-            session.resultStatus = Int(error.status.code)
-            session.resultBody = String(decoding: error.body, as: UTF8.self)
-            try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
+            // A refusal ends the upload, as it ends a multipart one: nothing is kept.
+            await FileCalls.unlink(path + ".partial", path, paths.record)
             throw error
         } catch {
             // The gateway's own trouble (the database away…): the bytes go back to the session, and a
@@ -342,13 +329,6 @@ struct RestoreUploadRoutes {
             if (try? await FileCalls.rename(path + ".partial", paths.data)) == nil { await FileCalls.unlink(path + ".partial", path) }
             throw error
         }
-    }
-
-    private func storedResult(_ session: UploadSession) -> Response? {
-        guard let status = session.resultStatus, let body = session.resultBody else { return nil }
-        var response = JSON.response(body, status: HTTPResponse.Status(code: status))
-        response.headers.append(contentsOf: headers(session, offset: session.size))
-        return response
     }
 
     private func conflict(_ message: String, offset: Int) -> APIError {

@@ -3,8 +3,8 @@ import Foundation
 /// One resumable restore upload (``RestoreUploadRoutes``), kept in the shared temp folder so that
 /// any gateway can continue it, and one restarted after a crash too:
 ///
-/// - `upload_<id>.json`: this record (who, the declared size, the restore's fields, and once the
-///   last byte is in, the answer the gateway gave), replaced atomically (`.partial` then rename);
+/// - `upload_<id>.json`: this record (who, the declared size, the restore's fields), replaced
+///   atomically (`.partial` then rename);
 /// - `upload_<id>.data`: the bytes received so far: its length is the upload's offset. A request
 ///   appending to it holds an exclusive `flock` on it, so two requests never interleave.
 ///
@@ -21,19 +21,12 @@ struct UploadSession: Codable, Sendable {
     var createdAt: Double
     /// PATCH requests that brought bytes (1 for an upload that was never cut).
     var parts = 0
-    /// Set once the last byte is in: the status and JSON body the gateway answered (202 and the job,
-    /// or the refusal), answered again to any later request on this session.
-    var resultStatus: Int?
-    var resultBody: String?
-
     enum CodingKeys: String, CodingKey {
         case id, username, size
         case fileName = "file_name"
         case fields
         case createdAt = "created_at"
         case parts
-        case resultStatus = "result_status"
-        case resultBody = "result_body"
     }
 
     static let prefix = "upload_"
