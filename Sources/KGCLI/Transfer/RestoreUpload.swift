@@ -205,7 +205,9 @@ struct RestoreUpload {
 
     /// The upload's final answer: the upload is no longer kept for --resume.
     private func finished(_ response: HTTPResponse) throws -> RestoreAccepted {
-        if response.status != 404 && response.status != 410 && !(500..<600).contains(response.status) {
+        // A 5xx may leave the upload on the gateway (the database away when the last byte came): kept for --resume.
+        // 507 (temp storage full) ends it there.
+        if response.status == 507 || !(500..<600).contains(response.status) {
             store?.remove(server: server, digest: fileDigest)
         }
         return try accepted(response)

@@ -268,7 +268,13 @@ struct RestoreUploadRoutes {
             try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
         }
         if let error = outcome.error {
-            if outcome.consistent { await checkers.put(session.id, state) }
+            guard outcome.consistent else {
+                // Temp storage cannot take the bytes (full, failing): the upload ends here, as a multipart one
+                // does, and frees what it held rather than keep a part of it on a full volume.
+                await FileCalls.unlink(paths.data, paths.record)
+                throw error
+            }
+            await checkers.put(session.id, state)
             guard error is APIError else {
                 // The client went away mid-body (a cut, a killed CLI): not a refusal. What arrived is
                 // stored; the client continues from the offset HEAD gives.

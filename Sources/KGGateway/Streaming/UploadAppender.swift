@@ -48,9 +48,10 @@ struct UploadAppender {
         do {
             try await workPool.runIfActive { try buffer.flush() }
         } catch {
-            outcome.consistent = false
             outcome.error = outcome.error ?? error
         }
+        // A failed write leaves the file short of what the check has seen.
+        outcome.consistent = !buffer.writeFailed
         return outcome
     }
 
@@ -82,6 +83,8 @@ struct UploadAppender {
         let fd: Int32
         let state: UploadCheckState
         var bytes: [UInt8] = []
+        /// A write failed: the file holds fewer bytes than the check has seen.
+        var writeFailed = false
 
         init(fd: Int32, state: UploadCheckState) {
             self.fd = fd
@@ -105,6 +108,7 @@ struct UploadAppender {
                 let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
                 if n < 0 {
                     if errno == EINTR { continue }
+                    writeFailed = true
                     throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: String(cString: strerror(errno)))
                 }
                 offset += n
