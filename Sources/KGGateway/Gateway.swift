@@ -51,10 +51,15 @@ public enum Gateway {
         // Uploads are parsed and checked here, off the cooperative pool: one thread per check allowed at once.
         let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)
         checkPool.start()
-        RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
-                      maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
-                      uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
-                      checkPool: checkPool, audit: audit, logger: logger).register(on: router)
+        let restore = RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
+                                    maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
+                                    uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
+                                    checkPool: checkPool, audit: audit, logger: logger)
+        restore.register(on: router)
+        let uploadCheckers = UploadCheckers()
+        RestoreUploadRoutes(restore: restore, window: config.restoreUploadWindowSeconds, checkers: uploadCheckers).register(on: router)
+        let uploadSweeper = UploadSessionSweeper(directory: storage.directory, window: config.restoreUploadWindowSeconds,
+                                                 interval: config.janitorIntervalSeconds, logger: logger, checkers: uploadCheckers)
         VerifyRoutes(slots: CheckSlots(perUser: config.maxVerifiesPerUser, total: config.maxConcurrentVerifies), checkPool: checkPool,
                      maxUploadBytes: config.maxUploadBytes, maxDecompressedBytes: config.maxDecompressedBytes,
                      idCheckMemoryBytes: config.idCheckMemoryBytes, tempDirectory: storage.directory,
@@ -90,7 +95,7 @@ public enum Gateway {
             router: router,
             server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "kg-gateway"),
-            services: [janitor],
+            services: [janitor, uploadSweeper],
             logger: Logger(label: LogComponent.http))
     }
 

@@ -89,6 +89,8 @@ public struct ServiceConfig: Sendable {
     /// `Range` downloads (`kg admin backup --resume`); 0: removed after one complete download,
     /// and a client that leaves mid-download cancels the job (the behaviour before issue 18).
     public var backupResumeWindowSeconds = 3600.0
+    /// A resumable restore upload with no new byte for this long has expired (its files are removed).
+    public var restoreUploadWindowSeconds = 3600.0
     /// Seconds between the gateway's temp storage sweeps (orphans of dead gateways and workers).
     public var janitorIntervalSeconds = 60.0
     public var tempMaxAgeHours = 24.0
@@ -157,6 +159,7 @@ public struct ServiceConfig: Sendable {
         ("upload_idle_timeout_s", "KG_UPLOAD_IDLE_TIMEOUT", "an upload or backup file untouched this long has lost its owner and is removed (default 600)"),
         ("backup_resume_window_s", "KG_BACKUP_RESUME_WINDOW",
          "a finished backup file is kept this long after its last write or read, for resumed downloads (default 3600; 0: removed after one download)"),
+        ("restore_upload_window_s", "KG_RESTORE_UPLOAD_WINDOW", "an unfinished resumable restore upload expires this long after its last byte (default 3600)"),
         ("janitor_interval_s", "KG_JANITOR_INTERVAL", "seconds between the gateway's temp storage sweeps (default 60)"),
         ("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", "the startup sweep removes temp files older than this (default 24)"),
         ("shutdown_grace_s", "KG_SHUTDOWN_GRACE", "after SIGTERM a worker finishes its job within this, else hands it back (default 30)"),
@@ -310,6 +313,7 @@ public struct ServiceConfig: Sendable {
             case "broker_heartbeat_s": brokerHeartbeatSeconds = Int(try number(key, value))
             case "upload_idle_timeout_s": uploadIdleTimeoutSeconds = try number(key, value)
             case "backup_resume_window_s": backupResumeWindowSeconds = try number(key, value)
+            case "restore_upload_window_s": restoreUploadWindowSeconds = try number(key, value)
             case "janitor_interval_s": janitorIntervalSeconds = try number(key, value)
             case "temp_max_age_hours": tempMaxAgeHours = try number(key, value)
             case "shutdown_grace_s": shutdownGraceSeconds = try number(key, value)

@@ -5,7 +5,23 @@ import KGClient
 /// An age file's plaintext for an upload, decrypted from the file as libcurl
 /// asks for bytes (a chunk or two in memory; nothing decrypted on disk).
 enum AgeUpload {
-    static func source(path: String, key: AgeDecryptor.Key, size: Int64) throws -> UploadSource {
+    /// The plaintext from byte `offset` (a resumed upload): the bytes before it are decrypted and dropped,
+    /// so the bytes sent are exactly those an upload from the start sends from there.
+    static func source(path: String, key: AgeDecryptor.Key, size: Int64, from offset: Int64 = 0) throws -> UploadSource {
+        let source = try plaintext(path: path, key: key, size: size)
+        guard offset > 0 else { return source }
+        var skipped: Int64 = 0
+        var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+        while skipped < offset {
+            let wanted = Int(min(Int64(scratch.count), offset - skipped))
+            let n = try scratch.withUnsafeMutableBytes { try source.read(UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted])) }
+            guard n > 0 else { throw CLIError("\(path) decrypts to fewer than \(offset) bytes: it changed since the upload began") }
+            skipped += Int64(n)
+        }
+        return UploadSource(size: size - offset) { try source.read($0) }
+    }
+
+    private static func plaintext(path: String, key: AgeDecryptor.Key, size: Int64) throws -> UploadSource {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
         let decryptor = AgeDecryptor(key: key)
         var pending: [UInt8] = []

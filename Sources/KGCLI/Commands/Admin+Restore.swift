@@ -15,7 +15,9 @@ extension Admin {
                 invalid file is never sent. The restore runs as a job on the server, stage by stage, \
                 and either applies fully or is rolled back. Unless --yes or --dry-run, kg shows what \
                 will happen and asks you to type "restore". Prints the job id on standard output \
-                (with --json: {"job_id", "status", "result"}).
+                (with --json: {"job_id", "status", "result"}). The upload is resumable: a cut connection is \
+                retried from the byte the gateway holds (--retries); an upload that stopped (the CLI killed, \
+                the machine asleep) continues with --resume within restore_upload_window_s (1 h by default).
                 Exit codes: 0 restored, 1 refused, failed and rolled back, or cancelled, \
                 2 usage, 3 server unreachable, 4 not authenticated or not permitted.
 
@@ -25,6 +27,7 @@ extension Admin {
                   kg admin restore full_backup_20261128_101500.json --mode replace --yes
                   kg admin restore onto.json --external-deps defer
                   kg admin restore full_backup_20261128_101500.json.zst.age --identity ~/keys/kg.txt
+                  kg admin restore full_backup_20261128_101500.json --yes --resume
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -61,10 +64,20 @@ extension Admin {
         @Flag(name: .long, help: "Fail at once (exit 1) when another risky operation is running, instead of waiting for it.")
         var noWait = false
 
+        @Flag(name: .long, help: ArgumentHelp(
+            "Continue an interrupted upload of FILE to this server from the byte the gateway holds.",
+            discussion: "kg keeps each unfinished upload (its id, the server and the file's digest, never a token) in restore-uploads.json beside its config; the gateway keeps the bytes for restore_upload_window_s (default 1 h) after the last one."))
+        var resume = false
+
+        @Option(name: .long, help: "Times a cut connection is retried, from the byte the gateway holds, with back-off (default 5).")
+        var retries = 5
+
         func validate() throws {
             if keepCheckpoint && checkpoint == false {
                 throw ValidationError("--keep-checkpoint needs a checkpoint: leave out --no-checkpoint")
             }
+            if retries < 0 { throw ValidationError("--retries must be 0 or more") }
+            if resume && file == nil { throw ValidationError("--resume needs FILE: the file whose upload was interrupted") }
             if file == nil && !Terminal.stdinIsTTY {
                 throw ValidationError(
                     "no FILE given, and standard input is not a terminal to choose one from: pass FILE (`kg admin list-backups` shows them)")
@@ -86,14 +99,17 @@ extension Admin {
 
             // An age file: checked decrypted in memory (a wrong key stops here, exit 1), then decrypted
             // again as it is sent; nothing decrypted touches the disk.
-            var ageSource: UploadSource?
+            var ageSource: ((Int64) throws -> UploadSource)?
+            var plainBytes: Int64?
             let report: IntegrityReport
             if AgeFileCheck.isAge(path) {
                 let key = try decryption.key(config, for: path)
                 let checked = try AgeFileCheck.check(path: path, key: key)
                 if let damage = checked.damage { throw CLIError("\(path) is DAMAGED: \(damage). Nothing was sent.") }
                 report = checked.report
-                ageSource = try AgeUpload.source(path: path, key: key, size: checked.plainBytes)
+                let size = checked.plainBytes
+                ageSource = { offset in try AgeUpload.source(path: path, key: key, size: size, from: offset) }
+                plainBytes = size
             } else {
                 report = CheckProgress.check(path: path)
             }
@@ -117,6 +133,12 @@ extension Admin {
                                        mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                                        checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             upload.source = ageSource
+            upload.uploadBytes = plainBytes
+            upload.retries = retries
+            upload.resume = resume
+            upload.store = RestoreSessionStore(configPath: config.path)
+            upload.server = server
+            upload.fileDigest = try RestoreSessionStore.digest(of: path)
             let accepted = try upload.run()
             // The gateway and the worker run the same checks: each warning is shown once.
             var shown = Set(report.warnings.map(\.message))

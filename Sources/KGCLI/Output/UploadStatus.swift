@@ -5,9 +5,10 @@
 /// upload   48.2%  [###########-------------]  4.6 MB / 9.6 MB  12.0 MB/s  ETA 0:01
 /// ```
 enum UploadStatus {
-    static func line(sent: Int64, total: Int64, elapsed: Double) -> String {
+    /// `from`: the byte this run started at (a resumed upload): the rate counts what this run sent.
+    static func line(sent: Int64, total: Int64, elapsed: Double, from: Int64 = 0) -> String {
         let fraction = total > 0 ? Double(sent) / Double(total) : 0
-        let rate = elapsed > 0 ? Double(sent) / elapsed : 0
+        let rate = elapsed > 0 ? Double(max(0, sent - from)) / elapsed : 0
         var parts = [
             "upload",
             percent(fraction),

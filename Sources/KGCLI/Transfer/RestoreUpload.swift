@@ -2,10 +2,11 @@ import Foundation
 import KGClient
 import KGFormat
 
-/// Sends a backup to `POST /admin/restore` (multipart: the file as `file`,
-/// and the fields `mode`, `dry_run`, `external_deps`) with a progress line,
-/// and turns the gateway's answer into the accepted job or a `CLIError` that
-/// says what happened and that nothing was changed.
+/// Sends a backup as a resumable upload (`POST /admin/restore/uploads`, then `PATCH`es of the
+/// bytes from the offset the gateway holds) with a progress line, and turns the gateway's answer
+/// into the accepted job or a `CLIError` that says what happened and that nothing was changed.
+/// A cut connection is retried (`retries` times, with back-off) from the gateway's offset; an
+/// upload that stops for good is kept in ``RestoreSessionStore`` for `kg admin restore FILE --resume`.
 struct RestoreUpload {
     let client: HTTPClient
     /// The local file, plain, gzip or zstd (by its first bytes).
@@ -18,64 +19,222 @@ struct RestoreUpload {
     var checkpoint: Bool? = nil
     var keepCheckpoint = false
     var noWait = false
-    /// The file's bytes decrypted while sending (an age file), instead of the file itself.
-    var source: UploadSource? = nil
+    /// The bytes uploaded from an offset: the file itself, or an age file's plaintext (decrypted while
+    /// sending). nil: the file at `path`, `bytes` long.
+    var source: ((Int64) throws -> UploadSource)? = nil
+    /// The length of what is uploaded (the plaintext's for an age file).
+    var uploadBytes: Int64? = nil
+    var retries = 5
+    /// Continue the upload kept in `store` instead of starting one.
+    var resume = false
+    /// Where the upload is kept (with the server and the file's digest) while it is unfinished.
+    var store: RestoreSessionStore? = nil
+    var server = ""
+    var fileDigest = ""
+    /// Seconds before the n-th retry (1 s, 2 s, 4 s… at most 15 s); tests shorten it with KG_RETRY_DELAY_S.
+    var retryDelay: (Int) -> Double = { attempt in
+        let base = Double(ProcessInfo.processInfo.environment["KG_RETRY_DELAY_S"] ?? "") ?? 1
+        return min(15, base * pow(2, Double(attempt - 1)))
+    }
 
-    var fields: [(name: String, value: String)] {
-        var fields = [("mode", mode.rawValue), ("dry_run", dryRun ? "true" : "false"), ("external_deps", externalDeps.rawValue)]
-        if let checkpoint { fields.append(("checkpoint", checkpoint ? "true" : "false")) }
-        if keepCheckpoint { fields.append(("keep_checkpoint", "true")) }
-        if noWait { fields.append(("no_wait", "true")) }
-        return fields
+    var createBody: [String: Any] {
+        var body: [String: Any] = ["size": Int(total), "file_name": fileName, "mode": mode.rawValue, "dry_run": dryRun,
+                                   "external_deps": externalDeps.rawValue]
+        if let checkpoint { body["checkpoint"] = checkpoint }
+        if keepCheckpoint { body["keep_checkpoint"] = true }
+        if noWait { body["no_wait"] = true }
+        return body
+    }
+
+    private var total: Int64 { uploadBytes ?? bytes }
+
+    private var fileName: String {
+        let name = (path as NSString).lastPathComponent
+        return name.hasSuffix(".age") ? String(name.dropLast(4)) : name
+    }
+
+    private var resumeHint: String {
+        "continue it with `kg admin restore \(path) --resume` (the gateway keeps it for restore_upload_window_s after its last byte)"
     }
 
     func run() throws -> RestoreAccepted {
         let line = ProgressLine()
         let trap = InterruptTrap { [client] in client.cancel() }
         defer { trap.remove() }
-        var sent: Int64 = 0
-        var total: Int64 = 0
-        line.update(force: true) { UploadStatus.line(sent: 0, total: bytes, elapsed: 0) }
-        let response: HTTPResponse
-        do {
-            let progress: (Int64, Int64) -> Void = { s, t in
-                sent = s
-                total = t
-                line.update(force: s == t) { UploadStatus.line(sent: s, total: t, elapsed: line.elapsed) }
+        var offset: Int64 = 0
+        var uploadURL: String
+        if resume {
+            guard let entry = store?.find(server: server, digest: fileDigest) else {
+                throw CLIError("no unfinished upload of \(path) to \(server) to resume: run `kg admin restore \(path)` without --resume")
             }
-            let route = noWait ? "/admin/restore?no_wait=true" : "/admin/restore"
-            if let source {
-                // Decrypted in memory as it is sent: nothing decrypted touches the disk.
-                let name = (path as NSString).lastPathComponent
-                response = try client.uploadMultipart(
-                    path: route, fields: fields, fileField: "file", source: source,
-                    fileName: name.hasSuffix(".age") ? String(name.dropLast(4)) : name,
-                    contentType: "application/octet-stream", onProgress: progress)
-            } else {
-                response = try client.uploadMultipart(
-                    path: route, fields: fields, fileField: "file", filePath: path,
-                    fileName: (path as NSString).lastPathComponent,
-                    contentType: Self.contentType(path), onProgress: progress)
+            uploadURL = entry.uploadURL
+            do {
+                offset = try askOffset(uploadURL)
+            } catch let gone as UploadGone {
+                throw gone.error(sentAll: false, path: path)
             }
-        } catch let error as HTTPClientError {
-            line.clear()
-            let bodySent = total > 0 && sent >= total
-            switch error {
-            case .cancelled where trap.fired:
-                throw CLIError(bodySent
-                    ? "interrupted while waiting for the gateway's answer; a restore job may have started: see `kg job list`"
-                    : "upload interrupted; the gateway drops a partial upload, so nothing was changed",
-                    exitCode: 130)
-            case .transferInterrupted(let message):
-                throw CLIError(bodySent
-                    ? "the connection broke while waiting for the gateway's answer (\(message)); a restore job may have started: see `kg job list`"
-                    : "the upload was interrupted (\(message)); the gateway drops a partial upload, so nothing was changed. Run the command again.")
+            Terminal.error("resuming the upload at byte \(offset) of \(total)")
+        } else {
+            (uploadURL, offset) = try create()
+        }
+
+        var attempt = 0
+        var sentAll = false
+        line.update(force: true) { UploadStatus.line(sent: offset, total: total, elapsed: 0) }
+        let started = offset
+        while true {
+            let response: HTTPResponse
+            do {
+                let from = offset
+                let body = try makeSource(from: from)
+                response = try client.uploadStream(
+                    method: "PATCH", path: uploadURL, source: body, headers: ["Upload-Offset": String(from)],
+                    onProgress: { s, _ in
+                        let sent = from + s
+                        if sent == total { sentAll = true }
+                        line.update(force: sent == total) {
+                            UploadStatus.line(sent: sent, total: total, elapsed: line.elapsed, from: started)
+                        }
+                    })
+            } catch let error as HTTPClientError {
+                switch error {
+                case .cancelled where trap.fired:
+                    line.clear()
+                    throw CLIError("upload interrupted; nothing was changed: \(resumeHint)", exitCode: 130)
+                case .transferInterrupted, .unreachable:
+                    attempt += 1
+                    guard attempt <= retries else {
+                        line.clear()
+                        throw CLIError("the upload was interrupted (\(error)) after \(retries) retries; nothing was changed: \(resumeHint)")
+                    }
+                    Thread.sleep(forTimeInterval: retryDelay(attempt))
+                    do {
+                        offset = try askOffset(uploadURL)
+                    } catch let gone as UploadGone {
+                        line.clear()
+                        throw gone.error(sentAll: sentAll, path: path)
+                    } catch {
+                        // The gateway is still away: the next attempt asks again.
+                    }
+                    continue
+                default:
+                    line.clear()
+                    throw CLIError.from(error)
+                }
+            }
+            switch response.status {
+            case 404, 410:
+                line.clear()
+                store?.remove(server: server, digest: fileDigest)
+                throw UploadGone(message: response.errorMessage ?? "gone").error(sentAll: sentAll, path: path)
+            case 204:
+                // The request ended before the last byte (the body was cut short): ask where the upload is.
+                offset = Int64(response.headers["upload-offset"] ?? "") ?? offset
+                attempt += 1
+                guard attempt <= retries else {
+                    line.clear()
+                    throw CLIError("the upload did not complete after \(retries) retries; nothing was changed: \(resumeHint)")
+                }
+            case 409 where response.headers["upload-offset"] != nil:
+                // Another request still holds the upload, or the gateway holds other bytes than we thought.
+                offset = Int64(response.headers["upload-offset"] ?? "") ?? offset
+                attempt += 1
+                guard attempt <= retries else {
+                    line.clear()
+                    throw CLIError("the gateway kept refusing the upload's bytes (\(response.errorMessage ?? "409")); nothing was changed: \(resumeHint)")
+                }
+                Thread.sleep(forTimeInterval: retryDelay(attempt))
             default:
-                throw CLIError.from(error)
+                line.clear()
+                return try finished(response)
             }
         }
-        line.clear()
+    }
+
+    /// Creates the upload on the gateway (its checks that need no file come first) and keeps it in the store.
+    private func create() throws -> (url: String, offset: Int64) {
+        let body = try JSONSerialization.data(withJSONObject: createBody)
+        let response: HTTPResponse
+        do {
+            response = try client.request(method: "POST", path: "/admin/restore/uploads", json: body)
+        } catch let error as HTTPClientError {
+            throw CLIError.from(error)
+        }
+        guard response.status == 201 else { throw refusal(response) }
+        guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+              let id = object["upload_id"] as? String, let url = object["upload_url"] as? String else {
+            throw CLIError("the gateway's answer to the upload's creation could not be read; nothing was changed")
+        }
+        try store?.save(.init(server: server, fileDigest: fileDigest, uploadID: id, uploadURL: url, size: total, file: path,
+                              createdAt: Date().timeIntervalSince1970))
+        return (url, 0)
+    }
+
+    /// How much the gateway holds; ``UploadGone`` when it no longer knows the upload.
+    private func askOffset(_ url: String) throws -> Int64 {
+        let response: HTTPResponse
+        do {
+            response = try client.request(method: "GET", path: url)
+        } catch let error as HTTPClientError {
+            throw CLIError.from(error)
+        }
+        guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+            if [404, 410].contains(response.status) {
+                store?.remove(server: server, digest: fileDigest)
+                throw UploadGone(message: response.errorMessage ?? "gone")
+            }
+            throw refusal(response)
+        }
+        return (object["offset"] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// The gateway no longer knows the upload: it ended (its restore job was queued, or it was refused) or expired.
+    struct UploadGone: Error {
+        let message: String
+
+        func error(sentAll: Bool, path: String) -> CLIError {
+            if sentAll {
+                return CLIError("the connection broke after the whole file was sent, while waiting for the gateway's answer; "
+                    + "a restore job may have started: see `kg job list`")
+            }
+            return CLIError("the gateway no longer holds this upload (\(message)): an upload ends when its restore is queued, "
+                + "and an unfinished one expires restore_upload_window_s after its last byte. Nothing was changed by it; "
+                + "`kg job list` shows whether its restore started. To send the file again, run `kg admin restore \(path)` without --resume.")
+        }
+    }
+
+    /// The upload's final answer: the upload is no longer kept for --resume.
+    private func finished(_ response: HTTPResponse) throws -> RestoreAccepted {
+        // A 5xx may leave the upload on the gateway (the database away when the last byte came): kept for --resume.
+        // 507 (temp storage full) ends it there.
+        if response.status == 507 || !(500..<600).contains(response.status) {
+            store?.remove(server: server, digest: fileDigest)
+        }
         return try accepted(response)
+    }
+
+    private func refusal(_ response: HTTPResponse) -> Error {
+        do {
+            _ = try accepted(response)
+            return CLIError("the gateway answered \(response.status) to the upload's creation; nothing was changed")
+        } catch {
+            return error
+        }
+    }
+
+    /// The uploaded bytes from `offset`: the file read from there, or the age plaintext from there.
+    private func makeSource(from offset: Int64) throws -> UploadSource {
+        if let source { return try source(offset) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
+        try handle.seek(toOffset: UInt64(offset))
+        return UploadSource(size: bytes - offset) { buffer in
+            guard let data = try handle.read(upToCount: buffer.count), !data.isEmpty else {
+                try? handle.close()
+                return 0
+            }
+            _ = data.copyBytes(to: buffer)
+            return data.count
+        }
     }
 
     /// The job the gateway accepted, or why it refused.

@@ -6,7 +6,8 @@ import CCurl
 /// A `read` that throws aborts the transfer; the error is kept in `failure`.
 public final class UploadSource {
     public let size: Int64
-    private let read: (UnsafeMutableRawBufferPointer) throws -> Int
+    /// Fills `buffer` with the next bytes; returns how many (0 at the end). Throws what the reader throws.
+    public let read: (UnsafeMutableRawBufferPointer) throws -> Int
     public private(set) var failure: Error?
 
     public init(size: Int64, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {

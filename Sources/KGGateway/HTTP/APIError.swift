@@ -18,6 +18,13 @@ struct APIError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The JSON body: `{"error": …, "detail": …}`.
+    var body: [UInt8] {
         var body: [UInt8] = []
         body.append(contentsOf: "{\"error\":".utf8)
         JSON.appendQuoted(message, to: &body)
@@ -30,9 +37,7 @@ struct APIError: HTTPResponseError {
             body.append(contentsOf: "null".utf8)
         }
         body.append(UInt8(ascii: "}"))
-        var fields = headers
-        fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return body
     }
 
     static func unauthorized(_ detail: String) -> APIError {

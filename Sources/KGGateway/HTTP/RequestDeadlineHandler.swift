@@ -11,7 +11,8 @@ import NIOHTTPTypes
 /// The idle timeout (`http_idle_timeout_s`) cuts a client that goes silent; this
 /// one cuts a client that trickles a byte now and then (slow-loris) and so is
 /// never idle. Authenticated uploads are exempt from the body part, because a 500 MB
-/// backup on a slow link legitimately takes long: a multipart body, or one declared
+/// backup on a slow link legitimately takes long: a multipart body, a resumable upload's range
+/// (`application/offset+octet-stream`), or one declared
 /// larger than ``smallBodyLimit``, whose request ``AuthMiddleware`` accepted (it sends
 /// ``UploadAuthenticated`` down the pipeline), is bounded by the idle timeout and the
 /// upload size limit instead. The headers alone exempt nothing: an unauthenticated
@@ -117,7 +118,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     static func isUpload(_ request: HTTPRequest) -> Bool {
-        if let type = request.headerFields[.contentType], type.lowercased().hasPrefix("multipart/form-data") { return true }
+        if let type = request.headerFields[.contentType]?.lowercased(),
+           type.hasPrefix("multipart/form-data") || type.hasPrefix("application/offset+octet-stream") { return true }
         if let length = request.headerFields[.contentLength].flatMap({ Int64($0) }), length > smallBodyLimit { return true }
         return false
     }

@@ -65,19 +65,23 @@ struct RestoreRoutes {
             .receive(request.body, on: checkPool)
         // From here `<path>.partial` exists: removed on every path that does not queue a job.
         do {
-            return try await queue(request, context, user: user, received: received, jobID: id, path: path, logger: logger)
+            let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
+            let accepted = try await queue(context, user: user, report: received.report, fields: received.fields,
+                                           fileName: received.fileName, fileBytes: received.fileBytes, noWaitInQuery: noWaitInQuery,
+                                           jobID: id, path: path, logger: logger)
+            return try JSON.response(encoding: accepted, status: .accepted)
         } catch {
             await FileCalls.unlink(path + ".partial", path)
             throw error
         }
     }
 
-    /// Checks the received upload's verdict and fields and queues its job (`path` becomes the job's).
-    private func queue(_ request: Request, _ context: GatewayRequestContext, user: AuthenticatedUser, received: UploadReceiver.Received,
-                       jobID id: String, path: String, logger: Logger) async throws -> Response {
-        let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
-
-        let report = received.report
+    /// Checks the received upload's verdict and fields and queues its job (`path` + `.partial` becomes the
+    /// job's `path`). Shared by the multipart route and the resumable upload sessions (``RestoreUploadRoutes``),
+    /// so both give the same answers.
+    func queue(_ context: GatewayRequestContext, user: AuthenticatedUser, report: IntegrityReport, fields: [String: String],
+               fileName: String?, fileBytes: Int, noWaitInQuery: Bool, jobID id: String, path: String, logger: Logger,
+               auditDetail: String = "") async throws -> RestoreAccepted {
         guard report.valid else {
             logger.notice("refused an invalid backup upload", metadata: ["errors": "\(report.errors.count)"])
             var error = APIError.badRequest("the backup is invalid: nothing was changed")
@@ -90,7 +94,29 @@ struct RestoreRoutes {
         if let refusal = plan.refusal {
             throw APIError(.conflict, refusal, detail: "nothing was changed")
         }
-        let fields = received.fields
+        let (mode, externalDeps) = try Self.modeAndDeps(fields, backupType: report.backupType)
+        let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
+        let checkpoint = try RiskyFields.flag(fields, "checkpoint")
+        let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
+        let noWait = try RiskyFields.flag(fields, "no_wait") ?? noWaitInQuery
+        if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
+        let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
+                                      fileName: fileName, fileBytes: fileBytes,
+                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
+                                      checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
+        // The row first, then the file under the name the row owns, then the message.
+        try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path) {
+            try await UploadReceiver.publish(path)
+        }
+        await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
+                           detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(fileName ?? "-"), \(fileBytes) bytes\(auditDetail)")
+        logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
+                                                 "dry_run": "\(dryRun)", "bytes": "\(fileBytes)"])
+        return RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts, integrityWarnings: report.warnings.map(\.message))
+    }
+
+    /// The restore's `mode` and `external_deps` fields (the backup type's defaults when absent); 400 when unknown.
+    static func modeAndDeps(_ fields: [String: String], backupType: String?) throws -> (RestoreMode, ExternalDepsStrategy) {
         let mode: RestoreMode
         if let text = fields["mode"], !text.isEmpty {
             guard let parsed = RestoreMode(rawValue: text) else {
@@ -98,9 +124,8 @@ struct RestoreRoutes {
             }
             mode = parsed
         } else {
-            mode = RestoreMode.defaultFor(backupType: report.backupType)
+            mode = RestoreMode.defaultFor(backupType: backupType)
         }
-        let dryRun = ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false")
         let externalDeps: ExternalDepsStrategy
         if let text = fields["external_deps"], !text.isEmpty {
             guard let parsed = ExternalDepsStrategy(rawValue: text) else {
@@ -109,27 +134,9 @@ struct RestoreRoutes {
             }
             externalDeps = parsed
         } else {
-            externalDeps = ExternalDepsStrategy.defaultFor(backupType: report.backupType)
+            externalDeps = ExternalDepsStrategy.defaultFor(backupType: backupType)
         }
-        let checkpoint = try RiskyFields.flag(fields, "checkpoint")
-        let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
-        let noWait = try RiskyFields.flag(fields, "no_wait") ?? noWaitInQuery
-        if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
-        let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
-                                      fileName: received.fileName, fileBytes: received.fileBytes,
-                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
-                                      checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-        // The row first, then the file under the name the row owns, then the message.
-        try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path) {
-            try await UploadReceiver.publish(path)
-        }
-        await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(received.fileName ?? "-"), \(received.fileBytes) bytes")
-        logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
-                                                 "dry_run": "\(dryRun)", "bytes": "\(received.fileBytes)"])
-        let accepted = RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts,
-                                       integrityWarnings: report.warnings.map(\.message))
-        return try JSON.response(encoding: accepted, status: .accepted)
+        return (mode, externalDeps)
     }
 
     static func multipartBoundary(_ request: Request, maxUploadBytes: Int) throws -> [UInt8] {
