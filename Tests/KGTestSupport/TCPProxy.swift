@@ -147,7 +147,8 @@ public final class TCPProxy: @unchecked Sendable {
             let (n, cut) = allowance(got, toClient: toClient)
             var sent = 0
             while sent < n {
-                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
+                // send(MSG_NOSIGNAL): a peer that died must not raise SIGPIPE in the test process.
+                let w = buffer.withUnsafeBytes { send(to, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 { break }
                 sent += w
             }
