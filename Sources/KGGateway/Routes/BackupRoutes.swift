@@ -37,7 +37,7 @@ struct BackupRoutes {
             logger.info("backup queued", metadata: ["type": "\(params.backupType.rawValue)"])
 
             let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
-                                          heartbeatTimeout: heartbeatTimeout, logger: logger)
+                                          heartbeatTimeout: heartbeatTimeout, logger: logger, eventLoop: context.channel.eventLoop)
             return Response(
                 status: .ok,
                 headers: [

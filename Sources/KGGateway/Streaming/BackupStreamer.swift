@@ -18,6 +18,8 @@ struct BackupStreamer: Sendable {
     let pool: PGPool
     let heartbeatTimeout: Double
     let logger: Logger
+    /// The connection's event loop: writes are paced by it (``PacedBodyWriter``).
+    let eventLoop: any EventLoop
     private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
     static let chunkSize = 256 * 1024
@@ -27,6 +29,7 @@ struct BackupStreamer: Sendable {
     }
 
     func stream(to writer: inout any ResponseBodyWriter) async throws {
+        writer = PacedBodyWriter(writer, eventLoop: eventLoop)
         let fd = Descriptor()
         do {
             try await stream(to: &writer, fd: fd)
