@@ -25,6 +25,8 @@
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
 #   BENCH_RECORDS_LARGE   concepts of the large one (default 1000000; `make bench-scale`: 10000000)
 #   BENCH_RECORDS_DATAFIRST_RESTORE  all (default), small or none: which sizes also restore the data-first file
+#   BENCH_RECORDS_FRESH=0 measure the pair's backups and restores in the same gateway and workers
+#                         (default 1: a fresh gateway and workers for each, see fresh_stack)
 #                         Shape: that many concepts and instances, a tenth as many sources,
 #                         twice as many relationships, UUID-style ids, 4-dimension embeddings:
 #                         small records, many ids. Measured: backup, verify, restore, and
@@ -56,6 +58,7 @@ RECORDS_ONLY=${BENCH_RECORDS_ONLY:-0}
 RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
 RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
 RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
+RECORDS_FRESH=${BENCH_RECORDS_FRESH:-1}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine. BENCH_INSTANCE=N
 # (1-9) runs a second bench beside the first on the same services: its own database, broker
@@ -787,6 +790,28 @@ run_size() { # size
 # rewritten data first, verified and restored. Peak RSS per process and
 # operation, and records per second (concepts + sources + instance rows +
 # relationships of the graph, per wall-clock second of the whole command).
+# The many-records pair measures each backup and restore in a fresh gateway and
+# fresh workers (BENCH_RECORDS_FRESH=0: in the same ones). A process keeps much of
+# the memory its last peak mapped (glibc returns little of it), and stack_mark
+# resets VmHWM to the current RSS, not to what the next operation needs: the large
+# backup was measured after the small restores, in processes that kept their peak
+# (gateway 76-89 MB, worker 61-65 MB), and took it as the backup's. Each figure is
+# now the operation's own; the log line "RSS before" shows what was kept.
+fresh_stack() { # label
+    [ "$RECORDS_FRESH" = 1 ] || return 0
+    local name before=""
+    for name in "${!PID[@]}"; do before+=" $name=$(kb_mb "$(awk '/^VmRSS:/ { print $2 }' "/proc/${PID[$name]}/status")")"; done
+    log "$1: RSS before (MB):$before; restarting gateway and workers"
+    stop_services
+    # start_stack waits for "worker started" in the workers' logs: keep the earlier lines apart.
+    for name in "$BENCH"/logs/worker-*.log; do
+        [ -f "$name" ] || continue
+        cat "$name" >>"${name%.log}.earlier.log"
+        : >"$name"
+    done
+    start_stack
+}
+
 run_records_size() { # size
     local size=$1 records file df
     mkdir -p "$BENCH/out"
@@ -797,6 +822,7 @@ run_records_size() { # size
     file=$BENCH/out/backup-$size.json
     df=$BENCH/out/backup-$size-datafirst.json
 
+    fresh_stack "$size backup"
     measure_backup "$size"
     local p
     for p in cli gateway worker; do set_result "rss_mb_${p}_backup_$size" "$(result "rss_mb_${p}_$size")"; done
@@ -812,9 +838,11 @@ run_records_size() { # size
     cmp -s <(records_summary "$BENCH/logs/kg-verify-$size.log.out") <(records_summary "$BENCH/logs/kg-verify_datafirst-$size.log.out") ||
         die "kg admin verify counts differ between the file and its data-first rewrite: see ${BENCH#"$ROOT"/}/logs/kg-verify*-$size.log.out"
 
+    fresh_stack "$size restore"
     restore_run "$size" restore "$file" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
     set_result "records_per_s_restore_$size" "$(div "$records" "$(result "restore_s_$size")" %.0f)"
     if [ "$RECORDS_DATAFIRST_RESTORE" = all ] || { [ "$RECORDS_DATAFIRST_RESTORE" = small ] && [ "$size" = records_small ]; }; then
+        fresh_stack "$size restore, data first"
         restore_run "$size" restore_datafirst "$df" || die "kg admin restore of the data-first file failed; see ${BENCH#"$ROOT"/}/logs"
         set_result "records_per_s_restore_datafirst_$size" "$(div "$records" "$(result "restore_datafirst_s_$size")" %.0f)"
     else

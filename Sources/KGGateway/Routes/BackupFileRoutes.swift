@@ -144,7 +144,7 @@ struct BackupFileRoutes {
                 await audit.record(
                     context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
                     detail: span.lowerBound > 0 ? "resumed from offset \(span.lowerBound), \(span.count) bytes" : "bytes 0-\(span.upperBound - 1)")
-                let streamer = FileRangeStreamer(fd: fd, span: span, jobID: id, logger: logger)
+                let streamer = FileRangeStreamer(fd: fd, span: span, jobID: id, logger: logger, eventLoop: context.channel.eventLoop)
                 return Response(
                     status: .partialContent, headers: headers,
                     body: ResponseBody(contentLength: span.count) { writer in try await streamer.stream(to: &writer) })
@@ -153,7 +153,7 @@ struct BackupFileRoutes {
                 context, actor: user.username, action: "backup_download", target: id, outcome: AuditLog.Outcome.accepted,
                 detail: "whole file")
             if let length {
-                let streamer = FileRangeStreamer(fd: fd, span: 0..<length, jobID: id, logger: logger)
+                let streamer = FileRangeStreamer(fd: fd, span: 0..<length, jobID: id, logger: logger, eventLoop: context.channel.eventLoop)
                 return Response(
                     status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in try await streamer.stream(to: &writer) })
             }

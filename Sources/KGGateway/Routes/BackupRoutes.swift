@@ -40,7 +40,8 @@ struct BackupRoutes {
             logger.info("backup queued", metadata: ["type": "\(params.backupType.rawValue)"])
 
             let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
-                                          heartbeatTimeout: heartbeatTimeout, logger: logger, keepsFile: resumeWindow > 0)
+                                          heartbeatTimeout: heartbeatTimeout, logger: logger,
+                                          eventLoop: context.channel.eventLoop, keepsFile: resumeWindow > 0)
             var headers: HTTPFields = [
                 .contentType: compression.contentType,
                 .contentDisposition: ContentDisposition.attachment(filename: params.fileName),

@@ -46,6 +46,7 @@ struct CheckpointRoutes {
                                detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
             }
             let size = await FileCalls.size(fd) ?? 0
+            let eventLoop = context.channel.eventLoop
             await audit.record(context, actor: user.username, action: "checkpoint.download", target: id,
                                outcome: AuditLog.Outcome.accepted, detail: "\(kept.fileName), \(size) bytes")
             logger.info("checkpoint download", metadata: ["checkpoint_id": "\(id)", "user": "\(user.username)", "bytes": "\(size)"])
@@ -58,6 +59,7 @@ struct CheckpointRoutes {
                     .cacheControl: "no-store",
                 ],
                 body: ResponseBody { writer in
+                    writer = PacedBodyWriter(writer, eventLoop: eventLoop)  // a few chunks ahead of the client, not a file's worth
                     do {
                         try await Self.send(fd: fd, size: size, to: &writer)
                     } catch {

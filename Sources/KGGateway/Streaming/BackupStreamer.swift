@@ -24,6 +24,8 @@ struct BackupStreamer: Sendable {
     let pool: PGPool
     let heartbeatTimeout: Double
     let logger: Logger
+    /// The connection's event loop: writes are paced by it (``PacedBodyWriter``).
+    let eventLoop: any EventLoop
     var keepsFile = false
     private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
@@ -34,6 +36,7 @@ struct BackupStreamer: Sendable {
     }
 
     func stream(to writer: inout any ResponseBodyWriter) async throws {
+        writer = PacedBodyWriter(writer, eventLoop: eventLoop)
         let fd = Descriptor()
         do {
             try await stream(to: &writer, fd: fd)

@@ -12,17 +12,21 @@ struct FileRangeStreamer: Sendable {
     let span: Range<Int>
     let jobID: String
     let logger: Logger
+    /// The connection's event loop: writes are paced by it (``PacedBodyWriter``).
+    let eventLoop: any EventLoop
     private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
-    init(fd: Int32, span: Range<Int>, jobID: String, logger: Logger) {
+    init(fd: Int32, span: Range<Int>, jobID: String, logger: Logger, eventLoop: any EventLoop) {
         self.fd = fd
         self.span = span
         self.jobID = jobID
         self.logger = logger
+        self.eventLoop = eventLoop
     }
 
     func stream(to writer: inout any ResponseBodyWriter) async throws {
         defer { _ = close(fd) }
+        writer = PacedBodyWriter(writer, eventLoop: eventLoop)  // a few chunks ahead of the client, not a file's worth
         var offset = span.lowerBound
         while offset < span.upperBound {
             let descriptor = fd
