@@ -161,7 +161,7 @@ struct BackupFileRoutes {
             await FileCalls.close(fd)
             let streamer = BackupStreamer(
                 jobID: id, path: params.tempFile, pool: pool, heartbeatTimeout: heartbeatTimeout,
-                logger: logger, keepsFile: true)
+                logger: logger, eventLoop: context.channel.eventLoop, keepsFile: true)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await streamer.stream(to: &writer) })
         } catch {
             await FileCalls.close(fd)
