@@ -10,19 +10,16 @@ extension ArchiveTests {
         stack = try TestStack(workers: 1)
         try stack.loadSample(concepts: 16, dimensions: 4)
         try stack.login()
+        let (identity, recipient) = try stack.ageKeyPair()
         let keys = stack.root + "/keys"
-        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
         let env = ["PATH": "/usr/bin:/bin"]
-        XCTAssertEqual(try runCommand("/usr/bin/age-keygen", ["-o", keys + "/owner.txt"], environment: env).exitCode, 0)
-        let recipient = try runCommand("/usr/bin/age-keygen", ["-y", keys + "/owner.txt"], environment: env).stdout
-            .trimmingCharacters(in: .whitespacesAndNewlines)
         let passphrase = "correct horse battery staple"
         try (passphrase + "\n").write(toFile: keys + "/passphrase", atomically: true, encoding: .utf8)
         let before = try stack.fingerprint(.content)
 
         let encryptions: [(name: String, backup: [String], read: [String])] = [
             ("plain", [], []),
-            ("recipient", ["--recipient", recipient], ["--identity", keys + "/owner.txt"]),
+            ("recipient", ["--recipient", recipient], ["--identity", identity]),
             ("passphrase", ["--passphrase-file", keys + "/passphrase"], ["--passphrase-file", keys + "/passphrase"]),
         ]
         var files: [String: String] = [:]

@@ -47,7 +47,7 @@ final class IndexLimitTests: XCTestCase {
         let before = try stack.fingerprint(.content)
 
         let long = incompressible(6000, seed: 11)
-        let cases: [(name: String, document: JSONValue, mode: String, expect: String)] = [
+        var cases: [(name: String, document: JSONValue, mode: String, expect: String)] = [
             // kg.ontologies' key, from the file's ontology list (the first apply statement).
             (
                 "an ontology renamed everywhere", tree.replacingStrings(ontology, with: long), "merge",
@@ -84,6 +84,20 @@ final class IndexLimitTests: XCTestCase {
                     .replacingStrings(instanceID, with: incompressible(1500, seed: 13)), "replace",
                 "a record of instances, fields instance_id and concept_id"
             ),
+        ]
+        // A long repetitive value compresses, but not below a page: PostgreSQL's refusal
+        // ("index row requires 12024 bytes, maximum size is 8191") names no index; the
+        // statement that failed names the field (the fuzz run's second finding).
+        let repetitive = String(repeating: "🧠", count: 262_144)
+        cases += [
+            ("a repetitive 1 MiB concept id, merge", tree.replacingStrings(conceptID, with: repetitive), "merge",
+             "a record of concepts, field concept_id"),
+            ("a repetitive 1 MiB concept id, replace", tree.replacingStrings(conceptID, with: repetitive), "replace",
+             "concepts[\(conceptIndex)], field concept_id"),
+            ("a repetitive 1 MiB vocabulary type", tree.setting(["data", "vocabulary", "0", "relationship_type"], to: .string(repetitive)),
+             "merge", "a record of vocabulary, field relationship_type"),
+            ("a repetitive 1 MiB ontology name", tree.replacingStrings(ontology, with: repetitive), "merge",
+             "a record of ontologies, field name"),
         ]
         XCTAssertNotEqual(vocabularyType, "", "the sample has a vocabulary")
         for c in cases {

@@ -176,12 +176,7 @@ final class ResumeUploadTests: XCTestCase {
     /// losslessly; the proxy counts less than 1.1× the file; the gateway counts what it received.
     func testCutUploadsRestoreLosslessly() throws {
         try start()
-        let keys = stack.root + "/keys"
-        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
-        let env = ["PATH": "/usr/bin:/bin"]
-        XCTAssertEqual(try runCommand("/usr/bin/age-keygen", ["-o", keys + "/owner.txt"], environment: env).exitCode, 0)
-        let recipient = try runCommand("/usr/bin/age-keygen", ["-y", keys + "/owner.txt"], environment: env).stdout
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let (identity, recipient) = try stack.ageKeyPair()
         let before = try stack.fingerprint(.content)
         let token = try stack.token()
         let seed = UInt64(Date().timeIntervalSince1970)
@@ -190,7 +185,7 @@ final class ResumeUploadTests: XCTestCase {
             ("plain", [], [], 3),
             ("gzip", ["--compress", "gzip"], [], 2),
             ("zstd", ["--compress", "zstd"], [], 2),
-            ("zstd+age", ["--compress", "zstd", "--recipient", recipient], ["--identity", keys + "/owner.txt"], 2),
+            ("zstd+age", ["--compress", "zstd", "--recipient", recipient], ["--identity", identity], 2),
         ]
         for (index, item) in cases.enumerated() {
             let file = try backup(item.backup)

@@ -19,17 +19,16 @@ enum RestoreErrorMessage {
     /// exception (SQLSTATE class 22) or a value too large for an index (54000);
     /// any other error unchanged.
     static func translate(_ error: Error, source: Located? = nil) -> Error {
-        guard let pg = error as? PGError, let state = pg.sqlState,
-            state.hasPrefix("22") || state == "54000"
-        else { return error }
+        guard let pg = error as? PGError, let state = pg.sqlState, state.hasPrefix("22") || state == "54000" else { return error }
         let lines = pg.message.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         let problem = lines.first ?? pg.message
+        // The index PostgreSQL names (its diagnostics, or the message) says which field; some
+        // refusals name none ("index row requires 12024 bytes, maximum size is 8191"): then
+        // the statement that failed does (`source`, set around each statement that indexes values).
         let index = pg.constraint ?? quotedIndexName(problem)
-        let field = index.flatMap { indexedField($0, source: source) }
+        let field = index.flatMap { indexedField($0, source: source) } ?? (state == "54000" ? source : nil)
         var place = "a value in it"
-        if let context = lines.first(where: { $0.contains("COPY ") }),
-            let copy = copyPlace(context, field: field?.fields)
-        {
+        if let context = lines.first(where: { $0.contains("COPY ") }), let copy = copyPlace(context, field: field) {
             place = copy
         } else if let field {
             place = "a record of \(field.section), \(field.fields)"
@@ -44,12 +43,26 @@ enum RestoreErrorMessage {
     }
 
     /// Where a value PostgreSQL refused came from in the backup: a section and the field(s) of its records.
-    struct Located: Equatable {
+    struct Located: Equatable, Sendable {
         let section: String
         let columns: [String]
         /// "field document", or "fields instance_id and concept_id".
         var fields: String {
             columns.count == 1 ? "field \(columns[0])" : "fields \(columns.joined(separator: " and "))"
+        }
+    }
+
+    /// The statement a restore is running, said as the backup field(s) whose values its indexes
+    /// take: read by ``translate(_:source:)`` when PostgreSQL's refusal names no index. Set
+    /// around each statement that writes indexed values; left set when the statement throws.
+    final class Hint {
+        private(set) var located: Located?
+
+        func during<T>(_ section: String, _ columns: [String], _ body: () throws -> T) rethrows -> T {
+            located = Located(section: section, columns: columns)
+            let result = try body()
+            located = nil
+            return result
         }
     }
 
@@ -92,8 +105,9 @@ enum RestoreErrorMessage {
     }
 
     /// "COPY stage_vocabulary, line 10, column added_at: …" → "vocabulary[9], field added_at".
-    /// Without a column in the context (an index refused the row), `field` names it.
-    static func copyPlace(_ context: String, field: String? = nil) -> String? {
+    /// Without a column in the context (an index refused the row), `field` names it when it is
+    /// a field of the section being copied.
+    static func copyPlace(_ context: String, field: Located? = nil) -> String? {
         guard let copy = context.range(of: "COPY ") else { return nil }
         let rest = context[copy.upperBound...]
         let parts = rest.split(separator: ",", maxSplits: 2).map {
@@ -107,8 +121,8 @@ enum RestoreErrorMessage {
         if parts.count == 3, parts[2].hasPrefix("column ") {
             let column = parts[2].dropFirst("column ".count).prefix { $0 != ":" }
             place += ", field \(column)"
-        } else if let field {
-            place += ", \(field)"
+        } else if let field, field.section == section {
+            place += ", \(field.fields)"
         }
         return place
     }

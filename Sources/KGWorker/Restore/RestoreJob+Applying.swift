@@ -75,8 +75,8 @@ extension RestoreJob {
     }
 
     /// The `restoring_*` stages: staging into the live graph, section by section.
-    /// `refusedFrom` names the backup field an index holds while a statement may hit it.
-    func applyStage(_ db: PGConnection, _ loaded: Loaded, refusedFrom: inout RestoreErrorMessage.Located?) throws -> Applied {
+    /// `hint` names the backup field(s) an index holds while a statement may hit it.
+    func applyStage(_ db: PGConnection, _ loaded: Loaded, hint: RestoreErrorMessage.Hint) throws -> Applied {
         var applied = Applied()
         let hasVocabulary = loaded.sections.contains("vocabulary")
         if !merge {
@@ -89,8 +89,10 @@ extension RestoreJob {
         try report(.restoringVocabulary, done: 0, total: loaded.counts["vocabulary"] ?? 0, force: true)
         if hasVocabulary {
             let statements = RestoreSQL.vocabulary(merge: merge, replaceAll: !merge)
-            for statement in statements.dropLast() { try db.query(statement) }
-            count(try db.query(RestoreSQL.counted(statements.last!)), "vocabulary", &applied)
+            try hint.during("vocabulary", ["relationship_type"]) {
+                for statement in statements.dropLast() { try db.query(statement) }
+                count(try db.query(RestoreSQL.counted(statements.last!)), "vocabulary", &applied)
+            }
         }
         let added = try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
         if !added.isEmpty {
@@ -101,33 +103,38 @@ extension RestoreJob {
 
         try report(.restoringConcepts, done: 0, total: loaded.counts["concepts"] ?? 0, force: true)
         if merge {
-            count(try db.query(RestoreSQL.counted(RestoreSQL.concepts)), "concepts", &applied)
+            try hint.during("concepts", ["concept_id"]) {
+                count(try db.query(RestoreSQL.counted(RestoreSQL.concepts)), "concepts", &applied)
+            }
         } else {
             applied.restored["concepts"] = loaded.directConcepts  // already in kg.concepts (COPY during loading)
         }
         try report(.restoringConcepts, done: 1, total: 1, force: true)
 
         try report(.restoringSources, done: 0, total: loaded.counts["sources"] ?? 0, force: true)
-        for (index, statement) in RestoreSQL.ontologies.enumerated() {
-            refusedFrom =
-                index == 0
-                ? RestoreErrorMessage.Located(section: "ontologies", columns: ["name"])
-                : RestoreErrorMessage.Located(section: "sources", columns: ["document"])
-            try db.query(statement)
+        // kg.ontologies' key takes the file's ontology list, then its sources' documents.
+        try hint.during("ontologies", ["name"]) { try db.query(RestoreSQL.ontologies[0]) }
+        try hint.during("sources", ["document"]) { try db.query(RestoreSQL.ontologies[1]) }
+        try hint.during("sources", ["source_id", "document"]) {
+            count(try db.query(RestoreSQL.counted(RestoreSQL.sources)), "sources", &applied)
         }
-        refusedFrom = nil
-        count(try db.query(RestoreSQL.counted(RestoreSQL.sources)), "sources", &applied)
         try report(.restoringSources, done: 1, total: 1, force: true)
 
         try report(.restoringInstances, done: 0, total: loaded.counts["instances"] ?? 0, force: true)
-        count(try db.query(RestoreSQL.counted(RestoreSQL.instances)), "instance_rows", &applied)
-        applied.restored["instances"] = try db.query(RestoreSQL.evidence).affectedRows
+        try hint.during("instances", ["instance_id", "source_id"]) {
+            count(try db.query(RestoreSQL.counted(RestoreSQL.instances)), "instance_rows", &applied)
+        }
+        applied.restored["instances"] = try hint.during("instances", ["instance_id", "concept_id"]) {
+            try db.query(RestoreSQL.evidence).affectedRows
+        }
         applied.restored["instance_rows"] = nil
         applied.updated["instance_rows"] = nil
         try report(.restoringInstances, done: 1, total: 1, force: true)
 
         try report(.restoringRelationships, done: 0, total: loaded.counts["relationships"] ?? 0, force: true)
-        applied.restored["relationships"] = try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
+        applied.restored["relationships"] = try hint.during("relationships", ["from", "to"]) {
+            try db.query(merge ? RestoreSQL.relationshipsMerge : RestoreSQL.relationshipsInsertAll).affectedRows
+        }
         if connectsPending {
             // Links kept aside by earlier restores whose concepts exist now.
             for statement in PendingSQL.connectInstances.dropLast() { try db.query(statement) }

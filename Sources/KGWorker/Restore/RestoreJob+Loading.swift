@@ -8,20 +8,27 @@ import KGFormat
 extension RestoreJob {
     /// Creates the staging tables (and, for a replace, snapshots and empties the live
     /// graph), loads the file, confirms its plan and indexes staging.
-    func loadStage(_ db: PGConnection, _ file: CheckedFile, databaseSchemaVersion: Int) throws -> Loaded {
+    /// `hint` names the field an index holds while a statement may hit it (``RestoreErrorMessage/Hint``).
+    func loadStage(_ db: PGConnection, _ file: CheckedFile, databaseSchemaVersion: Int, hint: RestoreErrorMessage.Hint) throws -> Loaded {
         try db.execute(RestoreSQL.createStaging)
         if !merge { try db.execute(RestoreSQL.snapshotAndEmptyLive) }
         let expected = params.statistics.values.reduce(0, +)
-        let (sections, onTheWay, directConcepts) = try load(
-            db, totalRecords: expected, plan: file.plan, check: file.integrity == nil,
-            conceptsDirect: !merge)
+        // A replace copies concepts straight into kg.concepts, whose key indexes their ids.
+        let (sections, onTheWay, directConcepts) = try hint.during("concepts", ["concept_id"]) {
+            try load(
+                db, totalRecords: expected, plan: file.plan, check: file.integrity == nil,
+                conceptsDirect: !merge)
+        }
         if let onTheWay { try Self.requireValid(onTheWay) }
         guard let checked = onTheWay ?? file.integrity else {
             throw JobFailure(.unexpected, "the backup was loaded without an integrity check")
         }
         try Self.confirm(file.plan, by: checked, databaseSchemaVersion: databaseSchemaVersion)
         let total = checked.counts.values.reduce(0, +)
-        try db.execute(RestoreSQL.indexStaging)
+        for index in RestoreSQL.indexStaging {
+            try hint.during(index.section, [index.column]) { try db.execute(index.sql) }
+        }
+        try db.execute(RestoreSQL.analyzeStaging)
         try report(.loading, done: total, total: total, message: "checking references inside the database", force: true)
         return Loaded(sections: sections, counts: checked.counts, directConcepts: directConcepts, warnings: checked.warnings.map(\.message))
     }

@@ -76,16 +76,16 @@ struct RestoreJob {
         // (Not possible once the session has used a temporary table: then the default stays.)
         _ = try? db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
-        var refusedFrom: RestoreErrorMessage.Located?  // set while a statement's index holds a field ambiguously
+        let hint = RestoreErrorMessage.Hint()  // which backup field the running statement indexes
         let outcome: Outcome
         do {
             let lockedFrom = try lockGraph(db)
             // 3. loading, then the checks inside the database
-            let loaded = try loadStage(db, file, databaseSchemaVersion: databaseSchemaVersion)
+            let loaded = try loadStage(db, file, databaseSchemaVersion: databaseSchemaVersion, hint: hint)
             let staged = try checkStaging(db)
             try reporter.checkCancelled()
             // 4. restoring_*
-            let applied = try applyStage(db, loaded, refusedFrom: &refusedFrom)
+            let applied = try applyStage(db, loaded, hint: hint)
             try reporter.checkCancelled()
             // 5. verifying
             try verifyStage(db)
@@ -98,7 +98,7 @@ struct RestoreJob {
                 stage: .rollingBack, percent: reporter.currentPercent, processed: 0, total: 0,
                 message: "rolling back: nothing was changed", force: true)
             if db.isOK { _ = try? db.execute("ROLLBACK") }
-            throw RestoreErrorMessage.translate(error, source: refusedFrom)
+            throw RestoreErrorMessage.translate(error, source: hint.located)
         }
         return outcome.result(params, plan: file.plan, seconds: (Date().timeIntervalSince(started) * 100).rounded() / 100)
     }

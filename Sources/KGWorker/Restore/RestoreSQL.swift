@@ -21,10 +21,15 @@ enum RestoreSQL {
         CREATE TEMP TABLE stage_ontologies (ord bigint, name text, created_at timestamptz) ON COMMIT DROP;
         """
 
-    static let indexStaging = """
-        CREATE INDEX ON stage_concepts (concept_id);
-        CREATE INDEX ON stage_sources (source_id);
-        CREATE INDEX ON stage_instances (instance_id);
+    /// The staging indexes, one statement each (section, column, SQL): an id too long to index
+    /// fails in its own statement, which names the field.
+    static let indexStaging: [(section: String, column: String, sql: String)] = [
+        ("concepts", "concept_id", "CREATE INDEX ON stage_concepts (concept_id)"),
+        ("sources", "source_id", "CREATE INDEX ON stage_sources (source_id)"),
+        ("instances", "instance_id", "CREATE INDEX ON stage_instances (instance_id)"),
+    ]
+
+    static let analyzeStaging = """
         ANALYZE stage_vocabulary; ANALYZE stage_concepts; ANALYZE stage_sources; ANALYZE stage_instances; ANALYZE stage_relationships;
         """
 
