@@ -94,10 +94,17 @@ public enum Gateway {
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "kg-gateway"),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "kg-gateway", backlog: listenBacklog),
             services: [janitor, uploadSweeper],
             logger: Logger(label: LogComponent.http))
     }
+
+    /// The listen queue: connections the kernel has completed and the gateway not yet accepted.
+    /// Hummingbird's default (256) overflows when a burst of clients connects at once (a swarm,
+    /// or many CLIs after a restart); the kernel then drops the handshake and a well-behaved
+    /// client waits for TCP's 1 s SYN retransmit. The kernel caps this at `net.core.somaxconn`
+    /// (4096 on Debian 12).
+    static let listenBacklog = 4096
 
     /// `http_idle_timeout_s` for Hummingbird's HTTP/1 channel. Its idle timer runs while
     /// a connection is between requests or still sending a request's head or body, and
