@@ -34,4 +34,43 @@ final class JSONNumberTests: XCTestCase {
         XCTAssertEqual(parsed[3]?.intValue, 7)
         XCTAssertEqual(parsed[1]?.doubleValue, -1.5e-300)
     }
+
+    /// The grammar's eight-bytes-at-a-time digit scan agrees with a byte-by-byte reading
+    /// for every length and every position and kind of the first non-digit.
+    func testTheWordWiseDigitScanAgreesWithByteByByte() {
+        func reference(_ bytes: [UInt8]) -> Int? {
+            var i = 0
+            func digits() { while i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 { i += 1 } }
+            if i < bytes.count && bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "0") { i += 1 } else if bytes[i] >= 0x31 && bytes[i] <= 0x39 { digits() } else { return nil }
+            if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
+                i += 1
+                guard i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 else { return nil }
+                digits()
+            }
+            if i < bytes.count && (bytes[i] | 0x20) == UInt8(ascii: "e") {
+                i += 1
+                if i < bytes.count && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) { i += 1 }
+                guard i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 else { return nil }
+                digits()
+            }
+            return i
+        }
+        // Every byte that borders the digits in value: "/" and ":" (0x2F, 0x3A), high bytes, NUL.
+        let breakers: [UInt8] = [0x2F, 0x3A, 0x00, 0x80, 0xB0, 0xB9, 0xFF, 0x20, 0x2C, 0x5D, 0x65, 0x2E]
+        for length in 1...26 {
+            for position in 0...length {
+                for breaker in breakers {
+                    var bytes = Array(repeating: UInt8(ascii: "7"), count: length)
+                    if position < length { bytes[position] = breaker }
+                    for prefix in [[], [UInt8(ascii: "0"), UInt8(ascii: ".")], [UInt8(ascii: "-"), UInt8(ascii: "1")]] as [[UInt8]] {
+                        let all = prefix + bytes
+                        let got = all.withUnsafeBufferPointer { JSONNumberGrammar.validLength($0.baseAddress!, 0, $0.count) }
+                        XCTAssertEqual(got, reference(all), "\(all)")
+                    }
+                }
+            }
+        }
+    }
 }

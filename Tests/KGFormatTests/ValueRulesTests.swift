@@ -138,6 +138,24 @@ final class ValueRulesTests: XCTestCase {
         XCTAssertThrowsError(try Float8Element(.number("1e-400")))
     }
 
+    /// The checker's shortcut for ordinary numbers must say yes only where the value is
+    /// certainly in range, and no for every non-finite literal and every exponent.
+    func testThePlainDecimalShortcutAnswersOnlyOrdinaryNumbers() {
+        for plain in ["0", "-0", "0.4831297575436466", "-0.0123", "12345678901234567890.12", "9", "-9.5"] {
+            XCTAssertTrue(JSONNumber(plain).isPlainDecimal, plain)
+            XCTAssertNoThrow(try Float8Element.check(.number(JSONNumber(plain))), plain)
+        }
+        for other in ["NaN", "Infinity", "-Infinity", "1e5", "1E5", "-1.5e-300", "2.5E+10", "1e-400",
+                      "123456789012345678901234", "0." + String(repeating: "0", count: 400) + "1", "-", ""] {
+            XCTAssertFalse(JSONNumber(other).isPlainDecimal, other)
+        }
+        // Every byte position of the exponent marker is seen, in each of the three stored words.
+        for position in 1..<22 {
+            let literal = String(repeating: "1", count: position) + "e" + String(repeating: "1", count: 22 - position)
+            XCTAssertFalse(JSONNumber(literal).isPlainDecimal, literal)
+        }
+    }
+
     func testScalarFieldsFollowTheRestoresTypes() {
         let concept = check(document(concept: ["concept_id": "c1", "label": nil, "description": ["x"]]))
         XCTAssertEqual(errors(concept), ["data.concepts[0] (c1): label is missing",

@@ -69,7 +69,7 @@ public enum Float8Element: Equatable, Sendable {
     /// Whether `element` is acceptable, without converting ordinary numbers whose
     /// text is plainly in range (the checker reads every element of every embedding).
     public static func check(_ element: JSONValue) throws(Problem) {
-        if case .number(let n) = element, n.nonFiniteValue == nil, plainlyInRange(n) { return }
+        if case .number(let n) = element, n.isPlainDecimal || (n.nonFiniteValue == nil && plainlyInRange(n)) { return }
         _ = try Float8Element(element)
     }
 

@@ -184,10 +184,13 @@ private struct RowEncoder {
         row.append(UInt8(ascii: "{"))
         for (index, item) in items.enumerated() {
             if index > 0 { row.append(UInt8(ascii: ",")) }
-            if case .number(let n) = item, n.nonFiniteValue == nil {
-                if !Float8Element.plainlyInRange(n) { _ = try fields.float8(item, key, at: index) }
-                n.append(to: &row)
-                continue
+            if case .number(let n) = item {
+                let plain = n.isPlainDecimal
+                if plain || n.nonFiniteValue == nil {
+                    if !plain && !Float8Element.plainlyInRange(n) { _ = try fields.float8(item, key, at: index) }
+                    n.append(to: &row)
+                    continue
+                }
             }
             switch try fields.float8(item, key, at: index) {
             case .null: row.append(contentsOf: Self.nullElement)
