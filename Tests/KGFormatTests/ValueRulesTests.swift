@@ -1,5 +1,6 @@
 import Foundation
-import KGFormat
+@testable import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Issue 12: the checker applies the restore's value rules (`RecordValueRules`,
@@ -154,6 +155,38 @@ final class ValueRulesTests: XCTestCase {
             let literal = String(repeating: "1", count: position) + "e" + String(repeating: "1", count: 22 - position)
             XCTAssertFalse(JSONNumber(literal).isPlainDecimal, literal)
         }
+    }
+
+    /// The fast path for the common literal gives strtod's bits (float8in's) for every
+    /// literal it answers, and leaves the rest to strtod: PostgreSQL's shortest output of
+    /// random doubles, random digit strings with the point anywhere, exponents, zeros, -0.
+    func testFastFloatParsingGivesStrtodsBits() throws {
+        var random = SeededGenerator(seed: 20261205)
+        var literals: [String] = ["0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "0.1", "1e22", "1e23",
+                                  "1e-22", "1e-23", "123456789012345.6", "4.9e-324", "1.7976931348623157e308", "0.30000000000000004",
+                                  "-1.5E+10", "2.5e-5", "0.000001", "100000000000000000000000", "0.0000000000000000000000001"]
+        for _ in 0..<60_000 {
+            let d = Double(bitPattern: random.next() & 0x3FFF_FFFF_FFFF_FFFF) * (random.next() % 2 == 0 ? 1 : -1)
+            if d.isFinite { literals.append("\(d)") }
+            let unit = Double(random.next() % 2_000_000_000) / 1_000_000_000 - 1
+            literals.append("\(unit)")
+            let digits = String((0..<Int(1 + random.next() % 18)).map { _ in Character(String(random.next() % 10)) })
+            let point = Int(random.next() % UInt64(digits.count + 1))
+            var literal = point == digits.count ? digits : String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+            if literal.hasPrefix(".") { literal = "0" + literal }
+            if random.next() % 4 == 0 { literal += "e\(Int(random.next() % 50) - 25)" }
+            literals.append(literal)
+        }
+        var answered = 0
+        for literal in literals {
+            let fast = literal.utf8.withContiguousStorageIfAvailable { Float8Element.clingerFastPath(UnsafeRawBufferPointer($0)) } ?? nil
+            guard let fast else { continue }
+            answered += 1
+            let slow = strtod(literal, nil)
+            XCTAssertEqual(fast.bitPattern, slow.bitPattern, "\(literal): fast \(fast), strtod \(slow)")
+            XCTAssertEqual(try Float8Element.parse(JSONNumber(literal)).bitPattern, slow.bitPattern, literal)
+        }
+        XCTAssertGreaterThan(answered, literals.count / 3, "the fast path answers the common literals")
     }
 
     func testScalarFieldsFollowTheRestoresTypes() {
