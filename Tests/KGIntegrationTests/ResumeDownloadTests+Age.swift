@@ -120,4 +120,28 @@ extension ResumeDownloadTests {
         XCTAssertTrue(resumed.stderr.contains("take a new backup"), resumed.stderr)
         XCTAssertEqual(stack.backupDirFiles(), [], "the changed partial file and its key are removed; nothing saved")
     }
+
+    /// The key's lifetime is the partial file's: once the window has passed since the
+    /// interruption, the next `kg admin backup` removes the encrypted partial file and its key.
+    func testAnExpiredEncryptedPartialLosesItsKeyAtTheNextBackup() throws {
+        stack = try makeStack(recordDelayMs: 1)
+        try stack.loadSample(concepts: 120, ontologies: 2, dimensions: 256)
+        try stack.login()
+        let env = try throughProxy(try stack.token())
+        let (_, recipient) = try stack.ageKeyPair()
+        let partial = try cutEncryptedBackup(["--recipient", recipient], cutAfter: 250_000, env: env, label: "expired")
+        let sidecar = partial + ".resume"
+        var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sidecar))) as? [String: Any])
+        XCTAssertEqual(object["window_s"] as? Int, 3600)
+        // Interrupted two hours ago: the gateway's window (1 h) has passed.
+        object["interrupted_at"] = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-7200))
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: sidecar))
+
+        let next = try stack.kg(["admin", "backup", "--type", "full"], extra: env)
+        XCTAssertEqual(next.exitCode, 0, next.summary)
+        XCTAssertTrue(next.stderr.contains("removed \(partial) and its kept file key"), next.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial), "the encrypted partial file is gone")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sidecar), "its key is gone")
+        XCTAssertEqual(partials(), [], "nothing of it left")
+    }
 }
