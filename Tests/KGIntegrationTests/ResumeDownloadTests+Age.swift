@@ -144,4 +144,23 @@ extension ResumeDownloadTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: sidecar), "its key is gone")
         XCTAssertEqual(partials(), [], "nothing of it left")
     }
+
+    /// Ctrl-C during an encrypted download keeps it (the job goes on) with its key, and
+    /// `--resume` continues it without a key option to a whole file its identity opens.
+    func testCtrlCKeepsAnEncryptedDownloadForResume() throws {
+        stack = try makeStack(recordDelayMs: 10)
+        try stack.loadSample(concepts: 80, dimensions: 64)
+        try stack.login()
+        let before = try stack.fingerprint(.content)
+        let (identity, recipient) = try stack.ageKeyPair()
+        let cli = try startBackup(["--recipient", recipient], name: "cli-ctrl-c-age")
+        try waitForPartialBytes(3 * 65_552)
+        cli.signal(SIGINT)
+        cli.process.waitUntilExit()
+        XCTAssertEqual(cli.process.terminationStatus, 130, cli.log)
+        XCTAssertTrue(cli.log.contains("continue with `kg admin backup --resume`") && cli.log.contains("file key"), cli.log)
+        XCTAssertEqual(partials().count, 2, "the partial file and its key: \(stack.backupDirFiles())")
+        let path = try resumeAndCheck(before, "Ctrl-C then --resume, encrypted", read: ["--identity", identity])
+        XCTAssertTrue(path.hasSuffix(".json.age"), path)
+    }
 }

@@ -10,8 +10,8 @@ extension Admin {
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
             discussion: """
                 The file arrives as the worker writes it, is checked for integrity, and only then \
-                appears under its final name; an interrupted backup leaves nothing behind \
-                (Ctrl-C removes the partial file, cancels the job and exits 130). \
+                appears under its final name; against a gateway without a resume window, an interrupted backup \
+                leaves nothing behind (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output. The file gets FILE.sha256 beside it (`sha256sum -c` \
                 checks it). --compress gzip or zstd: the worker compresses as it writes, so the bytes on the wire \
                 are compressed too (.json.gz, .json.zst). --recipient age1… (repeatable), --recipients-file or \
