@@ -10,6 +10,9 @@ public final class AgeDecryptor {
     public enum Key {
         case identities([AgeIdentity])
         case passphrase(String)
+        /// The file key itself: a partial file this process's encryptor wrote, continued
+        /// with the key kept beside it (`kg admin backup --resume`).
+        case fileKey([UInt8])
     }
 
     static let sealedChunkSize = AgeEncryptor.chunkSize + 16
@@ -21,6 +24,8 @@ public final class AgeDecryptor {
     private var fileKey: SymmetricKey?
     private var counter: UInt64 = 0
     private var failed: AgeError?
+    /// The header's and nonce's bytes, once read.
+    private var headerLength = 0
 
     public init(key: Key) {
         self.key = key
@@ -34,7 +39,7 @@ public final class AgeDecryptor {
         buffer.append(contentsOf: chunk)
         do {
             if fileKey == nil {
-                guard let end = headerEnd() else {
+                guard let end = Self.headerEnd(buffer) else {
                     if buffer.count > AgeHeader.maxSize { throw AgeError(.malformed, "not a valid age file: no header end in its first MiB") }
                     if !buffer.isEmpty && !Self.magic.starts(with: buffer.prefix(Self.magic.count))
                         && !buffer.starts(with: Self.magic) {
@@ -44,6 +49,7 @@ public final class AgeDecryptor {
                 }
                 try openHeader(Array(buffer[0..<end]))
                 buffer.removeFirst(end)
+                headerLength = end + 16
             }
             if nonceNeeded {
                 guard buffer.count >= 16, let fileKey else { return }
@@ -90,8 +96,40 @@ public final class AgeDecryptor {
         try plain.withUnsafeBytes { try sink($0) }
     }
 
+    /// The end of a partial file read so far (the file key given as ``Key/fileKey(_:)``): opens
+    /// a last whole chunk held back as a non-last one and returns the encryptor that continues
+    /// the file after it. Throws if the bytes do not end at a chunk boundary after the nonce.
+    public func continuation(into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> AgeEncryptor {
+        if let failed { throw failed }
+        guard let fileKey, let payloadKey, !nonceNeeded else {
+            throw AgeError(.truncated, "the partial age file ends inside its header")
+        }
+        if buffer.count == Self.sealedChunkSize {
+            guard let plain = AgeStream.open(buffer[...], key: payloadKey, counter: counter, last: false) else {
+                throw AgeError(.tampered, "the age file's chunk \(counter + 1) does not authenticate: the file was changed or damaged")
+            }
+            counter += 1
+            buffer = []
+            try plain.withUnsafeBytes { try sink($0) }
+        }
+        guard buffer.isEmpty else {
+            throw AgeError(.malformed, "the partial age file does not end at a chunk boundary")
+        }
+        return AgeEncryptor(continuing: fileKey, payloadKey: payloadKey, headerLength: headerLength, chunks: counter)
+    }
+
+    /// The length of the longest prefix of an age file of `length` bytes, starting with `prefix`, that
+    /// holds its header, its nonce and whole chunks only: what a partial file is cut back to before it is
+    /// continued. Nil when the prefix holds no whole header and nonce.
+    public static func wholeChunkLength(prefix: [UInt8], length: Int64) -> Int64? {
+        guard let end = headerEnd(prefix) else { return nil }
+        let start = Int64(end + 16)
+        guard length >= start else { return nil }
+        return start + (length - start) / Int64(sealedChunkSize) * Int64(sealedChunkSize)
+    }
+
     /// The offset just past the header's `--- MAC\n` line, once it is in the buffer.
-    private func headerEnd() -> Int? {
+    private static func headerEnd(_ buffer: [UInt8]) -> Int? {
         var lineStart = 0
         var index = 0
         while index < buffer.count {
@@ -138,6 +176,9 @@ public final class AgeDecryptor {
                 throw AgeError(.noMatch, "wrong passphrase: it does not open this file")
             }
             fileKey = key
+        case .fileKey(let bytes):
+            guard bytes.count == 16 else { throw AgeError(.badKey, "the kept file key is not 16 bytes") }
+            fileKey = SymmetricKey(data: bytes)
         }
         guard let fileKey, HMAC<SHA256>.isValidAuthenticationCode(header.mac, authenticating: Array(header.textBeforeMAC.utf8),
                                                                  using: AgeHeader.macKey(fileKey: fileKey)) else {

@@ -15,6 +15,7 @@ public final class AgeEncryptor {
     static let chunkSize = 64 * 1024
 
     private let header: [UInt8]
+    private let fileKey: SymmetricKey
     private let payloadKey: SymmetricKey
     private let nonce: [UInt8]
     private var buffer: [UInt8] = []
@@ -39,12 +40,40 @@ public final class AgeEncryptor {
         var header = AgeHeader(stanzas: stanzas)
         header.mac = header.computeMAC(fileKey: fileKey)
         self.header = header.encoded
+        self.fileKey = fileKey
         var nonce = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for i in nonce.indices { nonce[i] = generator.next() }
         self.nonce = nonce
         payloadKey = AgeStream.payloadKey(fileKey: fileKey, nonce: nonce)
         buffer.reserveCapacity(2 * Self.chunkSize)
+    }
+
+    /// Continues a file whose header, nonce and first `chunks` whole chunks are written
+    /// (``AgeDecryptor/continuation(into:)`` checks them and makes this).
+    init(continuing fileKey: SymmetricKey, payloadKey: SymmetricKey, headerLength: Int, chunks: UInt64) {
+        header = []
+        nonce = []
+        self.fileKey = fileKey
+        self.payloadKey = payloadKey
+        counter = chunks
+        started = true
+        resumedHeaderLength = headerLength
+        buffer.reserveCapacity(2 * Self.chunkSize)
+    }
+
+    private var resumedHeaderLength: Int?
+
+    /// What continuing this file in another process needs (`kg admin backup --resume`): the
+    /// file key, the plaintext bytes sealed so far into whole chunks (a multiple of 64 KiB;
+    /// the bytes after them are only in memory), and the file's length up to there.
+    public var continuationPoint: (fileKey: [UInt8], plaintext: Int64, sealedLength: Int64) {
+        let key = fileKey.withUnsafeBytes { Array($0) }
+        let headerLength = resumedHeaderLength ?? (header.count + nonce.count)
+        return (
+            key, Int64(counter) * Int64(Self.chunkSize),
+            Int64(headerLength) + Int64(counter) * Int64(Self.chunkSize + 16)
+        )
     }
 
     /// The header and the payload nonce (called by the first `encrypt` if not before).

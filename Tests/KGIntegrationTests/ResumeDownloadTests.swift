@@ -16,24 +16,24 @@ final class ResumeDownloadTests: XCTestCase {
     }
 
     /// The gateway keeps backup files for the default window (TestStack turns it off for other tests).
-    private func makeStack(recordDelayMs: Int = 0, extra: [String: String] = [:]) throws -> TestStack {
+    func makeStack(recordDelayMs: Int = 0, extra: [String: String] = [:]) throws -> TestStack {
         var env = ["KG_BACKUP_RESUME_WINDOW": "3600"]
         if recordDelayMs > 0 { env["KG_TEST_RECORD_DELAY_MS"] = String(recordDelayMs) }
         return try TestStack(workers: 1, environment: env.merging(extra) { _, new in new })
     }
 
     /// The CLI's environment for a run through the proxy (a token, since a stored login goes only to its server).
-    private func throughProxy(_ token: String) throws -> [String: String] {
+    func throughProxy(_ token: String) throws -> [String: String] {
         if proxy == nil { proxy = try TCPProxy(targetHost: "127.0.0.1", targetPort: stack.gatewayPorts[0]) }
         return ["KG_API_URL": "http://127.0.0.1:\(proxy!.port)", "KG_TOKEN": token]
     }
 
-    private func jsonObject(_ text: String) -> [String: Any] {
+    func jsonObject(_ text: String) -> [String: Any] {
         let line = text.split(separator: "\n").last.map(String.init) ?? ""
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
     }
 
-    private func partials() -> [String] {
+    func partials() -> [String] {
         stack.backupDirFiles().filter { $0.hasSuffix(".partial") || $0.hasSuffix(".partial.resume") }
     }
 
@@ -245,13 +245,13 @@ final class ResumeDownloadTests: XCTestCase {
 
     // MARK: Across commands
 
-    private func startBackup(_ extra: [String], env: [String: String] = [:], name: String) throws -> ManagedProcess {
+    func startBackup(_ extra: [String], env: [String: String] = [:], name: String) throws -> ManagedProcess {
         try ManagedProcess(
             name: name, executable: stack.binDir + "/kg", arguments: ["admin", "backup", "--type", "full"] + extra,
             environment: stack.cliEnvironment(extra: env), logDir: stack.root + "/logs")
     }
 
-    private func waitForPartialBytes(_ bytes: Int = 1) throws {
+    func waitForPartialBytes(_ bytes: Int = 1) throws {
         try stack.waitUntil(60, "the backup's partial file to hold bytes") {
             self.stack.backupDirFiles().contains { name in
                 name.hasSuffix(".partial")
@@ -260,8 +260,11 @@ final class ResumeDownloadTests: XCTestCase {
         }
     }
 
-    private func resumeAndCheck(_ before: GraphFingerprint, _ label: String) throws -> String {
-        let resumed = try stack.kg(["admin", "backup", "--resume", "--json"])
+    /// `--resume` (with `env`: through the proxy), then the usual proofs: no partial file or sidecar
+    /// left, `sha256sum -c`, `kg admin verify` and a restore that gives `before` (`read`: the key options).
+    @discardableResult
+    func resumeAndCheck(_ before: GraphFingerprint, _ label: String, env: [String: String] = [:], read: [String] = []) throws -> String {
+        let resumed = try stack.kg(["admin", "backup", "--resume", "--json"], extra: env)
         XCTAssertEqual(resumed.exitCode, 0, "\(label): \(resumed.summary)\n\(stack.logs)")
         let out = jsonObject(resumed.stdout)
         let path = try XCTUnwrap(out["path"] as? String, resumed.summary)
@@ -275,9 +278,9 @@ final class ResumeDownloadTests: XCTestCase {
                 (path as NSString).lastPathComponent + ".sha256",
             ], environment: ["PATH": "/usr/bin:/bin"])
         XCTAssertEqual(check.exitCode, 0, "\(label): \(check.summary)")
-        XCTAssertEqual(try stack.kg(["admin", "verify", path]).exitCode, 0, label)
+        XCTAssertEqual(try stack.kg(["admin", "verify", path] + read).exitCode, 0, label)
         try stack.wipeGraph()
-        let restore = try stack.kg(["admin", "restore", path, "--yes", "--mode", "replace"])
+        let restore = try stack.kg(["admin", "restore", path, "--yes", "--mode", "replace"] + read)
         XCTAssertEqual(restore.exitCode, 0, "\(label): \(restore.summary)")
         try stack.assertGraph(equals: before, "\(label): the resumed backup restores the graph", scope: .content)
         return path
@@ -355,7 +358,7 @@ final class ResumeDownloadTests: XCTestCase {
 }
 
 /// Arms the proxy's cuts one after the other, from a thread, while a command runs.
-private final class Cutter: @unchecked Sendable {
+final class Cutter: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private var made = 0

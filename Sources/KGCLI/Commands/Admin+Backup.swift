@@ -10,8 +10,8 @@ extension Admin {
             abstract: "Stream a backup of the graph into backup_dir (or --output).",
             discussion: """
                 The file arrives as the worker writes it, is checked for integrity, and only then \
-                appears under its final name; an interrupted backup leaves nothing behind \
-                (Ctrl-C removes the partial file, cancels the job and exits 130). \
+                appears under its final name; against a gateway without a resume window, an interrupted backup \
+                leaves nothing behind (Ctrl-C removes the partial file, cancels the job and exits 130). \
                 Prints the saved path on standard output. The file gets FILE.sha256 beside it (`sha256sum -c` \
                 checks it). --compress gzip or zstd: the worker compresses as it writes, so the bytes on the wire \
                 are compressed too (.json.gz, .json.zst). --recipient age1… (repeatable), --recipients-file or \
@@ -25,8 +25,10 @@ extension Admin {
                 for good (retries spent, Ctrl-C, the machine asleep), the file stays as NAME.partial with \
                 NAME.partial.resume (the job, the server, the file's ETag; never a token) and the job goes on; \
                 `kg admin backup --resume` continues the newest one in backup_dir (or the one --output names) and ends \
-                with the same integrity check and .sha256 over the whole file. An encrypted download is continued \
-                only within one command (its key is never stored): interrupted for good, it is removed.
+                with the same integrity check and .sha256 over the whole file. An encrypted download keeps its header \
+                and whole 64 KiB chunks only, and its file key in NAME.partial.resume (mode 0600) until it completes, \
+                is abandoned (a file changed on the server, a tampered partial file) or its window passes (removed by \
+                the next `kg admin backup`); --resume needs no key option.
 
                 EXAMPLES:
                   kg admin backup --type full
@@ -83,6 +85,19 @@ extension Admin {
 
         func run() throws {
             let config = try global.config()
+            // An encrypted partial file nothing can continue any more must not keep its key on disk.
+            var folders = [config.backupDir]
+            if let outputPath {
+                let expanded = (outputPath as NSString).expandingTildeInPath
+                var isDir: ObjCBool = false
+                let isFolder = FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir) && isDir.boolValue
+                folders.append(isFolder ? expanded : (expanded as NSString).deletingLastPathComponent)
+            }
+            for folder in Set(folders.map { $0.isEmpty ? "." : $0 }) {
+                for removed in ResumeSidecar.sweepExpiredKeys(in: folder) {
+                    Terminal.error("removed \(removed) and its kept file key: its resume window has passed")
+                }
+            }
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
             let partial: String? = try resume ? ResumeSidecar.find(output: outputPath, backupDir: config.backupDir) : nil

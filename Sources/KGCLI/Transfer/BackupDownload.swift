@@ -14,9 +14,10 @@ import KGFormat
 /// with back-off, the first range after a cut starting ``overlap`` bytes early so
 /// that the bytes already held are compared with the server's (a file that changed
 /// is never stitched; later ranges carry its ETag in `If-Match`). Interrupted for good (retries spent, Ctrl-C), the partial file stays
-/// with its ``ResumeSidecar`` for `kg admin backup --resume`, and the job goes on.
-/// Otherwise (a gateway without the window, an encrypted download across runs:
-/// its key lives only in this process) the partial file is removed on any failure,
+/// with its ``ResumeSidecar`` for `kg admin backup --resume`, and the job goes on. An encrypted
+/// (age) partial file keeps its header and whole chunks only, and its sidecar keeps the file key
+/// until the download completes or is abandoned.
+/// Otherwise (a gateway without the window) the partial file is removed on any failure,
 /// and on Ctrl-C the job is cancelled if it still runs (exit 130).
 struct BackupDownload {
     let client: HTTPClient
@@ -28,6 +29,7 @@ struct BackupDownload {
     /// A directory to save into (server's file name), or an explicit file path.
     let destination: OutputTarget
     /// Encrypts the file as it arrives (age); the integrity check reads the bytes before encryption.
+    /// (With `--resume`, the one that continues the partial file is made from its kept key.)
     var encryptor: AgeEncryptor? = nil
     /// Transient cuts continued inside this command (`--retries`).
     var retries = 5
@@ -53,6 +55,7 @@ struct BackupDownload {
     /// The download's state, shared by the response callbacks.
     final class Progress {
         var output: PartialFile?
+        var encryptor: AgeEncryptor?
         var jobID: String?
         var etag: String?
         /// The gateway keeps the file and serves ranges of it.
@@ -92,6 +95,7 @@ struct BackupDownload {
         // (with --resume, the partial file's bytes go through it first).
         let checker = CLIConfig.makeChecker()
         let state = Progress()
+        state.encryptor = encryptor
         let trap = InterruptTrap { [client] in client.cancel() }
         defer {
             trap.remove()
@@ -99,7 +103,7 @@ struct BackupDownload {
         }
         let accept: (UnsafeRawBufferPointer) throws -> Void = { chunk in
             guard let output = state.output else { return }
-            if let encryptor {
+            if let encryptor = state.encryptor {
                 try encryptor.encrypt(chunk) { try output.write($0) }
             } else {
                 try output.write(chunk)
@@ -175,7 +179,7 @@ struct BackupDownload {
             discardAll(state)
             throw CLIError("the downloaded backup failed its integrity check; it was not saved:\n" + report.renderText())
         }
-        if let encryptor {
+        if let encryptor = state.encryptor {
             try encryptor.finish { try output.write($0) }
         }
         let partial = output.partialPath
@@ -194,7 +198,7 @@ struct BackupDownload {
             method: "POST", path: "/admin/backup", json: body,
             onResponseHead: { _, headers in
                 let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename) ?? "backup.json"
-                state.output = try destination.partialFile(serverName: serverName + (encryptor == nil ? "" : ".age"))
+                state.output = try destination.partialFile(serverName: serverName + (state.encryptor == nil ? "" : ".age"))
                 state.jobID = headers["x-job-id"]
                 state.resumable = headers["accept-ranges"] == "bytes" && headers["x-resume-url"] != nil
                 state.window = headers["x-resume-window"].flatMap { Int($0) }
@@ -289,11 +293,15 @@ struct BackupDownload {
             case "refuse": .refuse
             default: .suffix
             }
-        let output = try PartialFile(resuming: partial, final: sidecar.finalPath, onTaken: onTaken) { checker.feed($0) }
-        state.output = output
-        state.tail = try output.tail(Self.overlap)
-        state.received = output.length
-        state.startedAt = output.length
+        if let age = sidecar.age {
+            try reopenEncrypted(partial, age, sidecar, onTaken, state, checker)
+        } else {
+            let output = try PartialFile(resuming: partial, final: sidecar.finalPath, onTaken: onTaken) { checker.feed($0) }
+            state.output = output
+            state.tail = try output.tail(Self.overlap)
+            state.received = output.length
+        }
+        state.startedAt = state.received
         state.jobID = sidecar.jobID
         state.etag = sidecar.etag
         state.compression = sidecar.compression
@@ -304,21 +312,80 @@ struct BackupDownload {
         state.follower = f
     }
 
-    /// The partial file can be continued later: keep it with its sidecar (not an encrypted one:
-    /// its key lives only in this process).
+    /// An encrypted partial file (`--resume`): cut back to its last whole chunk, read through the
+    /// kept key (the header's MAC and every chunk authenticate, or nothing is continued), the
+    /// plaintext through the integrity check, the ciphertext through the digest; the download goes
+    /// on from the plaintext the whole chunks cover, with an encryptor continuing the file.
+    private func reopenEncrypted(
+        _ partial: String, _ age: ResumeSidecar.AgeState, _ sidecar: ResumeSidecar, _ onTaken: PartialFile.OnTaken,
+        _ state: Progress, _ checker: IntegrityChecker
+    ) throws {
+        func refuse(_ why: String) -> CLIError {
+            unlink(partial)
+            ResumeSidecar.remove(partial: partial)
+            return CLIError(
+                "\(partial) cannot be continued: \(why). It was removed with its kept key; take a new backup "
+                    + "(job \(sidecar.jobID) may still run on the server: `kg job cancel \(sidecar.jobID)` stops it)")
+        }
+        guard let key = age.keyBytes else { throw refuse("its .resume file holds no file key") }
+        let length = Int64((try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0)
+        var prefix = [UInt8](repeating: 0, count: Int(min(length, Int64(1 << 20))))
+        if let handle = FileHandle(forReadingAtPath: partial) {
+            prefix = [UInt8](handle.readData(ofLength: prefix.count))
+            try? handle.close()
+        }
+        // Whole chunks only: a chunk cut by a crash mid-write (or bytes past what was kept) go.
+        guard let whole = AgeDecryptor.wholeChunkLength(prefix: prefix, length: min(length, age.sealedLength)) else {
+            throw refuse("it does not hold a whole age header (it was cut or changed)")
+        }
+        if whole < length {
+            guard truncate(partial, off_t(whole)) == 0 else {
+                throw CLIError("cannot cut \(partial) back to its last whole chunk: \(String(cString: strerror(errno)))")
+            }
+        }
+        let decryptor = AgeDecryptor(key: .fileKey(key))
+        var plaintext: Int64 = 0
+        let opened: (UnsafeRawBufferPointer) throws -> Void = { chunk in
+            checker.feed(chunk)
+            state.remember(chunk)
+            plaintext += Int64(chunk.count)
+        }
+        do {
+            let output = try PartialFile(resuming: partial, final: sidecar.finalPath, onTaken: onTaken) { try decryptor.decrypt($0, into: opened) }
+            state.encryptor = try decryptor.continuation(into: opened)
+            state.output = output
+        } catch let error as AgeError {
+            throw refuse("\(error.message.components(separatedBy: "; use another copy").joined())")
+        }
+        state.received = plaintext
+    }
+
+    /// The partial file can be continued later: keep it with its sidecar (and, encrypted, the
+    /// file key in the sidecar: the partial file ends after the last whole chunk).
     private func keepForLater(_ state: Progress, reason: String, exitCode: Int32) -> CLIError {
-        guard let output = state.output, let jobID = state.jobID, encryptor == nil else {
+        guard let output = state.output, let jobID = state.jobID else {
             discardAll(state)
-            var text = "backup interrupted: \(reason). Nothing was saved"
-            if encryptor != nil { text += " (an encrypted download is continued only within one command: its key is not stored)" }
-            return CLIError(text + ".", exitCode: exitCode)
+            return CLIError("backup interrupted: \(reason). Nothing was saved.", exitCode: exitCode)
         }
         let finalPath = output.finalPath
-        let sidecar = ResumeSidecar(
+        var sidecar = ResumeSidecar(
             jobID: jobID, server: server, etag: state.etag, compression: state.compression,
             finalPath: finalPath, onTaken: "\(output.onTaken)", windowSeconds: state.window,
             interruptedAt: Date())
+        var kept = state.received
         do {
+            if let encryptor = state.encryptor {
+                // The header goes out even before the first byte arrived: `--resume` needs no recipient.
+                try encryptor.start { try output.write($0) }
+                let point = encryptor.continuationPoint
+                guard point.sealedLength == output.length else {
+                    throw CLIError("the encrypted partial file holds \(output.length) bytes, not \(point.sealedLength)")
+                }
+                sidecar.age = ResumeSidecar.AgeState(
+                    fileKey: Data(point.fileKey).base64EncodedString(), plaintextOffset: point.plaintext,
+                    sealedLength: point.sealedLength)
+                kept = point.plaintext
+            }
             try sidecar.write(beside: output.partialPath)
         } catch {
             discardAll(state)
@@ -326,10 +393,11 @@ struct BackupDownload {
         }
         output.keep()
         let window = state.window.map { " within \(Terminal.duration(Double($0)))" } ?? ""
+        let keyNote = state.encryptor == nil ? "" : " (its file key waits in \(ResumeSidecar.path(for: output.partialPath)), mode 0600, until then)"
         return CLIError(
             """
-            backup interrupted: \(reason). \(Terminal.bytes(state.received)) kept in \(output.partialPath); \
-            continue with `kg admin backup --resume`\(window). Job \(jobID) goes on on the server (`kg job cancel \(jobID)` stops it).
+            backup interrupted: \(reason). \(Terminal.bytes(kept)) kept in \(output.partialPath); \
+            continue with `kg admin backup --resume`\(window)\(keyNote). Job \(jobID) goes on on the server (`kg job cancel \(jobID)` stops it).
             """, exitCode: exitCode)
     }
 
@@ -370,7 +438,7 @@ struct BackupDownload {
     /// Ctrl-C: a resumable download is kept for `--resume` and its job goes on; otherwise the
     /// partial file is removed and the job cancelled if it still runs.
     private func interrupted(_ state: Progress) -> CLIError {
-        if state.resumable, encryptor == nil, state.output != nil, state.jobID != nil {
+        if state.resumable, state.output != nil, state.jobID != nil {
             let kept = keepForLater(state, reason: "Ctrl-C", exitCode: 130)
             return kept
         }

@@ -4,7 +4,29 @@ import Foundation
 /// kept beside its partial file as `<partial>.resume` (JSON, mode 0600): the
 /// job, the server, the file's ETag once the gateway has said it, and how the
 /// download was to be saved. Never a token: `--resume` signs in as any command does.
+/// An encrypted download (age) also keeps its file key here (``AgeState``): the sidecar is
+/// then a key file, and lives exactly as long as its partial file.
 struct ResumeSidecar: Codable, Equatable {
+    /// What continuing an age-encrypted partial file needs: the partial file holds the header,
+    /// the nonce and whole 64 KiB chunks only, up to `sealedLength`; they cover the server's
+    /// bytes up to `plaintextOffset`, where the download continues.
+    struct AgeState: Codable, Equatable {
+        /// The file key (16 bytes, base64): it opens this partial file and the finished backup.
+        var fileKey: String
+        var plaintextOffset: Int64
+        var sealedLength: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case fileKey = "age_file_key"
+            case plaintextOffset = "plaintext_offset"
+            case sealedLength = "sealed_length"
+        }
+
+        var keyBytes: [UInt8]? {
+            Data(base64Encoded: fileKey).map { [UInt8]($0) }.flatMap { $0.count == 16 ? $0 : nil }
+        }
+    }
+
     static let suffix = ".resume"
 
     var jobID: String
@@ -18,6 +40,8 @@ struct ResumeSidecar: Codable, Equatable {
     /// Seconds the gateway keeps the file after its last read (`X-Resume-Window`).
     var windowSeconds: Int?
     var interruptedAt: Date
+    /// Set for an age-encrypted download only.
+    var age: AgeState? = nil
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
@@ -26,6 +50,7 @@ struct ResumeSidecar: Codable, Equatable {
         case onTaken = "on_taken"
         case windowSeconds = "window_s"
         case interruptedAt = "interrupted_at"
+        case age
     }
 
     static func path(for partial: String) -> String { partial + suffix }
@@ -37,12 +62,47 @@ struct ResumeSidecar: Codable, Equatable {
         let data = try encoder.encode(self)
         let path = Self.path(for: partial)
         let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600]),
-            rename(temp, path) == 0
-        else {
-            unlink(temp)
-            throw CLIError("cannot write \(path): \(String(cString: strerror(errno))); the partial file \(partial) cannot be continued")
+        // Created 0600 by open(2) itself (it may hold a file key): never readable by others, not even for a moment.
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        var written = fd >= 0
+        if written {
+            written = data.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return false }
+                    offset += n
+                }
+                return fsync(fd) == 0
+            }
+            close(fd)
         }
+        guard written, rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw CLIError("cannot write \(path): \(reason); the partial file \(partial) cannot be continued")
+        }
+    }
+
+    /// Removes the encrypted partial files (and their kept keys) whose gateway window has passed
+    /// since they were interrupted: nothing can continue them, and the key must not outlive them.
+    /// Returns the partial files removed.
+    @discardableResult
+    static func sweepExpiredKeys(in folder: String, now: Date = Date()) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        var removed: [String] = []
+        for name in names where name.hasSuffix(".partial" + suffix) {
+            let partial = folder + "/" + String(name.dropLast(suffix.count))
+            guard let sidecar = try? read(partial: partial), sidecar.age != nil, let window = sidecar.windowSeconds,
+                sidecar.interruptedAt.addingTimeInterval(Double(window)) < now
+            else { continue }
+            unlink(partial)
+            remove(partial: partial)
+            removed.append(partial)
+        }
+        return removed
     }
 
     static func read(partial: String) throws -> ResumeSidecar {
@@ -62,9 +122,10 @@ struct ResumeSidecar: Codable, Equatable {
         }
         // What goes into a URL or a header is checked, as any id the CLI sends (issue 20).
         guard UUID(uuidString: sidecar.jobID) != nil,
-            sidecar.etag.map({ $0.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f } }) ?? true
+            sidecar.etag.map({ $0.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f } }) ?? true,
+            sidecar.age.map({ $0.keyBytes != nil && $0.plaintextOffset >= 0 && $0.sealedLength >= 0 }) ?? true
         else {
-            throw CLIError("\(path) does not hold a job id and ETag kg wrote; remove it and \(partial), and take a new backup")
+            throw CLIError("\(path) does not hold a job id, ETag and key kg wrote; remove it and \(partial), and take a new backup")
         }
         return sidecar
     }
