@@ -17,7 +17,7 @@ enum AgeFileCheck {
     /// Throws ``CLIError`` when the key does not open the file (before anything was checked);
     /// a file changed after it was written is reported as damage in the digest status's place.
     static func check(path: String, key: AgeDecryptor.Key) throws
-        -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64) {
+        -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64, sha256: String) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
         defer { try? handle.close() }
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
@@ -52,7 +52,8 @@ enum AgeFileCheck {
             }
         }
         let report = checker.finish()
-        return (report, DigestFile.status(for: path, actual: DigestFile.hex(hasher.finalize())), damage, plainBytes)
+        let sha256 = DigestFile.hex(hasher.finalize())
+        return (report, DigestFile.status(for: path, actual: sha256), damage, plainBytes, sha256)
     }
 
     /// The backup header of an age file, from its first decrypted bytes (nil without a key that opens it).

@@ -102,16 +102,19 @@ extension Admin {
             var ageSource: ((Int64) throws -> UploadSource)?
             var plainBytes: Int64?
             let report: IntegrityReport
+            // The file's SHA-256 from the check's own read: the upload session's key.
+            let sha256: String
             if AgeFileCheck.isAge(path) {
                 let key = try decryption.key(config, for: path)
                 let checked = try AgeFileCheck.check(path: path, key: key)
                 if let damage = checked.damage { throw CLIError("\(path) is DAMAGED: \(damage). Nothing was sent.") }
                 report = checked.report
+                sha256 = checked.sha256
                 let size = checked.plainBytes
                 ageSource = { offset in try AgeUpload.source(path: path, key: key, size: size, from: offset) }
                 plainBytes = size
             } else {
-                report = CheckProgress.check(path: path)
+                (report, sha256) = CheckProgress.checkAndHash(path: path)
             }
             guard report.valid else {
                 let message = "\(path) is not a valid backup; nothing was sent."
@@ -138,7 +141,7 @@ extension Admin {
             upload.resume = resume
             upload.store = RestoreSessionStore(configPath: config.path)
             upload.server = server
-            upload.fileDigest = try RestoreSessionStore.digest(of: path)
+            upload.fileDigest = sha256
             let accepted = try upload.run()
             // The gateway and the worker run the same checks: each warning is shown once.
             var shown = Set(report.warnings.map(\.message))

@@ -7,12 +7,19 @@ import KGFormat
 /// so that a large file is never seconds of silence.
 enum CheckProgress {
     static func check(path: String, label: String = "checking") -> IntegrityReport {
-        checkWithDigest(path: path, label: label).report
+        checkAndHash(path: path, label: label).report
     }
 
     /// The same check, and the file's SHA-256 from the same read compared with
     /// its `<file>.sha256` (``DigestFile``) when it has one.
     static func checkWithDigest(path: String, label: String = "checking") -> (report: IntegrityReport, digest: DigestFile.Status) {
+        let (report, sha256) = checkAndHash(path: path, label: label)
+        return (report, DigestFile.status(for: path, actual: sha256))
+    }
+
+    /// The check and the file's SHA-256 (lower-case hex) from one read: a restore keys its
+    /// upload session by it, and reading the file again only to hash it cost a second pass.
+    static func checkAndHash(path: String, label: String = "checking") -> (report: IntegrityReport, sha256: String) {
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let line = ProgressLine()
         line.update(force: true) { "\(label) \((path as NSString).lastPathComponent)…" }
@@ -21,7 +28,7 @@ enum CheckProgress {
             line.update { status(label: label, done: done, total: total, elapsed: line.elapsed) }
         }, observe: { hasher.update(bufferPointer: $0) })
         line.clear()
-        return (report, DigestFile.status(for: path, actual: DigestFile.hex(hasher.finalize())))
+        return (report, DigestFile.hex(hasher.finalize()))
     }
 
     static func status(label: String, done: Int64, total: Int64, elapsed: Double) -> String {

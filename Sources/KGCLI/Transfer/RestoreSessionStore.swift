@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// The CLI's unfinished restore uploads, in `restore-uploads.json` beside its config (mode 0600):
@@ -65,14 +64,5 @@ struct RestoreSessionStore {
         else {
             throw CLIError("cannot write \(path), where kg keeps its unfinished uploads")
         }
-    }
-
-    /// The SHA-256 of a file's bytes, read in 1 MiB pieces.
-    static func digest(of file: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError("cannot read \(file)") }
-        defer { try? handle.close() }
-        var hash = SHA256()
-        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hash.update(data: data) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
