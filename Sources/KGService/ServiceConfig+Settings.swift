@@ -173,9 +173,6 @@ extension ServiceConfig {
 
     /// The `--help` text listing every setting.
     public static var helpText: String {
-        let keyWidth = settings.map(\.key.count).max() ?? 0
-        let envWidth = settings.map(\.env.count).max() ?? 0
-        return "Settings (config file key / environment variable):\n"
-            + settings.map { $0.helpLine(keyWidth: keyWidth, envWidth: envWidth) }.joined(separator: "\n")
+        "Settings (config file key / environment variable: meaning):\n" + settings.map(\.helpLine).joined(separator: "\n")
     }
 }

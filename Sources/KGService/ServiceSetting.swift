@@ -29,10 +29,10 @@ public struct ServiceSetting: Sendable {
     /// The value `config` holds, as `--help` shows it (for comparing a config file's values with the defaults).
     public func valueText(in config: ServiceConfig) -> String? { shown(config) }
 
-    /// The line of `--help`, its key and variable padded to the given widths (never cut).
-    func helpLine(keyWidth: Int, envWidth: Int) -> String {
-        func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(1, width + 1 - text.count)) }
-        let line = "  " + padded(key, keyWidth) + padded(env, envWidth) + help
+    /// The entry of `--help`: "  port / KG_GATEWAY_PORT: gateway listen port (default 8080)". No
+    /// columns: ArgumentParser wraps the text at the terminal's width, without indenting.
+    public var helpLine: String {
+        let line = "  \(key) / \(env): \(help)"
         return defaultText.map { "\(line) (default \($0))" } ?? line
     }
 
