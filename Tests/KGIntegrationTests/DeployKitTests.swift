@@ -9,7 +9,7 @@ import XCTest
 /// `JobTopology`, the binaries' `--help`, a running gateway), not from a copied list, so a
 /// renamed key, variable, flag, queue argument or route makes one of these fail.
 final class DeployKitTests: XCTestCase {
-    /// Variables the services read outside `ServiceConfig.documentation`.
+    /// Variables the services read outside `ServiceConfig.settings`.
     static let extraVariables: Set<String> = ["KG_CONFIG"]
 
     private func knownVariables() -> Set<String> { ServiceConfig.environmentNames.union(Self.extraVariables) }
@@ -154,18 +154,23 @@ final class DeployKitTests: XCTestCase {
 
     func testConfigFilesLoadAndDocumentEveryKey() throws {
         var documented: Set<String> = []
+        let defaults = ServiceConfig()
         for file in ["config/gateway.json", "config/worker.json"] {
             // An unknown key fails the load.
-            XCTAssertNoThrow(try ServiceConfig.load(path: DeployFiles.path(file), environment: [:]), file)
+            let loaded = try ServiceConfig.load(path: DeployFiles.path(file), environment: [:])
             let object = try DeployFiles.json(file)
             for key in object.keys where !key.hasPrefix("_") {
                 XCTAssertNotNil(object["_" + key], "\(file): \(key) has no \"_\(key)\" comment")
+                // The examples show the defaults of the table, as the loader reads them.
+                let setting = try XCTUnwrap(ServiceConfig.setting(forKey: key), "\(file): \(key)")
+                XCTAssertEqual(setting.valueText(in: loaded), setting.valueText(in: defaults),
+                               "\(file): \(key) is not its default; write the default of its ServiceConfig property (or only the comment)")
             }
             documented.formUnion(object.keys.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 })
         }
-        let missing = Set(ServiceConfig.documentation.map(\.key)).subtracting(documented)
+        let missing = Set(ServiceConfig.settings.map(\.key)).subtracting(documented)
         XCTAssertTrue(missing.isEmpty, """
-            keys of ServiceConfig.documentation described in neither config/gateway.json nor config/worker.json: \
+            keys of ServiceConfig.settings described in neither config/gateway.json nor config/worker.json: \
             \(missing.sorted()). Add each with its default and a "_key" comment (or only the comment for secrets).
             """)
         // The broker config of the local stack keeps long restores' deliveries.
@@ -181,6 +186,84 @@ final class DeployKitTests: XCTestCase {
             if parts.count == 2 && parts[0] == key { return parts[1] }
         }
         return nil
+    }
+
+    /// `--help` of both binaries and the settings tables of README.md and docs/OPERATIONS.md say what
+    /// `ServiceConfig.settings` says: each key with its variable, and the default where a row gives one.
+    func testHelpAndDocsNameSettingsAsTheTableDoes() throws {
+        for binary in ["kg-gateway", "kg-worker"] {
+            let help = try DeployFiles.help(binary, [])
+            for setting in ServiceConfig.settings {
+                XCTAssertTrue(help.contains(setting.key) && help.contains(setting.env), "\(binary) --help does not list \(setting.key) / \(setting.env)")
+            }
+        }
+        let keys = Dictionary(uniqueKeysWithValues: ServiceConfig.settings.map { ($0.key, $0) })
+        var rowsChecked = 0
+        for file in ["README.md", "docs/OPERATIONS.md"] {
+            for line in try DeployFiles.text(file).split(separator: "\n") where line.hasPrefix("|") {
+                guard let row = SettingsRow(line, keys: keys) else { continue }
+                rowsChecked += 1
+                for key in row.keys {
+                    let setting = keys[key]!
+                    XCTAssertTrue(row.variables.contains(setting.env), "\(file): \(key) is read from \(setting.env), not \(row.variables.sorted()): \(line)")
+                }
+                for variable in row.variables {
+                    XCTAssertTrue(ServiceConfig.environmentNames.contains(variable), "\(file): no setting reads \(variable): \(line)")
+                }
+                for (key, shown) in row.defaults {
+                    guard let value = keys[key]!.defaultText, value != "none" else { continue }
+                    XCTAssertTrue(SettingsRow.starts(shown, with: value), "\(file): the default of \(key) is \(value), not \"\(shown)\": \(line)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(rowsChecked, 30, "the settings tables of README.md and docs/OPERATIONS.md were not found")
+    }
+
+    /// A markdown table row that names settings: a cell of keys (`port`, `host`; or `key` (`KG_VAR`)),
+    /// perhaps a cell of their variables, then a cell that starts with their defaults ("8080, 127.0.0.1").
+    private struct SettingsRow {
+        let keys: [String]
+        let variables: Set<String>
+        let defaults: [(key: String, shown: String)]
+
+        init?(_ line: Substring, keys known: [String: ServiceSetting]) {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
+            func tokens(_ cell: String) -> (names: [String], rest: String)? {
+                let parts = cell.components(separatedBy: "`")
+                guard parts.count >= 3, parts.count % 2 == 1 else { return nil }
+                let names = stride(from: 1, to: parts.count, by: 2).map { parts[$0] }
+                let rest = stride(from: 0, to: parts.count, by: 2).map { parts[$0] }.joined()
+                return rest.allSatisfy { " ,()/".contains($0) } ? (names, rest) : nil
+            }
+            guard let index = cells.indices.first(where: { i in
+                guard let (names, _) = tokens(cells[i]) else { return false }
+                return names.contains { known[$0] != nil } && names.allSatisfy { known[$0] != nil || $0.hasPrefix("KG_") }
+            }) else { return nil }
+            let names = tokens(cells[index])!.names
+            keys = names.filter { known[$0] != nil }
+            var variables = Set(names.filter { $0.hasPrefix("KG_") })
+            var next = index + 1
+            if next < cells.count, let (more, _) = tokens(cells[next]), more.allSatisfy({ $0.hasPrefix("KG_") }) {
+                variables.formUnion(more)
+                next += 1
+            }
+            self.variables = variables
+            guard next < cells.count, !cells[next].isEmpty else {
+                defaults = []
+                return
+            }
+            // One default per key, in the keys' order: "20, 10, 300 s: …".
+            let shown = cells[next].replacingOccurrences(of: "`", with: "")
+            let parts = keys.count == 1 ? [shown] : shown.components(separatedBy: ", ")
+            defaults = parts.count >= keys.count ? Array(zip(keys, parts.prefix(keys.count))).map { ($0, $1) } : []
+        }
+
+        /// "3600 s: …" starts with "3600"; "30 s" does not start with "3".
+        static func starts(_ text: String, with value: String) -> Bool {
+            guard text.hasPrefix(value) else { return false }
+            guard let next = text.dropFirst(value.count).first else { return true }
+            return !(next.isNumber || next == ".")
+        }
     }
 
     // MARK: RabbitMQ definitions
