@@ -46,7 +46,7 @@ struct StitchJob {
         var reconnections: [Reconnection] = []
         var outcomes: [String: Int] = ["id": 0, "label": 0, "embedding": 0, "unmatched": 0]
         for (index, id) in missing.enumerated() {
-            let links = Int(try db.query(StitchSQL.linksWaitingFor, [id]).first("n") ?? "0") ?? 0
+            let links = try db.query(StitchSQL.linksWaitingFor, [id]).first("n", as: Int.self) ?? 0
             if let target = try db.query(StitchSQL.byID, [id]).first("t") {
                 reconnections.append(Reconnection(missing: id, conceptID: target, how: "id", similarity: nil, links: links))
             } else if let target = try db.query(StitchSQL.byLabel, [id]).first("t") {
