@@ -93,7 +93,7 @@ let package = Package(
         ]),
 
         // What the test targets share: a seeded generator, a TCP proxy that cuts and counts.
-        .target(name: "KGTestSupport", path: "Tests/KGTestSupport"),
+        .target(name: "KGTestSupport", dependencies: ["KGFormat"], path: "Tests/KGTestSupport"),
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat", "KGTestSupport"]),
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
