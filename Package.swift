@@ -98,7 +98,11 @@ let package = Package(
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
-        .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway", "KGTestSupport"]),
+        .testTarget(name: "KGGatewayTests", dependencies: [
+            "KGGateway", "KGTestSupport",
+            // In-process router tests (`app.test(.router)`): the gateway's refusals that need no database.
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
         // The worker's job logic without processes: plans, progress arithmetic, failure kinds, restore stages.
         .testTarget(name: "KGWorkerTests", dependencies: [
