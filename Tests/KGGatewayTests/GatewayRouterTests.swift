@@ -23,13 +23,11 @@ final class GatewayRouterTests: XCTestCase {
             XCTAssertTrue(advice.contains("send Authorization: Bearer <token>"), advice)
             for header in ["Basic YW5hOnNlY3JldA==", "Bearer", "Token abc", "bearer"] {
                 let response = try await client.execute(uri: "/jobs", method: .get, headers: [.authorization: header])
-                XCTAssertEqual(response.status, .unauthorized, header)
-                XCTAssertEqual(try response.apiDetail(), "the Authorization header must be `Bearer <token>`", header)
+                try response.assertAPIError(.unauthorized, detail: "the Authorization header must be `Bearer <token>`", note: header)
             }
             let long = try await client.execute(
                 uri: "/jobs", method: .get, headers: [.authorization: "Bearer " + String(repeating: "a", count: 257)])
-            XCTAssertEqual(long.status, .unauthorized)
-            XCTAssertEqual(try long.apiDetail(), "invalid token")
+            try long.assertAPIError(.unauthorized, detail: "invalid token")
             // An upload without a token is refused from its headers: its body is never read.
             let upload = try await client.execute(
                 uri: "/admin/restore", method: .post, headers: [.contentType: "multipart/form-data; boundary=x"],
@@ -42,8 +40,7 @@ final class GatewayRouterTests: XCTestCase {
         try await RouterTestGateway.run { client in
             for header in ["Bearer 0123456789abcdef", "bearer 0123456789abcdef"] {
                 let response = try await client.execute(uri: "/jobs", method: .get, headers: [.authorization: header])
-                XCTAssertEqual(response.status, .serviceUnavailable, header)
-                XCTAssertEqual(try response.apiError(), "database unavailable")
+                try response.assertAPIError(.serviceUnavailable, error: "database unavailable", note: header)
             }
         }
     }
@@ -65,24 +62,19 @@ final class GatewayRouterTests: XCTestCase {
     func testLoginBodiesAreCheckedBeforeAnyPasswordIs() async throws {
         try await RouterTestGateway.run { client in
             let notJSON = try await client.execute(uri: "/auth/token", method: .post, body: ByteBuffer(string: "username=ana"))
-            XCTAssertEqual(notJSON.status, .badRequest)
-            XCTAssertEqual(try notJSON.apiError(), "invalid JSON body")
+            try notJSON.assertAPIError(.badRequest, error: "invalid JSON body")
             let missing = try await client.execute(uri: "/auth/token", method: .post, body: ByteBuffer(string: #"{"username":"ana"}"#))
-            XCTAssertEqual(missing.status, .badRequest)
-            XCTAssertEqual(try missing.apiError(), "invalid JSON body")
+            try missing.assertAPIError(.badRequest, error: "invalid JSON body")
             let empty = try await client.execute(
                 uri: "/auth/token", method: .post, body: ByteBuffer(string: #"{"username":"","password":"x"}"#))
-            XCTAssertEqual(empty.status, .badRequest)
-            XCTAssertEqual(try empty.apiError(), "username and password are required")
+            try empty.assertAPIError(.badRequest, error: "username and password are required")
             let nul = try await client.execute(
                 uri: "/auth/token", method: .post, body: ByteBuffer(string: #"{"username":"admin\u0000x","password":"x"}"#))
-            XCTAssertEqual(nul.status, .badRequest)
-            XCTAssertEqual(try nul.apiDetail(), "username")
+            try nul.assertAPIError(.badRequest, detail: "username")
             let big = try await client.execute(
                 uri: "/auth/token", method: .post,
                 body: ByteBuffer(string: #"{"username":"ana","password":""# + String(repeating: "p", count: 17 * 1024) + #""}"#))
-            XCTAssertEqual(big.status, .contentTooLarge)
-            XCTAssertEqual(try big.apiError(), "request body too large")
+            try big.assertAPIError(.contentTooLarge, error: "request body too large")
         }
     }
 
@@ -102,8 +94,7 @@ final class GatewayRouterTests: XCTestCase {
                 (.post, "/admin/restore/uploads"), (.delete, "/admin/restore/uploads/abc"),
             ] {
                 let response = try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "{}"))
-                XCTAssertEqual(response.status, .forbidden, "\(method) \(uri)")
-                XCTAssertEqual(try response.apiDetail(), "bo has role reader; this needs the admin role", "\(method) \(uri)")
+                try response.assertAPIError(.forbidden, detail: "bo has role reader; this needs the admin role", note: "\(method) \(uri)")
             }
         }
     }
@@ -111,23 +102,19 @@ final class GatewayRouterTests: XCTestCase {
     func testAPercentEncodedNULInThePathOrQueryIsRefused() async throws {
         try await RouterTestGateway.run(signedIn: RouterTestGateway.admin) { client in
             let path = try await client.execute(uri: "/jobs/abc%00def", method: .get)
-            XCTAssertEqual(path.status, .badRequest)
-            XCTAssertEqual(try path.apiDetail(), "path")
+            try path.assertAPIError(.badRequest, detail: "path")
             let query = try await client.execute(uri: "/jobs?status=queued&id_prefix=ab%00", method: .get)
-            XCTAssertEqual(query.status, .badRequest)
-            XCTAssertEqual(try query.apiDetail(), "id_prefix")
+            try query.assertAPIError(.badRequest, detail: "id_prefix")
         }
     }
 
     func testJobListQueriesAreChecked() async throws {
         try await RouterTestGateway.run(signedIn: RouterTestGateway.reader) { client in
             let status = try await client.execute(uri: "/jobs?status=sleeping", method: .get)
-            XCTAssertEqual(status.status, .badRequest)
-            XCTAssertEqual(try status.apiError(), "unknown status \"sleeping\"")
+            try status.assertAPIError(.badRequest, error: "unknown status \"sleeping\"")
             for prefix in ["xyz", "", String(repeating: "a", count: 37)] {
                 let response = try await client.execute(uri: "/jobs?id_prefix=\(prefix)", method: .get)
-                XCTAssertEqual(response.status, .badRequest, prefix)
-                XCTAssertEqual(try response.apiError(), "id_prefix must be the start of a job id: hex digits and dashes", prefix)
+                try response.assertAPIError(.badRequest, error: "id_prefix must be the start of a job id: hex digits and dashes", note: prefix)
             }
         }
     }
@@ -147,8 +134,7 @@ final class GatewayRouterTests: XCTestCase {
             ]
             for (body, message) in cases {
                 let response = try await client.execute(uri: "/admin/backup", method: .post, body: ByteBuffer(string: body))
-                XCTAssertEqual(response.status, .badRequest, body)
-                XCTAssertEqual(try response.apiError(), message, body)
+                try response.assertAPIError(.badRequest, error: message, note: body)
             }
             let big = try await client.execute(
                 uri: "/admin/backup", method: .post, body: ByteBuffer(string: String(repeating: " ", count: 65 * 1024) + "{}"))
@@ -163,16 +149,16 @@ final class GatewayRouterTests: XCTestCase {
                     var headers: HTTPFields = [:]
                     if let contentType { headers[.contentType] = contentType }
                     let response = try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: "{}"))
-                    XCTAssertEqual(response.status, .badRequest, "\(uri) \(contentType ?? "none")")
-                    XCTAssertEqual(try response.apiError(), "send the backup as multipart/form-data with a `file` part", uri)
+                    try response.assertAPIError(
+                        .badRequest, error: "send the backup as multipart/form-data with a `file` part", note: "\(uri) \(contentType ?? "none")")
                 }
                 // Declared, not sent: the test client keeps a Content-Length only without a body, and the
                 // refusal must come before any byte is read (reading this empty body would answer otherwise).
                 let large = try await client.execute(
                     uri: uri, method: .post, headers: [.contentType: "multipart/form-data; boundary=x", .contentLength: "1001"])
-                XCTAssertEqual(large.status, .contentTooLarge, uri)
-                XCTAssertEqual(try large.apiError(), "the upload is larger than this gateway accepts", uri)
-                XCTAssertEqual(try large.apiDetail(), "at most 1000 bytes (max_upload_bytes)", uri)
+                try large.assertAPIError(
+                    .contentTooLarge, error: "the upload is larger than this gateway accepts", detail: "at most 1000 bytes (max_upload_bytes)",
+                    note: uri)
             }
         }
     }
@@ -186,24 +172,21 @@ final class GatewayRouterTests: XCTestCase {
 
     func testStitchRequestsAreCheckedBeforeTheyAreStored() async throws {
         let gateway = try RouterTestGateway(maxStitchBytes: 1000)
-        let directory = gateway.directory
+        let directory = gateway.storage.directory
         try await gateway.test(signedIn: RouterTestGateway.admin) { client in
             let gzip = try await client.execute(
                 uri: "/admin/stitch", method: .post, headers: [.contentEncoding: "gzip"], body: ByteBuffer(string: "{}"))
-            XCTAssertEqual(gzip.status, .unsupportedMediaType)
-            XCTAssertEqual(try gzip.apiError(), "the stitch request must be plain JSON: Content-Encoding gzip is not accepted")
+            try gzip.assertAPIError(.unsupportedMediaType, error: "the stitch request must be plain JSON: Content-Encoding gzip is not accepted")
             // Declared, not sent (see testUploadsMustBeMultipartAndWithinTheDeclaredLimit).
             let large = try await client.execute(uri: "/admin/stitch", method: .post, headers: [.contentLength: "1001"])
-            XCTAssertEqual(large.status, .contentTooLarge)
-            XCTAssertEqual(try large.apiError(), "the stitch request is larger than this gateway accepts")
-            XCTAssertEqual(try large.apiDetail(), "at most 1000 bytes (max_stitch_bytes)")
+            try large.assertAPIError(
+                .contentTooLarge, error: "the stitch request is larger than this gateway accepts", detail: "at most 1000 bytes (max_stitch_bytes)")
             let bad = try await client.execute(uri: "/admin/stitch", method: .post, body: ByteBuffer(string: "{\"threshold\": }"))
             XCTAssertEqual(bad.status, .badRequest)
             let message = try bad.apiError()
             XCTAssertTrue(message.hasPrefix("the stitch request is not valid: "), message)
             let threshold = try await client.execute(uri: "/admin/stitch", method: .post, body: ByteBuffer(string: #"{"threshold": 1.5}"#))
-            XCTAssertEqual(threshold.status, .badRequest)
-            XCTAssertEqual(try threshold.apiError(), "threshold must be above 0 and at most 1, got 1.5")
+            try threshold.assertAPIError(.badRequest, error: "threshold must be above 0 and at most 1, got 1.5")
             XCTAssertEqual(
                 try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("stitch_") }, [],
                 "a refused stitch request leaves no file")
@@ -226,8 +209,7 @@ final class GatewayRouterTests: XCTestCase {
             ]
             for (body, status, message) in cases {
                 let response = try await client.execute(uri: "/admin/restore/uploads", method: .post, body: ByteBuffer(string: body))
-                XCTAssertEqual(response.status, status, body)
-                XCTAssertEqual(try response.apiError(), message, body)
+                try response.assertAPIError(status, error: message, note: body)
             }
         }
     }
@@ -238,8 +220,7 @@ final class GatewayRouterTests: XCTestCase {
                 for method in [HTTPRequest.Method.get, .delete, .patch] {
                     let response = try await client.execute(
                         uri: "/admin/restore/uploads/\(id)", method: method, headers: [HTTPField.Name("Upload-Offset")!: "0"], body: ByteBuffer())
-                    XCTAssertEqual(response.status, .notFound, "\(method) \(id)")
-                    XCTAssertEqual(try response.apiError(), "no such upload", "\(method) \(id)")
+                    try response.assertAPIError(.notFound, error: "no such upload", note: "\(method) \(id)")
                 }
                 let head = try await client.execute(uri: "/admin/restore/uploads/\(id)", method: .head)
                 XCTAssertEqual(head.status, .notFound, "HEAD \(id)")

@@ -19,9 +19,8 @@ final class RouterTestGateway {
     let config: ServiceConfig
     let pool: PGPool
     let publisher: JobPublisher
-    let subscriber: StatusSubscriber
+    /// A new folder of the test's, removed with the gateway.
     let storage: TempStorage
-    let directory: String
 
     /// A port nothing listens on (TCP port 1 on the loopback: refused at once).
     static let closedDatabaseURL = "postgresql://kg@127.0.0.1:1/kg?connect_timeout=1"
@@ -35,28 +34,24 @@ final class RouterTestGateway {
         // 0: no per-user job count, which is read from the database before a body is.
         config.maxJobsPerUser = 0
         self.config = config
-        directory = NSTemporaryDirectory() + "kg-router-tests-\(UUID().uuidString)"
+        let directory = NSTemporaryDirectory() + "kg-router-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         storage = try TempStorage(directory: directory)
         pool = PGPool(url: config.databaseURL, size: 1)
-        let broker = BrokerNodes([try AMQPURL(Self.closedBrokerURL)])
-        let topology = JobTopology()
-        publisher = JobPublisher(nodes: broker, topology: topology, deadline: 1)
-        subscriber = StatusSubscriber(nodes: broker, exchange: topology.statusExchange) { _, _ in }
+        publisher = JobPublisher(nodes: BrokerNodes([try AMQPURL(Self.closedBrokerURL)]), topology: JobTopology(), deadline: 1)
     }
 
     deinit {
         publisher.shutdown()
-        subscriber.stop()
         pool.shutdown()
-        try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: storage.directory)
     }
 
     /// Runs `test` against the application, signed in as `signedIn` when given.
     func test(signedIn: AuthenticatedUser? = nil, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void)
         async throws
     {
-        let queue = BrokerJobQueue(publisher: publisher, subscriber: subscriber, cluster: nil)
+        let queue = BrokerJobQueue(publisher: publisher, subscriber: nil, cluster: nil)
         let observability = Gateway.Observability(
             tls: nil, sampler: SharedStateSampler(probe: nil, queues: [], storage: storage, queue: queue), registry: nil)
         let app = try Gateway.application(

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import XCTest
@@ -19,5 +20,17 @@ extension TestResponse {
     /// The `detail` of an `APIError` body, when it is text.
     func apiDetail() throws -> String {
         try XCTUnwrap(try jsonObject()["detail"] as? String, String(buffer: body))
+    }
+}
+
+extension TestResponse {
+    /// Asserts the status of an answer and, when given, its `APIError` message and detail.
+    func assertAPIError(
+        _ status: HTTPResponse.Status, error: String? = nil, detail: String? = nil, note: String = "",
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        XCTAssertEqual(self.status, status, note, file: file, line: line)
+        if let error { XCTAssertEqual(try apiError(), error, note, file: file, line: line) }
+        if let detail { XCTAssertEqual(try apiDetail(), detail, note, file: file, line: line) }
     }
 }
