@@ -93,12 +93,16 @@ let package = Package(
         ]),
 
         // What the test targets share: a seeded generator, a TCP proxy that cuts and counts.
-        .target(name: "KGTestSupport", path: "Tests/KGTestSupport"),
+        .target(name: "KGTestSupport", dependencies: ["KGFormat"], path: "Tests/KGTestSupport"),
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat", "KGTestSupport"]),
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
-        .testTarget(name: "KGGatewayTests", dependencies: ["KGGateway", "KGTestSupport"]),
+        .testTarget(name: "KGGatewayTests", dependencies: [
+            "KGGateway", "KGTestSupport",
+            // In-process router tests (`app.test(.router)`): the gateway's refusals that need no database.
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
         // The worker's job logic without processes: plans, progress arithmetic, failure kinds, restore stages.
         .testTarget(name: "KGWorkerTests", dependencies: [

@@ -22,31 +22,28 @@ import Foundation
 /// consumer.stop(drainTimeout: 60)
 /// ```
 public final class JobConsumer: @unchecked Sendable {
-    // Thread-safety: the connection, consumer tag and generation live in `run()` on the consumer
-    // thread only. Everything in the "shared" block below is guarded by `condition`.
+    // Thread-safety: the connection, consumer tag and generation live in `session` on the consumer
+    // thread (the loop's) only. Everything in the "shared" block below is guarded by `condition`.
     public let url: AMQPURL
     /// The nodes this consumer may connect to, and the one it is connected to.
     public let nodes: BrokerNodes
     public let queue: String
-    private let heartbeatSeconds: Int
     private let prefetch: UInt16
-    private let connectTimeout: Double
-    private let initialBackoff: Backoff
     private let prepare: (@Sendable (AMQPConnection) throws -> Void)?
     private let log: BrokerLog
     private let handler: @Sendable (Delivery) -> JobDisposition
     private let handlerThread: BrokerThread
+    /// Connects, consumes and reconnects with backoff on thread `kg-job-consumer` (``BrokerLoop``).
+    private let loop: BrokerLoop
+    /// The current connection's number; consumer thread only.
+    private var generation = 0
 
     // shared
     private let condition = NSCondition()
-    private var started = false
-    private var stopping = false
     private var consumingStopped = false
-    private var connected = false
     private var completions: [Completion] = []
     private var activeJobs = 0
     private var connections = 0
-    private var exited: DispatchSemaphore?
 
     private struct Completion {
         let generation: Int
@@ -77,22 +74,22 @@ public final class JobConsumer: @unchecked Sendable {
         self.url = nodes.urls[0]
         self.nodes = nodes
         self.queue = queue
-        self.heartbeatSeconds = heartbeatSeconds
         self.prefetch = prefetch
-        self.connectTimeout = connectTimeout
-        self.initialBackoff = backoff
         self.prepare = prepare
         self.log = log
         self.handler = handler
         self.handlerThread = BrokerThread(name: "kg-job-handler")
+        self.loop = BrokerLoop(threadName: "kg-job-consumer", label: "job consumer", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
+                               connectTimeout: connectTimeout, backoff: backoff, log: log)
     }
 
     deinit {
+        loop.stop(timeout: 0)
         handlerThread.stop(timeout: 0)
     }
 
     /// True while connected and set up (consuming, unless `stopConsuming` was called).
-    public var isConnected: Bool { withLock { connected } }
+    public var isConnected: Bool { loop.isConnected }
 
     /// Jobs handed to the handler whose outcome has not been acked (or dropped) yet.
     public var activeJobCount: Int { withLock { activeJobs } }
@@ -102,18 +99,11 @@ public final class JobConsumer: @unchecked Sendable {
 
     /// Starts the consumer thread. Calling it again does nothing.
     public func start() {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !started else { return }
-        started = true
-        let exited = DispatchSemaphore(value: 0)
-        self.exited = exited
-        let thread = Thread { [self] in
-            Thread.current.name = "kg-job-consumer"  // set from inside: see BrokerThread.main
-            run()
-            exited.signal()
-        }
-        thread.start()
+        // Outcomes of jobs from a lost connection cannot be acked any more: dropped (and logged).
+        loop.start(
+            lost: { [self] in try? applyCompletions(nil, generation: generation) },
+            ended: { [self] in try? applyCompletions(nil, generation: generation) },
+            session: { [self] connection, established in try session(connection, established) })
     }
 
     /// Cancels the consumer so no new job arrives; the running job finishes and is acked.
@@ -124,13 +114,7 @@ public final class JobConsumer: @unchecked Sendable {
     /// Blocks until connected (or `timeout` passes); returns `isConnected`.
     @discardableResult
     public func waitUntilConnected(timeout: Double) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while !connected && !stopping {
-            if !condition.wait(until: deadline) { break }
-        }
-        return connected
+        loop.waitUntilConnected(timeout: timeout)
     }
 
     /// Stops consuming, waits up to `drainTimeout` seconds for the running job to finish and be
@@ -140,19 +124,15 @@ public final class JobConsumer: @unchecked Sendable {
         stopConsuming()
         let deadline = Date(timeIntervalSinceNow: drainTimeout)
         condition.lock()
-        while activeJobs > 0 && started {
+        while activeJobs > 0 {
             if !condition.wait(until: deadline) { break }
         }
         let abandoned = activeJobs
-        stopping = true
-        condition.broadcast()
-        let exited = self.exited
-        self.exited = nil
         condition.unlock()
         if abandoned > 0 {
             log("job consumer: stopping with \(abandoned) job(s) still running; the broker will redeliver them")
         }
-        if let exited, exited.wait(timeout: .now() + 5) == .timedOut {
+        if !loop.stop(timeout: 5) {
             log("job consumer: consumer thread did not stop within 5 s")
         }
         handlerThread.stop(timeout: 0)
@@ -160,58 +140,23 @@ public final class JobConsumer: @unchecked Sendable {
 
     // MARK: Consumer thread
 
-    private func run() {
-        var backoff = initialBackoff
-        var generation = 0
-        var reportedFailure = false
-        while !withLock({ stopping }) {
-            generation += 1
-            var connection: AMQPConnection?
-            do {
-                let c = try nodes.connect {
-                    try AMQPConnection(url: $0, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
-                }
-                connection = c
-                try prepare?(c)
-                try c.qos(prefetchCount: prefetch)
-                var consumerTag: String?
-                // After a reconnect while a job still runs, consuming waits until it ends (see `serve`).
-                if withLock({ !consumingStopped && activeJobs == 0 }) { consumerTag = try c.consume(queue: queue, noAck: false) }
-                withLock {
-                    connections += 1
-                    connected = true
-                    condition.broadcast()
-                }
-                backoff.reset()
-                reportedFailure = false
-                log("job consumer connected to \(c.url), consuming '\(queue)'")
-                try serve(c, generation: generation, consumerTag: &consumerTag)
-                c.close()
-                nodes.disconnected()
-            } catch {
-                connection?.close()
-                nodes.disconnected()
-                withLock {
-                    connected = false
-                    condition.broadcast()
-                }
-                if !reportedFailure { log("job consumer: \(error); reconnecting") }
-                reportedFailure = true
-                // Outcomes of jobs from the lost connection cannot be acked any more.
-                try? applyCompletions(nil, generation: generation)
-                pause(backoff.next())
-            }
-        }
-        withLock {
-            connected = false
-            condition.broadcast()
-        }
-        try? applyCompletions(nil, generation: generation)
+    /// Sets up one connection (`prepare`, prefetch, consuming) and services it until `stop()` or an error.
+    private func session(_ c: AMQPConnection, _ established: () -> Void) throws {
+        generation += 1
+        try prepare?(c)
+        try c.qos(prefetchCount: prefetch)
+        var consumerTag: String?
+        // After a reconnect while a job still runs, consuming waits until it ends (see `serve`).
+        if withLock({ !consumingStopped && activeJobs == 0 }) { consumerTag = try c.consume(queue: queue, noAck: false) }
+        withLock { connections += 1 }
+        established()
+        log("job consumer connected to \(c.url), consuming '\(queue)'")
+        try serve(c, generation: generation, consumerTag: &consumerTag)
     }
 
     /// Services one connection until `stop()` or an error.
     private func serve(_ connection: AMQPConnection, generation: Int, consumerTag: inout String?) throws {
-        while !withLock({ stopping }) {
+        while !loop.isStopping {
             if let tag = consumerTag, withLock({ consumingStopped }) {
                 try connection.cancel(consumerTag: tag)
                 consumerTag = nil
@@ -274,13 +219,6 @@ public final class JobConsumer: @unchecked Sendable {
                 condition.broadcast()
             }
         }
-    }
-
-    private func pause(_ seconds: Double) {
-        let until = Date(timeIntervalSinceNow: seconds)
-        condition.lock()
-        while !stopping, condition.wait(until: until) {}
-        condition.unlock()
     }
 
     private func withLock<T>(_ body: () throws -> T) rethrows -> T {

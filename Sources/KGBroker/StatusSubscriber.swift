@@ -16,23 +16,16 @@ import Foundation
 /// defer { subscriber.stop() }
 /// ```
 public final class StatusSubscriber: @unchecked Sendable {
-    // Thread-safety: `state` fields are guarded by `condition`; the connection is a local of
-    // the subscriber thread and never leaves it.
+    // Thread-safety: the connection is the loop's, on its thread, and never leaves it.
     public let url: AMQPURL
     /// The nodes this subscriber may connect to, and the one it is connected to.
     public let nodes: BrokerNodes
     public let exchange: String
     public let bindingKeys: [String]
-    private let heartbeatSeconds: Int
-    private let connectTimeout: Double
-    private let initialBackoff: Backoff
     private let log: BrokerLog
     private let onEvent: @Sendable (String, [UInt8]) -> Void
-    private let condition = NSCondition()
-    private var started = false
-    private var stopping = false
-    private var connected = false
-    private var exited: DispatchSemaphore?
+    /// Connects, declares, binds and consumes on thread `kg-status-sub`; reconnects with backoff.
+    private let loop: BrokerLoop
 
     /// - Parameters:
     ///   - bindingKeys: topic patterns, e.g. `["job.#"]` or `["job.\(id).*"]`.
@@ -57,119 +50,48 @@ public final class StatusSubscriber: @unchecked Sendable {
         self.nodes = nodes
         self.exchange = exchange
         self.bindingKeys = bindingKeys
-        self.heartbeatSeconds = heartbeatSeconds
-        self.connectTimeout = connectTimeout
-        self.initialBackoff = backoff
         self.log = log
         self.onEvent = onEvent
+        self.loop = BrokerLoop(threadName: "kg-status-sub", label: "status subscriber", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
+                               connectTimeout: connectTimeout, backoff: backoff, log: log)
     }
 
     deinit { stop() }
 
     /// True while the queue is declared, bound and consumed.
-    public var isConnected: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return connected
-    }
+    public var isConnected: Bool { loop.isConnected }
 
     /// Starts the subscriber thread. Calling it again does nothing.
     public func start() {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !started else { return }
-        started = true
-        let exited = DispatchSemaphore(value: 0)
-        self.exited = exited
-        let thread = Thread { [self] in
-            Thread.current.name = "kg-status-sub"  // set from inside: see BrokerThread.main
-            run()
-            exited.signal()
-        }
-        thread.start()
+        loop.start { [self] connection, established in try serve(connection, established) }
     }
 
     /// Blocks until subscribed (or `timeout` passes); returns `isConnected`. Useful before
     /// publishing something whose status must not be missed.
     @discardableResult
     public func waitUntilConnected(timeout: Double) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while !connected && !stopping {
-            if !condition.wait(until: deadline) { break }
-        }
-        return connected
+        loop.waitUntilConnected(timeout: timeout)
     }
 
     /// Stops and joins the thread (within about a second: the consume loop wakes every 0.2 s).
     public func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        let exited = self.exited
-        self.exited = nil
-        condition.unlock()
-        if let exited, exited.wait(timeout: .now() + 5) == .timedOut {
+        if !loop.stop(timeout: 5) {
             log("status subscriber: thread did not stop within 5 s")
         }
     }
 
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
-
-    private func setConnected(_ value: Bool) {
-        condition.lock()
-        connected = value
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Sleeps `seconds` unless `stop()` is called first.
-    private func pause(_ seconds: Double) {
-        let until = Date(timeIntervalSinceNow: seconds)
-        condition.lock()
-        while !stopping, condition.wait(until: until) {}
-        condition.unlock()
-    }
-
-    private func run() {
-        var backoff = initialBackoff
-        var reportedFailure = false
-        while !isStopping {
-            var connection: AMQPConnection?
-            do {
-                let c = try nodes.connect {
-                    try AMQPConnection(url: $0, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
-                }
-                connection = c
-                try c.declareExchange(name: exchange, type: "topic", durable: true)
-                let queue = try c.declareQueue(name: "", durable: false, exclusive: true, autoDelete: true)
-                for key in bindingKeys { try c.bindQueue(queue, exchange: exchange, routingKey: key) }
-                _ = try c.consume(queue: queue, noAck: true)
-                backoff.reset()
-                reportedFailure = false
-                setConnected(true)
-                log("status subscriber bound \(bindingKeys) on '\(exchange)' at \(c.url)")
-                while !isStopping {
-                    if let delivery = try c.nextDelivery(timeout: 0.2) {
-                        onEvent(delivery.routingKey, delivery.body)
-                    }
-                }
-                c.close()
-                nodes.disconnected()
-            } catch {
-                connection?.close()
-                nodes.disconnected()
-                setConnected(false)
-                if !reportedFailure { log("status subscriber: \(error); reconnecting") }
-                reportedFailure = true
-                pause(backoff.next())
+    /// Declares a new queue, binds it and relays its events until `stop()` or an error.
+    private func serve(_ c: AMQPConnection, _ established: () -> Void) throws {
+        try c.declareExchange(name: exchange, type: "topic", durable: true)
+        let queue = try c.declareQueue(name: "", durable: false, exclusive: true, autoDelete: true)
+        for key in bindingKeys { try c.bindQueue(queue, exchange: exchange, routingKey: key) }
+        _ = try c.consume(queue: queue, noAck: true)
+        established()
+        log("status subscriber bound \(bindingKeys) on '\(exchange)' at \(c.url)")
+        while !loop.isStopping {
+            if let delivery = try c.nextDelivery(timeout: 0.2) {
+                onEvent(delivery.routingKey, delivery.body)
             }
         }
-        setConnected(false)
     }
 }

@@ -25,12 +25,16 @@ public enum Gateway {
         var registry: PrometheusCollectorRegistry?
     }
 
+    /// - Parameter signIn: who a request is, from its headers: ``AuthMiddleware`` (a bearer token the database
+    ///   knows). The in-process router tests (`GatewayRouterTests`) sign a fixed user in instead, to reach the
+    ///   refusals that come after authentication without a database.
     static func application(config: ServiceConfig, pool: PGPool, queue: JobQueue, hub: StatusHub,
-                            storage: TempStorage, logger: Logger, observability: Observability) throws -> some ApplicationProtocol {
+                            storage: TempStorage, logger: Logger, observability: Observability,
+                            signIn: (any MiddlewareProtocol<Request, Response, GatewayRequestContext>)? = nil) throws -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ForwardedForMiddleware(trusted: try TrustedProxies(config.trustedProxies)))
         router.add(middleware: RequestMetricsMiddleware())
-        router.add(middleware: AuthMiddleware(pool: pool))
+        router.add(middleware: signIn ?? AuthMiddleware(pool: pool) as any MiddlewareProtocol<Request, Response, GatewayRequestContext>)
         router.add(middleware: NULRefusalMiddleware())
         let audit = AuditTrail(pool: pool, logger: logger)
         let backlog = JobFailureBacklog(logger: logger)

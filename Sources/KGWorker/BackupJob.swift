@@ -28,11 +28,11 @@ struct BackupJob {
 
     private func export(_ db: PGConnection, type: BackupType) throws -> BackupJobResult {
         try context.report(.counting, of: plan, done: 0, total: 0, message: "counting records", force: true)
-        let schemaVersion = Int(try db.query("SELECT coalesce(max(version), 0) AS v FROM kg_api.schema_migrations").first("v") ?? "0") ?? 0
+        let schemaVersion = try db.query("SELECT coalesce(max(version), 0) AS v FROM kg_api.schema_migrations").first("v", as: Int.self) ?? 0
         let countRow = try db.query(BackupQueries.counts(type))
         var statistics: [String: Int] = [:]
         for section in BackupQueries.sections {
-            statistics[section] = Int(countRow.first(section) ?? "0") ?? 0
+            statistics[section] = countRow.first(section, as: Int.self) ?? 0
         }
         let total = statistics.values.reduce(0, +)
 

@@ -1,16 +1,12 @@
-/// The seedable generator of the tests (SplitMix64): small, fast, and the same
+import KGFormat
+
+/// The seedable generator of the tests (KGFormat's SplitMix64): small, fast, and the same
 /// sequence on every platform for a seed. The fuzzers, the property tests and the
 /// chaos run print their seed, and the same seed gives the same choices.
 public struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var base: SplitMix64
+    public init(seed: UInt64) { base = SplitMix64(seed: seed) }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// The seed of case `index` of a run seeded with `seed` (so one case can be replayed alone).
     public static func caseSeed(_ seed: UInt64, _ index: Int) -> UInt64 {

@@ -42,6 +42,16 @@ public struct PGResult: Sendable {
         return row[index]
     }
 
+    /// The value of `column` in the first row as a `T` (`first("n", as: Int.self) ?? 0`); nil when there is
+    /// no row, or the value is NULL or not a `T`.
+    public func first<T: PGDecodable>(_ column: String, as type: T.Type) -> T? {
+        guard let row = rows.first else { return nil }
+        return PGRow(columns: columns, values: row).decode(column, as: type)
+    }
+
+    /// The rows, each read by column name and decoded (``PGRow``).
+    public var namedRows: [PGRow] { rows.map { PGRow(columns: columns, values: $0) } }
+
     /// The rows as dictionaries keyed by column name.
     public var records: [[String: String?]] {
         rows.map { row in

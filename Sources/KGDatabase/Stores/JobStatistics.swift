@@ -63,19 +63,19 @@ public struct JobStatistics: Sendable, Equatable {
                                      THEN extract(epoch FROM completed_at - started_at)::float8 END AS seconds) d
             ) jobs
             GROUP BY job_type, status, at_or_above
-            """, [negated]).records
+            """, [negated]).namedRows
         var stats = JobStatistics()
         var finished: [Key: [Int: (n: Int, total: Double)]] = [:]
         for row in rows {
-            let key = Key(jobType: (row["job_type"] ?? nil) ?? "", status: (row["status"] ?? nil) ?? "")
-            let n = Int((row["n"] ?? nil) ?? "0") ?? 0
+            let key = Key(jobType: row["job_type"] ?? "", status: row["status"] ?? "")
+            let n = row.decode("n", as: Int.self) ?? 0
             stats.counts[key, default: 0] += n
-            stats.retriedAttempts[key.jobType, default: 0] += Int((row["retried"] ?? nil) ?? "0") ?? 0
+            stats.retriedAttempts[key.jobType, default: 0] += row.decode("retried", as: Int.self) ?? 0
             if key.jobType == "restore", key.status == "failed" || key.status == "cancelled" {
-                stats.restoreRollbacks[key.status, default: 0] += Int((row["started"] ?? nil) ?? "0") ?? 0
+                stats.restoreRollbacks[key.status, default: 0] += row.decode("started", as: Int.self) ?? 0
             }
-            if let k = ((row["at_or_above"] ?? nil)).flatMap(Int.init) {
-                finished[key, default: [:]][k] = (n, Double((row["total"] ?? nil) ?? "0") ?? 0)
+            if let k = row.decode("at_or_above", as: Int.self) {
+                finished[key, default: [:]][k] = (n, row.decode("total", as: Double.self) ?? 0)
             }
         }
         for (key, groups) in finished {

@@ -48,19 +48,19 @@ public struct JobStore {
                    extract(epoch FROM (now() - heartbeat_at)) AS heartbeat_age
             FROM kg_api.jobs WHERE job_id = $1::uuid
             """, [jobID])
-        guard let row = r.records.first else { return nil }
+        guard let row = r.namedRows.first else { return nil }
         return JobState(
             jobID: jobID,
-            type: (row["job_type"] ?? nil) ?? "",
-            status: (row["status"] ?? nil) ?? "",
-            params: (row["params"] ?? nil) ?? "{}",
-            attempts: Int((row["attempts"] ?? nil) ?? "0") ?? 0,
-            workerID: row["worker_id"] ?? nil,
-            tempFile: row["temp_file"] ?? nil,
-            error: row["error"] ?? nil,
-            result: row["result"] ?? nil,
-            username: (row["username"] ?? nil) ?? "",
-            heartbeatAge: ((row["heartbeat_age"] ?? nil)).flatMap(Double.init))
+            type: row["job_type"] ?? "",
+            status: row["status"] ?? "",
+            params: row["params"] ?? "{}",
+            attempts: row.decode("attempts", as: Int.self) ?? 0,
+            workerID: row["worker_id"],
+            tempFile: row["temp_file"],
+            error: row["error"],
+            result: row["result"],
+            username: row["username"] ?? "",
+            heartbeatAge: row.decode("heartbeat_age", as: Double.self))
     }
 
     /// Takes a queued job for `workerID`; nil when the job is not queued any more.

@@ -47,7 +47,7 @@ public struct MigrationRunner {
         let exists = try connection.query("SELECT to_regclass('kg_api.schema_migrations') IS NOT NULL AS present")
         guard exists.first("present") == "t" else { return 0 }
         let result = try connection.query("SELECT coalesce(max(version), 0) AS v FROM kg_api.schema_migrations")
-        return Int(result.first("v") ?? "0") ?? 0
+        return result.first("v", as: Int.self) ?? 0
     }
 
     /// Applies every migration newer than the database; returns the ones applied.

@@ -44,7 +44,7 @@ public struct UserStore {
     }
 
     public func count() throws -> Int {
-        Int(try db.query("SELECT count(*) AS n FROM kg_api.users").first("n") ?? "0") ?? 0
+        try db.query("SELECT count(*) AS n FROM kg_api.users").first("n", as: Int.self) ?? 0
     }
 
     /// The user's role and stored bcrypt hash, to check a password against; nil for an unknown name.

@@ -42,22 +42,3 @@ public struct BackupJobResult: Codable, Sendable, Equatable {
         case bytes, fileName = "file_name", statistics, schemaVersion = "schema_version"
     }
 }
-
-/// The message published on the job queue: a claim check naming the job row.
-public struct JobMessage: Codable, Sendable {
-    public var jobID: String
-    public var jobType: String
-
-    public init(jobID: String, jobType: String) {
-        self.jobID = jobID
-        self.jobType = jobType
-    }
-
-    enum CodingKeys: String, CodingKey { case jobID = "job_id", jobType = "job_type" }
-}
-
-/// Identifies the software that wrote a backup (`producer` in the file).
-public enum Producer {
-    public static let name = "kg"
-    public static let version = "0.1.0"
-}

@@ -2,6 +2,19 @@ import Hummingbird
 import KGFormat
 
 extension APIError {
+    /// 413: `what` ("the upload") is larger than the gateway's `setting` (`max_upload_bytes`) of `max` bytes.
+    static func tooLarge(_ what: String, max: Int, setting: String) -> APIError {
+        APIError(.contentTooLarge, "\(what) is larger than this gateway accepts", detail: "at most \(max) bytes (\(setting))")
+    }
+
+    /// Throws ``tooLarge(_:max:setting:)`` when the request's declared `Content-Length` is over `max`,
+    /// before a byte of the body is read (a body without one is bounded while it is read).
+    static func refuseDeclaredLength(of request: Request, over max: Int, _ what: String, setting: String) throws {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > max {
+            throw tooLarge(what, max: max, setting: setting)
+        }
+    }
+
     /// Seconds a client is told to wait when a backup check was refused for a limit.
     static let checkRetryAfterSeconds = 5
 

@@ -37,26 +37,14 @@ struct RestoreRoutes {
     private func restore(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireAdmin()
         let boundary = try Self.multipartBoundary(request, maxUploadBytes: maxUploadBytes)
-        // Refuse before reading the body when the user is already at the limit;
-        // the count is checked again, atomically, when the job is created.
-        let limit = jobs.maxJobsPerUser
-        if limit > 0 {
-            let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
-            if active.count >= limit {
-                throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
-            }
-        }
+        // Refuse before reading the body when the user is already at the limit.
+        try await jobs.refuseIfAtLimit(username: user.username)
         // `?no_wait=true` refuses a busy graph before the upload is read (the
         // multipart field `no_wait` does the same, but only once the file is in).
         let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
         if noWaitInQuery { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
-        let jobID = UUID()
-        let id = jobID.uuidString.lowercased()
-        let path = storage.restorePath(jobID: jobID)
-        // Every line about this upload and its job carries who and which job.
-        var logger = self.logger
-        logger[metadataKey: "job_id"] = "\(id)"
-        logger[metadataKey: "user"] = "\(user.username)"
+        let job = newJob(for: user)
+        let (id, path, logger) = (job.id, job.path, job.logger)
         let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
                                                 maxDecompressedBytes: maxDecompressedBytes,
                                                 idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: storage.directory,
@@ -65,7 +53,6 @@ struct RestoreRoutes {
             .receive(request.body, on: checkPool)
         // From here `<path>.partial` exists: removed on every path that does not queue a job.
         do {
-            let noWaitInQuery = ["true", "1", "yes"].contains(request.uri.queryParameters.get("no_wait")?.lowercased() ?? "")
             let accepted = try await queue(context, user: user, report: received.report, fields: received.fields,
                                            fileName: received.fileName, fileBytes: received.fileBytes, noWaitInQuery: noWaitInQuery,
                                            jobID: id, path: path, logger: logger)
@@ -74,6 +61,17 @@ struct RestoreRoutes {
             await FileCalls.unlink(path + ".partial", path)
             throw error
         }
+    }
+
+    /// A new restore job's id, the temp path its file gets, and a logger whose every line about the upload
+    /// and its job carries who and which job. Shared with the resumable uploads (``RestoreUploadRoutes``).
+    func newJob(for user: AuthenticatedUser) -> (id: String, path: String, logger: Logger) {
+        let jobID = UUID()
+        let id = jobID.uuidString.lowercased()
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(id)"
+        logger[metadataKey: "user"] = "\(user.username)"
+        return (id, storage.restorePath(jobID: jobID), logger)
     }
 
     /// Checks the received upload's verdict and fields and queues its job (`path` + `.partial` becomes the
@@ -144,10 +142,7 @@ struct RestoreRoutes {
             throw APIError.badRequest("send the backup as multipart/form-data with a `file` part",
                                       detail: "e.g. curl -F file=@backup.json")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxUploadBytes {
-            throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
-                           detail: "at most \(maxUploadBytes) bytes (max_upload_bytes)")
-        }
+        try APIError.refuseDeclaredLength(of: request, over: maxUploadBytes, "the upload", setting: "max_upload_bytes")
         return boundary
     }
 }

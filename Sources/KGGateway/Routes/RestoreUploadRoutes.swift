@@ -109,22 +109,14 @@ struct RestoreUploadRoutes {
             throw APIError.badRequest("size must be the upload's length in bytes (more than 0)", detail: "got \(wanted.size)")
         }
         if wanted.size > restore.maxUploadBytes {
-            throw APIError(
-                .contentTooLarge, "the upload is larger than this gateway accepts",
-                detail: "at most \(restore.maxUploadBytes) bytes (max_upload_bytes)")
+            throw APIError.tooLarge("the upload", max: restore.maxUploadBytes, setting: "max_upload_bytes")
         }
         if let name = wanted.fileName, name.utf8.count > 255 || name.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             throw APIError.badRequest("file_name must be a plain file name (at most 255 bytes, no control characters)")
         }
         let fields = wanted.fields
         _ = try RestoreRoutes.modeAndDeps(fields, backupType: nil)
-        let limit = restore.jobs.maxJobsPerUser
-        if limit > 0 {
-            let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
-            if active.count >= limit {
-                throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
-            }
-        }
+        try await restore.jobs.refuseIfAtLimit(username: user.username)
         if wanted.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
 
         let id = UUID().uuidString.lowercased()
@@ -302,12 +294,9 @@ struct RestoreUploadRoutes {
         paths: (record: String, data: String), state: UploadCheckState
     ) async throws -> Response {
         let report = try await restore.checkPool.runIfActive { state.checker.finish() }
-        let jobID = UUID()
-        let id = jobID.uuidString.lowercased()
-        let path = storage.restorePath(jobID: jobID)
-        var logger = restore.logger
-        logger[metadataKey: "job_id"] = "\(id)"
-        logger[metadataKey: "user"] = "\(user.username)"
+        let job = restore.newJob(for: user)
+        let (id, path) = (job.id, job.path)
+        var logger = job.logger
         logger[metadataKey: "upload_id"] = "\(session.id)"
         do {
             try await FileCalls.rename(paths.data, path + ".partial")

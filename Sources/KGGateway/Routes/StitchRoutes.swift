@@ -34,19 +34,9 @@ struct StitchRoutes {
             throw APIError(.unsupportedMediaType, "the stitch request must be plain JSON: Content-Encoding \(encoding) is not accepted",
                            detail: "send the body uncompressed (up to \(maxBytes) bytes, max_stitch_bytes)")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
-            throw APIError(.contentTooLarge, "the stitch request is larger than this gateway accepts",
-                           detail: "at most \(maxBytes) bytes (max_stitch_bytes)")
-        }
-        // Refuse before reading the body when the user is already at the limit;
-        // the count is checked again, atomically, when the job is created.
-        let limit = jobs.maxJobsPerUser
-        if limit > 0 {
-            let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: user.username) }
-            if active.count >= limit {
-                throw APIError.tooManyJobs(JobLimitReached(username: user.username, limit: limit, activeJobIDs: active))
-            }
-        }
+        try APIError.refuseDeclaredLength(of: request, over: maxBytes, "the stitch request", setting: "max_stitch_bytes")
+        // Refuse before reading the body when the user is already at the limit.
+        try await jobs.refuseIfAtLimit(username: user.username)
         let jobID = UUID()
         let id = jobID.uuidString.lowercased()
         let path = storage.stitchPath(jobID: jobID)

@@ -17,6 +17,17 @@ struct JobSubmitter: Sendable {
     let maxJobsPerUser: Int
     let backlog: JobFailureBacklog
 
+    /// Refuses (429) when `username` already has `maxJobsPerUser` queued or running jobs: the routes that
+    /// receive a body call it before reading one; `submit` checks the count again, atomically, with the row.
+    func refuseIfAtLimit(username: String) async throws {
+        let limit = maxJobsPerUser
+        guard limit > 0 else { return }
+        let active = try await pool.run { db in try JobStore(db).activeJobIDs(username: username) }
+        if active.count >= limit {
+            throw APIError.tooManyJobs(JobLimitReached(username: username, limit: limit, activeJobIDs: active))
+        }
+    }
+
     /// `beforePublish` runs once the row exists (e.g. gives the upload the name the row
     /// owns); when it throws, the row is failed and nothing is published.
     func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?,

@@ -50,7 +50,7 @@ struct GraphOperationJob {
 
         var counts: [String: Int] = [:]
         for step in steps {
-            counts[step.kind, default: 0] += Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
+            counts[step.kind, default: 0] += try db.query(step.count, step.bound ? arguments : []).first("n", as: Int.self) ?? 0
         }
         let total = counts.values.reduce(0, +)
         try report(.checking, done: 1, total: 1, message: "\(total) rows to remove", force: true)
@@ -81,7 +81,7 @@ struct GraphOperationJob {
 
         try report(.verifying, done: 0, total: 1, message: "checking that nothing to remove is left", force: true)
         for step in steps {
-            let left = Int(try db.query(step.count, step.bound ? arguments : []).first("n") ?? "0") ?? 0
+            let left = try db.query(step.count, step.bound ? arguments : []).first("n", as: Int.self) ?? 0
             if left > 0 {
                 throw JobFailure(.integrity, "\(left) \(step.kind) that should be gone are still in the graph after the \(operation.rawValue)")
             }

@@ -1,4 +1,5 @@
-/// A small, fast, deterministic random generator: the same seed gives the same graph everywhere.
+/// A small, fast, deterministic random generator: the same seed gives the same graph (and the same test cases,
+/// through `KGTestSupport.SeededGenerator`) everywhere.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
