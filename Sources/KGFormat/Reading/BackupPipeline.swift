@@ -1,0 +1,96 @@
+/// The one way to read a backup, as pgBackRest's I/O filter group reads a file:
+/// the bytes as stored go through the ``ContentDecoder`` (gzip, zstd or plain, known by
+/// their magic bytes) into the ``BackupStreamReader``, whose events go to the observers
+/// a job composes, in order: the ``IntegrityChecker``, a ``BackupHeaderPeek``, the worker's
+/// staging loader, the CLI's stitch collector, …
+///
+/// ```swift
+/// let checker = IntegrityChecker()
+/// let peek = BackupHeaderPeek(stopsAtData: false)
+/// let pipeline = BackupPipeline(observers: [checker.observe, peek.observe, load])
+/// try pipeline.read(path: path) { chunk, bytesRead in progress(bytesRead) }
+/// // or, bytes from elsewhere (an upload, a decryptor):
+/// try pipeline.feed(chunk)   // as often as needed
+/// try pipeline.finish()
+/// ```
+///
+/// Errors pass through unchanged: ``FileReadError`` (the file), ``CompressionError`` and
+/// ``BackupReadError`` (its content), and whatever an observer throws. An observer ends
+/// the read early by throwing ``Stop``: ``read(path:chunkSize:onChunk:)`` then returns
+/// ``Ending/stopped``. Not thread-safe; one pipeline reads one document.
+public final class BackupPipeline {
+    /// Sees each event of the document, in file order.
+    public typealias Observer = (BackupEvent) throws -> Void
+
+    /// Thrown by an observer that has seen enough (a header peek).
+    public struct Stop: Error {
+        public init() {}
+    }
+
+    /// How a read ended.
+    public enum Ending: Sendable, Equatable {
+        /// The document was read to its end and finished.
+        case finished
+        /// An observer threw ``Stop``.
+        case stopped
+    }
+
+    private let decoder: ContentDecoder
+    private let reader: BackupStreamReader
+    /// Bytes fed so far, as stored (before decompression).
+    public private(set) var storedBytes = 0
+
+    /// - Parameters:
+    ///   - limits: the reader's depth and memory bounds.
+    ///   - maxDecompressedBytes: refuse compressed content that inflates past this.
+    ///   - spillDirectory: where the reader keeps long strings while their record is
+    ///     observed (``LargeString``); nil: checked and counted, not kept.
+    ///   - observers: called with each event, in this order.
+    public init(
+        limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
+        spillDirectory: String? = nil, observers: [Observer]
+    ) {
+        decoder = ContentDecoder(maxDecompressedBytes: maxDecompressedBytes)
+        reader = BackupStreamReader(limits: limits, spillDirectory: spillDirectory) { event in
+            for observer in observers { try observer(event) }
+        }
+    }
+
+    /// Decodes and parses the next chunk of the file as stored.
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        storedBytes += bytes.count
+        try decoder.decode(bytes) { try reader.feed($0) }
+    }
+
+    /// Decodes and parses the next chunk of the file as stored.
+    public func feed(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try feed($0) }
+    }
+
+    /// Ends the file: the decoder's last bytes, then the reader's end-of-document checks.
+    public func finish() throws {
+        try decoder.finish { try reader.feed($0) }
+        try reader.finish()
+    }
+
+    /// Reads the file at `path` (``ChunkedFileReader``: open, read retried on `EINTR`, a
+    /// directory refused) through the pipeline and finishes it. `onChunk` sees each chunk as
+    /// stored and the bytes read so far, once the observers have seen its events (progress, a
+    /// digest); not the chunk in which an observer stopped the read.
+    @discardableResult
+    public func read(
+        path: String, chunkSize: Int = FileDescriptorIO.chunkSize,
+        onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
+    ) throws -> Ending {
+        do {
+            try ChunkedFileReader.read(path: path, chunkSize: chunkSize) { chunk in
+                try feed(chunk)
+                try onChunk?(chunk, storedBytes)
+            }
+            try finish()
+        } catch is Stop {
+            return .stopped
+        }
+        return .finished
+    }
+}
