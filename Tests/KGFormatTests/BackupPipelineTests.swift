@@ -1,25 +1,15 @@
 import Foundation
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// The one read driver: file → decoder → reader → observers, its early stop, its errors;
 /// and the shared descriptor loops under it.
 final class BackupPipelineTests: XCTestCase {
-    private var directory: URL!
+    private let folder = try! TemporaryFolder("kgformat-pipeline")
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kgformat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
+    override func tearDown() {
+        folder.remove()
     }
 
     /// Every observer sees every event, in order, whatever the compression and the chunk size;
@@ -38,7 +28,7 @@ final class BackupPipelineTests: XCTestCase {
             ("plain.json", document), ("g.json.gz", gzip.compress(document) + gzip.finish()),
             ("z.json.zst", zstd.compress(document) + zstd.finish()),
         ] {
-            let path = try write(name, bytes)
+            let path = try folder.write(name, bytes)
             var first: [BackupEvent] = []
             var second: [BackupEvent] = []
             var stored: [UInt8] = []
@@ -59,7 +49,7 @@ final class BackupPipelineTests: XCTestCase {
 
     /// A header peek stops the read where `data` begins: the records are never parsed.
     func testAPeekStopsTheReadWhereDataBegins() throws {
-        let path = try write("b.json", BackupFixtures.document().jsonBytes)
+        let path = try folder.write("b.json", BackupFixtures.document().jsonBytes)
         let peek = BackupHeaderPeek()
         var records = 0
         let pipeline = BackupPipeline(observers: [peek.observe, { if case .record = $0 { records += 1 } }])
@@ -74,7 +64,7 @@ final class BackupPipelineTests: XCTestCase {
 
     /// A peek that does not stop lets the read go on to the end (the worker's check of a data-first file).
     func testAQuietPeekLetsTheReadFinish() throws {
-        let path = try write("b.json", BackupFixtures.document().jsonBytes)
+        let path = try folder.write("b.json", BackupFixtures.document().jsonBytes)
         let peek = BackupHeaderPeek(stops: false)
         let checker = IntegrityChecker()
         XCTAssertEqual(try BackupPipeline(observers: [checker.observe, peek.observe]).read(path: path), .finished)
@@ -84,20 +74,20 @@ final class BackupPipelineTests: XCTestCase {
 
     /// Errors pass through typed: the file's, the content's (the reader's, the decoder's).
     func testErrorsPassThroughTyped() throws {
-        let missing = directory.appendingPathComponent("nope.json").path
+        let missing = folder.path("nope.json")
         XCTAssertThrowsError(try BackupPipeline(observers: []).read(path: missing)) { error in
             XCTAssertEqual((error as? FileReadError)?.step, .open)
             XCTAssertEqual((error as? FileReadError)?.message, "no such file: \(missing)")
         }
-        XCTAssertThrowsError(try BackupPipeline(observers: []).read(path: directory.path)) { error in
-            XCTAssertEqual((error as? FileReadError)?.message, "\(directory.path) is a directory, not a backup file")
+        XCTAssertThrowsError(try BackupPipeline(observers: []).read(path: folder.path)) { error in
+            XCTAssertEqual((error as? FileReadError)?.message, "\(folder.path) is a directory, not a backup file")
         }
-        let cut = try write("cut.json", Array(BackupFixtures.document().jsonBytes.dropLast(20)))
+        let cut = try folder.write("cut.json", Array(BackupFixtures.document().jsonBytes.dropLast(20)))
         XCTAssertThrowsError(try BackupPipeline(observers: []).read(path: cut)) { error in
             XCTAssertTrue(error is BackupReadError, "\(error)")
         }
         let gzip = try GzipCompressor()
-        let damaged = try write("d.json.gz", Array((gzip.compress(BackupFixtures.document().jsonBytes) + gzip.finish()).dropLast(6)))
+        let damaged = try folder.write("d.json.gz", Array((gzip.compress(BackupFixtures.document().jsonBytes) + gzip.finish()).dropLast(6)))
         XCTAssertThrowsError(try BackupPipeline(observers: []).read(path: damaged)) { error in
             XCTAssertTrue(error is CompressionError, "\(error)")
         }
@@ -110,7 +100,7 @@ final class BackupPipelineTests: XCTestCase {
     /// `writeAll` writes every byte (at an offset with `pwrite`); `readChunks` reads back a range
     /// in chunks and says how much it found; a closed descriptor is an error with its errno.
     func testWriteAllAndReadChunks() throws {
-        let path = directory.appendingPathComponent("io").path
+        let path = folder.path("io")
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         XCTAssertGreaterThanOrEqual(fd, 0)
         let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }

@@ -47,16 +47,8 @@ final class RestoreReadBenchmarkTests: XCTestCase {
         print("restore read bench (\(concepts) concepts, \(size / 1_000_000) MB file, one worker):\n" + lines.joined(separator: "\n"))
     }
 
-    /// The job's own wall time: from `started_at` to `completed_at`.
+    /// The job's own wall time: its result's `seconds` (the restore's stages, checking to commit).
     private static func seconds(_ job: [String: Any]) -> Double {
-        let format = ISO8601DateFormatter()
-        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        func date(_ key: String) -> Date? {
-            guard let text = job[key] as? String else { return nil }
-            return format.date(from: text) ?? plain.date(from: text)
-        }
-        guard let start = date("started_at"), let end = date("completed_at") else { return -1 }
-        return end.timeIntervalSince(start)
+        ((job["result"] as? [String: Any])?["seconds"] as? NSNumber)?.doubleValue ?? -1
     }
 }
