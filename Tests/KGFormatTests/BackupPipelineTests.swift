@@ -99,6 +99,55 @@ final class BackupPipelineTests: XCTestCase {
 
     /// `writeAll` writes every byte (at an offset with `pwrite`); `readChunks` reads back a range
     /// in chunks and says how much it found; a closed descriptor is an error with its errno.
+    /// A byte flipped inside a compressed file is named as the stream's damage, never as the
+    /// invalid JSON it happens to decode to first; an intact stream of invalid JSON is still
+    /// refused as JSON. Both ways of reading (a file, chunks fed by a caller) say the same.
+    func testDamagedCompressionIsNamedAsSuchNotAsTheJSONItDecodesTo() throws {
+        // Enough numbers that a flip lands in literal digits the decoder passes on unnoticed.
+        var random = SeededGenerator(seed: 17)
+        let numbers = (0..<24_000).map { _ in "0.\(1_000_000_000_000_000 + random.next() % 8_999_999_999_999_999)" }.joined(separator: ",")
+        let document = Array(#"{"version": "1.0", "type": "full_backup", "pad": [\#(numbers)], "data": {"concepts": []}}"#.utf8)
+        func compressed(_ bytes: [UInt8], zstd: Bool) throws -> [UInt8] {
+            if zstd {
+                let c = try ZstdCompressor()
+                return c.compress(bytes) + c.finish()
+            }
+            let c = try GzipCompressor()
+            return c.compress(bytes) + c.finish()
+        }
+        func outcome(_ bytes: [UInt8], viaFile: Bool) -> Error? {
+            let pipeline = BackupPipeline(observers: [{ _ in }])
+            do {
+                if viaFile {
+                    try pipeline.read(path: try folder.write("f", bytes), chunkSize: 4096)
+                } else {
+                    for start in stride(from: 0, to: bytes.count, by: 4096) {
+                        try pipeline.feed(Array(bytes[start..<min(start + 4096, bytes.count)]))
+                    }
+                    try pipeline.finish()
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        for zstd in [true, false] {
+            let intact = try compressed(document, zstd: zstd)
+            for fraction in stride(from: 0.2, to: 0.9, by: 0.05) {
+                var damaged = intact
+                damaged[Int(Double(damaged.count) * fraction)] ^= 0xFF
+                for viaFile in [true, false] {
+                    let error = outcome(damaged, viaFile: viaFile)
+                    XCTAssertTrue(error is CompressionError, "zstd \(zstd), flip at \(fraction): \(String(describing: error))")
+                }
+            }
+            let invalid = try compressed(Array(#"{"version": "1.0", "data": [tru]}"#.utf8), zstd: zstd)
+            for viaFile in [true, false] {
+                XCTAssertTrue(outcome(invalid, viaFile: viaFile) is BackupReadError, "intact \(zstd ? "zstd" : "gzip") of invalid JSON")
+            }
+        }
+    }
+
     func testWriteAllAndReadChunks() throws {
         let path = folder.path("io")
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

@@ -56,10 +56,33 @@ public final class BackupPipeline {
         }
     }
 
+    /// The reader's refusal of a compressed file's content, held while the rest is decoded.
+    private var heldRefusal: BackupReadError?
+
     /// Decodes and parses the next chunk of the file as stored.
+    ///
+    /// Damaged compressed bytes often decode to text that is not JSON before the frame's
+    /// checksum (zstd) or CRC (gzip) at its end can say so: a byte flipped in a zstd file read
+    /// "invalid number" where the user needs "the zstd data is damaged". So when the reader
+    /// refuses a compressed file's content, the refusal is held and the rest of the file is
+    /// only decoded, not parsed: ``finish()`` then throws the stream's damage if it has any,
+    /// else the refusal. A plain file's refusal is thrown at once, as before.
     public func feed(_ bytes: UnsafeRawBufferPointer) throws {
         storedBytes += bytes.count
-        try decoder.decode(bytes) { try reader.feed($0) }
+        guard heldRefusal == nil else {
+            try decodingOnly { try decoder.decode(bytes) { _ in } }
+            return
+        }
+        var refusal: BackupReadError?
+        // The whole chunk is decoded even after a refusal, so that the decoder stays in step.
+        try decoder.decode(bytes) { decoded in
+            guard refusal == nil else { return }
+            do { try reader.feed(decoded) } catch let error as BackupReadError { refusal = error }
+        }
+        if let refusal {
+            guard decoder.encoding == .gzip || decoder.encoding == .zstd else { throw refusal }
+            heldRefusal = refusal
+        }
     }
 
     /// Decodes and parses the next chunk of the file as stored.
@@ -69,8 +92,23 @@ public final class BackupPipeline {
 
     /// Ends the file: the decoder's last bytes, then the reader's end-of-document checks.
     public func finish() throws {
+        if let heldRefusal {
+            try decodingOnly { try decoder.finish { _ in } }
+            throw heldRefusal
+        }
         try decoder.finish { try reader.feed($0) }
         try reader.finish()
+    }
+
+    /// Runs a decode after a held refusal: the stream's damage replaces the refusal, but not
+    /// the limit on inflating, which says nothing about damage.
+    private func decodingOnly(_ decode: () throws -> Void) throws {
+        do {
+            try decode()
+        } catch let error as CompressionError {
+            if case .tooLarge = error.reason, let heldRefusal { throw heldRefusal }
+            throw error
+        }
     }
 
     /// Reads the file at `path` (``ChunkedFileReader``: open, read retried on `EINTR`, a
