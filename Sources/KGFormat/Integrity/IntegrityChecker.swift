@@ -23,6 +23,9 @@ public final class IntegrityChecker {
     public let limits: BackupReaderLimits
     /// The gzip inflation limit used when the checker reads bytes itself.
     public let maxDecompressedBytes: Int?
+    /// Whether damage to a compressed stream is named instead of the JSON it decoded to
+    /// (``BackupPipeline/checksDamageOnRefusal``); off in the gateway.
+    public let checksDamageOnRefusal: Bool
 
     private var rules: IntegrityRules
     private var failed = false
@@ -41,7 +44,9 @@ public final class IntegrityChecker {
     ///     file in `tempDirectory` (unlinked as soon as it is created), with the same answers.
     ///   - tempDirectory: where that temp file goes (default: `TMPDIR`, or `/tmp`).
     public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
-                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil) {
+                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil,
+                checksDamageOnRefusal: Bool = true) {
+        self.checksDamageOnRefusal = checksDamageOnRefusal
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
         self.rules = IntegrityRules(idMemoryBytes: idMemoryBytes, tempDirectory: tempDirectory ?? IntegrityRules.systemTempDirectory)
@@ -81,7 +86,7 @@ public final class IntegrityChecker {
         if let pipeline { return pipeline }
         // unowned: the checker owns the pipeline, so the pipeline must not own the checker.
         let created = BackupPipeline(limits: limits, maxDecompressedBytes: maxDecompressedBytes,
-                                     observers: [{ [unowned self] event in self.observe(event) }])
+                                     checksDamageOnRefusal: checksDamageOnRefusal, observers: [{ [unowned self] event in self.observe(event) }])
         pipeline = created
         return created
     }

@@ -79,7 +79,15 @@ struct IntegrityRules {
         log.at = recordOrdinal << 2
         switch event {
         case .metadata(let key, let value):
-            if Self.keptMetadata.contains(key) { metadata[key] = value }
+            guard Self.keptMetadata.contains(key) else { break }
+            if metadata[key] != nil {
+                // Which one counts would depend on the reader: the worker plans a restore from
+                // the metadata before `data` and the whole file's check keeps the last, so a
+                // second `schema_version` after `data` made an accepted file fail in the worker.
+                log.add(.error, .format, "the top-level key \"\(key)\" is given twice; a backup gives each once",
+                        kind: "top-level keys given twice")
+            }
+            metadata[key] = value
         case .dataStart:
             sawData = true
             dataIsObject = true

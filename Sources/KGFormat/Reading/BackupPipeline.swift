@@ -40,6 +40,13 @@ public final class BackupPipeline {
     /// Bytes fed so far, as stored (before decompression).
     public private(set) var storedBytes = 0
 
+    /// Whether a refusal of a compressed file's content waits for the rest of the stream to be
+    /// decoded, so that damage to the stream is named as such (see ``feed(_:)-(UnsafeRawBufferPointer)``).
+    /// The gateway turns it off: a client's gzip bomb refused at its first byte must not be
+    /// inflated to the limit only to name its CRC; the CLI and the worker read files the user
+    /// or the gateway already has.
+    public let checksDamageOnRefusal: Bool
+
     /// - Parameters:
     ///   - limits: the reader's depth and memory bounds.
     ///   - maxDecompressedBytes: refuse compressed content that inflates past this.
@@ -48,8 +55,9 @@ public final class BackupPipeline {
     ///   - observers: called with each event, in this order.
     public init(
         limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
-        spillDirectory: String? = nil, observers: [Observer]
+        spillDirectory: String? = nil, checksDamageOnRefusal: Bool = true, observers: [Observer]
     ) {
+        self.checksDamageOnRefusal = checksDamageOnRefusal
         decoder = ContentDecoder(maxDecompressedBytes: maxDecompressedBytes)
         reader = BackupStreamReader(limits: limits, spillDirectory: spillDirectory) { event in
             for observer in observers { try observer(event) }
@@ -73,11 +81,20 @@ public final class BackupPipeline {
             try decodingOnly { try decoder.decode(bytes) { _ in } }
             return
         }
+        guard checksDamageOnRefusal else {
+            try decoder.decode(bytes) { try reader.feed($0) }
+            return
+        }
         var refusal: BackupReadError?
         // The whole chunk is decoded even after a refusal, so that the decoder stays in step.
-        try decoder.decode(bytes) { decoded in
-            guard refusal == nil else { return }
-            do { try reader.feed(decoded) } catch let error as BackupReadError { refusal = error }
+        do {
+            try decoder.decode(bytes) { decoded in
+                guard refusal == nil else { return }
+                do { try reader.feed(decoded) } catch let error as BackupReadError { refusal = error }
+            }
+        } catch let error as CompressionError {
+            if let refusal, case .tooLarge = error.reason { throw refusal }
+            throw error
         }
         if let refusal {
             guard decoder.encoding == .gzip || decoder.encoding == .zstd else { throw refusal }
