@@ -48,6 +48,11 @@ final class IntegrityCheckerTests: XCTestCase {
             let twice = JSONValue.object(members + [(key: key, value: value)])
             assertOnly(check(twice), .error, .format, containing: "the top-level key \"\(key)\" is given twice")
         }
+        let data = members.first { $0.key == "data" }!
+        let dataTwice = check(.object([data] + members))
+        XCTAssertFalse(dataTwice.valid)
+        XCTAssertTrue(dataTwice.findings.contains { $0.category == .format && $0.message.contains("the top-level key \"data\" is given twice") },
+                      "\(dataTwice.findings)")
         // A key kg does not read may repeat: nothing depends on which one counts.
         XCTAssertEqual(check(.object(members + [(key: "comment", value: .string("a")), (key: "comment", value: .string("b"))])).findings, [])
     }

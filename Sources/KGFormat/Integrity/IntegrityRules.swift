@@ -70,6 +70,7 @@ struct IntegrityRules {
     private var sawEvent = false
     private var ended = false
     private var failure: String?
+    private var refusedSecondData = false
 
     // MARK: - Events
 
@@ -89,9 +90,11 @@ struct IntegrityRules {
             }
             metadata[key] = value
         case .dataStart:
+            refuseSecondData()
             sawData = true
             dataIsObject = true
         case .dataNotObject(let kind):
+            refuseSecondData()
             sawData = true
             log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
                     kind: "\"data\" values that are not objects")
@@ -117,6 +120,15 @@ struct IntegrityRules {
         case .end:
             ended = true
         }
+    }
+
+    /// A second `data` (system fuzz seed 2173006564768885198: a copy of `data` before the
+    /// metadata left the worker's header peek, which reads up to the first `data`, without a
+    /// `version`, and an accepted file failed in the worker).
+    private mutating func refuseSecondData() {
+        guard sawData, !refusedSecondData else { return }
+        refusedSecondData = true
+        log.add(.error, .format, "the top-level key \"data\" is given twice; a backup gives each once", kind: "top-level keys given twice")
     }
 
     /// Whether a section's count is kept: always for the format's sections,
