@@ -58,14 +58,10 @@ final class FileSink {
 
     /// Writes what is buffered to the file.
     func flush() throws {
-        var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw JobFailure(.storage, "cannot write temp file \(path): \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        do {
+            try FileDescriptorIO.writeAll(fd: fd, buffer)
+        } catch {
+            throw JobFailure(.storage, "cannot write temp file \(path): \(error.reason)")
         }
         bytesWritten += buffer.count
         buffer.removeAll(keepingCapacity: true)

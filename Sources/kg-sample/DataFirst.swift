@@ -64,15 +64,11 @@ extension SampleCommand {
         }
 
         static func read(_ path: String, _ body: @escaping (BackupEvent) throws -> Void) throws {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
-            defer { try? handle.close() }
-            let decoder = ContentDecoder()
-            let reader = BackupStreamReader(handler: body)
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                try chunk.withUnsafeBytes { bytes in try decoder.decode(bytes) { try reader.feed($0) } }
+            do {
+                try BackupPipeline(observers: [body]).read(path: path)
+            } catch let error as FileReadError where error.step == .open {
+                throw ValidationError("cannot read \(path)")
             }
-            try decoder.finish { try reader.feed($0) }
-            try reader.finish()
         }
     }
 }

@@ -1,23 +1,22 @@
 import Foundation
 import XCTest
 import KGFormat
+import KGTestSupport
 
 final class BackupFileCheckerTests: XCTestCase {
-    private var directory: URL!
+    private var folder: TemporaryFolder!
+    private var directory: URL { folder.url }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kgformat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        folder = try TemporaryFolder("kgformat")
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+        folder.remove()
     }
 
     private func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(bytes).write(to: url)
-        return url.path
+        try folder.write(name, bytes)
     }
 
     func testValidPlainAndGzipFiles() throws {

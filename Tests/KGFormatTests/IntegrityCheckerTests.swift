@@ -39,6 +39,24 @@ final class IntegrityCheckerTests: XCTestCase {
         XCTAssertEqual(check(reordered).findings, [])
     }
 
+    /// A top-level key given twice (found by the system fuzzer, seed 2173006564768885198): the
+    /// worker plans from the metadata before `data`, the whole file's check keeps the last
+    /// value, so the gateway accepted a file the worker then refused. Refused at the door now.
+    func testATopLevelKeyGivenTwiceIsInvalid() {
+        guard case .object(let members) = valid else { return XCTFail() }
+        for (key, value) in [("schema_version", JSONValue.number("5")), ("timestamp", .string("2025-01-01T00:00:00Z")), ("version", .string("1.0"))] {
+            let twice = JSONValue.object(members + [(key: key, value: value)])
+            assertOnly(check(twice), .error, .format, containing: "the top-level key \"\(key)\" is given twice")
+        }
+        let data = members.first { $0.key == "data" }!
+        let dataTwice = check(.object([data] + members))
+        XCTAssertFalse(dataTwice.valid)
+        XCTAssertTrue(dataTwice.findings.contains { $0.category == .format && $0.message.contains("the top-level key \"data\" is given twice") },
+                      "\(dataTwice.findings)")
+        // A key kg does not read may repeat: nothing depends on which one counts.
+        XCTAssertEqual(check(.object(members + [(key: "comment", value: .string("a")), (key: "comment", value: .string("b"))])).findings, [])
+    }
+
     // MARK: Instances: what the restore requires of them (found by the system fuzzer)
 
     /// The valid document with one more instance row, its statistics counting it.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KGFormat
 
 /// A download in progress: written to `<final>.<random>.partial` (its own file,
 /// even when two backups of one kind start in the same second), moved to the
@@ -52,18 +53,14 @@ final class PartialFile {
         guard fd >= 0 else {
             throw CLIError("cannot open \(partialPath) to continue it: \(String(cString: strerror(errno)))")
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n >= 0 else { throw CLIError("cannot read \(partialPath): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            try buffer.withUnsafeBytes { all in
-                let chunk = UnsafeRawBufferPointer(rebasing: all[0..<n])
+        do {
+            try FileDescriptorIO.readChunks(fd: fd) { chunk in
                 hasher.update(bufferPointer: chunk)
                 try reread(chunk)
+                length += Int64(chunk.count)
             }
-            length += Int64(n)
+        } catch let error as SystemCallError {
+            throw CLIError("cannot read \(partialPath): \(error.reason)")
         }
         committed = false
     }
@@ -94,14 +91,10 @@ final class PartialFile {
 
     func write(_ chunk: UnsafeRawBufferPointer) throws {
         hasher.update(bufferPointer: chunk)
-        var offset = 0
-        while offset < chunk.count {
-            let n = Foundation.write(fd, chunk.baseAddress! + offset, chunk.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIError("cannot write \(partialPath): \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        do {
+            try FileDescriptorIO.writeAll(fd: fd, chunk)
+        } catch {
+            throw CLIError("cannot write \(partialPath): \(error.reason)")
         }
         length += Int64(chunk.count)
     }

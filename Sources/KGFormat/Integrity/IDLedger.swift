@@ -194,17 +194,13 @@ final class IDLedger {
 
     private func write(_ bytes: inout [UInt8]) {
         guard failure == nil else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(fileEnd)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "the id checks could not write to temp storage in \(directory) (\(String(cString: strerror(errno)))); free space there"
-                return
-            }
-            done += n
-            fileEnd += n
+        do {
+            try FileDescriptorIO.writeAll(fd: fd, bytes, at: fileEnd)
+        } catch {
+            failure = "the id checks could not write to temp storage in \(directory) (\(error.reason)); free space there"
+            return
         }
+        fileEnd += bytes.count
         bytes.removeAll(keepingCapacity: true)
     }
 
@@ -316,10 +312,12 @@ final class IDLedger {
                     filled -= start
                     start = 0
                 }
-                let n = pread(fd, buffer + filled, min(capacity - filled, end - offset), off_t(offset))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = "the id checks could not read their temp storage back (\(String(cString: strerror(errno))))"
+                let n: Int
+                do {
+                    n = try FileDescriptorIO.read(fd: fd, into: UnsafeMutableRawBufferPointer(start: buffer + filled, count: min(capacity - filled, end - offset)),
+                                                  at: offset)
+                } catch {
+                    failure = "the id checks could not read their temp storage back (\(error.reason))"
                     return
                 }
                 if n == 0 {

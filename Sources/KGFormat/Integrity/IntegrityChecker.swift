@@ -8,14 +8,11 @@
 /// checker.feed(chunk)                 // as often as needed
 /// let report = checker.finish()
 ///
-/// // 2. Let it watch the events of a reader that something else drives,
+/// // 2. Let it observe a ``BackupPipeline`` that something else drives,
 /// //    e.g. a restore that loads records and checks them in one pass.
 /// let checker = IntegrityChecker()
-/// let reader = BackupStreamReader { event in
-///     checker.observe(event)
-///     try load(event)
-/// }
-/// do { …feed and finish the reader… } catch { checker.observeFailure(error) }
+/// let pipeline = BackupPipeline(observers: [checker.observe, load])
+/// do { try pipeline.read(path: path) } catch { checker.observeFailure(error) }
 /// let report = checker.makeReport()
 /// ```
 ///
@@ -26,10 +23,13 @@ public final class IntegrityChecker {
     public let limits: BackupReaderLimits
     /// The gzip inflation limit used when the checker reads bytes itself.
     public let maxDecompressedBytes: Int?
+    /// Whether damage to a compressed stream is named instead of the JSON it decoded to
+    /// (``BackupPipeline/checksDamageOnRefusal``); off in the gateway.
+    public let checksDamageOnRefusal: Bool
 
     private var rules: IntegrityRules
     private var failed = false
-    private var pipeline: (decoder: ContentDecoder, reader: BackupStreamReader)?
+    private var pipeline: BackupPipeline?
 
     /// The memory the id checks (duplicates, references) use before they spill
     /// to temp storage: see ``IDLedger``.
@@ -44,7 +44,9 @@ public final class IntegrityChecker {
     ///     file in `tempDirectory` (unlinked as soon as it is created), with the same answers.
     ///   - tempDirectory: where that temp file goes (default: `TMPDIR`, or `/tmp`).
     public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
-                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil) {
+                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil,
+                checksDamageOnRefusal: Bool = true) {
+        self.checksDamageOnRefusal = checksDamageOnRefusal
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
         self.rules = IntegrityRules(idMemoryBytes: idMemoryBytes, tempDirectory: tempDirectory ?? IntegrityRules.systemTempDirectory)
@@ -56,9 +58,8 @@ public final class IntegrityChecker {
     /// further chunks are ignored (the report says what went wrong).
     public func feed(_ bytes: UnsafeRawBufferPointer) {
         guard !failed else { return }
-        let (decoder, reader) = ownPipeline()
         do {
-            try decoder.decode(bytes) { try reader.feed($0) }
+            try ownPipeline().feed(bytes)
         } catch {
             observeFailure(error)
         }
@@ -72,10 +73,8 @@ public final class IntegrityChecker {
     /// Ends the file and returns the report.
     public func finish() -> IntegrityReport {
         if !failed {
-            let (decoder, reader) = ownPipeline()
             do {
-                try decoder.finish { try reader.feed($0) }
-                try reader.finish()
+                try ownPipeline().finish()
             } catch {
                 observeFailure(error)
             }
@@ -83,11 +82,11 @@ public final class IntegrityChecker {
         return makeReport()
     }
 
-    private func ownPipeline() -> (decoder: ContentDecoder, reader: BackupStreamReader) {
+    private func ownPipeline() -> BackupPipeline {
         if let pipeline { return pipeline }
-        // unowned: the checker owns the reader, so the reader must not own the checker.
-        let reader = BackupStreamReader(limits: limits) { [unowned self] event in self.observe(event) }
-        let created = (decoder: ContentDecoder(maxDecompressedBytes: maxDecompressedBytes), reader: reader)
+        // unowned: the checker owns the pipeline, so the pipeline must not own the checker.
+        let created = BackupPipeline(limits: limits, maxDecompressedBytes: maxDecompressedBytes,
+                                     checksDamageOnRefusal: checksDamageOnRefusal, observers: [{ [unowned self] event in self.observe(event) }])
         pipeline = created
         return created
     }
@@ -107,6 +106,7 @@ public final class IntegrityChecker {
         switch error {
         case let error as BackupReadError: message = error.message
         case let error as CompressionError: message = error.message
+        case let error as FileReadError: message = error.message
         default: message = String(describing: error)
         }
         rules.fail(message)

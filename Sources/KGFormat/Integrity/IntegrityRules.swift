@@ -70,6 +70,7 @@ struct IntegrityRules {
     private var sawEvent = false
     private var ended = false
     private var failure: String?
+    private var refusedSecondData = false
 
     // MARK: - Events
 
@@ -79,11 +80,21 @@ struct IntegrityRules {
         log.at = recordOrdinal << 2
         switch event {
         case .metadata(let key, let value):
-            if Self.keptMetadata.contains(key) { metadata[key] = value }
+            guard Self.keptMetadata.contains(key) else { break }
+            if metadata[key] != nil {
+                // Which one counts would depend on the reader: the worker plans a restore from
+                // the metadata before `data` and the whole file's check keeps the last, so a
+                // second `schema_version` after `data` made an accepted file fail in the worker.
+                log.add(.error, .format, "the top-level key \"\(key)\" is given twice; a backup gives each once",
+                        kind: "top-level keys given twice")
+            }
+            metadata[key] = value
         case .dataStart:
+            refuseSecondData()
             sawData = true
             dataIsObject = true
         case .dataNotObject(let kind):
+            refuseSecondData()
             sawData = true
             log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
                     kind: "\"data\" values that are not objects")
@@ -109,6 +120,15 @@ struct IntegrityRules {
         case .end:
             ended = true
         }
+    }
+
+    /// A second `data` (system fuzz seed 2173006564768885198: a copy of `data` before the
+    /// metadata left the worker's header peek, which reads up to the first `data`, without a
+    /// `version`, and an accepted file failed in the worker).
+    private mutating func refuseSecondData() {
+        guard sawData, !refusedSecondData else { return }
+        refusedSecondData = true
+        log.add(.error, .format, "the top-level key \"data\" is given twice; a backup gives each once", kind: "top-level keys given twice")
     }
 
     /// Whether a section's count is kept: always for the format's sections,

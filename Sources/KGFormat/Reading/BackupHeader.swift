@@ -36,33 +36,15 @@ public struct BackupHeader: Sendable, Equatable {
 
     /// The same from any source of chunks (nil: no more).
     public static func peek(_ next: () -> [UInt8]?) -> BackupHeader? {
-        struct Done: Error {}
-        var metadata: [String: JSONValue] = [:]
-        var sawData = false
-        let decoder = ContentDecoder(maxDecompressedBytes: 16 << 20)
-        let reader = BackupStreamReader { event in
-            switch event {
-            case .metadata(let key, let value): metadata[key] = value
-            case .dataStart, .dataNotObject:
-                sawData = true
-                throw Done()
-            case .end: throw Done()
-            default: break
-            }
-        }
+        let peek = BackupHeaderPeek()
+        let pipeline = BackupPipeline(maxDecompressedBytes: 16 << 20, observers: [peek.observe])
         do {
-            while let chunk = next() {
-                try chunk.withUnsafeBytes { bytes in try decoder.decode(bytes) { try reader.feed($0) } }
-            }
-        } catch is Done {
+            while let chunk = next() { try pipeline.feed(chunk) }
+        } catch is BackupPipeline.Stop {
         } catch {
-            if metadata.isEmpty { return nil }
+            if peek.metadata.isEmpty { return nil }
         }
-        guard metadata["version"] != nil || metadata["type"] != nil else { return nil }
-        return BackupHeader(
-            type: metadata["type"]?.stringValue, ontology: metadata["ontology"]?.stringValue,
-            schemaVersion: metadata["schema_version"]?.intValue, timestamp: metadata["timestamp"]?.stringValue,
-            producer: metadata["producer"]?["name"]?.stringValue, sawData: sawData)
+        return peek.header
     }
 
     /// Whether a plain (not compressed) file ends as a JSON document does: its

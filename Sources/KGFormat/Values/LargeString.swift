@@ -93,14 +93,10 @@ final class StringSpill {
     /// Appends bytes at the end; returns nothing (callers note `size` first for the offset).
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         if fd < 0 { try create() }
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(size + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LargeStringError("cannot keep a long string aside in \(directory): \(String(cString: strerror(errno))); free space there")
-            }
-            done += n
+        do {
+            try FileDescriptorIO.writeAll(fd: fd, bytes, at: size)
+        } catch {
+            throw LargeStringError("cannot keep a long string aside in \(directory): \(error.reason); free space there")
         }
         size += bytes.count
     }
@@ -119,19 +115,13 @@ final class StringSpill {
             throw LargeStringError("a long string was read after the reader moved on to the next record")
         }
         guard count > 0 else { return }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(count, max(1, pieceSize)), alignment: 16)
-        defer { buffer.deallocate() }
-        var done = 0
-        while done < count {
-            let n = pread(fd, buffer.baseAddress!, min(buffer.count, count - done), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LargeStringError("cannot read a long string back from \(directory): \(String(cString: strerror(errno)))")
-            }
-            guard n > 0 else { throw LargeStringError("a long string kept in \(directory) is shorter than expected") }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            done += n
+        let read: Int
+        do {
+            read = try FileDescriptorIO.readChunks(fd: fd, at: offset, limit: count, chunkSize: min(count, max(1, pieceSize)), body)
+        } catch let error as SystemCallError {
+            throw LargeStringError("cannot read a long string back from \(directory): \(error.reason)")
         }
+        guard read == count else { throw LargeStringError("a long string kept in \(directory) is shorter than expected") }
     }
 
     private func create() throws {

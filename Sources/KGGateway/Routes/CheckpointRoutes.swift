@@ -75,15 +75,7 @@ struct CheckpointRoutes {
     private static func send(fd: Int32, size: Int, to writer: inout any ResponseBodyWriter) async throws {
         var offset = 0
         while offset < size {
-            let at = offset
-            let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
-                var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
-                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
-                    max(0, pread(fd, ptr.baseAddress, min(Self.chunkSize, size - at), off_t(at)))
-                }
-                return n > 0 ? buffer : nil
-            }
-            guard let chunk else { throw APIError(.internalServerError, "the checkpoint file ended early") }
+            guard let chunk = try await FileCalls.readChunk(fd, at: offset, upTo: min(Self.chunkSize, size - offset)) else { throw APIError(.internalServerError, "the checkpoint file ended early") }
             offset += chunk.readableBytes
             try await writer.write(chunk)
         }

@@ -336,6 +336,6 @@ struct RestoreUploadRoutes {
         UploadCheckState(
             checker: IntegrityChecker(
                 maxDecompressedBytes: restore.maxDecompressedBytes,
-                idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory))
+                idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory, checksDamageOnRefusal: false))
     }
 }

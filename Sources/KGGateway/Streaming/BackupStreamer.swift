@@ -69,16 +69,7 @@ struct BackupStreamer: Sendable {
                 }
                 var sent = false
                 if fd >= 0 {
-                    let descriptor = fd
-                    let at = offset
-                    let chunk: ByteBuffer? = try await NIOThreadPool.singleton.runIfActive {
-                        var buffer = ByteBufferAllocator().buffer(capacity: Self.chunkSize)
-                        let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.chunkSize) { ptr in
-                            max(0, pread(descriptor, ptr.baseAddress, Self.chunkSize, off_t(at)))
-                        }
-                        return n > 0 ? buffer : nil
-                    }
-                    if let chunk {
+                    if let chunk = try await FileCalls.readChunk(fd, at: offset, upTo: Self.chunkSize) {
                         offset += chunk.readableBytes
                         do {
                             try await writer.write(chunk)

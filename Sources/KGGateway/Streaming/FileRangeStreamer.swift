@@ -29,17 +29,8 @@ struct FileRangeStreamer: Sendable {
         writer = PacedBodyWriter(writer, eventLoop: eventLoop)  // a few chunks ahead of the client, not a file's worth
         var offset = span.lowerBound
         while offset < span.upperBound {
-            let descriptor = fd
-            let at = offset
             let want = min(BackupStreamer.chunkSize, span.upperBound - offset)
-            let chunk: ByteBuffer = try await NIOThreadPool.singleton.runIfActive {
-                var buffer = ByteBufferAllocator().buffer(capacity: want)
-                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
-                    max(0, pread(descriptor, ptr.baseAddress, want, off_t(at)))
-                }
-                return n > 0 ? buffer : ByteBuffer()
-            }
-            guard chunk.readableBytes > 0 else {
+            guard let chunk = try await FileCalls.readChunk(fd, at: offset, upTo: want) else {
                 // The file is shorter than it was a moment ago: it was replaced or truncated outside kg.
                 logger.error("a kept backup file shrank while it was served", metadata: ["job_id": "\(jobID)", "offset": "\(offset)"])
                 throw BackupStreamer.Aborted(description: "the backup file shrank while it was served")

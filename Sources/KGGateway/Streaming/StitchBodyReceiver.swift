@@ -100,14 +100,10 @@ struct StitchBodyReceiver {
 
         private func flush() throws {
             defer { pending.removeAll(keepingCapacity: true) }
-            var offset = 0
-            while offset < pending.count {
-                let n = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw APIError(.init(code: 507), "temp storage cannot take the stitch request", detail: String(cString: strerror(errno)))
-                }
-                offset += n
+            do {
+                try FileDescriptorIO.writeAll(fd: fd, pending)
+            } catch {
+                throw APIError(.init(code: 507), "temp storage cannot take the stitch request", detail: error.reason)
             }
         }
     }

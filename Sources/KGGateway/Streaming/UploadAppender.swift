@@ -64,16 +64,13 @@ struct UploadAppender {
                 throw APIError(.internalServerError, "cannot read the stored upload", detail: String(cString: strerror(errno)))
             }
             defer { close(fd) }
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            while state.bytes < bytes {
-                let wanted = min(chunk.count, bytes - state.bytes)
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, wanted) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else {
-                    throw APIError(.internalServerError, "cannot read the stored upload", detail: "it ended at byte \(state.bytes)")
-                }
-                chunk.withUnsafeBytes { state.checker.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                state.bytes += n
+            // A failing read and an early end say the same: where the stored bytes stopped.
+            _ = try? FileDescriptorIO.readChunks(fd: fd, limit: max(0, bytes - state.bytes)) { chunk in
+                state.checker.feed(chunk)
+                state.bytes += chunk.count
+            }
+            guard state.bytes >= bytes else {
+                throw APIError(.internalServerError, "cannot read the stored upload", detail: "it ended at byte \(state.bytes)")
             }
         }
     }
@@ -103,15 +100,11 @@ struct UploadAppender {
 
         func flush() throws {
             defer { bytes.removeAll(keepingCapacity: true) }
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    writeFailed = true
-                    throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: String(cString: strerror(errno)))
-                }
-                offset += n
+            do {
+                try FileDescriptorIO.writeAll(fd: fd, bytes)
+            } catch {
+                writeFailed = true
+                throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: error.reason)
             }
         }
     }

@@ -67,7 +67,7 @@ struct UploadReceiver {
             fd = opened.fd
         }
         let state = State(boundary: boundary, fd: fd, checker: IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idCheckMemoryBytes,
-                                                                             tempDirectory: tempDirectory))
+                                                                             tempDirectory: tempDirectory, checksDamageOnRefusal: false))
         do {
             let received = try await receive(body, state: state, on: workPool)
             await FileCalls.close(fd)
@@ -142,14 +142,10 @@ struct UploadReceiver {
         private func flush() throws {
             defer { pending.removeAll(keepingCapacity: true) }
             guard fd >= 0, !pending.isEmpty else { return }
-            var offset = 0
-            while offset < pending.count {
-                let n = pending.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: String(cString: strerror(errno)))
-                }
-                offset += n
+            do {
+                try FileDescriptorIO.writeAll(fd: fd, pending)
+            } catch {
+                throw APIError(.init(code: 507), "temp storage cannot take the upload", detail: error.reason)
             }
         }
     }

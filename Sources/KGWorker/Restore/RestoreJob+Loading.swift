@@ -56,11 +56,9 @@ extension RestoreJob {
         var row: [UInt8] = []
         row.reserveCapacity(64 * 1024)
         var inserts: [LargeValueRow.Insert] = []
-        let decoder = ContentDecoder()
         // Long strings wait in a nameless temp file next to the upload while their record is loaded.
         let spillDirectory = (params.tempFile as NSString).deletingLastPathComponent
-        let reader = BackupStreamReader(spillDirectory: spillDirectory) { event in
-            checker?.observe(event)
+        let loadEvent: BackupPipeline.Observer = { event in
             switch event {
             case .sectionStart(let name) where StagingRecordEncoder.columns[name] != nil:
                 seen.insert(name)
@@ -100,12 +98,9 @@ extension RestoreJob {
                 break
             }
         }
+        let pipeline = BackupPipeline(spillDirectory: spillDirectory, observers: (checker.map { [$0.observe] } ?? []) + [loadEvent])
         do {
-            try readFile { chunk, _ in
-                try decoder.decode(chunk) { try reader.feed($0) }
-            }
-            try decoder.finish { try reader.feed($0) }
-            try reader.finish()
+            try readUpload(through: pipeline)
             if !conceptCreatedAt.isEmpty { try applyCreatedAt(db, conceptCreatedAt) }
         } catch {
             writer?.abort("restore aborted: \(error)")

@@ -5,8 +5,9 @@ import KGFormat
 /// Restores an uploaded backup in one PostgreSQL transaction: fully or not at all.
 ///
 /// 1. checking — the file's integrity again (the gateway checked it too; the
-///    worker never trusts a file it did not check itself): a peek at the header
-///    for the schema plan, the full check then rides along with loading.
+///    worker never trusts a file it did not check itself): one read, observed by the
+///    checker and a header peek, that stops where `data` begins when the metadata came
+///    first (the full check then rides along with loading), else checks the whole file.
 /// 2. creating_checkpoint — a full backup of the graph before anything changes,
 ///    made by ``RiskyOperation`` (`makeCheckpoint`) when the restore asks for one
 ///    (merges by default); otherwise reported as not needed, so that every

@@ -1,4 +1,5 @@
 import Foundation
+import KGFormat
 
 /// COPY text rows kept aside during a restore and sent later on the same
 /// connection (which runs one COPY at a time): the `created_at` texts of the
@@ -34,18 +35,13 @@ final class RowSpool {
     func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
         if fd >= 0 {
             try flush()
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            var offset = 0
-            while offset < fileBytes {
-                let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, fileBytes - offset), off_t(offset)) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SpoolError("cannot read back the restore's temp file in \(directory): \(String(cString: strerror(errno)))")
-                }
-                guard n > 0 else { throw SpoolError("the restore's temp file in \(directory) ended early") }
-                try body(Array(chunk[0..<n]))
-                offset += n
+            let read: Int
+            do {
+                read = try FileDescriptorIO.readChunks(fd: fd, at: 0, limit: fileBytes) { try body(Array($0)) }
+            } catch let error as SystemCallError {
+                throw SpoolError("cannot read back the restore's temp file in \(directory): \(error.reason)")
             }
+            guard read == fileBytes else { throw SpoolError("the restore's temp file in \(directory) ended early") }
         } else if !buffer.isEmpty {
             try body(buffer)
         }
@@ -67,16 +63,12 @@ final class RowSpool {
             }
             unlink(template)
         }
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(fileBytes)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SpoolError("cannot write the restore's temp file in \(directory) (\(String(cString: strerror(errno)))); free space there")
-            }
-            done += n
-            fileBytes += n
+        do {
+            try FileDescriptorIO.writeAll(fd: fd, buffer, at: fileBytes)
+        } catch {
+            throw SpoolError("cannot write the restore's temp file in \(directory) (\(error.reason)); free space there")
         }
+        fileBytes += buffer.count
         buffer.removeAll(keepingCapacity: true)
     }
 
