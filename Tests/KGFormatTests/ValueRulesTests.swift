@@ -189,6 +189,22 @@ final class ValueRulesTests: XCTestCase {
         XCTAssertGreaterThan(answered, literals.count / 3, "the fast path answers the common literals")
     }
 
+    /// Synonyms the restore cannot store as a list are refused here (system fuzz seed
+    /// 7247028076114771519: a string passed the checker and failed in the worker; the worker now
+    /// reads a string as it reads older files' synonyms, and anything else is refused at the door).
+    func testSynonymsAreAListAStringOrNull() {
+        for synonyms: JSONValue in [["a", "b"], "one synonym", #"["a", "b"]"#, nil, .array([])] {
+            let report = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": synonyms]))
+            XCTAssertEqual(errors(report), [], "\(synonyms)")
+        }
+        for synonyms: JSONValue in [7, true, ["k": "v"]] {
+            let report = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": synonyms]))
+            XCTAssertEqual(errors(report).count, 1, "\(synonyms)")
+            XCTAssertTrue(errors(report).first?.hasSuffix("synonyms must be a list of strings or null, found \(synonyms.kind)") == true,
+                          "\(errors(report))")
+        }
+    }
+
     func testScalarFieldsFollowTheRestoresTypes() {
         let concept = check(document(concept: ["concept_id": "c1", "label": nil, "description": ["x"]]))
         XCTAssertEqual(errors(concept), ["data.concepts[0] (c1): label is missing",

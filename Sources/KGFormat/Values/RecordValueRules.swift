@@ -6,7 +6,8 @@
 /// - `search_terms` (concepts): null, or an array of strings and nulls (NULL
 ///   elements of the `text[]`). `synonyms` (vocabulary) take any list: other
 ///   elements are stored as their JSON text (`SchemaConverters.synonymElement`, the
-///   rule of older files too), so there is nothing to refuse.
+///   rule of older files too); a string is read as older files' synonyms are (a JSON
+///   list in text, or one synonym); null is NULL; anything else is refused.
 /// - relationship `properties` are stored as jsonb, which has no NaN or
 ///   Infinity: a bare `NaN`/`Infinity` literal there cannot be restored.
 ///
@@ -60,9 +61,19 @@ public enum RecordValueRules {
             strings("search_terms", record, &found)
         case "vocabulary":
             numbers("embedding", record, &found)
-            if case .array(let items)? = record["synonyms"],
-               let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
-                found.append(Problem(field: "synonyms[\(index)]", problem: listElementTooLong(items[index].largeStringValue!)))
+            switch record["synonyms"] {
+            case .array(let items)?:
+                if let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
+                    found.append(Problem(field: "synonyms[\(index)]", problem: listElementTooLong(items[index].largeStringValue!)))
+                }
+            case .string?, .null?, nil:
+                break  // a string is read as older files' synonyms are (`SchemaConverters.normalizedSynonyms`)
+            case .largeString(let s)?:
+                found.append(Problem(field: "synonyms", problem: listElementTooLong(s)))
+            case let other?:
+                // Found by the system fuzzer (seed 7247028076114771519 gave a string, which the restore
+                // refused): what the restore cannot store as a list is refused here, never turned into NULL.
+                found.append(Problem(field: "synonyms", problem: "must be a list of strings or null, found \(other.kind)"))
             }
         case "relationships":
             switch record["properties"] {

@@ -168,6 +168,13 @@ private struct RowEncoder {
             value(CopyText.textArrayWithNulls(items.map { SchemaConverters.synonymElement($0).stringValue }))
         case .array?, .null?, nil:
             null()
+        case .string(let text)?:
+            // As older files' synonyms are read, and as the checker lets it through (RecordValueRules).
+            if case .array(let items) = SchemaConverters.normalizedSynonyms(.string(text)) {
+                value(CopyText.textArrayWithNulls(items.map(\.stringValue)))
+            } else {
+                null()
+            }
         default:
             throw fields.fail(key, "must be a list of strings or null")
         }
