@@ -35,6 +35,7 @@ final class ObservabilityTests: XCTestCase {
         let size = Double(try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int))
         let restore = try stack.kg(["admin", "restore", file, "--yes"])
         XCTAssertEqual(restore.exitCode, 0, restore.summary)
+        let restoreSeconds = try assertJobEndsAfterItsCommit(restoreJobID: restore.stdout)
         // A restore that fails inside the worker is rolled back: an ontology backup whose
         // concepts' neighbours are missing, restored with --external-deps fail into an empty graph.
         let ontology = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", "Philosophy of Mind"])
@@ -61,6 +62,9 @@ final class ObservabilityTests: XCTestCase {
             && $0.labels["status"] == "completed" }.map(\.value)
         XCTAssertEqual(buckets, buckets.sorted(), "cumulative buckets never go down")
         XCTAssertGreaterThan(after.value("kg_job_duration_seconds_sum", ["job_type": "backup", "status": "completed"]), 0)
+        XCTAssertGreaterThanOrEqual(
+            delta("kg_job_duration_seconds_sum", ["job_type": "restore", "status": "completed"]), restoreSeconds,
+            "a restore's duration runs to its commit, not to the start of its transaction")
 
         // Bytes through this gateway: every byte of both backups out; the restore uploads in (the CLI's are resumable
         // uploads, the file's bytes only; a multipart upload would add its framing).
@@ -92,6 +96,23 @@ final class ObservabilityTests: XCTestCase {
             let now = try self.stack.scrapeMetrics()
             return now.value("kg_temp_storage_files") == 0 && now.value("kg_temp_storage_bytes") == 0
         }
+    }
+
+    /// A restore marks its job completed inside the transaction that applied it: the job's
+    /// `completed_at` (the CLI's "finished", the duration histogram) must still be the moment
+    /// it ended, not the start of that transaction. `locked_until` is the database's clock
+    /// read just before the commit. Returns the job's duration in seconds.
+    private func assertJobEndsAfterItsCommit(restoreJobID stdout: String, file: StaticString = #filePath, line: UInt = #line) throws -> Double {
+        let id = try XCTUnwrap(stdout.split(separator: "\n").last.map(String.init), file: file, line: line)
+        let lockedUntil = try XCTUnwrap(
+            stack.scalar("SELECT result->>'locked_until' FROM kg_api.jobs WHERE job_id = $1::uuid", [id]), file: file, line: line)
+        let after = try stack.scalar(
+            "SELECT completed_at >= $2::timestamptz FROM kg_api.jobs WHERE job_id = $1::uuid", [id, lockedUntil])
+        let completed = try stack.scalar("SELECT completed_at::text FROM kg_api.jobs WHERE job_id = $1::uuid", [id]) ?? "-"
+        XCTAssertEqual(after, "t", "completed_at \(completed) precedes the commit (\(lockedUntil))", file: file, line: line)
+        let seconds = try stack.scalar(
+            "SELECT extract(epoch FROM completed_at - started_at)::float8 FROM kg_api.jobs WHERE job_id = $1::uuid", [id])
+        return try XCTUnwrap(seconds.flatMap(Double.init), file: file, line: line)
     }
 
     /// Workers serve no HTTP: their presence events (every 5 s on the status exchange) put

@@ -2,6 +2,10 @@ import Foundation
 
 /// The `kg_api.jobs` table: the source of truth for every job's state.
 /// All values are bound parameters; the job's API JSON is built by PostgreSQL.
+///
+/// Times are `clock_timestamp()`, never `now()`: a restore marks its job completed
+/// inside the transaction that applied it (``RiskyOperation``), where `now()` is the
+/// moment that transaction began, minutes before the job ended.
 public struct JobStore {
     public let db: PGConnection
 
@@ -45,7 +49,7 @@ public struct JobStore {
         let r = try db.query("""
             SELECT job_type, status, params::text AS params, attempts, worker_id, temp_file, error,
                    result::text AS result, username,
-                   extract(epoch FROM (now() - heartbeat_at)) AS heartbeat_age
+                   extract(epoch FROM (clock_timestamp() - heartbeat_at)) AS heartbeat_age
             FROM kg_api.jobs WHERE job_id = $1::uuid
             """, [jobID])
         guard let row = r.namedRows.first else { return nil }
@@ -67,7 +71,7 @@ public struct JobStore {
     public func claim(jobID: String, workerID: String) throws -> JobState? {
         let r = try db.query("""
             UPDATE kg_api.jobs SET status = 'running', worker_id = $2, attempts = attempts + 1,
-                started_at = coalesce(started_at, now()), heartbeat_at = now(),
+                started_at = coalesce(started_at, clock_timestamp()), heartbeat_at = clock_timestamp(),
                 progress = '{"stage": "starting", "percent": 0}'
             WHERE job_id = $1::uuid AND status = 'queued'
             RETURNING job_id
@@ -79,7 +83,7 @@ public struct JobStore {
     /// Takes over a running job whose previous worker is gone.
     public func takeOver(jobID: String, workerID: String) throws -> JobState? {
         let r = try db.query("""
-            UPDATE kg_api.jobs SET worker_id = $2, attempts = attempts + 1, heartbeat_at = now()
+            UPDATE kg_api.jobs SET worker_id = $2, attempts = attempts + 1, heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id
             """, [jobID, workerID])
         guard !r.isEmpty else { return nil }
@@ -91,7 +95,7 @@ public struct JobStore {
     @discardableResult
     public func progress(jobID: String, progressJSON: String, workerID: String? = nil) throws -> String? {
         try db.query("""
-            UPDATE kg_api.jobs SET progress = $2::jsonb, heartbeat_at = now()
+            UPDATE kg_api.jobs SET progress = $2::jsonb, heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND ($3::text IS NULL OR worker_id = $3) RETURNING status
             """, [jobID, progressJSON, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
@@ -100,7 +104,7 @@ public struct JobStore {
     @discardableResult
     public func heartbeat(jobID: String, workerID: String? = nil) throws -> String? {
         try db.query("""
-            UPDATE kg_api.jobs SET heartbeat_at = now()
+            UPDATE kg_api.jobs SET heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND ($2::text IS NULL OR worker_id = $2) RETURNING status
             """, [jobID, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
@@ -111,7 +115,7 @@ public struct JobStore {
     public func complete(jobID: String, resultJSON: String, progressJSON: String, workerID: String? = nil) throws -> Bool {
         !(try db.query("""
             UPDATE kg_api.jobs SET status = 'completed', result = $2::jsonb, progress = $3::jsonb,
-                completed_at = now(), heartbeat_at = now()
+                completed_at = clock_timestamp(), heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
             RETURNING job_id
             """, [jobID, resultJSON, progressJSON, workerID]).isEmpty)
@@ -122,7 +126,7 @@ public struct JobStore {
     @discardableResult
     public func fail(jobID: String, error: String, progressJSON: String? = nil, workerID: String? = nil) throws -> Bool {
         !(try db.query("""
-            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = now(),
+            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = clock_timestamp(),
                 progress = coalesce($3::jsonb, progress)
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
             RETURNING job_id
@@ -133,7 +137,7 @@ public struct JobStore {
     @discardableResult
     public func failQueued(jobID: String, error: String) throws -> Bool {
         !(try db.query("""
-            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = now()
+            UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status = 'queued' RETURNING job_id
             """, [jobID, error]).isEmpty)
     }
@@ -158,7 +162,7 @@ public struct JobStore {
     @discardableResult
     public func cancel(jobID: String, reason: String) throws -> Bool {
         !(try db.query("""
-            UPDATE kg_api.jobs SET status = 'cancelled', error = $2, completed_at = now()
+            UPDATE kg_api.jobs SET status = 'cancelled', error = $2, completed_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
             """, [jobID, reason]).isEmpty)
     }
@@ -183,8 +187,8 @@ public struct JobStore {
     /// Their heartbeat is set to now, so that each is handed back once per `staleAfter`.
     public func claimUnheldRunningJobs(staleAfter: Double) throws -> [(jobID: String, type: String)] {
         try db.query("""
-            UPDATE kg_api.jobs j SET heartbeat_at = now()
-            WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::float8)
+            UPDATE kg_api.jobs j SET heartbeat_at = clock_timestamp()
+            WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1::float8)
               AND NOT \(Self.jobLockHeld("j.job_id::text"))
             RETURNING job_id::text, job_type
             """, [String(staleAfter)]).rows.compactMap { row in

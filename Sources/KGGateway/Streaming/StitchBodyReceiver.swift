@@ -55,8 +55,7 @@ struct StitchBodyReceiver {
         for try await buffer in body {
             received += buffer.readableBytes
             if received > maxBytes {
-                throw APIError(.contentTooLarge, "the stitch request is larger than this gateway accepts",
-                               detail: "at most \(maxBytes) bytes (max_stitch_bytes)")
+                throw APIError.tooLarge("the stitch request", max: maxBytes, setting: "max_stitch_bytes")
             }
             if try await NIOThreadPool.singleton.runIfActive({ try state.consume(buffer) }) {
                 touched = Date()

@@ -89,8 +89,7 @@ struct UploadReceiver {
             received += buffer.readableBytes
             bytesReceived?.increment(by: Int64(buffer.readableBytes))
             if received > maxBytes {
-                throw APIError(.contentTooLarge, "the upload is larger than this gateway accepts",
-                               detail: "at most \(maxBytes) bytes (max_upload_bytes)")
+                throw APIError.tooLarge("the upload", max: maxBytes, setting: "max_upload_bytes")
             }
             let wrote = try await workPool.runIfActive { try state.consume(buffer) }
             if wrote {

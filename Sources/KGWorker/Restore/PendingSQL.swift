@@ -7,7 +7,7 @@ enum PendingSQL {
         """
         INSERT INTO kg_api.pending_links (kind, instance_id, quote, source_id, concept_id, missing, created_by)
         SELECT 'instance', instance_id, quote, source_id, concept_id, ARRAY[concept_id], $1::uuid FROM stage_instances si
-        WHERE NOT \(RestoreSQL.conceptKnown("si.concept_id", merge: merge, direct: direct))
+        WHERE \(RestoreSQL.conceptMissing("si.concept_id", merge: merge, direct: direct))
         """
     }
 
@@ -18,7 +18,7 @@ enum PendingSQL {
             INSERT INTO kg_api.pending_links (kind, from_id, to_id, relationship_type, properties, missing, created_by)
             SELECT 'relationship', from_id, to_id, type, coalesce(properties, '{}'),
                    array_remove(ARRAY[CASE WHEN NOT \(from) THEN from_id END, CASE WHEN NOT \(to) THEN to_id END], NULL), $1::uuid
-            FROM stage_relationships sr WHERE NOT \(from) OR NOT \(to)
+            FROM stage_relationships sr WHERE sr.ord IN (\(RestoreSQL.danglingRelationshipOrds(merge: merge, direct: direct)))
             ORDER BY ord
             """
     }

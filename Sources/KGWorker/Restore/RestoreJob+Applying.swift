@@ -23,9 +23,9 @@ extension RestoreJob {
             )
         }
         let instances = try db.query(RestoreSQL.danglingInstances(merge: merge, direct: direct))
-        let danglingInstances = Int(instances.first("n") ?? "0") ?? 0
-        let missingConcepts = Int(instances.first("c") ?? "0") ?? 0
-        let danglingEdges = Int(try db.query(RestoreSQL.danglingRelationships(merge: merge, direct: direct)).first("n") ?? "0") ?? 0
+        let danglingInstances = instances.first("n", as: Int.self) ?? 0
+        let missingConcepts = instances.first("c", as: Int.self) ?? 0
+        let danglingEdges = try db.query(RestoreSQL.danglingRelationships(merge: merge, direct: direct)).first("n", as: Int.self) ?? 0
         var staged = Staged()
         guard danglingInstances + danglingEdges > 0 else { return staged }
         switch params.externalDeps {
@@ -83,7 +83,7 @@ extension RestoreJob {
             // The live graph was emptied before loading; the snapshot says what is gone for good.
             let removals = try db.query(RestoreSQL.replaceRemovals(fileHasVocabulary: hasVocabulary))
             for section in ["concepts", "sources", "instances", "relationships", "vocabulary"] {
-                applied.removed[section] = Int(removals.first(section) ?? "0") ?? 0
+                applied.removed[section] = removals.first(section, as: Int.self) ?? 0
             }
         }
         try report(.restoringVocabulary, done: 0, total: loaded.counts["vocabulary"] ?? 0, force: true)
@@ -122,10 +122,10 @@ extension RestoreJob {
 
         try report(.restoringInstances, done: 0, total: loaded.counts["instances"] ?? 0, force: true)
         try hint.during("instances", ["instance_id", "source_id"]) {
-            count(try db.query(RestoreSQL.counted(RestoreSQL.instances)), "instance_rows", &applied)
+            count(try db.query(RestoreSQL.counted(RestoreSQL.instances(merge: merge))), "instance_rows", &applied)
         }
         applied.restored["instances"] = try hint.during("instances", ["instance_id", "concept_id"]) {
-            try db.query(RestoreSQL.evidence).affectedRows
+            try db.query(RestoreSQL.evidence(merge: merge)).affectedRows
         }
         applied.restored["instance_rows"] = nil
         applied.updated["instance_rows"] = nil
@@ -149,8 +149,8 @@ extension RestoreJob {
 
     /// Reads the one row of ``RestoreSQL/counted(_:)``: rows inserted and updated.
     private func count(_ result: PGResult, _ section: String, _ applied: inout Applied) {
-        applied.restored[section] = Int(result.first("inserted") ?? "0") ?? 0
-        applied.updated[section] = Int(result.first("updated") ?? "0") ?? 0
+        applied.restored[section] = result.first("inserted", as: Int.self) ?? 0
+        applied.updated[section] = result.first("updated", as: Int.self) ?? 0
     }
 
     /// The `verifying` stage: the integrity of the live graph inside the transaction.

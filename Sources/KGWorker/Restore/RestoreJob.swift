@@ -77,6 +77,10 @@ struct RestoreJob {
         // (Not possible once the session has used a temporary table: then the default stays.)
         _ = try? db.execute("SET temp_buffers = '256MB'")
         try db.execute("BEGIN")
+        // The checks and the inserts sort and hash whole staging tables (DISTINCT, anti-joins):
+        // with the server's default 4 MB each spills to disk in batches. One restore runs at a
+        // time (the graph lock), so this is one session's allowance, for this transaction only.
+        try db.execute("SET LOCAL work_mem = '\(RestoreSQL.workMem)'")
         let hint = RestoreErrorMessage.Hint()  // which backup field the running statement indexes
         let outcome: Outcome
         do {
