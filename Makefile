@@ -1,5 +1,5 @@
 # kg — the two commands: `make demo` (run the system) and `make test` (run every test).
-.PHONY: demo up down status test bench bench-scale build chaos cluster
+.PHONY: demo up down status test lint bench bench-scale build chaos cluster
 
 # `make up BROKER_NODES=3`: the local stack on a 3-node RabbitMQ cluster (quorum job queue).
 BROKER_NODES ?= 1
@@ -21,6 +21,11 @@ build:
 
 test:
 	@scripts/test.sh
+
+# `swift format lint --strict` over Package.swift, Sources and Tests (the first step of
+# `make test`); `scripts/lint.sh --fix` formats them.
+lint:
+	@scripts/lint.sh
 
 bench:
 	@scripts/bench.sh

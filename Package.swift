@@ -42,55 +42,71 @@ let package = Package(
         // RabbitMQ (rabbitmq-c): job queue and status topic, each connection on its own thread.
         .target(name: "KGBroker", dependencies: ["CRabbitMQ"]),
         // What gateway and worker share: configuration, temp storage, job model, logging.
-        .target(name: "KGService", dependencies: [
-            "KGFormat", "KGDatabase", "KGBroker",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "KGService",
+            dependencies: [
+                "KGFormat", "KGDatabase", "KGBroker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Deterministic sample graphs for the demo, the tests and the benchmark.
         .target(name: "KGSample", dependencies: ["KGFormat", "KGDatabase"]),
-        .target(name: "KGWorker", dependencies: [
-            "KGService", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .target(name: "KGGateway", dependencies: [
-            "KGService",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "HTTPTypes", package: "swift-http-types"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            // HTTPS (issue 7) and /metrics.
-            .product(name: "HummingbirdTLS", package: "hummingbird"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-        ]),
+        .target(
+            name: "KGWorker",
+            dependencies: [
+                "KGService", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "KGGateway",
+            dependencies: [
+                "KGService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // HTTPS (issue 7) and /metrics.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ]),
         // age encryption (age-encryption.org/v1) of backups on the user's machine: the framing is ours,
         // the primitives swift-crypto's (X25519, ChaCha20-Poly1305, HKDF, HMAC, scrypt).
-        .target(name: "KGAge", dependencies: [
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "CryptoExtras", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "KGAge",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         // The CLI's HTTP client (libcurl): streaming up and down with progress callbacks.
         .target(name: "KGClient", dependencies: ["CCurl"]),
-        .target(name: "KGCLI", dependencies: [
-            "KGFormat", "KGClient", "KGAge",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "KGCLI",
+            dependencies: [
+                "KGFormat", "KGClient", "KGAge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         .executableTarget(name: "kg", dependencies: ["KGCLI"]),
-        .executableTarget(name: "kg-gateway", dependencies: [
-            "KGGateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "kg-worker", dependencies: [
-            "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .executableTarget(name: "kg-sample", dependencies: [
-            "KGSample", "KGService", "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "kg-gateway",
+            dependencies: [
+                "KGGateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "kg-worker",
+            dependencies: [
+                "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "kg-sample",
+            dependencies: [
+                "KGSample", "KGService", "KGWorker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // What the test targets share: a seeded generator, a TCP proxy that cuts and counts.
         .target(name: "KGTestSupport", dependencies: ["KGFormat"], path: "Tests/KGTestSupport"),
@@ -98,19 +114,25 @@ let package = Package(
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
         .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
-        .testTarget(name: "KGGatewayTests", dependencies: [
-            "KGGateway", "KGTestSupport",
-            // In-process router tests (`app.test(.router)`): the gateway's refusals that need no database.
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ]),
+        .testTarget(
+            name: "KGGatewayTests",
+            dependencies: [
+                "KGGateway", "KGTestSupport",
+                // In-process router tests (`app.test(.router)`): the gateway's refusals that need no database.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
         // The worker's job logic without processes: plans, progress arithmetic, failure kinds, restore stages.
-        .testTarget(name: "KGWorkerTests", dependencies: [
-            "KGWorker", "KGFormat", "KGDatabase", .product(name: "Logging", package: "swift-log"),
-        ]),
-        .testTarget(name: "KGIntegrationTests", dependencies: [
-            "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService", "KGTestSupport",
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .testTarget(
+            name: "KGWorkerTests",
+            dependencies: [
+                "KGWorker", "KGFormat", "KGDatabase", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "KGIntegrationTests",
+            dependencies: [
+                "KGFormat", "KGDatabase", "KGSample", "KGClient", "KGBroker", "KGService", "KGTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]),
     ]
 )

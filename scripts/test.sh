@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# `make test`: every test. Starts PostgreSQL and RabbitMQ on loopback (installing
+# `make test`: the lint (scripts/lint.sh), then every test. Starts PostgreSQL and RabbitMQ on loopback (installing
 # them if missing), builds once, then runs unit and integration tests, which
 # start their own gateways and workers against the real services.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+
+# The whole suite (no arguments, as `make test` runs it) starts with the lint: a
+# formatting slip fails in seconds, before the build. A filtered run skips it.
+if [ $# -eq 0 ]; then
+    scripts/lint.sh
+fi
 
 deploy/local/services.sh start
 set -a

@@ -42,7 +42,8 @@ public final class AgeDecryptor {
                 guard let end = Self.headerEnd(buffer) else {
                     if buffer.count > AgeHeader.maxSize { throw AgeError(.malformed, "not a valid age file: no header end in its first MiB") }
                     if !buffer.isEmpty && !Self.magic.starts(with: buffer.prefix(Self.magic.count))
-                        && !buffer.starts(with: Self.magic) {
+                        && !buffer.starts(with: Self.magic)
+                    {
                         throw AgeError(.malformed, "not an age file (it does not start with age-encryption.org/v1)")
                     }
                     return
@@ -60,8 +61,10 @@ public final class AgeDecryptor {
             // A sealed chunk is opened once a byte follows it: only then is it known not to be the last.
             while buffer.count > Self.sealedChunkSize, let payloadKey {
                 guard let plain = AgeStream.open(buffer[0..<Self.sealedChunkSize], key: payloadKey, counter: counter, last: false) else {
-                    throw AgeError(.tampered, "the age file's chunk \(counter + 1) does not authenticate: the file was changed or damaged "
-                        + "after it was written; use another copy")
+                    throw AgeError(
+                        .tampered,
+                        "the age file's chunk \(counter + 1) does not authenticate: the file was changed or damaged "
+                            + "after it was written; use another copy")
                 }
                 counter += 1
                 buffer.removeFirst(Self.sealedChunkSize)
@@ -84,9 +87,11 @@ public final class AgeDecryptor {
         }
         guard let plain = AgeStream.open(buffer[...], key: payloadKey, counter: counter, last: true) else {
             // A whole non-final chunk here means the file was cut at a chunk boundary.
-            let cut = buffer.count == Self.sealedChunkSize
+            let cut =
+                buffer.count == Self.sealedChunkSize
                 && AgeStream.open(buffer[...], key: payloadKey, counter: counter, last: false) != nil
-            throw cut ? AgeError(.truncated, "the age file ends before its last chunk: it is truncated; use another copy")
+            throw cut
+                ? AgeError(.truncated, "the age file ends before its last chunk: it is truncated; use another copy")
                 : AgeError(.tampered, "the age file's last chunk does not authenticate: the file was changed or damaged; use another copy")
         }
         guard !plain.isEmpty || counter == 0 else {
@@ -161,8 +166,10 @@ public final class AgeDecryptor {
                 }
             }
             guard let found else {
-                throw AgeError(.noMatch, "no identity given opens this file: it was encrypted to other recipients "
-                    + "(give the identity file of one of them with --identity FILE)")
+                throw AgeError(
+                    .noMatch,
+                    "no identity given opens this file: it was encrypted to other recipients "
+                        + "(give the identity file of one of them with --identity FILE)")
             }
             fileKey = found
         case .passphrase(let passphrase):
@@ -180,8 +187,11 @@ public final class AgeDecryptor {
             guard bytes.count == 16 else { throw AgeError(.badKey, "the kept file key is not 16 bytes") }
             fileKey = SymmetricKey(data: bytes)
         }
-        guard let fileKey, HMAC<SHA256>.isValidAuthenticationCode(header.mac, authenticating: Array(header.textBeforeMAC.utf8),
-                                                                 using: AgeHeader.macKey(fileKey: fileKey)) else {
+        guard let fileKey,
+            HMAC<SHA256>.isValidAuthenticationCode(
+                header.mac, authenticating: Array(header.textBeforeMAC.utf8),
+                using: AgeHeader.macKey(fileKey: fileKey))
+        else {
             throw AgeError(.tampered, "the age file's header does not authenticate (its MAC is wrong): the file was changed; use another copy")
         }
     }

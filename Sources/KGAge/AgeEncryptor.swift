@@ -128,8 +128,9 @@ enum AgeStream {
 
     static func open(_ sealed: ArraySlice<UInt8>, key: SymmetricKey, counter: UInt64, last: Bool) -> [UInt8]? {
         guard sealed.count >= 16,
-              let box = try? ChaChaPoly.SealedBox(nonce: nonce(counter, last: last), ciphertext: sealed.dropLast(16), tag: sealed.suffix(16)),
-              let plain = try? ChaChaPoly.open(box, using: key) else { return nil }
+            let box = try? ChaChaPoly.SealedBox(nonce: nonce(counter, last: last), ciphertext: sealed.dropLast(16), tag: sealed.suffix(16)),
+            let plain = try? ChaChaPoly.open(box, using: key)
+        else { return nil }
         return Array(plain)
     }
 }

@@ -13,14 +13,16 @@ enum AgeKeyWrap {
     static let maxWorkFactor = 22
 
     static func seal(_ fileKey: SymmetricKey, with key: SymmetricKey) throws -> [UInt8] {
-        let box = try ChaChaPoly.seal(fileKey.withUnsafeBytes { Array($0) }, using: key, nonce: ChaChaPoly.Nonce(data: [UInt8](repeating: 0, count: 12)))
+        let box = try ChaChaPoly.seal(
+            fileKey.withUnsafeBytes { Array($0) }, using: key, nonce: ChaChaPoly.Nonce(data: [UInt8](repeating: 0, count: 12)))
         return Array(box.ciphertext) + Array(box.tag)
     }
 
     static func open(_ body: [UInt8], with key: SymmetricKey) -> SymmetricKey? {
         guard body.count == 32, let nonce = try? ChaChaPoly.Nonce(data: [UInt8](repeating: 0, count: 12)),
-              let box = try? ChaChaPoly.SealedBox(nonce: nonce, ciphertext: body[0..<16], tag: body[16..<32]),
-              let plain = try? ChaChaPoly.open(box, using: key) else { return nil }
+            let box = try? ChaChaPoly.SealedBox(nonce: nonce, ciphertext: body[0..<16], tag: body[16..<32]),
+            let plain = try? ChaChaPoly.open(box, using: key)
+        else { return nil }
         return SymmetricKey(data: plain)
     }
 
@@ -41,7 +43,8 @@ enum AgeKeyWrap {
     /// The file key if `stanza` is an X25519 stanza for `identity`; throws on a malformed stanza.
     static func unwrap(_ stanza: AgeStanza, identity: AgeIdentity) throws -> SymmetricKey? {
         guard stanza.arguments.count == 1, let share = AgeBase64.decode(stanza.arguments[0]), share.count == 32,
-              stanza.body.count == 32 else {
+            stanza.body.count == 32
+        else {
             throw AgeError(.malformed, "not a valid age file: an X25519 stanza has a wrong share or body")
         }
         guard let publicShare = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: share) else { return nil }
@@ -57,8 +60,9 @@ enum AgeKeyWrap {
 
     static func scryptKey(passphrase: String, salt: [UInt8], workFactor: Int) throws -> SymmetricKey {
         let n = 1 << workFactor
-        return try KDF.Scrypt.deriveKey(from: Array(passphrase.utf8), salt: scryptLabel + salt, outputByteCount: 32,
-                                        rounds: n, blockSize: 8, parallelism: 1, maxMemory: 128 * 8 * n + (1 << 20))
+        return try KDF.Scrypt.deriveKey(
+            from: Array(passphrase.utf8), salt: scryptLabel + salt, outputByteCount: 32,
+            rounds: n, blockSize: 8, parallelism: 1, maxMemory: 128 * 8 * n + (1 << 20))
     }
 
     static func wrap(_ fileKey: SymmetricKey, passphrase: String, workFactor: Int = defaultWorkFactor) throws -> AgeStanza {
@@ -71,7 +75,8 @@ enum AgeKeyWrap {
 
     static func unwrap(_ stanza: AgeStanza, passphrase: String) throws -> SymmetricKey? {
         guard stanza.arguments.count == 2, let salt = AgeBase64.decode(stanza.arguments[0]), salt.count == 16,
-              stanza.body.count == 32 else {
+            stanza.body.count == 32
+        else {
             throw AgeError(.malformed, "not a valid age file: a scrypt stanza has a wrong salt or body")
         }
         let factorText = stanza.arguments[1]

@@ -422,7 +422,9 @@ public final class AMQPConnection {
             // The returned message's header and body frames follow: read and drop them.
             var message = amqp_message_t()
             let reply = amqp_read_message(state, frame.channel, &message, 0)
-            if reply.reply_type == AMQP_RESPONSE_NORMAL { amqp_destroy_message(&message) } else {
+            if reply.reply_type == AMQP_RESPONSE_NORMAL {
+                amqp_destroy_message(&message)
+            } else {
                 throw lost(Self.describe(reply) ?? "cannot read a returned message")
             }
         case kg_amqp_method_basic_deliver():

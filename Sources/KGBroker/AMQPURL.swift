@@ -71,7 +71,9 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
             }
             host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
             let after = hostPort[hostPort.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
                 throw BrokerError.invalidURL("unexpected '\(after)' after the IPv6 address")
             }
         } else if let colon = hostPort.lastIndex(of: ":") {
@@ -160,8 +162,9 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
 
 extension String {
     fileprivate func trimmingSpaces() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed()
-            .drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed())
+        String(
+            self.drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed()
+                .drop(while: { $0 == " " || $0 == "\n" || $0 == "\t" }).reversed())
     }
 
     fileprivate func leftPadded(to width: Int) -> String {

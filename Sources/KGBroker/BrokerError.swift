@@ -49,7 +49,7 @@ extension Error {
         switch self as? BrokerError {
         case .unreachable(_, let why)?: return why
         case .connectionLost(let why)?, .protocolError(let why)?, .publishRejected(let why)?, .publishNacked(let why)?,
-             .invalidURL(let why)?:
+            .invalidURL(let why)?:
             return why
         case .stopped(let what)?: return "\(what) is stopped"
         case nil: return "\(self)"

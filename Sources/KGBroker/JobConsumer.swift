@@ -60,8 +60,9 @@ public final class JobConsumer: @unchecked Sendable {
         backoff: Backoff = Backoff(), prepare: (@Sendable (AMQPConnection) throws -> Void)? = nil,
         log: @escaping BrokerLog = { _ in }, handler: @escaping @Sendable (Delivery) -> JobDisposition
     ) {
-        self.init(nodes: BrokerNodes(url), queue: queue, heartbeatSeconds: heartbeatSeconds, prefetch: prefetch,
-                  connectTimeout: connectTimeout, backoff: backoff, prepare: prepare, log: log, handler: handler)
+        self.init(
+            nodes: BrokerNodes(url), queue: queue, heartbeatSeconds: heartbeatSeconds, prefetch: prefetch,
+            connectTimeout: connectTimeout, backoff: backoff, prepare: prepare, log: log, handler: handler)
     }
 
     /// - Parameter nodes: the nodes of the cluster; after losing one, the consumer reconnects to
@@ -79,8 +80,9 @@ public final class JobConsumer: @unchecked Sendable {
         self.log = log
         self.handler = handler
         self.handlerThread = BrokerThread(name: "kg-job-handler")
-        self.loop = BrokerLoop(threadName: "kg-job-consumer", label: "job consumer", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
-                               connectTimeout: connectTimeout, backoff: backoff, log: log)
+        self.loop = BrokerLoop(
+            threadName: "kg-job-consumer", label: "job consumer", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
+            connectTimeout: connectTimeout, backoff: backoff, log: log)
     }
 
     deinit {
@@ -212,7 +214,9 @@ public final class JobConsumer: @unchecked Sendable {
                     throw error
                 }
             } else {
-                log("job consumer: cannot \(completion.disposition) delivery \(completion.deliveryTag): its connection was lost; the broker will redeliver it")
+                log(
+                    "job consumer: cannot \(completion.disposition) delivery \(completion.deliveryTag): its connection was lost; the broker will redeliver it"
+                )
             }
             withLock {
                 activeJobs -= 1

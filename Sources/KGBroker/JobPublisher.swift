@@ -41,8 +41,9 @@ public final class JobPublisher: @unchecked Sendable {
         url: AMQPURL, exchange: String, routingKey: String, deadline: Double = 5, heartbeatSeconds: Int = 30,
         connectTimeout: Double = 2, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
     ) {
-        self.init(nodes: BrokerNodes(url), exchange: exchange, routingKey: routingKey, deadline: deadline,
-                  heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout, backoff: backoff, log: log)
+        self.init(
+            nodes: BrokerNodes(url), exchange: exchange, routingKey: routingKey, deadline: deadline,
+            heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout, backoff: backoff, log: log)
     }
 
     /// - Parameter nodes: the nodes of the cluster; after losing one, the publisher connects to

@@ -30,9 +30,11 @@ public final class QueueProbe: @unchecked Sendable {
     public func read(_ queues: [String]) async throws -> [QueueStats] {
         try await thread.run { [self] in
             do {
-                let connection = try self.connection ?? nodes.connect {
-                    try AMQPConnection(url: $0, heartbeatSeconds: 0, connectTimeout: connectTimeout, rpcTimeout: connectTimeout)
-                }
+                let connection =
+                    try self.connection
+                    ?? nodes.connect {
+                        try AMQPConnection(url: $0, heartbeatSeconds: 0, connectTimeout: connectTimeout, rpcTimeout: connectTimeout)
+                    }
                 self.connection = connection
                 return try queues.map { name in
                     let (messages, consumers) = try connection.inspectQueue(name)

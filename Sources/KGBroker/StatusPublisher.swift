@@ -43,8 +43,9 @@ public final class StatusPublisher: @unchecked Sendable {
         url: AMQPURL, exchange: String, heartbeatSeconds: Int = 30, connectTimeout: Double = 1, maxQueued: Int = 1000,
         backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in }
     ) {
-        self.init(nodes: BrokerNodes(url), exchange: exchange, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout,
-                  maxQueued: maxQueued, backoff: backoff, log: log)
+        self.init(
+            nodes: BrokerNodes(url), exchange: exchange, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout,
+            maxQueued: maxQueued, backoff: backoff, log: log)
     }
 
     /// - Parameter nodes: the nodes of the cluster; after losing one, events go through another.

@@ -35,8 +35,9 @@ public final class StatusSubscriber: @unchecked Sendable {
         connectTimeout: Double = 1, backoff: Backoff = Backoff(), log: @escaping BrokerLog = { _ in },
         onEvent: @escaping @Sendable (String, [UInt8]) -> Void
     ) {
-        self.init(nodes: BrokerNodes(url), exchange: exchange, bindingKeys: bindingKeys, heartbeatSeconds: heartbeatSeconds,
-                  connectTimeout: connectTimeout, backoff: backoff, log: log, onEvent: onEvent)
+        self.init(
+            nodes: BrokerNodes(url), exchange: exchange, bindingKeys: bindingKeys, heartbeatSeconds: heartbeatSeconds,
+            connectTimeout: connectTimeout, backoff: backoff, log: log, onEvent: onEvent)
     }
 
     /// - Parameter nodes: the nodes of the cluster; after losing one, the subscriber declares and
@@ -52,8 +53,9 @@ public final class StatusSubscriber: @unchecked Sendable {
         self.bindingKeys = bindingKeys
         self.log = log
         self.onEvent = onEvent
-        self.loop = BrokerLoop(threadName: "kg-status-sub", label: "status subscriber", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
-                               connectTimeout: connectTimeout, backoff: backoff, log: log)
+        self.loop = BrokerLoop(
+            threadName: "kg-status-sub", label: "status subscriber", nodes: nodes, heartbeatSeconds: heartbeatSeconds,
+            connectTimeout: connectTimeout, backoff: backoff, log: log)
     }
 
     deinit { stop() }

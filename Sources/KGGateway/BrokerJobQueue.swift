@@ -34,7 +34,8 @@ struct BrokerJobQueue: JobQueue {
     func brokerState() async -> BrokerState {
         let view = await cluster?.view()
         let nodes = view?.nodes ?? publisher.nodes.urls.map(\.node)
-        return BrokerState(publisherNode: publisher.nodes.current, subscriberNode: subscriber?.nodes.current,
-                           nodes: nodes, reachable: view?.reachable ?? (publisher.isConnected ? nodes : []))
+        return BrokerState(
+            publisherNode: publisher.nodes.current, subscriberNode: subscriber?.nodes.current,
+            nodes: nodes, reachable: view?.reachable ?? (publisher.isConnected ? nodes : []))
     }
 }

@@ -5,9 +5,9 @@ import HummingbirdTLS
 import KGDatabase
 import KGService
 import Logging
-import Prometheus
 import NIOCore
 import NIOPosix
+import Prometheus
 
 /// The gateway application: routes, authentication, and the shared parts
 /// (database pool, job queue, status hub, temp storage).
@@ -28,9 +28,11 @@ public enum Gateway {
     /// - Parameter signIn: who a request is, from its headers: ``AuthMiddleware`` (a bearer token the database
     ///   knows). The in-process router tests (`GatewayRouterTests`) sign a fixed user in instead, to reach the
     ///   refusals that come after authentication without a database.
-    static func application(config: ServiceConfig, pool: PGPool, queue: JobQueue, hub: StatusHub,
-                            storage: TempStorage, logger: Logger, observability: Observability,
-                            signIn: (any MiddlewareProtocol<Request, Response, GatewayRequestContext>)? = nil) throws -> some ApplicationProtocol {
+    static func application(
+        config: ServiceConfig, pool: PGPool, queue: JobQueue, hub: StatusHub,
+        storage: TempStorage, logger: Logger, observability: Observability,
+        signIn: (any MiddlewareProtocol<Request, Response, GatewayRequestContext>)? = nil
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ForwardedForMiddleware(trusted: try TrustedProxies(config.trustedProxies)))
         router.add(middleware: RequestMetricsMiddleware())
@@ -43,31 +45,42 @@ public enum Gateway {
         let jobStatistics = JobStatisticsCache(pool: pool, maxAge: config.metricsCacheSeconds, durationBuckets: MetricsRoutes.durationBuckets)
         MetricsRoutes(jobStatistics: jobStatistics, sampler: observability.sampler, registry: observability.registry, workers: hub.workers)
             .register(on: router)
-        let throttle = LoginThrottle(maxPerAddress: config.loginMaxFailuresPerAddress, maxPerUser: config.loginMaxFailuresPerUser,
-                                     window: config.loginFailureWindowSeconds, logger: Logger(label: LogComponent.http))
-        AuthRoutes(pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit, throttle: throttle,
-                   verifier: PasswordVerifier(pool: pool)).register(on: router)
+        let throttle = LoginThrottle(
+            maxPerAddress: config.loginMaxFailuresPerAddress, maxPerUser: config.loginMaxFailuresPerUser,
+            window: config.loginFailureWindowSeconds, logger: Logger(label: LogComponent.http))
+        AuthRoutes(
+            pool: pool, tokenTTLHours: config.tokenTTLHours, audit: audit, throttle: throttle,
+            verifier: PasswordVerifier(pool: pool)
+        ).register(on: router)
         JobRoutes(pool: pool, hub: hub).register(on: router)
-        BackupRoutes(pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
-                     resumeWindow: config.backupResumeWindowSeconds, audit: audit, logger: logger).register(on: router)
-        BackupFileRoutes(pool: pool, heartbeatTimeout: config.heartbeatTimeoutSeconds, resumeWindow: config.backupResumeWindowSeconds,
-                         audit: audit, logger: logger).register(on: router)
+        BackupRoutes(
+            pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
+            resumeWindow: config.backupResumeWindowSeconds, audit: audit, logger: logger
+        ).register(on: router)
+        BackupFileRoutes(
+            pool: pool, heartbeatTimeout: config.heartbeatTimeoutSeconds, resumeWindow: config.backupResumeWindowSeconds,
+            audit: audit, logger: logger
+        ).register(on: router)
         // Uploads are parsed and checked here, off the cooperative pool: one thread per check allowed at once.
         let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)
         checkPool.start()
-        let restore = RestoreRoutes(pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
-                                    maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
-                                    uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
-                                    checkPool: checkPool, audit: audit, logger: logger)
+        let restore = RestoreRoutes(
+            pool: pool, jobs: jobs, storage: storage, maxUploadBytes: config.maxUploadBytes,
+            maxDecompressedBytes: config.maxDecompressedBytes, idCheckMemoryBytes: config.idCheckMemoryBytes,
+            uploadIdleTimeout: config.uploadIdleTimeoutSeconds,
+            checkPool: checkPool, audit: audit, logger: logger)
         restore.register(on: router)
         let uploadCheckers = UploadCheckers()
         RestoreUploadRoutes(restore: restore, window: config.restoreUploadWindowSeconds, checkers: uploadCheckers).register(on: router)
-        let uploadSweeper = UploadSessionSweeper(directory: storage.directory, window: config.restoreUploadWindowSeconds,
-                                                 interval: config.janitorIntervalSeconds, logger: logger, checkers: uploadCheckers)
-        VerifyRoutes(slots: CheckSlots(perUser: config.maxVerifiesPerUser, total: config.maxConcurrentVerifies), checkPool: checkPool,
-                     maxUploadBytes: config.maxUploadBytes, maxDecompressedBytes: config.maxDecompressedBytes,
-                     idCheckMemoryBytes: config.idCheckMemoryBytes, tempDirectory: storage.directory,
-                     audit: audit, logger: logger).register(on: router)
+        let uploadSweeper = UploadSessionSweeper(
+            directory: storage.directory, window: config.restoreUploadWindowSeconds,
+            interval: config.janitorIntervalSeconds, logger: logger, checkers: uploadCheckers)
+        VerifyRoutes(
+            slots: CheckSlots(perUser: config.maxVerifiesPerUser, total: config.maxConcurrentVerifies), checkPool: checkPool,
+            maxUploadBytes: config.maxUploadBytes, maxDecompressedBytes: config.maxDecompressedBytes,
+            idCheckMemoryBytes: config.idCheckMemoryBytes, tempDirectory: storage.directory,
+            audit: audit, logger: logger
+        ).register(on: router)
         AdminUserRoutes(pool: pool, audit: audit).register(on: router)
         AuditRoutes(pool: pool).register(on: router)
         CheckpointRoutes(pool: pool, jobs: jobs, audit: audit, logger: logger).register(on: router)
@@ -76,8 +89,9 @@ public enum Gateway {
         OntologyRoutes(pool: pool).register(on: router)
         StitchRoutes(pool: pool, jobs: jobs, storage: storage, maxBytes: config.maxStitchBytes, audit: audit, logger: logger)
             .register(on: router)
-        var janitor = TempJanitor(storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
-                                  interval: config.janitorIntervalSeconds, logger: logger)
+        var janitor = TempJanitor(
+            storage: storage, pool: pool, backlog: backlog, idleTimeout: config.uploadIdleTimeoutSeconds,
+            interval: config.janitorIntervalSeconds, logger: logger)
         janitor.queue = queue
         janitor.heartbeatTimeout = config.heartbeatTimeoutSeconds
         janitor.auditRetentionDays = config.auditRetentionDays

@@ -9,12 +9,17 @@ import Logging
 public enum GatewayService {
     public static func run(config: ServiceConfig, logger: Logger) async throws {
         // First, before any connection: a bad certificate or key stops the gateway with the file's name.
-        let tls = try ReloadableTLSContext.make(certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile,
-                                                minimumVersion: config.tlsMinimumVersion)
+        let tls = try ReloadableTLSContext.make(
+            certificateFile: config.tlsCertificateFile, privateKeyFile: config.tlsPrivateKeyFile,
+            minimumVersion: config.tlsMinimumVersion)
         let reload = ReloadSignal(tls: tls, logger: logger)
-        logger.info("gateway starting", metadata: ["database": "\(SecretRedaction.url(config.databaseURL))",
-                                                   "broker": "\(config.brokerURLs.map(SecretRedaction.url).joined(separator: ","))",
-                                                   "temp_dir": "\(config.tempDir)"])
+        logger.info(
+            "gateway starting",
+            metadata: [
+                "database": "\(SecretRedaction.url(config.databaseURL))",
+                "broker": "\(config.brokerURLs.map(SecretRedaction.url).joined(separator: ","))",
+                "temp_dir": "\(config.tempDir)",
+            ])
         // Refuse to serve a database that is behind this build's migrations.
         let db = try PGConnection(url: config.databaseURL, applicationName: "kg-gateway")
         let version = try SchemaCheck.requireCurrent(db, migrationsDir: config.migrationsDir, command: "kg-gateway")
@@ -35,11 +40,14 @@ public enum GatewayService {
         // On a cluster a publish may wait for a new queue leader (its node died: publishes in
         // flight are nacked after some seconds and go again): give it longer than one node needs.
         // Without a majority the job is refused at once (BrokerJobQueue), not after this.
-        let publisher = JobPublisher(nodes: BrokerNodes(urls, start: firstNode), topology: topology,
-                                     deadline: urls.count > 1 ? 15 : 5, log: brokerLog)
+        let publisher = JobPublisher(
+            nodes: BrokerNodes(urls, start: firstNode), topology: topology,
+            deadline: urls.count > 1 ? 15 : 5, log: brokerLog)
         let hub = StatusHub()
-        let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange,
-                                          bindingKeys: ["job.#", "worker.presence"], log: brokerLog) { key, body in
+        let subscriber = StatusSubscriber(
+            nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange,
+            bindingKeys: ["job.#", "worker.presence"], log: brokerLog
+        ) { key, body in
             hub.deliver(routingKey: key, body: body)
         }
         subscriber.start()
@@ -50,8 +58,9 @@ public enum GatewayService {
         let queue = BrokerJobQueue(publisher: publisher, subscriber: subscriber, cluster: clusterProbe)
         let observability = Gateway.Observability(
             tls: tls,
-            sampler: SharedStateSampler(probe: probe, queues: [topology.jobQueue, topology.deadLetterQueue], storage: storage,
-                                        queue: queue),
+            sampler: SharedStateSampler(
+                probe: probe, queues: [topology.jobQueue, topology.deadLetterQueue], storage: storage,
+                queue: queue),
             registry: GatewayMetrics.bootstrap())
         defer {
             clusterProbe?.shutdown()
@@ -60,10 +69,13 @@ public enum GatewayService {
             publisher.shutdown()
             pool.shutdown()
         }
-        let app = try Gateway.application(config: config, pool: pool, queue: queue, hub: hub,
-                                          storage: storage, logger: logger, observability: observability)
-        var metadata: Logger.Metadata = ["address": "\(config.host):\(config.port)", "schema_version": "\(version)",
-                                         "scheme": "\(tls == nil ? "http" : "https")"]
+        let app = try Gateway.application(
+            config: config, pool: pool, queue: queue, hub: hub,
+            storage: storage, logger: logger, observability: observability)
+        var metadata: Logger.Metadata = [
+            "address": "\(config.host):\(config.port)", "schema_version": "\(version)",
+            "scheme": "\(tls == nil ? "http" : "https")",
+        ]
         for (key, value) in config.loggableSummary { metadata[key] = "\(value)" }
         logger.info("gateway listening", metadata: metadata)
         try await app.runService()

@@ -16,8 +16,10 @@ public struct SampleGraphSpec: Sendable {
     private var sourceCount: Int?
     private var relationshipCount: Int?
 
-    public init(concepts: Int = 200, ontologies: Int = 3, embeddingDimensions: Int = 1536, seed: UInt64 = 42,
-                sources: Int? = nil, relationships: Int? = nil, idStyle: IDStyle = .sequential) {
+    public init(
+        concepts: Int = 200, ontologies: Int = 3, embeddingDimensions: Int = 1536, seed: UInt64 = 42,
+        sources: Int? = nil, relationships: Int? = nil, idStyle: IDStyle = .sequential
+    ) {
         self.concepts = max(1, concepts)
         self.ontologies = max(1, min(ontologies, concepts))
         self.embeddingDimensions = max(0, embeddingDimensions)

@@ -11,7 +11,8 @@ import Logging
 /// ```
 public enum LogSetup {
     public static func bootstrap(config: ServiceConfig) {
-        let levels = (try? LogLevels(default: config.logLevel, perComponent: config.logLevels))
+        let levels =
+            (try? LogLevels(default: config.logLevel, perComponent: config.logLevels))
             ?? LogLevels.fallback
         bootstrap(levels: levels, secrets: SecretRedaction.secrets(of: config))
     }

@@ -30,8 +30,10 @@ public struct RedactingLogHandler: LogHandler {
         set { base[metadataKey: key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
+        source: String, file: String, function: String, line: UInt
+    ) {
         guard !secrets.isEmpty else {
             base.log(level: level, message: message, metadata: metadata, source: source, file: file, function: function, line: line)
             return
@@ -40,8 +42,9 @@ public struct RedactingLogHandler: LogHandler {
         var merged = base.metadata
         if let metadata { merged.merge(metadata) { _, new in new } }
         let clean = merged.mapValues { redact($0) }
-        base.log(level: level, message: "\(redact(message.description))", metadata: clean.isEmpty ? nil : clean,
-                 source: source, file: file, function: function, line: line)
+        base.log(
+            level: level, message: "\(redact(message.description))", metadata: clean.isEmpty ? nil : clean,
+            source: source, file: file, function: function, line: line)
     }
 
     func redact(_ text: String) -> String {

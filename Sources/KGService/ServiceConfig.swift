@@ -160,8 +160,9 @@ public struct ServiceConfig: Sendable {
     private mutating func readSecretFiles() throws {
         if let file = adminPasswordFile { adminPassword = try Self.readSecret(file, key: "admin_password_file") }
         if let file = databasePasswordFile {
-            databaseURL = try SecretURL.replacingPassword(in: databaseURL, with: Self.readSecret(file, key: "database_password_file"),
-                                                          key: "database_url")
+            databaseURL = try SecretURL.replacingPassword(
+                in: databaseURL, with: Self.readSecret(file, key: "database_password_file"),
+                key: "database_url")
         }
         if let file = amqpPasswordFile {
             let password = try Self.readSecret(file, key: "amqp_password_file")
@@ -185,7 +186,9 @@ public struct ServiceConfig: Sendable {
 
     /// What a service logs about its settings at startup: URLs with their passwords masked.
     public var loggableSummary: [String: String] {
-        ["database": SecretRedaction.url(databaseURL), "broker": brokerURLs.map(SecretRedaction.url).joined(separator: ","),
-         "broker_prefix": brokerPrefix, "queue_type": brokerQueueType, "temp_dir": tempDir]
+        [
+            "database": SecretRedaction.url(databaseURL), "broker": brokerURLs.map(SecretRedaction.url).joined(separator: ","),
+            "broker_prefix": brokerPrefix, "queue_type": brokerQueueType, "temp_dir": tempDir,
+        ]
     }
 }

@@ -14,10 +14,12 @@ public struct TempStorage: Sendable {
     public init(directory: String) throws {
         self.directory = directory
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
-            throw ConfigError("cannot create temp storage \(directory): \(error.localizedDescription); set temp_dir / KG_TEMP_DIR to a writable folder")
+            throw ConfigError(
+                "cannot create temp storage \(directory): \(error.localizedDescription); set temp_dir / KG_TEMP_DIR to a writable folder")
         }
     }
 
@@ -68,8 +70,9 @@ public struct TempStorage: Sendable {
         for name in names where !name.hasPrefix(Self.checkpointPrefix) {
             let path = "\(directory)/\(name)"
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                  attributes[.type] as? FileAttributeType == .typeRegular,
-                  let modified = attributes[.modificationDate] as? Date, modified < cutoff else { continue }
+                attributes[.type] as? FileAttributeType == .typeRegular,
+                let modified = attributes[.modificationDate] as? Date, modified < cutoff
+            else { continue }
             if unlink(path) == 0 {
                 removed += 1
                 logger.notice("removed abandoned temp file", metadata: ["file": "\(name)"])

@@ -71,7 +71,8 @@ public struct TrustedProxies: Sendable, Equatable {
         let maxBits = bytes.count * 8
         guard parts.count == 2 else { return Range(bytes: bytes, prefixLength: maxBits) }
         guard !parts[1].isEmpty, parts[1].allSatisfy(\.isASCII), parts[1].allSatisfy(\.isNumber),
-              let bits = Int(parts[1]), bits <= maxBits else { return nil }
+            let bits = Int(parts[1]), bits <= maxBits
+        else { return nil }
         return Range(bytes: bytes, prefixLength: bits)
     }
 

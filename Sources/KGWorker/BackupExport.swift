@@ -11,12 +11,16 @@ public enum BackupExport {
     }
 
     @discardableResult
-    public static func write(db: PGConnection, to path: String, type: BackupType = .full, ontology: String? = nil,
-                             gzip: Bool = false) throws -> BackupJobResult {
-        let params = BackupJobParams(backupType: type, ontologyName: ontology, compression: gzip ? "gzip" : "none",
-                                     fileName: (path as NSString).lastPathComponent, tempFile: path)
-        let context = JobContext(jobID: UUID().uuidString.lowercased(), jobType: .backup, control: nil, events: Silent(),
-                                 logger: .init(label: "kg-export"), progressInterval: 1, heartbeatInterval: 1)
+    public static func write(
+        db: PGConnection, to path: String, type: BackupType = .full, ontology: String? = nil,
+        gzip: Bool = false
+    ) throws -> BackupJobResult {
+        let params = BackupJobParams(
+            backupType: type, ontologyName: ontology, compression: gzip ? "gzip" : "none",
+            fileName: (path as NSString).lastPathComponent, tempFile: path)
+        let context = JobContext(
+            jobID: UUID().uuidString.lowercased(), jobType: .backup, control: nil, events: Silent(),
+            logger: .init(label: "kg-export"), progressInterval: 1, heartbeatInterval: 1)
         return try BackupJob(params: params, context: context).run(data: db)
     }
 }

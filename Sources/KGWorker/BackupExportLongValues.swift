@@ -31,7 +31,8 @@ final class LongValueExport {
     init(db: PGConnection) throws {
         url = db.url
         snapshot = try db.query("SELECT pg_export_snapshot() AS s").first("s") ?? ""
-        guard !snapshot.isEmpty, snapshot.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) }) else {
+        guard !snapshot.isEmpty, snapshot.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) })
+        else {
             throw JobFailure(.unexpected, "PostgreSQL returned an unexpected snapshot id \(JSONEscaping.quoted(snapshot))")
         }
     }
@@ -62,7 +63,8 @@ final class LongValueExport {
             let spec = String(decoding: rest[specStart..<close], as: UTF8.self)
             let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, BackupQueries.longColumns[section]?.contains(parts[0]) == true,
-                  let table = BackupQueries.longTables[section], Self.isTID(parts[1]) else {
+                let table = BackupQueries.longTables[section], Self.isTID(parts[1])
+            else {
                 throw JobFailure(.unexpected, "\(section): unexpected long value marker \(JSONEscaping.quoted(spec))")
             }
             try sink.write("\"")

@@ -49,8 +49,9 @@ struct BackupJob {
         header.append(contentsOf: ",\"schema_version\":\(schemaVersion)".utf8)
         header.append(contentsOf: ",\"producer\":{\"name\":\"\(Producer.name)\",\"version\":\"\(Producer.version)\"}".utf8)
         header.append(contentsOf: ",\"statistics\":{".utf8)
-        header.append(contentsOf: ["concepts", "sources", "instances", "relationships", "vocabulary", "ontologies"]
-            .map { "\"\($0)\":\(statistics[$0] ?? 0)" }.joined(separator: ",").utf8)
+        header.append(
+            contentsOf: ["concepts", "sources", "instances", "relationships", "vocabulary", "ontologies"]
+                .map { "\"\($0)\":\(statistics[$0] ?? 0)" }.joined(separator: ",").utf8)
         header.append(contentsOf: "},\"data\":{".utf8)
         try header.withUnsafeBytes { try sink.write($0) }
 
@@ -70,12 +71,14 @@ struct BackupJob {
                     first = false
                     try longValues.write(field, section: section, to: sink)
                     processed += 1
-                    try context.report(.exporting, of: plan, done: processed, total: total,
-                                         message: "exporting \(section)")
+                    try context.report(
+                        .exporting, of: plan, done: processed, total: total,
+                        message: "exporting \(section)")
                 }
             }
             guard reader.rows == statistics[section] else {
-                throw JobFailure(.unexpected, "\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
+                throw JobFailure(
+                    .unexpected, "\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
             }
             try sink.write("\n]")
             try sink.flush()

@@ -136,7 +136,7 @@ enum BackupQueries {
                 \(scoped ? "WHERE i.source_id IN (SELECT source_id FROM scope_sources)" : "")
                 ORDER BY i.instance_id, e.concept_id
                 """
-        default: // relationships
+        default:  // relationships
             query = """
                 \(with)SELECT json_build_object('from', from_concept_id, 'to', to_concept_id,
                     'type', relationship_type, 'properties', properties)::text

@@ -55,8 +55,10 @@ final class JobContext: JobReporter, @unchecked Sendable {
     private var stopped = false
     private var heartbeatThread: Thread?
 
-    init(jobID: String, jobType: JobType, workerID: String? = nil, control: PGConnection?, events: StatusSink, logger: Logger,
-         progressInterval: Double, heartbeatInterval: Double) {
+    init(
+        jobID: String, jobType: JobType, workerID: String? = nil, control: PGConnection?, events: StatusSink, logger: Logger,
+        progressInterval: Double, heartbeatInterval: Double
+    ) {
         self.jobID = jobID
         self.jobType = jobType
         self.workerID = workerID
@@ -89,7 +91,10 @@ final class JobContext: JobReporter, @unchecked Sendable {
                 return
             }
             do {
-                guard let control else { lock.unlock(); return }
+                guard let control else {
+                    lock.unlock()
+                    return
+                }
                 let status = try JobStore(control).heartbeat(jobID: jobID, workerID: workerID)
                 noteStatus(status)
             } catch {
@@ -141,9 +146,13 @@ final class JobContext: JobReporter, @unchecked Sendable {
     }
 
     /// Reports progress; cheap to call per record (throttled). `percent` is clamped so it never goes down.
-    func progress(stage reported: JobStage, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
-                  force: Bool = false) throws {
-        var stage = reported, raw = reportedPercent, message = reportedMessage
+    func progress(
+        stage reported: JobStage, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
+        force: Bool = false
+    ) throws {
+        var stage = reported
+        var raw = reportedPercent
+        var message = reportedMessage
         if let scope {
             stage = scope.stage
             raw = scope.low + (scope.high - scope.low) * min(100, max(0, reportedPercent)) / 100
@@ -161,8 +170,9 @@ final class JobContext: JobReporter, @unchecked Sendable {
         let progress = JobProgress(stage: stage.rawValue, percent: percent, message: message, itemsTotal: total, itemsProcessed: processed)
         let progressJSON = Self.encode(progress)
         lastPublish = now
-        events.publish(jobID: jobID, event: "progress",
-                       body: Array("{\"job_id\":\"\(jobID)\",\"job_type\":\"\(jobType.rawValue)\",\"status\":\"running\",\"progress\":\(progressJSON)}".utf8))
+        events.publish(
+            jobID: jobID, event: "progress",
+            body: Array("{\"job_id\":\"\(jobID)\",\"job_type\":\"\(jobType.rawValue)\",\"status\":\"running\",\"progress\":\(progressJSON)}".utf8))
         if force || now.timeIntervalSince(lastRowUpdate) >= 1.0 {
             lastRowUpdate = now
             lock.lock()

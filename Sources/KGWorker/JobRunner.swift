@@ -34,8 +34,10 @@ final class JobRunner: @unchecked Sendable {
 
     func handle(_ delivery: Delivery) -> JobDisposition {
         guard let message = try? JSONDecoder().decode(JobMessage.self, from: Data(delivery.body)),
-              UUID(uuidString: message.jobID) != nil else {
-            logger.error("unreadable job message; dead-lettering it", metadata: ["body": "\(String(decoding: delivery.body.prefix(200), as: UTF8.self))"])
+            UUID(uuidString: message.jobID) != nil
+        else {
+            logger.error(
+                "unreadable job message; dead-lettering it", metadata: ["body": "\(String(decoding: delivery.body.prefix(200), as: UTF8.self))"])
             return .deadLetter
         }
         var log = logger
@@ -59,13 +61,15 @@ final class JobRunner: @unchecked Sendable {
         }
     }
 
-
     /// The checkpoint pattern around a restore, prune, ontology delete or stitch job.
-    private func riskyOperation(_ options: RiskyJobOptions, _ type: JobType, job: JobState, context: JobContext,
-                                data: PGConnection) -> RiskyOperation {
-        RiskyOperation(context: context, storage: storage, db: data, job: job, type: type, retention: config.checkpointRetention,
-                       checkpoint: options.makesCheckpoint, keepCheckpoint: options.keepCheckpoint ?? false,
-                       noWait: options.noWait ?? false, commit: JobCommit(jobID: job.jobID, workerID: config.workerID))
+    private func riskyOperation(
+        _ options: RiskyJobOptions, _ type: JobType, job: JobState, context: JobContext,
+        data: PGConnection
+    ) -> RiskyOperation {
+        RiskyOperation(
+            context: context, storage: storage, db: data, job: job, type: type, retention: config.checkpointRetention,
+            checkpoint: options.makesCheckpoint, keepCheckpoint: options.keepCheckpoint ?? false,
+            noWait: options.noWait ?? false, commit: JobCommit(jobID: job.jobID, workerID: config.workerID))
     }
 
     /// A result with its checkpoint's outcome, as stored in the job row.
@@ -106,13 +110,16 @@ final class JobRunner: @unchecked Sendable {
             if try store.tryLock(jobID: message.jobID) {
                 defer { _ = try? store.unlock(jobID: message.jobID) }
                 guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
-                return abandoned(current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
+                return abandoned(
+                    current, control: control, reason: "the worker running it (\(current.workerID ?? "unknown")) stopped", logger: logger)
             }
             guard let current = try store.state(jobID: message.jobID), !current.isTerminal else { return .ack }
             if let age = current.heartbeatAge, age > config.heartbeatTimeoutSeconds {
                 // A hung holder: end its sessions, then the lock is ours.
                 let ended = try store.terminateHolder(jobID: message.jobID)
-                logger.warning("the worker holding the job (\(current.workerID ?? "unknown")) sent no heartbeat for \(Int(age)) s; ended its \(ended) database session(s)")
+                logger.warning(
+                    "the worker holding the job (\(current.workerID ?? "unknown")) sent no heartbeat for \(Int(age)) s; ended its \(ended) database session(s)"
+                )
                 // Never without the job lock: while any session of the old holder lives, the job is not ours.
                 var locked = false
                 for _ in 0..<50 {
@@ -129,7 +136,8 @@ final class JobRunner: @unchecked Sendable {
                 }
                 defer { _ = try? store.unlock(jobID: message.jobID) }
                 guard let now = try store.state(jobID: message.jobID), !now.isTerminal else { return .ack }
-                return abandoned(now, control: control, reason: "the worker running it (\(now.workerID ?? "unknown")) stopped responding", logger: logger)
+                return abandoned(
+                    now, control: control, reason: "the worker running it (\(now.workerID ?? "unknown")) stopped responding", logger: logger)
             }
             if Date() > deadline {
                 logger.info("job is held by a live worker (\(current.workerID ?? "unknown")); leaving it")
@@ -145,14 +153,16 @@ final class JobRunner: @unchecked Sendable {
         // A type this worker does not know is run (and fails saying so) like a restore.
         let runsAgain = JobType(rawValue: state.type)?.runsAgain ?? true
         if runsAgain && state.attempts < config.maxAttempts,
-           let taken = try? store.takeOver(jobID: state.jobID, workerID: config.workerID) {
+            let taken = try? store.takeOver(jobID: state.jobID, workerID: config.workerID)
+        {
             logger.warning("\(reason); taking the job over (attempt \(taken.attempts) of \(config.maxAttempts))")
             return run(taken, control: control, logger: logger)
         }
-        var message = !runsAgain
+        var message =
+            !runsAgain
             ? "\(reason) during the backup; the download was interrupted: take a new backup"
             : "\(reason) on attempt \(state.attempts) of \(config.maxAttempts); gave up. Nothing was changed: no attempt committed "
-              + "(a job's changes and its completion commit together)"
+                + "(a job's changes and its completion commit together)"
         // A risky job's checkpoint from the last attempt: keep it for inspection (the janitor would remove it).
         if runsAgain, (try? CheckpointStore(control).readyPath(jobID: state.jobID)) != nil {
             _ = try? CheckpointStore(control).keep(checkpointID: state.jobID, reason: message)
@@ -174,9 +184,10 @@ final class JobRunner: @unchecked Sendable {
     /// still `running` with no live holder, is taken over.
     private func run(_ job: JobState, control: PGConnection, logger: Logger) -> JobDisposition {
         guard let type = JobType(rawValue: job.type) else { return refuseUnknownType(job, control: control, logger: logger) }
-        let context = JobContext(jobID: job.jobID, jobType: type, workerID: config.workerID, control: control, events: events,
-                                 logger: logger, progressInterval: config.progressIntervalSeconds,
-                                 heartbeatInterval: config.heartbeatIntervalSeconds)
+        let context = JobContext(
+            jobID: job.jobID, jobType: type, workerID: config.workerID, control: control, events: events,
+            logger: logger, progressInterval: config.progressIntervalSeconds,
+            heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.crashMarker = config.testCrashMarker
         context.idCheckMemoryBytes = config.idCheckMemoryBytes
@@ -194,7 +205,8 @@ final class JobRunner: @unchecked Sendable {
             let finished = try execute(type, job, context: context, data: data, tempFile: &tempFile)
             // A job that changed the graph was marked completed in its own transaction;
             // one that changed nothing (a backup, a dry run) is marked now.
-            let completed = try finished.committed
+            let completed =
+                try finished.committed
                 || context.withControl { try JobCommit(jobID: job.jobID, workerID: mine).complete($0, resultJSON: finished.resultJSON) }
             // The job's upload (a restore's file, a stitch's references) goes with the job.
             if type.removesUploadWhenDone, let tempFile { storage.remove(tempFile) }
@@ -227,7 +239,9 @@ final class JobRunner: @unchecked Sendable {
             case .fail(let reason):
                 logger.error("job failed: \(error)")
                 let failed = JobContext.encode(JobProgress(stage: JobStage.failed.rawValue, percent: context.currentPercent, message: reason))
-                var recorded = (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: mine) }) ?? false
+                var recorded =
+                    (try? context.withControl { try JobStore($0).fail(jobID: job.jobID, error: reason, progressJSON: failed, workerID: mine) })
+                    ?? false
                 if !recorded, !type.runsAgain, !control.isOK {
                     // The database is away (a restart): record the real cause once it is back, rather than leave
                     // the row running for the janitor's hand-back, whose message would blame this worker.
@@ -247,8 +261,10 @@ final class JobRunner: @unchecked Sendable {
 
     /// Decodes the job's `params` and runs it: a job that changes the graph under the
     /// checkpoint pattern (``RiskyOperation``). Sets `tempFile` to the file the job owns.
-    private func execute(_ type: JobType, _ job: JobState, context: JobContext, data: PGConnection,
-                         tempFile: inout String?) throws -> RiskyOperation.Finished {
+    private func execute(
+        _ type: JobType, _ job: JobState, context: JobContext, data: PGConnection,
+        tempFile: inout String?
+    ) throws -> RiskyOperation.Finished {
         let params = Data(job.params.utf8)
         switch type {
         case .backup:
@@ -284,8 +300,10 @@ final class JobRunner: @unchecked Sendable {
         case .stitch:
             let params = try JSONDecoder().decode(StitchJobParams.self, from: params)
             return try riskyOperation(params, type, job: job, context: context, data: data).run(encode: Self.encode) { makeCheckpoint in
-                try StitchJob(params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
-                              makeCheckpoint: makeCheckpoint).run(data: data)
+                try StitchJob(
+                    params: params, threshold: params.threshold ?? config.stitchThreshold, context: context,
+                    makeCheckpoint: makeCheckpoint
+                ).run(data: data)
             }
         }
     }

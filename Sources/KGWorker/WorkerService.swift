@@ -55,12 +55,13 @@ public final class WorkerService: Service, @unchecked Sendable {
         let brokerLog: BrokerLog = { brokerLogger.notice("\($0)") }
         let events = StatusPublisher(nodes: BrokerNodes(urls, start: firstNode), exchange: topology.statusExchange, log: brokerLog)
         let runner = JobRunner(config: config, events: events, storage: storage, logger: logger)
-        let consumer = JobConsumer(nodes: BrokerNodes(urls, start: firstNode), queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
-                                   prepare: { connection in
-                                       // The job queue must be there; a dead-letter queue whose node is down must not stop the worker.
-                                       if let problem = try topology.declareTolerantly(on: connection) { brokerLog(problem) }
-                                   }, log: brokerLog,
-                                   handler: { runner.handle($0) })
+        let consumer = JobConsumer(
+            nodes: BrokerNodes(urls, start: firstNode), queue: topology.jobQueue, heartbeatSeconds: config.brokerHeartbeatSeconds, prefetch: 1,
+            prepare: { connection in
+                // The job queue must be there; a dead-letter queue whose node is down must not stop the worker.
+                if let problem = try topology.declareTolerantly(on: connection) { brokerLog(problem) }
+            }, log: brokerLog,
+            handler: { runner.handle($0) })
         consumer.start()
         self.consumer = consumer
         self.events = events

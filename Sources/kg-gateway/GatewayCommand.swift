@@ -15,7 +15,6 @@ struct GatewayCommand: AsyncParsableCommand {
         defaultSubcommand: Serve.self)
 }
 
-
 extension GatewayCommand {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve HTTP until SIGTERM or SIGINT.")
@@ -33,7 +32,6 @@ extension GatewayCommand {
             }
         }
     }
-
 
     struct User: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -65,11 +63,15 @@ extension GatewayCommand {
             @Option(help: "User name.") var username: String
 
             func run() throws {
-                guard try withUsers(options, { users in
-                    let removed = try users.remove(username: username)
-                    if removed { try auditOperator(users, action: "user.remove", target: username) }
-                    return removed
-                }) else {
+                guard
+                    try withUsers(
+                        options,
+                        { users in
+                            let removed = try users.remove(username: username)
+                            if removed { try auditOperator(users, action: "user.remove", target: username) }
+                            return removed
+                        })
+                else {
                     throw ValidationError("no user \(username)")
                 }
                 print("removed \(username)")
@@ -83,11 +85,15 @@ extension GatewayCommand {
 
             func run() throws {
                 let hash = try hashPassword(try readPassword())
-                guard try withUsers(options, { users in
-                    let changed = try users.setPassword(username: username, passwordHash: hash)
-                    if changed { try auditOperator(users, action: "user.passwd", target: username) }
-                    return changed
-                }) else {
+                guard
+                    try withUsers(
+                        options,
+                        { users in
+                            let changed = try users.setPassword(username: username, passwordHash: hash)
+                            if changed { try auditOperator(users, action: "user.passwd", target: username) }
+                            return changed
+                        })
+                else {
                     throw ValidationError("no user \(username)")
                 }
                 print("password changed for \(username)")
@@ -144,8 +150,9 @@ func hashPassword(_ password: String) throws -> String {
 /// Operator commands run on the server itself: the audit row names the local account.
 func auditOperator(_ users: UserStore, action: String, target: String, detail: String? = nil) throws {
     let account = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-    try AuditLog.record(users.db, actor: "operator:\(account)", action: action, target: target,
-                        outcome: AuditLog.Outcome.success, remoteAddress: nil, detail: (detail.map { $0 + "; " } ?? "") + "via kg-gateway user")
+    try AuditLog.record(
+        users.db, actor: "operator:\(account)", action: action, target: target,
+        outcome: AuditLog.Outcome.success, remoteAddress: nil, detail: (detail.map { $0 + "; " } ?? "") + "via kg-gateway user")
 }
 
 func withUsers<T>(_ options: ConfigOption, _ body: (UserStore) throws -> T) throws -> T {

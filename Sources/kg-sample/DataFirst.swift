@@ -21,9 +21,12 @@ extension SampleCommand {
         static let order = ["relationships", "instances", "sources", "concepts", "vocabulary", "ontologies"]
 
         func run() throws {
-            guard let out = FileHandle(forWritingAtPath: output) ?? {
-                FileManager.default.createFile(atPath: output, contents: nil) ? FileHandle(forWritingAtPath: output) : nil
-            }() else { throw ValidationError("cannot write \(output)") }
+            guard
+                let out = FileHandle(forWritingAtPath: output)
+                    ?? {
+                        FileManager.default.createFile(atPath: output, contents: nil) ? FileHandle(forWritingAtPath: output) : nil
+                    }()
+            else { throw ValidationError("cannot write \(output)") }
             defer { try? out.close() }
             try out.truncate(atOffset: 0)
             var pending: [UInt8] = []

@@ -43,8 +43,9 @@ struct SpecOptions: ParsableArguments {
     }
 
     var spec: SampleGraphSpec {
-        SampleGraphSpec(concepts: concepts, ontologies: ontologies, embeddingDimensions: dimensions, seed: seed,
-                        sources: sources, relationships: relationships, idStyle: SampleGraphSpec.IDStyle(rawValue: idStyle) ?? .sequential)
+        SampleGraphSpec(
+            concepts: concepts, ontologies: ontologies, embeddingDimensions: dimensions, seed: seed,
+            sources: sources, relationships: relationships, idStyle: SampleGraphSpec.IDStyle(rawValue: idStyle) ?? .sequential)
     }
 }
 
@@ -53,7 +54,9 @@ extension SampleCommand {
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Replace the graph with a deterministic sample graph.",
-            discussion: "Deletes every concept, source, instance, relationship, ontology and custom relationship type, then loads a generated graph in one transaction.")
+            discussion:
+                "Deletes every concept, source, instance, relationship, ontology and custom relationship type, then loads a generated graph in one transaction."
+        )
 
         @Option(help: "PostgreSQL URL (default: KG_DATABASE_URL).")
         var databaseURL: String?

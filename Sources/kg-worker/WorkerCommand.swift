@@ -15,7 +15,6 @@ struct WorkerCommand: ParsableCommand {
         defaultSubcommand: Run.self)
 }
 
-
 extension WorkerCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Consume jobs until SIGTERM or SIGINT.")

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import XCTest
+
 @testable import KGAge
 
 /// The age framing (age-encryption.org/v1) written for kg, against the spec's
@@ -65,9 +66,11 @@ final class AgeTests: XCTestCase {
         let ephemeral = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: [UInt8](repeating: 7, count: 32))
         let share = Array(ephemeral.publicKey.rawRepresentation)
         let secret = try identity.privateKey.sharedSecretFromKeyAgreement(with: ephemeral.publicKey)
-        let wrapKey = secret.hkdfDerivedSymmetricKey(using: SHA256.self, salt: share + Array(identity.recipient.publicKey.rawRepresentation),
-                                                     sharedInfo: Array("age-encryption.org/v1/X25519".utf8), outputByteCount: 32)
-        let body = try ChaChaPoly.seal(Array("YELLOW SUBMARINE".utf8), using: wrapKey, nonce: ChaChaPoly.Nonce(data: [UInt8](repeating: 0, count: 12)))
+        let wrapKey = secret.hkdfDerivedSymmetricKey(
+            using: SHA256.self, salt: share + Array(identity.recipient.publicKey.rawRepresentation),
+            sharedInfo: Array("age-encryption.org/v1/X25519".utf8), outputByteCount: 32)
+        let body = try ChaChaPoly.seal(
+            Array("YELLOW SUBMARINE".utf8), using: wrapKey, nonce: ChaChaPoly.Nonce(data: [UInt8](repeating: 0, count: 12)))
         func b64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "") }
         var header = "age-encryption.org/v1\n-> X25519 \(b64(share))\n\(b64(Array(body.ciphertext) + Array(body.tag)))\n---"
         let macKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: fileKey, info: Array("header".utf8), outputByteCount: 32)
@@ -141,7 +144,9 @@ final class AgeTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let inPipe = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input == nil ? FileHandle.nullDevice : inPipe

@@ -65,8 +65,9 @@ final class AMQPURLTests: XCTestCase {
 
     func testTopologyNamesFollowThePrefix() {
         let t = JobTopology(prefix: "x")
-        XCTAssertEqual([t.jobExchange, t.jobQueue, t.deadLetterExchange, t.deadLetterQueue, t.statusExchange],
-                       ["x.jobs", "x.jobs.work", "x.jobs.dlx", "x.jobs.dead", "x.status"])
+        XCTAssertEqual(
+            [t.jobExchange, t.jobQueue, t.deadLetterExchange, t.deadLetterQueue, t.statusExchange],
+            ["x.jobs", "x.jobs.work", "x.jobs.dlx", "x.jobs.dead", "x.status"])
         XCTAssertEqual(t.jobQueueArguments["x-dead-letter-exchange"], "x.jobs.dlx")
         XCTAssertNil(t.jobQueueArguments["x-queue-type"])
         XCTAssertEqual(JobTopology(prefix: "x", queueType: "quorum").jobQueueArguments["x-queue-type"], "quorum")

@@ -90,7 +90,9 @@ final class JobPublisherTests: XCTestCase {
         }
         let viaPublisher = Date().timeIntervalSince(started)
         func rate(_ seconds: Double) -> String { String(format: "%.2f s (%.0f/s)", seconds, Double(count) / seconds) }
-        print("THROUGHPUT \(count) confirmed publishes of 200 B, one at a time: persistent via AMQPConnection \(rate(direct)), persistent via JobPublisher \(rate(viaPublisher)), transient via AMQPConnection \(rate(transient))")
+        print(
+            "THROUGHPUT \(count) confirmed publishes of 200 B, one at a time: persistent via AMQPConnection \(rate(direct)), persistent via JobPublisher \(rate(viaPublisher)), transient via AMQPConnection \(rate(transient))"
+        )
         XCTAssertEqual(try connection.purgeQueue(topology.jobQueue), 3 * count)
     }
 

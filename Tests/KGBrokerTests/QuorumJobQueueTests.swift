@@ -11,8 +11,9 @@ final class QuorumJobQueueTests: XCTestCase {
         defer { connection.close() }
         try connection.enablePublisherConfirms()
         for body in bodies {
-            try connection.publish(exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: body.bytes,
-                                   mandatory: true, messageId: body)
+            try connection.publish(
+                exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: body.bytes,
+                mandatory: true, messageId: body)
         }
     }
 

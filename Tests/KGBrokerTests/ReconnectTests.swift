@@ -1,6 +1,6 @@
-import KGTestSupport
 import Foundation
 import KGBroker
+import KGTestSupport
 import XCTest
 
 /// Connection loss simulated by a TCP proxy in front of the shared broker (which keeps running).
@@ -28,9 +28,11 @@ final class ReconnectTests: XCTestCase {
         let release = DispatchSemaphore(value: 0)
         let busy = Collected<String>()
         let logs = Collected<String>()
-        let first = JobConsumer(url: try proxiedURL(proxy), queue: topology.jobQueue, heartbeatSeconds: 0,
-                                backoff: Backoff(initial: 0.1, maximum: 0.2), prepare: { try topology.declare(on: $0) },
-                                log: { logs.append($0) }) { delivery in
+        let first = JobConsumer(
+            url: try proxiedURL(proxy), queue: topology.jobQueue, heartbeatSeconds: 0,
+            backoff: Backoff(initial: 0.1, maximum: 0.2), prepare: { try topology.declare(on: $0) },
+            log: { logs.append($0) }
+        ) { delivery in
             busy.append(String(decoding: delivery.body, as: UTF8.self))
             release.wait()  // the long job
             return .ack
@@ -42,8 +44,9 @@ final class ReconnectTests: XCTestCase {
         defer { publisher.close() }
         try publisher.enablePublisherConfirms()
         func publish(_ body: String) throws {
-            try publisher.publish(exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: Array(body.utf8),
-                                  mandatory: true, messageId: body)
+            try publisher.publish(
+                exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: Array(body.utf8),
+                mandatory: true, messageId: body)
         }
         try publish("long")
         XCTAssertTrue(TestBroker.eventually(timeout: 5) { busy.count == 1 }, "the long job runs")
@@ -60,14 +63,16 @@ final class ReconnectTests: XCTestCase {
         defer { second.stop() }
         XCTAssertTrue(second.waitUntilConnected(timeout: 5))
         for index in 1...4 { try publish("short-\(index)") }
-        XCTAssertTrue(TestBroker.eventually(timeout: 10) { handled.all.filter { $0.hasPrefix("short") }.count == 4 },
-                      "every short job ran on the idle worker while the first still ran its long one: \(handled.all)")
+        XCTAssertTrue(
+            TestBroker.eventually(timeout: 10) { handled.all.filter { $0.hasPrefix("short") }.count == 4 },
+            "every short job ran on the idle worker while the first still ran its long one: \(handled.all)")
         XCTAssertEqual(busy.all, ["long"], "the busy worker took nothing while its job ran")
         XCTAssertTrue(handled.all.contains("long"), "the long job's message was redelivered to the idle worker")
         release.signal()
         XCTAssertTrue(TestBroker.eventually(timeout: 5) { first.activeJobCount == 0 })
-        XCTAssertTrue(TestBroker.eventually(timeout: 5) { logs.all.contains { $0.contains("consuming") && $0.contains("again") } },
-                      "it consumes again once its job has ended: \(logs.all)")
+        XCTAssertTrue(
+            TestBroker.eventually(timeout: 5) { logs.all.contains { $0.contains("consuming") && $0.contains("again") } },
+            "it consumes again once its job has ended: \(logs.all)")
     }
 
     func testJobPublisherReconnectsAndRetriesThePublish() async throws {

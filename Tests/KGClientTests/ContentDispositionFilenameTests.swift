@@ -16,8 +16,9 @@ final class ContentDispositionFilenameTests: XCTestCase {
     func testQuotedStringEscapesAndSeparatorsInsideQuotes() {
         XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename="a \"quoted\" name.json""#), #"a "quoted" name.json"#)
         XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename="a;b=c.json"; x=1"#), "a;b=c.json")
-        XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename="back\\slash.json""#), "slash.json",
-                       "an escaped backslash is still a directory separator")
+        XCTAssertEqual(
+            parseContentDispositionFilename(#"attachment; filename="back\\slash.json""#), "slash.json",
+            "an escaped backslash is still a directory separator")
     }
 
     func testExtendedUTF8FilenameWinsOverPlainOne() {
@@ -33,8 +34,9 @@ final class ContentDispositionFilenameTests: XCTestCase {
 
     func testBadExtendedValueFallsBackToPlainFilename() {
         XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename*=UTF-8''%ZZ; filename="ok.json""#), "ok.json")
-        XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename*=UTF-8''%C3; filename="ok.json""#), "ok.json",
-                       "invalid UTF-8")
+        XCTAssertEqual(
+            parseContentDispositionFilename(#"attachment; filename*=UTF-8''%C3; filename="ok.json""#), "ok.json",
+            "invalid UTF-8")
         XCTAssertEqual(parseContentDispositionFilename(#"attachment; filename*=KOI8-R''x; filename="ok.json""#), "ok.json")
     }
 

@@ -59,8 +59,9 @@ final class HTTPClientDownloadTests: ServerTestCase {
 
     func testChunkedStreamCutMidwayIsAnError() {
         var received = 0
-        XCTAssertThrowsError(try makeClient().download(
-            path: "/download?size=\(4 << 20)&cut=\(1 << 20)", onData: { received += $0.count })
+        XCTAssertThrowsError(
+            try makeClient().download(
+                path: "/download?size=\(4 << 20)&cut=\(1 << 20)", onData: { received += $0.count })
         ) { error in
             guard case .transferInterrupted? = error as? HTTPClientError else {
                 return XCTFail("expected transferInterrupted, got \(error)")
@@ -71,8 +72,9 @@ final class HTTPClientDownloadTests: ServerTestCase {
     }
 
     func testContentLengthBodyCutMidwayIsAnError() {
-        XCTAssertThrowsError(try makeClient().download(
-            path: "/download?size=\(4 << 20)&cut=1000&length=1", onData: { _ in })
+        XCTAssertThrowsError(
+            try makeClient().download(
+                path: "/download?size=\(4 << 20)&cut=1000&length=1", onData: { _ in })
         ) { error in
             guard case .transferInterrupted? = error as? HTTPClientError else {
                 return XCTFail("expected transferInterrupted, got \(error)")
@@ -82,10 +84,11 @@ final class HTTPClientDownloadTests: ServerTestCase {
 
     func testErrorStatusIsThrownNotDelivered() {
         var delivered = false
-        XCTAssertThrowsError(try makeClient().download(
-            method: "POST", path: "/forbidden", json: Data("{}".utf8),
-            onResponseHead: { _, _ in delivered = true },
-            onData: { _ in delivered = true })
+        XCTAssertThrowsError(
+            try makeClient().download(
+                method: "POST", path: "/forbidden", json: Data("{}".utf8),
+                onResponseHead: { _, _ in delivered = true },
+                onData: { _ in delivered = true })
         ) { error in
             guard case .http(let status, let message, let body)? = error as? HTTPClientError else {
                 return XCTFail("expected http, got \(error)")
@@ -106,12 +109,13 @@ final class HTTPClientDownloadTests: ServerTestCase {
     func testThrowingFromOnDataAbortsAndRethrows() {
         var received = 0
         let started = Date()
-        XCTAssertThrowsError(try makeClient().download(
-            path: "/download?size=\(1 << 30)&pattern=1",
-            onData: { chunk in
-                received += chunk.count
-                if received > 1 << 20 { throw Stop() }
-            })
+        XCTAssertThrowsError(
+            try makeClient().download(
+                path: "/download?size=\(1 << 30)&pattern=1",
+                onData: { chunk in
+                    received += chunk.count
+                    if received > 1 << 20 { throw Stop() }
+                })
         ) { error in
             XCTAssertTrue(error is Stop, "got \(error)")
         }
@@ -121,10 +125,11 @@ final class HTTPClientDownloadTests: ServerTestCase {
 
     func testThrowingFromOnResponseHeadAbortsBeforeAnyData() {
         var delivered = false
-        XCTAssertThrowsError(try makeClient().download(
-            path: "/download?size=1000",
-            onResponseHead: { _, _ in throw Stop() },
-            onData: { _ in delivered = true })
+        XCTAssertThrowsError(
+            try makeClient().download(
+                path: "/download?size=1000",
+                onResponseHead: { _, _ in throw Stop() },
+                onData: { _ in delivered = true })
         ) { error in
             XCTAssertTrue(error is Stop, "got \(error)")
         }
@@ -157,8 +162,10 @@ final class HTTPClientDownloadTests: ServerTestCase {
 
         XCTAssertEqual(result.bytesReceived, size)
         let growthMiB = Double(after - before) / 1024
-        print(String(format: "200 MB download to /dev/null: %.2f s, peak RSS %d KiB -> %d KiB (+%.1f MiB; VmHWM reset: %@)",
-                     seconds, before, after, growthMiB, resetWorked ? "yes" : "no"))
+        print(
+            String(
+                format: "200 MB download to /dev/null: %.2f s, peak RSS %d KiB -> %d KiB (+%.1f MiB; VmHWM reset: %@)",
+                seconds, before, after, growthMiB, resetWorked ? "yes" : "no"))
         XCTAssertLessThan(growthMiB, 30)
     }
 }

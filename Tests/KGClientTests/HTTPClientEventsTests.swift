@@ -9,13 +9,15 @@ final class HTTPClientEventsTests: ServerTestCase {
             events.append(event)
             return true
         }
-        XCTAssertEqual(events, [
-            ServerSentEvent(event: "progress", data: #"{"percent": 10}"#, id: "1"),
-            ServerSentEvent(event: nil, data: "line one\nline two", id: "1"),
-            ServerSentEvent(event: "progress", data: "x", id: "2"),
-            ServerSentEvent(event: nil, data: "", id: "2"),
-            ServerSentEvent(event: "completed", data: #"{"status": "completed", "name": "été"}"#, id: "3"),
-        ])
+        XCTAssertEqual(
+            events,
+            [
+                ServerSentEvent(event: "progress", data: #"{"percent": 10}"#, id: "1"),
+                ServerSentEvent(event: nil, data: "line one\nline two", id: "1"),
+                ServerSentEvent(event: "progress", data: "x", id: "2"),
+                ServerSentEvent(event: nil, data: "", id: "2"),
+                ServerSentEvent(event: "completed", data: #"{"status": "completed", "name": "été"}"#, id: "3"),
+            ])
     }
 
     func testReturningFalseStopsTheStream() throws {
@@ -30,10 +32,12 @@ final class HTTPClientEventsTests: ServerTestCase {
 
     func testStreamCutMidwayIsAnError() {
         var events: [String] = []
-        XCTAssertThrowsError(try makeClient().streamEvents(path: "/events-cut") { event in
-            events.append(event.data)
-            return true
-        }) { error in
+        XCTAssertThrowsError(
+            try makeClient().streamEvents(path: "/events-cut") { event in
+                events.append(event.data)
+                return true
+            }
+        ) { error in
             guard case .transferInterrupted? = error as? HTTPClientError else {
                 return XCTFail("expected transferInterrupted, got \(error)")
             }
@@ -49,10 +53,12 @@ final class HTTPClientEventsTests: ServerTestCase {
         }
         let started = Date()
         var count = 0
-        XCTAssertThrowsError(try client.streamEvents(path: "/events-forever") { _ in
-            count += 1
-            return true
-        }) { error in
+        XCTAssertThrowsError(
+            try client.streamEvents(path: "/events-forever") { _ in
+                count += 1
+                return true
+            }
+        ) { error in
             XCTAssertEqual(error as? HTTPClientError, .cancelled)
         }
         XCTAssertGreaterThan(count, 0)

@@ -66,9 +66,10 @@ final class HTTPClientUploadTests: ServerTestCase {
     }
 
     func testMissingFileIsAnInvalidRequest() {
-        XCTAssertThrowsError(try makeClient().uploadMultipart(
-            path: "/upload", fields: [], fileField: "file", filePath: "/nonexistent/backup.json",
-            fileName: "backup.json", contentType: "application/json", onProgress: { _, _ in })
+        XCTAssertThrowsError(
+            try makeClient().uploadMultipart(
+                path: "/upload", fields: [], fileField: "file", filePath: "/nonexistent/backup.json",
+                fileName: "backup.json", contentType: "application/json", onProgress: { _, _ in })
         ) { error in
             XCTAssertEqual(error as? HTTPClientError, .invalidRequest("cannot upload /nonexistent/backup.json: no such file"))
         }
@@ -78,9 +79,10 @@ final class HTTPClientUploadTests: ServerTestCase {
         let file = try makeTemporaryFile(size: 1000)
         defer { try? FileManager.default.removeItem(at: file) }
         let client = HTTPClient(baseURL: "http://127.0.0.1:\(closedLocalPort())", token: nil)
-        XCTAssertThrowsError(try client.uploadMultipart(
-            path: "/upload", fields: [], fileField: "file", filePath: file.path,
-            fileName: "b.json", contentType: "application/json", onProgress: { _, _ in })
+        XCTAssertThrowsError(
+            try client.uploadMultipart(
+                path: "/upload", fields: [], fileField: "file", filePath: file.path,
+                fileName: "b.json", contentType: "application/json", onProgress: { _, _ in })
         ) { error in
             guard case .unreachable? = error as? HTTPClientError else { return XCTFail("got \(error)") }
         }

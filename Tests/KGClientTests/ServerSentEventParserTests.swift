@@ -1,9 +1,10 @@
-@testable import KGClient
 import XCTest
 
+@testable import KGClient
+
 final class ServerSentEventParserTests: XCTestCase {
-    private let stream = Array((
-        "\u{FEFF}: comment\n\n"
+    private let stream = Array(
+        ("\u{FEFF}: comment\n\n"
             + "retry: 1000\n"
             + "event: progress\nid: 1\ndata: {\"percent\": 10}\n\n"
             + "data: line one\r\ndata: line two\r\n\r\n"
@@ -11,8 +12,7 @@ final class ServerSentEventParserTests: XCTestCase {
             + "data\n\n"
             + "data:  two spaces\nid: bad\0id\nunknown: field\n\n"
             + "event: completed\nid: 3\ndata: {\"name\": \"été\"}\n\n"
-            + "data: never dispatched"
-    ).utf8)
+            + "data: never dispatched").utf8)
 
     private let expected = [
         ServerSentEvent(event: "progress", data: #"{"percent": 10}"#, id: "1"),
@@ -32,7 +32,10 @@ final class ServerSentEventParserTests: XCTestCase {
             let size = min(max(1, chunkSizes(index)), stream.count - offset)
             let chunk = Array(stream[offset..<offset + size])
             _ = chunk.withUnsafeBytes { bytes in
-                parser.feed(bytes) { events.append($0); return true }
+                parser.feed(bytes) {
+                    events.append($0)
+                    return true
+                }
             }
             offset += size
             index += 1
@@ -59,7 +62,12 @@ final class ServerSentEventParserTests: XCTestCase {
         var parser = ServerSentEventParser()
         var events: [ServerSentEvent] = []
         for piece in ["data: a\r", "\ndata: b\r", "\n\r", "\n"] {
-            _ = Array(piece.utf8).withUnsafeBytes { parser.feed($0) { events.append($0); return true } }
+            _ = Array(piece.utf8).withUnsafeBytes {
+                parser.feed($0) {
+                    events.append($0)
+                    return true
+                }
+            }
         }
         XCTAssertEqual(events, [ServerSentEvent(data: "a\nb")])
     }
@@ -68,7 +76,10 @@ final class ServerSentEventParserTests: XCTestCase {
         var parser = ServerSentEventParser()
         var events: [ServerSentEvent] = []
         let keepGoing = Array("data: 1\n\ndata: 2\n\ndata: 3\n\n".utf8).withUnsafeBytes { bytes in
-            parser.feed(bytes) { events.append($0); return events.count < 2 }
+            parser.feed(bytes) {
+                events.append($0)
+                return events.count < 2
+            }
         }
         XCTAssertFalse(keepGoing)
         XCTAssertEqual(events.map(\.data), ["1", "2"])

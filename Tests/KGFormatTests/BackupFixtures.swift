@@ -5,13 +5,17 @@ import XCTest
 /// break exactly one thing.
 enum BackupFixtures {
     static func concept(_ id: String) -> JSONValue {
-        ["concept_id": .string(id), "label": .string("Label \(id)"), "search_terms": ["t"],
-         "embedding": [.number("0.125"), .number("-1.5e-3")]]
+        [
+            "concept_id": .string(id), "label": .string("Label \(id)"), "search_terms": ["t"],
+            "embedding": [.number("0.125"), .number("-1.5e-3")],
+        ]
     }
 
     static func source(_ id: String, document: String = "Philosophy") -> JSONValue {
-        ["source_id": .string(id), "document": .string(document), "paragraph": 1,
-         "full_text": "Some text.", "file_path": "/docs/p.md"]
+        [
+            "source_id": .string(id), "document": .string(document), "paragraph": 1,
+            "full_text": "Some text.", "file_path": "/docs/p.md",
+        ]
     }
 
     static func instance(_ id: String, concept: String, source: String) -> JSONValue {
@@ -19,13 +23,17 @@ enum BackupFixtures {
     }
 
     static func relationship(_ from: String, _ to: String, _ type: String = "IMPLIES") -> JSONValue {
-        ["from": .string(from), "to": .string(to), "type": .string(type),
-         "properties": ["confidence": .number("0.9"), "category": "logical_truth"]]
+        [
+            "from": .string(from), "to": .string(to), "type": .string(type),
+            "properties": ["confidence": .number("0.9"), "category": "logical_truth"],
+        ]
     }
 
     static func vocabulary(_ type: String) -> JSONValue {
-        ["relationship_type": .string(type), "description": "d", "category": "logical_truth",
-         "is_builtin": true, "is_active": true, "synonyms": nil, "embedding": nil]
+        [
+            "relationship_type": .string(type), "description": "d", "category": "logical_truth",
+            "is_builtin": true, "is_active": true, "synonyms": nil, "embedding": nil,
+        ]
     }
 
     static var sections: [(key: String, value: JSONValue)] {
@@ -33,11 +41,21 @@ enum BackupFixtures {
             (key: "vocabulary", value: [vocabulary("IMPLIES"), vocabulary("SUPPORTS")]),
             (key: "concepts", value: [concept("c1"), concept("c2"), concept("c3")]),
             (key: "sources", value: [source("s1"), source("s2")]),
-            (key: "instances", value: [instance("i1", concept: "c1", source: "s1"),
-                                       instance("i1", concept: "c2", source: "s1"),
-                                       instance("i2", concept: "c3", source: "s2")]),
-            (key: "relationships", value: [relationship("c1", "c2"), relationship("c2", "c3", "SUPPORTS"),
-                                           relationship("c1", "c2")]),
+            (
+                key: "instances",
+                value: [
+                    instance("i1", concept: "c1", source: "s1"),
+                    instance("i1", concept: "c2", source: "s1"),
+                    instance("i2", concept: "c3", source: "s2"),
+                ]
+            ),
+            (
+                key: "relationships",
+                value: [
+                    relationship("c1", "c2"), relationship("c2", "c3", "SUPPORTS"),
+                    relationship("c1", "c2"),
+                ]
+            ),
         ]
     }
 
@@ -52,9 +70,10 @@ enum BackupFixtures {
     }
 
     /// A valid full backup written by kg: metadata first, data last.
-    static func document(type: String = "full_backup", ontology: JSONValue = nil,
-                         sections: [(key: String, value: JSONValue)] = sections) -> JSONValue
-    {
+    static func document(
+        type: String = "full_backup", ontology: JSONValue = nil,
+        sections: [(key: String, value: JSONValue)] = sections
+    ) -> JSONValue {
         .object([
             (key: "version", value: "1.0"),
             (key: "type", value: .string(type)),
@@ -103,9 +122,12 @@ func check(_ document: JSONValue, chunkSize: Int = .max) -> IntegrityReport {
 /// Every check runs twice: with the id checks in memory, and with a budget of one
 /// byte (each id fact spilled to the temp file as a run of its own, then merged);
 /// the two reports must be the same, finding for finding.
-func check(_ bytes: [UInt8], chunkSize: Int = .max, maxDecompressedBytes: Int? = nil,
-           file: StaticString = #filePath, line: UInt = #line) -> IntegrityReport {
-    let inMemory = check(bytes, chunkSize: chunkSize, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: IntegrityChecker.defaultIDMemoryBytes)
+func check(
+    _ bytes: [UInt8], chunkSize: Int = .max, maxDecompressedBytes: Int? = nil,
+    file: StaticString = #filePath, line: UInt = #line
+) -> IntegrityReport {
+    let inMemory = check(
+        bytes, chunkSize: chunkSize, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: IntegrityChecker.defaultIDMemoryBytes)
     let spilled = check(bytes, chunkSize: chunkSize, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: 1)
     XCTAssertEqual(spilled.jsonText(), inMemory.jsonText(), "spilled to disk vs in memory", file: file, line: line)
     XCTAssertEqual(spilled.renderText(), inMemory.renderText(), "spilled to disk vs in memory", file: file, line: line)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import KGFormat
+import XCTest
 
 /// Reads `text` with the given chunk size and returns the events, or the error.
 func readEvents(_ bytes: [UInt8], chunkSize: Int = .max, limits: BackupReaderLimits = .init())
@@ -33,19 +33,19 @@ func readEvents(_ text: String, chunkSize: Int = .max, limits: BackupReaderLimit
 
 final class BackupStreamReaderTests: XCTestCase {
     let sample = """
-    {"version": "1.0", "type": "full_backup", "timestamp": "2024-05-01T10:00:00Z", "ontology": null,
-     "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 1, "vocabulary": 0},
-     "data": {
-       "concepts": [
-         {"concept_id": "c1", "label": "Zürich \\"quoted\\" \\u00e9\\ud83d\\ude00", "embedding": [0.1000000000000000055511151231257827, -1.5e-300, 3]},
-         {"concept_id": "c2", "label": "two", "search_terms": ["a", "b"], "embedding": []}
-       ],
-       "sources": [],
-       "relationships": [{"from": "c1", "to": "c2", "type": "IMPLIES", "properties": {}}]
-     },
-     "trailer": [true, false, null, {"nested": [[], {}]}]
-    }
-    """
+        {"version": "1.0", "type": "full_backup", "timestamp": "2024-05-01T10:00:00Z", "ontology": null,
+         "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 1, "vocabulary": 0},
+         "data": {
+           "concepts": [
+             {"concept_id": "c1", "label": "Zürich \\"quoted\\" \\u00e9\\ud83d\\ude00", "embedding": [0.1000000000000000055511151231257827, -1.5e-300, 3]},
+             {"concept_id": "c2", "label": "two", "search_terms": ["a", "b"], "embedding": []}
+           ],
+           "sources": [],
+           "relationships": [{"from": "c1", "to": "c2", "type": "IMPLIES", "properties": {}}]
+         },
+         "trailer": [true, false, null, {"nested": [[], {}]}]
+        }
+        """
 
     func testEventsOfASmallDocument() throws {
         let (events, error) = readEvents(sample)
@@ -59,8 +59,9 @@ final class BackupStreamReaderTests: XCTestCase {
         XCTAssertEqual(section, "concepts")
         XCTAssertEqual(index, 0)
         XCTAssertEqual(value["label"]?.stringValue, "Zürich \"quoted\" é😀")
-        XCTAssertEqual(value["embedding"]?.arrayValue?.map(\.numberLiteral),
-                       ["0.1000000000000000055511151231257827", "-1.5e-300", "3"])
+        XCTAssertEqual(
+            value["embedding"]?.arrayValue?.map(\.numberLiteral),
+            ["0.1000000000000000055511151231257827", "-1.5e-300", "3"])
         XCTAssertEqual(events[9], .sectionEnd(name: "concepts", count: 2))
         XCTAssertEqual(events[10], .sectionStart(name: "sources"))
         XCTAssertEqual(events[11], .sectionEnd(name: "sources", count: 0))
@@ -100,35 +101,41 @@ final class BackupStreamReaderTests: XCTestCase {
     func testDataBeforeMetadata() {
         let (events, error) = readEvents(#"{"data": {"concepts": [{"concept_id": "c1"}]}, "version": "1.0"}"#)
         XCTAssertNil(error)
-        XCTAssertEqual(events, [
-            .dataStart,
-            .sectionStart(name: "concepts"),
-            .record(section: "concepts", index: 0, value: ["concept_id": "c1"]),
-            .sectionEnd(name: "concepts", count: 1),
-            .dataEnd,
-            .metadata(key: "version", value: "1.0"),
-            .end,
-        ])
+        XCTAssertEqual(
+            events,
+            [
+                .dataStart,
+                .sectionStart(name: "concepts"),
+                .record(section: "concepts", index: 0, value: ["concept_id": "c1"]),
+                .sectionEnd(name: "concepts", count: 1),
+                .dataEnd,
+                .metadata(key: "version", value: "1.0"),
+                .end,
+            ])
     }
 
     func testDataAndSectionsOfTheWrongKind() {
         let (events, error) = readEvents(#"{"data": {"concepts": {"a": 1}, "sources": "none"}, "x": {"data": 1}}"#)
         XCTAssertNil(error)
-        XCTAssertEqual(events, [
-            .dataStart,
-            .sectionNotArray(name: "concepts", found: .object),
-            .sectionNotArray(name: "sources", found: .string),
-            .dataEnd,
-            .metadata(key: "x", value: ["data": 1]),
-            .end,
-        ])
+        XCTAssertEqual(
+            events,
+            [
+                .dataStart,
+                .sectionNotArray(name: "concepts", found: .object),
+                .sectionNotArray(name: "sources", found: .string),
+                .dataEnd,
+                .metadata(key: "x", value: ["data": 1]),
+                .end,
+            ])
         XCTAssertEqual(readEvents(#"{"data": [1, 2]}"#).events, [.dataNotObject(found: .array), .end])
         XCTAssertEqual(readEvents(#"{"data": 12}"#).events, [.dataNotObject(found: .number), .end])
     }
 
     func testNumberLiteralsKeepEveryDigit() {
-        let literals = ["0.1000000000000000055511151231257827", "-1.5e-300", "0", "-0", "1E+2",
-                        "123456789012345678901234567890", "2.5e10"]
+        let literals = [
+            "0.1000000000000000055511151231257827", "-1.5e-300", "0", "-0", "1E+2",
+            "123456789012345678901234567890", "2.5e10",
+        ]
         for literal in literals {
             let (events, error) = readEvents("{\"n\": \(literal)}")
             XCTAssertNil(error, literal)
@@ -141,8 +148,10 @@ final class BackupStreamReaderTests: XCTestCase {
             XCTAssertNil(error, literal)
             XCTAssertEqual(events.first, .metadata(key: "n", value: .number(number)))
         }
-        for bad in ["01", "1.", ".5", "-", "1e", "+1", "1.5.5", "0x10", "Nan", "NaNx", "-NaN", "Inf", "-Inf", "infinity",
-                    "+Infinity", "tru", "nul"] {
+        for bad in [
+            "01", "1.", ".5", "-", "1e", "+1", "1.5.5", "0x10", "Nan", "NaNx", "-NaN", "Inf", "-Inf", "infinity",
+            "+Infinity", "tru", "nul",
+        ] {
             let (_, error) = readEvents("{\"n\": \(bad)}")
             XCTAssertEqual(error?.kind, .notJSON, bad)
         }
@@ -209,8 +218,9 @@ final class BackupStreamReaderTests: XCTestCase {
         XCTAssertEqual(readEvents(#"{"s": "\ud800"}"#).error?.kind, .invalidUTF8)
         XCTAssertEqual(readEvents(#"{"s": "\udc00\ud800"}"#).error?.kind, .invalidUTF8)
         // Multi-byte characters split across chunks are fine.
-        XCTAssertEqual(readEvents(#"{"s": "日本語 ü 😀"}"#, chunkSize: 1).events.first,
-                       .metadata(key: "s", value: "日本語 ü 😀"))
+        XCTAssertEqual(
+            readEvents(#"{"s": "日本語 ü 😀"}"#, chunkSize: 1).events.first,
+            .metadata(key: "s", value: "日本語 ü 😀"))
     }
 
     func testDeepNestingIsRefusedWithoutOverflowingTheStack() {
@@ -219,10 +229,12 @@ final class BackupStreamReaderTests: XCTestCase {
         XCTAssertEqual(error?.kind, .tooDeep)
         XCTAssertTrue(error!.message.contains("256"), error!.message)
         // Right at the limit is fine: document 1, data 2, section 3, then 253 more.
-        let atLimit = "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 253)
+        let atLimit =
+            "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 253)
             + String(repeating: "]", count: 253) + "]}}"
         XCTAssertNil(readEvents(atLimit).error)
-        let overLimit = "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 254)
+        let overLimit =
+            "{\"data\": {\"concepts\": [" + String(repeating: "[", count: 254)
             + String(repeating: "]", count: 254) + "]}}"
         XCTAssertEqual(readEvents(overLimit).error?.kind, .tooDeep)
         XCTAssertEqual(readEvents(overLimit, chunkSize: 1).error?.kind, .tooDeep)
@@ -241,7 +253,9 @@ final class BackupStreamReaderTests: XCTestCase {
             XCTAssertTrue(error!.message.contains("data.sources[0]"), error!.message)
         }
         // Many short strings: each under the inline limit, together over the memory limit.
-        let many = "{\"data\": {\"sources\": [[" + Array(repeating: "\"" + String(repeating: "y", count: 50) + "\"", count: 40)
+        let many =
+            "{\"data\": {\"sources\": [["
+            + Array(repeating: "\"" + String(repeating: "y", count: 50) + "\"", count: 40)
             .joined(separator: ",") + "]]}}"
         XCTAssertEqual(readEvents(many, chunkSize: 13, limits: limits).error?.kind, .valueTooLarge)
         // A value of exactly the limit passes.

@@ -1,5 +1,5 @@
-import XCTest
 import KGFormat
+import XCTest
 
 final class BuiltinRelationshipTypesTests: XCTestCase {
     func testTypesAndCategoriesAsDocumented() {

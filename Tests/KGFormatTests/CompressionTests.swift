@@ -1,5 +1,5 @@
-import XCTest
 import KGFormat
+import XCTest
 
 final class CompressionTests: XCTestCase {
     private func gzip(_ bytes: [UInt8], level: Int32 = 6, chunk: Int = 1000) throws -> [UInt8] {
@@ -65,7 +65,8 @@ final class CompressionTests: XCTestCase {
     }
 
     func testConcatenatedMembers() throws {
-        let a = Array("first half, ".utf8), b = Array("second half".utf8)
+        let a = Array("first half, ".utf8)
+        let b = Array("second half".utf8)
         let both = try gzip(a) + gzip(b)
         XCTAssertEqual(try decode(both), a + b)
         XCTAssertEqual(try decode(both, chunk: 1), a + b)
@@ -106,12 +107,14 @@ final class CompressionTests: XCTestCase {
         let decoder = ContentDecoder(maxDecompressedBytes: 10 << 20)
         var delivered = 0
         var largestPiece = 0
-        XCTAssertThrowsError(try bomb.withUnsafeBytes { raw in
-            try decoder.decode(raw) { piece in
-                delivered += piece.count
-                largestPiece = max(largestPiece, piece.count)
+        XCTAssertThrowsError(
+            try bomb.withUnsafeBytes { raw in
+                try decoder.decode(raw) { piece in
+                    delivered += piece.count
+                    largestPiece = max(largestPiece, piece.count)
+                }
             }
-        }) { error in
+        ) { error in
             XCTAssertEqual((error as? CompressionError)?.reason, .tooLarge(limit: 10 << 20))
             XCTAssertTrue("\(error)".contains("gzip bomb"), "\(error)")
         }

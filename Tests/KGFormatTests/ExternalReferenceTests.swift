@@ -1,7 +1,8 @@
-import KGTestSupport
 import Foundation
-@testable import KGFormat
+import KGTestSupport
 import XCTest
+
+@testable import KGFormat
 
 /// `IntegrityReport.externalReferences`: the instances and relationships of an
 /// ontology backup that name concepts the file lacks (what a restore with
@@ -12,8 +13,10 @@ final class ExternalReferenceTests: XCTestCase {
 
     /// An ontology backup with `extra` records appended to the fixture's sections;
     /// `dataFirst` lists the sections in reverse (relationships, instances, …, concepts last).
-    private func ontology(_ extra: [(section: String, record: JSONValue)], dataFirst: Bool = false,
-                          type: String = "ontology_backup") -> JSONValue {
+    private func ontology(
+        _ extra: [(section: String, record: JSONValue)], dataFirst: Bool = false,
+        type: String = "ontology_backup"
+    ) -> JSONValue {
         var sections: Sections = BackupFixtures.sections
         for (section, record) in extra {
             let i = sections.firstIndex { $0.key == section }!
@@ -32,17 +35,22 @@ final class ExternalReferenceTests: XCTestCase {
     }
 
     /// Checks `extra` concepts-first, data-first, and data-first read one byte at a time.
-    private func assertCounts(_ extra: [(section: String, record: JSONValue)], deps: Int, instances: Int, relationships: Int,
-                              file: StaticString = #filePath, line: UInt = #line) {
-        for (label, doc, chunk) in [("concepts first", ontology(extra), Int.max),
-                                    ("data first", ontology(extra, dataFirst: true), Int.max),
-                                    ("data first, byte at a time", ontology(extra, dataFirst: true), 1)] {
+    private func assertCounts(
+        _ extra: [(section: String, record: JSONValue)], deps: Int, instances: Int, relationships: Int,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        for (label, doc, chunk) in [
+            ("concepts first", ontology(extra), Int.max),
+            ("data first", ontology(extra, dataFirst: true), Int.max),
+            ("data first, byte at a time", ontology(extra, dataFirst: true), 1),
+        ] {
             let report = check(doc, chunkSize: chunk)
             XCTAssertTrue(report.valid, "\(label): \(report.errors)", file: file, line: line)
             XCTAssertEqual(report.externalDeps, deps, label, file: file, line: line)
-            XCTAssertEqual(report.externalReferences,
-                           IntegrityReport.ExternalReferences(instances: instances, relationships: relationships), label,
-                           file: file, line: line)
+            XCTAssertEqual(
+                report.externalReferences,
+                IntegrityReport.ExternalReferences(instances: instances, relationships: relationships), label,
+                file: file, line: line)
         }
     }
 
@@ -61,14 +69,16 @@ final class ExternalReferenceTests: XCTestCase {
     }
 
     func testAMissingConceptNamedByInstancesAndRelationships() {
-        assertCounts([inst("i5", "x3"), inst("i6", "x3"), rel("x3", "c1"), rel("c2", "x3")],
-                     deps: 1, instances: 2, relationships: 2)
+        assertCounts(
+            [inst("i5", "x3"), inst("i6", "x3"), rel("x3", "c1"), rel("c2", "x3")],
+            deps: 1, instances: 2, relationships: 2)
     }
 
     func testEveryRecordCountsAsTheRestoreCountsRows() {
         // Identical edges are two rows, and so is an instance listed twice for one concept.
-        assertCounts([rel("c1", "x1"), rel("c1", "x1"), rel("x1", "x2"), rel("x1", "x2"), inst("i7", "x1"), inst("i7", "x1")],
-                     deps: 2, instances: 2, relationships: 4)
+        assertCounts(
+            [rel("c1", "x1"), rel("c1", "x1"), rel("x1", "x2"), rel("x1", "x2"), inst("i7", "x1"), inst("i7", "x1")],
+            deps: 2, instances: 2, relationships: 4)
     }
 
     func testEdgesWhoseEndsAreDefinedLaterAreNotCounted() {
@@ -79,8 +89,10 @@ final class ExternalReferenceTests: XCTestCase {
     }
 
     func testAMix() {
-        let extra = [inst("i5", "x3"), rel("c1", "x1"), rel("c2", "x1"), rel("c2", "x2"), rel("x1", "x2"), rel("x1", "x1"),
-                     rel("c3", "x3"), inst("i6", "x4"), inst("i6", "c1")]
+        let extra = [
+            inst("i5", "x3"), rel("c1", "x1"), rel("c2", "x1"), rel("c2", "x2"), rel("x1", "x2"), rel("x1", "x1"),
+            rel("c3", "x3"), inst("i6", "x4"), inst("i6", "c1"),
+        ]
         assertCounts(extra, deps: 4, instances: 2, relationships: 6)
     }
 
@@ -90,10 +102,12 @@ final class ExternalReferenceTests: XCTestCase {
             doc = doc.setting("statistics", BackupFixtures.statistics(for: doc["data"]!.objectMembers!))
             let report = check(doc)
             XCTAssertFalse(report.valid)
-            XCTAssertEqual(report.errors.map(\.message).sorted(), [
-                "instance i5 names concept x2, which the file does not contain",
-                "relationship c1 -[IMPLIES]-> x1 (data.relationships[3]) names concept x1, which the file does not contain",
-            ])
+            XCTAssertEqual(
+                report.errors.map(\.message).sorted(),
+                [
+                    "instance i5 names concept x2, which the file does not contain",
+                    "relationship c1 -[IMPLIES]-> x1 (data.relationships[3]) names concept x1, which the file does not contain",
+                ])
             XCTAssertEqual(report.externalDeps, 0)
             XCTAssertEqual(report.externalReferences, .none)
             XCTAssertEqual(report.jsonValue["external_references"], ["instances": 0, "relationships": 0])
@@ -113,8 +127,10 @@ final class ExternalReferenceTests: XCTestCase {
             let relationships = (0..<Int.random(in: 0...12, using: &rng)).map { _ in
                 BackupFixtures.relationship(pool.randomElement(using: &rng)!, pool.randomElement(using: &rng)!)
             }
-            var sections: Sections = [(key: "concepts", value: concepts), (key: "sources", value: [BackupFixtures.source("s1")]),
-                                      (key: "instances", value: .array(instances)), (key: "relationships", value: .array(relationships))]
+            var sections: Sections = [
+                (key: "concepts", value: concepts), (key: "sources", value: [BackupFixtures.source("s1")]),
+                (key: "instances", value: .array(instances)), (key: "relationships", value: .array(relationships)),
+            ]
             sections.shuffle(using: &rng)
             let doc = BackupFixtures.document(type: "ontology_backup", ontology: "P", sections: sections)
 
@@ -123,25 +139,29 @@ final class ExternalReferenceTests: XCTestCase {
             let expectRelationships = relationships.filter {
                 !known.contains($0["from"]!.stringValue!) || !known.contains($0["to"]!.stringValue!)
             }.count
-            let named = Set(instances.map { $0["concept_id"]!.stringValue! }
-                            + relationships.flatMap { [$0["from"]!.stringValue!, $0["to"]!.stringValue!] })
+            let named = Set(
+                instances.map { $0["concept_id"]!.stringValue! }
+                    + relationships.flatMap { [$0["from"]!.stringValue!, $0["to"]!.stringValue!] })
             let report = check(doc, chunkSize: Int.random(in: 1...64, using: &rng))
             XCTAssertEqual(report.externalDeps, named.subtracting(known).count, "round \(round)")
-            XCTAssertEqual(report.externalReferences,
-                           IntegrityReport.ExternalReferences(instances: expectInstances, relationships: expectRelationships),
-                           "round \(round): \(doc.jsonText)")
+            XCTAssertEqual(
+                report.externalReferences,
+                IntegrityReport.ExternalReferences(instances: expectInstances, relationships: expectRelationships),
+                "round \(round): \(doc.jsonText)")
         }
     }
 
     /// A report from a gateway of an earlier version may carry a range
     /// (`relationships_at_most`); this one always counts exactly, but still shows one.
     func testARangeFromAnEarlierGatewayIsShown() {
-        let report = IntegrityReport(errors: [], warnings: [], info: [], externalDeps: 10,
-                                     externalReferences: .init(instances: 0, relationships: 2, relationshipsAtMost: 16),
-                                     statistics: nil, counts: [:], backupType: "ontology_backup", ontology: "o",
-                                     version: "1.0", schemaVersion: 6, producer: nil, timestamp: nil)
-        XCTAssertTrue(report.jsonText().contains(#""external_references":{"instances":0,"relationships":2,"relationships_at_most":16}"#),
-                      report.jsonText())
+        let report = IntegrityReport(
+            errors: [], warnings: [], info: [], externalDeps: 10,
+            externalReferences: .init(instances: 0, relationships: 2, relationshipsAtMost: 16),
+            statistics: nil, counts: [:], backupType: "ontology_backup", ontology: "o",
+            version: "1.0", schemaVersion: 6, producer: nil, timestamp: nil)
+        XCTAssertTrue(
+            report.jsonText().contains(#""external_references":{"instances":0,"relationships":2,"relationships_at_most":16}"#),
+            report.jsonText())
         XCTAssertTrue(report.renderText().contains("named by 2 to 16 relationships"), report.renderText())
     }
 
@@ -179,8 +199,9 @@ final class ExternalReferenceTests: XCTestCase {
     func testJSONCarriesTheCountsAfterTheContractsKeys() throws {
         let report = check(ontology([inst("i5", "x3"), rel("c1", "x1"), rel("x1", "x2")]))
         let json = report.jsonValue
-        XCTAssertEqual(Array((json.objectMembers ?? []).map(\.key).prefix(7)),
-                       ["valid", "errors", "warnings", "info", "external_deps", "statistics", "external_references"])
+        XCTAssertEqual(
+            Array((json.objectMembers ?? []).map(\.key).prefix(7)),
+            ["valid", "errors", "warnings", "info", "external_deps", "statistics", "external_references"])
         XCTAssertEqual(json["external_deps"], 3)
         XCTAssertEqual(json["external_references"], ["instances": 1, "relationships": 2])
         let decoded = try JSONDecoder().decode(IntegrityReport.self, from: JSONEncoder().encode(report))

@@ -10,10 +10,12 @@ import KGTestSupport
 // MARK: - Valid documents
 
 enum FuzzCorpus {
-    static let words = ["Bewußtsein", "意識", "сознание", "Ἀριστοτέλης", "naïve café", "עברית ומחשבה", "🧠 mind",
-                        "👩‍🔬 scientist", "Ωmega ≠ α", "quote \"inside\"", "back\\slash", "tab\tand\nnewline",
-                        "control \u{01}\u{1F}", "plain ascii", "Søren Kierkegaard", "ℵ₀ infinities", "\u{FEFF}bom",
-                        "e\u{301}", "\u{10FFFF}max", "</script>"]
+    static let words = [
+        "Bewußtsein", "意識", "сознание", "Ἀριστοτέλης", "naïve café", "עברית ומחשבה", "🧠 mind",
+        "👩‍🔬 scientist", "Ωmega ≠ α", "quote \"inside\"", "back\\slash", "tab\tand\nnewline",
+        "control \u{01}\u{1F}", "plain ascii", "Søren Kierkegaard", "ℵ₀ infinities", "\u{FEFF}bom",
+        "e\u{301}", "\u{10FFFF}max", "</script>",
+    ]
 
     static func text(_ rng: inout SeededGenerator, words count: Int) -> String {
         (0..<count).map { _ in rng.pick(words) }.joined(separator: " ")
@@ -31,19 +33,21 @@ enum FuzzCorpus {
 
     /// A full or ontology backup with 1536-number embeddings and non-ASCII text.
     /// An ontology backup names concepts outside itself (external dependencies).
-    static func document(_ rng: inout SeededGenerator, ontology: Bool, concepts conceptCount: Int,
-                         dataFirst: Bool = false) -> JSONValue
-    {
+    static func document(
+        _ rng: inout SeededGenerator, ontology: Bool, concepts conceptCount: Int,
+        dataFirst: Bool = false
+    ) -> JSONValue {
         let ontologyName = ontology ? "Philosophie des Geistes – 心の哲学 \(rng.int(1...9))" : nil
         var concepts: [JSONValue] = []
         for c in 0..<conceptCount {
-            concepts.append(.object([
-                (key: "concept_id", value: .string("c_\(c)_\(rng.pick(words).prefix(6))")),
-                (key: "label", value: .string(text(&rng, words: 2))),
-                (key: "description", value: rng.chance(0.3) ? .null : .string(text(&rng, words: 6))),
-                (key: "search_terms", value: .array((0..<rng.int(0...3)).map { _ in .string(rng.pick(words)) })),
-                (key: "embedding", value: rng.chance(0.1) ? .array([]) : embedding(&rng)),
-            ]))
+            concepts.append(
+                .object([
+                    (key: "concept_id", value: .string("c_\(c)_\(rng.pick(words).prefix(6))")),
+                    (key: "label", value: .string(text(&rng, words: 2))),
+                    (key: "description", value: rng.chance(0.3) ? .null : .string(text(&rng, words: 6))),
+                    (key: "search_terms", value: .array((0..<rng.int(0...3)).map { _ in .string(rng.pick(words)) })),
+                    (key: "embedding", value: rng.chance(0.1) ? .array([]) : embedding(&rng)),
+                ]))
         }
         let conceptIDs = concepts.map { $0["concept_id"]!.stringValue! }
         let sourceCount = max(1, conceptCount / 2)
@@ -64,27 +68,34 @@ enum FuzzCorpus {
         for (i, id) in conceptIDs.enumerated() {
             // Two rows per instance (it evidences two concepts): the same quote and source, as a restore requires.
             if i % 2 == 0 { quote = text(&rng, words: 4) }
-            instances.append(.object([
-                (key: "instance_id", value: .string("i\(i / 2)")),
-                (key: "quote", value: .string(quote)),
-                (key: "concept_id", value: .string(id)),
-                (key: "source_id", value: .string("s\((i / 2) % sourceCount)")),
-            ]))
+            instances.append(
+                .object([
+                    (key: "instance_id", value: .string("i\(i / 2)")),
+                    (key: "quote", value: .string(quote)),
+                    (key: "concept_id", value: .string(id)),
+                    (key: "source_id", value: .string("s\((i / 2) % sourceCount)")),
+                ]))
         }
         let types = ["IMPLIES", "SUPPORTS", "CAUSES", "PART_OF", "SIMILAR_TO", "CUSTOM_LINK"]
         var relationships: [JSONValue] = []
         for r in 0..<max(1, conceptCount) {
             let from = rng.pick(conceptIDs.isEmpty ? ["c_x"] : conceptIDs)
             let to = ontology && rng.chance(0.3) ? "external_\(r)" : rng.pick(conceptIDs.isEmpty ? ["c_x"] : conceptIDs)
-            relationships.append(.object([
-                (key: "from", value: .string(from)), (key: "to", value: .string(to)),
-                (key: "type", value: .string(rng.pick(types))),
-                (key: "properties", value: rng.chance(0.3) ? .object([]) : .object([
-                    (key: "confidence", value: .number("0.\(rng.int(1...99))")),
-                    (key: "category", value: "logical_truth"),
-                    (key: "created_at", value: "2024-05-01T10:00:00Z"),
-                ])),
-            ]))
+            relationships.append(
+                .object([
+                    (key: "from", value: .string(from)), (key: "to", value: .string(to)),
+                    (key: "type", value: .string(rng.pick(types))),
+                    (
+                        key: "properties",
+                        value: rng.chance(0.3)
+                            ? .object([])
+                            : .object([
+                                (key: "confidence", value: .number("0.\(rng.int(1...99))")),
+                                (key: "category", value: "logical_truth"),
+                                (key: "created_at", value: "2024-05-01T10:00:00Z"),
+                            ])
+                    ),
+                ]))
         }
         let vocabulary: [JSONValue] = types.map { type in
             .object([
@@ -220,15 +231,24 @@ struct StrictJSON {
                 continue
             }
             var len = 0
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+            var lo: UInt8 = 0x80
+            var hi: UInt8 = 0xBF
             switch c {
             case 0xC2...0xDF: len = 2
-            case 0xE0: len = 3; lo = 0xA0
+            case 0xE0:
+                len = 3
+                lo = 0xA0
             case 0xE1...0xEC, 0xEE, 0xEF: len = 3
-            case 0xED: len = 3; hi = 0x9F
-            case 0xF0: len = 4; lo = 0x90
+            case 0xED:
+                len = 3
+                hi = 0x9F
+            case 0xF0:
+                len = 4
+                lo = 0x90
             case 0xF1...0xF3: len = 4
-            case 0xF4: len = 4; hi = 0x8F
+            case 0xF4:
+                len = 4
+                hi = 0x8F
             default: return false
             }
             guard i + len <= n, b[i + 1] >= lo, b[i + 1] <= hi else { return false }
@@ -391,8 +411,10 @@ enum Mutator {
     static let hugeStringLiteral: [UInt8] = {
         var out: [UInt8] = [0x22]
         out.reserveCapacity(hugeStringBytes + 64)
-        let pieces: [[UInt8]] = [Array("lorem ipsum ".utf8), Array("意識と心 ".utf8), Array("\\n\\\"\\u00e9 ".utf8),
-                                 Array("🧠🧠 ".utf8), Array("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8)]
+        let pieces: [[UInt8]] = [
+            Array("lorem ipsum ".utf8), Array("意識と心 ".utf8), Array("\\n\\\"\\u00e9 ".utf8),
+            Array("🧠🧠 ".utf8), Array("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8),
+        ]
         var k = 0
         while out.count < hugeStringBytes {
             out += pieces[k % pieces.count]
@@ -402,10 +424,12 @@ enum Mutator {
         return out
     }()
 
-    static let hugeNumbers = ["1e999999", "-1e999999", "1E+99999999999999999999", "9223372036854775808",
-                              "-9223372036854775809", "1" + String(repeating: "0", count: 400),
-                              "0." + String(repeating: "0", count: 400) + "1", "-0", "-0.0e-0",
-                              "123456789012345678901234567890.5e-3", "4.9e-324", "2.5e-324", "1.7976931348623157e309"]
+    static let hugeNumbers = [
+        "1e999999", "-1e999999", "1E+99999999999999999999", "9223372036854775808",
+        "-9223372036854775809", "1" + String(repeating: "0", count: 400),
+        "0." + String(repeating: "0", count: 400) + "1", "-0", "-0.0e-0",
+        "123456789012345678901234567890.5e-3", "4.9e-324", "2.5e-324", "1.7976931348623157e309",
+    ]
 
     static let invalidUTF8: [[UInt8]] = [
         [0xC0, 0x80], [0xC1, 0xBF], [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF], [0xF5, 0x80, 0x80, 0x80], [0xFF], [0xFE],
@@ -420,9 +444,10 @@ enum Mutator {
     ]
 
     /// One mutation of `document` (plain JSON bytes of a valid backup).
-    static func mutate(_ document: [UInt8], tree: JSONValue, kind: MutationKind,
-                       rng: inout SeededGenerator, baseReport: @autoclosure () -> IntegrityReport) -> FuzzInput
-    {
+    static func mutate(
+        _ document: [UInt8], tree: JSONValue, kind: MutationKind,
+        rng: inout SeededGenerator, baseReport: @autoclosure () -> IntegrityReport
+    ) -> FuzzInput {
         func plain(_ bytes: [UInt8], _ note: String) -> FuzzInput {
             FuzzInput(kind: kind, bytes: bytes, document: bytes, expectation: .oracle, note: note)
         }
@@ -456,8 +481,10 @@ enum Mutator {
             return plain(out, "\(count) deletions")
         case .tokenNoise:
             var out = document
-            let tokens = ["{", "}", "[", "]", ",", ":", "\"", "\\", " ", "0", "-", "e", ".", "tru", "null", "nul",
-                          "\"data\":", "\"concepts\":[", ",,", "}}", "]]", "\u{0}", "\r\n"]
+            let tokens = [
+                "{", "}", "[", "]", ",", ":", "\"", "\\", " ", "0", "-", "e", ".", "tru", "null", "nul",
+                "\"data\":", "\"concepts\":[", ",,", "}}", "]]", "\u{0}", "\r\n",
+            ]
             let count = rng.int(1...5)
             for _ in 0..<count {
                 out.insert(contentsOf: Array(rng.pick(tokens).utf8), at: rng.int(0...out.count))
@@ -488,8 +515,10 @@ enum Mutator {
             let targeted = rng.chance(0.5)
             let mutated: JSONValue
             if targeted {
-                let path = rng.pick([["statistics", "concepts"], ["schema_version"], ["statistics", "relationships"],
-                                     ["version"], ["data", "sources", "0", "paragraph"]])
+                let path = rng.pick([
+                    ["statistics", "concepts"], ["schema_version"], ["statistics", "relationships"],
+                    ["version"], ["data", "sources", "0", "paragraph"],
+                ])
                 mutated = setPath(tree, path, .number(JSONNumber(literal)))
             } else {
                 mutated = replaceRandomNode(tree, rng: &rng) { _, _ in .number(JSONNumber(literal)) }
@@ -503,8 +532,10 @@ enum Mutator {
             switch rng.int(0...3) {
             case 0: nested = [UInt8](repeating: 0x5B, count: depth) + [UInt8](repeating: 0x5D, count: depth)
             case 1: nested = [UInt8](repeating: 0x5B, count: depth)  // never closed
-            case 2: nested = Array(String(repeating: "{\"a\":", count: depth / 5).utf8) + [0x31]
-                + [UInt8](repeating: 0x7D, count: depth / 5)
+            case 2:
+                nested =
+                    Array(String(repeating: "{\"a\":", count: depth / 5).utf8) + [0x31]
+                    + [UInt8](repeating: 0x7D, count: depth / 5)
             default: nested = Array(String(repeating: "[{\"k\":", count: depth / 6).utf8)
             }
             return plain(splice(mutated.jsonBytes, marker: marker, with: nested), "nesting depth ~\(depth)")
@@ -526,13 +557,15 @@ enum Mutator {
             var mutated = mutate(document, tree: tree, kind: inner, rng: &rng, baseReport: baseReport())
             let doc = rng.chance(0.2) ? document : mutated.bytes
             mutated.bytes = gzip(doc, level: Int32(rng.int(0...9)))
-            return FuzzInput(kind: kind, bytes: mutated.bytes, document: doc, expectation: .oracle,
-                             note: "gzip of (\(doc == document ? "the valid document" : "\(inner): \(mutated.note)"))")
+            return FuzzInput(
+                kind: kind, bytes: mutated.bytes, document: doc, expectation: .oracle,
+                note: "gzip of (\(doc == document ? "the valid document" : "\(inner): \(mutated.note)"))")
         case .truncatedGzip:
             let compressed = gzip(document, level: Int32(rng.int(1...9)))
             let cut = rng.int(0..<compressed.count)
-            return FuzzInput(kind: kind, bytes: Array(compressed[..<cut]), document: nil, expectation: .invalid,
-                             note: "gzip truncated to \(cut) of \(compressed.count) bytes")
+            return FuzzInput(
+                kind: kind, bytes: Array(compressed[..<cut]), document: nil, expectation: .invalid,
+                note: "gzip truncated to \(cut) of \(compressed.count) bytes")
         case .corruptGzip:
             var compressed = gzip(document, level: Int32(rng.int(1...9)))
             let flips = rng.int(1...4)
@@ -543,8 +576,9 @@ enum Mutator {
                 places.append(p)
             }
             if rng.chance(0.2) { compressed += [0, 0, 0, 0] }  // tape padding after the stream
-            return FuzzInput(kind: kind, bytes: compressed, document: nil, expectation: .invalidOrSameAs(baseReport()),
-                             note: "gzip with bits flipped at \(places)")
+            return FuzzInput(
+                kind: kind, bytes: compressed, document: nil, expectation: .invalidOrSameAs(baseReport()),
+                note: "gzip with bits flipped at \(places)")
         case .gzipMembers:
             // The document split into gzip members: as valid as the document itself.
             var members: [UInt8] = []
@@ -555,8 +589,9 @@ enum Mutator {
                 members += gzip(Array(document[start..<end]), level: Int32(rng.int(0...9)))
                 start = end
             }
-            return FuzzInput(kind: kind, bytes: members, document: document, expectation: .sameAs(baseReport()),
-                             note: "\(parts) gzip members")
+            return FuzzInput(
+                kind: kind, bytes: members, document: document, expectation: .sameAs(baseReport()),
+                note: "\(parts) gzip members")
         }
     }
 
@@ -584,9 +619,10 @@ enum Mutator {
     /// Walks down from the root, going deeper with probability 3/4 at each
     /// container (so metadata, sections and record fields are all hit, not
     /// mostly the 1536 numbers of an embedding), and replaces the node reached.
-    static func replaceRandomNode(_ value: JSONValue, rng: inout SeededGenerator,
-                                  _ replace: (JSONValue, inout SeededGenerator) -> JSONValue) -> JSONValue
-    {
+    static func replaceRandomNode(
+        _ value: JSONValue, rng: inout SeededGenerator,
+        _ replace: (JSONValue, inout SeededGenerator) -> JSONValue
+    ) -> JSONValue {
         switch value {
         case .object(var members) where !members.isEmpty && rng.chance(0.85):
             let k = rng.int(0..<members.count)

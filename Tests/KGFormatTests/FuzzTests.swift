@@ -1,6 +1,6 @@
-import KGTestSupport
 import Foundation
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Fuzzes the integrity checker in process: valid full and ontology backups
@@ -76,11 +76,14 @@ final class FuzzTests: XCTestCase {
             cases += 1
         }
 
-        print("FuzzTests: \(cases) cases in \(String(format: "%.1f", total)) s of checking; seed \(Self.seed); slowest \(String(format: "%.2f", slowest.seconds)) s (\(slowest.note))")
+        print(
+            "FuzzTests: \(cases) cases in \(String(format: "%.1f", total)) s of checking; seed \(Self.seed); slowest \(String(format: "%.2f", slowest.seconds)) s (\(slowest.note))"
+        )
         for kind in MutationKind.allCases {
             let counts = tally[kind.rawValue] ?? [:]
-            print("  \(kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) " +
-                  counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print(
+                "  \(kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) "
+                    + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         if only == nil { XCTAssertGreaterThan(cases, MutationKind.allCases.count, "too few cases to mean anything") }
     }
@@ -125,16 +128,29 @@ final class FuzzTests: XCTestCase {
             ("100k '[' as a metadata value", Array(#"{"version":"#.utf8) + deep, false),
             ("100k '[' as a record", Array(#"{"data":{"concepts":["#.utf8) + deep, false),
             ("100k '{\"a\":'", Array(String(repeating: #"{"a":"#, count: 100_000).utf8), false),
-            ("5 MB label", Mutator.splice(Mutator.setPath(doc, ["data", "concepts", "0", "label"], "\u{1}M\u{1}").jsonBytes,
-                                          marker: "\u{1}M\u{1}", with: Mutator.hugeStringLiteral), true),
-            ("5 MB key", Mutator.splice(Mutator.insertMember(doc, key: "\u{1}M\u{1}", value: 1, rng: &rng).jsonBytes,
-                                        marker: "\u{1}M\u{1}", with: Mutator.hugeStringLiteral), true),
+            (
+                "5 MB label",
+                Mutator.splice(
+                    Mutator.setPath(doc, ["data", "concepts", "0", "label"], "\u{1}M\u{1}").jsonBytes,
+                    marker: "\u{1}M\u{1}", with: Mutator.hugeStringLiteral), true
+            ),
+            (
+                "5 MB key",
+                Mutator.splice(
+                    Mutator.insertMember(doc, key: "\u{1}M\u{1}", value: 1, rng: &rng).jsonBytes,
+                    marker: "\u{1}M\u{1}", with: Mutator.hugeStringLiteral), true
+            ),
             ("5 MB unterminated string", Array(#"{"version":"#.utf8) + Mutator.hugeStringLiteral.dropLast(), false),
             ("1e999999 as a count", Mutator.setPath(doc, ["statistics", "concepts"], .number("1e999999")).jsonBytes, true),
             ("1e999999 as schema_version", Mutator.setPath(doc, ["schema_version"], .number("1e999999")).jsonBytes, true),
             // A restore refuses it (an integer column), so the checker does too (issue 12).
-            ("huge integer paragraph", Mutator.setPath(doc, ["data", "sources", "0", "paragraph"],
-                                                        .number(JSONNumber(String(repeating: "9", count: 5000)))).jsonBytes, false),
+            (
+                "huge integer paragraph",
+                Mutator.setPath(
+                    doc, ["data", "sources", "0", "paragraph"],
+                    .number(JSONNumber(String(repeating: "9", count: 5000)))
+                ).jsonBytes, false
+            ),
             ("1 MB number", Array(#"{"version":"#.utf8) + Array(String(repeating: "1", count: 1 << 20).utf8) + Array("}".utf8), false),
             ("empty", [], false),
             ("only whitespace", Array("  \n\t ".utf8), false),
@@ -142,13 +158,18 @@ final class FuzzTests: XCTestCase {
             ("UTF-8 BOM first", [0xEF, 0xBB, 0xBF] + bytes, false),
             ("UTF-16 document", Array(String(decoding: bytes, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, false),
             ("valid document twice", bytes + bytes, false),
-            ("lone surrogate escape in a label", Mutator.splice(Mutator.setPath(doc, ["data", "concepts", "0", "label"], "\u{1}M\u{1}").jsonBytes,
-                                                                marker: "\u{1}M\u{1}", with: Array(#""a\ud800b""#.utf8)), false),
+            (
+                "lone surrogate escape in a label",
+                Mutator.splice(
+                    Mutator.setPath(doc, ["data", "concepts", "0", "label"], "\u{1}M\u{1}").jsonBytes,
+                    marker: "\u{1}M\u{1}", with: Array(#""a\ud800b""#.utf8)), false
+            ),
             ("overlong '/' in a key", Array(#"{"versi"#.utf8) + [0xC0, 0xAF] + Array(#"on":"1.0"}"#.utf8), false),
         ]
         for (name, input, valid) in cases {
-            let (report, seconds) = run(FuzzInput(kind: .deepNesting, bytes: input, document: input, expectation: .oracle, note: name),
-                                        rng: &rng, label: name)
+            let (report, seconds) = run(
+                FuzzInput(kind: .deepNesting, bytes: input, document: input, expectation: .oracle, note: name),
+                rng: &rng, label: name)
             if seconds > 0.2 { print("FuzzTests: \(name): \(String(format: "%.2f", seconds)) s") }
             if let valid { XCTAssertEqual(report.valid, valid, "\(name): \(report.errors)") }
         }
@@ -189,14 +210,24 @@ final class FuzzTests: XCTestCase {
         // Built before the memory baseline: the bombs themselves are ~1 MB each.
         let t = Date()
         let cases: [(name: String, bytes: [UInt8], limit: Int?, expect: String)] = [
-            ("1 GiB of whitespace between keys, one member", bomb(head: #"{"version": "1.0", "type": "full_backup", "#, fill: 0x20, megabytes: 1088), limit, "decompresses to more than \(limit) bytes"),
+            (
+                "1 GiB of whitespace between keys, one member",
+                bomb(head: #"{"version": "1.0", "type": "full_backup", "#, fill: 0x20, megabytes: 1088), limit,
+                "decompresses to more than \(limit) bytes"
+            ),
             ("1 GiB of zeros", bomb(head: "", fill: 0, megabytes: 1024), limit, "not JSON"),
-            ("1.25 GiB of whitespace, 20 members", bomb(head: #"{"data": {"concepts": ["#, fill: 0x0A, megabytes: 64, members: 20),
-             limit, "decompresses to more than \(limit) bytes"),
-            ("whitespace inside a value, limit above the value limit", bomb(head: #"{"version": ["#, fill: 0x20, megabytes: 256, members: 5),
-             256 << 20, "larger than the limit of \(BackupReaderLimits().maxValueBytes) bytes"),
-            ("a 1 GiB string", bomb(head: #"{"version": ""#, fill: 0x61, megabytes: 1024),
-             32 << 20, "decompresses to more than \(32 << 20) bytes"),
+            (
+                "1.25 GiB of whitespace, 20 members", bomb(head: #"{"data": {"concepts": ["#, fill: 0x0A, megabytes: 64, members: 20),
+                limit, "decompresses to more than \(limit) bytes"
+            ),
+            (
+                "whitespace inside a value, limit above the value limit", bomb(head: #"{"version": ["#, fill: 0x20, megabytes: 256, members: 5),
+                256 << 20, "larger than the limit of \(BackupReaderLimits().maxValueBytes) bytes"
+            ),
+            (
+                "a 1 GiB string", bomb(head: #"{"version": ""#, fill: 0x61, megabytes: 1024),
+                32 << 20, "decompresses to more than \(32 << 20) bytes"
+            ),
         ]
         // The builder makes real gzip: a small one inflates completely, CRC and size checked by zlib.
         let small = GzipBomb.member(head: Array("{".utf8), fill: 0x20, megabytes: 3)
@@ -219,11 +250,14 @@ final class FuzzTests: XCTestCase {
             start = Date()
             let fromFile = BackupFileChecker.check(path: path, maxDecompressedBytes: c.limit)
             let fileSeconds = Date().timeIntervalSince(start)
-            print("FuzzTests: bomb \"\(c.name)\" (\(c.bytes.count) bytes): \(String(format: "%.2f", fedSeconds)) s fed, \(String(format: "%.2f", fileSeconds)) s from file; \(fed.errors.first?.message ?? "no error")")
+            print(
+                "FuzzTests: bomb \"\(c.name)\" (\(c.bytes.count) bytes): \(String(format: "%.2f", fedSeconds)) s fed, \(String(format: "%.2f", fileSeconds)) s from file; \(fed.errors.first?.message ?? "no error")"
+            )
             for report in [fed, fromFile] {
                 XCTAssertFalse(report.valid, c.name)
-                XCTAssertTrue(report.errors.contains { $0.category == .format && $0.message.contains(c.expect) },
-                              "\(c.name): expected an error containing \"\(c.expect)\", got \(report.errors)")
+                XCTAssertTrue(
+                    report.errors.contains { $0.category == .format && $0.message.contains(c.expect) },
+                    "\(c.name): expected an error containing \"\(c.expect)\", got \(report.errors)")
                 assertSound(report, c.name)
             }
             XCTAssertEqual(fed, fromFile, c.name)
@@ -232,7 +266,9 @@ final class FuzzTests: XCTestCase {
         }
         let peak = ProcessStatus.kilobytes("VmHWM") ?? 0
         let growthMB = Double(peak - baseline) / 1024
-        print("FuzzTests: bombs: peak RSS \(peak / 1024) MB, growth \(String(format: "%.0f", growthMB)) MB over \(resetWorked ? "RSS after a peak reset" : "the earlier peak")")
+        print(
+            "FuzzTests: bombs: peak RSS \(peak / 1024) MB, growth \(String(format: "%.0f", growthMB)) MB over \(resetWorked ? "RSS after a peak reset" : "the earlier peak")"
+        )
         XCTAssertLessThan(growthMB, 200, "memory grew by \(growthMB) MB while checking gzip bombs")
     }
 
@@ -277,9 +313,10 @@ final class FuzzTests: XCTestCase {
 
     /// Runs one input through every reading path and checks every property.
     @discardableResult
-    private func run(_ input: FuzzInput, rng: inout SeededGenerator, label: String,
-                     file: StaticString = #filePath, line: UInt = #line) -> (report: IntegrityReport, seconds: Double)
-    {
+    private func run(
+        _ input: FuzzInput, rng: inout SeededGenerator, label: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> (report: IntegrityReport, seconds: Double) {
         let started = Date()
         let whole = feed(input.bytes, chunks: [input.bytes.count])
         let chunks = randomChunks(input.bytes.count, &rng)
@@ -290,7 +327,9 @@ final class FuzzTests: XCTestCase {
         let seconds = Date().timeIntervalSince(started)
 
         XCTAssertLessThan(seconds, Self.perInputLimit, "too slow: \(label)", file: file, line: line)
-        XCTAssertEqual(whole, chunked, "the report depends on the chunking (\(chunks.count) chunks, first \(chunks.prefix(8))): \(label)", file: file, line: line)
+        XCTAssertEqual(
+            whole, chunked, "the report depends on the chunking (\(chunks.count) chunks, first \(chunks.prefix(8))): \(label)", file: file, line: line
+        )
         XCTAssertEqual(whole, fromFile, "check(path:) differs from the bytes API: \(label)", file: file, line: line)
         assertSound(whole, label, file: file, line: line)
 
@@ -301,8 +340,9 @@ final class FuzzTests: XCTestCase {
             let readerError = readerFailure(document)
             if !verdict.wellFormed {
                 XCTAssertFalse(whole.valid, "not well-formed JSON (\(verdict.failure)) but valid: \(label)", file: file, line: line)
-                XCTAssertTrue(whole.errors.contains { $0.category == .format },
-                              "not well-formed JSON but no format error: \(whole.errors): \(label)", file: file, line: line)
+                XCTAssertTrue(
+                    whole.errors.contains { $0.category == .format },
+                    "not well-formed JSON but no format error: \(whole.errors): \(label)", file: file, line: line)
                 XCTAssertNotNil(readerError, "the reader accepted malformed JSON (\(verdict.failure)): \(label)", file: file, line: line)
             } else if verdict.topLevelObject && !verdict.loneSurrogate && verdict.maxDepth <= BackupReaderLimits().maxDepth {
                 XCTAssertNil(readerError, "the reader refused well-formed JSON: \(readerError ?? ""): \(label)", file: file, line: line)
@@ -338,12 +378,14 @@ final class FuzzTests: XCTestCase {
             for finding in list {
                 XCTAssertEqual(finding.severity, severity, label, file: file, line: line)
                 XCTAssertTrue(Self.allowedCategories.contains(finding.category.rawValue), "\(finding): \(label)", file: file, line: line)
-                XCTAssertFalse(finding.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "empty message: \(label)", file: file, line: line)
+                XCTAssertFalse(
+                    finding.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "empty message: \(label)", file: file, line: line)
             }
         }
         let json = report.jsonBytes()
         let verdict = StrictJSON.check(json)
-        XCTAssertTrue(verdict.wellFormed && verdict.topLevelObject, "the JSON report is not well-formed (\(verdict.failure)): \(label)", file: file, line: line)
+        XCTAssertTrue(
+            verdict.wellFormed && verdict.topLevelObject, "the JSON report is not well-formed (\(verdict.failure)): \(label)", file: file, line: line)
         // The report's JSON lists the same findings.
         if let object = try? JSONValue.parse(String(decoding: json, as: UTF8.self), maxDepth: 300) {
             XCTAssertEqual(object["errors"]?.arrayValue?.count, report.errors.count, label, file: file, line: line)
@@ -401,8 +443,10 @@ final class FuzzTestsRegressions: XCTestCase {
         let report = check(Array(text.utf8))
         XCTAssertFalse(report.valid)
         XCTAssertLessThan(report.findings.count, 50, "\(report.findings.count) findings")
-        XCTAssertTrue(report.errors.contains { $0.message.contains("and 49980 more \"data\" values that are not objects") }, "\(report.errors.suffix(3))")
-        XCTAssertTrue(report.errors.contains { $0.message.contains("and 49980 more data.concepts values that are not arrays") }, "\(report.errors.suffix(3))")
+        XCTAssertTrue(
+            report.errors.contains { $0.message.contains("and 49980 more \"data\" values that are not objects") }, "\(report.errors.suffix(3))")
+        XCTAssertTrue(
+            report.errors.contains { $0.message.contains("and 49980 more data.concepts values that are not arrays") }, "\(report.errors.suffix(3))")
         XCTAssertTrue(report.errors.allSatisfy { $0.category == .format })
     }
 
@@ -428,13 +472,21 @@ final class FuzzTestsRegressions: XCTestCase {
     /// ("relationship types appear more than once in the vocabulary"). Found by
     /// the system fuzz test duplicating `data.vocabulary` members.
     func testDuplicateVocabularyTypesAreAnError() {
-        let vocabulary: JSONValue = [BackupFixtures.vocabulary("IMPLIES"), BackupFixtures.vocabulary("SUPPORTS"),
-                                     BackupFixtures.vocabulary("IMPLIES")]
-        let report = check(BackupFixtures.document().settingSection("vocabulary", vocabulary).setting("statistics", nil)
-            .setting("statistics", ["vocabulary": 3]))
+        let vocabulary: JSONValue = [
+            BackupFixtures.vocabulary("IMPLIES"), BackupFixtures.vocabulary("SUPPORTS"),
+            BackupFixtures.vocabulary("IMPLIES"),
+        ]
+        let report = check(
+            BackupFixtures.document().settingSection("vocabulary", vocabulary).setting("statistics", nil)
+                .setting("statistics", ["vocabulary": 3]))
         XCTAssertFalse(report.valid)
-        XCTAssertEqual(report.errors, [Finding(.error, .vocabulary,
-            "relationship type IMPLIES is listed more than once in the vocabulary (again at data.vocabulary[2]); a restore cannot load both")])
+        XCTAssertEqual(
+            report.errors,
+            [
+                Finding(
+                    .error, .vocabulary,
+                    "relationship type IMPLIES is listed more than once in the vocabulary (again at data.vocabulary[2]); a restore cannot load both")
+            ])
     }
 
     /// A string holding U+0000 (JSON "\u0000") passed the check, the upload was
@@ -446,19 +498,25 @@ final class FuzzTestsRegressions: XCTestCase {
         let cases: [(JSONValue, String)] = [
             (Mutator.setPath(valid, ["data", "concepts", "1", "label"], "a\u{0}b"), "data.concepts[1].label"),
             (Mutator.setPath(valid, ["data", "concepts", "0", "search_terms"], ["ok", "\u{0}"]), "data.concepts[0].search_terms[1]"),
-            (Mutator.setPath(valid, ["data", "relationships", "2", "properties", "category"], "x\u{0}"), "data.relationships[2].properties.category"),
-            (Mutator.setPath(valid, ["data", "relationships", "0", "properties"], ["n\u{0}te": 1]), #"data.relationships[0].properties."n\u0000te""#),
+            (
+                Mutator.setPath(valid, ["data", "relationships", "2", "properties", "category"], "x\u{0}"),
+                "data.relationships[2].properties.category"
+            ),
+            (
+                Mutator.setPath(valid, ["data", "relationships", "0", "properties"], ["n\u{0}te": 1]),
+                #"data.relationships[0].properties."n\u0000te""#
+            ),
         ]
         for (document, place) in cases {
             let bytes = document.jsonBytes
             XCTAssertNotNil(Mutator.find(Array(#"\u0000"#.utf8), in: bytes), "the file carries the escape")
             let report = check(bytes)
             XCTAssertFalse(report.valid, place)
-            XCTAssertEqual(report.errors, [Finding(.error, .format, "\(place) holds the character U+0000 (\\u0000), which the database cannot store")])
+            XCTAssertEqual(
+                report.errors, [Finding(.error, .format, "\(place) holds the character U+0000 (\\u0000), which the database cannot store")])
         }
         // Elsewhere (metadata is not restored) it is no error, and neither is an escaped "\\u0000" text.
         XCTAssertTrue(check(valid.setting("comment", "a\u{0}b")).valid)
         XCTAssertTrue(check(Mutator.setPath(valid, ["data", "concepts", "1", "label"], #"a\u0000b"#)).valid)
     }
 }
-

@@ -1,7 +1,8 @@
-import KGTestSupport
 import Foundation
-@testable import KGFormat
+import KGTestSupport
 import XCTest
+
+@testable import KGFormat
 
 /// The id checks' external sort (`IDLedger`): exact keys, the same order whether
 /// it spills or not, its temp file gone from the folder at once, and a clear
@@ -20,14 +21,14 @@ final class IDLedgerTests: XCTestCase {
 
     /// Ids that differ only where a prefix or a packing could lose the difference.
     static let trickyIDs: [String] = [
-        "3f2a9c1e-0b4d-4e8f-9a7b-1c2d3e4f5a6b",   // canonical lower-case UUID: packed
-        "3F2A9C1E-0B4D-4E8F-9A7B-1C2D3E4F5A6B",   // the same in upper case: a different id, packed apart
-        "3f2a9c1e-0B4D-4e8f-9a7b-1c2d3e4f5a6b",   // mixed case: kept as text
-        "3f2a9c1e-0b4d-4e8f-9a7b-1c2d3e4f5a6c",   // differs in the last digit
-        "12345678-1234-1234-1234-123456789012",   // digits only
-        "3f2a9c1e_0b4d_4e8f_9a7b_1c2d3e4f5a6b",   // 36 characters, not a UUID
+        "3f2a9c1e-0b4d-4e8f-9a7b-1c2d3e4f5a6b",  // canonical lower-case UUID: packed
+        "3F2A9C1E-0B4D-4E8F-9A7B-1C2D3E4F5A6B",  // the same in upper case: a different id, packed apart
+        "3f2a9c1e-0B4D-4e8f-9a7b-1c2d3e4f5a6b",  // mixed case: kept as text
+        "3f2a9c1e-0b4d-4e8f-9a7b-1c2d3e4f5a6c",  // differs in the last digit
+        "12345678-1234-1234-1234-123456789012",  // digits only
+        "3f2a9c1e_0b4d_4e8f_9a7b_1c2d3e4f5a6b",  // 36 characters, not a UUID
         "concept_0000000001", "concept_0000000002", "concept_00000000010",  // one 8-byte prefix
-        "concept_", "concept_\u{0}", "c", "é", "e\u{301}",                   // short, NUL, composed vs decomposed
+        "concept_", "concept_\u{0}", "c", "é", "e\u{301}",  // short, NUL, composed vs decomposed
         String(repeating: "x", count: 70_000) + "1", String(repeating: "x", count: 70_000) + "2",  // long, one prefix
     ]
 
@@ -86,7 +87,8 @@ final class IDLedgerTests: XCTestCase {
             XCTAssertEqual(seen.count, facts.count, "budget \(budget)")
             for (id, entries) in byID {
                 let expected = facts.filter { Array($0.id.utf8) == id }.map { ($0.kind, $0.seq) }.sorted { $0 < $1 }
-                XCTAssertTrue(entries.elementsEqual(expected, by: { $0 == $1 }), "budget \(budget): \(String(decoding: id.prefix(40), as: UTF8.self))")
+                XCTAssertTrue(
+                    entries.elementsEqual(expected, by: { $0 == $1 }), "budget \(budget): \(String(decoding: id.prefix(40), as: UTF8.self))")
             }
             visits.append(seen)
         }
@@ -113,8 +115,9 @@ final class IDLedgerTests: XCTestCase {
         checker.feed(BackupFixtures.document().jsonBytes)
         let report = checker.finish()
         XCTAssertFalse(report.valid)
-        XCTAssertTrue(report.errors.contains { $0.message.contains("temp storage") && $0.message.contains("missing/folder") },
-                      "\(report.errors)")
+        XCTAssertTrue(
+            report.errors.contains { $0.message.contains("temp storage") && $0.message.contains("missing/folder") },
+            "\(report.errors)")
         // With memory enough, the same file is valid: nothing was spilled.
         let roomy = IntegrityChecker(idMemoryBytes: 1 << 20, tempDirectory: directory + "/missing/folder")
         roomy.feed(BackupFixtures.document().jsonBytes)
@@ -127,20 +130,25 @@ final class IDLedgerTests: XCTestCase {
         let ids = Self.trickyIDs.filter { $0.count < 100 }
         var sections = BackupFixtures.sections
         let defined = ids.filter { !$0.hasSuffix("2") }  // the ids ending in 2 stay undefined
-        sections[1].value = .array(sections[1].value.arrayValue! + defined.map(BackupFixtures.concept)
-                                   + [BackupFixtures.concept(ids[0]), BackupFixtures.concept("c")])  // two duplicates
+        sections[1].value = .array(
+            sections[1].value.arrayValue! + defined.map(BackupFixtures.concept)
+                + [BackupFixtures.concept(ids[0]), BackupFixtures.concept("c")])  // two duplicates
         sections[4].value = .array(sections[4].value.arrayValue! + ids.map { BackupFixtures.relationship("c1", $0) })
         let report = check(BackupFixtures.document(sections: sections))
         let duplicates = report.errors.map(\.message).filter { $0.contains("defined more than once") }
-        XCTAssertEqual(duplicates, [
-            "concept \(ids[0]) is defined more than once (again at data.concepts[\(3 + defined.count)]); a restore cannot load both",
-            "concept c is defined more than once (again at data.concepts[\(4 + defined.count)]); a restore cannot load both",
-        ])
+        XCTAssertEqual(
+            duplicates,
+            [
+                "concept \(ids[0]) is defined more than once (again at data.concepts[\(3 + defined.count)]); a restore cannot load both",
+                "concept c is defined more than once (again at data.concepts[\(4 + defined.count)]); a restore cannot load both",
+            ])
         let missing = report.errors.map(\.message).filter { $0.contains("does not contain") }
         let undefined = ids.filter { $0.hasSuffix("2") }
-        XCTAssertEqual(missing, undefined.map { id in
-            let index = 3 + ids.firstIndex(of: id)!
-            return "relationship c1 -[IMPLIES]-> \(id) (data.relationships[\(index)]) names concept \(id), which the file does not contain"
-        })
+        XCTAssertEqual(
+            missing,
+            undefined.map { id in
+                let index = 3 + ids.firstIndex(of: id)!
+                return "relationship c1 -[IMPLIES]-> \(id) (data.relationships[\(index)]) names concept \(id), which the file does not contain"
+            })
     }
 }

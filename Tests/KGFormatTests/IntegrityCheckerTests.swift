@@ -1,12 +1,13 @@
-import XCTest
 import KGFormat
+import XCTest
 
 final class IntegrityCheckerTests: XCTestCase {
     let valid = BackupFixtures.document()
 
-    private func assertOnly(_ report: IntegrityReport, _ severity: Finding.Severity, _ category: Finding.Category,
-                            containing text: String, file: StaticString = #filePath, line: UInt = #line)
-    {
+    private func assertOnly(
+        _ report: IntegrityReport, _ severity: Finding.Severity, _ category: Finding.Category,
+        containing text: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         let matching = report.findings.filter { $0.severity == severity && $0.category == category && $0.message.contains(text) }
         XCTAssertEqual(matching.count, 1, "no single \(severity) [\(category)] containing \(text): \(report.findings)", file: file, line: line)
         let others = report.findings.filter { !($0.severity == severity && $0.category == category && $0.message.contains(text)) }
@@ -51,8 +52,9 @@ final class IntegrityCheckerTests: XCTestCase {
         let data = members.first { $0.key == "data" }!
         let dataTwice = check(.object([data] + members))
         XCTAssertFalse(dataTwice.valid)
-        XCTAssertTrue(dataTwice.findings.contains { $0.category == .format && $0.message.contains("the top-level key \"data\" is given twice") },
-                      "\(dataTwice.findings)")
+        XCTAssertTrue(
+            dataTwice.findings.contains { $0.category == .format && $0.message.contains("the top-level key \"data\" is given twice") },
+            "\(dataTwice.findings)")
         // A key kg does not read may repeat: nothing depends on which one counts.
         XCTAssertEqual(check(.object(members + [(key: "comment", value: .string("a")), (key: "comment", value: .string("b"))])).findings, [])
     }
@@ -91,7 +93,9 @@ final class IntegrityCheckerTests: XCTestCase {
     }
 
     func testUnknownType() {
-        assertOnly(check(valid.setting("type", "weekly")), .error, .format, containing: "\"type\" must be \"full_backup\" or \"ontology_backup\", found \"weekly\"")
+        assertOnly(
+            check(valid.setting("type", "weekly")), .error, .format,
+            containing: "\"type\" must be \"full_backup\" or \"ontology_backup\", found \"weekly\"")
     }
 
     func testVersionMustBeANonEmptyString() {
@@ -109,7 +113,7 @@ final class IntegrityCheckerTests: XCTestCase {
         for bad in ["2024-05-01 10:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00Z"] {
             assertOnly(check(valid.setting("timestamp", .string(bad))), .warning, .format, containing: "ending in Z")
         }
-        assertOnly(check(valid.setting("timestamp", 1714557600)), .warning, .format, containing: "found 1714557600")
+        assertOnly(check(valid.setting("timestamp", 1_714_557_600)), .warning, .format, containing: "found 1714557600")
     }
 
     func testNotJSONIsAFormatError() {
@@ -140,10 +144,13 @@ final class IntegrityCheckerTests: XCTestCase {
     }
 
     func testSectionMissingOrNotAnArray() {
-        assertOnly(check(valid.settingSection("sources", nil).setting("statistics", ["concepts": 3])),
-                   .error, .format, containing: "data has no \"sources\" section")
+        assertOnly(
+            check(valid.settingSection("sources", nil).setting("statistics", ["concepts": 3])),
+            .error, .format, containing: "data has no \"sources\" section")
         let report = check(valid.settingSection("concepts", ["c1": [:]]).setting("statistics", [:]))
-        XCTAssertTrue(report.errors.contains { $0.category == .format && $0.message.contains("data.concepts is an object, not an array") }, "\(report.findings)")
+        XCTAssertTrue(
+            report.errors.contains { $0.category == .format && $0.message.contains("data.concepts is an object, not an array") }, "\(report.findings)"
+        )
     }
 
     func testNoDataIsAWarning() {
@@ -206,8 +213,9 @@ final class IntegrityCheckerTests: XCTestCase {
     }
 
     func testOntologyBackupWithoutAName() {
-        assertOnly(check(BackupFixtures.document(type: "ontology_backup", ontology: nil)),
-                   .warning, .externalDeps, containing: "without an ontology name")
+        assertOnly(
+            check(BackupFixtures.document(type: "ontology_backup", ontology: nil)),
+            .warning, .externalDeps, containing: "without an ontology name")
     }
 
     func testRelationshipWithoutAnEnd() {
@@ -227,10 +235,12 @@ final class IntegrityCheckerTests: XCTestCase {
             .appendingRecord("sources", BackupFixtures.source("s1"))
         doc = doc.setting("statistics", BackupFixtures.statistics(for: doc["data"]!.objectMembers!))
         let report = check(doc)
-        XCTAssertEqual(report.errors.map(\.message), [
-            "concept c2 is defined more than once (again at data.concepts[3]); a restore cannot load both",
-            "source s1 is defined more than once (again at data.sources[2]); a restore cannot load both",
-        ])
+        XCTAssertEqual(
+            report.errors.map(\.message),
+            [
+                "concept c2 is defined more than once (again at data.concepts[3]); a restore cannot load both",
+                "source s1 is defined more than once (again at data.sources[2]); a restore cannot load both",
+            ])
         XCTAssertTrue(report.errors.allSatisfy { $0.category == .references })
     }
 
@@ -278,12 +288,17 @@ final class IntegrityCheckerTests: XCTestCase {
     }
 
     func testStatisticsPassThroughUnchanged() {
-        let stats: JSONValue = ["concepts": 3, "sources": 2, "instances": 3, "relationships": 3, "vocabulary": 2,
-                                "note": "kept", "ratio": .number("0.1000000000000000055511151231257827")]
+        let stats: JSONValue = [
+            "concepts": 3, "sources": 2, "instances": 3, "relationships": 3, "vocabulary": 2,
+            "note": "kept", "ratio": .number("0.1000000000000000055511151231257827"),
+        ]
         let report = check(valid.setting("statistics", stats))
         XCTAssertEqual(report.findings, [])
         XCTAssertEqual(report.statistics, stats)
-        XCTAssertTrue(report.jsonText().contains(#""statistics":{"concepts":3,"sources":2,"instances":3,"relationships":3,"vocabulary":2,"note":"kept","ratio":0.1000000000000000055511151231257827}"#))
+        XCTAssertTrue(
+            report.jsonText().contains(
+                #""statistics":{"concepts":3,"sources":2,"instances":3,"relationships":3,"vocabulary":2,"note":"kept","ratio":0.1000000000000000055511151231257827}"#
+            ))
     }
 
     // MARK: Observer mode
@@ -320,9 +335,13 @@ final class IntegrityCheckerTests: XCTestCase {
         let report = check(doc)
         let parsed = try XCTUnwrap(readEvents(report.jsonBytes().count > 0 ? "{\"r\": \(report.jsonText())}" : "").events.first)
         guard case .metadata(_, let json) = parsed else { return XCTFail() }
-        XCTAssertEqual(json.objectMembers?.map(\.key), ["valid", "errors", "warnings", "info", "external_deps", "statistics",
-                                                        "external_references", "schema_version", "backup_type", "ontology",
-                                                        "version", "timestamp", "counts", "producer"])
+        XCTAssertEqual(
+            json.objectMembers?.map(\.key),
+            [
+                "valid", "errors", "warnings", "info", "external_deps", "statistics",
+                "external_references", "schema_version", "backup_type", "ontology",
+                "version", "timestamp", "counts", "producer",
+            ])
         XCTAssertEqual(json["valid"], false)
         XCTAssertEqual(json["errors"], [["category": "references", "message": "instance i12 names source s9, which the file does not contain"]])
         XCTAssertEqual(json["warnings"]?[0]?["category"], "consistency")

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import KGFormat
 
 final class JSONNumberTests: XCTestCase {

@@ -1,12 +1,13 @@
-import XCTest
 import KGFormat
+import XCTest
 
 final class JSONValueTests: XCTestCase {
     func testEscaping() {
         var out: [UInt8] = []
         JSONEscaping.appendQuoted("a\"b\\c\n\t\r\u{08}\u{0C}\u{01}\u{1f}é😀/\u{7f}", to: &out)
-        XCTAssertEqual(String(decoding: out, as: UTF8.self),
-                       "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001fé😀/\u{7f}\"")
+        XCTAssertEqual(
+            String(decoding: out, as: UTF8.self),
+            "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001fé😀/\u{7f}\"")
         XCTAssertEqual(JSONEscaping.quoted(""), "\"\"")
         XCTAssertEqual(JSONEscaping.quoted("plain"), "\"plain\"")
     }
@@ -16,8 +17,10 @@ final class JSONValueTests: XCTestCase {
             "s": "line\nbreak \"q\"", "n": .number("-1.5e-300"), "big": .number("0.1000000000000000055511151231257827"),
             "t": true, "f": false, "z": nil, "a": [1, [], [:]], "dup": 1, "dup": 2, "ü": "ß",
         ]
-        XCTAssertEqual(value.jsonText,
-            #"{"s":"line\nbreak \"q\"","n":-1.5e-300,"big":0.1000000000000000055511151231257827,"t":true,"f":false,"z":null,"a":[1,[],{}],"dup":1,"dup":2,"ü":"ß"}"#)
+        XCTAssertEqual(
+            value.jsonText,
+            #"{"s":"line\nbreak \"q\"","n":-1.5e-300,"big":0.1000000000000000055511151231257827,"t":true,"f":false,"z":null,"a":[1,[],{}],"dup":1,"dup":2,"ü":"ß"}"#
+        )
         XCTAssertEqual(value["dup"], 2, "the last duplicate wins")
         XCTAssertEqual(value.objectMembers?.count, 10, "duplicates are kept")
     }
@@ -30,8 +33,10 @@ final class JSONValueTests: XCTestCase {
     }
 
     func testAccessors() {
-        let value: JSONValue = ["s": "x", "i": 42, "d": .number("2.5"), "b": true, "a": [1, 2], "n": nil,
-                                "huge": .number("123456789012345678901234567890")]
+        let value: JSONValue = [
+            "s": "x", "i": 42, "d": .number("2.5"), "b": true, "a": [1, 2], "n": nil,
+            "huge": .number("123456789012345678901234567890"),
+        ]
         XCTAssertEqual(value["s"]?.stringValue, "x")
         XCTAssertEqual(value["i"]?.intValue, 42)
         XCTAssertNil(value["d"]?.intValue)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import KGFormat
 
 /// `kg admin forget`'s policy against restic's own examples (the snapshot list
@@ -60,54 +61,68 @@ final class RetentionPolicyTests: XCTestCase {
 
     /// restic's policy_keep_snapshots_15: {Daily: 2, Weekly: 2, Monthly: 6}.
     func testDailyWeeklyMonthlyAsRestic() {
-        assertKept(RetentionPolicy(daily: 2, weekly: 2, monthly: 6), [
-            ("2016-01-18 12:02:03", ["daily snapshot", "weekly snapshot", "monthly snapshot"]),
-            ("2016-01-12 21:08:03", ["daily snapshot", "weekly snapshot"]),
-            ("2015-11-22 10:20:30", ["monthly snapshot"]),
-            ("2015-10-22 10:20:30", ["monthly snapshot"]),
-            ("2015-09-22 10:20:30", ["monthly snapshot"]),
-            ("2015-08-22 10:20:30", ["monthly snapshot"]),
-            ("2014-11-22 10:20:30", ["monthly snapshot"]),
-        ])
+        assertKept(
+            RetentionPolicy(daily: 2, weekly: 2, monthly: 6),
+            [
+                ("2016-01-18 12:02:03", ["daily snapshot", "weekly snapshot", "monthly snapshot"]),
+                ("2016-01-12 21:08:03", ["daily snapshot", "weekly snapshot"]),
+                ("2015-11-22 10:20:30", ["monthly snapshot"]),
+                ("2015-10-22 10:20:30", ["monthly snapshot"]),
+                ("2015-09-22 10:20:30", ["monthly snapshot"]),
+                ("2015-08-22 10:20:30", ["monthly snapshot"]),
+                ("2014-11-22 10:20:30", ["monthly snapshot"]),
+            ])
     }
 
     /// restic's policy_keep_snapshots_16: {Yearly: 10}: counts left over keep the oldest too.
     func testCountsLeftOverKeepTheOldestAsRestic() {
-        assertKept(RetentionPolicy(yearly: 10), [
-            ("2016-01-18 12:02:03", ["yearly snapshot"]),
-            ("2015-11-22 10:20:30", ["yearly snapshot"]),
-            ("2014-11-22 10:20:30", ["yearly snapshot"]),
-            ("2014-08-08 10:20:30", ["oldest yearly snapshot"]),
-        ])
+        assertKept(
+            RetentionPolicy(yearly: 10),
+            [
+                ("2016-01-18 12:02:03", ["yearly snapshot"]),
+                ("2015-11-22 10:20:30", ["yearly snapshot"]),
+                ("2014-11-22 10:20:30", ["yearly snapshot"]),
+                ("2014-08-08 10:20:30", ["oldest yearly snapshot"]),
+            ])
     }
 
     /// {Last: 3} and {Daily: 3}: the newest three, and the newest of each of the three newest days.
     func testLastAndDaily() {
-        assertKept(RetentionPolicy(last: 3), [
-            ("2016-01-18 12:02:03", ["last snapshot"]),
-            ("2016-01-12 21:08:03", ["last snapshot"]),
-            ("2016-01-12 21:02:03", ["last snapshot"]),
-        ])
-        assertKept(RetentionPolicy(daily: 3), [
-            ("2016-01-18 12:02:03", ["daily snapshot"]),
-            ("2016-01-12 21:08:03", ["daily snapshot"]),
-            ("2016-01-09 21:02:03", ["daily snapshot"]),
-        ])
+        assertKept(
+            RetentionPolicy(last: 3),
+            [
+                ("2016-01-18 12:02:03", ["last snapshot"]),
+                ("2016-01-12 21:08:03", ["last snapshot"]),
+                ("2016-01-12 21:02:03", ["last snapshot"]),
+            ])
+        assertKept(
+            RetentionPolicy(daily: 3),
+            [
+                ("2016-01-18 12:02:03", ["daily snapshot"]),
+                ("2016-01-12 21:08:03", ["daily snapshot"]),
+                ("2016-01-09 21:02:03", ["daily snapshot"]),
+            ])
         // Hourly: 2016-01-04 has several within an hour; the newest of each hour.
         let hourly = kept(RetentionPolicy(hourly: 7)).map(\.0)
-        XCTAssertEqual(hourly, ["2016-01-18 12:02:03", "2016-01-12 21:08:03", "2016-01-09 21:02:03", "2016-01-08 20:02:03",
-                                "2016-01-07 10:02:03", "2016-01-06 08:02:03", "2016-01-05 09:02:03"])
+        XCTAssertEqual(
+            hourly,
+            [
+                "2016-01-18 12:02:03", "2016-01-12 21:08:03", "2016-01-09 21:02:03", "2016-01-08 20:02:03",
+                "2016-01-07 10:02:03", "2016-01-06 08:02:03", "2016-01-05 09:02:03",
+            ])
         XCTAssertTrue(kept(RetentionPolicy(hourly: 10)).map(\.0).contains("2016-01-04 12:30:03"))
         XCTAssertFalse(kept(RetentionPolicy(hourly: 10)).map(\.0).contains("2016-01-04 12:28:03"), "one per hour")
     }
 
     /// restic's {Within: 7d} and {Within: 2m2h}: relative to the newest backup, not to now.
     func testWithinIsRelativeToTheNewest() {
-        assertKept(RetentionPolicy(within: RetentionDuration(parsing: "7d")), [
-            ("2016-01-18 12:02:03", ["within 7d"]),
-            ("2016-01-12 21:08:03", ["within 7d"]),
-            ("2016-01-12 21:02:03", ["within 7d"]),
-        ])
+        assertKept(
+            RetentionPolicy(within: RetentionDuration(parsing: "7d")),
+            [
+                ("2016-01-18 12:02:03", ["within 7d"]),
+                ("2016-01-12 21:08:03", ["within 7d"]),
+                ("2016-01-12 21:02:03", ["within 7d"]),
+            ])
         // 2 months 2 hours before 2016-01-18 12:02:03 is 2015-11-18 10:02:03: 2015-11-18 10:20:30 is just inside.
         let longer = kept(RetentionPolicy(within: RetentionDuration(parsing: "2m2h"))).map(\.0)
         XCTAssertEqual(longer.last, "2015-11-18 10:20:30")

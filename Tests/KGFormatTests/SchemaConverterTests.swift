@@ -59,7 +59,8 @@ final class SchemaConverterTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let names = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("schema/migrations").path)
         let highest = names.compactMap { Int($0.prefix { $0.isNumber }) }.max()
-        XCTAssertEqual(highest, SchemaConverters.latestVersion,
-                       "a new migration needs its converter (or an explicit no-change entry) and latestVersion raised")
+        XCTAssertEqual(
+            highest, SchemaConverters.latestVersion,
+            "a new migration needs its converter (or an explicit no-change entry) and latestVersion raised")
     }
 }

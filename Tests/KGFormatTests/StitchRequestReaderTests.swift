@@ -17,13 +17,18 @@ final class StitchRequestReaderTests: XCTestCase {
     }
 
     func testReferencesAndOptionsWhateverTheChunking() throws {
-        let text = #"{"threshold": 0.9, "references": [{"concept_id": "a", "label": "A", "embedding": [0.5, -1e-3]},"#
+        let text =
+            #"{"threshold": 0.9, "references": [{"concept_id": "a", "label": "A", "embedding": [0.5, -1e-3]},"#
             + #" {"concept_id": "b", "label": null}], "dry_run": true, "unknown": {"data": [1]}, "data": {"references": [{"x": 1}]},"#
             + #" "checkpoint": null, "no_wait": false}"#
         for chunk in [1, 2, 7, 64, 4096] {
             let (references, options) = try read(text, chunk: chunk)
-            XCTAssertEqual(references, [StitchReference(conceptID: "a", label: "A", embedding: [0.5, -0.001]),
-                                        StitchReference(conceptID: "b", label: nil, embedding: nil)], "chunk \(chunk)")
+            XCTAssertEqual(
+                references,
+                [
+                    StitchReference(conceptID: "a", label: "A", embedding: [0.5, -0.001]),
+                    StitchReference(conceptID: "b", label: nil, embedding: nil),
+                ], "chunk \(chunk)")
             XCTAssertEqual(options.threshold, 0.9)
             XCTAssertEqual(options.dryRun, true)
             XCTAssertNil(options.checkpoint)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import KGFormat
+import XCTest
 
 /// Prints how fast the reader and the checker go; asserts only correctness.
 /// Run in release for meaningful numbers: `swift test -c release --filter ThroughputTests`.
@@ -16,7 +16,9 @@ final class ThroughputTests: XCTestCase {
         let concepts = max(1, (megabytes << 20) / conceptBytes)
         put(#"{"version": "1.0", "type": "full_backup", "timestamp": "2024-05-01T10:00:00Z", "ontology": null, "#)
         put(#""schema_version": 3, "producer": {"name": "kg", "version": "0.1.0"}, "#)
-        put(#""statistics": {"concepts": \#(concepts), "sources": 1, "instances": \#(concepts), "relationships": \#(concepts - 1), "vocabulary": 0}, "#)
+        put(
+            #""statistics": {"concepts": \#(concepts), "sources": 1, "instances": \#(concepts), "relationships": \#(concepts - 1), "vocabulary": 0}, "#
+        )
         put(#""data": {"concepts": ["#)
         for c in 0..<concepts {
             if c > 0 { put(", ") }
@@ -46,9 +48,9 @@ final class ThroughputTests: XCTestCase {
     private func megabytes() -> Int {
         if let text = ProcessInfo.processInfo.environment["KG_THROUGHPUT_MB"], let n = Int(text), n > 0 { return n }
         #if DEBUG
-        return 16
+            return 16
         #else
-        return 50
+            return 50
         #endif
     }
 
@@ -70,9 +72,9 @@ final class ThroughputTests: XCTestCase {
     func testThroughput() throws {
         let (document, concepts) = Self.generateDocument(megabytes: megabytes())
         #if DEBUG
-        let build = "debug"
+            let build = "debug"
         #else
-        let build = "release"
+            let build = "release"
         #endif
 
         // Reader alone.

@@ -1,13 +1,16 @@
 import Foundation
-@testable import KGFormat
 import KGTestSupport
 import XCTest
+
+@testable import KGFormat
 
 /// Issue 12: the checker applies the restore's value rules (`RecordValueRules`,
 /// `Float8Element`), so `kg admin verify` and a restore agree on every file.
 final class ValueRulesTests: XCTestCase {
-    private func document(concept: JSONValue? = nil, vocabulary: JSONValue? = nil, relationship: JSONValue? = nil,
-                          instance: JSONValue? = nil, ontologies: JSONValue? = nil, producer: Bool = true) -> JSONValue {
+    private func document(
+        concept: JSONValue? = nil, vocabulary: JSONValue? = nil, relationship: JSONValue? = nil,
+        instance: JSONValue? = nil, ontologies: JSONValue? = nil, producer: Bool = true
+    ) -> JSONValue {
         var sections = BackupFixtures.sections
         func replaceFirst(_ name: String, _ record: JSONValue?) {
             guard let record, let i = sections.firstIndex(where: { $0.key == name }) else { return }
@@ -39,28 +42,39 @@ final class ValueRulesTests: XCTestCase {
     /// properties are held whole, so a long one is an error naming the field.
     func testLongStringsAreValidInTextColumnsOnly() {
         let long = JSONValue.string(String(repeating: "\u{E9}", count: (1 << 20) / 2 + 1))  // 1 MiB + 2 bytes of UTF-8
-        let fine = document(concept: ["concept_id": "c1", "label": long, "description": long, "search_terms": ["t"],
-                                      "embedding": [1]])
+        let fine = document(concept: [
+            "concept_id": "c1", "label": long, "description": long, "search_terms": ["t"],
+            "embedding": [1],
+        ])
         XCTAssertEqual(errors(check(fine, chunkSize: 65536)), [])
         let limit = "may hold 1048576 bytes at most"
         let badID = errors(check(document(concept: ["concept_id": long, "label": "L"])))
-        XCTAssertTrue(badID.contains { $0.contains("data.concepts[0]: concept_id is a string of 1048578 bytes; ids, references, names and times \(limit)") },
-                      "\(badID.map { String($0.prefix(300)) })")
+        XCTAssertTrue(
+            badID.contains { $0.contains("data.concepts[0]: concept_id is a string of 1048578 bytes; ids, references, names and times \(limit)") },
+            "\(badID.map { String($0.prefix(300)) })")
         let badTerm = errors(check(document(concept: ["concept_id": "c1", "label": "L", "search_terms": ["a", long]])))
         XCTAssertEqual(badTerm, ["data.concepts[0] (c1): search_terms[1] is a string of 1048578 bytes; elements of a list \(limit)"])
-        let badProperty = errors(check(document(relationship: ["from": "c1", "to": "c2", "type": "IMPLIES",
-                                                               "properties": ["notes": ["x", ["long": long]]]])))
-        XCTAssertEqual(badProperty, ["data.relationships[0]: properties.notes[1].long is a string of 1048578 bytes; strings inside relationship properties \(limit)"])
+        let badProperty = errors(
+            check(
+                document(relationship: [
+                    "from": "c1", "to": "c2", "type": "IMPLIES",
+                    "properties": ["notes": ["x", ["long": long]]],
+                ])))
+        XCTAssertEqual(
+            badProperty,
+            ["data.relationships[0]: properties.notes[1].long is a string of 1048578 bytes; strings inside relationship properties \(limit)"])
         // U+0000 in a long string is found as in a short one.
         let nul = JSONValue.string(String(repeating: "x", count: 1 << 20) + "\u{0}")
-        XCTAssertEqual(errors(check(document(concept: ["concept_id": "c1", "label": "L", "description": nul]))),
-                       ["data.concepts[0].description holds the character U+0000 (\\u0000), which the database cannot store"])
+        XCTAssertEqual(
+            errors(check(document(concept: ["concept_id": "c1", "label": "L", "description": nul]))),
+            ["data.concepts[0].description holds the character U+0000 (\\u0000), which the database cannot store"])
     }
 
     /// The rows of one instance must carry the same quote; long quotes are compared by
     /// length and hash (the checker keeps no bytes of them).
     func testRowsOfOneInstanceCompareLongQuotes() {
-        let a = String(repeating: "a", count: 1 << 20) + "x", b = String(repeating: "a", count: 1 << 20) + "y"
+        let a = String(repeating: "a", count: 1 << 20) + "x"
+        let b = String(repeating: "a", count: 1 << 20) + "y"
         func doc(_ first: String, _ second: String) -> JSONValue {
             var sections = BackupFixtures.sections
             let i = sections.firstIndex { $0.key == "instances" }!
@@ -76,9 +90,11 @@ final class ValueRulesTests: XCTestCase {
     }
 
     func testNonFiniteStringsLiteralsAndNullElementsAreValid() {
-        let embedding: JSONValue = [.string("NaN"), .string("Infinity"), .string("-Infinity"), .number(.nan),
-                                    .number(.infinity), .number(.negativeInfinity), .null, .number("-0"), .number("1e-320"),
-                                    .number("5e-324"), .number("0e-999"), .number("1.7976931348623157e308")]
+        let embedding: JSONValue = [
+            .string("NaN"), .string("Infinity"), .string("-Infinity"), .number(.nan),
+            .number(.infinity), .number(.negativeInfinity), .null, .number("-0"), .number("1e-320"),
+            .number("5e-324"), .number("0e-999"), .number("1.7976931348623157e308"),
+        ]
         let report = check(document(concept: concept(embedding: embedding, terms: ["a", nil, "", "NULL"])))
         XCTAssertEqual(report.findings, [])
         let vocabulary: JSONValue = ["relationship_type": "IMPLIES", "synonyms": ["a", nil], "embedding": [.string("NaN"), nil]]
@@ -86,8 +102,9 @@ final class ValueRulesTests: XCTestCase {
     }
 
     func testBarePythonLiteralsAreRead() throws {
-        XCTAssertEqual(try JSONValue.parse("[NaN, Infinity, -Infinity, -0]"),
-                       [.number(.nan), .number(.infinity), .number(.negativeInfinity), .number("-0")])
+        XCTAssertEqual(
+            try JSONValue.parse("[NaN, Infinity, -Infinity, -0]"),
+            [.number(.nan), .number(.infinity), .number(.negativeInfinity), .number("-0")])
         for bad in ["[Nan]", "[-Inf]", "[NaNa]", "[infinity]", "[+Infinity]"] {
             XCTAssertThrowsError(try JSONValue.parse(bad), bad)
         }
@@ -146,8 +163,10 @@ final class ValueRulesTests: XCTestCase {
             XCTAssertTrue(JSONNumber(plain).isPlainDecimal, plain)
             XCTAssertNoThrow(try Float8Element.check(.number(JSONNumber(plain))), plain)
         }
-        for other in ["NaN", "Infinity", "-Infinity", "1e5", "1E5", "-1.5e-300", "2.5E+10", "1e-400",
-                      "123456789012345678901234", "0." + String(repeating: "0", count: 400) + "1", "-", ""] {
+        for other in [
+            "NaN", "Infinity", "-Infinity", "1e5", "1E5", "-1.5e-300", "2.5E+10", "1e-400",
+            "123456789012345678901234", "0." + String(repeating: "0", count: 400) + "1", "-", "",
+        ] {
             XCTAssertFalse(JSONNumber(other).isPlainDecimal, other)
         }
         // Every byte position of the exponent marker is seen, in each of the three stored words.
@@ -161,10 +180,12 @@ final class ValueRulesTests: XCTestCase {
     /// literal it answers, and leaves the rest to strtod: PostgreSQL's shortest output of
     /// random doubles, random digit strings with the point anywhere, exponents, zeros, -0.
     func testFastFloatParsingGivesStrtodsBits() throws {
-        var random = SeededGenerator(seed: 20261205)
-        var literals: [String] = ["0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "0.1", "1e22", "1e23",
-                                  "1e-22", "1e-23", "123456789012345.6", "4.9e-324", "1.7976931348623157e308", "0.30000000000000004",
-                                  "-1.5E+10", "2.5e-5", "0.000001", "100000000000000000000000", "0.0000000000000000000000001"]
+        var random = SeededGenerator(seed: 20_261_205)
+        var literals: [String] = [
+            "0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "0.1", "1e22", "1e23",
+            "1e-22", "1e-23", "123456789012345.6", "4.9e-324", "1.7976931348623157e308", "0.30000000000000004",
+            "-1.5E+10", "2.5e-5", "0.000001", "100000000000000000000000", "0.0000000000000000000000001",
+        ]
         for _ in 0..<60_000 {
             let d = Double(bitPattern: random.next() & 0x3FFF_FFFF_FFFF_FFFF) * (random.next() % 2 == 0 ? 1 : -1)
             if d.isFinite { literals.append("\(d)") }
@@ -200,22 +221,33 @@ final class ValueRulesTests: XCTestCase {
         for synonyms: JSONValue in [7, true, ["k": "v"]] {
             let report = check(document(vocabulary: ["relationship_type": "IMPLIES", "synonyms": synonyms]))
             XCTAssertEqual(errors(report).count, 1, "\(synonyms)")
-            XCTAssertTrue(errors(report).first?.hasSuffix("synonyms must be a list of strings or null, found \(synonyms.kind)") == true,
-                          "\(errors(report))")
+            XCTAssertTrue(
+                errors(report).first?.hasSuffix("synonyms must be a list of strings or null, found \(synonyms.kind)") == true,
+                "\(errors(report))")
         }
     }
 
     func testScalarFieldsFollowTheRestoresTypes() {
         let concept = check(document(concept: ["concept_id": "c1", "label": nil, "description": ["x"]]))
-        XCTAssertEqual(errors(concept), ["data.concepts[0] (c1): label is missing",
-                                         "data.concepts[0] (c1): description must be a string"])
+        XCTAssertEqual(
+            errors(concept),
+            [
+                "data.concepts[0] (c1): label is missing",
+                "data.concepts[0] (c1): description must be a string",
+            ])
         XCTAssertEqual(check(document(concept: ["concept_id": "c1", "label": ""])).errors, [], "an empty label is a label")
         var sections = BackupFixtures.sections
-        sections[2].value = [["source_id": "s1", "document": "D", "paragraph": "2147483648"],
-                             ["source_id": "s2", "document": "D", "paragraph": .number("1.5")]]
+        sections[2].value = [
+            ["source_id": "s1", "document": "D", "paragraph": "2147483648"],
+            ["source_id": "s2", "document": "D", "paragraph": .number("1.5")],
+        ]
         let sources = check(BackupFixtures.document(sections: sections))
-        XCTAssertEqual(errors(sources), ["data.sources[0] (s1): paragraph must be an integer",
-                                         "data.sources[1] (s2): paragraph must be an integer"])
+        XCTAssertEqual(
+            errors(sources),
+            [
+                "data.sources[0] (s1): paragraph must be an integer",
+                "data.sources[1] (s2): paragraph must be an integer",
+            ])
         let vocabulary = check(document(vocabulary: ["relationship_type": "IMPLIES", "is_active": "yes", "usage_count": "7"]))
         XCTAssertEqual(errors(vocabulary), ["data.vocabulary[0] (IMPLIES): is_active must be true or false"])
         let edge = check(document(relationship: ["from": "c1", "to": "c2", "type": "IMPLIES", "properties": "{}"]))
@@ -253,8 +285,8 @@ final class ValueRulesTests: XCTestCase {
     }
 }
 
-private extension Float8Element {
-    var bits: UInt64? {
+extension Float8Element {
+    fileprivate var bits: UInt64? {
         if case .value(let d) = self { return d.bitPattern }
         return nil
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import KGFormat
 
 /// zstd in KGFormat: the compressor the worker writes with, and the content
@@ -59,7 +60,8 @@ final class ZstdTests: XCTestCase {
     }
 
     func testConcatenatedFramesAsZstdDoes() throws {
-        let a = Array("first half, ".utf8), b = Array("second half".utf8)
+        let a = Array("first half, ".utf8)
+        let b = Array("second half".utf8)
         XCTAssertEqual(try decode(try zstd(a) + zstd(b), chunk: 5), a + b)
     }
 
@@ -88,7 +90,8 @@ final class ZstdTests: XCTestCase {
     }
 
     func testBackupFileCheckerAndHeaderReadZstd() throws {
-        let document = Array("""
+        let document = Array(
+            """
             {"version":"1.0","type":"full_backup","timestamp":"2026-01-01T00:00:00Z","schema_version":1,
              "producer":{"name":"kg","version":"0"},"data":{}}
             """.utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import KGGateway
 
 final class AuditSinceTests: XCTestCase {

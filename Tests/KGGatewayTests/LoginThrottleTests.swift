@@ -1,5 +1,6 @@
 import Logging
 import XCTest
+
 @testable import KGGateway
 
 /// The login throttle's counting (pure logic; the integration tests drive it over HTTP).

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import KGGateway
 
 final class MultipartBoundaryTests: XCTestCase {
@@ -7,8 +8,9 @@ final class MultipartBoundaryTests: XCTestCase {
     }
 
     func testUnquotedBoundary() {
-        XCTAssertEqual(parse("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"),
-                       "----WebKitFormBoundary7MA4YWxkTrZu0gW")
+        XCTAssertEqual(
+            parse("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"),
+            "----WebKitFormBoundary7MA4YWxkTrZu0gW")
         XCTAssertEqual(parse("multipart/form-data;boundary=abc"), "abc")
         XCTAssertEqual(parse("multipart/form-data; boundary=abc ; charset=utf-8"), "abc")
     }

@@ -1,5 +1,6 @@
 import KGTestSupport
 import XCTest
+
 @testable import KGGateway
 
 final class MultipartStreamParserTests: XCTestCase {
@@ -66,10 +67,12 @@ final class MultipartStreamParserTests: XCTestCase {
 
     func testEmptyPartsAndEmptyValues() throws {
         let body = Fixture.body([.field("empty", ""), .file([])])
-        XCTAssertEqual(try Fixture.events(of: body, chunkSizes: [1]), [
-            .start(name: "empty", filename: nil, contentType: nil), .end,
-            .start(name: "file", filename: "graph.kgb", contentType: "application/octet-stream"), .end,
-        ])
+        XCTAssertEqual(
+            try Fixture.events(of: body, chunkSizes: [1]),
+            [
+                .start(name: "empty", filename: nil, contentType: nil), .end,
+                .start(name: "file", filename: "graph.kgb", contentType: "application/octet-stream"), .end,
+            ])
     }
 
     func testPreambleAndEpilogueAreIgnored() throws {
@@ -92,21 +95,25 @@ final class MultipartStreamParserTests: XCTestCase {
     }
 
     func testQuotedFilenameWithEscapesAndUTF8() throws {
-        let headers = "content-disposition: form-data; name=\"file\"; filename=\"my \\\"best\\\" graph \\\\ caf\u{E9} \u{1F600}.kgb\"; filename*=UTF-8''ignored\r\n"
+        let headers =
+            "content-disposition: form-data; name=\"file\"; filename=\"my \\\"best\\\" graph \\\\ caf\u{E9} \u{1F600}.kgb\"; filename*=UTF-8''ignored\r\n"
             + "CONTENT-TYPE:application/x-kg-backup  \r\n"
             + "X-Other: ignored\r\n"
         let body = Fixture.body([Fixture.Part(headers: headers, content: [1, 2, 3])])
-        XCTAssertEqual(try Fixture.events(of: body, chunkSizes: [1]), [
-            .start(name: "file", filename: "my \"best\" graph \\ caf\u{E9} \u{1F600}.kgb", contentType: "application/x-kg-backup"),
-            .data([1, 2, 3]), .end,
-        ])
+        XCTAssertEqual(
+            try Fixture.events(of: body, chunkSizes: [1]),
+            [
+                .start(name: "file", filename: "my \"best\" graph \\ caf\u{E9} \u{1F600}.kgb", contentType: "application/x-kg-backup"),
+                .data([1, 2, 3]), .end,
+            ])
     }
 
     func testUnquotedParametersTransportPaddingAndFoldedHeaders() throws {
         var body = Array("--".utf8) + Fixture.boundary + Array(" \t\r\n".utf8)
         body += Array("Content-Disposition: form-data;\r\n name=field1\r\n\r\nv".utf8)
         body += Array("\r\n--".utf8) + Fixture.boundary + Array("--".utf8)
-        XCTAssertEqual(try Fixture.events(of: body, chunkSizes: [2]), [.start(name: "field1", filename: nil, contentType: nil), .data(Array("v".utf8)), .end])
+        XCTAssertEqual(
+            try Fixture.events(of: body, chunkSizes: [2]), [.start(name: "field1", filename: nil, contentType: nil), .data(Array("v".utf8)), .end])
     }
 
     func testBodyThatEndsEarlyThrows() throws {
@@ -137,8 +144,9 @@ final class MultipartStreamParserTests: XCTestCase {
         }
         // Many short lines count too.
         let manyLines = String(repeating: "X-Filler: 0123456789\r\n", count: 1000) + "Content-Disposition: form-data; name=\"a\"\r\n"
-        XCTAssertThrowsMultipartError(try Fixture.events(of: Fixture.body([Fixture.Part(headers: manyLines, content: [])])),
-                                      .headerTooLarge(limit: 16 * 1024))
+        XCTAssertThrowsMultipartError(
+            try Fixture.events(of: Fixture.body([Fixture.Part(headers: manyLines, content: [])])),
+            .headerTooLarge(limit: 16 * 1024))
         // Just under the limit passes.
         let fits = String(repeating: "n", count: 16 * 1024 - 60)
         XCTAssertEqual(try Fixture.events(of: Fixture.body([.field(fits, "v")]), chunkSizes: [100]).count, 3)
@@ -150,15 +158,18 @@ final class MultipartStreamParserTests: XCTestCase {
         XCTAssertThrowsMultipartError(try Fixture.events(of: body(": no name\r\n")), .malformedHeader(line: ": no name"))
         XCTAssertThrowsMultipartError(try Fixture.events(of: body("Bad Name: x\r\n")), .malformedHeader(line: "Bad Name: x"))
         XCTAssertThrowsMultipartError(try Fixture.events(of: body(" folded first\r\n")), .malformedHeader(line: " folded first"))
-        XCTAssertThrowsMultipartError(try Fixture.events(of: body("Content-Type: a\nContent-Disposition: form-data; name=a\r\n")),
-                                      .malformedHeader(line: "Content-Type: a\n"))
+        XCTAssertThrowsMultipartError(
+            try Fixture.events(of: body("Content-Type: a\nContent-Disposition: form-data; name=a\r\n")),
+            .malformedHeader(line: "Content-Type: a\n"))
         XCTAssertThrowsMultipartError(try Fixture.events(of: body("Content-Type: text/plain\r\n")), .missingContentDisposition)
         XCTAssertThrowsMultipartError(try Fixture.events(of: body("")), .missingContentDisposition)
         XCTAssertThrowsMultipartError(try Fixture.events(of: body("Content-Disposition: form-data; filename=\"a\"\r\n")), .missingPartName)
-        XCTAssertThrowsMultipartError(try Fixture.events(of: body("Content-Disposition: attachment; name=\"a\"\r\n")),
-                                      .malformedContentDisposition("attachment; name=\"a\""))
-        XCTAssertThrowsMultipartError(try Fixture.events(of: body("Content-Disposition: form-data; name=\"a\r\n")),
-                                      .malformedContentDisposition("form-data; name=\"a"))
+        XCTAssertThrowsMultipartError(
+            try Fixture.events(of: body("Content-Disposition: attachment; name=\"a\"\r\n")),
+            .malformedContentDisposition("attachment; name=\"a\""))
+        XCTAssertThrowsMultipartError(
+            try Fixture.events(of: body("Content-Disposition: form-data; name=\"a\r\n")),
+            .malformedContentDisposition("form-data; name=\"a"))
     }
 
     func testMalformedBoundaryLineThrows() {
@@ -171,9 +182,9 @@ final class MultipartStreamParserTests: XCTestCase {
     func testAdversarialNearMissesFinishAndAreCorrect() throws {
         let boundary = Fixture.boundary
         let nearMisses: [[UInt8]] = [
-            Array("\r\n--".utf8) + boundary.dropLast(),     // fails on the last boundary byte
-            Array("\r\n--".utf8) + boundary + [UInt8(ascii: "X")], // whole boundary, then a byte that can't follow it
-            Array("\r".utf8),                               // a candidate at every byte
+            Array("\r\n--".utf8) + boundary.dropLast(),  // fails on the last boundary byte
+            Array("\r\n--".utf8) + boundary + [UInt8(ascii: "X")],  // whole boundary, then a byte that can't follow it
+            Array("\r".utf8),  // a candidate at every byte
             Array("\r\n-".utf8),
         ]
         for pattern in nearMisses {

@@ -1,6 +1,7 @@
-import XCTest
-@testable import KGGateway
 import KGTestSupport
+import XCTest
+
+@testable import KGGateway
 
 /// An event copied out of the parser, so that it can be compared after the buffer is gone.
 enum RecordedEvent: Equatable, CustomStringConvertible {
@@ -30,16 +31,19 @@ enum MultipartFixture {
 
         static func file(_ content: [UInt8], name: String = "file", filename: String? = "graph.kgb") -> Part {
             let filenameParameter = filename.map { "; filename=\"\($0)\"" } ?? ""
-            return Part(headers: "Content-Disposition: form-data; name=\"\(name)\"\(filenameParameter)\r\n"
-                            + "Content-Type: application/octet-stream\r\n",
-                        content: content)
+            return Part(
+                headers: "Content-Disposition: form-data; name=\"\(name)\"\(filenameParameter)\r\n"
+                    + "Content-Type: application/octet-stream\r\n",
+                content: content)
         }
     }
 
     /// A body as a client sends it: `--boundary CRLF headers CRLF content` per part, then
     /// `CRLF--boundary--CRLF` unless `close` is false.
-    static func body(_ parts: [Part], boundary: [UInt8] = boundary, preamble: [UInt8] = [],
-                     epilogue: [UInt8] = [], close: Bool = true) -> [UInt8] {
+    static func body(
+        _ parts: [Part], boundary: [UInt8] = boundary, preamble: [UInt8] = [],
+        epilogue: [UInt8] = [], close: Bool = true
+    ) -> [UInt8] {
         var body = preamble
         for (index, part) in parts.enumerated() {
             if index > 0 || !preamble.isEmpty { body += Array("\r\n".utf8) }
@@ -75,19 +79,21 @@ enum MultipartFixture {
             content += Array(delimiter[..<length]) + Array("x".utf8)
         }
         content += delimiter + Array("X not a boundary".utf8)
-        content += Array("--".utf8) + boundary // no CRLF before it: data
+        content += Array("--".utf8) + boundary  // no CRLF before it: data
         content += (0...255).map { UInt8($0) }
         content += (0...255).reversed().map { UInt8($0) }
-        content += Array("\r\n--".utf8) + boundary.dropLast() // ends in a near-miss, right before the real delimiter
+        content += Array("\r\n--".utf8) + boundary.dropLast()  // ends in a near-miss, right before the real delimiter
         return content
     }
 
     /// Parses `body` fed in pieces of the given sizes (cycled), merging adjacent data events.
-    static func events(of body: [UInt8], boundary: [UInt8] = boundary, chunkSizes: [Int] = [Int.max],
-                       maxHeaderBytes: Int = 16 * 1024) throws -> [RecordedEvent] {
+    static func events(
+        of body: [UInt8], boundary: [UInt8] = boundary, chunkSizes: [Int] = [Int.max],
+        maxHeaderBytes: Int = 16 * 1024
+    ) throws -> [RecordedEvent] {
         var parser = MultipartStreamParser(boundary: boundary, maxHeaderBytes: maxHeaderBytes)
         var events: [RecordedEvent] = []
-        var pending: [UInt8]? // adjacent data runs, merged
+        var pending: [UInt8]?  // adjacent data runs, merged
         func flush() {
             if let data = pending { events.append(.data(data)) }
             pending = nil
@@ -114,8 +120,10 @@ enum MultipartFixture {
     }
 
     /// Runs `body` through a `MultipartUpload`, returning its summary and the file's bytes.
-    static func upload(_ body: [UInt8], boundary: [UInt8] = boundary, chunkSizes: [Int] = [Int.max],
-                       maxFieldBytes: Int = 64 * 1024) throws -> (MultipartUpload.Summary, [UInt8]) {
+    static func upload(
+        _ body: [UInt8], boundary: [UInt8] = boundary, chunkSizes: [Int] = [Int.max],
+        maxFieldBytes: Int = 64 * 1024
+    ) throws -> (MultipartUpload.Summary, [UInt8]) {
         var upload = MultipartUpload(boundary: boundary, maxFieldBytes: maxFieldBytes)
         var file: [UInt8] = []
         try feed(body, chunkSizes: chunkSizes) { chunk in
@@ -141,8 +149,10 @@ enum MultipartFixture {
 }
 
 /// Asserts that `body` throws exactly `expected`.
-func XCTAssertThrowsMultipartError(_ expression: @autoclosure () throws -> some Any, _ expected: MultipartError,
-                                   file: StaticString = #filePath, line: UInt = #line) {
+func XCTAssertThrowsMultipartError(
+    _ expression: @autoclosure () throws -> some Any, _ expected: MultipartError,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertThrowsError(try expression(), file: file, line: line) { error in
         XCTAssertEqual(error as? MultipartError, expected, "\(error)", file: file, line: line)
     }

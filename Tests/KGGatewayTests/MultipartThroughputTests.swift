@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import KGGateway
 
 final class MultipartThroughputTests: XCTestCase {
@@ -21,7 +22,7 @@ final class MultipartThroughputTests: XCTestCase {
 
     private func measure(label: String, pool: [UInt8]) throws {
         let chunkSize = 64 * 1024
-        let chunkCount = 1600 // 100 MiB of file
+        let chunkCount = 1600  // 100 MiB of file
         let poolChunks = pool.count / chunkSize
         let head = MultipartFixture.body([.field("graph", "bench"), .file([])], close: false)
         let tail = Array("\r\n--".utf8) + MultipartFixture.boundary + Array("--\r\n".utf8)
@@ -46,8 +47,10 @@ final class MultipartThroughputTests: XCTestCase {
 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let megabytes = Double(chunkSize * chunkCount) / 1_000_000
-        print(String(format: "multipart throughput (%@): %.0f MB in %.3f s = %.0f MB/s (%d file callbacks for %d chunks)",
-                     label, megabytes, seconds, megabytes / seconds, callbacks, chunkCount))
+        print(
+            String(
+                format: "multipart throughput (%@): %.0f MB in %.3f s = %.0f MB/s (%d file callbacks for %d chunks)",
+                label, megabytes, seconds, megabytes / seconds, callbacks, chunkCount))
         XCTAssertEqual(fileBytes, chunkSize * chunkCount)
         XCTAssertEqual(summary.fileBytes, chunkSize * chunkCount)
         XCTAssertEqual(summary.fields, ["graph": "bench"])

@@ -1,5 +1,6 @@
 import KGTestSupport
 import XCTest
+
 @testable import KGGateway
 
 final class MultipartUploadTests: XCTestCase {
@@ -7,12 +8,13 @@ final class MultipartUploadTests: XCTestCase {
 
     func testFieldsAndFileInEveryChunking() throws {
         let file = Fixture.trickyContent() + Fixture.randomBytes(30_000, seed: 11)
-        let body = Fixture.body([
-            .field("graph", "social"),
-            .field("label", "caf\u{E9} \u{2713}"),
-            .file(file, filename: "../../etc/passwd"),
-            .field("mode", "replace"),
-        ], preamble: Array("preamble".utf8), epilogue: Array("epilogue".utf8))
+        let body = Fixture.body(
+            [
+                .field("graph", "social"),
+                .field("label", "caf\u{E9} \u{2713}"),
+                .file(file, filename: "../../etc/passwd"),
+                .field("mode", "replace"),
+            ], preamble: Array("preamble".utf8), epilogue: Array("epilogue".utf8))
         let expected = MultipartUpload.Summary(
             fields: ["graph": "social", "label": "caf\u{E9} \u{2713}", "mode": "replace"],
             fileName: "../../etc/passwd", fileContentType: "application/octet-stream", fileBytes: file.count)
@@ -65,8 +67,9 @@ final class MultipartUploadTests: XCTestCase {
     }
 
     func testDuplicateTooManyAndNonUTF8FieldsThrow() {
-        XCTAssertThrowsMultipartError(try Fixture.upload(Fixture.body([.field("a", "1"), .field("a", "2"), .file([])])),
-                                      .duplicateField(name: "a"))
+        XCTAssertThrowsMultipartError(
+            try Fixture.upload(Fixture.body([.field("a", "1"), .field("a", "2"), .file([])])),
+            .duplicateField(name: "a"))
         let many = (0...32).map { Fixture.Part.field("f\($0)", "v") } + [.file([])]
         XCTAssertThrowsMultipartError(try Fixture.upload(Fixture.body(many)), .tooManyFields(limit: 32))
         var binary = Fixture.Part.field("bin", "")

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import KGGateway
 
 final class PrometheusTextTests: XCTestCase {
@@ -8,7 +9,9 @@ final class PrometheusTextTests: XCTestCase {
         text.sample("kg_jobs", labels: [("job_type", "backup"), ("status", "completed")], 3)
         text.sample("kg_jobs", labels: [("name", "a \"quoted\" \\ back\nslash")], 0.25)
         text.sample("kg_up", 1)
-        XCTAssertEqual(text.output, """
+        XCTAssertEqual(
+            text.output,
+            """
             # HELP kg_jobs Jobs by type\\nand status \\\\ all.
             # TYPE kg_jobs gauge
             kg_jobs{job_type="backup",status="completed"} 3

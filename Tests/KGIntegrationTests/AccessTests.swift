@@ -67,14 +67,18 @@ final class AccessTests: XCTestCase {
             Route(method: "POST", template: "/admin/restore", body: "{}", admin: 400, reader: 403),
             // Resumable restore uploads: an empty object declares no size (400); an unknown upload is 404.
             Route(method: "POST", template: "/admin/restore/uploads", body: "{}", admin: 400, reader: 403),
-            Route(method: "HEAD", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
-                  admin: 404, reader: 403),
-            Route(method: "GET", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
-                  admin: 404, reader: 403),
-            Route(method: "PATCH", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
-                  admin: 404, reader: 403),
-            Route(method: "DELETE", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
-                  admin: 404, reader: 403),
+            Route(
+                method: "HEAD", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
+                admin: 404, reader: 403),
+            Route(
+                method: "GET", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
+                admin: 404, reader: 403),
+            Route(
+                method: "PATCH", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
+                admin: 404, reader: 403),
+            Route(
+                method: "DELETE", template: "/admin/restore/uploads/:id", path: "/admin/restore/uploads/\(UUID().uuidString.lowercased())",
+                admin: 404, reader: 403),
             // Verifying an upload reads nothing from the graph and changes nothing: readers may.
             Route(method: "POST", template: "/admin/backup/verify", body: "{}", admin: 400, reader: 400),
             Route(method: "GET", template: "/jobs", admin: 200, reader: 200),
@@ -95,10 +99,12 @@ final class AccessTests: XCTestCase {
             Route(method: "GET", template: "/ontologies", admin: 200, reader: 200),
             Route(method: "GET", template: "/admin/pending/concepts", admin: 200, reader: 403),
             Route(method: "GET", template: "/admin/checkpoints", admin: 200, reader: 403),
-            Route(method: "GET", template: "/admin/checkpoints/:id", path: "/admin/checkpoints/\(UUID().uuidString.lowercased())",
-                  admin: 404, reader: 403),
-            Route(method: "POST", template: "/admin/checkpoints/:id/restore",
-                  path: "/admin/checkpoints/\(UUID().uuidString.lowercased())/restore", body: "{}", admin: 404, reader: 403),
+            Route(
+                method: "GET", template: "/admin/checkpoints/:id", path: "/admin/checkpoints/\(UUID().uuidString.lowercased())",
+                admin: 404, reader: 403),
+            Route(
+                method: "POST", template: "/admin/checkpoints/:id/restore",
+                path: "/admin/checkpoints/\(UUID().uuidString.lowercased())/restore", body: "{}", admin: 404, reader: 403),
         ]
         // Every route the gateway registers is in the table, and the table names no route that is gone.
         let registered = try GatewayRouteRegistrations.read()
@@ -330,11 +336,13 @@ final class AccessTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         // 12,000 records of 40 days ago (more than one batch), 3 of 29 days ago.
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.audit (at, actor, action, outcome, detail)
             SELECT now() - interval '40 days', 'old', 'login', 'failure', 'n' || i FROM generate_series(1, 12000) AS i
             """)
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.audit (at, actor, action, outcome)
             SELECT now() - interval '29 days', 'recent', 'login', 'failure' FROM generate_series(1, 3)
             """)

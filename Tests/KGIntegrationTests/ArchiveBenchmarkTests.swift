@@ -25,15 +25,18 @@ final class ArchiveBenchmarkTests: XCTestCase {
         ]
         var lines: [String] = []
         for (name, extra) in variants {
-            let r = try runCommand("/usr/bin/time", ["-f", "TIME %e %M", try TestEnvironment.binDir() + "/kg", "admin", "backup", "--type", "full"] + extra,
-                                   environment: stack.cliEnvironment())
+            let r = try runCommand(
+                "/usr/bin/time", ["-f", "TIME %e %M", try TestEnvironment.binDir() + "/kg", "admin", "backup", "--type", "full"] + extra,
+                environment: stack.cliEnvironment())
             XCTAssertEqual(r.exitCode, 0, r.summary)
             let path = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let figures = r.stderr.split(separator: "\n").last { $0.hasPrefix("TIME ") }?.split(separator: " ") ?? []
-            let line = name.padding(toLength: 11, withPad: " ", startingAt: 0)
-                + String(format: " %8.1f MB  %6.2f s  CLI peak RSS %6.1f MB", Double(size) / 1e6,
-                         Double(figures.dropFirst().first ?? "0") ?? 0, (Double(figures.last ?? "0") ?? 0) / 1024)
+            let line =
+                name.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(
+                    format: " %8.1f MB  %6.2f s  CLI peak RSS %6.1f MB", Double(size) / 1e6,
+                    Double(figures.dropFirst().first ?? "0") ?? 0, (Double(figures.last ?? "0") ?? 0) / 1024)
             lines.append(line)
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: path + ".sha256")

@@ -39,16 +39,19 @@ extension ArchiveTests {
         // The age tool opens kg's passphrase file (the passphrase typed at its terminal) …
         let locked = try XCTUnwrap(files["none+passphrase"])
         let opened = stack.root + "/opened.json"
-        let decrypt = try runCommand("/usr/bin/script", ["-qec", "age -d -o '\(opened)' '\(locked)'", "/dev/null"],
-                                     environment: env, input: passphrase + "\n", timeout: 60)
+        let decrypt = try runCommand(
+            "/usr/bin/script", ["-qec", "age -d -o '\(opened)' '\(locked)'", "/dev/null"],
+            environment: env, input: passphrase + "\n", timeout: 60)
         XCTAssertEqual(decrypt.exitCode, 0, decrypt.summary)
-        XCTAssertTrue(NSDictionary(dictionary: try BackupFile(path: opened).data)
-            .isEqual(to: try BackupFile(path: try XCTUnwrap(files["none+plain"])).data))
+        XCTAssertTrue(
+            NSDictionary(dictionary: try BackupFile(path: opened).data)
+                .isEqual(to: try BackupFile(path: try XCTUnwrap(files["none+plain"])).data))
         // … and kg opens a file the age tool encrypted with a passphrase, and restores it.
         let fromTool = stack.root + "/from-the-tool.json.age"
-        let encrypt = try runCommand("/usr/bin/script",
-                                     ["-qec", "age -p -o '\(fromTool)' '\(try XCTUnwrap(files["none+plain"]))'", "/dev/null"],
-                                     environment: env, input: passphrase + "\n" + passphrase + "\n", timeout: 60)
+        let encrypt = try runCommand(
+            "/usr/bin/script",
+            ["-qec", "age -p -o '\(fromTool)' '\(try XCTUnwrap(files["none+plain"]))'", "/dev/null"],
+            environment: env, input: passphrase + "\n" + passphrase + "\n", timeout: 60)
         XCTAssertEqual(encrypt.exitCode, 0, encrypt.summary)
         try stack.wipeGraph()
         let restore = try stack.kg(["admin", "restore", fromTool, "--yes", "--mode", "replace", "--passphrase-file", keys + "/passphrase"])

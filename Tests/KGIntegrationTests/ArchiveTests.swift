@@ -20,8 +20,9 @@ final class ArchiveTests: XCTestCase {
     private func sha256sumCheck(_ path: String) throws -> CommandResult {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        return try runCommand("/bin/sh", ["-c", "cd \"$0\" && sha256sum -c \"$1\"", directory, name + ".sha256"],
-                              environment: ["PATH": "/usr/bin:/bin"])
+        return try runCommand(
+            "/bin/sh", ["-c", "cd \"$0\" && sha256sum -c \"$1\"", directory, name + ".sha256"],
+            environment: ["PATH": "/usr/bin:/bin"])
     }
 
     /// Integrity digests: every saved backup has `<file>.sha256` that
@@ -84,8 +85,9 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(rechecked.exitCode, 1, rechecked.summary)
         XCTAssertEqual(rechecked.stdout.split(separator: "\n").filter { $0.contains(" BAD ") }.count, 2, rechecked.stdout)
         XCTAssertTrue(rechecked.stderr.contains("digests: 2 of 2 do not match"), rechecked.stderr)
-        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(
-            with: Data(try stack.kg(["admin", "list-backups", "--json", "--check"]).stdout.utf8)) as? [[String: Any]])
+        let rows = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(try stack.kg(["admin", "list-backups", "--json", "--check"]).stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(rows.compactMap { $0["digest"] as? String }, ["mismatch", "mismatch"])
 
         // A file without one: verify says so and judges by the format alone.
@@ -93,9 +95,11 @@ final class ArchiveTests: XCTestCase {
         let bare = try stack.kg(["admin", "verify", plain, "--offline"])
         XCTAssertEqual(bare.exitCode, 0, bare.summary)
         XCTAssertTrue(bare.stdout.contains("digest: none"), bare.stdout)
-        let plainRow = try XCTUnwrap(try JSONSerialization.jsonObject(
-            with: Data(try stack.kg(["admin", "list-backups", "--json"]).stdout.utf8)) as? [[String: Any]])
-            .first { $0["path"] as? String == plain }
+        let plainRow = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(try stack.kg(["admin", "list-backups", "--json"]).stdout.utf8)) as? [[String: Any]]
+        )
+        .first { $0["path"] as? String == plain }
         XCTAssertEqual(plainRow?["digest"] as? String, "absent")
     }
 
@@ -129,8 +133,9 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(verify.exitCode, 0, verify.summary)
         XCTAssertTrue(verify.stdout.contains("digest: ok"), verify.stdout)
         let listed = try stack.kg(["admin", "list-backups", "--json"])
-        let row = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?
-            .first { $0["path"] as? String == path }, listed.summary)
+        let row = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?
+                .first { $0["path"] as? String == path }, listed.summary)
         XCTAssertEqual(row["type"] as? String, "full_backup", "the header is read through zstd")
 
         // Restores: kg's own zstd file, and one the zstd tool wrote from the plain backup under a plain name.
@@ -195,8 +200,9 @@ final class ArchiveTests: XCTestCase {
         XCTAssertTrue(dry.stdout.contains("full_backup: 11 backup(s), keep 3, would remove 8"), dry.stdout)
         let keepLine = try XCTUnwrap(dry.stdout.split(separator: "\n").first { $0.contains(names[30]!) })
         XCTAssertTrue(keepLine.contains("keep") && keepLine.contains("daily snapshot, weekly snapshot"), String(keepLine))
-        XCTAssertTrue(dry.stdout.split(separator: "\n").contains { $0.contains("would remove") && $0.contains(names[27]!) && $0.contains(".sha256") },
-                      dry.stdout)
+        XCTAssertTrue(
+            dry.stdout.split(separator: "\n").contains { $0.contains("would remove") && $0.contains(names[27]!) && $0.contains(".sha256") },
+            dry.stdout)
         XCTAssertTrue(dry.stderr.contains("nothing was removed (--dry-run)"), dry.stderr)
         XCTAssertTrue(dry.stderr.contains("not a backup, left alone: notes.json"), dry.stderr)
 
@@ -268,8 +274,9 @@ final class ArchiveTests: XCTestCase {
         let bare = try stack.kg(["admin", "list-backups"])
         XCTAssertTrue(bare.stdout.split(separator: "\n").contains { $0.hasSuffix(".age") && $0.contains(" age ") }, bare.stdout)
         XCTAssertEqual(try stack.kg(["config", "set", "identity_file", keys + "/owner.txt"]).exitCode, 0)
-        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(
-            with: Data(try stack.kg(["admin", "list-backups", "--json"]).stdout.utf8)) as? [[String: Any]])
+        let rows = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(try stack.kg(["admin", "list-backups", "--json"]).stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(rows.first { $0["path"] as? String == encrypted }?["type"] as? String, "full_backup")
 
         // A changed byte inside a chunk: damage, named.
@@ -298,8 +305,11 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(try stack.kg(["config", "set", "backup_recipients", recipient]).exitCode, 0)
         let configured = try saved(try stack.kg(["admin", "backup", "--type", "full"]))
         XCTAssertTrue(configured.hasSuffix(".json.age"), configured)
-        XCTAssertEqual(try runCommand("/usr/bin/age", ["-d", "-i", keys + "/owner.txt", "-o", stack.root + "/c.json", configured],
-                                      environment: env).exitCode, 0)
+        XCTAssertEqual(
+            try runCommand(
+                "/usr/bin/age", ["-d", "-i", keys + "/owner.txt", "-o", stack.root + "/c.json", configured],
+                environment: env
+            ).exitCode, 0)
 
         // restore: a wrong key is exit 1 before any byte is sent; the right one restores, decrypted as it is sent.
         let jobs = try stack.jobCount()

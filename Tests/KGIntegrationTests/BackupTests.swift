@@ -29,7 +29,8 @@ final class BackupTests: XCTestCase {
     /// Counts the rows that differ between a table query and the file's records
     /// parsed by PostgreSQL's own JSON parser, in both directions.
     func differences(_ db: PGConnection, table: String, fromFile: String, json: String) throws -> Int {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             WITH file AS (\(fromFile)), live AS (\(table))
             SELECT (SELECT count(*) FROM (SELECT * FROM live EXCEPT ALL SELECT * FROM file) a)
                  + (SELECT count(*) FROM (SELECT * FROM file EXCEPT ALL SELECT * FROM live) b) AS n
@@ -55,8 +56,10 @@ final class BackupTests: XCTestCase {
 
         let db = try stack.db()
         defer { db.close() }
-        for (section, table) in [("concepts", "kg.concepts"), ("sources", "kg.sources"), ("relationships", "kg.relationships"),
-                                 ("vocabulary", "kg.vocabulary")] {
+        for (section, table) in [
+            ("concepts", "kg.concepts"), ("sources", "kg.sources"), ("relationships", "kg.relationships"),
+            ("vocabulary", "kg.vocabulary"),
+        ] {
             let n = Int(try db.query("SELECT count(*) AS n FROM \(table)").first("n")!)!
             XCTAssertEqual(file.section(section).count, n, section)
             XCTAssertEqual(file.statistics[section], n, "statistics.\(section)")
@@ -66,46 +69,56 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(file.statistics["instances"], links)
 
         // Column by column, with PostgreSQL parsing the file's JSON: embeddings compare as float8 (bit for bit).
-        XCTAssertEqual(try differences(db,
-            table: "SELECT concept_id, label, description, search_terms, embedding FROM kg.concepts",
-            fromFile: """
-                SELECT r->>'concept_id', r->>'label', r->>'description',
-                       ARRAY(SELECT jsonb_array_elements_text(r->'search_terms')),
-                       ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(r->'embedding') x)
-                FROM jsonb_array_elements($1::jsonb) r
-                """, json: try file.sectionJSON("concepts")), 0)
-        XCTAssertEqual(try differences(db,
-            table: "SELECT source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key FROM kg.sources",
-            fromFile: """
-                SELECT r->>'source_id', r->>'document', (r->>'paragraph')::int, r->>'full_text', r->>'file_path',
-                       r->>'content_type', r->>'garage_key', r->>'storage_key'
-                FROM jsonb_array_elements($1::jsonb) r
-                """, json: try file.sectionJSON("sources")), 0)
-        XCTAssertEqual(try differences(db,
-            table: "SELECT i.instance_id, i.quote, e.concept_id, i.source_id FROM kg.instances i JOIN kg.evidence e USING (instance_id)",
-            fromFile: """
-                SELECT r->>'instance_id', r->>'quote', r->>'concept_id', r->>'source_id' FROM jsonb_array_elements($1::jsonb) r
-                """, json: try file.sectionJSON("instances")), 0)
-        XCTAssertEqual(try differences(db,
-            table: "SELECT from_concept_id, to_concept_id, relationship_type, properties FROM kg.relationships",
-            fromFile: """
-                SELECT r->>'from', r->>'to', r->>'type', r->'properties' FROM jsonb_array_elements($1::jsonb) r
-                """, json: try file.sectionJSON("relationships")), 0)
-        XCTAssertEqual(try differences(db,
-            table: """
-                SELECT relationship_type, description, category, added_by, added_at, usage_count, is_active, is_builtin,
-                       synonyms::text[], deprecation_reason, embedding_model, embedding_generated_at, embedding, direction_semantics
-                FROM kg.vocabulary
-                """,
-            fromFile: """
-                SELECT r->>'relationship_type', r->>'description', r->>'category', r->>'added_by', (r->>'added_at')::timestamptz,
-                       (r->>'usage_count')::int, (r->>'is_active')::bool, (r->>'is_builtin')::bool,
-                       CASE WHEN jsonb_typeof(r->'synonyms') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'synonyms')) END,
-                       r->>'deprecation_reason', r->>'embedding_model', (r->>'embedding_generated_at')::timestamptz,
-                       CASE WHEN jsonb_typeof(r->'embedding') = 'array' THEN ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(r->'embedding') x) END,
-                       r->>'direction_semantics'
-                FROM jsonb_array_elements($1::jsonb) r
-                """, json: try file.sectionJSON("vocabulary")), 0)
+        XCTAssertEqual(
+            try differences(
+                db,
+                table: "SELECT concept_id, label, description, search_terms, embedding FROM kg.concepts",
+                fromFile: """
+                    SELECT r->>'concept_id', r->>'label', r->>'description',
+                           ARRAY(SELECT jsonb_array_elements_text(r->'search_terms')),
+                           ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(r->'embedding') x)
+                    FROM jsonb_array_elements($1::jsonb) r
+                    """, json: try file.sectionJSON("concepts")), 0)
+        XCTAssertEqual(
+            try differences(
+                db,
+                table: "SELECT source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key FROM kg.sources",
+                fromFile: """
+                    SELECT r->>'source_id', r->>'document', (r->>'paragraph')::int, r->>'full_text', r->>'file_path',
+                           r->>'content_type', r->>'garage_key', r->>'storage_key'
+                    FROM jsonb_array_elements($1::jsonb) r
+                    """, json: try file.sectionJSON("sources")), 0)
+        XCTAssertEqual(
+            try differences(
+                db,
+                table: "SELECT i.instance_id, i.quote, e.concept_id, i.source_id FROM kg.instances i JOIN kg.evidence e USING (instance_id)",
+                fromFile: """
+                    SELECT r->>'instance_id', r->>'quote', r->>'concept_id', r->>'source_id' FROM jsonb_array_elements($1::jsonb) r
+                    """, json: try file.sectionJSON("instances")), 0)
+        XCTAssertEqual(
+            try differences(
+                db,
+                table: "SELECT from_concept_id, to_concept_id, relationship_type, properties FROM kg.relationships",
+                fromFile: """
+                    SELECT r->>'from', r->>'to', r->>'type', r->'properties' FROM jsonb_array_elements($1::jsonb) r
+                    """, json: try file.sectionJSON("relationships")), 0)
+        XCTAssertEqual(
+            try differences(
+                db,
+                table: """
+                    SELECT relationship_type, description, category, added_by, added_at, usage_count, is_active, is_builtin,
+                           synonyms::text[], deprecation_reason, embedding_model, embedding_generated_at, embedding, direction_semantics
+                    FROM kg.vocabulary
+                    """,
+                fromFile: """
+                    SELECT r->>'relationship_type', r->>'description', r->>'category', r->>'added_by', (r->>'added_at')::timestamptz,
+                           (r->>'usage_count')::int, (r->>'is_active')::bool, (r->>'is_builtin')::bool,
+                           CASE WHEN jsonb_typeof(r->'synonyms') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r->'synonyms')) END,
+                           r->>'deprecation_reason', r->>'embedding_model', (r->>'embedding_generated_at')::timestamptz,
+                           CASE WHEN jsonb_typeof(r->'embedding') = 'array' THEN ARRAY(SELECT x::float8 FROM jsonb_array_elements_text(r->'embedding') x) END,
+                           r->>'direction_semantics'
+                    FROM jsonb_array_elements($1::jsonb) r
+                    """, json: try file.sectionJSON("vocabulary")), 0)
 
         // Non-ASCII text and duplicate edges survived.
         XCTAssertTrue(String(decoding: file.raw, as: UTF8.self).contains("知識"))
@@ -132,19 +145,24 @@ final class BackupTests: XCTestCase {
         defer { db.close() }
         func ids(_ sql: String) throws -> Set<String> { Set(try db.query(sql, [ontology]).rows.compactMap { $0[0] }) }
         let sources = try ids("SELECT source_id FROM kg.sources WHERE document = $1")
-        let concepts = try ids("""
+        let concepts = try ids(
+            """
             SELECT DISTINCT e.concept_id FROM kg.evidence e JOIN kg.instances i USING (instance_id)
             JOIN kg.sources s USING (source_id) WHERE s.document = $1
             """)
-        let instanceRows = try db.query("""
+        let instanceRows = try db.query(
+            """
             SELECT i.instance_id || '|' || e.concept_id FROM kg.instances i JOIN kg.evidence e USING (instance_id)
             JOIN kg.sources s USING (source_id) WHERE s.document = $1
-            """, [ontology]).rows.compactMap { $0[0] }
-        let edges = try db.query("""
+            """, [ontology]
+        ).rows.compactMap { $0[0] }
+        let edges = try db.query(
+            """
             SELECT count(*) AS n FROM kg.relationships WHERE from_concept_id IN (
               SELECT e.concept_id FROM kg.evidence e JOIN kg.instances i USING (instance_id)
               JOIN kg.sources s USING (source_id) WHERE s.document = $1)
-            """, [ontology]).first("n")
+            """, [ontology]
+        ).first("n")
         XCTAssertFalse(sources.isEmpty)
         XCTAssertEqual(file.ids("sources", "source_id"), sources)
         XCTAssertEqual(file.ids("concepts", "concept_id"), concepts)
@@ -234,7 +252,8 @@ final class BackupTests: XCTestCase {
     func testTwoUsersBackUpAtOnce() throws {
         try stack.loadSample(concepts: 50, dimensions: 64)
         try stack.addUser("second", role: "admin", password: "second-pw")
-        let homeA = stack.root + "/cli-a", homeB = stack.root + "/cli-b"
+        let homeA = stack.root + "/cli-a"
+        let homeB = stack.root + "/cli-b"
         try stack.login(home: homeA)
         try stack.login("second", password: "second-pw", home: homeB)
         let a = try stack.kgInBackground(["admin", "backup", "--type", "full"], home: homeA, name: "cli-a")
@@ -298,8 +317,10 @@ final class BackupTests: XCTestCase {
         XCTAssertTrue(badType.errorMessage?.contains("partial") == true)
         let notJSON = try client.request(method: "POST", path: "/admin/backup", json: Data("nope".utf8))
         XCTAssertEqual(notJSON.status, 400)
-        let unreachable = try stack.kg(["admin", "backup", "--type", "full", "--token", "kg_any",
-                                           "--server", "http://127.0.0.1:\(freePort())"])
+        let unreachable = try stack.kg([
+            "admin", "backup", "--type", "full", "--token", "kg_any",
+            "--server", "http://127.0.0.1:\(freePort())",
+        ])
         XCTAssertEqual(unreachable.exitCode, 3, unreachable.summary)
         XCTAssertTrue(unreachable.stderr.contains("cannot reach"), unreachable.stderr)
     }

@@ -26,7 +26,8 @@ final class BlockingFileCallTests: XCTestCase {
             let path = "\(stalled)/checkpoint_\(i).json"
             XCTAssertEqual(mkfifo(path, 0o600), 0)
             let id = UUID().uuidString.lowercased()
-            try stack.execute("""
+            try stack.execute(
+                """
                 INSERT INTO kg_api.checkpoints (checkpoint_id, job_id, job_type, username, file_name, path, status, kept_at)
                 VALUES ('\(id)', '\(UUID().uuidString.lowercased())', 'prune', 'admin', 'checkpoint_\(i).json', '\(path)', 'kept', now())
                 """)
@@ -55,8 +56,9 @@ final class BlockingFileCallTests: XCTestCase {
             let fd = open(path, O_WRONLY | O_NONBLOCK)
             if fd >= 0 { close(fd) }
         }
-        print("BlockingFileCallTests: \(hanging) checkpoint downloads hung in open(2) on FIFOs; "
-            + "\(answered) of 10 other requests answered, /healthz in \(probes.map { String(format: "%.3f", $0) }.joined(separator: ", ")) s")
+        print(
+            "BlockingFileCallTests: \(hanging) checkpoint downloads hung in open(2) on FIFOs; "
+                + "\(answered) of 10 other requests answered, /healthz in \(probes.map { String(format: "%.3f", $0) }.joined(separator: ", ")) s")
         XCTAssertEqual(answered, 10, "requests stalled behind hanging file calls")
         XCTAssertLessThan(probes.max() ?? 99, 1.0)
     }

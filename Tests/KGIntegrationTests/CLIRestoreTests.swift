@@ -63,7 +63,8 @@ final class CLIRestoreTests: XCTestCase {
 
     func testInvalidFileIsNotSent() throws {
         let path = stack.root + "/broken.json"
-        try #"{"version":"1.0","type":"full_backup","data":{"concepts":[],"sources":[],"instances":[{"instance_id":"i","quote":"q","concept_id":"c","source_id":"s"}],"relationships":[]}}"#
+        try
+            #"{"version":"1.0","type":"full_backup","data":{"concepts":[],"sources":[],"instances":[{"instance_id":"i","quote":"q","concept_id":"c","source_id":"s"}],"relationships":[]}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         let r = try stack.kg(["admin", "restore", path, "--yes"])
         XCTAssertEqual(r.exitCode, 1, r.summary)
@@ -91,8 +92,10 @@ final class CLIRestoreTests: XCTestCase {
         let file = try backup()
         let r = try stack.kg(["admin", "restore", file, "--yes", "--token", "kg_invalid"])
         XCTAssertEqual(r.exitCode, 4, r.summary)
-        let unreachable = try stack.kg(["admin", "restore", file, "--yes", "--token", "kg_any",
-                                           "--server", "http://127.0.0.1:\(freePort())"])
+        let unreachable = try stack.kg([
+            "admin", "restore", file, "--yes", "--token", "kg_any",
+            "--server", "http://127.0.0.1:\(freePort())",
+        ])
         XCTAssertEqual(unreachable.exitCode, 3, unreachable.summary)
         XCTAssertEqual(try stack.jobCount(), 0)
     }

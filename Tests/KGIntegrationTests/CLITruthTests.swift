@@ -42,8 +42,9 @@ final class CLITruthTests: XCTestCase {
         // What the user sees: the progress line, then one line, at the terminal (Ctrl-C after two seconds).
         let screen = try stack.kgInTerminal(["admin", "backup", "--type", "full"], prefix: ["timeout", "--preserve-status", "-s", "INT", "2"])
         XCTAssertEqual(screen.exitCode, 130, screen.text)
-        XCTAssertEqual(screen.frames.last?.hasPrefix("kg: backup interrupted; the partial file was removed and nothing was saved; job "), true,
-                       screen.text)
+        XCTAssertEqual(
+            screen.frames.last?.hasPrefix("kg: backup interrupted; the partial file was removed and nothing was saved; job "), true,
+            screen.text)
         XCTAssertEqual(screen.frames.filter { $0.hasPrefix("kg:") }.count, 1, screen.text)
         XCTAssertEqual(backupDirEntries(), [], "nothing left in backup_dir")
     }
@@ -71,8 +72,9 @@ final class CLITruthTests: XCTestCase {
         XCTAssertEqual(forced.exitCode, 0, forced.summary)
         XCTAssertEqual(forced.stdout.trimmingCharacters(in: .whitespacesAndNewlines), precious)
         XCTAssertTrue(try String(contentsOfFile: precious, encoding: .utf8).contains("\"concepts\""))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["precious.json", "precious.json.sha256"],
-                       "the file and its digest (issue 17), nothing else")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["precious.json", "precious.json.sha256"],
+            "the file and its digest (issue 17), nothing else")
 
         let missing = try stack.kg(["admin", "backup", "--type", "full", "--output", folder + "/nope/x.json"])
         XCTAssertEqual(missing.exitCode, 1, missing.summary)
@@ -101,7 +103,8 @@ final class CLITruthTests: XCTestCase {
         XCTAssertEqual(watchEmpty.exitCode, 2, watchEmpty.summary)
 
         // Give the two jobs ids that share a start, so that prefixes are tested deterministically.
-        let first = "aaaa1111-0000-4000-8000-000000000001", second = "aaaa2222-0000-4000-8000-000000000002"
+        let first = "aaaa1111-0000-4000-8000-000000000001"
+        let second = "aaaa2222-0000-4000-8000-000000000002"
         _ = try stack.db().query("UPDATE kg_api.jobs SET job_id = $1::uuid WHERE job_id = $2::uuid", [first, ids[0]])
         _ = try stack.db().query("UPDATE kg_api.jobs SET job_id = $1::uuid WHERE job_id = $2::uuid", [second, ids[1]])
 
@@ -121,8 +124,12 @@ final class CLITruthTests: XCTestCase {
 
         // The gateway refuses a prefix that is not one (LIKE wildcards included).
         let token = try stack.token()
-        let raw = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)",
-                                                  stack.apiURL + "/jobs?id_prefix=%25"], environment: [:])
+        let raw = try runCommand(
+            "/usr/bin/curl",
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)",
+                stack.apiURL + "/jobs?id_prefix=%25",
+            ], environment: [:])
         XCTAssertEqual(raw.stdout, "400")
     }
 
@@ -271,7 +278,8 @@ final class CLITruthTests: XCTestCase {
             let percent = try XCTUnwrap(Double(percentText.dropLast()), frame)
             let ofTotal = try XCTUnwrap(fields.first { $0.contains(" / ") }, "bytes of the total: \(frame)")
             let sides = ofTotal.components(separatedBy: " / ")
-            let received = try XCTUnwrap(bytes(Substring(sides[0])), frame), total = try XCTUnwrap(bytes(Substring(sides[1])), frame)
+            let received = try XCTUnwrap(bytes(Substring(sides[0])), frame)
+            let total = try XCTUnwrap(bytes(Substring(sides[1])), frame)
             XCTAssertEqual(percent, min(100, received / total * 100), accuracy: 3, frame)
             if percent >= 100 { XCTAssertEqual(sides[0], sides[1], frame) }
             if percent < 90 { midway += 1 }
@@ -291,10 +299,12 @@ final class CLITruthTests: XCTestCase {
 
         let list = try stack.kg(["ontology", "list"])
         XCTAssertEqual(list.exitCode, 0, list.summary)
-        let expected = try db.query("""
+        let expected = try db.query(
+            """
             SELECT o.name, count(DISTINCT s.source_id) AS sources FROM kg.ontologies o
             LEFT JOIN kg.sources s ON s.document = o.name GROUP BY o.name ORDER BY o.name
-            """).records
+            """
+        ).records
         XCTAssertGreaterThan(expected.count, 1)
         for row in expected {
             let name = try XCTUnwrap(row["name"] ?? nil)
@@ -334,7 +344,8 @@ final class CLITruthTests: XCTestCase {
         // Not backups: an empty file, a JSON file of something else; a backup cut short.
         FileManager.default.createFile(atPath: stack.backupDir + "/empty.json", contents: Data())
         FileManager.default.createFile(atPath: stack.backupDir + "/settings.json", contents: Data("{\"theme\": \"dark\"}".utf8))
-        let full = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: stack.backupDir).first { $0.hasPrefix("full_backup_") && $0.hasSuffix(".json") })
+        let full = try XCTUnwrap(
+            try FileManager.default.contentsOfDirectory(atPath: stack.backupDir).first { $0.hasPrefix("full_backup_") && $0.hasSuffix(".json") })
         let bytes = try Data(contentsOf: URL(fileURLWithPath: stack.backupDir + "/" + full))
         FileManager.default.createFile(atPath: stack.backupDir + "/cut.json", contents: bytes.prefix(bytes.count / 2))
 

@@ -1,7 +1,7 @@
-import KGTestSupport
 import Foundation
 import KGClient
 import KGDatabase
+import KGTestSupport
 import XCTest
 
 /// The chaos run (issue 11): several users submit backups, merges, prunes,
@@ -33,16 +33,21 @@ final class ChaosTests: XCTestCase {
 
         let services = try PrivateServices()
         self.services = services
-        stack = try TestStack(workers: 3, gateways: 2, environment: [
-            "KG_BROKER_HEARTBEAT": "2", "KG_JANITOR_INTERVAL": "1", "KG_MAX_JOBS_PER_USER": "0", "KG_MAX_ATTEMPTS": "4", "KG_UPLOAD_IDLE_TIMEOUT": "5",
-        ], services: services)
+        stack = try TestStack(
+            workers: 3, gateways: 2,
+            environment: [
+                "KG_BROKER_HEARTBEAT": "2", "KG_JANITOR_INTERVAL": "1", "KG_MAX_JOBS_PER_USER": "0", "KG_MAX_ATTEMPTS": "4",
+                "KG_UPLOAD_IDLE_TIMEOUT": "5",
+            ], services: services)
         try stack.loadSample(concepts: 60, ontologies: 5, dimensions: 8)
         try stack.login()
         let world = try ChaosWorld.prepare(stack)
-        let users = ["admin"] + (try ["chaos1", "chaos2"].map { name -> String in
-            try stack.addUser(name, role: "admin", password: "pw-\(name)")
-            return name
-        })
+        let users =
+            ["admin"]
+            + (try ["chaos1", "chaos2"].map { name -> String in
+                try stack.addUser(name, role: "admin", password: "pw-\(name)")
+                return name
+            })
         var tokens: [String: String] = [:]
         for user in users { tokens[user] = try stack.token(user, password: user == "admin" ? nil : "pw-\(user)") }
 
@@ -59,7 +64,8 @@ final class ChaosTests: XCTestCase {
         func active() -> Int {
             guard let db = try? stack.db() else { return 99 }
             defer { db.close() }
-            return Int((try? db.query("SELECT count(*) FROM kg_api.jobs WHERE status IN ('queued', 'running')").rows.first?.first ?? nil) ?? "99") ?? 99
+            return Int((try? db.query("SELECT count(*) FROM kg_api.jobs WHERE status IN ('queued', 'running')").rows.first?.first ?? nil) ?? "99")
+                ?? 99
         }
 
         while Date() < end {
@@ -72,8 +78,12 @@ final class ChaosTests: XCTestCase {
                 do {
                     if kind == .backup {
                         let output = "\(stack.root)/chaos-backup-\(backups.count).json"
-                        backups.append((try stack.kgInBackground(["admin", "backup", "--type", "full", "--output", output],
-                                                                  name: "chaos-backup-\(backups.count)"), output))
+                        backups.append(
+                            (
+                                try stack.kgInBackground(
+                                    ["admin", "backup", "--type", "full", "--output", output],
+                                    name: "chaos-backup-\(backups.count)"), output
+                            ))
                     } else if let job = try world.submit(kind, client: client, random: &random) {
                         jobs.append(job)
                     } else {
@@ -141,8 +151,10 @@ final class ChaosTests: XCTestCase {
         if !drained { violations.insert("jobs still queued or running 300 s after the faults ended", at: 0) }
         let statuses = try checker.statusCounts()
         let faultCount = faults.values.reduce(0, +)
-        print("chaos: faults \(faults.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")); "
-              + "refused submissions \(refused); jobs \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        print(
+            "chaos: faults \(faults.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")); "
+                + "refused submissions \(refused); jobs \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+        )
         print("jobs=\(jobs.count + backups.count) faults=\(faultCount) violations=\(violations.count)")
         for violation in violations { print("chaos violation: \(violation)") }
         XCTAssertEqual(violations, [], "seed \(seed)\n\(stack.logs.suffix(20_000))")

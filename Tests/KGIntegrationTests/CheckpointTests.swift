@@ -96,7 +96,8 @@ final class CheckpointTests: XCTestCase {
         // It holds the graph as it was (and is again): the same data as a backup taken now.
         let now = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(now.exitCode, 0, now.summary)
-        let a = try BackupFile(path: saved), b = try BackupFile(path: now.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let a = try BackupFile(path: saved)
+        let b = try BackupFile(path: now.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "the checkpoint holds the graph as before the merge")
 
         let missing = try stack.kg(["admin", "checkpoints", "download", UUID().uuidString.lowercased()])
@@ -182,11 +183,13 @@ final class CheckpointTests: XCTestCase {
             DispatchQueue.global().async {
                 defer { group.leave() }
                 let client = HTTPClient(baseURL: "http://127.0.0.1:\(port)", token: tokens)
-                let r = try? client.uploadMultipart(path: "/admin/restore", fields: [("mode", "merge")], fileField: "file",
-                                                    filePath: file, fileName: "o.json", contentType: "application/json",
-                                                    onProgress: { _, _ in })
+                let r = try? client.uploadMultipart(
+                    path: "/admin/restore", fields: [("mode", "merge")], fileField: "file",
+                    filePath: file, fileName: "o.json", contentType: "application/json",
+                    onProgress: { _, _ in })
                 if let r, let object = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-                   let id = object["job_id"] as? String {
+                    let id = object["job_id"] as? String
+                {
                     ids.append(id)
                 }
             }
@@ -203,7 +206,8 @@ final class CheckpointTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && (waitingMessage == nil || holder == nil) {
             if holder == nil { holder = try GraphLock(db).holder() }
-            let rows = try db.query("""
+            let rows = try db.query(
+                """
                 SELECT progress->>'message' AS m FROM kg_api.jobs WHERE progress->>'stage' = 'checking' AND progress->>'message' LIKE 'waiting for %'
                 """)
             if let message = rows.first("m") { waitingMessage = message }
@@ -223,8 +227,9 @@ final class CheckpointTests: XCTestCase {
         // With `?no_wait=true` (what the CLI sends) the refusal comes before any of the
         // upload is read: here the body is announced and never sent.
         let early = try RawHTTPConnection(port: stack.gatewayPorts[0])
-        try early.send("POST /admin/restore?no_wait=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(try stack.token())\r\n"
-                       + "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 500000000\r\n\r\n")
+        try early.send(
+            "POST /admin/restore?no_wait=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(try stack.token())\r\n"
+                + "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 500000000\r\n\r\n")
         guard case .data(let answer) = early.read(timeout: 10) else { return XCTFail("no answer before the body") }
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 409"), answer)
         XCTAssertTrue(answer.contains("another risky operation is running"), answer)
@@ -232,9 +237,11 @@ final class CheckpointTests: XCTestCase {
         // A backup meanwhile completes without waiting for either merge.
         let backup = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(backup.exitCode, 0, backup.summary + stack.logs)
-        let stillRunning = try db.query("""
+        let stillRunning = try db.query(
+            """
             SELECT count(*) AS n FROM kg_api.jobs WHERE job_id = ANY($1::uuid[]) AND status IN ('queued', 'running')
-            """, ["{\(accepted.joined(separator: ","))}"]).first("n")
+            """, ["{\(accepted.joined(separator: ","))}"]
+        ).first("n")
         XCTAssertNotEqual(stillRunning, "0", "the backup finished while a merge was still queued or running")
 
         // Both merges complete, and their lock intervals never overlap.
@@ -268,7 +275,8 @@ final class CheckpointTests: XCTestCase {
         var holder: String?
         let deadline = Date().addingTimeInterval(60)
         while holder == nil && Date() < deadline {
-            let r = try db.query("""
+            let r = try db.query(
+                """
                 SELECT worker_id FROM kg_api.jobs j JOIN kg_api.checkpoints c ON c.job_id = j.job_id
                 WHERE j.job_id = $1::uuid AND c.status = 'ready' AND j.progress->>'stage' = 'loading'
                 """, [first])

@@ -21,8 +21,10 @@ final class ClusterTests: XCTestCase {
     private func startStack(workers: Int = 1, extra: [String: String] = [:]) throws -> (LocalCluster, TestStack) {
         let cluster = try LocalCluster(nodes: 3)
         self.cluster = cluster
-        let environment = ["KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum", "KG_BROKER_HEARTBEAT": "2",
-                           "KG_PROGRESS_INTERVAL": "0.1"].merging(extra) { _, new in new }
+        let environment = [
+            "KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum", "KG_BROKER_HEARTBEAT": "2",
+            "KG_PROGRESS_INTERVAL": "0.1",
+        ].merging(extra) { _, new in new }
         let stack = try TestStack(workers: workers, environment: environment)
         self.stack = stack
         return (cluster, stack)
@@ -44,8 +46,10 @@ final class ClusterTests: XCTestCase {
         let events = EventLog()
         let urls = try cluster.amqpPorts.enumerated().filter { $0.offset + 1 != avoid }
             .map { try AMQPURL("amqp://guest:guest@127.0.0.1:\($0.element)/%2f") }
-        let subscriber = StatusSubscriber(nodes: BrokerNodes(urls, start: 0), exchange: JobTopology(prefix: stack!.prefix).statusExchange,
-                                          bindingKeys: ["job.\(jobID).*"]) { key, _ in events.add(key) }
+        let subscriber = StatusSubscriber(
+            nodes: BrokerNodes(urls, start: 0), exchange: JobTopology(prefix: stack!.prefix).statusExchange,
+            bindingKeys: ["job.\(jobID).*"]
+        ) { key, _ in events.add(key) }
         subscriber.start()
         XCTAssertTrue(subscriber.waitUntilConnected(timeout: 10))
         return (subscriber, events)
@@ -82,7 +86,8 @@ final class ClusterTests: XCTestCase {
         let metrics = try metricsText(stack)
         XCTAssertTrue(metrics.contains("kg_broker_majority 1"), metrics)
         XCTAssertTrue(metrics.contains("kg_broker_nodes 3"), metrics)
-        XCTAssertTrue(metrics.contains("kg_broker_connection{component=\"job_publisher\",node=\"\(ready.json["broker_node"] as? String ?? "")\"} 1"), metrics)
+        XCTAssertTrue(
+            metrics.contains("kg_broker_connection{component=\"job_publisher\",node=\"\(ready.json["broker_node"] as? String ?? "")\"} 1"), metrics)
         // Workers serve no HTTP: their presence events put their node in the gateway's /metrics.
         let workerNode = try consumerNode(worker, cluster)
         try stack.waitUntil(15, "worker w1's node in /metrics") { try self.workerConsumerPort(stack) == cluster.amqpPorts[workerNode - 1] }
@@ -241,13 +246,16 @@ final class ClusterTests: XCTestCase {
         self.cluster = cluster
         var leader = 0
         var killed: Int?
-        try LoadTests.runLoad(environment: ["KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum",
-                                            "KG_BROKER_HEARTBEAT": "2"],
-                              prepare: { stack in leader = try cluster.leader(of: JobTopology(prefix: stack.prefix).jobQueue) },
-                              midLoad: { _ in
-                                  try cluster.kill(leader)
-                                  killed = leader
-                              })
+        try LoadTests.runLoad(
+            environment: [
+                "KG_AMQP_URLS": cluster.urls, "KG_BROKER_QUEUE_TYPE": "quorum",
+                "KG_BROKER_HEARTBEAT": "2",
+            ],
+            prepare: { stack in leader = try cluster.leader(of: JobTopology(prefix: stack.prefix).jobQueue) },
+            midLoad: { _ in
+                try cluster.kill(leader)
+                killed = leader
+            })
         XCTAssertNotNil(killed, "the leader's node was killed while jobs ran")
         print("cluster load: killed node \(killed ?? 0), the job queue's leader")
     }

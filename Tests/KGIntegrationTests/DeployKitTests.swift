@@ -36,7 +36,8 @@ final class DeployKitTests: XCTestCase {
         let compose = try DeployFiles.compose()
         let services = try DeployFiles.services(compose)
         XCTAssertEqual(Set(services.keys), ["postgres", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "migrate", "gateway", "worker", "proxy"])
-        let gateway = try XCTUnwrap(services["gateway"]), worker = try XCTUnwrap(services["worker"])
+        let gateway = try XCTUnwrap(services["gateway"])
+        let worker = try XCTUnwrap(services["worker"])
         XCTAssertEqual((gateway["deploy"] as? [String: Any])?["replicas"] as? Int, 2, "two gateways behind one port")
         XCTAssertGreaterThanOrEqual((worker["deploy"] as? [String: Any])?["replicas"] as? Int ?? 0, 1)
         XCTAssertNil(gateway["ports"], "replicas cannot publish one host port: the proxy does")
@@ -130,9 +131,10 @@ final class DeployKitTests: XCTestCase {
         let build = docker.filter { $0.instruction == "RUN" && $0.arguments.contains("swift build") }.map(\.arguments).joined(separator: " ")
         XCTAssertTrue(build.contains("-c release"))
         let regex = try NSRegularExpression(pattern: "--product ([A-Za-z0-9_-]+)")
-        let built = Set(regex.matches(in: build, range: NSRange(build.startIndex..., in: build)).map {
-            String(build[Range($0.range(at: 1), in: build)!])
-        })
+        let built = Set(
+            regex.matches(in: build, range: NSRange(build.startIndex..., in: build)).map {
+                String(build[Range($0.range(at: 1), in: build)!])
+            })
         XCTAssertTrue(built.isSubset(of: products), "unknown products \(built.subtracting(products))")
         XCTAssertTrue(built.isSuperset(of: ["kg-gateway", "kg-worker"]))
         // The migrations are where KG_MIGRATIONS_DIR says, in the image and in compose.
@@ -163,13 +165,16 @@ final class DeployKitTests: XCTestCase {
                 XCTAssertNotNil(object["_" + key], "\(file): \(key) has no \"_\(key)\" comment")
                 // The examples show the defaults of the table, as the loader reads them.
                 let setting = try XCTUnwrap(ServiceConfig.setting(forKey: key), "\(file): \(key)")
-                XCTAssertEqual(setting.valueText(in: loaded), setting.valueText(in: defaults),
-                               "\(file): \(key) is not its default; write the default of its ServiceConfig property (or only the comment)")
+                XCTAssertEqual(
+                    setting.valueText(in: loaded), setting.valueText(in: defaults),
+                    "\(file): \(key) is not its default; write the default of its ServiceConfig property (or only the comment)")
             }
             documented.formUnion(object.keys.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 })
         }
         let missing = Set(ServiceConfig.settings.map(\.key)).subtracting(documented)
-        XCTAssertTrue(missing.isEmpty, """
+        XCTAssertTrue(
+            missing.isEmpty,
+            """
             keys of ServiceConfig.settings described in neither config/gateway.json nor config/worker.json: \
             \(missing.sorted()). Add each with its default and a "_key" comment (or only the comment for secrets).
             """)
@@ -194,7 +199,8 @@ final class DeployKitTests: XCTestCase {
         for binary in ["kg-gateway", "kg-worker"] {
             let help = try DeployFiles.help(binary, [])
             for setting in ServiceConfig.settings {
-                XCTAssertTrue(help.contains(setting.key) && help.contains(setting.env), "\(binary) --help does not list \(setting.key) / \(setting.env)")
+                XCTAssertTrue(
+                    help.contains(setting.key) && help.contains(setting.env), "\(binary) --help does not list \(setting.key) / \(setting.env)")
             }
         }
         let keys = Dictionary(uniqueKeysWithValues: ServiceConfig.settings.map { ($0.key, $0) })
@@ -205,7 +211,8 @@ final class DeployKitTests: XCTestCase {
                 rowsChecked += 1
                 for key in row.keys {
                     let setting = keys[key]!
-                    XCTAssertTrue(row.variables.contains(setting.env), "\(file): \(key) is read from \(setting.env), not \(row.variables.sorted()): \(line)")
+                    XCTAssertTrue(
+                        row.variables.contains(setting.env), "\(file): \(key) is read from \(setting.env), not \(row.variables.sorted()): \(line)")
                 }
                 for variable in row.variables {
                     XCTAssertTrue(ServiceConfig.environmentNames.contains(variable), "\(file): no setting reads \(variable): \(line)")
@@ -235,10 +242,12 @@ final class DeployKitTests: XCTestCase {
                 let rest = stride(from: 0, to: parts.count, by: 2).map { parts[$0] }.joined()
                 return rest.allSatisfy { " ,()/".contains($0) } ? (names, rest) : nil
             }
-            guard let index = cells.indices.first(where: { i in
-                guard let (names, _) = tokens(cells[i]) else { return false }
-                return names.contains { known[$0] != nil } && names.allSatisfy { known[$0] != nil || $0.hasPrefix("KG_") }
-            }) else { return nil }
+            guard
+                let index = cells.indices.first(where: { i in
+                    guard let (names, _) = tokens(cells[i]) else { return false }
+                    return names.contains { known[$0] != nil } && names.allSatisfy { known[$0] != nil || $0.hasPrefix("KG_") }
+                })
+            else { return nil }
             let names = tokens(cells[index])!.names
             keys = names.filter { known[$0] != nil }
             var variables = Set(names.filter { $0.hasPrefix("KG_") })
@@ -289,14 +298,17 @@ final class DeployKitTests: XCTestCase {
         let vhost = url.vhost
         XCTAssertEqual((definitions["vhosts"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, [vhost])
 
-        let exchanges = Set((definitions["exchanges"] as? [[String: Any]] ?? []).map {
-            "\($0["vhost"] ?? "")|\($0["name"] ?? "")|\($0["type"] ?? "")|durable=\($0["durable"] ?? "")|auto_delete=\($0["auto_delete"] ?? "")"
-        })
-        XCTAssertEqual(exchanges, [
-            "\(vhost)|\(topology.jobExchange)|direct|durable=1|auto_delete=0",
-            "\(vhost)|\(topology.deadLetterExchange)|direct|durable=1|auto_delete=0",
-            "\(vhost)|\(topology.statusExchange)|topic|durable=1|auto_delete=0",
-        ])
+        let exchanges = Set(
+            (definitions["exchanges"] as? [[String: Any]] ?? []).map {
+                "\($0["vhost"] ?? "")|\($0["name"] ?? "")|\($0["type"] ?? "")|durable=\($0["durable"] ?? "")|auto_delete=\($0["auto_delete"] ?? "")"
+            })
+        XCTAssertEqual(
+            exchanges,
+            [
+                "\(vhost)|\(topology.jobExchange)|direct|durable=1|auto_delete=0",
+                "\(vhost)|\(topology.deadLetterExchange)|direct|durable=1|auto_delete=0",
+                "\(vhost)|\(topology.statusExchange)|topic|durable=1|auto_delete=0",
+            ])
         var queues: [String: [String: String]] = [:]
         for queue in definitions["queues"] as? [[String: Any]] ?? [] {
             XCTAssertEqual(queue["durable"] as? Bool, true)
@@ -304,17 +316,22 @@ final class DeployKitTests: XCTestCase {
             XCTAssertEqual(queue["vhost"] as? String, vhost)
             queues[queue["name"] as? String ?? ""] = (queue["arguments"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
         }
-        XCTAssertEqual(queues, [
-            topology.jobQueue: topology.jobQueueArguments.mapValues(Self.jsonValue),
-            topology.deadLetterQueue: [:],
-        ])
-        let bindings = Set((definitions["bindings"] as? [[String: Any]] ?? []).map {
-            "\($0["source"] ?? "")->\($0["destination"] ?? "")(\($0["destination_type"] ?? ""))@\($0["routing_key"] ?? "")"
-        })
-        XCTAssertEqual(bindings, [
-            "\(topology.jobExchange)->\(topology.jobQueue)(queue)@\(topology.jobRoutingKey)",
-            "\(topology.deadLetterExchange)->\(topology.deadLetterQueue)(queue)@\(topology.jobRoutingKey)",
-        ])
+        XCTAssertEqual(
+            queues,
+            [
+                topology.jobQueue: topology.jobQueueArguments.mapValues(Self.jsonValue),
+                topology.deadLetterQueue: [:],
+            ])
+        let bindings = Set(
+            (definitions["bindings"] as? [[String: Any]] ?? []).map {
+                "\($0["source"] ?? "")->\($0["destination"] ?? "")(\($0["destination_type"] ?? ""))@\($0["routing_key"] ?? "")"
+            })
+        XCTAssertEqual(
+            bindings,
+            [
+                "\(topology.jobExchange)->\(topology.jobQueue)(queue)@\(topology.jobRoutingKey)",
+                "\(topology.deadLetterExchange)->\(topology.deadLetterQueue)(queue)@\(topology.jobRoutingKey)",
+            ])
         // Each policy applies to a queue that exists (a typo in a pattern would apply to nothing).
         let policies = definitions["policies"] as? [[String: Any]] ?? []
         XCTAssertFalse(policies.isEmpty)
@@ -337,8 +354,9 @@ final class DeployKitTests: XCTestCase {
         }
         // The cluster: every node lists all three, and kg knows every node.
         for n in 1...3 {
-            XCTAssertEqual(try Self.confValue("deploy/compose/rabbitmq/rabbitmq.conf", "cluster_formation.classic_config.nodes.\(n)"),
-                           "rabbit@rabbitmq-\(n)")
+            XCTAssertEqual(
+                try Self.confValue("deploy/compose/rabbitmq/rabbitmq.conf", "cluster_formation.classic_config.nodes.\(n)"),
+                "rabbit@rabbitmq-\(n)")
         }
         let urls = try load(try composeEnvironment("worker")).brokerURLs.map { try AMQPURL($0).host }
         XCTAssertEqual(urls, ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"])
@@ -361,8 +379,9 @@ final class DeployKitTests: XCTestCase {
             }
         }
         for exchange in definitions["exchanges"] as? [[String: Any]] ?? [] {
-            try connection.declareExchange(name: rename(exchange["name"] as! String), type: exchange["type"] as! String,
-                                           durable: exchange["durable"] as! Bool, autoDelete: exchange["auto_delete"] as! Bool)
+            try connection.declareExchange(
+                name: rename(exchange["name"] as! String), type: exchange["type"] as! String,
+                durable: exchange["durable"] as! Bool, autoDelete: exchange["auto_delete"] as! Bool)
         }
         for queue in definitions["queues"] as? [[String: Any]] ?? [] {
             var arguments: [String: AMQPFieldValue] = [:]
@@ -373,12 +392,14 @@ final class DeployKitTests: XCTestCase {
                     arguments[key] = .int(Int64(number))
                 }
             }
-            try connection.declareQueue(name: rename(queue["name"] as! String), durable: queue["durable"] as! Bool,
-                                        autoDelete: queue["auto_delete"] as! Bool, arguments: arguments)
+            try connection.declareQueue(
+                name: rename(queue["name"] as! String), durable: queue["durable"] as! Bool,
+                autoDelete: queue["auto_delete"] as! Bool, arguments: arguments)
         }
         for binding in definitions["bindings"] as? [[String: Any]] ?? [] {
-            try connection.bindQueue(rename(binding["destination"] as! String), exchange: rename(binding["source"] as! String),
-                                     routingKey: binding["routing_key"] as! String)
+            try connection.bindQueue(
+                rename(binding["destination"] as! String), exchange: rename(binding["source"] as! String),
+                routingKey: binding["routing_key"] as! String)
         }
         XCTAssertNoThrow(try topology.declare(on: connection), "the gateway's and workers' declaration must match the definitions")
     }
@@ -401,7 +422,8 @@ final class DeployKitTests: XCTestCase {
         XCTAssertEqual(mode, 0o700)
         let amqpPassword = try String(contentsOfFile: dir + "/amqp_password", encoding: .utf8).trimmingCharacters(in: .newlines)
         XCTAssertGreaterThanOrEqual(amqpPassword.count, 24)
-        let users = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/rabbitmq-users.json"))) as? [String: Any])
+        let users = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/rabbitmq-users.json"))) as? [String: Any])
         let user = try XCTUnwrap((users["users"] as? [[String: Any]])?.first)
         // Every node's URL names the user the users file creates (the cluster shares its users).
         let urls = try BrokerNodes.parse(try composeEnvironment("worker")["KG_AMQP_URLS"] ?? "")
@@ -437,7 +459,8 @@ final class DeployKitTests: XCTestCase {
             // PrivateTmp gives each unit its own /tmp and /var/tmp: the shared temp folder must be elsewhere,
             // and writable under ProtectSystem=strict.
             XCTAssertFalse(config.tempDir.hasPrefix("/tmp/") || config.tempDir.hasPrefix("/var/tmp/"), config.tempDir)
-            XCTAssertTrue(values("Service", "ReadWritePaths").contains { config.tempDir.hasPrefix($0 + "/") }, "\(unit): \(config.tempDir) not writable")
+            XCTAssertTrue(
+                values("Service", "ReadWritePaths").contains { config.tempDir.hasPrefix($0 + "/") }, "\(unit): \(config.tempDir) not writable")
 
             // Secrets come through credentials, and each *_FILE variable names a loaded credential.
             let credentials = Set(values("Service", "LoadCredential").map { String($0.split(separator: ":")[0]) })
@@ -513,9 +536,12 @@ final class DeployKitTests: XCTestCase {
         // The policy itself is one the CLI takes: a dry run on an empty backup_dir.
         let home = NSTemporaryDirectory() + "kg-backup-unit-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let forget = try runCommand(try TestEnvironment.binDir() + "/kg", Array(commands[1].dropFirst()) + ["--dry-run"],
-                                    environment: ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config",
-                                                  "XDG_DATA_HOME": home])
+        let forget = try runCommand(
+            try TestEnvironment.binDir() + "/kg", Array(commands[1].dropFirst()) + ["--dry-run"],
+            environment: [
+                "PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config",
+                "XDG_DATA_HOME": home,
+            ])
         XCTAssertEqual(forget.exitCode, 0, forget.summary)
     }
 
@@ -551,9 +577,10 @@ final class DeployKitTests: XCTestCase {
         }
         for unit in ["kg-gateway.service", "kg-worker@.service"] {
             for line in try DeployFiles.unit("deploy/systemd/\(unit)") where line.key.hasPrefix("ExecStart") {
-                paths.formUnion(line.value.split(separator: " ").filter { $0.hasPrefix("http") }.map {
-                    DeployFiles.urlPath($0.replacingOccurrences(of: "${KG_GATEWAY_PORT}", with: "8080"))
-                })
+                paths.formUnion(
+                    line.value.split(separator: " ").filter { $0.hasPrefix("http") }.map {
+                        DeployFiles.urlPath($0.replacingOccurrences(of: "${KG_GATEWAY_PORT}", with: "8080"))
+                    })
             }
         }
         XCTAssertFalse(paths.isEmpty, "no health check found")

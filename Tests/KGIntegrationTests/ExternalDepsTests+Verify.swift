@@ -8,9 +8,12 @@ import XCTest
 /// when a merge finds some of them in the graph.
 extension ExternalDepsTests {
     func testVerifyCountsWhatPruneDrops() throws {
-        let fileA = try backup("Philosophy of Mind"), fileB = try backup("Biología celular")
-        let a = try BackupFile(path: fileA), b = try BackupFile(path: fileB)
-        let inA = a.ids("concepts", "concept_id"), inAorB = inA.union(b.ids("concepts", "concept_id"))
+        let fileA = try backup("Philosophy of Mind")
+        let fileB = try backup("Biología celular")
+        let a = try BackupFile(path: fileA)
+        let b = try BackupFile(path: fileB)
+        let inA = a.ids("concepts", "concept_id")
+        let inAorB = inA.union(b.ids("concepts", "concept_id"))
         let source = try XCTUnwrap(a.section("sources").first?["source_id"] as? String)
         let ofB = try XCTUnwrap(inAorB.subtracting(inA).sorted().first)
         // Two instances the sample never makes: one names a concept of B, one a concept nobody holds.
@@ -37,9 +40,10 @@ extension ExternalDepsTests {
         XCTAssertTrue(text.stdout.contains("    prune (default): dropped"), text.stdout)
         // The gateway's check is the same checker: POST /admin/backup/verify says the same.
         let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token())
-        let answer = try client.uploadMultipart(path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path,
-                                                fileName: "ontology-data-first.json", contentType: "application/json",
-                                                onProgress: { _, _ in })
+        let answer = try client.uploadMultipart(
+            path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path,
+            fileName: "ontology-data-first.json", contentType: "application/json",
+            onProgress: { _, _ in })
         XCTAssertEqual(answer.status, 200)
         let gatewayReport = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]
         XCTAssertEqual(gatewayReport?["external_references"] as? [String: Int], counted)

@@ -39,14 +39,20 @@ final class ExternalDepsTests: XCTestCase {
     func edgeCount(_ from: String, _ to: String) throws -> Int {
         let db = try stack.db()
         defer { db.close() }
-        return Int(try db.query("SELECT count(*) AS n FROM kg.relationships WHERE from_concept_id = $1 AND to_concept_id = $2",
-                                [from, to]).first("n") ?? "0") ?? 0
+        return Int(
+            try db.query(
+                "SELECT count(*) AS n FROM kg.relationships WHERE from_concept_id = $1 AND to_concept_id = $2",
+                [from, to]
+            ).first("n") ?? "0") ?? 0
     }
 
     func testEachStrategyAndDeferConnectsWhenTheSecondOntologyArrives() throws {
-        let fileA = try backup("Philosophy of Mind"), fileB = try backup("Biología celular")
-        let a = try BackupFile(path: fileA), b = try BackupFile(path: fileB)
-        let inA = a.ids("concepts", "concept_id"), inB = b.ids("concepts", "concept_id")
+        let fileA = try backup("Philosophy of Mind")
+        let fileB = try backup("Biología celular")
+        let a = try BackupFile(path: fileA)
+        let b = try BackupFile(path: fileB)
+        let inA = a.ids("concepts", "concept_id")
+        let inB = b.ids("concepts", "concept_id")
         let external = a.section("relationships").filter { !inA.contains($0["to"] as! String) || !inA.contains($0["from"] as! String) }
         XCTAssertGreaterThan(external.count, 0, "the sample has edges out of the ontology")
         let reachableWithB = external.filter { inA.union(inB).contains($0["to"] as! String) && inA.union(inB).contains($0["from"] as! String) }
@@ -116,7 +122,8 @@ final class ExternalDepsTests: XCTestCase {
         let pendingBefore = try waiting()
         let concepts = try XCTUnwrap(pendingBefore["missing_concepts"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(concepts.count, 3)
-        let m1 = try XCTUnwrap(concepts[0]["concept_id"] as? String), m2 = try XCTUnwrap(concepts[1]["concept_id"] as? String)
+        let m1 = try XCTUnwrap(concepts[0]["concept_id"] as? String)
+        let m2 = try XCTUnwrap(concepts[1]["concept_id"] as? String)
         let expected = (concepts[0]["relationships"] as? Int ?? 0) + (concepts[1]["relationships"] as? Int ?? 0)
         let byID = Dictionary(uniqueKeysWithValues: try BackupFile(path: fullFile).section("concepts").map { ($0["concept_id"] as! String, $0) })
         let label = try XCTUnwrap(byID[m1]?["label"] as? String)
@@ -125,8 +132,9 @@ final class ExternalDepsTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         try db.query("INSERT INTO kg.concepts (concept_id, label) VALUES ('target_label', $1)", [label.uppercased()])
-        try db.query("INSERT INTO kg.concepts (concept_id, label, embedding) VALUES ('target_vec', 'another name', $1::float8[])",
-                     ["{" + nudged.map { String($0) }.joined(separator: ",") + "}"])
+        try db.query(
+            "INSERT INTO kg.concepts (concept_id, label, embedding) VALUES ('target_vec', 'another name', $1::float8[])",
+            ["{" + nudged.map { String($0) }.joined(separator: ",") + "}"])
         let before = try stack.graphChecksum()
 
         let dryRun = try stack.kg(["admin", "stitch", "--backup", fullFile, "--threshold", "0.999", "--dry-run", "--json"])
@@ -139,13 +147,23 @@ final class ExternalDepsTests: XCTestCase {
         let result = try XCTUnwrap(object["result"] as? [String: Any], "\(object)")
         let reconnections = try XCTUnwrap(result["reconnections"] as? [[String: Any]])
         XCTAssertEqual(reconnections.count, 2, "\(reconnections)")
-        XCTAssertTrue(reconnections.contains { $0["missing"] as? String == m1 && $0["concept_id"] as? String == "target_label" && $0["how"] as? String == "label" })
-        XCTAssertTrue(reconnections.contains { $0["missing"] as? String == m2 && $0["concept_id"] as? String == "target_vec" && $0["how"] as? String == "embedding"
-            && ($0["similarity"] as? Double ?? 0) >= 0.999 })
+        XCTAssertTrue(
+            reconnections.contains {
+                $0["missing"] as? String == m1 && $0["concept_id"] as? String == "target_label" && $0["how"] as? String == "label"
+            })
+        XCTAssertTrue(
+            reconnections.contains {
+                $0["missing"] as? String == m2 && $0["concept_id"] as? String == "target_vec" && $0["how"] as? String == "embedding"
+                    && ($0["similarity"] as? Double ?? 0) >= 0.999
+            })
         XCTAssertEqual((result["connected"] as? [String: Int])?["relationships"], expected)
-        XCTAssertEqual(Int(try db.query("""
-            SELECT count(*) AS n FROM kg.relationships WHERE to_concept_id IN ('target_label', 'target_vec')
-            """).first("n") ?? "0"), expected)
+        XCTAssertEqual(
+            Int(
+                try db.query(
+                    """
+                    SELECT count(*) AS n FROM kg.relationships WHERE to_concept_id IN ('target_label', 'target_vec')
+                    """
+                ).first("n") ?? "0"), expected)
         XCTAssertEqual(try waiting()["relationships"] as? Int, (pendingBefore["relationships"] as? Int ?? 0) - expected)
         XCTAssertTrue(r.stderr.contains("\(m1) → target_label  by label"), r.stderr)
         XCTAssertEqual((result["checkpoint"] as? String), "deleted")
@@ -177,8 +195,9 @@ final class ExternalDepsTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertTrue((object["error"] as? String ?? "").contains("rolled back to checkpoint"), "\(object)")
         XCTAssertEqual(try stack.graphChecksum(), before, "the graph is exactly as before")
-        XCTAssertEqual(try db.query("SELECT md5(string_agg(p::text, '|' ORDER BY pending_id)) AS d FROM kg_api.pending_links p").first("d"),
-                       pendingRows, "the pending links are exactly as before")
+        XCTAssertEqual(
+            try db.query("SELECT md5(string_agg(p::text, '|' ORDER BY pending_id)) AS d FROM kg_api.pending_links p").first("d"),
+            pendingRows, "the pending links are exactly as before")
         let list = try stack.kg(["admin", "checkpoints", "list"])
         XCTAssertTrue(list.stdout.contains(object["job_id"] as? String ?? "?") && list.stdout.contains("stitch"), list.stdout)
     }

@@ -47,8 +47,10 @@ final class FaultTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         func row(_ id: String) throws -> [String: String?] {
-            try db.query("SELECT status, progress->>'stage' AS stage, attempts::text AS attempts FROM kg_api.jobs WHERE job_id = $1::uuid",
-                         [id]).records.first ?? [:]
+            try db.query(
+                "SELECT status, progress->>'stage' AS stage, attempts::text AS attempts FROM kg_api.jobs WHERE job_id = $1::uuid",
+                [id]
+            ).records.first ?? [:]
         }
         var running: String?
         try stack.waitUntil(30, "a restore to be loading") {
@@ -122,7 +124,8 @@ final class FaultTests: XCTestCase {
         }
         let error = try stack.db().query("SELECT error FROM kg_api.jobs WHERE job_id = $1::uuid", [id]).first("error") ?? ""
         XCTAssertTrue(error.contains("job queue is unavailable"), error)
-        XCTAssertTrue(stack.gateways[0].log.contains("could not record a job as failed"), "the first attempt failed while the database was away\n\(stack.logs)")
+        XCTAssertTrue(
+            stack.gateways[0].log.contains("could not record a job as failed"), "the first attempt failed while the database was away\n\(stack.logs)")
         XCTAssertTrue(try allJobsEnded())
     }
 
@@ -202,8 +205,11 @@ final class FaultTests: XCTestCase {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(stack.gatewayPorts[0]).bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        let head = "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        let head =
+            "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
             + "Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: 9000000\r\n\r\n"
             + "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.json\"\r\n\r\n{\"data\":{\"concepts\":["
             + String(repeating: "{\"concept_id\":\"x\",\"label\":\"y\"},", count: 60_000)

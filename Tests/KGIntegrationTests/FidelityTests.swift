@@ -54,8 +54,9 @@ final class FidelityTests: XCTestCase {
         let file = try BackupFile(path: plain)
         let nanConcept = try XCTUnwrap(file.section("concepts").first { $0["concept_id"] as? String == "c-nan" })
         XCTAssertEqual((nanConcept["embedding"] as? [Any])?.count, 4)
-        XCTAssertTrue(file.section("instances").contains { $0["instance_id"] as? String == "i-orphan" && $0["concept_id"] is NSNull },
-                      "an instance that evidences no concept is carried with concept_id null")
+        XCTAssertTrue(
+            file.section("instances").contains { $0["instance_id"] as? String == "i-orphan" && $0["concept_id"] is NSNull },
+            "an instance that evidences no concept is carried with concept_id null")
         XCTAssertTrue(file.section("ontologies").contains { $0["name"] as? String == "empty ontology" })
         try verify(plain)
 
@@ -102,15 +103,15 @@ final class FidelityTests: XCTestCase {
         try start()
         let path = stack.root + "/platform.json"
         try """
-            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z", "ontology": null,
-             "statistics": {"concepts": 2, "sources": 1, "instances": 1, "relationships": 0},
-             "data": {"concepts": [
-               {"concept_id": "p1", "label": "P", "search_terms": ["a", null], "embedding": [0.5, NaN, Infinity, -Infinity, -0.0, null, 1e-320]},
-               {"concept_id": "p2", "label": "Q", "search_terms": [], "embedding": ["NaN", "Infinity", "-Infinity", -0, 5e-324]}],
-              "sources": [{"source_id": "s1", "document": "D", "paragraph": 1, "full_text": "t", "file_path": null}],
-              "instances": [{"instance_id": "i1", "quote": "q", "concept_id": "p1", "source_id": "s1"}],
-              "relationships": []}}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z", "ontology": null,
+         "statistics": {"concepts": 2, "sources": 1, "instances": 1, "relationships": 0},
+         "data": {"concepts": [
+           {"concept_id": "p1", "label": "P", "search_terms": ["a", null], "embedding": [0.5, NaN, Infinity, -Infinity, -0.0, null, 1e-320]},
+           {"concept_id": "p2", "label": "Q", "search_terms": [], "embedding": ["NaN", "Infinity", "-Infinity", -0, 5e-324]}],
+          "sources": [{"source_id": "s1", "document": "D", "paragraph": 1, "full_text": "t", "file_path": null}],
+          "instances": [{"instance_id": "i1", "quote": "q", "concept_id": "p1", "source_id": "s1"}],
+          "relationships": []}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         try verify(path)
         let expected = [
             "p1": "3fe0000000000000,7ff8000000000000,7ff0000000000000,fff0000000000000,8000000000000000,NULL,00000000000007e8",
@@ -146,11 +147,11 @@ final class FidelityTests: XCTestCase {
         for (embedding, message) in cases {
             let path = stack.root + "/bad.json"
             try """
-                {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
-                 "statistics": {"concepts": 1, "sources": 0, "instances": 0, "relationships": 0},
-                 "data": {"concepts": [{"concept_id": "u1", "label": "U", "embedding": \(embedding)}],
-                          "sources": [], "instances": [], "relationships": []}}
-                """.write(toFile: path, atomically: true, encoding: .utf8)
+            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
+             "statistics": {"concepts": 1, "sources": 0, "instances": 0, "relationships": 0},
+             "data": {"concepts": [{"concept_id": "u1", "label": "U", "embedding": \(embedding)}],
+                      "sources": [], "instances": [], "relationships": []}}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
             let r = try stack.kg(["admin", "verify", path])
             XCTAssertEqual(r.exitCode, 1, "\(embedding): \(r.summary)")
             XCTAssertTrue((r.stdout + r.stderr).contains(message), "\(embedding): expected \(message)\n\(r.summary)")
@@ -160,11 +161,11 @@ final class FidelityTests: XCTestCase {
         // search_terms with a non-string element.
         let path = stack.root + "/terms.json"
         try """
-            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
-             "statistics": {"concepts": 1, "sources": 0, "instances": 0, "relationships": 0},
-             "data": {"concepts": [{"concept_id": "u1", "label": "U", "search_terms": ["a", 3]}],
-                      "sources": [], "instances": [], "relationships": []}}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
+         "statistics": {"concepts": 1, "sources": 0, "instances": 0, "relationships": 0},
+         "data": {"concepts": [{"concept_id": "u1", "label": "U", "search_terms": ["a", 3]}],
+                  "sources": [], "instances": [], "relationships": []}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         let r = try stack.kg(["admin", "verify", path])
         XCTAssertEqual(r.exitCode, 1, r.summary)
         XCTAssertTrue((r.stdout + r.stderr).contains("data.concepts[0] (u1): search_terms[1] must be a string or null"), r.summary)
@@ -175,12 +176,12 @@ final class FidelityTests: XCTestCase {
         try start()
         let path = stack.root + "/platform-null.json"
         try """
-            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
-             "statistics": {"concepts": 0, "sources": 1, "instances": 1, "relationships": 0},
-             "data": {"concepts": [], "sources": [{"source_id": "s1", "document": "D", "paragraph": 1, "full_text": "t"}],
-                      "instances": [{"instance_id": "i1", "quote": "q", "concept_id": null, "source_id": "s1"}],
-                      "relationships": []}}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
+         "statistics": {"concepts": 0, "sources": 1, "instances": 1, "relationships": 0},
+         "data": {"concepts": [], "sources": [{"source_id": "s1", "document": "D", "paragraph": 1, "full_text": "t"}],
+                  "instances": [{"instance_id": "i1", "quote": "q", "concept_id": null, "source_id": "s1"}],
+                  "relationships": []}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         let r = try stack.kg(["admin", "verify", path])
         XCTAssertEqual(r.exitCode, 1, r.summary)
         XCTAssertTrue((r.stdout + r.stderr).contains("instance i1 (data.instances[0]) has no concept_id"), r.summary)
@@ -228,8 +229,9 @@ final class FidelityTests: XCTestCase {
     /// "admin\0x" with admin's password must not log in as admin.
     func testNULInRequestValuesIsRefusedNamingTheField() throws {
         stack = try TestStack(workers: 0)
-        let login = try stack.call("POST", "/auth/token", token: nil,
-                                   json: #"{"username": "admin\u0000x", "password": "\#(stack.adminPassword)"}"#)
+        let login = try stack.call(
+            "POST", "/auth/token", token: nil,
+            json: #"{"username": "admin\u0000x", "password": "\#(stack.adminPassword)"}"#)
         XCTAssertEqual(login.status, 400, String(decoding: login.body, as: UTF8.self))
         let body = TestStack.object(login)
         XCTAssertTrue((body["error"] as? String ?? "").contains("username"), "\(body)")

@@ -1,8 +1,8 @@
-import KGTestSupport
 import CZlib
 import Foundation
 import KGClient
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Fuzzes the real system: a valid backup taken from a running stack is
@@ -64,7 +64,9 @@ final class FuzzTests: XCTestCase {
         let token = try stack.token()
         let dir = stack.root + "/fuzz"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        print("FuzzTests (system): stack ready and backups taken in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; full \(fullBytes.count) bytes, ontology \(ontologyBytes.count) bytes")
+        print(
+            "FuzzTests (system): stack ready and backups taken in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; full \(fullBytes.count) bytes, ontology \(ontologyBytes.count) bytes"
+        )
 
         var rng = SeededGenerator(seed: Self.seed)
         var run = Run(dir: dir, token: token, before: before, beforeTables: try tableDigests(), full: full)
@@ -90,11 +92,13 @@ final class FuzzTests: XCTestCase {
         if Self.onlyCase != nil {
             run.cases += 1
         } else {
-            let outcome = try runCase(&run, bytes: numberAsTime.jsonBytes, kind: "fixed", note: "a number as a vocabulary added_at, merged", dryRun: false)
+            let outcome = try runCase(
+                &run, bytes: numberAsTime.jsonBytes, kind: "fixed", note: "a number as a vocabulary added_at, merged", dryRun: false)
             XCTAssertEqual(outcome, "restore 202 real failed", "a merge of a value PostgreSQL refuses fails in the worker")
             XCTAssertTrue(run.failures.last?.contains("rolled back to checkpoint") == true, "\(run.failures.last ?? "no failure")")
-            XCTAssertTrue(run.failures.last?.contains("vocabulary[0], field added_at") == true,
-                          "the message names the record and the field: \(run.failures.last ?? "no failure")")
+            XCTAssertTrue(
+                run.failures.last?.contains("vocabulary[0], field added_at") == true,
+                "the message names the record and the field: \(run.failures.last ?? "no failure")")
         }
         // An id too long for an index (incompressible, so PostgreSQL cannot shrink
         // it): refused while loading, with the record's section and field named.
@@ -122,8 +126,9 @@ final class FuzzTests: XCTestCase {
                 run.cases += 1
                 continue
             }
-            _ = try runCase(&run, bytes: bytes, kind: kind.rawValue, note: "\(note), from the \(base.name) backup",
-                            dryRun: dryRun, fileExtension: fileExtension)
+            _ = try runCase(
+                &run, bytes: bytes, kind: kind.rawValue, note: "\(note), from the \(base.name) backup",
+                dryRun: dryRun, fileExtension: fileExtension)
             if Self.onlyCase != nil { break }
         }
         let cases = run.cases
@@ -144,13 +149,18 @@ final class FuzzTests: XCTestCase {
             defer { db.close() }
             return try db.query("SELECT count(*) AS n FROM kg_api.jobs WHERE status NOT IN ('completed', 'failed', 'cancelled')").first("n")
         }
-        XCTAssertEqual(open, "0", "jobs not in a terminal state" + (restore503Count() > 0
-            ? " (after \(restore503Count()) answers 503: the gateway's `try?` around marking the job failed loses the update when the database is away too)" : ""))
+        XCTAssertEqual(
+            open, "0",
+            "jobs not in a terminal state"
+                + (restore503Count() > 0
+                    ? " (after \(restore503Count()) answers 503: the gateway's `try?` around marking the job failed loses the update when the database is away too)"
+                    : ""))
         // A 503 "the job queue is unavailable" leaves its (failed) job row; nothing else may.
         let restore503 = Self.unavailable.filter { $0 == "/admin/restore" }.count
         let jobs = try retrying { try stack.jobCount() }
-        XCTAssertTrue((accepted...(accepted + restore503)).contains(jobs),
-                      "\(jobs) restore jobs for \(accepted) answers 202 and \(restore503) answers 503: one job per 202, none for refused uploads")
+        XCTAssertTrue(
+            (accepted...(accepted + restore503)).contains(jobs),
+            "\(jobs) restore jobs for \(accepted) answers 202 and \(restore503) answers 503: one job per 202, none for refused uploads")
         let end = try retrying { try stack.fingerprint(.content) }
         XCTAssertEqual(end, before, end.differences(from: before))
         // A risky restore (a merge) that failed after its checkpoint keeps that
@@ -161,8 +171,9 @@ final class FuzzTests: XCTestCase {
         for checkpoint in kept {
             XCTAssertEqual(checkpoint.status, "kept", "a rollback to checkpoint \(checkpoint.file) failed")
             XCTAssertEqual(checkpoint.jobStatus, "failed", "checkpoint \(checkpoint.file) kept for a job that did not fail")
-            XCTAssertTrue(checkpoint.jobError.contains("rolled back to checkpoint"),
-                          "the job of checkpoint \(checkpoint.file) does not say it was rolled back: \(checkpoint.jobError)")
+            XCTAssertTrue(
+                checkpoint.jobError.contains("rolled back to checkpoint"),
+                "the job of checkpoint \(checkpoint.file) does not say it was rolled back: \(checkpoint.jobError)")
         }
         let keptFiles = Set(kept.map(\.file))
         var temp = stack.tempFiles().filter { !keptFiles.contains($0) }
@@ -191,7 +202,8 @@ final class FuzzTests: XCTestCase {
     private func keptCheckpoints(_ stack: TestStack) throws -> [KeptCheckpoint] {
         let db = try stack.db()
         defer { db.close() }
-        let result = try db.query("""
+        let result = try db.query(
+            """
             SELECT c.file_name, c.status, coalesce(j.status, 'missing') AS job_status, coalesce(j.error, '') AS job_error
             FROM kg_api.checkpoints c LEFT JOIN kg_api.jobs j ON j.job_id = c.job_id
             WHERE c.status <> 'ready' ORDER BY c.file_name
@@ -203,7 +215,8 @@ final class FuzzTests: XCTestCase {
     /// in the words of RestoreErrorMessage: "the backup cannot be restored: vocabulary[9],
     /// field added_at: …" or "…: a record of instances, field instance_id: …".
     static func namesRefusedRecordAndField(_ message: String) -> Bool {
-        let place = #"the backup cannot be restored: ([a-z_]+\[[0-9]+\], field [a-z_]+|a record of [a-z_]+, (field [a-z_]+|fields [a-z_]+ and [a-z_]+)): \S"#
+        let place =
+            #"the backup cannot be restored: ([a-z_]+\[[0-9]+\], field [a-z_]+|a record of [a-z_]+, (field [a-z_]+|fields [a-z_]+ and [a-z_]+)): \S"#
         return message.range(of: place, options: .regularExpression) != nil
     }
 
@@ -231,8 +244,10 @@ final class FuzzTests: XCTestCase {
     }
 
     @discardableResult
-    private func runCase(_ run: inout Run, bytes: [UInt8], kind: String, note: String, dryRun: Bool,
-                         fileExtension: String = "json") throws -> String {
+    private func runCase(
+        _ run: inout Run, bytes: [UInt8], kind: String, note: String, dryRun: Bool,
+        fileExtension: String = "json"
+    ) throws -> String {
         let label = "case \(run.cases) (\(kind): \(note); KG_FUZZ_SEED=\(Self.seed))"
         let path = run.dir + "/case-\(run.cases).\(fileExtension)"
         run.cases += 1
@@ -258,10 +273,12 @@ final class FuzzTests: XCTestCase {
             // No 409 for a busy graph: nothing else runs on this stack. The one 409 the contract
             // gives a valid file is a backup newer than the database (its schema_version).
             let databaseVersion = try databaseSchemaVersion()
-            let newerSchema = restore.status == 409 && (local.schemaVersion ?? 0) > databaseVersion
+            let newerSchema =
+                restore.status == 409 && (local.schemaVersion ?? 0) > databaseVersion
                 && body(restore).contains("database is at v")
             XCTAssertTrue([400, 413].contains(restore.status) || newerSchema, "restore answered \(restore.status): \(body(restore)): \(label)")
-            XCTAssertNotNil(try json(restore.body)?["error"]?.stringValue, "restore \(restore.status) without a JSON error: \(body(restore)): \(label)")
+            XCTAssertNotNil(
+                try json(restore.body)?["error"]?.stringValue, "restore \(restore.status) without a JSON error: \(body(restore)): \(label)")
             if restore.status == 400 && !local.valid {
                 // The refusal carries the report.
                 XCTAssertEqual(try json(restore.body)?["detail"]?["valid"]?.boolValue, false, "\(body(restore)): \(label)")
@@ -280,9 +297,10 @@ final class FuzzTests: XCTestCase {
             let message = finished["error"] as? String ?? ""
             XCTAssertFalse(message.isEmpty, "a failed restore job without a message: \(label)")
             // The checker accepted the file: the only honest failure left is PostgreSQL refusing a value, named.
-            XCTAssertTrue(Self.namesRefusedRecordAndField(message),
-                          "a restore of a file the checker accepted failed without naming the record and field PostgreSQL refused: "
-                          + "\(message.prefix(600)): \(label)")
+            XCTAssertTrue(
+                Self.namesRefusedRecordAndField(message),
+                "a restore of a file the checker accepted failed without naming the record and field PostgreSQL refused: "
+                    + "\(message.prefix(600)): \(label)")
             if run.failures.count < 12 { run.failures.append("\(kind): \(note) → \(message.prefix(300))") }
         }
         if status == "completed" && !dryRun {
@@ -298,9 +316,10 @@ final class FuzzTests: XCTestCase {
         }
         let now = try retrying { try stack.fingerprint(.content) }
         if now != run.before { print("FuzzTests (system): graph differs after \(label):\n\(try tableDiff(run.beforeTables))") }
-        XCTAssertEqual(now, run.before,
-                       "the graph is not the before-state after a \(dryRun ? "dry-run" : "real") restore job (\(status), "
-                       + "\(finished["error"] ?? "")): \(now.differences(from: run.before)): \(label)")
+        XCTAssertEqual(
+            now, run.before,
+            "the graph is not the before-state after a \(dryRun ? "dry-run" : "real") restore job (\(status), "
+                + "\(finished["error"] ?? "")): \(now.differences(from: run.before)): \(label)")
         return outcome
     }
 
@@ -310,22 +329,28 @@ final class FuzzTests: XCTestCase {
     private func undoInjectedBuiltins(_ run: inout Run, _ label: String) throws {
         let db = try stack.db()
         defer { db.close() }
-        let injected = try db.query("""
+        let injected = try db.query(
+            """
             SELECT relationship_type FROM kg.vocabulary v WHERE is_builtin
             AND NOT EXISTS (SELECT 1 FROM public.before_vocabulary b WHERE b.relationship_type = v.relationship_type)
             ORDER BY 1
-            """).rows.compactMap { $0[0] }
+            """
+        ).rows.compactMap { $0[0] }
         guard !injected.isEmpty else { return }
         let names = injected.map { JSONEscaping.quoted($0) }.joined(separator: ", ")
         run.injectedBuiltins += injected.count
         XCTFail("vocabulary types injected as built-in survive a replace: \(names): \(label)")
-        _ = try db.query("DELETE FROM kg.vocabulary v WHERE is_builtin AND NOT EXISTS (SELECT 1 FROM public.before_vocabulary b WHERE b.relationship_type = v.relationship_type)")
+        _ = try db.query(
+            "DELETE FROM kg.vocabulary v WHERE is_builtin AND NOT EXISTS (SELECT 1 FROM public.before_vocabulary b WHERE b.relationship_type = v.relationship_type)"
+        )
     }
 
     static let tables = ["vocabulary", "concepts", "sources", "instances", "evidence", "relationships", "ontologies"]
     /// What identifies a row's content (surrogate ids and creation times left out, as `graphChecksum` does).
-    static let rowText = ["relationships": "(t.from_concept_id, t.to_concept_id, t.relationship_type, t.properties)::text",
-                          "ontologies": "t.name"]
+    static let rowText = [
+        "relationships": "(t.from_concept_id, t.to_concept_id, t.relationship_type, t.properties)::text",
+        "ontologies": "t.name",
+    ]
 
     /// md5 of each graph table's rows, for saying which one differs; the
     /// first call also keeps a copy of each table (`public.before_<table>`).
@@ -335,7 +360,9 @@ final class FuzzTests: XCTestCase {
         var out: [String: String] = [:]
         for table in Self.tables {
             let row = Self.rowText[table] ?? "t::text"
-            out[table] = try db.query("SELECT count(*) || ' rows, ' || coalesce(md5(string_agg(\(row), '|' ORDER BY \(row))), '-') AS d FROM kg.\(table) t").first("d")
+            out[table] = try db.query(
+                "SELECT count(*) || ' rows, ' || coalesce(md5(string_agg(\(row), '|' ORDER BY \(row))), '-') AS d FROM kg.\(table) t"
+            ).first("d")
             try db.execute("CREATE TABLE IF NOT EXISTS public.before_\(table) AS SELECT * FROM kg.\(table)")
         }
         return out
@@ -351,8 +378,10 @@ final class FuzzTests: XCTestCase {
             lines.append("  kg.\(table): \(before[table] ?? "?") → \(now[table] ?? "?")")
             let now = Self.rowText[table] ?? "t::text"
             let then = now.replacingOccurrences(of: "t.", with: "b.").replacingOccurrences(of: "t::", with: "b::")
-            for (sign, query) in [("+", "SELECT \(now) AS r FROM kg.\(table) t EXCEPT SELECT \(then) FROM public.before_\(table) b"),
-                                  ("-", "SELECT \(then) AS r FROM public.before_\(table) b EXCEPT SELECT \(now) FROM kg.\(table) t")] {
+            for (sign, query) in [
+                ("+", "SELECT \(now) AS r FROM kg.\(table) t EXCEPT SELECT \(then) FROM public.before_\(table) b"),
+                ("-", "SELECT \(then) AS r FROM public.before_\(table) b EXCEPT SELECT \(now) FROM kg.\(table) t"),
+            ] {
                 for row in try db.query(query + " LIMIT 3").rows.compactMap({ $0[0] }) {
                     lines.append("    \(sign) \(row.prefix(300))")
                 }
@@ -388,7 +417,9 @@ final class FuzzTests: XCTestCase {
         let cli = try runCLI(["admin", "verify", path, "--json"], timeout: 120)
         XCTAssertEqual(cli.exitCode, 1, cli.describe)
         XCTAssertFalse(cli.signaled || cli.timedOut, cli.describe)
-        print("FuzzTests (system): gzip bomb (\(bomb.count) bytes → \(megabytes) MiB): verify \(verify.status) in \(String(format: "%.2f", verifySeconds)) s, restore \(restore.status) in \(String(format: "%.2f", restoreSeconds)) s, kg admin verify exit \(cli.describe) in \(String(format: "%.1f", cli.seconds)) s (no limit in the CLI)")
+        print(
+            "FuzzTests (system): gzip bomb (\(bomb.count) bytes → \(megabytes) MiB): verify \(verify.status) in \(String(format: "%.2f", verifySeconds)) s, restore \(restore.status) in \(String(format: "%.2f", restoreSeconds)) s, kg admin verify exit \(cli.describe) in \(String(format: "%.1f", cli.seconds)) s (no limit in the CLI)"
+        )
         XCTAssertLessThan(verifySeconds, 10)
         XCTAssertLessThan(restoreSeconds, 10)
     }
@@ -400,7 +431,8 @@ final class FuzzTests: XCTestCase {
         XCTAssertFalse(cli.signaled, "kg admin verify died of signal \(cli.exitCode): \(cli.stderr.suffix(2000)): \(label)")
         XCTAssertTrue([0, 1].contains(cli.exitCode), "kg admin verify exit \(cli.exitCode): \(cli.stderr.suffix(2000)): \(label)")
         guard let report = try? JSONValue.parse(String(decoding: cli.stdout, as: UTF8.self), maxDepth: 300),
-              let valid = report["valid"]?.boolValue else {
+            let valid = report["valid"]?.boolValue
+        else {
             return XCTFail("kg admin verify --json printed no JSON report: \(String(decoding: cli.stdout.prefix(500), as: UTF8.self)): \(label)")
         }
         XCTAssertEqual(valid, cli.exitCode == 0, "exit code and report disagree: \(label)")
@@ -538,10 +570,11 @@ final class FuzzTests: XCTestCase {
             usleep(5_000)
         }
         process.waitUntilExit()
-        return CLIOutcome(exitCode: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal && !timedOut,
-                          timedOut: timedOut, stdout: (try? Data(contentsOf: URL(fileURLWithPath: base + ".out"))) ?? Data(),
-                          stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "",
-                          seconds: Date().timeIntervalSince(start))
+        return CLIOutcome(
+            exitCode: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal && !timedOut,
+            timedOut: timedOut, stdout: (try? Data(contentsOf: URL(fileURLWithPath: base + ".out"))) ?? Data(),
+            stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "",
+            seconds: Date().timeIntervalSince(start))
     }
 
     struct Tally {
@@ -551,8 +584,9 @@ final class FuzzTests: XCTestCase {
             var outcomes: [String: Int] = [:]
             for kind in kinds {
                 let c = counts[kind] ?? [:]
-                Swift.print("  \(kind.padding(toLength: 14, withPad: " ", startingAt: 0)) " +
-                            c.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+                Swift.print(
+                    "  \(kind.padding(toLength: 14, withPad: " ", startingAt: 0)) "
+                        + c.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
                 for (outcome, n) in c { outcomes[outcome, default: 0] += n }
             }
             Swift.print("  per outcome: " + outcomes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
@@ -569,9 +603,13 @@ enum SystemMutation: String, CaseIterable {
 
 enum SystemMutator {
     static let replacements: [JSONValue] = ["text", "", 7, .number("-2.5e3"), .object([]), ["k": [1]], .array([]), ["x"], nil, true]
-    static let numbers = ["1e999999", "-1e999999", "9223372036854775808", "2147483648", "1" + String(repeating: "0", count: 400),
-                          "-0", "4.9e-324", "1.7976931348623157e309", "0.1e-99999"]
-    static let badUTF8: [[UInt8]] = [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF], [0x80], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80]]
+    static let numbers = [
+        "1e999999", "-1e999999", "9223372036854775808", "2147483648", "1" + String(repeating: "0", count: 400),
+        "-0", "4.9e-324", "1.7976931348623157e309", "0.1e-99999",
+    ]
+    static let badUTF8: [[UInt8]] = [
+        [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF], [0x80], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80],
+    ]
 
     static func mutate(_ doc: [UInt8], tree: JSONValue, kind: SystemMutation, rng: inout SeededGenerator) -> ([UInt8], String) {
         switch kind {
@@ -588,8 +626,10 @@ enum SystemMutator {
         case .byteInsert:
             var out = doc
             for _ in 0..<rng.int(1...6) {
-                let junk = rng.chance(0.5) ? Array(rng.pick(["{", "}", "[", "]", ",", ":", "\"", "\\", "nul", "-"]).utf8)
-                                           : [UInt8(truncatingIfNeeded: rng.next())]
+                let junk =
+                    rng.chance(0.5)
+                    ? Array(rng.pick(["{", "}", "[", "]", ",", ":", "\"", "\\", "nul", "-"]).utf8)
+                    : [UInt8(truncatingIfNeeded: rng.next())]
                 out.insert(contentsOf: junk, at: rng.int(0...out.count))
             }
             return (out, "bytes inserted")
@@ -662,8 +702,10 @@ enum SystemMutator {
     }
 
     /// Goes deeper with probability 3/4 at each container, then replaces the node reached.
-    static func replaceRandomNode(_ value: JSONValue, _ rng: inout SeededGenerator,
-                                  _ replace: (JSONValue, inout SeededGenerator) -> JSONValue) -> JSONValue {
+    static func replaceRandomNode(
+        _ value: JSONValue, _ rng: inout SeededGenerator,
+        _ replace: (JSONValue, inout SeededGenerator) -> JSONValue
+    ) -> JSONValue {
         switch value {
         case .object(var members) where !members.isEmpty && rng.chance(0.85):
             let k = rng.int(0..<members.count)

@@ -26,8 +26,10 @@ final class HostileClientTests: XCTestCase {
     static var scale: Int { Int(TestEnvironment.env["KG_HOSTILE_SCALE"] ?? "") ?? 1 }
 
     func makeStack(workers: Int = 0, environment: [String: String] = [:]) throws {
-        var env = ["KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout), "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
-                   "KG_MAX_UPLOAD_BYTES": String(Self.maxUpload), "KG_MAX_DECOMPRESSED_BYTES": String(Self.maxDecompressed)]
+        var env = [
+            "KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout), "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
+            "KG_MAX_UPLOAD_BYTES": String(Self.maxUpload), "KG_MAX_DECOMPRESSED_BYTES": String(Self.maxDecompressed),
+        ]
         env.merge(environment) { _, new in new }
         // Writes to a connection the gateway closed must fail, not kill the test run.
         signal(SIGPIPE, SIG_IGN)
@@ -58,7 +60,9 @@ final class HostileClientTests: XCTestCase {
         }
         let figures = probe.stop()
         let after = ProcessFootprint(pid: gateway)
-        print("HOSTILE \(name): tried \(tried); got \(got); probe: \(figures.count) probes, median \(Self.ms(figures.median)), slowest \(Self.ms(figures.max)); gateway before \(before), after \(after)")
+        print(
+            "HOSTILE \(name): tried \(tried); got \(got); probe: \(figures.count) probes, median \(Self.ms(figures.median)), slowest \(Self.ms(figures.max)); gateway before \(before), after \(after)"
+        )
         XCTAssertGreaterThan(figures.count, 0, name)
         XCTAssertLessThan(figures.max, 1.0, "\(name): a probe took \(Self.ms(figures.max)); failures: \(figures.failures.prefix(5))")
         XCTAssertEqual(figures.failures, [], name)
@@ -98,14 +102,16 @@ final class HostileClientTests: XCTestCase {
 
         var gap: (known: Double, unknown: Double) = (0, 0)
         try underAttack("name enumeration by timing", tried: "8 wrong passwords each for a known and an unknown name, interleaved") {
-            var known: [Double] = [], unknown: [Double] = []
+            var known: [Double] = []
+            var unknown: [Double] = []
             for i in 0..<8 {
                 let headers = ["X-Forwarded-For": "198.51.100.\(20 + i)"]
                 known.append(try LoginHardeningTests.login(api, "victim", "wrong-\(i)", headers: headers).seconds)
                 unknown.append(try LoginHardeningTests.login(api, "nobody\(i)", "wrong-\(i)", headers: headers).seconds)
             }
             gap = (known.sorted()[4], unknown.sorted()[4])
-            return "median \(Self.ms(gap.known)) for the known name, \(Self.ms(gap.unknown)) for unknown ones (gap \(Self.ms(abs(gap.known - gap.unknown))))"
+            return
+                "median \(Self.ms(gap.known)) for the known name, \(Self.ms(gap.unknown)) for unknown ones (gap \(Self.ms(abs(gap.known - gap.unknown))))"
         }
         XCTAssertGreaterThan(gap.unknown, gap.known * 0.5, "unknown names answer much faster than known ones")
     }
@@ -157,10 +163,16 @@ final class HostileClientTests: XCTestCase {
         let count = 100 * Self.scale
         let kinds: [(name: String, head: String, trickle: String, answer: String?)] = [
             ("slow head", "GET /healthz HTTP/1.1\r\nHost: x\r\n", String(repeating: "X-Slow: 1\r\n", count: 100), nil),
-            ("slow JSON body, no credentials", "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
-             "{\"username\": \"" + String(repeating: "a", count: 4000), nil),
-            ("slow JSON body, admin token", "POST /admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin)\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
-             "{\"backup_type\": \"" + String(repeating: "f", count: 4000), nil),
+            (
+                "slow JSON body, no credentials",
+                "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
+                "{\"username\": \"" + String(repeating: "a", count: 4000), nil
+            ),
+            (
+                "slow JSON body, admin token",
+                "POST /admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin)\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n",
+                "{\"backup_type\": \"" + String(repeating: "f", count: 4000), nil
+            ),
             ("slow upload, no credentials", RequestDeadlineTests.uploadHead(token: nil), RequestDeadlineTests.trickle, "HTTP/1.1 401"),
             ("slow upload, bad token", RequestDeadlineTests.uploadHead(token: "kg_forged"), RequestDeadlineTests.trickle, "HTTP/1.1 401"),
             ("slow upload, reader token (403)", RequestDeadlineTests.uploadHead(token: reader), RequestDeadlineTests.trickle, "HTTP/1.1 403"),
@@ -174,7 +186,8 @@ final class HostileClientTests: XCTestCase {
                     let now = ProcessFootprint(pid: stack.gateways[0].pid)
                     if now.fds > peak.fds { peak = now }
                 }
-                return "\(swarm.opened) opened (\(swarm.refused) refused), \(swarm.stillOpen) still open after \(Self.requestTimeout * 4) s, slowest cut after \(String(format: "%.1f", swarm.slowestClose)) s, \(kind.answer.map { "\(swarm.answered($0))× \($0)" } ?? "\(swarm.answered("HTTP/1.1")) answered"); gateway peak \(peak)"
+                return
+                    "\(swarm.opened) opened (\(swarm.refused) refused), \(swarm.stillOpen) still open after \(Self.requestTimeout * 4) s, slowest cut after \(String(format: "%.1f", swarm.slowestClose)) s, \(kind.answer.map { "\(swarm.answered($0))× \($0)" } ?? "\(swarm.answered("HTTP/1.1")) answered"); gateway peak \(peak)"
             }
             XCTAssertEqual(swarm.stillOpen, 0, "\(kind.name): connections outlived http_request_timeout_s")
             XCTAssertLessThan(swarm.slowestClose, Self.requestTimeout * 2.5, kind.name)
@@ -200,14 +213,16 @@ final class HostileClientTests: XCTestCase {
         // probe's 3 s; once drained, the swarm's slowness must not slow anyone (1 s, as everywhere).
         let burstProbe = ResponsivenessProbe(port: port, token: token)
         let started = Date()
-        let swarm = SlowSwarm(port: port, count: count, head: { _ in RequestDeadlineTests.uploadHead(token: nil) },
-                              trickle: RequestDeadlineTests.trickle)
+        let swarm = SlowSwarm(
+            port: port, count: count, head: { _ in RequestDeadlineTests.uploadHead(token: nil) },
+            trickle: RequestDeadlineTests.trickle)
         let opening = Date().timeIntervalSince(started)
         let drained = ListenQueue.waitUntilDrained(port: port, limit: 10)
         let burst = burstProbe.stop()
-        print("HOSTILE slow-connection burst: tried \(count) connections opened at once; got \(swarm.opened) opened in "
-              + "\(String(format: "%.2f", opening)) s, accepted by the gateway \(String(format: "%.2f", drained)) s later; probe: "
-              + "\(burst.count) probes, median \(Self.ms(burst.median)), slowest \(Self.ms(burst.max))")
+        print(
+            "HOSTILE slow-connection burst: tried \(count) connections opened at once; got \(swarm.opened) opened in "
+                + "\(String(format: "%.2f", opening)) s, accepted by the gateway \(String(format: "%.2f", drained)) s later; probe: "
+                + "\(burst.count) probes, median \(Self.ms(burst.median)), slowest \(Self.ms(burst.max))")
         XCTAssertLessThan(drained, 10, "the gateway never accepted the burst")
         XCTAssertEqual(burst.failures, [], "a probe during the burst was not answered")
         try underAttack("slow-connection swarm", tried: "\(count) unauthenticated uploads held open, a byte every 500 ms each") {
@@ -215,7 +230,8 @@ final class HostileClientTests: XCTestCase {
                 let now = ProcessFootprint(pid: stack.gateways[0].pid)
                 if now.fds > peak.fds { peak = now }
             }
-            return "\(swarm.opened) opened (\(swarm.refused) could not connect), peak \(peak) (the fds held at once), all cut within \(String(format: "%.1f", swarm.slowestClose)) s, \(swarm.stillOpen) left"
+            return
+                "\(swarm.opened) opened (\(swarm.refused) could not connect), peak \(peak) (the fds held at once), all cut within \(String(format: "%.1f", swarm.slowestClose)) s, \(swarm.stillOpen) left"
         }
         XCTAssertEqual(swarm.stillOpen, 0)
         XCTAssertEqual(swarm.refused, 0)
@@ -241,8 +257,9 @@ final class HostileClientTests: XCTestCase {
             for (path, token) in [("/auth/token", nil), ("/admin/restore", admin as String?)] {
                 let connection = try RawHTTPConnection(port: port)
                 let type = path == "/auth/token" ? "application/json" : "multipart/form-data; boundary=xyz"
-                try connection.send("POST \(path) HTTP/1.1\r\nHost: x\r\n" + (token.map { "Authorization: Bearer \($0)\r\n" } ?? "")
-                                    + "Content-Type: \(type)\r\nTransfer-Encoding: chunked\r\n\r\n")
+                try connection.send(
+                    "POST \(path) HTTP/1.1\r\nHost: x\r\n" + (token.map { "Authorization: Bearer \($0)\r\n" } ?? "")
+                        + "Content-Type: \(type)\r\nTransfer-Encoding: chunked\r\n\r\n")
                 let chunk = Data("10000\r\n".utf8) + Data(repeating: UInt8(ascii: " "), count: 0x10000) + Data("\r\n".utf8)
                 // A gateway that stops reading must not hang this client: writes give up after 2 s.
                 var sendTimeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -256,7 +273,9 @@ final class HostileClientTests: XCTestCase {
                     sent += chunk.count
                     switch connection.read(timeout: 0) {
                     case .data(let text): answer += text
-                    case .closed: closed = true; break sending
+                    case .closed:
+                        closed = true
+                        break sending
                     case .timedOut: break
                     }
                 }
@@ -269,7 +288,9 @@ final class HostileClientTests: XCTestCase {
                 XCTAssertTrue(closed, "\(path): a never-ending body was never cut")
                 XCTAssertLessThan(seconds, 20, path)
                 XCTAssertTrue(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(path): \(answer.prefix(80))")
-                results.append("\(path): cut after \(sent >> 20) MiB in \(String(format: "%.1f", seconds)) s (\(answer.prefix(12).isEmpty ? "closed" : String(answer.prefix(12))))")
+                results.append(
+                    "\(path): cut after \(sent >> 20) MiB in \(String(format: "%.1f", seconds)) s (\(answer.prefix(12).isEmpty ? "closed" : String(answer.prefix(12))))"
+                )
             }
             return results.joined(separator: "; ")
         }
@@ -282,18 +303,24 @@ final class HostileClientTests: XCTestCase {
         let admin = try stack.token()
         // 256 MiB of spaces (valid leading JSON whitespace) gzip to about 256 KiB: 64 × max_decompressed_bytes.
         let bomb = stack.root + "/bomb.json.gz"
-        let made = try runCommand("/bin/sh", ["-c", "head -c \(256 << 20) /dev/zero | tr '\\0' ' ' | gzip -c > \(bomb)"],
-                                  environment: ["PATH": "/usr/bin:/bin"])
+        let made = try runCommand(
+            "/bin/sh", ["-c", "head -c \(256 << 20) /dev/zero | tr '\\0' ' ' | gzip -c > \(bomb)"],
+            environment: ["PATH": "/usr/bin:/bin"])
         XCTAssertEqual(made.exitCode, 0, made.summary)
         let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: bomb)[.size] as? Int)
         let filesBefore = stack.tempFiles()
-        try underAttack("decompression bombs", tried: "a \(size >> 10) KiB gzip inflating to 256 MiB (limit \(Self.maxDecompressed >> 20) MiB) to /admin/restore, /admin/backup/verify, and as a gzip-encoded body to /admin/stitch") {
+        try underAttack(
+            "decompression bombs",
+            tried:
+                "a \(size >> 10) KiB gzip inflating to 256 MiB (limit \(Self.maxDecompressed >> 20) MiB) to /admin/restore, /admin/backup/verify, and as a gzip-encoded body to /admin/stitch"
+        ) {
             var results: [String] = []
             let client = HTTPClient(baseURL: stack.apiURL, token: admin)
             for path in ["/admin/restore", "/admin/backup/verify"] {
                 let start = Date()
-                let r = try client.uploadMultipart(path: path, fields: [("dry_run", "true")], fileField: "file", filePath: bomb,
-                                                   fileName: "bomb.json.gz", contentType: "application/gzip")
+                let r = try client.uploadMultipart(
+                    path: path, fields: [("dry_run", "true")], fileField: "file", filePath: bomb,
+                    fileName: "bomb.json.gz", contentType: "application/gzip")
                 let text = String(decoding: r.body, as: UTF8.self)
                 XCTAssertTrue(r.status < 500, "\(path): \(r.status) \(text.prefix(300))")
                 XCTAssertTrue(text.contains("decompresses to more than"), "\(path) names the decompression limit: \(text.prefix(400))")
@@ -317,12 +344,16 @@ final class HostileClientTests: XCTestCase {
         let admin = try stack.token()
         let client = HTTPClient(baseURL: stack.apiURL, token: admin)
         let canary = "/tmp/kg-pwned-\(UUID().uuidString.prefix(8))"
-        try underAttack("path and header injection", tried: "upload file names with ../ and CR LF, ontology names with CR LF, ids and names with ../ in URLs, a user name with CR LF") {
+        try underAttack(
+            "path and header injection",
+            tried: "upload file names with ../ and CR LF, ontology names with CR LF, ids and names with ../ in URLs, a user name with CR LF"
+        ) {
             var results: [String] = []
             // Multipart file names: no path is built from them.
             for name in ["../../../../..\(canary)", "a\r\nX-Injected: 1\r\n.json", "/etc/passwd", "..\\..\\evil.json"] {
-                let r = try client.uploadMultipart(path: "/admin/backup/verify", fields: [], fileField: "file", filePath: TestStack.fixtureBackup,
-                                                   fileName: name, contentType: "application/json")
+                let r = try client.uploadMultipart(
+                    path: "/admin/backup/verify", fields: [], fileField: "file", filePath: TestStack.fixtureBackup,
+                    fileName: name, contentType: "application/json")
                 XCTAssertTrue(r.status < 500, "\(name.debugDescription): \(r.status)")
                 XCTAssertNil(r.headers["x-injected"])
                 results.append("file name \(name.debugDescription) → \(r.status)")
@@ -332,16 +363,19 @@ final class HostileClientTests: XCTestCase {
             let db = try stack.db()
             try db.query("UPDATE kg.ontologies SET name = $1", ["evil\r\nX-Injected: yes\r\n\r\n<html>"])
             db.close()
-            let backup = try client.request(method: "POST", path: "/admin/backup",
-                                            json: Data(#"{"backup_type": "ontology", "ontology_name": "evil\r\nX-Injected: yes\r\n\r\n<html>"}"#.utf8))
+            let backup = try client.request(
+                method: "POST", path: "/admin/backup",
+                json: Data(#"{"backup_type": "ontology", "ontology_name": "evil\r\nX-Injected: yes\r\n\r\n<html>"}"#.utf8))
             XCTAssertEqual(backup.status, 200, String(decoding: backup.body.prefix(300), as: UTF8.self) + stack.logs)
             XCTAssertNil(backup.headers["x-injected"], "a header was injected through an ontology name")
             let disposition = backup.headers["content-disposition"] ?? ""
             XCTAssertFalse(disposition.contains("\r") || disposition.contains("\n"), disposition)
             results.append("ontology name with CR LF → \(backup.status), Content-Disposition \(disposition.debugDescription)")
             // Ids and names in URLs.
-            for path in ["/jobs/..%2F..%2Fetc%2Fpasswd", "/jobs/../../etc/passwd", "/admin/checkpoints/..%2F..%2Fetc", "/jobs/%00",
-                         "/admin/users/..%2Fadmin/revoke-tokens"] {
+            for path in [
+                "/jobs/..%2F..%2Fetc%2Fpasswd", "/jobs/../../etc/passwd", "/admin/checkpoints/..%2F..%2Fetc", "/jobs/%00",
+                "/admin/users/..%2Fadmin/revoke-tokens",
+            ] {
                 let method = path.hasSuffix("revoke-tokens") ? "POST" : "GET"
                 let r = try client.request(method: method, path: path)
                 XCTAssertTrue((400..<500).contains(r.status), "\(path): \(r.status)")
@@ -359,7 +393,10 @@ final class HostileClientTests: XCTestCase {
     func testTokensReplayedAfterLogoutRevocationAndExpiry() throws {
         try makeStack()
         try stack.addUser("bob", role: "admin", password: "bob-pw")
-        try underAttack("token replay", tried: "tokens replayed after logout, `kg-gateway user revoke`, expiry and user removal, on whoami, job list and an upload") {
+        try underAttack(
+            "token replay",
+            tried: "tokens replayed after logout, `kg-gateway user revoke`, expiry and user removal, on whoami, job list and an upload"
+        ) {
             var results: [String] = []
             func replay(_ token: String, _ why: String, expect: String) throws {
                 for (method, path) in [("GET", "/auth/whoami"), ("GET", "/jobs"), ("POST", "/auth/logout")] {
@@ -388,7 +425,8 @@ final class HostileClientTests: XCTestCase {
             try replay(expired, "after expiry", expect: "expired")
 
             let orphan = try stack.token("bob", password: "bob-pw")
-            let remove = try runCommand(stack.binDir + "/kg-gateway", ["user", "remove", "--username", "bob"], environment: stack.serviceEnvironment())
+            let remove = try runCommand(
+                stack.binDir + "/kg-gateway", ["user", "remove", "--username", "bob"], environment: stack.serviceEnvironment())
             XCTAssertEqual(remove.exitCode, 0, remove.summary)
             try replay(orphan, "after the user was removed", expect: "invalid")
             return results.joined(separator: "; ")
@@ -402,18 +440,26 @@ final class HostileClientTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         stack = try TestStack.withTLS(certificates: certificates, workers: 0)
         let token = try stack.token()
-        let api = stack.apiURL, ca = certificates.caCertificate
+        let api = stack.apiURL
+        let ca = certificates.caCertificate
         let probe = ResponsivenessProbe { _ in
             let r = try? HTTPClient(baseURL: api, token: token, caCertPath: ca).request(method: "GET", path: "/auth/whoami")
             return r?.status == 200 ? nil : "whoami over HTTPS: \(r.map { "\($0.status)" } ?? "no answer")"
         }
         let port = stack.gatewayPorts[0]
-        try underAttack("old TLS", tried: "\(10 * Self.scale) handshakes each offering only TLS 1.0, then only TLS 1.1 (openssl s_client, SECLEVEL=0)", probe: probe) {
+        try underAttack(
+            "old TLS", tried: "\(10 * Self.scale) handshakes each offering only TLS 1.0, then only TLS 1.1 (openssl s_client, SECLEVEL=0)",
+            probe: probe
+        ) {
             var agreed: [String: Int] = [:]
             for _ in 0..<(10 * Self.scale) {
                 for version in ["-tls1", "-tls1_1"] {
-                    let r = try runCommand("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", version, "-cipher", "DEFAULT@SECLEVEL=0",
-                                                                "-CAfile", ca], environment: ["PATH": "/usr/bin:/bin"], input: "")
+                    let r = try runCommand(
+                        "/usr/bin/openssl",
+                        [
+                            "s_client", "-connect", "127.0.0.1:\(port)", version, "-cipher", "DEFAULT@SECLEVEL=0",
+                            "-CAfile", ca,
+                        ], environment: ["PATH": "/usr/bin:/bin"], input: "")
                     let refused = r.stdout.contains("New, (NONE), Cipher is (NONE)") || !r.stdout.contains("New, ")
                     agreed[version + (refused ? " refused" : " AGREED"), default: 0] += 1
                 }

@@ -54,7 +54,9 @@ final class HostileNameTests: XCTestCase {
         // Nothing anywhere else in the test's folder (CLI home, temp storage, logs) or above it.
         XCTAssertEqual(Set(backupFiles(under: stack.root).map { URL(fileURLWithPath: $0).standardizedFileURL.path }), Set(made))
         let parent = (stack.root as NSString).deletingLastPathComponent
-        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { $0.contains("etc_backup") || $0.hasPrefix("x_backup") }
+        let escaped = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter {
+            $0.contains("etc_backup") || $0.hasPrefix("x_backup")
+        }
         XCTAssertEqual(escaped, [])
 
         // The gateway's Content-Disposition: quoted ASCII fallback plus RFC 6266 filename*; the client takes filename*.
@@ -81,8 +83,9 @@ final class HostileNameTests: XCTestCase {
         let targets = ["../../x", "../../../kg-hostile-\(stack.name)", "/tmp/kg-hostile-abs-\(stack.name)"]
         for name in targets {
             for path in ["/admin/backup/verify", "/admin/restore"] {
-                let r = try client.uploadMultipart(path: path, fields: [("dry_run", "true")], fileField: "file",
-                                                   filePath: TestStack.fixtureBackup, fileName: name, contentType: "application/json")
+                let r = try client.uploadMultipart(
+                    path: path, fields: [("dry_run", "true")], fileField: "file",
+                    filePath: TestStack.fixtureBackup, fileName: name, contentType: "application/json")
                 XCTAssertEqual(r.status, path.hasSuffix("verify") ? 200 : 202, "\(path) \(name): \(String(decoding: r.body, as: UTF8.self))")
             }
             let resolved = URL(fileURLWithPath: stack.tempDir).appendingPathComponent(name).standardizedFileURL.path

@@ -1,7 +1,7 @@
-import KGTestSupport
 import Foundation
 import KGDatabase
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// A value too long for one of PostgreSQL's indexes passes the file's rules (they
@@ -90,14 +90,22 @@ final class IndexLimitTests: XCTestCase {
         // statement that failed names the field (the fuzz run's second finding).
         let repetitive = String(repeating: "🧠", count: 262_144)
         cases += [
-            ("a repetitive 1 MiB concept id, merge", tree.replacingStrings(conceptID, with: repetitive), "merge",
-             "a record of concepts, field concept_id"),
-            ("a repetitive 1 MiB concept id, replace", tree.replacingStrings(conceptID, with: repetitive), "replace",
-             "concepts[\(conceptIndex)], field concept_id"),
-            ("a repetitive 1 MiB vocabulary type", tree.setting(["data", "vocabulary", "0", "relationship_type"], to: .string(repetitive)),
-             "merge", "a record of vocabulary, field relationship_type"),
-            ("a repetitive 1 MiB ontology name", tree.replacingStrings(ontology, with: repetitive), "merge",
-             "a record of ontologies, field name"),
+            (
+                "a repetitive 1 MiB concept id, merge", tree.replacingStrings(conceptID, with: repetitive), "merge",
+                "a record of concepts, field concept_id"
+            ),
+            (
+                "a repetitive 1 MiB concept id, replace", tree.replacingStrings(conceptID, with: repetitive), "replace",
+                "concepts[\(conceptIndex)], field concept_id"
+            ),
+            (
+                "a repetitive 1 MiB vocabulary type", tree.setting(["data", "vocabulary", "0", "relationship_type"], to: .string(repetitive)),
+                "merge", "a record of vocabulary, field relationship_type"
+            ),
+            (
+                "a repetitive 1 MiB ontology name", tree.replacingStrings(ontology, with: repetitive), "merge",
+                "a record of ontologies, field name"
+            ),
         ]
         XCTAssertNotEqual(vocabularyType, "", "the sample has a vocabulary")
         for c in cases {

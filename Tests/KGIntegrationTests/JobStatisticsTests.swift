@@ -23,7 +23,8 @@ final class JobStatisticsTests: XCTestCase {
             ("restore", "completed", 60, 2),
         ]
         for (type, status, seconds, attempts) in rows {
-            try db.query("""
+            try db.query(
+                """
                 INSERT INTO kg_api.jobs (job_id, job_type, status, username, attempts, started_at, completed_at)
                 VALUES (gen_random_uuid(), $1, $2, 'admin', $3::int,
                         CASE WHEN $4::float8 IS NULL AND $2 <> 'running' THEN NULL ELSE now() END,

@@ -28,7 +28,8 @@ final class LargeValueTests: XCTestCase {
     static func repetitions(_ megabytes: Int) -> Int { megabytes * 1_000_000 / 64 }
 
     static func sqlLiteral(_ s: String) -> String {
-        "E'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        "E'"
+            + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
             .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
             .replacingOccurrences(of: "\u{01}", with: "\\001") + "'"
     }
@@ -49,7 +50,8 @@ final class LargeValueTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         try db.execute("INSERT INTO kg.ontologies (name) VALUES ('big-onto')")
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.sources (source_id, document, paragraph, full_text)
                 VALUES ('s-big', 'big-onto', 1, (\(Self.bigText(megabytes: sourceMB, tag: "source")))),
                        ('s-small', 'big-onto', 2, 'short');
@@ -117,7 +119,8 @@ final class LargeValueTests: XCTestCase {
         XCTAssertEqual(try fingerprint(), before, "ontology backup restored into an empty graph")
         let deadline = Date().addingTimeInterval(10)
         while !stack.tempFiles().isEmpty && Date() < deadline { usleep(100_000) }
-        XCTAssertEqual(stack.tempFiles(), [], "no temp file is left behind")    }
+        XCTAssertEqual(stack.tempFiles(), [], "no temp file is left behind")
+    }
 
     /// Ids, references and the like are held whole: over 1 MiB, `kg admin verify` and the
     /// gateway call the file invalid naming record and field, while a long description
@@ -128,12 +131,12 @@ final class LargeValueTests: XCTestCase {
         let long = String(repeating: "\u{E9}", count: (1 << 20) / 2 + 1)
         let path = stack.root + "/long-id.json"
         try """
-            {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
-             "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 0},
-             "data": {"concepts": [{"concept_id": "ok", "label": "L", "description": "\(long)\(long)"},
-                                   {"concept_id": "\(long)", "label": "L"}],
-                      "sources": [], "instances": [], "relationships": []}}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        {"version": "1.0", "type": "full_backup", "timestamp": "2025-01-01T00:00:00Z",
+         "statistics": {"concepts": 2, "sources": 0, "instances": 0, "relationships": 0},
+         "data": {"concepts": [{"concept_id": "ok", "label": "L", "description": "\(long)\(long)"},
+                               {"concept_id": "\(long)", "label": "L"}],
+                  "sources": [], "instances": [], "relationships": []}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         let message = "data.concepts[1]: concept_id is a string of 1048578 bytes; ids, references, names and times may hold 1048576 bytes at most"
         let r = try stack.kg(["admin", "verify", path])
         XCTAssertEqual(r.exitCode, 1, String(r.summary.prefix(2000)))
@@ -160,8 +163,9 @@ final class LargeValueTests: XCTestCase {
 
     /// `kg` under /usr/bin/time: the result and its peak RSS in MB.
     private func measuredKG(_ arguments: [String]) throws -> (CommandResult, Double) {
-        let r = try runCommand("/usr/bin/time", ["-f", "maxrss_kb=%M", stack.binDir + "/kg"] + arguments,
-                               environment: stack.cliEnvironment())
+        let r = try runCommand(
+            "/usr/bin/time", ["-f", "maxrss_kb=%M", stack.binDir + "/kg"] + arguments,
+            environment: stack.cliEnvironment())
         let kb = r.stderr.components(separatedBy: "maxrss_kb=").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         return (r, (kb / 1024).rounded())
     }
@@ -177,14 +181,16 @@ final class LargeValueTests: XCTestCase {
             stack = try TestStack(workers: 1)
             try stack.login()
             let db = try stack.db()
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO kg.ontologies (name) VALUES ('big-onto');
                 INSERT INTO kg.sources (source_id, document, paragraph, full_text)
                     VALUES ('s-big', 'big-onto', 1, (\(Self.bigText(megabytes: megabytes, tag: "source"))));
                 """)
             db.close()
             let before = try fingerprint()
-            let gateway = stack.gateways[0].pid, worker = stack.workers.values.first!.pid
+            let gateway = stack.gateways[0].pid
+            let worker = stack.workers.values.first!.pid
             let idle = (peakMB(gateway), peakMB(worker))
             resetPeak(gateway)
             resetPeak(worker)
@@ -204,7 +210,8 @@ final class LargeValueTests: XCTestCase {
             let restorePeaks = (peakMB(gateway), peakMB(worker))
             XCTAssertEqual(try fingerprint(), before)
             let fileMB = (Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_000_000).rounded()
-            print("""
+            print(
+                """
                 LargeValueTests benchmark: one \(megabytes) MB full_text (file \(fileMB) MB); peak RSS in MB \
                 (gateway/worker idle before: \(idle.0)/\(idle.1)): backup \(String(format: "%.1f", backupSeconds)) s: \
                 CLI \(cliBackup), gateway \(backupPeaks.0), worker \(backupPeaks.1); replace restore \

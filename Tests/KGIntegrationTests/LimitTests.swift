@@ -13,10 +13,14 @@ final class LimitTests: XCTestCase {
 
     override func setUpWithError() throws {
         // No worker runs unless a test starts one; KG_TEST_RECORD_DELAY_MS then makes its backups slow.
-        stack = try TestStack(workers: 0, environment: ["KG_MAX_JOBS_PER_USER": "2",
-                                                        "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
-                                                        "KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout),
-                                                        "KG_TEST_RECORD_DELAY_MS": "30"])
+        stack = try TestStack(
+            workers: 0,
+            environment: [
+                "KG_MAX_JOBS_PER_USER": "2",
+                "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
+                "KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout),
+                "KG_TEST_RECORD_DELAY_MS": "30",
+            ])
     }
 
     override func tearDown() {
@@ -94,7 +98,8 @@ final class LimitTests: XCTestCase {
     /// The count and the insert are atomic per user: threads released together
     /// never create more jobs than the limit (10 rounds of 8 at a limit of 3).
     func testConcurrentCreatesNeverPassTheLimit() throws {
-        let threads = 8, limit = 3
+        let threads = 8
+        let limit = 3
         let connections = try (0..<threads).map { _ in try stack.db() }
         defer { connections.forEach { $0.close() } }
         for round in 0..<10 {
@@ -107,8 +112,9 @@ final class LimitTests: XCTestCase {
                 DispatchQueue.global().async(group: group) {
                     start.wait()
                     do {
-                        try JobStore(box.connection).create(jobID: UUID().uuidString.lowercased(), type: "restore", username: user,
-                                                            params: "{}", tempFile: nil, maxActivePerUser: limit)
+                        try JobStore(box.connection).create(
+                            jobID: UUID().uuidString.lowercased(), type: "restore", username: user,
+                            params: "{}", tempFile: nil, maxActivePerUser: limit)
                         created.append(1)
                     } catch is JobLimitReached {
                         created.append(0)
@@ -134,7 +140,8 @@ final class LimitTests: XCTestCase {
     func testRequestTimeoutCutsTricklingClients() throws {
         let port = stack.gatewayPorts[0]
         let credentials = #"{"username": "admin", "password": "\#(String(repeating: "x", count: 80))"}"#
-        let login = "POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        let login =
+            "POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(credentials.utf8.count)\r\n\r\n"
         let body = try RawHTTPConnection(port: port)
         try body.send(login)
@@ -163,7 +170,9 @@ final class LimitTests: XCTestCase {
         try honest.send(short)
         guard case .data(let again) = honest.read(timeout: 3) else { return XCTFail("the second request on the connection was not answered") }
         XCTAssertTrue(again.contains("HTTP/1.1 200"), again)
-        print("LimitTests: trickled body cut after \(String(format: "%.2f", bodySeconds)) s, trickled head after \(String(format: "%.2f", headSeconds)) s (http_request_timeout_s = \(Self.requestTimeout), http_idle_timeout_s = \(Self.idleTimeout))")
+        print(
+            "LimitTests: trickled body cut after \(String(format: "%.2f", bodySeconds)) s, trickled head after \(String(format: "%.2f", headSeconds)) s (http_request_timeout_s = \(Self.requestTimeout), http_idle_timeout_s = \(Self.idleTimeout))"
+        )
     }
 
     /// A client that sends half a request and waits (slow-loris) is cut after the
@@ -218,8 +227,9 @@ final class LimitTests: XCTestCase {
         body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.json\"\r\n".utf8)
         body += Data("Content-Type: application/json\r\n\r\n".utf8) + fixture + Data("\r\n--\(boundary)--\r\n".utf8)
         let slow = try RawHTTPConnection(port: port)
-        try slow.send("POST /admin/restore HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-                      + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\n\r\n")
+        try slow.send(
+            "POST /admin/restore HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\n\r\n")
         let pieces = 12
         let uploadStart = Date()
         for i in 0..<pieces {
@@ -232,7 +242,8 @@ final class LimitTests: XCTestCase {
         XCTAssertGreaterThan(uploadSeconds, Self.requestTimeout, "the upload outlasts http_request_timeout_s: uploads are exempt")
         guard case .data(let uploadAnswer) = slow.read(timeout: 10) else { return XCTFail("the slow upload was cut") }
         XCTAssertTrue(uploadAnswer.hasPrefix("HTTP/1.1 202"), uploadAnswer)
-        let slowJob = try XCTUnwrap(uploadAnswer.range(of: #"[0-9a-f]{8}-[0-9a-f-]{27}"#, options: .regularExpression).map { String(uploadAnswer[$0]) })
+        let slowJob = try XCTUnwrap(
+            uploadAnswer.range(of: #"[0-9a-f]{8}-[0-9a-f-]{27}"#, options: .regularExpression).map { String(uploadAnswer[$0]) })
         XCTAssertEqual(try stack.call("DELETE", "/jobs/\(slowJob)", token: token).status, 200)
 
         // A backup download that takes longer than the timeout (a slowed worker) is not cut.
@@ -244,7 +255,9 @@ final class LimitTests: XCTestCase {
         let downloadSeconds = Date().timeIntervalSince(downloadStart)
         XCTAssertEqual(backup.exitCode, 0, backup.summary + stack.logs)
         XCTAssertGreaterThan(downloadSeconds, Self.idleTimeout * 1.5, "the backup must outlast the idle timeout to show anything")
-        print("LimitTests: slow upload \(String(format: "%.1f", uploadSeconds)) s and backup download \(String(format: "%.1f", downloadSeconds)) s survived http_idle_timeout_s = \(Self.idleTimeout)")
+        print(
+            "LimitTests: slow upload \(String(format: "%.1f", uploadSeconds)) s and backup download \(String(format: "%.1f", downloadSeconds)) s survived http_idle_timeout_s = \(Self.idleTimeout)"
+        )
     }
 }
 
@@ -252,8 +265,16 @@ final class LimitTests: XCTestCase {
 final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Int] = []
-    func append(_ value: Int) { lock.lock(); items.append(value); lock.unlock() }
-    var values: [Int] { lock.lock(); defer { lock.unlock() }; return items }
+    func append(_ value: Int) {
+        lock.lock()
+        items.append(value)
+        lock.unlock()
+    }
+    var values: [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
 }
 
 /// Hands a connection to one other thread (each thread uses its own).

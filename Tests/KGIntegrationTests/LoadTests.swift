@@ -35,14 +35,17 @@ final class LoadTests: XCTestCase {
     /// The load, on the stack's usual broker or (ClusterTests) on a cluster given by
     /// `environment`; `prepare` runs once the stack is up, `midLoad` once every client has been
     /// started (jobs are being submitted and run: a node is killed there).
-    static func runLoad(environment: [String: String] = [:], prepare: ((TestStack) throws -> Void)? = nil,
-                        midLoad: ((TestStack) throws -> Void)? = nil) throws {
+    static func runLoad(
+        environment: [String: String] = [:], prepare: ((TestStack) throws -> Void)? = nil,
+        midLoad: ((TestStack) throws -> Void)? = nil
+    ) throws {
         // The second gateway starts once the first is ready: two gateways starting together
         // against a database without users both try to create the first admin, and the
         // loser exits (GatewayService.bootstrapAdmin: count, then INSERT, no conflict handling).
         // Each user submits 5 jobs at once: above the default max_jobs_per_user (4).
-        let stack = try TestStack(workers: 2, gateways: 1,
-                                  environment: ["KG_MAX_JOBS_PER_USER": "10"].merging(environment) { _, new in new })
+        let stack = try TestStack(
+            workers: 2, gateways: 1,
+            environment: ["KG_MAX_JOBS_PER_USER": "10"].merging(environment) { _, new in new })
         defer { stack.stop() }
         try stack.startGateway()
         try stack.waitReady()
@@ -79,10 +82,13 @@ final class LoadTests: XCTestCase {
             XCTAssertEqual(r1.exitCode, 0, r1.summary)
             let r2 = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", Self.ontology, "--output", onto])
             XCTAssertEqual(r2.exitCode, 0, r2.summary)
-            let fullFile = try BackupFile(path: full), ontoFile = try BackupFile(path: onto)
-            graphs.append(Graph(name: name, concepts: concepts, fullFile: full, checksum: try stack.graphChecksum(),
-                                fullConcepts: fullFile.ids("concepts", "concept_id"), fullCounts: try counts(stack, full),
-                                ontologyConcepts: ontoFile.ids("concepts", "concept_id"), ontologyCounts: try counts(stack, onto)))
+            let fullFile = try BackupFile(path: full)
+            let ontoFile = try BackupFile(path: onto)
+            graphs.append(
+                Graph(
+                    name: name, concepts: concepts, fullFile: full, checksum: try stack.graphChecksum(),
+                    fullConcepts: fullFile.ids("concepts", "concept_id"), fullCounts: try counts(stack, full),
+                    ontologyConcepts: ontoFile.ids("concepts", "concept_id"), ontologyCounts: try counts(stack, onto)))
         }
         XCTAssertEqual(Set(graphs.map(\.fullConcepts)).count, graphs.count, "the graphs' concept sets differ")
         XCTAssertEqual(Set(graphs.map(\.ontologyConcepts)).count, graphs.count, "the graphs' ontology concept sets differ")
@@ -108,8 +114,11 @@ final class LoadTests: XCTestCase {
         let restoreGraphs = [graphs[0], graphs[1], graphs[2], graphs[0], graphs[1]]
         for (j, graph) in restoreGraphs.enumerated() {
             // Interleaved with the backups so that both kinds start together.
-            specs.insert(("restore-\(j + 1)-\(graph.name)", users[j],
-                          ["admin", "restore", graph.fullFile, "--yes", "--json"]), at: j * 5 + 2)
+            specs.insert(
+                (
+                    "restore-\(j + 1)-\(graph.name)", users[j],
+                    ["admin", "restore", graph.fullFile, "--yes", "--json"]
+                ), at: j * 5 + 2)
         }
         // Start just after a UTC second boundary, so that the whole submission falls within one
         // second (backup file names have second resolution: several backups of one kind by one
@@ -121,9 +130,10 @@ final class LoadTests: XCTestCase {
         let started = Date()
         for (n, spec) in specs.enumerated() {
             let server = "http://127.0.0.1:\(stack.gatewayPorts[n % 2])"
-            let process = try stack.kgInBackground(spec.arguments + ["--server", server, "--token", tokens[spec.user]!],
-                                                   home: homes[spec.user]!,
-                                                   name: "cli-\(spec.label)")
+            let process = try stack.kgInBackground(
+                spec.arguments + ["--server", server, "--token", tokens[spec.user]!],
+                home: homes[spec.user]!,
+                name: "cli-\(spec.label)")
             clients.append(Client(label: "\(spec.label) (\(spec.user) via :\(stack.gatewayPorts[n % 2]))", process: process))
         }
         let launchSeconds = Date().timeIntervalSince(started)
@@ -143,19 +153,27 @@ final class LoadTests: XCTestCase {
         let wall = Date().timeIntervalSince(started)
 
         // The job rows of the load.
-        let rows = try monitor.query("""
+        let rows = try monitor.query(
+            """
             SELECT job_id::text, job_type, status, coalesce(error, ''), coalesce(result::text, '{}'),
                    extract(epoch FROM completed_at - created_at)::text,
                    extract(epoch FROM started_at)::text, extract(epoch FROM completed_at)::text, attempts::text
             FROM kg_api.jobs ORDER BY created_at
-            """).rows.filter { !preparedJobs.contains($0[0] ?? "") }
-        struct Row { let id, type, status, error, result: String; let latency, start, end: Double?; let attempts: Int }
+            """
+        ).rows.filter { !preparedJobs.contains($0[0] ?? "") }
+        struct Row {
+            let id, type, status, error, result: String
+            let latency, start, end: Double?
+            let attempts: Int
+        }
         let jobs = rows.map { r in
-            Row(id: r[0] ?? "", type: r[1] ?? "", status: r[2] ?? "", error: r[3] ?? "", result: r[4] ?? "{}",
+            Row(
+                id: r[0] ?? "", type: r[1] ?? "", status: r[2] ?? "", error: r[3] ?? "", result: r[4] ?? "{}",
                 latency: r[5].flatMap(Double.init), start: r[6].flatMap(Double.init), end: r[7].flatMap(Double.init),
                 attempts: Int(r[8] ?? "0") ?? 0)
         }
-        let backupJobs = jobs.filter { $0.type == "backup" }, restoreJobs = jobs.filter { $0.type == "restore" }
+        let backupJobs = jobs.filter { $0.type == "backup" }
+        let restoreJobs = jobs.filter { $0.type == "restore" }
 
         // Figures first, so that they are printed even when an assertion fails.
         func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -165,14 +183,17 @@ final class LoadTests: XCTestCase {
         }
         var events: [(Double, Int)] = []
         for job in jobs { if let s = job.start, let e = job.end { events += [(s, 1), (e, -1)] } }
-        var running = 0, maxRunning = 0
+        var running = 0
+        var maxRunning = 0
         for event in events.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }) {
             running += event.1
             maxRunning = max(maxRunning, running)
         }
-        let backupLatencies = backupJobs.compactMap(\.latency), restoreLatencies = restoreJobs.compactMap(\.latency)
+        let backupLatencies = backupJobs.compactMap(\.latency)
+        let restoreLatencies = restoreJobs.compactMap(\.latency)
         let f = { (x: Double) in String(format: "%.2f", x) }
-        print("""
+        print(
+            """
             ==== kg load test: \(backupJobs.count) backups + \(restoreJobs.count) restores, \(users.count) users, \
             2 gateways, 2 workers, \(graphs.last!.concepts) concepts x 64 dims ====
             LOAD all clients started in: \(f(launchSeconds)) s
@@ -189,8 +210,9 @@ final class LoadTests: XCTestCase {
         // Every CLI succeeded; every job completed.
         XCTAssertEqual(timedOut.map(\.label), [], "CLIs still running after 240 s")
         for client in clients {
-            XCTAssertEqual(client.process.process.terminationStatus, 0,
-                           "\(client.label) exited \(client.process.process.terminationStatus):\n\(client.process.log)")
+            XCTAssertEqual(
+                client.process.process.terminationStatus, 0,
+                "\(client.label) exited \(client.process.process.terminationStatus):\n\(client.process.log)")
         }
         XCTAssertEqual(backupJobs.count, 20)
         XCTAssertEqual(restoreJobs.count, 5)
@@ -253,8 +275,9 @@ final class LoadTests: XCTestCase {
                 XCTFail("\(path): its \(ids.count) concepts are no live graph's \(isOntology ? "ontology" : "full") concept set")
                 continue
             }
-            XCTAssertEqual(fileCounts, isOntology ? match.ontologyCounts : match.fullCounts,
-                           "\(path): section counts of graph \(match.name)")
+            XCTAssertEqual(
+                fileCounts, isOntology ? match.ontologyCounts : match.fullCounts,
+                "\(path): section counts of graph \(match.name)")
             seen["\(isOntology ? "ontology" : "full") of \(match.name)", default: 0] += 1
         }
         print("LOAD backups by snapshot: " + seen.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))

@@ -24,15 +24,20 @@ final class LoginHardeningTests: XCTestCase {
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password])
         let start = Date()
         let r = try HTTPClient(baseURL: apiURL, token: nil).request(method: "POST", path: "/auth/token", json: body, headers: headers)
-        return Attempt(status: r.status, retryAfter: r.headers["retry-after"].flatMap { Int($0) },
-                       seconds: Date().timeIntervalSince(start), body: TestStack.object(r))
+        return Attempt(
+            status: r.status, retryAfter: r.headers["retry-after"].flatMap { Int($0) },
+            seconds: Date().timeIntervalSince(start), body: TestStack.object(r))
     }
 
     func testLoginIsThrottledPerUserNameAndPerAddress() throws {
         let window = 30
-        stack = try TestStack(workers: 0, environment: ["KG_LOGIN_MAX_FAILURES_PER_USER": "3",
-                                                        "KG_LOGIN_MAX_FAILURES_PER_ADDRESS": "8",
-                                                        "KG_LOGIN_FAILURE_WINDOW": String(window)])
+        stack = try TestStack(
+            workers: 0,
+            environment: [
+                "KG_LOGIN_MAX_FAILURES_PER_USER": "3",
+                "KG_LOGIN_MAX_FAILURES_PER_ADDRESS": "8",
+                "KG_LOGIN_FAILURE_WINDOW": String(window),
+            ])
         let api = stack.apiURL
         // A known name: 3 failures are answered 401, then 429 with Retry-After, even for the right password.
         for i in 0..<3 { XCTAssertEqual(try Self.login(api, "admin", "wrong-\(i)").status, 401) }
@@ -64,21 +69,27 @@ final class LoginHardeningTests: XCTestCase {
         XCTAssertFalse(log.contains("wrong-"), "no password in the gateway's log")
         let failures = try stack.auditRows(action: "login").filter { ($0["outcome"] ?? nil) == "failure" }
         XCTAssertEqual(failures.count, 8, "\(failures)")
-        print("LoginHardeningTests: per-user limit 3 → 429 Retry-After \(retry) s; per-address limit 8 → 429 Retry-After \(address.retryAfter ?? -1) s")
+        print(
+            "LoginHardeningTests: per-user limit 3 → 429 Retry-After \(retry) s; per-address limit 8 → 429 Retry-After \(address.retryAfter ?? -1) s")
     }
 
     /// A success clears the name's count; a client behind a trusted proxy is throttled by its own address.
     func testSuccessClearsTheNameAndProxiedClientsAreCountedApart() throws {
-        stack = try TestStack(workers: 0, environment: ["KG_LOGIN_MAX_FAILURES_PER_USER": "3",
-                                                        "KG_LOGIN_MAX_FAILURES_PER_ADDRESS": "4",
-                                                        "KG_TRUSTED_PROXIES": "127.0.0.1"])
+        stack = try TestStack(
+            workers: 0,
+            environment: [
+                "KG_LOGIN_MAX_FAILURES_PER_USER": "3",
+                "KG_LOGIN_MAX_FAILURES_PER_ADDRESS": "4",
+                "KG_TRUSTED_PROXIES": "127.0.0.1",
+            ])
         let api = stack.apiURL
         let from = { (ip: String) in ["X-Forwarded-For": ip] }
         for _ in 0..<2 { XCTAssertEqual(try Self.login(api, "admin", "wrong", headers: from("203.0.113.1")).status, 401) }
         XCTAssertEqual(try Self.login(api, "admin", stack.adminPassword, headers: from("203.0.113.1")).status, 200)
         for _ in 0..<2 { XCTAssertEqual(try Self.login(api, "admin", "wrong", headers: from("203.0.113.1")).status, 401) }
-        XCTAssertEqual(try Self.login(api, "admin", stack.adminPassword, headers: from("203.0.113.2")).status, 200,
-                       "2 failures after the success: the name is not throttled")
+        XCTAssertEqual(
+            try Self.login(api, "admin", stack.adminPassword, headers: from("203.0.113.2")).status, 200,
+            "2 failures after the success: the name is not throttled")
         // 203.0.113.1 has 4 failures now: it is refused; another client is not.
         XCTAssertEqual(try Self.login(api, "someone", "wrong", headers: from("203.0.113.1")).status, 429)
         XCTAssertEqual(try Self.login(api, "someone", "wrong", headers: from("203.0.113.3")).status, 401)
@@ -98,7 +109,8 @@ final class LoginHardeningTests: XCTestCase {
 
     /// Median times of wrong-password logins for a known and an unknown name, interleaved.
     static func enumerationGap(_ api: String, rounds: Int) throws -> (known: Double, unknown: Double) {
-        var known: [Double] = [], unknown: [Double] = []
+        var known: [Double] = []
+        var unknown: [Double] = []
         for i in 0..<rounds {
             let k = try login(api, "admin", "wrong-\(i)")
             let u = try login(api, "nobody-\(i)", "wrong-\(i)")
@@ -124,11 +136,13 @@ final class LoginHardeningTests: XCTestCase {
         XCTAssertEqual(try Self.login(api, "admin", wrong).status, 401)
         XCTAssertEqual(try Self.login(api, "nobody", wrong).status, 401)
         XCTAssertEqual(try Self.login(api, "admin", stack.adminPassword).status, 200)
-        let carolFirst = "carol-\(UUID().uuidString)", carolSecond = "carol2-\(UUID().uuidString)"
+        let carolFirst = "carol-\(UUID().uuidString)"
+        let carolSecond = "carol2-\(UUID().uuidString)"
         try stack.addUser("carol", role: "reader", password: carolFirst)
         XCTAssertEqual(try Self.login(api, "carol", carolFirst).status, 200)
-        let passwd = try runCommand(stack.binDir + "/kg-gateway", ["user", "passwd", "--username", "carol"],
-                                    environment: stack.serviceEnvironment(), input: carolSecond + "\n")
+        let passwd = try runCommand(
+            stack.binDir + "/kg-gateway", ["user", "passwd", "--username", "carol"],
+            environment: stack.serviceEnvironment(), input: carolSecond + "\n")
         XCTAssertEqual(passwd.exitCode, 0, passwd.summary)
         XCTAssertEqual(try Self.login(api, "carol", carolSecond).status, 200)
         XCTAssertEqual(try Self.login(api, "carol", carolFirst).status, 401, "the old password no longer works")
@@ -137,8 +151,10 @@ final class LoginHardeningTests: XCTestCase {
         let log = statements.text(waitingFor: end)
         XCTAssertTrue(log.contains(marker) && log.contains(end), "the marker queries are not in \(statements.path): the test reads the wrong log")
         XCTAssertTrue(log.contains("kg_api.users"), "the gateway's statements are logged (log_statement = all)")
-        for (what, secret) in [("a wrong password", wrong), ("the admin's password", stack.adminPassword),
-                               ("a new user's password", carolFirst), ("a changed password", carolSecond)] {
+        for (what, secret) in [
+            ("a wrong password", wrong), ("the admin's password", stack.adminPassword),
+            ("a new user's password", carolFirst), ("a changed password", carolSecond),
+        ] {
             XCTAssertFalse(log.contains(secret), "\(what) reached PostgreSQL's log")
         }
         // Hashes made in the gateway are pgcrypto's form ($2a$, cost 10), which older gateways verify.
@@ -146,7 +162,8 @@ final class LoginHardeningTests: XCTestCase {
         defer { check.close() }
         let hash = try XCTUnwrap(try check.query("SELECT password_hash FROM kg_api.users WHERE username = 'carol'").first("password_hash"))
         XCTAssertTrue(hash.hasPrefix("$2a$10$"), hash)
-        XCTAssertEqual(try check.query("SELECT crypt($1, $2) = $2 AS same", [carolSecond, hash]).first("same"), "t",
-                       "pgcrypto verifies the gateway's hash (what an older gateway does)")
+        XCTAssertEqual(
+            try check.query("SELECT crypt($1, $2) = $2 AS same", [carolSecond, hash]).first("same"), "t",
+            "pgcrypto verifies the gateway's hash (what an older gateway does)")
     }
 }

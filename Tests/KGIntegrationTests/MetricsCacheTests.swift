@@ -49,7 +49,9 @@ final class MetricsCacheTests: XCTestCase {
         XCTAssertEqual(statuses.values.filter { $0 == 200 }.count, scrapes)
         // One read per cache period at most, plus one at each edge.
         let allowed = Int((seconds / Self.cacheSeconds).rounded(.up)) + 1
-        print("MetricsCacheTests: \(scrapes) scrapes in \(String(format: "%.1f", seconds)) s read the jobs table \(scans) time(s) (metrics_cache_s = \(Self.cacheSeconds); allowed \(allowed))")
+        print(
+            "MetricsCacheTests: \(scrapes) scrapes in \(String(format: "%.1f", seconds)) s read the jobs table \(scans) time(s) (metrics_cache_s = \(Self.cacheSeconds); allowed \(allowed))"
+        )
         XCTAssertLessThanOrEqual(scans, allowed, "\(scrapes) scrapes read the jobs table \(scans) times")
         let scrape = try stack.scrapeMetrics()
         XCTAssertLessThanOrEqual(scrape.value("kg_metrics_job_table_reads_total"), Double(allowed + 2))

@@ -58,8 +58,10 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual(delta("kg_job_duration_seconds_count", ["job_type": "restore", "status": "completed"]), 1, after.text)
         XCTAssertEqual(after.value("kg_job_duration_seconds_bucket", ["job_type": "backup", "status": "completed", "le": "+Inf"]), 2)
         // Buckets are cumulative and end at the count.
-        let buckets = after.samples.filter { $0.name == "kg_job_duration_seconds_bucket" && $0.labels["job_type"] == "backup"
-            && $0.labels["status"] == "completed" }.map(\.value)
+        let buckets = after.samples.filter {
+            $0.name == "kg_job_duration_seconds_bucket" && $0.labels["job_type"] == "backup"
+                && $0.labels["status"] == "completed"
+        }.map(\.value)
         XCTAssertEqual(buckets, buckets.sorted(), "cumulative buckets never go down")
         XCTAssertGreaterThan(after.value("kg_job_duration_seconds_sum", ["job_type": "backup", "status": "completed"]), 0)
         XCTAssertGreaterThanOrEqual(
@@ -79,8 +81,9 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(
             delta("kg_http_requests_total", ["route": "/admin/restore/uploads/{id}", "method": "PATCH", "status": "202"]), 2, after.text)
         XCTAssertTrue(after.samples.contains { $0.name == "kg_http_requests_total" && $0.labels["route"] == "/jobs/{id}/events" }, after.text)
-        XCTAssertFalse(after.samples.contains { $0.labels["route"]?.contains("-") == true && $0.labels["route"]?.hasPrefix("/jobs/") == true },
-                       "no series per job id")
+        XCTAssertFalse(
+            after.samples.contains { $0.labels["route"]?.contains("-") == true && $0.labels["route"]?.hasPrefix("/jobs/") == true },
+            "no series per job id")
 
         // The other replica reports the same shared truth, and none of the first one's traffic.
         let replica = try stack.scrapeMetrics(1)
@@ -135,8 +138,9 @@ final class ObservabilityTests: XCTestCase {
         try XCTUnwrap(stack.workers["w2"]).stop()
         try stack.waitUntil(5, "a stopped worker to leave /metrics") { try self.stack.scrapeMetrics().value("kg_workers_present") == 1 }
         let scrape = try stack.scrapeMetrics()
-        XCTAssertEqual(scrape.value("kg_worker_broker_connection", ["worker_id": "w2", "component": "job_consumer", "node": node]), 0,
-                       "gone: \(scrape.text)")
+        XCTAssertEqual(
+            scrape.value("kg_worker_broker_connection", ["worker_id": "w2", "component": "job_consumer", "node": node]), 0,
+            "gone: \(scrape.text)")
         let killed = Date()
         try XCTUnwrap(stack.workers["w1"]).killHard()
         try stack.waitUntil(30, "a killed worker to leave /metrics") { try self.stack.scrapeMetrics().value("kg_workers_present") == 0 }
@@ -170,8 +174,10 @@ final class ObservabilityTests: XCTestCase {
         let restore = try stack.kg(["admin", "restore", backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--yes"])
         XCTAssertEqual(restore.exitCode, 0, restore.summary)
         let restoreID = restore.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let backupID = try XCTUnwrap(try stack.db().query(
-            "SELECT job_id::text AS id FROM kg_api.jobs WHERE job_type = 'backup'").first("id"))
+        let backupID = try XCTUnwrap(
+            try stack.db().query(
+                "SELECT job_id::text AS id FROM kg_api.jobs WHERE job_type = 'backup'"
+            ).first("id"))
 
         let worker = try XCTUnwrap(stack.workers["w1"]).log
         let gateway = try XCTUnwrap(stack.gateways.first).log
@@ -201,8 +207,9 @@ final class ObservabilityTests: XCTestCase {
         var env = stack.serviceEnvironment(workerID: "w-secret")
         env["KG_DATABASE_URL"] = withPassword
         env["KG_LOG_LEVEL"] = "debug"
-        let worker = try ManagedProcess(name: "worker-secret", executable: stack.binDir + "/kg-worker", arguments: ["run"],
-                                        environment: env, logDir: stack.root + "/logs")
+        let worker = try ManagedProcess(
+            name: "worker-secret", executable: stack.binDir + "/kg-worker", arguments: ["run"],
+            environment: env, logDir: stack.root + "/logs")
         defer { worker.stop() }
         try stack.waitUntil(20, "the worker to start") { worker.log.contains("worker started") }
         XCTAssertTrue(worker.log.contains("***"), "the database URL is logged with its password masked: \(worker.log)")

@@ -26,9 +26,11 @@ final class PrivateCheckoutTests: XCTestCase {
             try FileManager.default.copyItem(atPath: "\(repo)/\(file)", toPath: "\(checkout!)/\(file)")
         }
         chmod(privateRoot + "/home", 0o700)
-        environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                       "KG_PG_PORT": String(freePort()), "KG_AMQP_PORT": String(freePort()),
-                       "KG_EPMD_PORT": String(freePort()), "KG_AMQP_DIST_PORT": String(freePort())]
+        environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "KG_PG_PORT": String(freePort()), "KG_AMQP_PORT": String(freePort()),
+            "KG_EPMD_PORT": String(freePort()), "KG_AMQP_DIST_PORT": String(freePort()),
+        ]
     }
 
     override func tearDown() {

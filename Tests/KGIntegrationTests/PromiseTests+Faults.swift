@@ -198,8 +198,9 @@ extension PromiseTests {
         // The real cause, not a worker that never stopped (the janitor's hand-back used to say so).
         XCTAssertTrue(error.contains("database connection was lost during the backup"), error)
         XCTAssertFalse(error.contains("stopped"), error)
-        print("PromiseTests: database restart mid-backup: the CLI said \"\(cli.log.trimmingCharacters(in: .whitespacesAndNewlines))\"; "
-              + "the job says \"\(error)\"")
+        print(
+            "PromiseTests: database restart mid-backup: the CLI said \"\(cli.log.trimmingCharacters(in: .whitespacesAndNewlines))\"; "
+                + "the job says \"\(error)\"")
         try stack.waitUntil(30, "temp storage to be empty") { stack.tempFiles().isEmpty }
         let next = try stack.backupWithCLI()
         XCTAssertEqual(try stack.kg(["admin", "verify", next]).exitCode, 0)
@@ -240,8 +241,9 @@ extension PromiseTests {
 
         let upload = try stack.kg(["admin", "restore", full, "--yes"])
         XCTAssertEqual(upload.exitCode, 1, upload.summary)
-        XCTAssertTrue(upload.stderr.contains("temp storage cannot take the upload") && upload.stderr.contains("No space left on device"),
-                      upload.stderr)
+        XCTAssertTrue(
+            upload.stderr.contains("temp storage cannot take the upload") && upload.stderr.contains("No space left on device"),
+            upload.stderr)
         XCTAssertTrue(upload.stderr.contains("Nothing was changed"), upload.stderr)
         print("PromiseTests: temp storage full during an upload: \(upload.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         XCTAssertEqual(try stack.scalar("SELECT count(*) FROM kg_api.jobs WHERE job_type = 'restore'"), "0", "no job for a refused upload")

@@ -51,8 +51,9 @@ final class PromiseTests: XCTestCase {
         let allLogs = crashLogs + stack.workers.values.map(\.log)
         XCTAssertEqual(allLogs.filter { $0.contains("test_crash_marker met") }.count, 2, "one crash per attempt")
         // Mid-operation: the first attempt had made its checkpoint (the retry found it `ready`).
-        XCTAssertTrue(allLogs.contains { $0.contains("an earlier attempt stopped before its commit") },
-                      "the retry found the crashed attempt's checkpoint\n\(stack.logs)")
+        XCTAssertTrue(
+            allLogs.contains { $0.contains("an earlier attempt stopped before its commit") },
+            "the retry found the crashed attempt's checkpoint\n\(stack.logs)")
         let error = job["error"] as? String ?? ""
         XCTAssertTrue(error.contains("on attempt 2 of 2; gave up"), error)
         XCTAssertTrue(error.contains("Nothing was changed: no attempt committed"), error)
@@ -83,7 +84,8 @@ final class PromiseTests: XCTestCase {
         stack = try TestStack(workers: 1)
         try stack.loadSample(concepts: 30, ontologies: 2, dimensions: 4)
         try stack.login()
-        try stack.execute("""
+        try stack.execute(
+            """
             INSERT INTO kg.vocabulary (relationship_type, category, is_builtin) VALUES ('TEST_LINK', 'custom', false);
             UPDATE kg.relationships SET relationship_type = 'TEST_LINK' WHERE relationship_id = (
                 SELECT min(relationship_id) FROM kg.relationships r  -- an edge the prune keeps: both ends are mentioned
@@ -104,8 +106,10 @@ final class PromiseTests: XCTestCase {
         let job = try stack.waitForJob(id)
         XCTAssertEqual(job["status"] as? String, "failed", "\(job)\n\(stack.logs)")
         let error = job["error"] as? String ?? ""
-        XCTAssertTrue(error.contains("the graph failed its integrity check after the prune: "
-                                     + "relationships use types missing from the vocabulary (TEST_LINK)"), error)
+        XCTAssertTrue(
+            error.contains(
+                "the graph failed its integrity check after the prune: "
+                    + "relationships use types missing from the vocabulary (TEST_LINK)"), error)
         XCTAssertTrue(error.contains("rolled back to checkpoint \(id): the transaction was undone, so nothing was changed"), error)
         try stack.waitUntil(30, "the prune's transaction to end") { try stack.dataSessionEnded(id) }
         try stack.assertGraph(equals: damaged, "the prune was rolled back: only the change made outside kg remains")
@@ -132,14 +136,17 @@ final class PromiseTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         func ids(_ edge: [String]) throws -> [String] {
-            try db.query("""
+            try db.query(
+                """
                 SELECT relationship_id::text FROM kg.relationships WHERE from_concept_id = $1 AND to_concept_id = $2 AND relationship_type = $3
                 ORDER BY relationship_id
-                """, edge).rows.compactMap { $0[0] }
+                """, edge
+            ).rows.compactMap { $0[0] }
         }
         func duplicate(_ edge: [String], times: Int) throws {
             for _ in 0..<times {
-                try db.query("""
+                try db.query(
+                    """
                     INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties)
                     SELECT from_concept_id, to_concept_id, relationship_type, properties FROM kg.relationships WHERE relationship_id = $1::bigint
                     """, [try ids(edge).first])
@@ -150,8 +157,11 @@ final class PromiseTests: XCTestCase {
         let file = try stack.backupWithCLI(ontology)
         let inFile = Dictionary(grouping: try BackupFile(path: file).section("relationships"), by: key).mapValues(\.count)
         XCTAssertEqual([inFile[e1], inFile[e2], inFile[e3]], [2, 2, 1], "the file holds duplicate edges")
-        let e2Properties = try XCTUnwrap(try db.query("SELECT properties::text AS p FROM kg.relationships WHERE relationship_id = $1::bigint",
-                                                      [try ids(e2).first]).first("p"))
+        let e2Properties = try XCTUnwrap(
+            try db.query(
+                "SELECT properties::text AS p FROM kg.relationships WHERE relationship_id = $1::bigint",
+                [try ids(e2).first]
+            ).first("p"))
         try db.query("DELETE FROM kg.relationships WHERE relationship_id = $1::bigint", [try ids(e1).last])
         try db.query("DELETE FROM kg.relationships WHERE relationship_id = ANY($1::bigint[])", ["{" + (try ids(e2)).joined(separator: ",") + "}"])
         try duplicate(e3, times: 2)
@@ -161,7 +171,8 @@ final class PromiseTests: XCTestCase {
         try db.execute("BEGIN")
         try duplicate(e1, times: 1)
         for _ in 0..<2 {
-            try db.query("""
+            try db.query(
+                """
                 INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties) VALUES ($1, $2, $3, $4::jsonb)
                 """, e2 + [e2Properties])
         }
@@ -204,8 +215,9 @@ final class PromiseTests: XCTestCase {
         XCTAssertNotEqual(try stack.fingerprint(.content), beforeMergeContent, "the graph changed")
         let restored = try stack.kg(["admin", "checkpoints", "restore", checkpoint, "--json"])
         XCTAssertEqual(restored.exitCode, 0, restored.summary + stack.logs)
-        try stack.assertGraph(equals: beforeMergeContent, "the checkpoint restore gave back the graph of before the merge",
-                              scope: .content)
+        try stack.assertGraph(
+            equals: beforeMergeContent, "the checkpoint restore gave back the graph of before the merge",
+            scope: .content)
 
         // The file removed outside kg: 410 for the download and the restore, through HTTP and the CLI.
         let path = try XCTUnwrap(stack.checkpointFiles().first { $0.contains(checkpoint) }, "\(stack.tempFiles())")
@@ -245,7 +257,8 @@ final class PromiseTests: XCTestCase {
         let failed = try stack.insertJob(user: "admin", status: "failed")
         let name = { (prefix: String, id: String) in "\(prefix)_\(id).json" }
         XCTAssertTrue(FileManager.default.createFile(atPath: stack.tempDir + "/" + name("restore", failed), contents: Data("{}".utf8)))
-        let oldBackup = name("backup", UUID().uuidString.lowercased()), liveBackup = name("backup", UUID().uuidString.lowercased())
+        let oldBackup = name("backup", UUID().uuidString.lowercased())
+        let liveBackup = name("backup", UUID().uuidString.lowercased())
         for file in [oldBackup, liveBackup] {
             XCTAssertTrue(FileManager.default.createFile(atPath: stack.tempDir + "/" + file, contents: Data("{".utf8)))
         }
@@ -296,8 +309,9 @@ final class PromiseTests: XCTestCase {
 
         let refused = try stack.kg(["admin", "stitch", "--backup", reference, "--threshold", "0.85", "--json"])
         XCTAssertEqual(refused.exitCode, 0, refused.summary + stack.logs)
-        let refusedResult = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])?["result"]
-            as? [String: Any], refused.summary)
+        let refusedResult = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])?["result"]
+                as? [String: Any], refused.summary)
         XCTAssertEqual((refusedResult["reconnections"] as? [Any])?.count, 0, "\(refusedResult)")
         XCTAssertEqual((refusedResult["outcomes"] as? [String: Int])?["embedding"], 0, "\(refusedResult)")
         try stack.assertGraph(equals: before, "a rejected candidate changes nothing")
@@ -305,8 +319,9 @@ final class PromiseTests: XCTestCase {
 
         let taken = try stack.kg(["admin", "stitch", "--backup", reference, "--threshold", "0.75", "--json"])
         XCTAssertEqual(taken.exitCode, 0, taken.summary + stack.logs)
-        let result = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(taken.stdout.utf8)) as? [String: Any])?["result"]
-            as? [String: Any], taken.summary)
+        let result = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(taken.stdout.utf8)) as? [String: Any])?["result"]
+                as? [String: Any], taken.summary)
         let reconnection = try XCTUnwrap((result["reconnections"] as? [[String: Any]])?.first, "\(result)")
         XCTAssertEqual(reconnection["concept_id"] as? String, "candidate")
         XCTAssertEqual(reconnection["how"] as? String, "embedding")

@@ -42,9 +42,10 @@ final class RecordsTests: XCTestCase {
     /// `POST /admin/backup/verify` to the stack's gateway (tiny budget).
     private func gatewayVerify(_ path: String) throws -> NSDictionary {
         let client = HTTPClient(baseURL: stack.apiURL, token: try stack.token())
-        let answer = try client.uploadMultipart(path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path,
-                                                fileName: URL(fileURLWithPath: path).lastPathComponent,
-                                                contentType: "application/json", onProgress: { _, _ in })
+        let answer = try client.uploadMultipart(
+            path: "/admin/backup/verify", fields: [], fileField: "file", filePath: path,
+            fileName: URL(fileURLWithPath: path).lastPathComponent,
+            contentType: "application/json", onProgress: { _, _ in })
         XCTAssertEqual(answer.status, 200)
         return (try JSONSerialization.jsonObject(with: answer.body) as? NSDictionary) ?? [:]
     }
@@ -85,11 +86,14 @@ final class RecordsTests: XCTestCase {
         let extra: [String: [[String: Any]]] = [
             "concepts": [concept],
             "sources": [source],
-            "instances": [["instance_id": "records-extra-1", "quote": "q", "concept_id": "missing-concept-1", "source_id": sourceID],
-                          disagreeing],
+            "instances": [
+                ["instance_id": "records-extra-1", "quote": "q", "concept_id": "missing-concept-1", "source_id": sourceID],
+                disagreeing,
+            ],
             "relationships": [edge, edgeBetweenMissing],
         ]
-        let conceptsFirst = stack.root + "/broken-concepts-first.json", dataFirst = stack.root + "/broken-data-first.json"
+        let conceptsFirst = stack.root + "/broken-concepts-first.json"
+        let dataFirst = stack.root + "/broken-data-first.json"
         try write(file, order: ["vocabulary", "ontologies", "concepts", "sources", "instances", "relationships"], extra: extra, to: conceptsFirst)
         try write(file, order: ["relationships", "instances", "sources", "concepts", "vocabulary", "ontologies"], extra: extra, to: dataFirst)
 
@@ -104,7 +108,11 @@ final class RecordsTests: XCTestCase {
             let errors = (report["errors"] as? [[String: String]] ?? []).compactMap { $0["message"] }
             XCTAssertTrue(errors.contains { $0.hasPrefix("concept \(conceptID) is defined more than once") }, "\(errors)")
             XCTAssertTrue(errors.contains { $0.hasPrefix("source \(sourceID) is defined more than once") }, "\(errors)")
-            XCTAssertTrue(errors.contains { $0.hasSuffix("with another quote or source; the rows of one instance (one per concept it evidences) carry the same quote and source") }, "\(errors)")
+            XCTAssertTrue(
+                errors.contains {
+                    $0.hasSuffix(
+                        "with another quote or source; the rows of one instance (one per concept it evidences) carry the same quote and source")
+                }, "\(errors)")
             for missing in ["missing-concept-1", "missing-concept-2", "missing-a", "missing-b"] {
                 XCTAssertTrue(errors.contains { $0.contains("names concept \(missing), which the file does not contain") }, "\(missing): \(errors)")
             }
@@ -129,8 +137,9 @@ final class RecordsTests: XCTestCase {
             try stack.wipeGraph()
             let r = try stack.kg(["admin", "restore", file, "--yes", "--json"], extra: ["KG_ID_CHECK_MEMORY_BYTES": Self.tiny])
             XCTAssertEqual(r.exitCode, 0, r.summary + stack.logs)
-            try stack.assertGraph(equals: before, "replace restore of \(URL(fileURLWithPath: file).lastPathComponent) with a tiny budget",
-                                  scope: .content)
+            try stack.assertGraph(
+                equals: before, "replace restore of \(URL(fileURLWithPath: file).lastPathComponent) with a tiny budget",
+                scope: .content)
         }
         XCTAssertEqual(stack.tempFiles(), [], "no temp file left")
     }

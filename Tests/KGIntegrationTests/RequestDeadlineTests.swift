@@ -12,8 +12,12 @@ final class RequestDeadlineTests: XCTestCase {
     static let idleTimeout = 20.0
 
     override func setUpWithError() throws {
-        stack = try TestStack(workers: 0, environment: ["KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout),
-                                                        "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout)])
+        stack = try TestStack(
+            workers: 0,
+            environment: [
+                "KG_HTTP_REQUEST_TIMEOUT": String(Self.requestTimeout),
+                "KG_HTTP_IDLE_TIMEOUT": String(Self.idleTimeout),
+            ])
     }
 
     override func tearDown() {
@@ -27,7 +31,8 @@ final class RequestDeadlineTests: XCTestCase {
     }
 
     /// A trickled body: a byte every 0.25 s, never idle, never done.
-    static let trickle = "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.json\"\r\n\r\n"
+    static let trickle =
+        "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.json\"\r\n\r\n"
         + String(repeating: "{", count: 400)
 
     func testUnauthenticatedUploadIsNotExempt() throws {

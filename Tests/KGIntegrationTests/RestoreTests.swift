@@ -52,16 +52,20 @@ final class RestoreTests: XCTestCase {
             let result = job["result"] as? [String: Any]
             XCTAssertEqual((result?["restored"] as? [String: Int])?["concepts"], 50)
             let second = try backup(["--type", "full", "--compress", compression])
-            let a = try BackupFile(path: first), b = try BackupFile(path: second)
+            let a = try BackupFile(path: first)
+            let b = try BackupFile(path: second)
             XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "data differs after a round trip (\(compression))")
             XCTAssertEqual(a.statistics, b.statistics)
             // Embeddings bit for bit: the same number text both times (PostgreSQL prints float8 shortest-exact).
             let (bytesA, bytesB) = (a.rawWithoutTimestamp, b.rawWithoutTimestamp)
-            let differ = zip(bytesA, bytesB).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            let differ =
+                zip(bytesA, bytesB).enumerated().first { $0.element.0 != $0.element.1 }?.offset
                 ?? (bytesA.count == bytesB.count ? nil : min(bytesA.count, bytesB.count))
-            XCTAssertNil(differ, "same bytes apart from the timestamp (\(compression)); first difference at byte \(differ ?? -1): "
-                         + "\(String(decoding: bytesA.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self)) vs "
-                         + "\(String(decoding: bytesB.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self))")
+            XCTAssertNil(
+                differ,
+                "same bytes apart from the timestamp (\(compression)); first difference at byte \(differ ?? -1): "
+                    + "\(String(decoding: bytesA.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self)) vs "
+                    + "\(String(decoding: bytesB.dropFirst(max(0, (differ ?? 0) - 40)).prefix(100), as: UTF8.self))")
             XCTAssertEqual(stack.tempFiles(), [])
         }
     }
@@ -140,18 +144,58 @@ final class RestoreTests: XCTestCase {
     /// Files that break integrity rules; each must be refused with the right category and change nothing.
     static let brokenFiles: [(name: String, content: String, category: String)] = [
         ("not-json", "this is not a backup", "format"),
-        ("truncated", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"a""#, "format"),
+        (
+            "truncated",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"a""#,
+            "format"
+        ),
         ("missing-keys", #"{"version":"1.0","data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
-        ("bad-type", #"{"version":"1.0","type":"weird","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
-        ("section-not-array", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":{},"sources":[],"instances":[],"relationships":[]}}"#, "format"),
-        ("dangling-source", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1","source_id":"s404"}],"relationships":[]}}"#, "references"),
-        ("dangling-concept-full", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c404","type":"IMPLIES","properties":{}}]}}"#, "references"),
-        ("version-not-string", #"{"version":1,"type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "format"),
+        (
+            "bad-type",
+            #"{"version":"1.0","type":"weird","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#,
+            "format"
+        ),
+        (
+            "section-not-array",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":{},"sources":[],"instances":[],"relationships":[]}}"#,
+            "format"
+        ),
+        (
+            "dangling-source",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1","source_id":"s404"}],"relationships":[]}}"#,
+            "references"
+        ),
+        (
+            "dangling-concept-full",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c404","type":"IMPLIES","properties":{}}]}}"#,
+            "references"
+        ),
+        (
+            "version-not-string",
+            #"{"version":1,"type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#,
+            "format"
+        ),
         ("data-not-object", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":[]}"#, "format"),
-        ("instance-without-concept", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[{"source_id":"s1","document":"D","paragraph":1,"full_text":"t","file_path":null}],"instances":[{"instance_id":"i1","quote":"q","source_id":"s1"}],"relationships":[]}}"#, "references"),
-        ("instance-without-source", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1"}],"relationships":[]}}"#, "references"),
-        ("duplicate-vocabulary", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"vocabulary":[{"relationship_type":"X"},{"relationship_type":"X"}],"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#, "vocabulary"),
-        ("edge-without-to", #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","type":"IMPLIES","properties":{}}]}}"#, "references"),
+        (
+            "instance-without-concept",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[],"sources":[{"source_id":"s1","document":"D","paragraph":1,"full_text":"t","file_path":null}],"instances":[{"instance_id":"i1","quote":"q","source_id":"s1"}],"relationships":[]}}"#,
+            "references"
+        ),
+        (
+            "instance-without-source",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[{"instance_id":"i1","quote":"q","concept_id":"c1"}],"relationships":[]}}"#,
+            "references"
+        ),
+        (
+            "duplicate-vocabulary",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"vocabulary":[{"relationship_type":"X"},{"relationship_type":"X"}],"concepts":[],"sources":[],"instances":[],"relationships":[]}}"#,
+            "vocabulary"
+        ),
+        (
+            "edge-without-to",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","type":"IMPLIES","properties":{}}]}}"#,
+            "references"
+        ),
     ]
 
     func testInvalidUploadsAreRefusedAndChangeNothing() throws {
@@ -201,12 +245,14 @@ final class RestoreTests: XCTestCase {
         let id = UUID().uuidString.lowercased()
         let path = stack.tempDir + "/restore_\(id).json"
         try content.write(toFile: path, atomically: true, encoding: .utf8)
-        let params = RestoreJobParams(mode: .replace, dryRun: false, externalDeps: .fail, tempFile: path, fileName: "x.json",
-                                      fileBytes: 10, backupType: "full_backup", ontology: nil, statistics: [:])
+        let params = RestoreJobParams(
+            mode: .replace, dryRun: false, externalDeps: .fail, tempFile: path, fileName: "x.json",
+            fileBytes: 10, backupType: "full_backup", ontology: nil, statistics: [:])
         let db = try stack.db()
         defer { db.close() }
-        try JobStore(db).create(jobID: id, type: "restore", username: "admin",
-                                params: String(decoding: try JSONEncoder().encode(params), as: UTF8.self), tempFile: path)
+        try JobStore(db).create(
+            jobID: id, type: "restore", username: "admin",
+            params: String(decoding: try JSONEncoder().encode(params), as: UTF8.self), tempFile: path)
         let publisher = JobPublisher(url: try AMQPURL(stack.amqpURL), topology: JobTopology(prefix: stack.prefix))
         defer { publisher.shutdown() }
         let message = try JSONEncoder().encode(JobMessage(jobID: id, jobType: "restore"))
@@ -245,7 +291,8 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(done["status"] as? String, "completed", "\(done)\n\(stack.logs)")
         let db = try stack.db()
         defer { db.close() }
-        let c1 = try db.query("""
+        let c1 = try db.query(
+            """
             SELECT embedding = ARRAY[0.1, -2.5e-300, 0.30000000000000004, -0, 17976931348623157e292]::float8[] AS same,
                    embedding::text AS text, search_terms::text AS terms, description IS NULL AS no_description,
                    created_at = '2025-03-04 03:06:07.5+00'::timestamptz AS created
@@ -255,7 +302,8 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(c1.first("terms"), #"{a,"b \"q\""}"#)
         XCTAssertEqual(c1.first("no_description"), "t")
         XCTAssertEqual(c1.first("created"), "t")
-        let c2 = try db.query("SELECT embedding::text AS e, search_terms::text AS t, created_at IS NULL AS no_date FROM kg.concepts WHERE concept_id = 'c2'")
+        let c2 = try db.query(
+            "SELECT embedding::text AS e, search_terms::text AS t, created_at IS NULL AS no_date FROM kg.concepts WHERE concept_id = 'c2'")
         XCTAssertEqual(c2.first("e"), "{}")
         XCTAssertEqual(c2.first("t"), "{}")
         XCTAssertEqual(c2.first("no_date"), "t", "a NULL created_at stays NULL (not the column's default)")
@@ -264,7 +312,8 @@ final class RestoreTests: XCTestCase {
     func testWarningsDoNotStopARestore() throws {
         // Statistics that disagree, a relationship type nobody defined, no timestamp: warnings only.
         let path = stack.root + "/warnings.json"
-        try #"{"version":"1.0","type":"full_backup","statistics":{"concepts":5},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]},{"concept_id":"c2","label":"D","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c2","type":"NEVER_DEFINED","properties":{}}]}}"#
+        try
+            #"{"version":"1.0","type":"full_backup","statistics":{"concepts":5},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]},{"concept_id":"c2","label":"D","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","to":"c2","type":"NEVER_DEFINED","properties":{}}]}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         let (status, json) = try stack.uploadRestore(path)
         XCTAssertEqual(status, 202, "\(json)")
@@ -273,7 +322,8 @@ final class RestoreTests: XCTestCase {
         XCTAssertTrue(warnings.contains { $0.contains("NEVER_DEFINED") }, "\(warnings)")
         let job = try stack.waitForJob(try XCTUnwrap(json["job_id"] as? String))
         XCTAssertEqual(job["status"] as? String, "completed", "\(job)")
-        XCTAssertEqual(try stack.db().query("SELECT category FROM kg.vocabulary WHERE relationship_type = 'NEVER_DEFINED'").first("category"), "custom")
+        XCTAssertEqual(
+            try stack.db().query("SELECT category FROM kg.vocabulary WHERE relationship_type = 'NEVER_DEFINED'").first("category"), "custom")
     }
 
     func testTruncatedUploadLeavesNoTempFileAndNoJob() throws {
@@ -289,7 +339,8 @@ final class RestoreTests: XCTestCase {
         }
         XCTAssertEqual(connected, 0)
         let boundary = "kgtestboundary"
-        let head = "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+        let head =
+            "POST /admin/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
             + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: 5000000\r\n\r\n"
             + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.json\"\r\n\r\n"
             + "{\"version\":\"1.0\",\"type\":\"full_backup\",\"data\":{\"concepts\":["
@@ -397,10 +448,13 @@ final class RestoreTests: XCTestCase {
 
     /// Sessions of job `id`'s data connection (`kgw:<job>:data`) inside a transaction.
     func openTransactions(_ id: String, _ db: PGConnection) throws -> Int {
-        Int(try db.query("""
-            SELECT count(*) AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = $1 AND xact_start IS NOT NULL
-            """, ["kgw:\(id):data"]).first("n") ?? "-1") ?? -1
+        Int(
+            try db.query(
+                """
+                SELECT count(*) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = $1 AND xact_start IS NOT NULL
+                """, ["kgw:\(id):data"]
+            ).first("n") ?? "-1") ?? -1
     }
 
     /// Backups taken while a replace restore runs see the old graph or the new one,
@@ -414,7 +468,8 @@ final class RestoreTests: XCTestCase {
         let fileB = try backup()
         try stack.loadSample(concepts: 240, dimensions: 4, seed: 1)
         let fileA = try backup()
-        let graphA = try BackupFile(path: fileA), graphB = try BackupFile(path: fileB)
+        let graphA = try BackupFile(path: fileA)
+        let graphB = try BackupFile(path: fileB)
         XCTAssertFalse(NSDictionary(dictionary: graphA.data).isEqual(to: graphB.data))
         let db = try stack.db()
         defer { db.close() }
@@ -439,21 +494,26 @@ final class RestoreTests: XCTestCase {
 
         // The restore committed after `locked_until` and before its row's completed_at: which backups ran across that?
         let committed = try XCTUnwrap((job["result"] as? [String: Any])?["locked_until"] as? String, "\(job)")
-        let backups = try db.query("""
+        let backups = try db.query(
+            """
             SELECT b.started_at < $2::timestamptz AND b.completed_at > r.completed_at AS across, b.status
             FROM kg_api.jobs b, kg_api.jobs r
             WHERE r.job_id = $1::uuid AND b.job_type = 'backup' AND b.created_at > r.created_at
             ORDER BY b.created_at
-            """, [id, committed]).records
+            """, [id, committed]
+        ).records
         XCTAssertEqual(backups.count, files.count, "one backup job per backup taken: \(backups)")
         XCTAssertTrue(backups.allSatisfy { ($0["status"] ?? nil) == "completed" }, "\(backups)")
         let across = backups.indices.filter { (backups[$0]["across"] ?? nil) == "t" }
         XCTAssertFalse(across.isEmpty, "no backup began before the restore committed (locked until \(committed)) and ended after it: \(backups)")
         for (index, path) in files.enumerated() {
             let seen = NSDictionary(dictionary: try BackupFile(path: path).data)
-            let old = seen.isEqual(to: graphA.data), new = seen.isEqual(to: graphB.data)
-            XCTAssertTrue(old || new, "backup \(index + 1) of \(files.count) is neither the old graph nor the new one, whole"
-                          + (across.contains(index) ? " (it ran across the restore's commit)" : ""))
+            let old = seen.isEqual(to: graphA.data)
+            let new = seen.isEqual(to: graphB.data)
+            XCTAssertTrue(
+                old || new,
+                "backup \(index + 1) of \(files.count) is neither the old graph nor the new one, whole"
+                    + (across.contains(index) ? " (it ran across the restore's commit)" : ""))
         }
         XCTAssertTrue(NSDictionary(dictionary: try BackupFile(path: files.last!).data).isEqual(to: graphB.data), "after the restore: the new graph")
     }

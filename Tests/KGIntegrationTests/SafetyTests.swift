@@ -44,7 +44,8 @@ final class SafetyTests: XCTestCase {
         stack = try TestStack(workers: 2)
         try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
         try stack.login()
-        let a = "Philosophy of Mind", b = "Biología celular"
+        let a = "Philosophy of Mind"
+        let b = "Biología celular"
         let bSources = try sources(of: b)
         XCTAssertGreaterThan(bSources, 0)
         // B's backup, then B deleted for real: the merge below brings it back.
@@ -64,7 +65,8 @@ final class SafetyTests: XCTestCase {
             guard let id = try scalar("SELECT job_id::text FROM kg_api.jobs WHERE job_type = 'ontology_delete' AND status = 'running'")
             else { return false }
             deleteID = id
-            return try scalar("""
+            return try scalar(
+                """
                 SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'
                 """, ["kgw:\(id):data"]) == "1"
         }
@@ -179,7 +181,8 @@ final class SafetyTests: XCTestCase {
         try stack.login()
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id) SELECT 'orphan_instance', 'no concept', min(source_id) FROM kg.sources
             """)
         let before = try stack.graphChecksum()
@@ -191,8 +194,9 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(submitted.status, 202)
         let id = try XCTUnwrap((try JSONSerialization.jsonObject(with: submitted.body) as? [String: Any])?["job_id"] as? String)
         try stack.waitUntil(60, "the prune to block mid-operation") {
-            try scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                       ["kgw:\(id):data"]) == "1"
+            try scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                ["kgw:\(id):data"]) == "1"
         }
         XCTAssertEqual(try stage(id), "pruning")
         let checkpoint = try XCTUnwrap(stack.tempFiles().first { $0.hasPrefix(".checkpoint_\(id)") }, "the checkpoint exists")
@@ -230,7 +234,8 @@ final class SafetyTests: XCTestCase {
         try stack.login()
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id)
             SELECT 'orphan_' || g, 'evidences nothing', (SELECT min(source_id) FROM kg.sources) FROM generate_series(1, 200000) g
             """)
@@ -241,9 +246,11 @@ final class SafetyTests: XCTestCase {
         var stages: Set<String> = []
         let deadline = Date().addingTimeInterval(300)
         while Date() < deadline {
-            let row = try db.query("""
+            let row = try db.query(
+                """
                 SELECT status, extract(epoch FROM now() - heartbeat_at) AS age, progress->>'stage' FROM kg_api.jobs WHERE job_id = $1::uuid
-                """, [id]).rows.first
+                """, [id]
+            ).rows.first
             let status = row?[0] ?? nil
             if status == "running" {
                 oldest = max(oldest, Double((row?[1] ?? nil) ?? "0") ?? 0)
@@ -273,7 +280,8 @@ final class SafetyTests: XCTestCase {
         let db = try stack.db()
         defer { db.close() }
         // As left behind: running, an old heartbeat, attempts 1, no session holding it, no message in the queue.
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.jobs (job_id, job_type, username, params, status, worker_id, attempts, started_at, heartbeat_at, progress)
             VALUES ($1::uuid, 'backup', 'admin', '{}', 'running', 'gone-worker', 1, now() - interval '1 minute',
                     now() - interval '1 minute', '{"stage": "exporting", "percent": 40}')
@@ -303,7 +311,8 @@ final class SafetyTests: XCTestCase {
         var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.json\"\r\n".utf8)
         body += Data("Content-Type: application/json\r\n\r\n".utf8) + content + Data("\r\n--\(boundary)--\r\n".utf8)
         let connection = try RawHTTPConnection(port: stack.gatewayPorts[0])
-        try connection.send("""
+        try connection.send(
+            """
             POST /admin/restore HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(try stack.token())\r\n\
             Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\n\r\n
             """)
@@ -351,7 +360,8 @@ final class SafetyTests: XCTestCase {
         }
         waiter.start()
         try stack.waitUntil(10, "the outsider to queue for the job lock") {
-            try scalar("""
+            try scalar(
+                """
                 SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'kg-tests'
                 """) == "1"

@@ -46,8 +46,9 @@ final class SchemaTests: XCTestCase {
             XCTAssertEqual(try synonyms("INSPIRED_BY"), "{influenced_by,draws_on}")
             XCTAssertEqual(try synonyms("CRITIQUES"), nil, "\"null\" means SQL NULL")
             XCTAssertEqual(try synonyms("TRANSLATES_TO"), "{renders_as}", "a JSON list in a string is parsed")
-            XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.concepts WHERE created_at IS NOT NULL").first("n"), "0",
-                           "concepts from before v4 have no known creation time")
+            XCTAssertEqual(
+                try db.query("SELECT count(*) AS n FROM kg.concepts WHERE created_at IS NOT NULL").first("n"), "0",
+                "concepts from before v4 have no known creation time")
             XCTAssertEqual(Int(try db.query("SELECT count(*) AS n FROM kg.relationships").first("n")!), fixture.statistics["relationships"])
 
             // Lossless from here on: backup, restore, backup again.
@@ -57,7 +58,8 @@ final class SchemaTests: XCTestCase {
             XCTAssertEqual(again["status"] as? String, "completed")
             XCTAssertEqual(((again["result"] as? [String: Any])?["warnings"] as? [String])?.contains { $0.contains("convert") }, false)
             let second = try stack.kg(["admin", "backup", "--type", "full"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            let a = try BackupFile(path: first), b = try BackupFile(path: second)
+            let a = try BackupFile(path: first)
+            let b = try BackupFile(path: second)
             XCTAssertEqual(a.object["schema_version"] as? Int, SchemaConverters.latestVersion)
             XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "\(name): a round trip after conversion is lossless")
         }
@@ -102,12 +104,14 @@ final class SchemaTests: XCTestCase {
         let id = UUID().uuidString.lowercased()
         let temp = stack.tempDir + "/restore_\(id).json"
         try text.write(toFile: temp, atomically: true, encoding: .utf8)
-        let params = RestoreJobParams(mode: .replace, dryRun: false, externalDeps: .fail, tempFile: temp, fileName: "newer.json",
-                                      fileBytes: text.utf8.count, backupType: "full_backup", ontology: nil, statistics: [:])
+        let params = RestoreJobParams(
+            mode: .replace, dryRun: false, externalDeps: .fail, tempFile: temp, fileName: "newer.json",
+            fileBytes: text.utf8.count, backupType: "full_backup", ontology: nil, statistics: [:])
         let db = try stack.db()
         defer { db.close() }
-        try JobStore(db).create(jobID: id, type: "restore", username: "admin",
-                                params: String(decoding: try JSONEncoder().encode(params), as: UTF8.self), tempFile: temp)
+        try JobStore(db).create(
+            jobID: id, type: "restore", username: "admin",
+            params: String(decoding: try JSONEncoder().encode(params), as: UTF8.self), tempFile: temp)
         let publisher = JobPublisher(url: try AMQPURL(stack.amqpURL), topology: JobTopology(prefix: stack.prefix))
         defer { publisher.shutdown() }
         let body = try JSONEncoder().encode(JobMessage(jobID: id, jobType: "restore"))
@@ -144,7 +148,9 @@ final class SchemaTests: XCTestCase {
     /// producer, its own schema_version numbering, quirks in every section.
     static func platformFile(withVocabulary: Bool, embedding: [Double]) -> String {
         let numbers = embedding.map { "\($0)" }.joined(separator: ",\n        ")
-        let vocabulary = withVocabulary ? """
+        let vocabulary =
+            withVocabulary
+            ? """
               "vocabulary": [
                 {
                   "relationship_type": "IMPLIES",
@@ -275,19 +281,25 @@ final class SchemaTests: XCTestCase {
             let stored = try db.query("SELECT embedding::text AS e FROM kg.concepts WHERE concept_id = 'c_café'").first("e") ?? ""
             let values = stored.dropFirst().dropLast().split(separator: ",").map { Double(String($0))! }
             XCTAssertEqual(values, embedding, "1536 numbers, bit for bit")
-            XCTAssertEqual(try db.query("SELECT file_path FROM kg.sources WHERE source_id = 's1'").first("file_path"), nil, "\"None\" is no file path")
-            XCTAssertEqual(try db.query("SELECT full_text FROM kg.sources WHERE source_id = 's1'").first("full_text"), "Line one\nLine two — with a dash")
+            XCTAssertEqual(
+                try db.query("SELECT file_path FROM kg.sources WHERE source_id = 's1'").first("file_path"), nil, "\"None\" is no file path")
+            XCTAssertEqual(
+                try db.query("SELECT full_text FROM kg.sources WHERE source_id = 's1'").first("full_text"), "Line one\nLine two — with a dash")
             XCTAssertEqual(try db.query("SELECT garage_key FROM kg.sources WHERE source_id = 's2'").first("garage_key"), "g/2")
             XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.evidence WHERE instance_id = 'i1'").first("n"), "2")
             XCTAssertEqual(try db.query("SELECT quote FROM kg.instances WHERE instance_id = 'i1'").first("quote"), "“quoted”")
             if withVocabulary {
-                XCTAssertEqual(try db.query("SELECT synonyms::text AS s FROM kg.vocabulary WHERE relationship_type = 'INSPIRES'").first("s"), "{motivates,sparks}")
+                XCTAssertEqual(
+                    try db.query("SELECT synonyms::text AS s FROM kg.vocabulary WHERE relationship_type = 'INSPIRES'").first("s"),
+                    "{motivates,sparks}")
                 XCTAssertEqual(try db.query("SELECT synonyms::text AS s FROM kg.vocabulary WHERE relationship_type = 'OLD_LINK'").first("s"), nil)
                 XCTAssertEqual(try db.query("SELECT synonyms::text AS s FROM kg.vocabulary WHERE relationship_type = 'IMPLIES'").first("s"), nil)
-                XCTAssertEqual(try db.query("SELECT count(*) AS n FROM kg.vocabulary WHERE NOT is_builtin").first("n"), "2",
-                               "replace: the file's custom types, and the built-in ones stay")
-                XCTAssertEqual(try db.query("SELECT usage_count FROM kg.vocabulary WHERE relationship_type = 'IMPLIES'").first("usage_count"), "3",
-                               "a built-in type the file lists takes the file's values")
+                XCTAssertEqual(
+                    try db.query("SELECT count(*) AS n FROM kg.vocabulary WHERE NOT is_builtin").first("n"), "2",
+                    "replace: the file's custom types, and the built-in ones stay")
+                XCTAssertEqual(
+                    try db.query("SELECT usage_count FROM kg.vocabulary WHERE relationship_type = 'IMPLIES'").first("usage_count"), "3",
+                    "a built-in type the file lists takes the file's values")
             } else {
                 // No vocabulary key: the built-in types stay, and the unknown type is added so the graph stays whole.
                 XCTAssertEqual(try db.query("SELECT category FROM kg.vocabulary WHERE relationship_type = 'WEIRD_TYPE'").first("category"), "custom")

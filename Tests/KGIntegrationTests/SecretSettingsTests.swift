@@ -25,13 +25,15 @@ final class SecretSettingsTests: XCTestCase {
 
     func testPasswordFilesReplaceTheURLsPasswordsPercentEncoded() throws {
         let secret = "p@ss:w/rd %?#&é"
-        let config = try ServiceConfig.load(path: nil, environment: [
-            "KG_DATABASE_URL": "postgresql://kg@db:5432/kg?sslmode=prefer",
-            "KG_DATABASE_PASSWORD_FILE": try secretFile(secret + "\n"),
-            "KG_AMQP_URL": "amqp://kg:old@rabbitmq:5672/%2f",
-            "KG_AMQP_PASSWORD_FILE": try secretFile(secret),
-            "KG_ADMIN_PASSWORD_FILE": try secretFile("admin-secret\r\n"),
-        ])
+        let config = try ServiceConfig.load(
+            path: nil,
+            environment: [
+                "KG_DATABASE_URL": "postgresql://kg@db:5432/kg?sslmode=prefer",
+                "KG_DATABASE_PASSWORD_FILE": try secretFile(secret + "\n"),
+                "KG_AMQP_URL": "amqp://kg:old@rabbitmq:5672/%2f",
+                "KG_AMQP_PASSWORD_FILE": try secretFile(secret),
+                "KG_ADMIN_PASSWORD_FILE": try secretFile("admin-secret\r\n"),
+            ])
         XCTAssertEqual(config.databaseURL, "postgresql://kg:p%40ss%3Aw%2Frd%20%25%3F%23%26%C3%A9@db:5432/kg?sslmode=prefer")
         XCTAssertEqual(URLComponents(string: config.databaseURL)?.password, secret)
         let amqp = try AMQPURL(config.amqpURL)
@@ -42,7 +44,8 @@ final class SecretSettingsTests: XCTestCase {
     }
 
     func testAFileWinsOverAnInlinePasswordFromAnySource() throws {
-        let configFile = try secretFile("""
+        let configFile = try secretFile(
+            """
             {"admin_username": "admin", "admin_password_file": "\(try secretFile("from-file"))",
              "amqp_url": "amqp://guest:inline@127.0.0.1:5672/%2f", "amqp_password_file": "\(try secretFile("guest"))"}
             """)
@@ -59,9 +62,13 @@ final class SecretSettingsTests: XCTestCase {
         XCTAssertThrowsError(try ServiceConfig.load(path: nil, environment: ["KG_AMQP_PASSWORD_FILE": empty])) {
             XCTAssertTrue("\($0)".contains("amqp_password_file \(empty) is empty"), "\($0)")
         }
-        XCTAssertThrowsError(try ServiceConfig.load(path: nil, environment: [
-            "KG_DATABASE_URL": "host=db dbname=kg", "KG_DATABASE_PASSWORD_FILE": try secretFile("x"),
-        ])) { XCTAssertTrue("\($0)".contains("database_url must be a URL"), "\($0)") }
+        XCTAssertThrowsError(
+            try ServiceConfig.load(
+                path: nil,
+                environment: [
+                    "KG_DATABASE_URL": "host=db dbname=kg", "KG_DATABASE_PASSWORD_FILE": try secretFile("x"),
+                ])
+        ) { XCTAssertTrue("\($0)".contains("database_url must be a URL"), "\($0)") }
         XCTAssertThrowsError(try ServiceConfig.load(path: nil, environment: ["KG_BROKER_QUEUE_TYPE": "stream"])) {
             XCTAssertTrue("\($0)".contains("broker_queue_type in environment must be classic or quorum"), "\($0)")
         }
@@ -86,13 +93,15 @@ final class SecretSettingsTests: XCTestCase {
         var wrong = URLComponents(string: try TestEnvironment.amqpURL())!
         wrong.password = "not-the-password"
         let databaseSecret = "db-\(UUID().uuidString.prefix(8))@:/%"
-        let stack = try TestStack(workers: 1, environment: [
-            "KG_AMQP_URL": wrong.string!,
-            "KG_AMQP_PASSWORD_FILE": try secretFile(amqp.password + "\n"),
-            "KG_DATABASE_PASSWORD_FILE": try secretFile(databaseSecret + "\n"),
-            "KG_ADMIN_PASSWORD": "",
-            "KG_ADMIN_PASSWORD_FILE": try secretFile("admin-\(UUID().uuidString)"),
-        ])
+        let stack = try TestStack(
+            workers: 1,
+            environment: [
+                "KG_AMQP_URL": wrong.string!,
+                "KG_AMQP_PASSWORD_FILE": try secretFile(amqp.password + "\n"),
+                "KG_DATABASE_PASSWORD_FILE": try secretFile(databaseSecret + "\n"),
+                "KG_ADMIN_PASSWORD": "",
+                "KG_ADMIN_PASSWORD_FILE": try secretFile("admin-\(UUID().uuidString)"),
+            ])
         defer { stack.stop() }
         let worker = try XCTUnwrap(stack.workers["w1"])
         XCTAssertTrue(TestBroker.eventually(timeout: 20) { worker.log.contains("worker started") }, worker.log)

@@ -1,6 +1,6 @@
 import Foundation
-import KGFormat
 import KGDatabase
+import KGFormat
 import XCTest
 
 /// Starting and stopping the services.
@@ -33,9 +33,11 @@ final class ServiceLifecycleTests: XCTestCase {
         let db = try PGConnection(url: url)
         try MigrationRunner(connection: db).migrate(try Migration.load(from: TestEnvironment.migrationsDir()), upTo: 3)
         db.close()
-        let env = ["PATH": "/usr/bin:/bin", "KG_DATABASE_URL": url, "KG_AMQP_URL": try TestEnvironment.amqpURL(),
-                   "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(), "KG_TEMP_DIR": NSTemporaryDirectory() + name,
-                   "KG_GATEWAY_PORT": String(freePort())]
+        let env = [
+            "PATH": "/usr/bin:/bin", "KG_DATABASE_URL": url, "KG_AMQP_URL": try TestEnvironment.amqpURL(),
+            "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(), "KG_TEMP_DIR": NSTemporaryDirectory() + name,
+            "KG_GATEWAY_PORT": String(freePort()),
+        ]
         let bin = try TestEnvironment.binDir()
         let migrations = try Migration.load(from: TestEnvironment.migrationsDir())
         let latest = try XCTUnwrap(migrations.last?.version)
@@ -50,7 +52,8 @@ final class ServiceLifecycleTests: XCTestCase {
         XCTAssertEqual(migrate.exitCode, 0, migrate.summary)
         let check = try PGConnection(url: url)
         defer { check.close() }
-        let rows = try check.query("SELECT version, description, applied_at IS NOT NULL AS stamped FROM kg_api.schema_migrations ORDER BY version").rows
+        let rows = try check.query("SELECT version, description, applied_at IS NOT NULL AS stamped FROM kg_api.schema_migrations ORDER BY version")
+            .rows
         XCTAssertEqual(rows.map { $0[0]! }, migrations.map { String($0.version) })
         XCTAssertEqual(rows.last?[1], migrations.last?.name)
         XCTAssertTrue(rows.allSatisfy { $0[2] == "t" })
@@ -67,8 +70,9 @@ final class ServiceLifecycleTests: XCTestCase {
         let env = ["PATH": "/usr/bin:/bin", "KG_DATABASE_URL": components.string!, "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir()]
         let bin = try TestEnvironment.binDir()
         let processes = try (0..<3).map { i in
-            try ManagedProcess(name: "migrate-\(i)", executable: bin + "/kg-gateway", arguments: ["migrate"], environment: env,
-                               logDir: NSTemporaryDirectory())
+            try ManagedProcess(
+                name: "migrate-\(i)", executable: bin + "/kg-gateway", arguments: ["migrate"], environment: env,
+                logDir: NSTemporaryDirectory())
         }
         for p in processes { p.process.waitUntilExit() }
         XCTAssertTrue(processes.allSatisfy { $0.process.terminationStatus == 0 }, processes.map(\.log).joined())

@@ -48,12 +48,18 @@ final class StitchBodyTests: XCTestCase {
     /// POSTs a file as the stitch body with curl (streamed from disk); returns (status, body).
     private func postFile(_ path: String, token: String) throws -> (status: Int, body: String) {
         let out = stack.root + "/stitch-answer.json"
-        let r = try runCommand("/usr/bin/curl", ["-sS", "-o", out, "-w", "%{http_code}", "-X", "POST", "-T", path,
-                                                 "-H", "Content-Type: application/json", "-H", "Expect:",
-                                                 "-H", "Authorization: Bearer \(token)", stack.apiURL + "/admin/stitch"],
-                               environment: ["PATH": "/usr/bin:/bin"])
-        return (Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1,
-                (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        let r = try runCommand(
+            "/usr/bin/curl",
+            [
+                "-sS", "-o", out, "-w", "%{http_code}", "-X", "POST", "-T", path,
+                "-H", "Content-Type: application/json", "-H", "Expect:",
+                "-H", "Authorization: Bearer \(token)", stack.apiURL + "/admin/stitch",
+            ],
+            environment: ["PATH": "/usr/bin:/bin"])
+        return (
+            Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1,
+            (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        )
     }
 
     func testLargeStitchBodyStreamsAndTheJobOwnsItsFile() throws {
@@ -70,9 +76,10 @@ final class StitchBodyTests: XCTestCase {
         XCTAssertEqual(status, 202, body + stack.logs)
         let accepted = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let id = try XCTUnwrap(accepted["job_id"] as? String)
-        print("StitchBodyTests: a \(size)-byte stitch request (4,000 references × 1,536 dimensions) accepted in "
-            + "\(String(format: "%.2f", seconds)) s; gateway peak RSS \(before / 1_048_576) MiB → \(after / 1_048_576) MiB "
-            + "(+\((after - before) / 1_048_576) MiB)")
+        print(
+            "StitchBodyTests: a \(size)-byte stitch request (4,000 references × 1,536 dimensions) accepted in "
+                + "\(String(format: "%.2f", seconds)) s; gateway peak RSS \(before / 1_048_576) MiB → \(after / 1_048_576) MiB "
+                + "(+\((after - before) / 1_048_576) MiB)")
         XCTAssertLessThan(after - before, size / 4, "the gateway holds the body instead of streaming it")
 
         // The job row names the file and the count; it holds no references itself.
@@ -93,12 +100,18 @@ final class StitchBodyTests: XCTestCase {
         let token = try stack.token()
         let cases: [(body: String, error: String, detail: String?)] = [
             (#"{"references": [{"concept_id": "a"}, {"concept_id": "b""#, "ends early (truncated) in references[1]", nil),
-            (#"{"references": [{"concept_id": "a"}, {"label": "x"}]}"#, "references[1].concept_id must be a string: missing",
-             "references[1].concept_id"),
-            (#"{"references": [{"concept_id": "a", "embedding": [0.5, "x"]}]}"#, "references[0].embedding[1] must be a finite number",
-             "references[0].embedding[1]"),
-            (#"{"references": [{"concept_id": "a", "embedding": [1e999]}]}"#, "references[0].embedding[0] must be a finite number, not 1e999",
-             "references[0].embedding[0]"),
+            (
+                #"{"references": [{"concept_id": "a"}, {"label": "x"}]}"#, "references[1].concept_id must be a string: missing",
+                "references[1].concept_id"
+            ),
+            (
+                #"{"references": [{"concept_id": "a", "embedding": [0.5, "x"]}]}"#, "references[0].embedding[1] must be a finite number",
+                "references[0].embedding[1]"
+            ),
+            (
+                #"{"references": [{"concept_id": "a", "embedding": [1e999]}]}"#, "references[0].embedding[0] must be a finite number, not 1e999",
+                "references[0].embedding[0]"
+            ),
             (#"{"references": [{"concept_id": "a", "label": 7}]}"#, "references[0].label must be a string or null", "references[0].label"),
             (#"{"references": {"concept_id": "a"}}"#, "references must be an array of objects, not an object", "references"),
             (#"{"references": ["a"]}"#, "references[0] must be an object", "references[0]"),
@@ -124,13 +137,17 @@ final class StitchBodyTests: XCTestCase {
         XCTAssertEqual(declared.status, 413, String(decoding: declared.body, as: UTF8.self))
         XCTAssertTrue((TestStack.object(declared)["detail"] as? String ?? "").contains("max_stitch_bytes"))
         let raw = try RawHTTPConnection(port: stack.gatewayPorts[0])
-        try raw.send("POST /admin/stitch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-            + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try raw.send(
+            "POST /admin/stitch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
         let piece = String(repeating: " ", count: 256 * 1024)
         var answer = ""
         for _ in 0..<8 {
             try? raw.send(String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n")
-            if case .data(let text) = raw.read(timeout: 0.2) { answer += text; break }
+            if case .data(let text) = raw.read(timeout: 0.2) {
+                answer += text
+                break
+            }
         }
         if answer.isEmpty, case .data(let text) = raw.read(timeout: 5) { answer = text }
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 413"), answer)
@@ -142,8 +159,9 @@ final class StitchBodyTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(refusals.count, cases.count + 2)
 
         // A valid small request is still accepted, and an empty body means "ids only".
-        let withReferences = try stack.call("POST", "/admin/stitch", token: token,
-                                            json: #"{"references": [{"concept_id": "a", "label": null, "embedding": [0.5, -1]}], "dry_run": true}"#)
+        let withReferences = try stack.call(
+            "POST", "/admin/stitch", token: token,
+            json: #"{"references": [{"concept_id": "a", "label": null, "embedding": [0.5, -1]}], "dry_run": true}"#)
         XCTAssertEqual(withReferences.status, 202)
         XCTAssertEqual(try stack.call("POST", "/admin/stitch", token: token, json: nil).status, 202)
         let id = try XCTUnwrap(TestStack.object(withReferences)["job_id"] as? String)

@@ -27,7 +27,8 @@ final class SurgeryTests: XCTestCase {
     func addOrphans() throws {
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id) SELECT 'orphan_instance', 'no concept', min(source_id) FROM kg.sources;
             INSERT INTO kg.concepts (concept_id, label) VALUES ('orphan_concept', 'mentioned by no source');
             INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type)
@@ -48,8 +49,10 @@ final class SurgeryTests: XCTestCase {
     func testPruneRemovesOrphansAndDryRunOnlyCounts() throws {
         try start()
         try addOrphans()
-        let orphanInstances = try count("SELECT count(*) AS n FROM kg.instances i WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)")
-        let unmentioned = try count("SELECT count(*) AS n FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)")
+        let orphanInstances = try count(
+            "SELECT count(*) AS n FROM kg.instances i WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id)")
+        let unmentioned = try count(
+            "SELECT count(*) AS n FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)")
         XCTAssertGreaterThanOrEqual(orphanInstances, 1)
         XCTAssertGreaterThanOrEqual(unmentioned, 1)
         let before = try stack.graphChecksum()
@@ -70,7 +73,8 @@ final class SurgeryTests: XCTestCase {
         XCTAssertEqual(result["checkpoint"] as? String, "deleted")
         XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.concepts WHERE concept_id = 'orphan_concept'"), 0)
         XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.instances WHERE instance_id = 'orphan_instance'"), 0)
-        XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)"), 0)
+        XCTAssertEqual(
+            try count("SELECT count(*) AS n FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)"), 0)
         XCTAssertEqual(stack.tempFiles(), [], "the checkpoint was deleted after the success")
 
         // Nothing left to prune: a second run removes nothing.
@@ -83,7 +87,8 @@ final class SurgeryTests: XCTestCase {
     /// A trigger that makes PostgreSQL refuse to delete the rows of `kg.<table>` matching `when`:
     /// a real failure in the middle of an operation (a function in `public`, which the worker sees).
     func installRefusal(_ db: PGConnection, table: String, key: String, when condition: String) throws {
-        try db.execute("""
+        try db.execute(
+            """
             CREATE FUNCTION public.kg_test_refuse_\(table)() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'the test refuses to delete from \(table) %', OLD.\(key); END $$;
             CREATE TRIGGER kg_test_refuse BEFORE DELETE ON kg.\(table) FOR EACH ROW
@@ -99,7 +104,8 @@ final class SurgeryTests: XCTestCase {
     func addManyOrphans() throws {
         let db = try stack.db()
         defer { db.close() }
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id)
             SELECT 'orphan_' || lpad(g::text, 4, '0'), 'no concept', (SELECT min(source_id) FROM kg.sources) FROM generate_series(1, 3000) g
             """)
@@ -112,7 +118,8 @@ final class SurgeryTests: XCTestCase {
         try db.execute("BEGIN")
         defer { _ = try? db.execute("ROLLBACK") }
         let unmentioned = "SELECT concept_id FROM kg.concepts c WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.concept_id = c.concept_id)"
-        try db.execute("""
+        try db.execute(
+            """
             DELETE FROM kg.instances i WHERE NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id);
             DELETE FROM kg.relationships WHERE from_concept_id IN (\(unmentioned)) OR to_concept_id IN (\(unmentioned));
             DELETE FROM kg.concepts WHERE concept_id IN (\(unmentioned));
@@ -177,12 +184,15 @@ final class SurgeryTests: XCTestCase {
             guard let id = try db.query("SELECT job_id::text FROM kg_api.jobs WHERE job_type = 'prune'").rows.first?.first ?? nil
             else { return false }
             jobID = id
-            return try db.query("""
+            return try db.query(
+                """
                 SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'
-                """, ["kgw:\(id):data"]).rows.first?.first == "1"
+                """, ["kgw:\(id):data"]
+            ).rows.first?.first == "1"
         }
-        XCTAssertEqual(try db.query("SELECT progress->>'stage' FROM kg_api.jobs WHERE job_id = $1::uuid", [jobID]).rows.first?.first,
-                       "pruning", "the fault lands mid-operation")
+        XCTAssertEqual(
+            try db.query("SELECT progress->>'stage' FROM kg_api.jobs WHERE job_id = $1::uuid", [jobID]).rows.first?.first,
+            "pruning", "the fault lands mid-operation")
         try XCTUnwrap(stack.workers["w1"]).killHard()
         try blocker.execute("ROLLBACK")
         blocker.close()
@@ -230,8 +240,9 @@ final class SurgeryTests: XCTestCase {
         XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.sources WHERE document = $1", [name]), 0)
         XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.ontologies WHERE name = $1", [name]), 0)
         XCTAssertEqual(try count("SELECT count(*) AS n FROM kg.concepts"), totalBefore - (removed["concepts"] ?? 0))
-        XCTAssertGreaterThanOrEqual(try count("SELECT count(*) AS n FROM kg.concepts"), keptConcepts,
-                                    "concepts other ontologies mention stay")
+        XCTAssertGreaterThanOrEqual(
+            try count("SELECT count(*) AS n FROM kg.concepts"), keptConcepts,
+            "concepts other ontologies mention stay")
         XCTAssertEqual(try count(shared, [name]), keptConcepts, "every concept another ontology mentions is still evidenced")
         XCTAssertEqual(stack.tempFiles(), [])
     }

@@ -33,13 +33,17 @@ final class TLSTests: XCTestCase {
         XCTAssertNil(try CLIConfigFile(stack: stack).token, "no token was stored")
 
         // Plain HTTP against the HTTPS port does not work either (the gateway speaks TLS only there).
-        let plain = try stack.kg(["login", "--username", "admin", "--password-stdin",
-                                  "--server", "http://127.0.0.1:\(stack.gatewayPorts[0])"], input: password)
+        let plain = try stack.kg(
+            [
+                "login", "--username", "admin", "--password-stdin",
+                "--server", "http://127.0.0.1:\(stack.gatewayPorts[0])",
+            ], input: password)
         XCTAssertNotEqual(plain.exitCode, 0, plain.summary)
 
         // With --cacert: login works.
-        let login = try stack.kg(["login", "--username", "admin", "--password-stdin", "--cacert", certificates.caCertificate],
-                                 input: password)
+        let login = try stack.kg(
+            ["login", "--username", "admin", "--password-stdin", "--cacert", certificates.caCertificate],
+            input: password)
         XCTAssertEqual(login.exitCode, 0, login.summary + stack.logs)
 
         // A backup over HTTPS, trusting the CA through KG_CACERT: the streamed download arrives whole.
@@ -130,8 +134,12 @@ final class TLSTests: XCTestCase {
     /// One TLS handshake with `openssl s_client` offering only `version` (`-tls1_1`, `-tls1_2`, `-tls1_3`);
     /// the protocol the server agreed to, or nil when it refused. SECLEVEL=0 lets OpenSSL 3 offer 1.0/1.1 at all.
     func handshake(port: Int, _ version: String) throws -> String? {
-        let r = try runCommand("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", version, "-cipher", "DEFAULT@SECLEVEL=0",
-                                                    "-CAfile", certificates.caCertificate], environment: ["PATH": "/usr/bin:/bin"], input: "")
+        let r = try runCommand(
+            "/usr/bin/openssl",
+            [
+                "s_client", "-connect", "127.0.0.1:\(port)", version, "-cipher", "DEFAULT@SECLEVEL=0",
+                "-CAfile", certificates.caCertificate,
+            ], environment: ["PATH": "/usr/bin:/bin"], input: "")
         // "New, (NONE), Cipher is (NONE)" when refused; else the session's "Protocol  : TLSv1.x" (for TLS 1.3
         // it may be missing: then "New, TLSv1.3, Cipher is …", whose version is the cipher's, exact for 1.3 only).
         let lines = r.stdout.split(separator: "\n")
@@ -146,10 +154,13 @@ final class TLSTests: XCTestCase {
     /// (issue 14, finding 7). A plain `openssl s_server` that allows 1.1 is the control: this client does offer it.
     func testOldTLSVersionsAreRefused() throws {
         let controlPort = freePort()
-        let control = try ManagedProcess(name: "s_server-tls1_1", executable: "/usr/bin/openssl",
-                                         arguments: ["s_server", "-accept", "127.0.0.1:\(controlPort)", "-cert", certificates.serverCertificate,
-                                                     "-key", certificates.serverKey, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-quiet"],
-                                         environment: ["PATH": "/usr/bin:/bin"], logDir: stack.root + "/logs")
+        let control = try ManagedProcess(
+            name: "s_server-tls1_1", executable: "/usr/bin/openssl",
+            arguments: [
+                "s_server", "-accept", "127.0.0.1:\(controlPort)", "-cert", certificates.serverCertificate,
+                "-key", certificates.serverKey, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-quiet",
+            ],
+            environment: ["PATH": "/usr/bin:/bin"], logDir: stack.root + "/logs")
         defer { control.stop(grace: 1) }
         var agreed: String?
         try stack.waitUntil(10, "the control server to answer") {
@@ -167,8 +178,9 @@ final class TLSTests: XCTestCase {
         let strictPort = freePort()
         var environment = stack.serviceEnvironment(port: strictPort)
         environment["KG_TLS_MINIMUM_VERSION"] = "1.3"
-        let strict = try ManagedProcess(name: "gateway-tls13", executable: stack.binDir + "/kg-gateway", arguments: ["serve"],
-                                        environment: environment, logDir: stack.root + "/logs")
+        let strict = try ManagedProcess(
+            name: "gateway-tls13", executable: stack.binDir + "/kg-gateway", arguments: ["serve"],
+            environment: environment, logDir: stack.root + "/logs")
         defer { strict.stop() }
         try stack.waitUntil(30, "the TLS 1.3 gateway to answer") { try handshake(port: strictPort, "-tls1_3") == "TLSv1.3" }
         XCTAssertNil(try handshake(port: strictPort, "-tls1_2"), "TLS 1.2 refused with tls_minimum_version 1.3")
@@ -184,7 +196,10 @@ struct CLIConfigFile {
     let values: [String: Any]
     init(stack: TestStack) throws {
         let path = stack.cliHome + "/config/kg/config.json"
-        guard let data = FileManager.default.contents(atPath: path) else { values = [:]; return }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            values = [:]
+            return
+        }
         values = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
     var token: String? { values["token"] as? String }

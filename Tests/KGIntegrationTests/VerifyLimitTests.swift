@@ -38,8 +38,9 @@ final class VerifyLimitTests: XCTestCase {
             var body = Data("--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"held.json\"\r\n".utf8)
             body += Data("Content-Type: application/json\r\n\r\n".utf8) + content + Data("\r\n--BOUNDARY--\r\n".utf8)
             connection = try RawHTTPConnection(port: port)
-            try connection.send("POST /admin/backup/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-                + "Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: \(body.count)\r\n\r\n")
+            try connection.send(
+                "POST /admin/backup/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: \(body.count)\r\n\r\n")
             let half = body.count / 2
             try connection.send(body.prefix(half))
             rest = body.suffix(from: half)
@@ -117,8 +118,9 @@ final class VerifyLimitTests: XCTestCase {
         let held2 = try HeldVerify(port: port, token: tokens[1], file: TestStack.fixtureBackup)
         let busy = try waitForStatus(503, tokens[2])
         XCTAssertEqual(busy.headers["retry-after"], "5")
-        XCTAssertTrue((TestStack.object(busy)["error"] as? String ?? "").contains("max_concurrent_verifies = 2"),
-                      String(decoding: busy.body, as: UTF8.self))
+        XCTAssertTrue(
+            (TestStack.object(busy)["error"] as? String ?? "").contains("max_concurrent_verifies = 2"),
+            String(decoding: busy.body, as: UTF8.self))
 
         // The held check completes with its report; a client that leaves mid-body gives its slot back.
         let answer = try held1.finish()
@@ -132,16 +134,19 @@ final class VerifyLimitTests: XCTestCase {
         // Every check and every refusal is audited.
         let rows = try stack.auditRows(action: "backup.verify")
         func count(_ actor: String, _ outcome: String, _ text: String) -> Int {
-            rows.filter { ($0["actor"] ?? nil) == actor && ($0["outcome"] ?? nil) == outcome
-                && ((($0["detail"] ?? nil) ?? "").contains(text)) }.count
+            rows.filter {
+                ($0["actor"] ?? nil) == actor && ($0["outcome"] ?? nil) == outcome
+                    && ((($0["detail"] ?? nil) ?? "").contains(text))
+            }.count
         }
         XCTAssertGreaterThanOrEqual(count("reader1", "completed", "valid"), 2, "\(rows)")
         XCTAssertGreaterThanOrEqual(count("reader1", "refused", "429"), 13, "\(rows)")
         XCTAssertGreaterThanOrEqual(count("reader3", "refused", "503"), 1, "\(rows)")
         XCTAssertGreaterThanOrEqual(count("reader3", "completed", "valid"), 1, "\(rows)")
         XCTAssertTrue(rows.allSatisfy { ($0["remote_address"] ?? nil) != nil }, "\(rows)")
-        print("VerifyLimitTests: 12 parallel verifies from one reader holding its slot: \(statuses.values.filter { $0 == 429 }.count) × 429; "
-            + "/healthz meanwhile in \(String(format: "%.3f", probeSeconds)) s")
+        print(
+            "VerifyLimitTests: 12 parallel verifies from one reader holding its slot: \(statuses.values.filter { $0 == 429 }.count) × 429; "
+                + "/healthz meanwhile in \(String(format: "%.3f", probeSeconds)) s")
     }
 
     /// Three readers flood the gateway with checks of a small gzip that inflates to
@@ -183,10 +188,11 @@ final class VerifyLimitTests: XCTestCase {
         XCTAssertGreaterThan(values.filter { $0 == 200 }.count, 0, "\(values)")
         XCTAssertLessThan(probes.max() ?? 99, 1.0)
         let sorted = probes.sorted()
-        print("VerifyLimitTests: flood of \(values.count) checks of a \(size)-byte gzip (100,000 unique ids; one alone \(String(format: "%.2f", singleSeconds)) s) "
-            + "from 3 readers × 4 clients: \(values.filter { $0 == 200 }.count) × 200, \(values.filter { $0 == 429 }.count) × 429, "
-            + "\(values.filter { $0 == 503 }.count) × 503; /healthz \(probes.count) probes, median \(String(format: "%.3f", sorted[sorted.count / 2])) s, "
-            + "max \(String(format: "%.3f", sorted.last ?? 0)) s")
+        print(
+            "VerifyLimitTests: flood of \(values.count) checks of a \(size)-byte gzip (100,000 unique ids; one alone \(String(format: "%.2f", singleSeconds)) s) "
+                + "from 3 readers × 4 clients: \(values.filter { $0 == 200 }.count) × 200, \(values.filter { $0 == 429 }.count) × 429, "
+                + "\(values.filter { $0 == 503 }.count) × 503; /healthz \(probes.count) probes, median \(String(format: "%.3f", sorted[sorted.count / 2])) s, "
+                + "max \(String(format: "%.3f", sorted.last ?? 0)) s")
     }
 
     /// A full backup (the fixture's head) whose concepts section holds `concepts` records with unique ids, gzipped.

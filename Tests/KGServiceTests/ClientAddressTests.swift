@@ -43,8 +43,10 @@ final class ClientAddressTests: XCTestCase {
 
     /// The rightmost address that is not a trusted proxy: what a client writes on the left cannot win.
     func testTheNearestUntrustedHopWins() {
-        XCTAssertEqual(ClientAddress.resolve(peer: "10.0.0.5", forwardedFor: "198.51.100.1, 203.0.113.9, 10.0.0.4",
-                                             trusted: t(["10.0.0.5", "10.0.0.4"])), "203.0.113.9")
+        XCTAssertEqual(
+            ClientAddress.resolve(
+                peer: "10.0.0.5", forwardedFor: "198.51.100.1, 203.0.113.9, 10.0.0.4",
+                trusted: t(["10.0.0.5", "10.0.0.4"])), "203.0.113.9")
         XCTAssertEqual(ClientAddress.resolve(peer: "::1", forwardedFor: "2001:db8::7", trusted: t(["*"])), "2001:db8::7")
         XCTAssertEqual(ClientAddress.resolve(peer: "10.0.0.5", forwardedFor: "10.0.0.4", trusted: t(["10.0.0.5", "10.0.0.4"])), "10.0.0.5")
     }

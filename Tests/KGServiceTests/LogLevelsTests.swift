@@ -1,5 +1,6 @@
 import Logging
 import XCTest
+
 @testable import KGService
 
 final class LogLevelsTests: XCTestCase {
@@ -27,8 +28,12 @@ final class LogLevelsTests: XCTestCase {
     func testConfigRejectsABadLevelFromTheEnvironment() {
         XCTAssertThrowsError(try ServiceConfig.load(path: nil, environment: ["KG_LOG_LEVEL": "verbose"]))
         XCTAssertThrowsError(try ServiceConfig.load(path: nil, environment: ["KG_LOG_LEVELS": "gateway=nope"]))
-        let config = try? ServiceConfig.load(path: nil, environment: ["KG_LOG_LEVELS": "worker=debug",
-                                                                      "KG_TLS_CERTIFICATE_FILE": "/c.pem", "KG_TLS_PRIVATE_KEY_FILE": "/k.pem"])
+        let config = try? ServiceConfig.load(
+            path: nil,
+            environment: [
+                "KG_LOG_LEVELS": "worker=debug",
+                "KG_TLS_CERTIFICATE_FILE": "/c.pem", "KG_TLS_PRIVATE_KEY_FILE": "/k.pem",
+            ])
         XCTAssertEqual(config?.logLevels, "worker=debug")
         XCTAssertEqual(config?.tlsCertificateFile, "/c.pem")
         XCTAssertEqual(config?.tlsPrivateKeyFile, "/k.pem")

@@ -17,7 +17,8 @@ enum AgeFileCheck {
     /// Throws ``CLIError`` when the key does not open the file (before anything was checked);
     /// a file changed after it was written is reported as damage in the digest status's place.
     static func check(path: String, key: AgeDecryptor.Key) throws
-        -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64, sha256: String) {
+        -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64, sha256: String)
+    {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
         defer { try? handle.close() }
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
@@ -37,7 +38,13 @@ enum AgeFileCheck {
             line.update { CheckProgress.status(label: "checking", done: done, total: total, elapsed: line.elapsed) }
             guard damage == nil else { continue }
             do {
-                try data.withUnsafeBytes { try decryptor.decrypt($0) { decrypted = true; plainBytes += Int64($0.count); checker.feed($0) } }
+                try data.withUnsafeBytes {
+                    try decryptor.decrypt($0) {
+                        decrypted = true
+                        plainBytes += Int64($0.count)
+                        checker.feed($0)
+                    }
+                }
             } catch let error as AgeError {
                 if error.kind == .noMatch || (error.kind == .malformed && !decrypted) { throw CLIError(error.message) }
                 damage = error.message
@@ -45,7 +52,10 @@ enum AgeFileCheck {
         }
         if damage == nil {
             do {
-                try decryptor.finish { plainBytes += Int64($0.count); checker.feed($0) }
+                try decryptor.finish {
+                    plainBytes += Int64($0.count)
+                    checker.feed($0)
+                }
             } catch let error as AgeError {
                 if error.kind == .noMatch { throw CLIError(error.message) }
                 damage = error.message

@@ -73,8 +73,9 @@ struct DecryptionOptions: ParsableArguments {
         var files = identity
         if files.isEmpty, let configured = config.values["identity_file"], !configured.isEmpty { files = [configured] }
         guard !files.isEmpty else {
-            throw CLIError("\(path) is encrypted (age); give the identity that opens it with --identity FILE "
-                + "(or `kg config set identity_file FILE`), or --passphrase / --passphrase-file for a passphrase")
+            throw CLIError(
+                "\(path) is encrypted (age); give the identity that opens it with --identity FILE "
+                    + "(or `kg config set identity_file FILE`), or --passphrase / --passphrase-file for a passphrase")
         }
         var identities: [AgeIdentity] = []
         for file in files {

@@ -78,8 +78,9 @@ extension Admin {
             }
             guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
             if resume && (ontology != nil || compress != "none" || force || encryption.given) {
-                throw ValidationError("--resume continues the interrupted backup as it was started: give no --ontology, --compress, "
-                    + "--force or encryption option with it")
+                throw ValidationError(
+                    "--resume continues the interrupted backup as it was started: give no --ontology, --compress, "
+                        + "--force or encryption option with it")
             }
         }
 
@@ -101,10 +102,13 @@ extension Admin {
             var request = ["backup_type": type.rawValue, "compression": compress]
             if let ontology { request["ontology_name"] = ontology }
             let partial: String? = try resume ? ResumeSidecar.find(output: outputPath, backupDir: config.backupDir) : nil
-            let destination: OutputTarget = try resume ? .directory(config.backupDir)
+            let destination: OutputTarget =
+                try resume
+                ? .directory(config.backupDir)
                 : OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
-            var download = BackupDownload(client: try global.client(config), eventsClient: try global.client(config),
-                                          controlClient: try global.client(config), request: request, destination: destination)
+            var download = BackupDownload(
+                client: try global.client(config), eventsClient: try global.client(config),
+                controlClient: try global.client(config), request: request, destination: destination)
             download.encryptor = resume ? nil : try encryption.encryptor(config)
             download.retries = retries
             download.server = global.serverURL(config)
@@ -122,7 +126,8 @@ extension Admin {
                 let summary = ["concepts", "sources", "instances", "relationships", "vocabulary"]
                     .map { "\(Terminal.grouped(counts[$0] ?? 0)) \($0)" }.joined(separator: ", ")
                 let resumed = outcome.resumes > 0 ? ", \(outcome.resumes) resumed range\(outcome.resumes == 1 ? "" : "s")" : ""
-                Terminal.error("backup complete\(resumed): \(Terminal.bytes(outcome.bytes)) in \(String(format: "%.1f", outcome.seconds)) s (\(summary))")
+                Terminal.error(
+                    "backup complete\(resumed): \(Terminal.bytes(outcome.bytes)) in \(String(format: "%.1f", outcome.seconds)) s (\(summary))")
                 print(outcome.path)
             }
         }

@@ -24,7 +24,9 @@ extension Admin {
             subcommands: [List.self, Download.self, Restore.self])
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List the kept checkpoints, newest first.", discussion: """
+            static let configuration = CommandConfiguration(
+                abstract: "List the kept checkpoints, newest first.",
+                discussion: """
                     EXAMPLES:
                       kg admin checkpoints list
                       kg admin checkpoints list --json
@@ -45,11 +47,15 @@ extension Admin {
                     return
                 }
                 let rows = checkpoints.map { c in
-                    [c.checkpointID, Checkpoints.jobName(c.jobType), c.status == "rollback_failed" ? "ROLLBACK FAILED" : c.status,
-                     Terminal.bytes(Int64(c.bytes)), TextTable.time(c.keptAt ?? c.createdAt), c.user ?? "", c.reason ?? ""]
+                    [
+                        c.checkpointID, Checkpoints.jobName(c.jobType), c.status == "rollback_failed" ? "ROLLBACK FAILED" : c.status,
+                        Terminal.bytes(Int64(c.bytes)), TextTable.time(c.keptAt ?? c.createdAt), c.user ?? "", c.reason ?? "",
+                    ]
                 }
-                print(TextTable.render(header: ["CHECKPOINT (= JOB ID)", "OPERATION", "STATUS", "SIZE", "KEPT (UTC)", "USER", "REASON"],
-                                       rows: rows))
+                print(
+                    TextTable.render(
+                        header: ["CHECKPOINT (= JOB ID)", "OPERATION", "STATUS", "SIZE", "KEPT (UTC)", "USER", "REASON"],
+                        rows: rows))
                 fflush(nil)  // the rows before the hint when both streams go to one place
                 Terminal.error("download one into backup_dir with `kg admin checkpoints download ID`")
             }
@@ -78,12 +84,15 @@ extension Admin {
                 let destination = try OutputTarget.resolve(outputPath, default: config.backupDir, force: force)
                 let outcome = try CheckpointDownload(client: try global.client(config), id: id, destination: destination).run()
                 if output.json {
-                    let object: [String: Any] = ["path": outcome.path, "bytes": outcome.bytes, "checkpoint_id": id,
-                                                 "statistics": outcome.report.counts]
+                    let object: [String: Any] = [
+                        "path": outcome.path, "bytes": outcome.bytes, "checkpoint_id": id,
+                        "statistics": outcome.report.counts,
+                    ]
                     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
                 } else {
-                    Terminal.error("checkpoint downloaded: \(Terminal.bytes(outcome.bytes)) "
-                        + "(\(RestoreMessages.counts(outcome.report.counts)))")
+                    Terminal.error(
+                        "checkpoint downloaded: \(Terminal.bytes(outcome.bytes)) "
+                            + "(\(RestoreMessages.counts(outcome.report.counts)))")
                     print(outcome.path)
                 }
             }
@@ -134,7 +143,8 @@ extension Admin {
                 switch response.status {
                 case 200..<300: break
                 case 404, 409, 410:
-                    throw CLIError("the gateway refused the checkpoint restore: \(response.errorMessage ?? "HTTP \(response.status)"). Nothing was changed.")
+                    throw CLIError(
+                        "the gateway refused the checkpoint restore: \(response.errorMessage ?? "HTTP \(response.status)"). Nothing was changed.")
                 default:
                     let error = CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
                     throw CLIError(error.message + (error.exitCode == 4 ? "" : ". Nothing was changed."), exitCode: error.exitCode)

@@ -47,25 +47,30 @@ extension Admin {
         var allowEmptyGroups = false
 
         func validate() throws {
-            for (name, value) in [("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily),
-                                  ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly), ("--keep-yearly", keepYearly)]
+            for (name, value) in [
+                ("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily),
+                ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly), ("--keep-yearly", keepYearly),
+            ]
             where value < -1 {
                 throw ValidationError("\(name) must be a count, or -1 for all")
             }
             if let keepWithin, RetentionDuration(parsing: keepWithin) == nil {
-                throw ValidationError("--keep-within \(keepWithin) is not a duration: digits each followed by y (years), "
-                    + "m (months), d (days) or h (hours), like 30d or 1y6m")
+                throw ValidationError(
+                    "--keep-within \(keepWithin) is not a duration: digits each followed by y (years), "
+                        + "m (months), d (days) or h (hours), like 30d or 1y6m")
             }
             if policy.isEmpty && !allowEmptyGroups {
-                throw ValidationError("no --keep-* option given: nothing would be kept. Give a policy, like "
-                    + "--keep-daily 7 --keep-weekly 4 (or add --allow-empty-groups to remove every backup)")
+                throw ValidationError(
+                    "no --keep-* option given: nothing would be kept. Give a policy, like "
+                        + "--keep-daily 7 --keep-weekly 4 (or add --allow-empty-groups to remove every backup)")
             }
         }
 
         var policy: RetentionPolicy {
-            RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly,
-                            yearly: keepYearly, within: keepWithin.flatMap(RetentionDuration.init(parsing:)),
-                            allowEmptyGroups: allowEmptyGroups)
+            RetentionPolicy(
+                last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly,
+                yearly: keepYearly, within: keepWithin.flatMap(RetentionDuration.init(parsing:)),
+                allowEmptyGroups: allowEmptyGroups)
         }
 
         func run() throws {
@@ -94,20 +99,25 @@ extension Admin {
                         ["name": item.file.name, "path": item.file.path, "time": formatter.string(from: item.time), "reasons": item.reasons]
                     }
                     let remove: [[String: Any]] = group.remove.map { item -> [String: Any] in
-                        ["name": item.file.name, "path": item.file.path, "time": formatter.string(from: item.time),
-                         "files": item.files, "bytes": item.bytes]
+                        [
+                            "name": item.file.name, "path": item.file.path, "time": formatter.string(from: item.time),
+                            "files": item.files, "bytes": item.bytes,
+                        ]
                     }
                     return ["type": group.type, "ontology": group.ontology ?? NSNull(), "keep": keep, "remove": remove]
                 }
-                let object: [String: Any] = ["dry_run": dryRun, "policy": policy.description, "groups": groups, "kept": kept,
-                                             "removed": removed, "bytes_removed": bytes, "errors": errors]
+                let object: [String: Any] = [
+                    "dry_run": dryRun, "policy": policy.description, "groups": groups, "kept": kept,
+                    "removed": removed, "bytes_removed": bytes, "errors": errors,
+                ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print(plan.text(dryRun: dryRun), terminator: "")
                 let verb = dryRun ? "would remove" : "removed"
-                Terminal.error("\(policy.description): \(verb) \(removed) backup(s) (\(Terminal.bytes(bytes))), kept \(kept), in \(directory)"
-                    + (dryRun ? "; nothing was removed (--dry-run)" : ""))
+                Terminal.error(
+                    "\(policy.description): \(verb) \(removed) backup(s) (\(Terminal.bytes(bytes))), kept \(kept), in \(directory)"
+                        + (dryRun ? "; nothing was removed (--dry-run)" : ""))
             }
             for other in listing.others {
                 Terminal.error("not a backup, left alone: \(other.name) (\(other.reason))")

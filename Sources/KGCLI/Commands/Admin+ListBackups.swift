@@ -46,10 +46,12 @@ extension Admin {
             if output.json {
                 let formatter = ISO8601DateFormatter()
                 let rows: [[String: Any]] = files.map {
-                    ["name": $0.name, "path": $0.path, "size": $0.size, "modified": formatter.string(from: $0.modified),
-                     "type": $0.header.type ?? NSNull(), "ontology": $0.header.ontology ?? NSNull(),
-                     "schema_version": $0.header.schemaVersion ?? NSNull(), "timestamp": $0.header.timestamp ?? NSNull(),
-                     "whole": $0.whole ?? NSNull(), "digest": digestWord($0)]
+                    [
+                        "name": $0.name, "path": $0.path, "size": $0.size, "modified": formatter.string(from: $0.modified),
+                        "type": $0.header.type ?? NSNull(), "ontology": $0.header.ontology ?? NSNull(),
+                        "schema_version": $0.header.schemaVersion ?? NSNull(), "timestamp": $0.header.timestamp ?? NSNull(),
+                        "whole": $0.whole ?? NSNull(), "digest": digestWord($0),
+                    ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -71,10 +73,12 @@ extension Admin {
             if check {
                 let checked = digests.count
                 if damaged.isEmpty {
-                    Terminal.error("digests: \(checked) checked, all match" + (files.count > checked ? "; \(files.count - checked) file(s) have none" : ""))
+                    Terminal.error(
+                        "digests: \(checked) checked, all match" + (files.count > checked ? "; \(files.count - checked) file(s) have none" : ""))
                 } else {
-                    Terminal.error("digests: \(damaged.count) of \(checked) do not match; do not restore those: use another copy "
-                        + "(`kg admin verify FILE` says more)")
+                    Terminal.error(
+                        "digests: \(damaged.count) of \(checked) do not match; do not restore those: use another copy "
+                            + "(`kg admin verify FILE` says more)")
                     throw ExitCode(1)
                 }
             }
@@ -115,7 +119,8 @@ enum LocalBackups {
         for name in names.sorted() where !name.hasPrefix(".") && fileSuffixes.contains(where: { name.hasSuffix($0) }) {
             let path = directory + "/" + name
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                  attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+                attributes[.type] as? FileAttributeType == .typeRegular
+            else { continue }
             let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
             guard size > 0 else {
                 listing.others.append((name, "empty"))
@@ -127,10 +132,12 @@ enum LocalBackups {
                 listing.others.append((name, "no backup header in its first bytes"))
                 continue
             }
-            listing.backups.append(File(name: name, path: path, size: size,
-                                        modified: attributes[.modificationDate] as? Date ?? .distantPast,
-                                        header: header, whole: encrypted ? nil : BackupHeader.plainFileEndsWhole(path: path),
-                                        hasDigest: FileManager.default.fileExists(atPath: DigestFile.path(for: path))))
+            listing.backups.append(
+                File(
+                    name: name, path: path, size: size,
+                    modified: attributes[.modificationDate] as? Date ?? .distantPast,
+                    header: header, whole: encrypted ? nil : BackupHeader.plainFileEndsWhole(path: path),
+                    hasDigest: FileManager.default.fileExists(atPath: DigestFile.path(for: path))))
         }
         listing.backups.sort { $0.modified != $1.modified ? $0.modified > $1.modified : $0.name > $1.name }
         return listing
@@ -143,11 +150,14 @@ enum LocalBackups {
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
         formatter.timeZone = TimeZone(identifier: "UTC")
         let rows = files.enumerated().map { index, file -> [String] in
-            let type = file.header.type.map { $0.replacingOccurrences(of: "_backup", with: "") }
+            let type =
+                file.header.type.map { $0.replacingOccurrences(of: "_backup", with: "") }
                 ?? (file.name.hasSuffix(".age") ? "age" : "?")
-            let row = [formatter.string(from: file.modified), type, file.header.ontology ?? "-",
-                       file.header.schemaVersion.map(String.init) ?? "-", Terminal.bytes(file.size),
-                       file.whole.map { $0 ? "yes" : "no" } ?? "-", digestCell(file, digests), file.name]
+            let row = [
+                formatter.string(from: file.modified), type, file.header.ontology ?? "-",
+                file.header.schemaVersion.map(String.init) ?? "-", Terminal.bytes(file.size),
+                file.whole.map { $0 ? "yes" : "no" } ?? "-", digestCell(file, digests), file.name,
+            ]
             return numbered ? [String(index + 1)] + row : row
         }
         let header = ["SAVED (UTC)", "TYPE", "ONTOLOGY", "SCHEMA", "SIZE", "WHOLE", "SHA256", "FILE"]

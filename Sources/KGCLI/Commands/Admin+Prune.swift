@@ -29,8 +29,10 @@ extension Admin {
             let config = try global.config()
             var body = risky.body
             body["dry_run"] = dryRun
-            try GraphOperationRun(client: try global.client(config), eventsClient: try global.client(config), operation: .prune,
-                                  path: "/admin/prune", body: body, json: output.json).run()
+            try GraphOperationRun(
+                client: try global.client(config), eventsClient: try global.client(config), operation: .prune,
+                path: "/admin/prune", body: body, json: output.json
+            ).run()
         }
     }
 }

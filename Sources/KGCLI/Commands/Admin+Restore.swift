@@ -37,9 +37,11 @@ extension Admin {
         @Argument(help: "A backup file (plain, gzip or zstd): a path, or a name inside backup_dir.")
         var file: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "replace (the graph becomes exactly the backup) or merge (insert or update by id, keep the rest).",
-            discussion: "Default: replace for a full backup, merge for an ontology backup."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "replace (the graph becomes exactly the backup) or merge (insert or update by id, keep the rest).",
+                discussion: "Default: replace for a full backup, merge for an ontology backup."))
         var mode: RestoreMode?
 
         @Flag(name: .long, help: "Run every check, on the server too, and report what would change, without changing it.")
@@ -48,14 +50,20 @@ extension Admin {
         @Flag(name: [.short, .long], help: "Do not ask for confirmation (needed when standard input is not a terminal).")
         var yes = false
 
-        @Option(name: .long, help: ArgumentHelp(
-            "fail, prune, defer or stitch: what to do with records that name concepts neither the backup nor the graph holds.",
-            discussion: "fail refuses the restore (rolled back); prune drops those records and reports how many; defer keeps them aside and connects them when those concepts arrive (a later restore); stitch is defer, and then `kg admin stitch --backup FILE` connects them by label or embedding. Default: fail for a full backup, prune for an ontology backup."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "fail, prune, defer or stitch: what to do with records that name concepts neither the backup nor the graph holds.",
+                discussion:
+                    "fail refuses the restore (rolled back); prune drops those records and reports how many; defer keeps them aside and connects them when those concepts arrive (a later restore); stitch is defer, and then `kg admin stitch --backup FILE` connects them by label or embedding. Default: fail for a full backup, prune for an ontology backup."
+            ))
         var externalDeps: ExternalDepsStrategy?
 
-        @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-            "Make a checkpoint (a full backup of the graph on the server) first, and roll back to it on any failure.",
-            discussion: "Default: on for a merge, off for a replace (which already sets the graph to your file) and a dry run."))
+        @Flag(
+            inversion: .prefixedNo,
+            help: ArgumentHelp(
+                "Make a checkpoint (a full backup of the graph on the server) first, and roll back to it on any failure.",
+                discussion: "Default: on for a merge, off for a replace (which already sets the graph to your file) and a dry run."))
         var checkpoint: Bool?
 
         @Flag(name: .long, help: "Keep the checkpoint after a success too (`kg admin checkpoints list` shows it).")
@@ -64,9 +72,13 @@ extension Admin {
         @Flag(name: .long, help: "Fail at once (exit 1) when another risky operation is running, instead of waiting for it.")
         var noWait = false
 
-        @Flag(name: .long, help: ArgumentHelp(
-            "Continue an interrupted upload of FILE to this server from the byte the gateway holds.",
-            discussion: "kg keeps each unfinished upload (its id, the server and the file's digest, never a token) in restore-uploads.json beside its config; the gateway keeps the bytes for restore_upload_window_s (default 1 h) after the last one."))
+        @Flag(
+            name: .long,
+            help: ArgumentHelp(
+                "Continue an interrupted upload of FILE to this server from the byte the gateway holds.",
+                discussion:
+                    "kg keeps each unfinished upload (its id, the server and the file's digest, never a token) in restore-uploads.json beside its config; the gateway keeps the bytes for restore_upload_window_s (default 1 h) after the last one."
+            ))
         var resume = false
 
         @Option(name: .long, help: "Times a cut connection is retried, from the byte the gateway holds, with back-off (default 5).")
@@ -84,7 +96,8 @@ extension Admin {
             }
             if !yes && !dryRun && !Terminal.stdinIsTTY {
                 throw ValidationError(
-                    "standard input is not a terminal, so kg cannot ask for confirmation: pass --yes to confirm in scripts (or --dry-run to only see what would change)")
+                    "standard input is not a terminal, so kg cannot ask for confirmation: pass --yes to confirm in scripts (or --dry-run to only see what would change)"
+                )
             }
         }
 
@@ -132,9 +145,10 @@ extension Admin {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
-            var upload = RestoreUpload(client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
-                                       mode: mode, dryRun: dryRun, externalDeps: externalDeps,
-                                       checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
+            var upload = RestoreUpload(
+                client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
+                mode: mode, dryRun: dryRun, externalDeps: externalDeps,
+                checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
             upload.source = ageSource
             upload.uploadBytes = plainBytes
             upload.retries = retries
@@ -192,8 +206,9 @@ extension Admin {
         private func fileSize(_ path: String, backupDir: String) throws -> Int64 {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw CLIError("no such file: \(path). FILE is a path, or a name inside backup_dir (\(backupDir)); "
-                    + "`kg admin list-backups` shows them.")
+                throw CLIError(
+                    "no such file: \(path). FILE is a path, or a name inside backup_dir (\(backupDir)); "
+                        + "`kg admin list-backups` shows them.")
             }
             guard !isDirectory.boolValue else { throw CLIError("\(path) is a directory, not a backup file") }
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
@@ -201,8 +216,10 @@ extension Admin {
         }
 
         private func confirm(path: String, bytes: Int64, report: IntegrityReport, mode: RestoreMode, server: String) throws {
-            Terminal.error(RestoreMessages.confirmation(path: path, bytes: bytes, report: report, mode: mode,
-                                                        externalDeps: externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: report.backupType), server: server))
+            Terminal.error(
+                RestoreMessages.confirmation(
+                    path: path, bytes: bytes, report: report, mode: mode,
+                    externalDeps: externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: report.backupType), server: server))
             FileHandle.standardError.write(Data(RestoreMessages.confirmationPrompt.utf8))
             guard RestoreMessages.confirms(readLine()) else { throw CLIError(RestoreMessages.aborted) }
         }
@@ -211,8 +228,9 @@ extension Admin {
         private func finish(_ job: Job, shownWarnings: Set<String>) throws {
             let result = job.result.flatMap(Self.restoreResult)
             if job.status == .completed {
-                Terminal.error(result.map { RestoreMessages.summary($0, shownWarnings: shownWarnings) }
-                    ?? "restore completed (`kg job status \(job.jobID)` shows the worker's report)")
+                Terminal.error(
+                    result.map { RestoreMessages.summary($0, shownWarnings: shownWarnings) }
+                        ?? "restore completed (`kg job status \(job.jobID)` shows the worker's report)")
             }
             try FollowedJobOutput.print(job, json: output.json)
             switch job.status {

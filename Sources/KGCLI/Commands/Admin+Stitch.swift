@@ -79,9 +79,11 @@ extension Admin {
                 let keep_checkpoint: Bool
                 let no_wait: Bool
             }
-            let body = try JSONEncoder().encode(Body(references: references, threshold: threshold, dry_run: dryRun,
-                                                     checkpoint: risky.checkpoint, keep_checkpoint: risky.keepCheckpoint,
-                                                     no_wait: risky.noWait))
+            let body = try JSONEncoder().encode(
+                Body(
+                    references: references, threshold: threshold, dry_run: dryRun,
+                    checkpoint: risky.checkpoint, keep_checkpoint: risky.keepCheckpoint,
+                    no_wait: risky.noWait))
             let response: HTTPResponse
             do {
                 response = try client.request(method: "POST", path: "/admin/stitch", json: body)
@@ -95,10 +97,12 @@ extension Admin {
                 throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
             }
             let accepted = try response.decodeJSON(JobAccepted.self)
-            let stages = [StageBoard.Stage(name: "checking", title: "Matching missing concepts"),
-                          StageBoard.Stage(name: "creating_checkpoint", title: "Creating a checkpoint"),
-                          StageBoard.Stage(name: "stitching", title: "Stitching"),
-                          StageBoard.Stage(name: "verifying", title: "Counting what still waits")]
+            let stages = [
+                StageBoard.Stage(name: "checking", title: "Matching missing concepts"),
+                StageBoard.Stage(name: "creating_checkpoint", title: "Creating a checkpoint"),
+                StageBoard.Stage(name: "stitching", title: "Stitching"),
+                StageBoard.Stage(name: "verifying", title: "Counting what still waits"),
+            ]
             let job = RestoreFollow(client: try global.client(config), jobID: accepted.jobID, label: "stitch", stages: stages).run()
             let result = job.result.flatMap { text -> StitchJobResult? in
                 guard let data = try? JSONEncoder().encode(text) else { return nil }
@@ -115,9 +119,12 @@ extension Admin {
                 "  \(r.missing) → \(r.conceptID)  by \(r.how)" + (r.similarity.map { String(format: " (%.3f)", $0) } ?? "")
                     + "  \(r.links) link(s)"
             }
-            let outcome = ["id", "label", "embedding", "unmatched"].map { "\(result.outcomes[$0] ?? 0) \($0 == "unmatched" ? "unmatched" : "by \($0)")" }
-            lines.insert((result.dryRun ? "dry run: would reconnect " : "reconnected ") + "\(result.reconnections.count) missing concept(s): "
-                + outcome.joined(separator: ", "), at: 0)
+            let outcome = ["id", "label", "embedding", "unmatched"].map {
+                "\(result.outcomes[$0] ?? 0) \($0 == "unmatched" ? "unmatched" : "by \($0)")"
+            }
+            lines.insert(
+                (result.dryRun ? "dry run: would reconnect " : "reconnected ") + "\(result.reconnections.count) missing concept(s): "
+                    + outcome.joined(separator: ", "), at: 0)
             if !result.dryRun {
                 lines.append("connected: \(RestoreMessages.counts(result.connected).nonEmpty ?? "nothing")")
             }
@@ -146,8 +153,9 @@ extension Admin {
                 print("nothing is waiting: every deferred link has been connected")
                 return
             }
-            print("waiting: \(Terminal.grouped(waiting.instances)) instance link(s), \(Terminal.grouped(waiting.relationships)) relationship(s), "
-                + "for these concepts (restore the ontologies that hold them):")
+            print(
+                "waiting: \(Terminal.grouped(waiting.instances)) instance link(s), \(Terminal.grouped(waiting.relationships)) relationship(s), "
+                    + "for these concepts (restore the ontologies that hold them):")
             for concept in waiting.missing_concepts {
                 print("  \(concept.concept_id)  \(concept.instances) instance link(s), \(concept.relationships) relationship(s)")
             }

@@ -39,9 +39,11 @@ extension Admin {
             let path = LocalBackups.resolve(file, backupDir: config.backupDir)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-                throw CLIError(isDirectory.boolValue ? "\(path) is a directory, not a backup file"
-                    : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
-                        + "`kg admin list-backups` shows them.")
+                throw CLIError(
+                    isDirectory.boolValue
+                        ? "\(path) is a directory, not a backup file"
+                        : "no such file: \(path). FILE is a path, or a name inside backup_dir (\(config.backupDir)); "
+                            + "`kg admin list-backups` shows them.")
             }
             var (report, digest) = (IntegrityReport?.none, DigestFile.Status.absent)
             var damage: String?
@@ -62,12 +64,16 @@ extension Admin {
                 guard case .object(var members) = report.jsonValue else { return print(report.jsonText()) }
                 members.append((key: "digest", value: Self.digestJSON(digest, path: path)))
                 if let plan {
-                    members.append((key: "restore_plan", value: .object([
-                        (key: "server", value: .string(plan.server)),
-                        (key: "database_schema_version", value: .integer(plan.databaseVersion)),
-                        (key: "action", value: .string(plan.action)),
-                        (key: "message", value: .string(plan.plan.description)),
-                    ])))
+                    members.append(
+                        (
+                            key: "restore_plan",
+                            value: .object([
+                                (key: "server", value: .string(plan.server)),
+                                (key: "database_schema_version", value: .integer(plan.databaseVersion)),
+                                (key: "action", value: .string(plan.action)),
+                                (key: "message", value: .string(plan.plan.description)),
+                            ])
+                        ))
                 }
                 print(JSONValue.object(members).jsonText)
             } else {
@@ -137,11 +143,14 @@ extension Admin {
             let server = global.serverURL(config)
             let client = HTTPClient(baseURL: server, token: nil, caCertPath: global.caCertPath(config), connectTimeout: 1, requestTimeout: 3)
             guard let response = try? client.request(method: "GET", path: "/schema"), response.isSuccess,
-                  let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-                  let version = object["schema_version"] as? Int else { return nil }
-            return Plan(server: server, databaseVersion: version,
-                        plan: RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
-                                               databaseVersion: version))
+                let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+                let version = object["schema_version"] as? Int
+            else { return nil }
+            return Plan(
+                server: server, databaseVersion: version,
+                plan: RestorePlan.make(
+                    backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
+                    databaseVersion: version))
         }
     }
 }

@@ -75,14 +75,18 @@ struct ConfigCommand: ParsableCommand {
                 }
                 print("{\"settings\":[" + settings.joined(separator: ",") + "]}")
             } else {
-                print(TextTable.render(header: ["KEY", "VALUE", "ORIGIN"],
-                                       rows: rows.map { [$0.key, $0.value ?? "(unset)", $0.origin] }))
+                print(
+                    TextTable.render(
+                        header: ["KEY", "VALUE", "ORIGIN"],
+                        rows: rows.map { [$0.key, $0.value ?? "(unset)", $0.origin] }))
             }
         }
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one setting's effective value (empty when unset).", discussion: """
+        static let configuration = CommandConfiguration(
+            abstract: "Print one setting's effective value (empty when unset).",
+            discussion: """
                 EXAMPLES:
                   kg config get backup_dir
                   kg config get api_url

@@ -17,7 +17,9 @@ struct JobCommand: ParsableCommand {
             throw CLIError.from(error)
         }
         guard response.isSuccess else {
-            if response.status == 404 { throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? ""); `kg job list` shows yours") }
+            if response.status == 404 {
+                throw CLIError("no such job (or not yours): \(path.split(separator: "/").last ?? ""); `kg job list` shows yours")
+            }
             throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
         }
         return response
@@ -45,7 +47,9 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a job.", discussion: """
+        static let configuration = CommandConfiguration(
+            abstract: "Show a job.",
+            discussion: """
                 EXAMPLES:
                   kg job status 3f2a9c1e-0b7d-4c55-9d5e-2f4b8c1a7e90
                   kg job status 3f2a --json
@@ -67,7 +71,9 @@ struct JobCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List your jobs (all jobs for admins), newest first.", discussion: """
+        static let configuration = CommandConfiguration(
+            abstract: "List your jobs (all jobs for admins), newest first.",
+            discussion: """
                 EXAMPLES:
                   kg job list
                   kg job list --status running --json
@@ -90,8 +96,10 @@ struct JobCommand: ParsableCommand {
                 return
             }
             let rows = jobs.map { job in
-                [job.jobID, job.jobType, job.status.rawValue, job.progress.map { String(format: "%.1f%%", $0.percent) } ?? "",
-                 TextTable.time(job.createdAt), job.user ?? ""]
+                [
+                    job.jobID, job.jobType, job.status.rawValue, job.progress.map { String(format: "%.1f%%", $0.percent) } ?? "",
+                    TextTable.time(job.createdAt), job.user ?? "",
+                ]
             }
             print(TextTable.render(header: ["JOB", "TYPE", "STATUS", "DONE", "CREATED (UTC)", "USER"], rows: rows))
         }
@@ -99,7 +107,8 @@ struct JobCommand: ParsableCommand {
 
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Follow a job until it ends.", discussion: """
+            abstract: "Follow a job until it ends.",
+            discussion: """
                 Exit 0 when it completes, 1 when it fails or is cancelled.
 
                 EXAMPLES:
@@ -141,7 +150,9 @@ struct JobCommand: ParsableCommand {
     }
 
     struct Cancel: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job (a running restore rolls back).", discussion: """
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a queued or running job (a running restore rolls back).",
+            discussion: """
                 EXAMPLES:
                   kg job cancel 3f2a
                 """)

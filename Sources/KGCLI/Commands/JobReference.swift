@@ -38,8 +38,9 @@ enum JobReference {
         case 1:
             return ids[0]
         default:
-            throw CLIError.usage("\(form.text) names \(ids.count) jobs (\(ids.prefix(5).joined(separator: ", "))"
-                + (ids.count > 5 ? ", …" : "") + "); give more of the id")
+            throw CLIError.usage(
+                "\(form.text) names \(ids.count) jobs (\(ids.prefix(5).joined(separator: ", "))"
+                    + (ids.count > 5 ? ", …" : "") + "); give more of the id")
         }
     }
 }

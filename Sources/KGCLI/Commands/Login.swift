@@ -4,7 +4,9 @@ import KGClient
 
 /// `kg login --username U`: gets a token and stores it in the config file.
 struct Login: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log in and store a token.", discussion: """
+    static let configuration = CommandConfiguration(
+        abstract: "Log in and store a token.",
+        discussion: """
             EXAMPLES:
               kg login --username admin
               kg login --server https://kg.example.com --username alice
@@ -44,7 +46,11 @@ struct Login: ParsableCommand {
             }
             throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
         }
-        struct TokenResponse: Decodable { let token: String; let role: String; let expires_at: String }
+        struct TokenResponse: Decodable {
+            let token: String
+            let role: String
+            let expires_at: String
+        }
         let token = try response.decodeJSON(TokenResponse.self)
         config.values["token"] = token.token
         config.values["username"] = username
@@ -56,7 +62,9 @@ struct Login: ParsableCommand {
 
 /// `kg logout`: revokes the stored token and forgets it.
 struct Logout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Revoke the stored token and forget it.", discussion: """
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke the stored token and forget it.",
+        discussion: """
             EXAMPLES:
               kg logout
             """)

@@ -37,10 +37,15 @@ extension OntologyCommand {
                 Terminal.error("no ontologies: the graph is empty")
                 return
             }
-            print(TextTable.render(
-                header: ["SOURCES", "INSTANCES", "CONCEPTS", "CREATED (UTC)", "ONTOLOGY"],
-                rows: entries.map { [Terminal.grouped($0.sources), Terminal.grouped($0.instances), Terminal.grouped($0.concepts),
-                                     TextTable.time($0.created_at), $0.name] }))
+            print(
+                TextTable.render(
+                    header: ["SOURCES", "INSTANCES", "CONCEPTS", "CREATED (UTC)", "ONTOLOGY"],
+                    rows: entries.map {
+                        [
+                            Terminal.grouped($0.sources), Terminal.grouped($0.instances), Terminal.grouped($0.concepts),
+                            TextTable.time($0.created_at), $0.name,
+                        ]
+                    }))
         }
     }
 }

@@ -37,15 +37,18 @@ struct OntologyCommand: ParsableCommand {
         func validate() throws {
             if name.isEmpty { throw ValidationError("NAME must not be empty") }
             if !yes && !dryRun && !Terminal.stdinIsTTY {
-                throw ValidationError("standard input is not a terminal, so kg cannot ask for confirmation: pass --yes to confirm in scripts (or --dry-run to only count)")
+                throw ValidationError(
+                    "standard input is not a terminal, so kg cannot ask for confirmation: pass --yes to confirm in scripts (or --dry-run to only count)"
+                )
             }
         }
 
         func run() throws {
             let config = try global.config()
             if !yes && !dryRun {
-                Terminal.error("About to delete ontology \"\(name)\" on \(global.serverURL(config)): its sources, their instances, "
-                    + "the concepts only it mentions and their relationships (a checkpoint is taken first unless --no-checkpoint).")
+                Terminal.error(
+                    "About to delete ontology \"\(name)\" on \(global.serverURL(config)): its sources, their instances, "
+                        + "the concepts only it mentions and their relationships (a checkpoint is taken first unless --no-checkpoint).")
                 FileHandle.standardError.write(Data("Type the ontology's name to confirm: ".utf8))
                 guard readLine()?.trimmingCharacters(in: .whitespacesAndNewlines) == name else {
                     throw CLIError("ontology delete aborted; nothing was changed")
@@ -54,8 +57,10 @@ struct OntologyCommand: ParsableCommand {
             var body = risky.body
             body["dry_run"] = dryRun
             body["name"] = name
-            try GraphOperationRun(client: try global.client(config), eventsClient: try global.client(config), operation: .ontologyDelete,
-                                  path: "/admin/ontology/delete", body: body, json: output.json).run()
+            try GraphOperationRun(
+                client: try global.client(config), eventsClient: try global.client(config), operation: .ontologyDelete,
+                path: "/admin/ontology/delete", body: body, json: output.json
+            ).run()
         }
     }
 }

@@ -47,8 +47,9 @@ struct RetentionPlan {
                 let sidecarBytes = sidecars.reduce(Int64(0)) {
                     $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? NSNumber)?.int64Value ?? 0)
                 }
-                let item = Item(file: file, time: decision.time, reasons: decision.reasons, files: [file.path] + sidecars,
-                                bytes: file.size + sidecarBytes)
+                let item = Item(
+                    file: file, time: decision.time, reasons: decision.reasons, files: [file.path] + sidecars,
+                    bytes: file.size + sidecarBytes)
                 if decision.keep { group.keep.append(item) } else { group.remove.append(item) }
             }
             groups.append(group)
@@ -80,17 +81,24 @@ struct RetentionPlan {
         formatter.timeZone = TimeZone(identifier: "UTC")
         var out = ""
         for group in groups {
-            out += "\(group.title): \(group.keep.count + group.remove.count) backup(s), keep \(group.keep.count), "
+            out +=
+                "\(group.title): \(group.keep.count + group.remove.count) backup(s), keep \(group.keep.count), "
                 + (dryRun ? "would remove" : "remove") + " \(group.remove.count)\n"
             let rows = (group.keep.map { ($0, true) } + group.remove.map { ($0, false) }).sorted { $0.0.time > $1.0.time }
             let lines = rows.map { item, keep -> [String] in
-                let extra = item.files.count > 1 ? " (+ " + item.files.dropFirst().map { ($0 as NSString).pathExtension }
-                    .map { "." + $0 }.joined(separator: ", ") + ")" : ""
-                return ["  " + (keep ? "keep" : (dryRun ? "would remove" : "remove")), formatter.string(from: item.time),
-                        item.file.name + (keep ? "" : extra), keep ? item.reasons.joined(separator: ", ") : ""]
+                let extra =
+                    item.files.count > 1
+                    ? " (+ "
+                        + item.files.dropFirst().map { ($0 as NSString).pathExtension }
+                        .map { "." + $0 }.joined(separator: ", ") + ")" : ""
+                return [
+                    "  " + (keep ? "keep" : (dryRun ? "would remove" : "remove")), formatter.string(from: item.time),
+                    item.file.name + (keep ? "" : extra), keep ? item.reasons.joined(separator: ", ") : "",
+                ]
             }
             // The table without its header line.
-            out += TextTable.render(header: ["", "", "", ""], rows: lines).split(separator: "\n", omittingEmptySubsequences: false)
+            out +=
+                TextTable.render(header: ["", "", "", ""], rows: lines).split(separator: "\n", omittingEmptySubsequences: false)
                 .dropFirst().joined(separator: "\n") + "\n"
         }
         return out

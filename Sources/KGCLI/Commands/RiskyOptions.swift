@@ -2,8 +2,10 @@ import ArgumentParser
 
 /// The options of every risky operation: checkpoint, keep it, do not wait.
 struct RiskyOptions: ParsableArguments {
-    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Make a checkpoint (a full backup of the graph on the server) first, and roll back to it on any failure (default: on)."))
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Make a checkpoint (a full backup of the graph on the server) first, and roll back to it on any failure (default: on)."))
     var checkpoint = true
 
     @Flag(name: .long, help: "Keep the checkpoint after a success too (`kg admin checkpoints list` shows it).")

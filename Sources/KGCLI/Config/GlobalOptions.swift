@@ -29,7 +29,8 @@ struct GlobalOptions: ParsableArguments {
             if let value, value <= 0 { throw ValidationError("\(name) is in KiB/s and must be more than 0") }
         }
         if let path = caCertPath((try? CLIConfig.load()) ?? CLIConfig(values: [:], path: "")),
-           !FileManager.default.isReadableFile(atPath: path) {
+            !FileManager.default.isReadableFile(atPath: path)
+        {
             throw ValidationError("cannot read the CA certificate \(path) (--cacert, KG_CACERT or config cacert): check the path")
         }
     }
@@ -55,15 +56,17 @@ struct GlobalOptions: ParsableArguments {
         var token = try explicitToken()
         if token == nil, let stored = config.values["token"] {
             if let issuer = config.values["token_server"], !Self.sameServer(issuer, server) {
-                throw CLIError("""
+                throw CLIError(
+                    """
                     the stored login is for \(issuer), but this command goes to \(server); kg sends a token only to \
                     the server that issued it. Log in there: kg login --server \(server)
                     """, exitCode: 4)
             }
             token = stored
         }
-        return HTTPClient(baseURL: server, token: token, caCertPath: caCertPath(config),
-                          maxReceiveRate: limitDownload.map { $0 * 1024 }, maxSendRate: limitUpload.map { $0 * 1024 })
+        return HTTPClient(
+            baseURL: server, token: token, caCertPath: caCertPath(config),
+            maxReceiveRate: limitDownload.map { $0 * 1024 }, maxSendRate: limitUpload.map { $0 * 1024 })
     }
 
     /// The token given for this run: --token, --token-file, KG_TOKEN, KG_TOKEN_FILE (in that order).
@@ -82,11 +85,13 @@ struct GlobalOptions: ParsableArguments {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIError("cannot read the token file \(path) (\(source)): check the path and that this user may read it", exitCode: 4)
         }
-        let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first
+        let token =
+            String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard !token.isEmpty else {
-            throw CLIError("the token file \(path) (\(source)) is empty; put a token from POST /auth/token in it "
-                + "(docs/OPERATIONS.md, \"Scheduled backups\")", exitCode: 4)
+            throw CLIError(
+                "the token file \(path) (\(source)) is empty; put a token from POST /auth/token in it "
+                    + "(docs/OPERATIONS.md, \"Scheduled backups\")", exitCode: 4)
         }
         return token
     }

@@ -18,8 +18,10 @@ enum BackupStatus {
         let rate = elapsed > 0 ? Double(received - from) / elapsed : 0
         if let total = totalBytes(job) {
             let fraction = total > 0 ? Double(received) / Double(total) : 0
-            var parts = ["backup", UploadStatus.percent(fraction), Terminal.bar(fraction),
-                         "\(Terminal.bytes(received)) / \(Terminal.bytes(total))", "\(Terminal.bytes(Int64(rate)))/s"]
+            var parts = [
+                "backup", UploadStatus.percent(fraction), Terminal.bar(fraction),
+                "\(Terminal.bytes(received)) / \(Terminal.bytes(total))", "\(Terminal.bytes(Int64(rate)))/s",
+            ]
             if received >= total {
                 parts.append("checking…")
             } else {
@@ -46,8 +48,9 @@ enum BackupStatus {
     /// The file's size, once the job has completed and said it.
     static func totalBytes(_ job: Job?) -> Int64? {
         guard let job, job.status == .completed, let result = job.result,
-              let data = try? JSONEncoder().encode(result),
-              let decoded = try? JSONDecoder().decode(BackupJobResult.self, from: data) else { return nil }
+            let data = try? JSONEncoder().encode(result),
+            let decoded = try? JSONDecoder().decode(BackupJobResult.self, from: data)
+        else { return nil }
         return Int64(decoded.bytes)
     }
 }

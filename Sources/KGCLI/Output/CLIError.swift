@@ -22,7 +22,8 @@ public struct CLIError: Error, CustomStringConvertible {
             return CLIError(error.description, exitCode: 3)
         case .tls(let detail):
             // No trusted connection was made: the server is unreachable *safely* (exit 3), and nothing was sent.
-            return CLIError("""
+            return CLIError(
+                """
                 cannot reach the kg gateway safely: TLS failed (\(detail)). Nothing was sent.
                 If the gateway uses a certificate from a private CA, trust that CA with --cacert FILE \
                 (or KG_CACERT, or `kg config set cacert FILE`); check that the URL's host name matches the certificate.

@@ -24,9 +24,11 @@ enum CheckProgress {
         let line = ProgressLine()
         line.update(force: true) { "\(label) \((path as NSString).lastPathComponent)…" }
         var hasher = SHA256()
-        let report = BackupFileChecker.check(path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes, progress: { done in
-            line.update { status(label: label, done: done, total: total, elapsed: line.elapsed) }
-        }, observe: { hasher.update(bufferPointer: $0) })
+        let report = BackupFileChecker.check(
+            path: path, idMemoryBytes: CLIConfig.idCheckMemoryBytes,
+            progress: { done in
+                line.update { status(label: label, done: done, total: total, elapsed: line.elapsed) }
+            }, observe: { hasher.update(bufferPointer: $0) })
         line.clear()
         return (report, DigestFile.hex(hasher.finalize()))
     }
@@ -34,8 +36,10 @@ enum CheckProgress {
     static func status(label: String, done: Int64, total: Int64, elapsed: Double) -> String {
         let fraction = total > 0 ? Double(done) / Double(total) : 0
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        var parts = [label, UploadStatus.percent(fraction), Terminal.bar(fraction),
-                     "\(Terminal.bytes(done)) / \(Terminal.bytes(total))", "\(Terminal.bytes(Int64(rate)))/s"]
+        var parts = [
+            label, UploadStatus.percent(fraction), Terminal.bar(fraction),
+            "\(Terminal.bytes(done)) / \(Terminal.bytes(total))", "\(Terminal.bytes(Int64(rate)))/s",
+        ]
         if done < total { parts.append("ETA " + (rate > 0 ? Terminal.duration(Double(total - done) / rate) : "--:--")) }
         return parts.joined(separator: "  ")
     }

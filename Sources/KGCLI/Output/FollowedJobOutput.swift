@@ -25,8 +25,9 @@ enum FollowedJobOutput {
     /// `refused`), with the file's integrity report under `integrity` when that was the reason.
     static func printRefusal(error: String, integrity: String?) {
         let object: [String: Any] = ["job_id": NSNull(), "status": "refused", "result": NSNull(), "error": error]
-        var text = String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8),
-                          as: UTF8.self)
+        var text = String(
+            decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8),
+            as: UTF8.self)
         if let integrity {
             text.removeLast()
             text += ",\"integrity\":" + integrity + "}"

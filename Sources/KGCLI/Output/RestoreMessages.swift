@@ -22,8 +22,10 @@ enum RestoreMessages {
     // MARK: Before
 
     /// The screen shown before asking for "restore".
-    static func confirmation(path: String, bytes: Int64, report: IntegrityReport, mode: RestoreMode,
-                             externalDeps: ExternalDepsStrategy, server: String) -> String {
+    static func confirmation(
+        path: String, bytes: Int64, report: IntegrityReport, mode: RestoreMode,
+        externalDeps: ExternalDepsStrategy, server: String
+    ) -> String {
         var about = report.backupType ?? "unknown backup type"
         if let ontology = report.ontology { about += " of ontology \"\(ontology)\"" }
         if let timestamp = report.timestamp { about += ", taken at \(timestamp)" }
@@ -49,7 +51,8 @@ enum RestoreMessages {
             switch externalDeps {
             case .prune: what = "instances and relationships that name them are dropped (--external-deps prune)"
             case .deferred: what = "instances and relationships that name them wait until those concepts arrive (--external-deps defer)"
-            case .stitch: what = "instances and relationships that name them wait for a match (--external-deps stitch; then `kg admin stitch --backup FILE`)"
+            case .stitch:
+                what = "instances and relationships that name them wait for a match (--external-deps stitch; then `kg admin stitch --backup FILE`)"
             case .fail: what = "the restore fails if the graph does not hold them (--external-deps fail)"
             }
             // In merge mode records whose concept the graph holds are connected: the file gives upper bounds.

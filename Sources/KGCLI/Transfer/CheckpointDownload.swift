@@ -30,7 +30,8 @@ struct CheckpointDownload {
             _ = try client.download(
                 path: "/admin/checkpoints/\(id.lowercased())",
                 onResponseHead: { _, headers in
-                    let serverName = headers["content-disposition"].flatMap(parseContentDispositionFilename)
+                    let serverName =
+                        headers["content-disposition"].flatMap(parseContentDispositionFilename)
                         ?? "checkpoint_\(id).json"
                     let name = String(serverName.drop { $0 == "." })
                     output = try destination.partialFile(serverName: name)

@@ -51,7 +51,8 @@ enum DigestFile {
             throw DigestError("cannot read \(sidecar)")
         }
         guard let line = String(decoding: data.prefix(4096), as: UTF8.self).split(separator: "\n").first,
-              let hex = parse(line: String(line)) else {
+            let hex = parse(line: String(line))
+        else {
             throw DigestError("\(sidecar) holds no sha256sum line (`<64 hex digits>  <file name>`)")
         }
         return hex

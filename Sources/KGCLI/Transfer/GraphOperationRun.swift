@@ -24,7 +24,9 @@ struct GraphOperationRun {
         let label = Self.label(operation)
         switch response.status {
         case 200..<300: break
-        case 404: throw CLIError("\(response.errorMessage ?? "not found"); nothing was changed. `kg admin backup --type ontology` needs an existing name too")
+        case 404:
+            throw CLIError(
+                "\(response.errorMessage ?? "not found"); nothing was changed. `kg admin backup --type ontology` needs an existing name too")
         case 409: throw CLIError("the gateway refused the \(label): \(response.errorMessage ?? "conflict (409)"). Nothing was changed.")
         default:
             let error = CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))

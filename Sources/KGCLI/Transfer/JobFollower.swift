@@ -91,7 +91,8 @@ final class JobFollower: @unchecked Sendable {
             lock.unlock()
             if done { return }
             if let response = try? client.request(method: "GET", path: "/jobs/\(jobID)"), response.isSuccess,
-               let job = try? response.decodeJSON(Job.self) {
+                let job = try? response.decodeJSON(Job.self)
+            {
                 update(job)
                 if job.status.isTerminal { return }
             }

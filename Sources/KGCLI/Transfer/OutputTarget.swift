@@ -18,16 +18,18 @@ enum OutputTarget {
         if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir) {
             if isDir.boolValue { return .directory(expanded) }
             guard force else {
-                throw CLIError("\(expanded) already exists; nothing was sent. Choose another --output, "
-                    + "or add --force to replace it once the new backup is whole and checked.")
+                throw CLIError(
+                    "\(expanded) already exists; nothing was sent. Choose another --output, "
+                        + "or add --force to replace it once the new backup is whole and checked.")
             }
             return .file(expanded, replace: true)
         }
         let parent = (expanded as NSString).deletingLastPathComponent
         let folder = parent.isEmpty ? "." : parent
         if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) || !isDir.boolValue {
-            throw CLIError("the folder \(folder) does not exist; nothing was sent. Create it (`mkdir -p \(folder)`) "
-                + "or choose another --output.")
+            throw CLIError(
+                "the folder \(folder) does not exist; nothing was sent. Create it (`mkdir -p \(folder)`) "
+                    + "or choose another --output.")
         }
         return .file(expanded, replace: force)
     }

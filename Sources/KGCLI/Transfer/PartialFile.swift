@@ -115,8 +115,9 @@ final class PartialFile {
             try DigestFile.write(hex: hex, for: path)
         } catch {
             // The backup itself is whole and saved: say what is missing, do not fail it.
-            Terminal.error("warning: \(error); \(path) was saved without its digest file "
-                + "(`sha256sum \(path) > \(DigestFile.path(for: path))` makes one)")
+            Terminal.error(
+                "warning: \(error); \(path) was saved without its digest file "
+                    + "(`sha256sum \(path) > \(DigestFile.path(for: path))` makes one)")
         }
         return path
     }
@@ -143,8 +144,9 @@ final class PartialFile {
             guard onTaken == .suffix else {
                 unlink(partialPath)
                 committed = true
-                throw CLIError("\(finalPath) was created by something else while the download ran; it was left "
-                    + "as it is and the download was not saved. Run the command again with another --output, or with --force.")
+                throw CLIError(
+                    "\(finalPath) was created by something else while the download ran; it was left "
+                        + "as it is and the download was not saved. Run the command again with another --output, or with --force.")
             }
             target = Self.suffixed(finalPath, n)
             n += 1

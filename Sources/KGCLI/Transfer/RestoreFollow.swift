@@ -22,7 +22,8 @@ struct RestoreFollow {
         let jobID = self.jobID
         let label = self.label
         let trap = InterruptTrap {
-            let text = (Terminal.stderrIsTTY ? "\n" : "")
+            let text =
+                (Terminal.stderrIsTTY ? "\n" : "")
                 + "kg: stopped following; \(label) job \(jobID) goes on on the server.\n"
                 + "Follow it with `kg job watch \(jobID)`, or cancel it (it rolls back) with `kg job cancel \(jobID)`.\n"
             FileHandle.standardError.write(Data(text.utf8))
@@ -46,7 +47,8 @@ struct RestoreFollow {
                 seen = job
                 lastChange = Date()
                 if let job, job.status.isTerminal {
-                    live.finish(Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0))
+                    live.finish(
+                        Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started), quiet: 0))
                     return job
                 }
                 live.update(force: stage != before) {
@@ -54,16 +56,19 @@ struct RestoreFollow {
                 }
             } else {
                 live.update {
-                    Self.lines(board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started),
-                               quiet: Date().timeIntervalSince(lastChange))
+                    Self.lines(
+                        board, label: label, jobID: jobID, job: job, stage: stage, elapsed: Date().timeIntervalSince(started),
+                        quiet: Date().timeIntervalSince(lastChange))
                 }
             }
         }
     }
 
     /// The header and the board, cut to the terminal's width.
-    static func lines(_ board: StageBoard, label: String = "restore", jobID: String, job: Job?, stage: StageBoard.Stage?,
-                      elapsed: Double, quiet: Double) -> [String] {
+    static func lines(
+        _ board: StageBoard, label: String = "restore", jobID: String, job: Job?, stage: StageBoard.Stage?,
+        elapsed: Double, quiet: Double
+    ) -> [String] {
         let width = LiveLines.columns - 1
         return [StageBoard.cut(header(label: label, jobID: jobID, job: job, elapsed: elapsed, quiet: quiet), to: width)]
             + board.lines(current: stage, progress: job?.progress, outcome: outcome(job), width: width)

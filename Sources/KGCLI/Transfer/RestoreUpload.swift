@@ -38,8 +38,10 @@ struct RestoreUpload {
     }
 
     var createBody: [String: Any] {
-        var body: [String: Any] = ["size": Int(total), "file_name": fileName, "mode": mode.rawValue, "dry_run": dryRun,
-                                   "external_deps": externalDeps.rawValue]
+        var body: [String: Any] = [
+            "size": Int(total), "file_name": fileName, "mode": mode.rawValue, "dry_run": dryRun,
+            "external_deps": externalDeps.rawValue,
+        ]
         if let checkpoint { body["checkpoint"] = checkpoint }
         if keepCheckpoint { body["keep_checkpoint"] = true }
         if noWait { body["no_wait"] = true }
@@ -141,7 +143,8 @@ struct RestoreUpload {
                 attempt += 1
                 guard attempt <= retries else {
                     line.clear()
-                    throw CLIError("the gateway kept refusing the upload's bytes (\(response.errorMessage ?? "409")); nothing was changed: \(resumeHint)")
+                    throw CLIError(
+                        "the gateway kept refusing the upload's bytes (\(response.errorMessage ?? "409")); nothing was changed: \(resumeHint)")
                 }
                 Thread.sleep(forTimeInterval: retryDelay(attempt))
             default:
@@ -162,11 +165,14 @@ struct RestoreUpload {
         }
         guard response.status == 201 else { throw refusal(response) }
         guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-              let id = object["upload_id"] as? String, let url = object["upload_url"] as? String else {
+            let id = object["upload_id"] as? String, let url = object["upload_url"] as? String
+        else {
             throw CLIError("the gateway's answer to the upload's creation could not be read; nothing was changed")
         }
-        try store?.save(.init(server: server, fileDigest: fileDigest, uploadID: id, uploadURL: url, size: total, file: path,
-                              createdAt: Date().timeIntervalSince1970))
+        try store?.save(
+            .init(
+                server: server, fileDigest: fileDigest, uploadID: id, uploadURL: url, size: total, file: path,
+                createdAt: Date().timeIntervalSince1970))
         return (url, 0)
     }
 
@@ -194,12 +200,14 @@ struct RestoreUpload {
 
         func error(sentAll: Bool, path: String) -> CLIError {
             if sentAll {
-                return CLIError("the connection broke after the whole file was sent, while waiting for the gateway's answer; "
-                    + "a restore job may have started: see `kg job list`")
+                return CLIError(
+                    "the connection broke after the whole file was sent, while waiting for the gateway's answer; "
+                        + "a restore job may have started: see `kg job list`")
             }
-            return CLIError("the gateway no longer holds this upload (\(message)): an upload ends when its restore is queued, "
-                + "and an unfinished one expires restore_upload_window_s after its last byte. Nothing was changed by it; "
-                + "`kg job list` shows whether its restore started. To send the file again, run `kg admin restore \(path)` without --resume.")
+            return CLIError(
+                "the gateway no longer holds this upload (\(message)): an upload ends when its restore is queued, "
+                    + "and an unfinished one expires restore_upload_window_s after its last byte. Nothing was changed by it; "
+                    + "`kg job list` shows whether its restore started. To send the file again, run `kg admin restore \(path)` without --resume.")
         }
     }
 
@@ -245,8 +253,9 @@ struct RestoreUpload {
             do {
                 return try response.decodeJSON(RestoreAccepted.self)
             } catch {
-                throw CLIError("the gateway accepted the upload (\(response.status)) but its answer could not be read: \(error). "
-                    + "See `kg job list` for the restore job.")
+                throw CLIError(
+                    "the gateway accepted the upload (\(response.status)) but its answer could not be read: \(error). "
+                        + "See `kg job list` for the restore job.")
             }
         case 400:
             throw CLIError(RestoreMessages.refusal(body: response.body) + "\nNothing was changed.")

@@ -7,7 +7,10 @@ import KGClient
 /// minutes of reading.
 enum ServerPreflight {
     static func requireAdmin(_ client: HTTPClient, for what: String) throws {
-        struct WhoAmI: Decodable { let username: String; let role: String }
+        struct WhoAmI: Decodable {
+            let username: String
+            let role: String
+        }
         let response: HTTPResponse
         do {
             response = try client.request(method: "GET", path: "/auth/whoami")
@@ -21,8 +24,9 @@ enum ServerPreflight {
             throw CLIError("the server did not answer as a kg gateway (GET /auth/whoami); check api_url")
         }
         guard who.role == "admin" else {
-            throw CLIError("\(what) needs the admin role; you are logged in as \(who.username) (\(who.role)). "
-                + "Nothing was read or sent. Log in as an admin: kg login --username NAME", exitCode: 4)
+            throw CLIError(
+                "\(what) needs the admin role; you are logged in as \(who.username) (\(who.role)). "
+                    + "Nothing was read or sent. Log in as an admin: kg login --username NAME", exitCode: 4)
         }
     }
 }

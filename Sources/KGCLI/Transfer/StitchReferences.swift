@@ -8,13 +8,18 @@ import KGFormat
 enum StitchReferences {
     static func read(path: String, wanted: Set<String>, key: AgeDecryptor.Key? = nil) throws -> [StitchReference] {
         var found: [StitchReference] = []
-        let pipeline = BackupPipeline(observers: [{ event in
-            guard case .record(let section, _, let value) = event, section == "concepts",
-                  let id = value["concept_id"]?.stringValue, wanted.contains(id) else { return }
-            let embedding = value["embedding"]?.arrayValue?.compactMap(\.doubleValue)
-            found.append(StitchReference(conceptID: id, label: value["label"]?.stringValue,
-                                         embedding: embedding?.isEmpty == false ? embedding : nil))
-        }])
+        let pipeline = BackupPipeline(observers: [
+            { event in
+                guard case .record(let section, _, let value) = event, section == "concepts",
+                    let id = value["concept_id"]?.stringValue, wanted.contains(id)
+                else { return }
+                let embedding = value["embedding"]?.arrayValue?.compactMap(\.doubleValue)
+                found.append(
+                    StitchReference(
+                        conceptID: id, label: value["label"]?.stringValue,
+                        embedding: embedding?.isEmpty == false ? embedding : nil))
+            }
+        ])
         let decryptor = key.map { AgeDecryptor(key: $0) }
         do {
             if let decryptor {

@@ -19,8 +19,9 @@ extension HTTPClient {
         headers: [String: String] = [:],
         onProgress: (_ sent: Int64, _ total: Int64) -> Void = { _, _ in }
     ) throws -> HTTPResponse {
-        try uploadMultipart(path: path, fields: fields, fileField: fileField, file: .path(filePath), fileName: fileName,
-                            contentType: contentType, headers: headers, onProgress: onProgress)
+        try uploadMultipart(
+            path: path, fields: fields, fileField: fileField, file: .path(filePath), fileName: fileName,
+            contentType: contentType, headers: headers, onProgress: onProgress)
     }
 
     /// The same with the file part from an ``UploadSource`` (bytes made while sending).
@@ -35,8 +36,9 @@ extension HTTPClient {
         onProgress: (_ sent: Int64, _ total: Int64) -> Void = { _, _ in }
     ) throws -> HTTPResponse {
         do {
-            return try uploadMultipart(path: path, fields: fields, fileField: fileField, file: .source(source), fileName: fileName,
-                                       contentType: contentType, headers: headers, onProgress: onProgress)
+            return try uploadMultipart(
+                path: path, fields: fields, fileField: fileField, file: .source(source), fileName: fileName,
+                contentType: contentType, headers: headers, onProgress: onProgress)
         } catch {
             if let failure = source.failure { throw failure }
             throw error

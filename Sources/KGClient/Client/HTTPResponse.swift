@@ -34,9 +34,9 @@ public struct HTTPResponse: Sendable {
         let error = (object["error"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         let detail = object["detail"].flatMap(Self.describeDetail)
         switch (error, detail) {
-        case let (error?, detail?): return "\(error): \(detail)"
-        case let (error?, nil): return error
-        case let (nil, detail?): return detail
+        case (let error?, let detail?): return "\(error): \(detail)"
+        case (let error?, nil): return error
+        case (nil, let detail?): return detail
         case (nil, nil): return nil
         }
     }
@@ -69,8 +69,8 @@ public struct HTTPResponse: Sendable {
             return text.isEmpty ? nil : text
         default:
             guard JSONSerialization.isValidJSONObject(detail),
-                  let data = try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]),
-                  let text = String(data: data, encoding: .utf8)
+                let data = try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]),
+                let text = String(data: data, encoding: .utf8)
             else { return "\(detail)" }
             return text.count > 500 ? String(text.prefix(500)) + "…" : text
         }

@@ -30,7 +30,8 @@ func safeFileName(_ name: String) -> String? {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
     if hasControl { return nil }
-    let lastComponent = name.split(separator: "/", omittingEmptySubsequences: false).last
+    let lastComponent =
+        name.split(separator: "/", omittingEmptySubsequences: false).last
         .flatMap { $0.split(separator: "\\", omittingEmptySubsequences: false).last } ?? ""
     let trimmed = lastComponent.trimmingCharacters(in: .whitespaces)
     if trimmed.isEmpty || trimmed == "." || trimmed == ".." || trimmed.utf8.count > 255 { return nil }

@@ -4,10 +4,18 @@ public enum CopyText {
     public static func appendField(_ value: String, to out: inout [UInt8]) {
         for byte in value.utf8 {
             switch byte {
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x5C:
+                out.append(0x5C)
+                out.append(0x5C)
+            case 0x09:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "t"))
+            case 0x0A:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "n"))
+            case 0x0D:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "r"))
             default: out.append(byte)
             }
         }
@@ -20,10 +28,11 @@ public enum CopyText {
 
     /// A text[] literal with NULL elements (unquoted `NULL`; the string "NULL" is quoted).
     public static func textArrayWithNulls(_ items: [String?]) -> String {
-        "{" + items.map { item in
-            guard let item else { return "NULL" }
-            return "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }.joined(separator: ",") + "}"
+        "{"
+            + items.map { item in
+                guard let item else { return "NULL" }
+                return "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            }.joined(separator: ",") + "}"
     }
 
     /// A double precision[] literal; Swift prints the shortest text that reads back exactly.

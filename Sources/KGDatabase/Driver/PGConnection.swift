@@ -61,7 +61,8 @@ public final class PGConnection {
         }
         // Not parsable as a URL: cut the userinfo's password by hand.
         if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@"),
-           let colon = url[scheme.upperBound..<at].firstIndex(of: ":") {
+            let colon = url[scheme.upperBound..<at].firstIndex(of: ":")
+        {
             return String(url[...colon]) + "***" + String(url[at...])
         }
         return url

@@ -35,9 +35,12 @@ public enum AuditLog {
     ///   - outcome: see ``Outcome``.
     ///   - remoteAddress: the client's address as the gateway saw it; nil outside HTTP.
     ///   - detail: a short explanation (why it was refused, the error).
-    public static func record(_ db: PGConnection, actor: String?, action: String, target: String? = nil,
-                              outcome: String, remoteAddress: String? = nil, detail: String? = nil) throws {
-        try db.query("""
+    public static func record(
+        _ db: PGConnection, actor: String?, action: String, target: String? = nil,
+        outcome: String, remoteAddress: String? = nil, detail: String? = nil
+    ) throws {
+        try db.query(
+            """
             INSERT INTO kg_api.audit (actor, action, target, outcome, remote_address, detail)
             VALUES ($1, $2, $3, $4, $5, $6)
             """, [actor, action, target, outcome, remoteAddress, detail.map { String($0.prefix(maxDetailLength)) }])
@@ -50,11 +53,13 @@ public enum AuditLog {
     public static func prune(_ db: PGConnection, olderThanDays days: Double, batch: Int = 5000) throws -> Int {
         var removed = 0
         while true {
-            let n = try db.query("""
+            let n = try db.query(
+                """
                 DELETE FROM kg_api.audit WHERE audit_id IN (
                     SELECT audit_id FROM kg_api.audit WHERE at < now() - make_interval(secs => $1::double precision * 86400)
                     ORDER BY at LIMIT $2::int)
-                """, [String(days), String(batch)]).affectedRows
+                """, [String(days), String(batch)]
+            ).affectedRows
             removed += n
             if n < batch { return removed }
         }
@@ -66,9 +71,12 @@ public enum AuditLog {
     ///   - actor: only this user's rows.
     ///   - action: only this action, or actions under it (`restore` matches `restore.finished`).
     ///   - sinceEpoch: only rows at or after this time (seconds since 1970).
-    public static func listJSON(_ db: PGConnection, actor: String? = nil, action: String? = nil,
-                                sinceEpoch: Double? = nil, limit: Int = 100) throws -> [String] {
-        try db.query("""
+    public static func listJSON(
+        _ db: PGConnection, actor: String? = nil, action: String? = nil,
+        sinceEpoch: Double? = nil, limit: Int = 100
+    ) throws -> [String] {
+        try db.query(
+            """
             SELECT json_build_object('id', audit_id,
                 'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'actor', actor, 'action', action, 'target', target, 'outcome', outcome,
@@ -79,6 +87,7 @@ public enum AuditLog {
               AND ($3::float8 IS NULL OR at >= to_timestamp($3::float8))
             ORDER BY at DESC, audit_id DESC
             LIMIT $4::int
-            """, [actor, action, sinceEpoch.map { String($0) }, String(limit)]).rows.compactMap { $0[0] }
+            """, [actor, action, sinceEpoch.map { String($0) }, String(limit)]
+        ).rows.compactMap { $0[0] }
     }
 }

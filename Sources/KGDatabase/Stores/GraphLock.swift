@@ -25,7 +25,8 @@ public struct GraphLock {
     /// Who holds the lock: the job (found through its worker's application name
     /// `kgw:<job>:data`) with its type and user, or nil when nobody holds it.
     public func holder() throws -> Holder? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             SELECT a.application_name AS app, j.job_id::text AS job_id, j.job_type, j.username
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             LEFT JOIN kg_api.jobs j ON a.application_name LIKE 'kgw:%' AND j.job_id::text = split_part(a.application_name, ':', 2)

@@ -19,18 +19,22 @@ public struct JobLimitReached: Error, CustomStringConvertible, Sendable {
 extension JobStore {
     /// The ids of `username`'s queued and running jobs, oldest first.
     public func activeJobIDs(username: String) throws -> [String] {
-        try db.query("""
+        try db.query(
+            """
             SELECT job_id::text FROM kg_api.jobs
             WHERE username = $1 AND status IN ('queued', 'running') ORDER BY created_at
-            """, [username]).rows.compactMap { $0[0] }
+            """, [username]
+        ).rows.compactMap { $0[0] }
     }
 
     /// Creates a job unless `username` already has `maxActive` queued or running
     /// jobs (then throws ``JobLimitReached``). Count and insert run under a
     /// per-user transaction-level advisory lock, so two concurrent requests
     /// cannot both slip past the limit. `maxActive` of 0 or less means no limit.
-    public func create(jobID: String, type: String, username: String, params: String, tempFile: String?,
-                       maxActivePerUser maxActive: Int) throws {
+    public func create(
+        jobID: String, type: String, username: String, params: String, tempFile: String?,
+        maxActivePerUser maxActive: Int
+    ) throws {
         guard maxActive > 0 else {
             try create(jobID: jobID, type: type, username: username, params: params, tempFile: tempFile)
             return

@@ -50,7 +50,8 @@ public struct JobStatistics: Sendable, Equatable {
     public static func read(_ db: PGConnection, durationBuckets: [Double]) throws -> JobStatistics {
         let bounds = durationBuckets.sorted()
         let negated = "{" + bounds.reversed().map { String(-$0) }.joined(separator: ",") + "}"
-        let rows = try db.query("""
+        let rows = try db.query(
+            """
             SELECT job_type, status, at_or_above, count(*) AS n, coalesce(sum(seconds), 0) AS total,
                    count(*) FILTER (WHERE started_at IS NOT NULL) AS started,
                    coalesce(sum(greatest(attempts - 1, 0)), 0) AS retried
@@ -63,7 +64,8 @@ public struct JobStatistics: Sendable, Equatable {
                                      THEN extract(epoch FROM completed_at - started_at)::float8 END AS seconds) d
             ) jobs
             GROUP BY job_type, status, at_or_above
-            """, [negated]).namedRows
+            """, [negated]
+        ).namedRows
         var stats = JobStatistics()
         var finished: [Key: [Int: (n: Int, total: Double)]] = [:]
         for row in rows {

@@ -19,7 +19,8 @@ public struct JobStore {
         """
 
     public func create(jobID: String, type: String, username: String, params: String, tempFile: String?) throws {
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.jobs (job_id, job_type, username, params, temp_file, progress)
             VALUES ($1::uuid, $2, $3, $4::jsonb, $5, '{"stage": "queued", "percent": 0}')
             """, [jobID, type, username, params, tempFile])
@@ -28,25 +29,30 @@ public struct JobStore {
     /// The job's API JSON, or nil when there is no such job (or it is not `username`'s and `username` is set).
     public func json(jobID: String, visibleTo username: String? = nil) throws -> String? {
         guard UUID(uuidString: jobID) != nil else { return nil }
-        return try db.query("""
+        return try db.query(
+            """
             SELECT \(Self.jobJSON) AS job FROM kg_api.jobs
             WHERE job_id = $1::uuid AND ($2::text IS NULL OR username = $2)
-            """, [jobID, username]).first("job")
+            """, [jobID, username]
+        ).first("job")
     }
 
     /// The API JSON of recent jobs, newest first. `idPrefix` (lower-case hex
     /// and dashes only; the caller checks) keeps the jobs whose id starts with it.
     public func listJSON(username: String?, status: String?, idPrefix: String? = nil, limit: Int = 100) throws -> [String] {
-        try db.query("""
+        try db.query(
+            """
             SELECT \(Self.jobJSON) AS job FROM kg_api.jobs
             WHERE ($1::text IS NULL OR username = $1) AND ($2::text IS NULL OR status = $2)
               AND ($4::text IS NULL OR left(job_id::text, length($4)) = $4)
             ORDER BY created_at DESC LIMIT $3::int
-            """, [username, status, String(limit), idPrefix]).rows.compactMap { $0[0] }
+            """, [username, status, String(limit), idPrefix]
+        ).rows.compactMap { $0[0] }
     }
 
     public func state(jobID: String) throws -> JobState? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             SELECT job_type, status, params::text AS params, attempts, worker_id, temp_file, error,
                    result::text AS result, username,
                    extract(epoch FROM (clock_timestamp() - heartbeat_at)) AS heartbeat_age
@@ -69,7 +75,8 @@ public struct JobStore {
 
     /// Takes a queued job for `workerID`; nil when the job is not queued any more.
     public func claim(jobID: String, workerID: String) throws -> JobState? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             UPDATE kg_api.jobs SET status = 'running', worker_id = $2, attempts = attempts + 1,
                 started_at = coalesce(started_at, clock_timestamp()), heartbeat_at = clock_timestamp(),
                 progress = '{"stage": "starting", "percent": 0}'
@@ -82,7 +89,8 @@ public struct JobStore {
 
     /// Takes over a running job whose previous worker is gone.
     public func takeOver(jobID: String, workerID: String) throws -> JobState? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             UPDATE kg_api.jobs SET worker_id = $2, attempts = attempts + 1, heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status = 'running' RETURNING job_id
             """, [jobID, workerID])
@@ -94,52 +102,62 @@ public struct JobStore {
     /// cancellation), or `taken_over` when another worker now holds the job.
     @discardableResult
     public func progress(jobID: String, progressJSON: String, workerID: String? = nil) throws -> String? {
-        try db.query("""
+        try db.query(
+            """
             UPDATE kg_api.jobs SET progress = $2::jsonb, heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND ($3::text IS NULL OR worker_id = $3) RETURNING status
-            """, [jobID, progressJSON, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
+            """, [jobID, progressJSON, workerID]
+        ).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
 
     /// A heartbeat alone; returns the current status, or `taken_over` when another worker now holds the job.
     @discardableResult
     public func heartbeat(jobID: String, workerID: String? = nil) throws -> String? {
-        try db.query("""
+        try db.query(
+            """
             UPDATE kg_api.jobs SET heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND ($2::text IS NULL OR worker_id = $2) RETURNING status
-            """, [jobID, workerID]).first("status") ?? (workerID == nil ? nil : "taken_over")
+            """, [jobID, workerID]
+        ).first("status") ?? (workerID == nil ? nil : "taken_over")
     }
 
     /// Moves a non-terminal job to `completed`; false when it had already ended (e.g. cancelled),
     /// or when `workerID` is given and another worker has taken the job over.
     @discardableResult
     public func complete(jobID: String, resultJSON: String, progressJSON: String, workerID: String? = nil) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.jobs SET status = 'completed', result = $2::jsonb, progress = $3::jsonb,
                 completed_at = clock_timestamp(), heartbeat_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
             RETURNING job_id
-            """, [jobID, resultJSON, progressJSON, workerID]).isEmpty)
+            """, [jobID, resultJSON, progressJSON, workerID]
+        ).isEmpty)
     }
 
     /// Moves a non-terminal job to `failed` with `error`; false when it had already ended,
     /// or when `workerID` is given and another worker has taken the job over.
     @discardableResult
     public func fail(jobID: String, error: String, progressJSON: String? = nil, workerID: String? = nil) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = clock_timestamp(),
                 progress = coalesce($3::jsonb, progress)
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') AND ($4::text IS NULL OR worker_id = $4)
             RETURNING job_id
-            """, [jobID, error, progressJSON, workerID]).isEmpty)
+            """, [jobID, error, progressJSON, workerID]
+        ).isEmpty)
     }
 
     /// Moves a job that is still `queued` (no worker has it) to `failed`; false otherwise.
     @discardableResult
     public func failQueued(jobID: String, error: String) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.jobs SET status = 'failed', error = $2, completed_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status = 'queued' RETURNING job_id
-            """, [jobID, error]).isEmpty)
+            """, [jobID, error]
+        ).isEmpty)
     }
 
     /// The application name of a worker's connections for a job, so that a hung
@@ -152,19 +170,23 @@ public struct JobStore {
     /// its locks go); returns how many.
     @discardableResult
     public func terminateHolder(jobID: String) throws -> Int {
-        try db.query("""
+        try db.query(
+            """
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
             WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
-            """, ["kgw:\(jobID):%"]).rows.count
+            """, ["kgw:\(jobID):%"]
+        ).rows.count
     }
 
     /// Moves a non-terminal job to `cancelled`; false when it had already ended.
     @discardableResult
     public func cancel(jobID: String, reason: String) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.jobs SET status = 'cancelled', error = $2, completed_at = clock_timestamp()
             WHERE job_id = $1::uuid AND status IN ('queued', 'running') RETURNING job_id
-            """, [jobID, reason]).isEmpty)
+            """, [jobID, reason]
+        ).isEmpty)
     }
 
     /// SQL that is true while some session holds the job lock of the job id `column`
@@ -186,12 +208,14 @@ public struct JobStore {
     /// than `staleAfter` seconds: their worker is gone and no redelivery took them over.
     /// Their heartbeat is set to now, so that each is handed back once per `staleAfter`.
     public func claimUnheldRunningJobs(staleAfter: Double) throws -> [(jobID: String, type: String)] {
-        try db.query("""
+        try db.query(
+            """
             UPDATE kg_api.jobs j SET heartbeat_at = clock_timestamp()
             WHERE status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => $1::float8)
               AND NOT \(Self.jobLockHeld("j.job_id::text"))
             RETURNING job_id::text, job_type
-            """, [String(staleAfter)]).rows.compactMap { row in
+            """, [String(staleAfter)]
+        ).rows.compactMap { row in
             guard let id = row[0], let type = row[1] else { return nil }
             return (id, type)
         }

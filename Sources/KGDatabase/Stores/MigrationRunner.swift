@@ -12,7 +12,8 @@ public struct Migration: Sendable, Equatable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw PGError("cannot read migrations from \(directory): \(error.localizedDescription); set KG_MIGRATIONS_DIR to the schema/migrations folder")
+            throw PGError(
+                "cannot read migrations from \(directory): \(error.localizedDescription); set KG_MIGRATIONS_DIR to the schema/migrations folder")
         }
         var migrations: [Migration] = []
         for file in names where file.hasSuffix(".sql") {
@@ -55,7 +56,8 @@ public struct MigrationRunner {
     public func migrate(_ migrations: [Migration], upTo target: Int = .max, log: (String) -> Void = { _ in }) throws -> [Migration] {
         try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.lockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.lockKey]) }
-        try connection.execute("""
+        try connection.execute(
+            """
             CREATE SCHEMA IF NOT EXISTS kg_api;
             CREATE TABLE IF NOT EXISTS kg_api.schema_migrations (
                 version      integer PRIMARY KEY,

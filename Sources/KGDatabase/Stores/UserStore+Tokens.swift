@@ -2,7 +2,8 @@ extension UserStore {
     /// Why a token that does not authenticate is refused: "expired at …", "revoked at …",
     /// or nil when it is unknown (never issued, or its user was removed).
     public func refusalReason(token: String) throws -> String? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             SELECT to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS revoked,
                    to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires,
                    expires_at <= now() AS expired
@@ -17,10 +18,12 @@ extension UserStore {
     /// Revokes every live token of `username`; returns how many.
     @discardableResult
     public func revokeAll(username: String) throws -> Int {
-        try db.query("""
+        try db.query(
+            """
             UPDATE kg_api.tokens SET revoked_at = now()
             WHERE username = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING 1
-            """, [username]).rows.count
+            """, [username]
+        ).rows.count
     }
 
     public func exists(username: String) throws -> Bool {

@@ -9,7 +9,8 @@ public struct UserStore {
     public init(_ db: PGConnection) { self.db = db }
 
     public func add(username: String, passwordHash: String, role: String) throws {
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.users (username, password_hash, role) VALUES ($1, $2, $3)
             """, [username, passwordHash, role])
     }
@@ -18,19 +19,24 @@ public struct UserStore {
     @discardableResult
     public func addFirst(username: String, passwordHash: String, role: String) throws -> Bool {
         try db.query("SELECT pg_advisory_xact_lock(7420190003)")
-        return !(try db.query("""
-            INSERT INTO kg_api.users (username, password_hash, role)
-            SELECT $1, $2, $3
-            WHERE NOT EXISTS (SELECT 1 FROM kg_api.users)
-            ON CONFLICT (username) DO NOTHING
-            RETURNING username
-            """, [username, passwordHash, role]).isEmpty)
+        return
+            !(try db.query(
+                """
+                INSERT INTO kg_api.users (username, password_hash, role)
+                SELECT $1, $2, $3
+                WHERE NOT EXISTS (SELECT 1 FROM kg_api.users)
+                ON CONFLICT (username) DO NOTHING
+                RETURNING username
+                """, [username, passwordHash, role]
+            ).isEmpty)
     }
 
     public func setPassword(username: String, passwordHash: String) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.users SET password_hash = $2 WHERE username = $1 RETURNING username
-            """, [username, passwordHash]).isEmpty)
+            """, [username, passwordHash]
+        ).isEmpty)
     }
 
     public func remove(username: String) throws -> Bool {
@@ -58,17 +64,21 @@ public struct UserStore {
     public func issueToken(username: String, ttlSeconds: Int) throws -> (token: String, expiresAt: String) {
         var generator = SystemRandomNumberGenerator()
         let token = "kg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        let expires = try db.query("""
-            INSERT INTO kg_api.tokens (token_hash, username, expires_at)
-            VALUES (sha256(convert_to($1, 'UTF8')), $2, now() + make_interval(secs => $3::int))
-            RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires
-            """, [token, username, String(ttlSeconds)]).first("expires") ?? ""
+        let expires =
+            try db.query(
+                """
+                INSERT INTO kg_api.tokens (token_hash, username, expires_at)
+                VALUES (sha256(convert_to($1, 'UTF8')), $2, now() + make_interval(secs => $3::int))
+                RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires
+                """, [token, username, String(ttlSeconds)]
+            ).first("expires") ?? ""
         return (token, expires)
     }
 
     /// The user behind a valid, unexpired, unrevoked token.
     public func authenticate(token: String) throws -> (username: String, role: String)? {
-        let r = try db.query("""
+        let r = try db.query(
+            """
             SELECT u.username, u.role FROM kg_api.tokens t JOIN kg_api.users u USING (username)
             WHERE t.token_hash = sha256(convert_to($1, 'UTF8')) AND t.revoked_at IS NULL AND t.expires_at > now()
             """, [token])
@@ -78,9 +88,11 @@ public struct UserStore {
 
     @discardableResult
     public func revoke(token: String) throws -> Bool {
-        !(try db.query("""
+        !(try db.query(
+            """
             UPDATE kg_api.tokens SET revoked_at = now()
             WHERE token_hash = sha256(convert_to($1, 'UTF8')) AND revoked_at IS NULL RETURNING username
-            """, [token]).isEmpty)
+            """, [token]
+        ).isEmpty)
     }
 }

@@ -11,11 +11,15 @@ public enum GraphOperation: String, Codable, Sendable, CaseIterable {
     public var stages: [(name: String, title: String)] {
         switch self {
         case .prune:
-            return [("checking", "Counting what to prune"), ("creating_checkpoint", "Creating a checkpoint"),
-                    ("pruning", "Pruning"), ("verifying", "Verifying the graph")]
+            return [
+                ("checking", "Counting what to prune"), ("creating_checkpoint", "Creating a checkpoint"),
+                ("pruning", "Pruning"), ("verifying", "Verifying the graph"),
+            ]
         case .ontologyDelete:
-            return [("checking", "Counting what to delete"), ("creating_checkpoint", "Creating a checkpoint"),
-                    ("deleting", "Deleting the ontology"), ("verifying", "Verifying the graph")]
+            return [
+                ("checking", "Counting what to delete"), ("creating_checkpoint", "Creating a checkpoint"),
+                ("deleting", "Deleting the ontology"), ("verifying", "Verifying the graph"),
+            ]
         }
     }
 
@@ -42,9 +46,12 @@ public struct GraphOperationParams: Codable, Sendable, Equatable, RiskyJobOption
         self.noWait = noWait
     }
 
-
     enum CodingKeys: String, CodingKey {
-        case ontology, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+        case ontology
+        case dryRun = "dry_run"
+        case checkpoint
+        case keepCheckpoint = "keep_checkpoint"
+        case noWait = "no_wait"
     }
 }
 
@@ -60,8 +67,10 @@ public struct GraphOperationResult: Codable, Sendable, Equatable, CheckpointedRe
     public var checkpoint: String?
     public var checkpointID: String?
 
-    public init(operation: GraphOperation, dryRun: Bool, ontology: String?, removed: [String: Int], seconds: Double,
-                checkpoint: String? = nil, checkpointID: String? = nil) {
+    public init(
+        operation: GraphOperation, dryRun: Bool, ontology: String?, removed: [String: Int], seconds: Double,
+        checkpoint: String? = nil, checkpointID: String? = nil
+    ) {
         self.operation = operation
         self.dryRun = dryRun
         self.ontology = ontology
@@ -72,7 +81,10 @@ public struct GraphOperationResult: Codable, Sendable, Equatable, CheckpointedRe
     }
 
     enum CodingKeys: String, CodingKey {
-        case operation, dryRun = "dry_run", ontology, removed, seconds, checkpoint, checkpointID = "checkpoint_id"
+        case operation
+        case dryRun = "dry_run"
+        case ontology, removed, seconds, checkpoint
+        case checkpointID = "checkpoint_id"
     }
 }
 
@@ -86,5 +98,8 @@ public struct JobAccepted: Codable, Sendable, Equatable {
         self.status = status
     }
 
-    enum CodingKeys: String, CodingKey { case jobID = "job_id", status }
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case status
+    }
 }

@@ -13,8 +13,13 @@ public struct Job: Codable, Sendable, Equatable {
     public var attempts: Int?
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", jobType = "job_type", status, progress, result, error
-        case createdAt = "created_at", startedAt = "started_at", completedAt = "completed_at", user, attempts
+        case jobID = "job_id"
+        case jobType = "job_type"
+        case status, progress, result, error
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case completedAt = "completed_at"
+        case user, attempts
     }
 }
 
@@ -43,7 +48,8 @@ public struct JobProgress: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case stage, percent, message
-        case itemsTotal = "items_total", itemsProcessed = "items_processed"
+        case itemsTotal = "items_total"
+        case itemsProcessed = "items_processed"
     }
 }
 
@@ -79,13 +85,21 @@ public indirect enum JSONScalar: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONScalar].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONScalar].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONScalar].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONScalar].self))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {

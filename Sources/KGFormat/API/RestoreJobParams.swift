@@ -56,9 +56,11 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     /// restore`): its id. The file stays in temp storage afterwards.
     public var sourceCheckpoint: String?
 
-    public init(mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
-                fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int],
-                checkpoint: Bool? = nil, keepCheckpoint: Bool? = nil, noWait: Bool? = nil) {
+    public init(
+        mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
+        fileBytes: Int, backupType: String?, ontology: String?, statistics: [String: Int],
+        checkpoint: Bool? = nil, keepCheckpoint: Bool? = nil, noWait: Bool? = nil
+    ) {
         self.checkpoint = checkpoint
         self.keepCheckpoint = keepCheckpoint
         self.noWait = noWait
@@ -74,9 +76,18 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
-        case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
-        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait", sourceCheckpoint = "source_checkpoint"
+        case mode
+        case dryRun = "dry_run"
+        case externalDeps = "external_deps"
+        case tempFile = "temp_file"
+        case fileName = "file_name"
+        case fileBytes = "file_bytes"
+        case backupType = "backup_type"
+        case ontology, statistics
+        case checkpoint
+        case keepCheckpoint = "keep_checkpoint"
+        case noWait = "no_wait"
+        case sourceCheckpoint = "source_checkpoint"
     }
 
     /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes
@@ -91,11 +102,17 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
 /// The stages of a restore, in order (CONTRACT.md). A failed restore ends with
 /// `rolling_back` then `failed`.
 public enum RestoreStage: String, Codable, Sendable, CaseIterable {
-    case checking, creatingCheckpoint = "creating_checkpoint", loading
-    case restoringVocabulary = "restoring_vocabulary", restoringConcepts = "restoring_concepts"
-    case restoringSources = "restoring_sources", restoringInstances = "restoring_instances"
-    case restoringRelationships = "restoring_relationships", verifying, committing, completed
-    case rollingBack = "rolling_back", failed
+    case checking
+    case creatingCheckpoint = "creating_checkpoint"
+    case loading
+    case restoringVocabulary = "restoring_vocabulary"
+    case restoringConcepts = "restoring_concepts"
+    case restoringSources = "restoring_sources"
+    case restoringInstances = "restoring_instances"
+    case restoringRelationships = "restoring_relationships"
+    case verifying, committing, completed
+    case rollingBack = "rolling_back"
+    case failed
 
     /// The stages a successful restore passes through, in order.
     public static let successPath: [RestoreStage] = [
@@ -149,9 +166,11 @@ public struct RestoreJobResult: Codable, Sendable, Equatable, CheckpointedResult
     public var checkpoint: String?
     public var checkpointID: String?
 
-    public init(mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
-                pruned: [String: Int], deferred: [String: Int]? = nil, connected: [String: Int]? = nil,
-                warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil) {
+    public init(
+        mode: RestoreMode, dryRun: Bool, restored: [String: Int], removed: [String: Int], updated: [String: Int],
+        pruned: [String: Int], deferred: [String: Int]? = nil, connected: [String: Int]? = nil,
+        warnings: [String], seconds: Double, lockedFrom: String? = nil, lockedUntil: String? = nil
+    ) {
         self.deferred = deferred
         self.connected = connected
         self.mode = mode
@@ -167,8 +186,13 @@ public struct RestoreJobResult: Codable, Sendable, Equatable, CheckpointedResult
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, dryRun = "dry_run", restored, removed, updated, pruned, deferred, connected, warnings, seconds
-        case lockedFrom = "locked_from", lockedUntil = "locked_until", checkpoint, checkpointID = "checkpoint_id"
+        case mode
+        case dryRun = "dry_run"
+        case restored, removed, updated, pruned, deferred, connected, warnings, seconds
+        case lockedFrom = "locked_from"
+        case lockedUntil = "locked_until"
+        case checkpoint
+        case checkpointID = "checkpoint_id"
     }
 }
 
@@ -187,6 +211,9 @@ public struct RestoreAccepted: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", status, backupStats = "backup_stats", integrityWarnings = "integrity_warnings"
+        case jobID = "job_id"
+        case status
+        case backupStats = "backup_stats"
+        case integrityWarnings = "integrity_warnings"
     }
 }

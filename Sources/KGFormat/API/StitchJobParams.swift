@@ -10,7 +10,10 @@ public struct StitchReference: Codable, Sendable, Equatable {
         self.embedding = embedding
     }
 
-    enum CodingKeys: String, CodingKey { case conceptID = "concept_id", label, embedding }
+    enum CodingKeys: String, CodingKey {
+        case conceptID = "concept_id"
+        case label, embedding
+    }
 }
 
 /// A stitch job's `params`: connect the links kept aside by `--external-deps defer`
@@ -32,8 +35,10 @@ public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     public var keepCheckpoint: Bool?
     public var noWait: Bool?
 
-    public init(references: [StitchReference], threshold: Double?, dryRun: Bool, checkpoint: Bool?, keepCheckpoint: Bool?, noWait: Bool?,
-                referencesFile: String? = nil, referenceCount: Int? = nil) {
+    public init(
+        references: [StitchReference], threshold: Double?, dryRun: Bool, checkpoint: Bool?, keepCheckpoint: Bool?, noWait: Bool?,
+        referencesFile: String? = nil, referenceCount: Int? = nil
+    ) {
         self.references = references
         self.referencesFile = referencesFile
         self.referenceCount = referenceCount
@@ -44,10 +49,14 @@ public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
         self.noWait = noWait
     }
 
-
     enum CodingKeys: String, CodingKey {
-        case references, threshold, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
-        case referencesFile = "references_file", referenceCount = "reference_count"
+        case references, threshold
+        case dryRun = "dry_run"
+        case checkpoint
+        case keepCheckpoint = "keep_checkpoint"
+        case noWait = "no_wait"
+        case referencesFile = "references_file"
+        case referenceCount = "reference_count"
     }
 
     public init(from decoder: Decoder) throws {
@@ -82,7 +91,11 @@ public struct Reconnection: Codable, Sendable, Equatable {
         self.links = links
     }
 
-    enum CodingKeys: String, CodingKey { case missing, conceptID = "concept_id", how, similarity, links }
+    enum CodingKeys: String, CodingKey {
+        case missing
+        case conceptID = "concept_id"
+        case how, similarity, links
+    }
 }
 
 /// What a finished stitch reports in its `result`.
@@ -101,8 +114,10 @@ public struct StitchJobResult: Codable, Sendable, Equatable, CheckpointedResult 
     public var checkpoint: String?
     public var checkpointID: String?
 
-    public init(dryRun: Bool, threshold: Double, reconnections: [Reconnection], outcomes: [String: Int], connected: [String: Int],
-                waiting: [String: Int], seconds: Double) {
+    public init(
+        dryRun: Bool, threshold: Double, reconnections: [Reconnection], outcomes: [String: Int], connected: [String: Int],
+        waiting: [String: Int], seconds: Double
+    ) {
         self.dryRun = dryRun
         self.threshold = threshold
         self.reconnections = reconnections
@@ -113,7 +128,8 @@ public struct StitchJobResult: Codable, Sendable, Equatable, CheckpointedResult 
     }
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", threshold, reconnections, outcomes, connected, waiting, seconds, checkpoint
+        case dryRun = "dry_run"
+        case threshold, reconnections, outcomes, connected, waiting, seconds, checkpoint
         case checkpointID = "checkpoint_id"
     }
 }

@@ -37,8 +37,10 @@ public final class StitchRequestReader {
 
     /// - Parameter onReference: called with each reference, in order, once it is complete and valid.
     public init(onReference: @escaping (StitchReference) throws -> Void) {
-        reader = BackupStreamReader(limits: BackupReaderLimits(maxDepth: 16, maxValueBytes: Self.maxReferenceBytes),
-                                    topLevelArrays: ["references"]) { [unowned self] event in
+        reader = BackupStreamReader(
+            limits: BackupReaderLimits(maxDepth: 16, maxValueBytes: Self.maxReferenceBytes),
+            topLevelArrays: ["references"]
+        ) { [unowned self] event in
             try self.handle(event, onReference: onReference)
         }
     }
@@ -87,7 +89,10 @@ public final class StitchRequestReader {
         case "references":
             guard value.isNull else { throw StitchRequestError("references must be an array of objects, not \(value.kind)", field: key) }
         case "threshold":
-            if value.isNull { options.threshold = nil; return }
+            if value.isNull {
+                options.threshold = nil
+                return
+            }
             guard let number = value.doubleValue, number.isFinite else {
                 throw StitchRequestError("threshold must be a number, not \(value.kind)", field: key)
             }
@@ -134,8 +139,9 @@ extension StitchReference {
             throw StitchRequestError("\(field) must be an object {\"concept_id\", \"label\"?, \"embedding\"?}, not \(value.kind)", field: field)
         }
         if let path = value.pathToNUL {
-            throw StitchRequestError("the field \(field)\(path) holds the character U+0000 (\\u0000), which is not allowed",
-                                     field: field + path)
+            throw StitchRequestError(
+                "the field \(field)\(path) holds the character U+0000 (\\u0000), which is not allowed",
+                field: field + path)
         }
         guard let id = value["concept_id"]?.stringValue else {
             let found = value["concept_id"].map { "not \($0.kind)" } ?? "missing"
@@ -157,8 +163,9 @@ extension StitchReference {
             numbers.reserveCapacity(elements.count)
             for (i, element) in elements.enumerated() {
                 guard let number = element.doubleValue, number.isFinite else {
-                    throw StitchRequestError("\(field).embedding[\(i)] must be a finite number, not \(element.numberLiteral ?? "\(element.kind)")",
-                                             field: "\(field).embedding[\(i)]")
+                    throw StitchRequestError(
+                        "\(field).embedding[\(i)] must be a finite number, not \(element.numberLiteral ?? "\(element.kind)")",
+                        field: "\(field).embedding[\(i)]")
                 }
                 numbers.append(number)
             }

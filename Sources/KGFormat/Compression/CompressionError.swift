@@ -25,7 +25,8 @@ public struct CompressionError: Error, Sendable, Equatable, CustomStringConverti
         case .truncated:
             message = "the gzip stream ends early: the file is truncated (an interrupted download or copy?); fetch or re-create it"
         case .tooLarge(let limit):
-            message = "the compressed stream decompresses to more than \(limit) bytes, the configured limit; refusing to inflate further (a gzip bomb or zstd bomb, or raise the limit)"
+            message =
+                "the compressed stream decompresses to more than \(limit) bytes, the configured limit; refusing to inflate further (a gzip bomb or zstd bomb, or raise the limit)"
         case .corrupt(let detail):
             message = "the gzip data is corrupt (\(detail)); the file is damaged"
         case .zlib(let code, let detail):

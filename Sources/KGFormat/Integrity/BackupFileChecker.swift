@@ -16,14 +16,16 @@ public enum BackupFileChecker {
     /// default `TMPDIR` or `/tmp`: see ``IDLedger``). `progress` is told the bytes
     /// read so far (of the file as stored), after each chunk;
     /// `observe` sees each chunk of the file as stored (a digest of the same pass).
-    public static func check(path: String, maxDecompressedBytes: Int? = nil,
-                             limits: BackupReaderLimits = BackupReaderLimits(),
-                             idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes,
-                             tempDirectory: String? = nil, progress: ((Int64) -> Void)? = nil,
-                             observe: ((UnsafeRawBufferPointer) -> Void)? = nil) -> IntegrityReport
-    {
-        let checker = IntegrityChecker(limits: limits, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idMemoryBytes,
-                                       tempDirectory: tempDirectory)
+    public static func check(
+        path: String, maxDecompressedBytes: Int? = nil,
+        limits: BackupReaderLimits = BackupReaderLimits(),
+        idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes,
+        tempDirectory: String? = nil, progress: ((Int64) -> Void)? = nil,
+        observe: ((UnsafeRawBufferPointer) -> Void)? = nil
+    ) -> IntegrityReport {
+        let checker = IntegrityChecker(
+            limits: limits, maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idMemoryBytes,
+            tempDirectory: tempDirectory)
         var done: Int64 = 0
         do {
             try ChunkedFileReader.read(path: path, chunkSize: chunkSize) { bytes in

@@ -31,8 +31,10 @@ struct FindingLog {
 
     /// Adds the first findings of a kind (at most `cap`, each with its position)
     /// out of `total`, as if each had been added where it was made.
-    mutating func addPlaced(_ severity: Finding.Severity, _ category: Finding.Category, _ placed: [(at: UInt64, message: String)],
-                            total: Int, kind: String) {
+    mutating func addPlaced(
+        _ severity: Finding.Severity, _ category: Finding.Category, _ placed: [(at: UInt64, message: String)],
+        total: Int, kind: String
+    ) {
         guard total > 0, let first = placed.first else { return }
         let shown = placed.prefix(cap)
         perKind[kind] = (total, severity, category, first.at, perKind.count)

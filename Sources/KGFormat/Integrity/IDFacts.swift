@@ -111,9 +111,10 @@ final class IDFacts {
     /// Everything the facts say, computed once (`typeNames`: the rules' relationship types, for messages).
     func outcome(typeNames: [String]) -> Outcome {
         if let cached { return cached }
-        var result = Outcome(duplicateConcepts: FirstFew(limit: shown), duplicateSources: FirstFew(limit: shown),
-                             disagreeingInstances: FirstFew(limit: shown), missingConcepts: FirstFew(limit: shown),
-                             missingSources: FirstFew(limit: shown))
+        var result = Outcome(
+            duplicateConcepts: FirstFew(limit: shown), duplicateSources: FirstFew(limit: shown),
+            disagreeingInstances: FirstFew(limit: shown), missingConcepts: FirstFew(limit: shown),
+            missingSources: FirstFew(limit: shown))
         var dangling = EdgeSet()
         var isDefined = false
         var firstReference: Missing?
@@ -144,7 +145,9 @@ final class IDFacts {
                 if isDefined {
                     let what = entry.namespace == Self.concept ? "concept" : "source"
                     let section = entry.namespace == Self.concept ? "concepts" : "sources"
-                    let message = { "\(what) \(entry.id) is defined more than once (again at data.\(section)[\(entry.a)]); a restore cannot load both" }
+                    let message = {
+                        "\(what) \(entry.id) is defined more than once (again at data.\(section)[\(entry.a)]); a restore cannot load both"
+                    }
                     if entry.namespace == Self.concept {
                         result.duplicateConcepts.offer((entry.seq, 0), Placed(seq: entry.seq, message: message()))
                     } else {
@@ -155,9 +158,13 @@ final class IDFacts {
             case (Self.instance, _):
                 if sawRow {
                     if entry.b != firstRowHash {
-                        result.disagreeingInstances.offer((entry.seq, 0), Placed(seq: entry.seq, message:
-                            "instance \(entry.id) appears again at data.instances[\(entry.a)] with another quote or source; the rows of one instance "
-                            + "(one per concept it evidences) carry the same quote and source"))
+                        result.disagreeingInstances.offer(
+                            (entry.seq, 0),
+                            Placed(
+                                seq: entry.seq,
+                                message:
+                                    "instance \(entry.id) appears again at data.instances[\(entry.a)] with another quote or source; the rows of one instance "
+                                    + "(one per concept it evidences) carry the same quote and source"))
                     }
                 } else {
                     sawRow = true
@@ -229,7 +236,8 @@ struct EdgeSet {
     private(set) var count = 0
 
     mutating func insert(_ position: UInt64) {
-        let page = position >> 16, bit = Int(position & 0xFFFF)
+        let page = position >> 16
+        let bit = Int(position & 0xFFFF)
         let mask: UInt64 = 1 << UInt64(bit & 63)
         if let words = pages[page], words[bit >> 6] & mask != 0 { return }
         pages[page, default: [UInt64](repeating: 0, count: 1 << 10)][bit >> 6] |= mask

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The integrity checker's per-id facts (a concept defined at record n, an
@@ -162,10 +162,12 @@ final class IDLedger {
     private func spill() {
         guard failure == nil, !index.isEmpty else { return }
         if fd < 0 {
-            var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("kg-idcheck-XXXXXX".utf8CString)
+            var template =
+                Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("kg-idcheck-XXXXXX".utf8CString)
             fd = mkstemp(&template)
             guard fd >= 0 else {
-                failure = "the id checks need temp storage past \(budgetBytes >> 20) MB of memory, and \(directory) cannot take it "
+                failure =
+                    "the id checks need temp storage past \(budgetBytes >> 20) MB of memory, and \(directory) cannot take it "
                     + "(\(String(cString: strerror(errno)))); make that folder writable or free space in it"
                 return
             }
@@ -314,8 +316,9 @@ final class IDLedger {
                 }
                 let n: Int
                 do {
-                    n = try FileDescriptorIO.read(fd: fd, into: UnsafeMutableRawBufferPointer(start: buffer + filled, count: min(capacity - filled, end - offset)),
-                                                  at: offset)
+                    n = try FileDescriptorIO.read(
+                        fd: fd, into: UnsafeMutableRawBufferPointer(start: buffer + filled, count: min(capacity - filled, end - offset)),
+                        at: offset)
                 } catch {
                     failure = "the id checks could not read their temp storage back (\(error.reason))"
                     return
@@ -335,19 +338,23 @@ final class IDLedger {
     static func entry(at p: UnsafeRawPointer) -> Entry {
         let keyLength = Int(loadWord32(p))
         let after = p + 4 + keyLength
-        return Entry(key: UnsafeRawBufferPointer(start: p + 4, count: keyLength), kind: after.load(as: UInt8.self),
-                     seq: loadWord(after + 1), a: loadWord(after + 9), b: loadWord(after + 17))
+        return Entry(
+            key: UnsafeRawBufferPointer(start: p + 4, count: keyLength), kind: after.load(as: UInt8.self),
+            seq: loadWord(after + 1), a: loadWord(after + 9), b: loadWord(after + 17))
     }
 
     /// Orders two entries by key bytes (shorter first on a common prefix), kind, then seq.
     static func compare(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> Int {
-        let lx = Int(loadWord32(x)), ly = Int(loadWord32(y))
+        let lx = Int(loadWord32(x))
+        let ly = Int(loadWord32(y))
         let c = memcmp(x + 4, y + 4, min(lx, ly))
         if c != 0 { return Int(c) }
         if lx != ly { return lx < ly ? -1 : 1 }
-        let kx = (x + 4 + lx).load(as: UInt8.self), ky = (y + 4 + ly).load(as: UInt8.self)
+        let kx = (x + 4 + lx).load(as: UInt8.self)
+        let ky = (y + 4 + ly).load(as: UInt8.self)
         if kx != ky { return kx < ky ? -1 : 1 }
-        let sx = loadWord(x + 5 + lx), sy = loadWord(y + 5 + ly)
+        let sx = loadWord(x + 5 + lx)
+        let sy = loadWord(y + 5 + ly)
         return sx < sy ? -1 : sx == sy ? 0 : 1
     }
 
@@ -398,7 +405,8 @@ final class IDLedger {
 
     /// The tag of a canonical UUID text in one case, or nil.
     private static func uuidCase(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt8? {
-        var lower = false, upper = false
+        var lower = false
+        var upper = false
         for (i, c) in utf8.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard c == UInt8(ascii: "-") else { return nil }

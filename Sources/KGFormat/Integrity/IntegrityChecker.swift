@@ -43,9 +43,11 @@ public final class IntegrityChecker {
     ///   - idMemoryBytes: memory for the id checks; past it they continue in a temp
     ///     file in `tempDirectory` (unlinked as soon as it is created), with the same answers.
     ///   - tempDirectory: where that temp file goes (default: `TMPDIR`, or `/tmp`).
-    public init(limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
-                idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil,
-                checksDamageOnRefusal: Bool = true) {
+    public init(
+        limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
+        idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil,
+        checksDamageOnRefusal: Bool = true
+    ) {
         self.checksDamageOnRefusal = checksDamageOnRefusal
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
@@ -85,8 +87,9 @@ public final class IntegrityChecker {
     private func ownPipeline() -> BackupPipeline {
         if let pipeline { return pipeline }
         // unowned: the checker owns the pipeline, so the pipeline must not own the checker.
-        let created = BackupPipeline(limits: limits, maxDecompressedBytes: maxDecompressedBytes,
-                                     checksDamageOnRefusal: checksDamageOnRefusal, observers: [{ [unowned self] event in self.observe(event) }])
+        let created = BackupPipeline(
+            limits: limits, maxDecompressedBytes: maxDecompressedBytes,
+            checksDamageOnRefusal: checksDamageOnRefusal, observers: [{ [unowned self] event in self.observe(event) }])
         pipeline = created
         return created
     }

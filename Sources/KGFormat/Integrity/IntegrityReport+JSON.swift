@@ -34,10 +34,14 @@ extension IntegrityReport {
             (key: "info", value: list(info)),
             (key: "external_deps", value: .integer(externalDeps)),
             (key: "statistics", value: statistics ?? .object([])),
-            (key: "external_references", value: .object([
-                (key: "instances", value: .integer(externalReferences.instances)),
-                (key: "relationships", value: .integer(externalReferences.relationships)),
-            ] + (externalReferences.relationshipsAtMost.map { [(key: "relationships_at_most", value: JSONValue.integer($0))] } ?? []))),
+            (
+                key: "external_references",
+                value: .object(
+                    [
+                        (key: "instances", value: .integer(externalReferences.instances)),
+                        (key: "relationships", value: .integer(externalReferences.relationships)),
+                    ] + (externalReferences.relationshipsAtMost.map { [(key: "relationships_at_most", value: JSONValue.integer($0))] } ?? []))
+            ),
             (key: "schema_version", value: schemaVersion.map(JSONValue.integer) ?? .null),
             (key: "backup_type", value: optional(backupType)),
             (key: "ontology", value: optional(ontology)),

@@ -32,7 +32,9 @@ extension IntegrityReport {
         }
 
         if !counts.isEmpty {
-            lines.append((valid || errors.contains { $0.category != .format } ? "records: " : "records read: ") + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+            lines.append(
+                (valid || errors.contains { $0.category != .format } ? "records: " : "records read: ")
+                    + orderedCounts.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
         }
         if let statistics {
             lines.append("statistics in the file: " + statistics.jsonText)
@@ -66,7 +68,9 @@ extension IntegrityReport {
         var lines = ["external dependencies: \(plural(externalDeps, "concept"))" + (named.isEmpty ? "" : ", named by \(named)")]
         guard !named.isEmpty else { return lines }
         if refs.relationshipsAtMost != nil {
-            lines.append("  (a range: the file names too many concept pairs in relationships before defining the concepts to count them all in bounded memory; `kg admin restore FILE --dry-run` gives the exact figure)")
+            lines.append(
+                "  (a range: the file names too many concept pairs in relationships before defining the concepts to count them all in bounded memory; `kg admin restore FILE --dry-run` gives the exact figure)"
+            )
         }
         lines += [
             "  a restore connects those whose concepts the database already holds (merge, the default mode);",
@@ -82,9 +86,11 @@ extension IntegrityReport {
 
     private var nextStep: String {
         if errors.contains(where: { $0.category == .format }) {
-            return "this file cannot be restored as it is. If it was cut short or damaged in transit, copy or download it again; otherwise make a new backup with `kg admin backup`."
+            return
+                "this file cannot be restored as it is. If it was cut short or damaged in transit, copy or download it again; otherwise make a new backup with `kg admin backup`."
         }
-        return "a restore refuses this file. Make a new backup with `kg admin backup`, or repair the records named above and run `kg admin verify` again."
+        return
+            "a restore refuses this file. Make a new backup with `kg admin backup`, or repair the records named above and run `kg admin verify` again."
     }
 
     private func plural(_ n: Int, _ word: String) -> String {

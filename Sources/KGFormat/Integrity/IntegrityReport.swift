@@ -82,10 +82,11 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
     public let timestamp: String?
 
     /// A report from its parts; `valid` follows from `errors`.
-    public init(errors: [Finding], warnings: [Finding], info: [Finding], externalDeps: Int,
-                externalReferences: ExternalReferences = .none, statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
-                version: String?, schemaVersion: Int?, producer: Producer?, timestamp: String?)
-    {
+    public init(
+        errors: [Finding], warnings: [Finding], info: [Finding], externalDeps: Int,
+        externalReferences: ExternalReferences = .none, statistics: JSONValue?, counts: [String: Int], backupType: String?, ontology: String?,
+        version: String?, schemaVersion: Int?, producer: Producer?, timestamp: String?
+    ) {
         self.valid = errors.isEmpty
         self.errors = errors
         self.warnings = warnings
@@ -112,9 +113,10 @@ public struct IntegrityReport: Sendable, Codable, Equatable {
 
     /// The same report with other external reference counts.
     func replacing(externalReferences: ExternalReferences) -> IntegrityReport {
-        IntegrityReport(errors: errors, warnings: warnings, info: info, externalDeps: externalDeps,
-                        externalReferences: externalReferences, statistics: statistics, counts: counts, backupType: backupType,
-                        ontology: ontology, version: version, schemaVersion: schemaVersion, producer: producer, timestamp: timestamp)
+        IntegrityReport(
+            errors: errors, warnings: warnings, info: info, externalDeps: externalDeps,
+            externalReferences: externalReferences, statistics: statistics, counts: counts, backupType: backupType,
+            ontology: ontology, version: version, schemaVersion: schemaVersion, producer: producer, timestamp: timestamp)
     }
 
     /// All findings, errors first.

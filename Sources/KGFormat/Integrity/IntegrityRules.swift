@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The integrity rules of BACKUP_FORMAT.md, applied to reader events one at a time.
@@ -85,8 +85,9 @@ struct IntegrityRules {
                 // Which one counts would depend on the reader: the worker plans a restore from
                 // the metadata before `data` and the whole file's check keeps the last, so a
                 // second `schema_version` after `data` made an accepted file fail in the worker.
-                log.add(.error, .format, "the top-level key \"\(key)\" is given twice; a backup gives each once",
-                        kind: "top-level keys given twice")
+                log.add(
+                    .error, .format, "the top-level key \"\(key)\" is given twice; a backup gives each once",
+                    kind: "top-level keys given twice")
             }
             metadata[key] = value
         case .dataStart:
@@ -96,8 +97,9 @@ struct IntegrityRules {
         case .dataNotObject(let kind):
             refuseSecondData()
             sawData = true
-            log.add(.error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
-                    kind: "\"data\" values that are not objects")
+            log.add(
+                .error, .format, "\"data\" is \(kind), not an object holding the sections \(Self.requiredSections.joined(separator: ", "))",
+                kind: "\"data\" values that are not objects")
         case .sectionStart(let name):
             if isTracked(name) {
                 sectionsAsArray.insert(name)
@@ -160,8 +162,9 @@ struct IntegrityRules {
         }
         if let field = Self.pathToNUL(value) {
             // PostgreSQL text and jsonb cannot hold U+0000: the restore's COPY would fail.
-            log.add(.error, .format, "\(place)\(field) holds the character U+0000 (\\u0000), which the database cannot store",
-                    kind: "records holding U+0000")
+            log.add(
+                .error, .format, "\(place)\(field) holds the character U+0000 (\\u0000), which the database cannot store",
+                kind: "records holding U+0000")
         }
         for found in RecordValueRules.problems(section: section, record: value) {
             let id = Self.idKeys[section].flatMap { value[$0]?.stringValue }.map { " (\($0))" } ?? ""
@@ -237,9 +240,10 @@ struct IntegrityRules {
         case "vocabulary":
             if let type = nonEmptyString(value["relationship_type"]) {
                 if !vocabularyTypes.insert(type).inserted {
-                    log.add(.error, .vocabulary,
-                            "relationship type \(type) is listed more than once in the vocabulary (again at \(place)); a restore cannot load both",
-                            kind: "duplicate vocabulary types")
+                    log.add(
+                        .error, .vocabulary,
+                        "relationship type \(type) is listed more than once in the vocabulary (again at \(place)); a restore cannot load both",
+                        kind: "duplicate vocabulary types")
                 }
             } else {
                 log.add(.error, .format, "\(place) has no relationship_type", kind: "vocabulary rows without relationship_type")
@@ -250,16 +254,19 @@ struct IntegrityRules {
                 return
             }
             if !ontologyNames.insert(name).inserted {
-                log.add(.error, .references, "ontology \(name) is listed more than once (again at \(place)); a restore cannot load both",
-                        kind: "duplicate ontologies")
+                log.add(
+                    .error, .references, "ontology \(name) is listed more than once (again at \(place)); a restore cannot load both",
+                    kind: "duplicate ontologies")
             }
         default:
             break
         }
     }
 
-    static let idKeys = ["instances": "instance_id", "concepts": "concept_id", "sources": "source_id",
-                         "vocabulary": "relationship_type", "ontologies": "name"]
+    static let idKeys = [
+        "instances": "instance_id", "concepts": "concept_id", "sources": "source_id",
+        "vocabulary": "relationship_type", "ontologies": "name",
+    ]
 
     /// See ``JSONValue/pathToNUL``.
     static func pathToNUL(_ value: JSONValue) -> String? { value.pathToNUL }
@@ -276,12 +283,15 @@ struct IntegrityRules {
         // The id checks, in file order among the findings made while reading.
         let ids = facts.outcome(typeNames: typeOrder)
         if ids.failure == nil {
-        log.addPlaced(.error, .references, ids.duplicateConcepts.first.map { ($0.seq << 2 | 1, $0.message) },
-                      total: ids.duplicateConcepts.total, kind: "duplicate concept ids")
-        log.addPlaced(.error, .references, ids.duplicateSources.first.map { ($0.seq << 2 | 1, $0.message) },
-                      total: ids.duplicateSources.total, kind: "duplicate source ids")
-        log.addPlaced(.error, .consistency, ids.disagreeingInstances.first.map { ($0.seq << 2 | 1, $0.message) },
-                      total: ids.disagreeingInstances.total, kind: "instances whose rows disagree")
+            log.addPlaced(
+                .error, .references, ids.duplicateConcepts.first.map { ($0.seq << 2 | 1, $0.message) },
+                total: ids.duplicateConcepts.total, kind: "duplicate concept ids")
+            log.addPlaced(
+                .error, .references, ids.duplicateSources.first.map { ($0.seq << 2 | 1, $0.message) },
+                total: ids.duplicateSources.total, kind: "duplicate source ids")
+            log.addPlaced(
+                .error, .consistency, ids.disagreeingInstances.first.map { ($0.seq << 2 | 1, $0.message) },
+                total: ids.disagreeingInstances.total, kind: "instances whose rows disagree")
         }
         log.at = .max
         var externalDeps = 0
@@ -376,8 +386,10 @@ struct IntegrityRules {
 
     /// Returns the number of external dependencies and the records naming
     /// them (ontology backups only; zero otherwise).
-    private func checkReferences(_ log: inout FindingLog, _ ids: IDFacts.Outcome,
-                                 ontologyBackup: Bool) -> (Int, IntegrityReport.ExternalReferences) {
+    private func checkReferences(
+        _ log: inout FindingLog, _ ids: IDFacts.Outcome,
+        ontologyBackup: Bool
+    ) -> (Int, IntegrityReport.ExternalReferences) {
         let none = IntegrityReport.ExternalReferences.none
         if conceptlessInstanceCount > 0 && metadata["producer"]?["name"]?.stringValue != Self.kgProducer {
             // Only kg's files (the producer marker) say "an instance evidencing no concept" with null.
@@ -391,25 +403,35 @@ struct IntegrityRules {
         // A missing sources or concepts section has its own error; naming
         // every reference into it would only bury that.
         if sectionsAsArray.contains("sources") {
-            log.addPlaced(.error, .references, ids.missingSources.first.map {
-                (.max, "\(ids.referrers[$0.seq] ?? "?") names source \($0.id), which the file does not contain")
-            }, total: ids.missingSources.total, kind: "references to sources the file does not contain")
+            log.addPlaced(
+                .error, .references,
+                ids.missingSources.first.map {
+                    (.max, "\(ids.referrers[$0.seq] ?? "?") names source \($0.id), which the file does not contain")
+                }, total: ids.missingSources.total, kind: "references to sources the file does not contain")
         }
         let missingCount = ids.missingConcepts.total
         guard missingCount > 0, sectionsAsArray.contains("concepts") else { return (0, none) }
         if ontologyBackup {
             let missingConcepts = ids.missingConcepts.first.map(\.id)
             let examples = missingConcepts.prefix(5).joined(separator: ", ") + (missingCount > 5 ? ", ..." : "")
-            log.add(.warning, .externalDeps,
-                    "\(missingCount) concept\(missingCount == 1 ? "" : "s") named by instances or relationships \(missingCount == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))")
-            log.add(.info, .externalDeps,
-                    "a restore connects the references whose concepts the database holds; the rest are dropped (--external-deps prune, the default), refused (fail) or kept aside until their concepts arrive (defer, stitch)")
-            return (missingCount,
-                    IntegrityReport.ExternalReferences(instances: ids.instancesNamingMissing, relationships: ids.relationshipsNamingMissing))
+            log.add(
+                .warning, .externalDeps,
+                "\(missingCount) concept\(missingCount == 1 ? "" : "s") named by instances or relationships \(missingCount == 1 ? "is" : "are") not in this backup (external dependencies: \(examples))"
+            )
+            log.add(
+                .info, .externalDeps,
+                "a restore connects the references whose concepts the database holds; the rest are dropped (--external-deps prune, the default), refused (fail) or kept aside until their concepts arrive (defer, stitch)"
+            )
+            return (
+                missingCount,
+                IntegrityReport.ExternalReferences(instances: ids.instancesNamingMissing, relationships: ids.relationshipsNamingMissing)
+            )
         }
-        log.addPlaced(.error, .references, ids.missingConcepts.first.map {
-            (.max, "\(ids.referrers[$0.seq] ?? "?") names concept \($0.id), which the file does not contain")
-        }, total: missingCount, kind: "references to concepts the file does not contain")
+        log.addPlaced(
+            .error, .references,
+            ids.missingConcepts.first.map {
+                (.max, "\(ids.referrers[$0.seq] ?? "?") names concept \($0.id), which the file does not contain")
+            }, total: missingCount, kind: "references to concepts the file does not contain")
         return (0, none)
     }
 
@@ -419,12 +441,15 @@ struct IntegrityRules {
             let uses = typeUses[type] ?? 0
             let usedBy = "used by \(uses) relationship\(uses == 1 ? "" : "s")"
             if BuiltinRelationshipTypes.structuralEdgeNames.contains(type) {
-                log.add(.warning, .vocabulary, "relationship type \(type) (\(usedBy)) is a structural edge name, never a relationship type",
-                        kind: "unknown relationship types")
+                log.add(
+                    .warning, .vocabulary, "relationship type \(type) (\(usedBy)) is a structural edge name, never a relationship type",
+                    kind: "unknown relationship types")
             } else if hasVocabulary ? !vocabularyTypes.contains(type) : !BuiltinRelationshipTypes.names.contains(type) {
-                log.add(.warning, .vocabulary, hasVocabulary
-                    ? "relationship type \(type) (\(usedBy)) is not in the file's vocabulary"
-                    : "relationship type \(type) (\(usedBy)) is not a built-in type, and the file has no vocabulary",
+                log.add(
+                    .warning, .vocabulary,
+                    hasVocabulary
+                        ? "relationship type \(type) (\(usedBy)) is not in the file's vocabulary"
+                        : "relationship type \(type) (\(usedBy)) is not a built-in type, and the file has no vocabulary",
                     kind: "unknown relationship types")
             }
         }
@@ -442,8 +467,9 @@ struct IntegrityRules {
             if Self.requiredSections.contains(name) && !sectionsAsArray.contains(name) { continue }
             let actual = counts[name] ?? 0
             if statedCount != actual {
-                log.add(.warning, .consistency,
-                        "statistics says \(statedCount) \(name) but data.\(name) holds \(actual)")
+                log.add(
+                    .warning, .consistency,
+                    "statistics says \(statedCount) \(name) but data.\(name) holds \(actual)")
             }
         }
     }

@@ -45,18 +45,19 @@ public struct JSONNumber: Sendable, CustomStringConvertible, ExpressibleByString
     /// `readable` is how many bytes from `base` may be read (at least `count`).
     init(validBytes base: UnsafePointer<UInt8>, count: Int, readable: Int) {
         #if _endian(little)
-        if count <= Self.inlineCapacity && readable >= 24 {
-            // Three word loads and masks instead of a byte copy followed by word
-            // reads (which stalls on store forwarding): the reader's hot path.
-            let raw = UnsafeRawPointer(base)
-            @inline(__always) func keep(_ word: UInt64, _ bytes: Int) -> UInt64 {
-                bytes >= 8 ? word : bytes <= 0 ? 0 : word & ((1 &<< UInt64(bytes &* 8)) &- 1)
+            if count <= Self.inlineCapacity && readable >= 24 {
+                // Three word loads and masks instead of a byte copy followed by word
+                // reads (which stalls on store forwarding): the reader's hot path.
+                let raw = UnsafeRawPointer(base)
+                @inline(__always) func keep(_ word: UInt64, _ bytes: Int) -> UInt64 {
+                    bytes >= 8 ? word : bytes <= 0 ? 0 : word & ((1 &<< UInt64(bytes &* 8)) &- 1)
+                }
+                storage = .inline(
+                    keep(raw.loadUnaligned(as: UInt64.self), count),
+                    keep(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self), count - 8),
+                    keep(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), count - 16) | UInt64(count) &<< 56)
+                return
             }
-            storage = .inline(keep(raw.loadUnaligned(as: UInt64.self), count),
-                              keep(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self), count - 8),
-                              keep(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), count - 16) | UInt64(count) &<< 56)
-            return
-        }
         #endif
         if count <= Self.inlineCapacity {
             storage = Self.packed(base, count)
@@ -130,18 +131,18 @@ public struct JSONNumber: Sendable, CustomStringConvertible, ExpressibleByString
     @inline(__always)
     public var isPlainDecimal: Bool {
         #if _endian(little)
-        guard case .inline(let a, let b, let c) = storage else { return false }
-        @inline(__always) func isDigit(_ byte: UInt64) -> Bool { byte &- 0x30 < 10 }
-        let first = a & 0xFF
-        guard isDigit(first) || (first == 0x2D && isDigit((a >> 8) & 0xFF)) else { return false }
-        // SWAR: does any byte, lower-cased, equal "e"? (Padding is zero, the length byte < 24.)
-        @inline(__always) func hasE(_ word: UInt64) -> Bool {
-            let x = (word | 0x2020_2020_2020_2020) ^ 0x6565_6565_6565_6565
-            return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
-        }
-        return !hasE(a) && !hasE(b) && !hasE(c)
+            guard case .inline(let a, let b, let c) = storage else { return false }
+            @inline(__always) func isDigit(_ byte: UInt64) -> Bool { byte &- 0x30 < 10 }
+            let first = a & 0xFF
+            guard isDigit(first) || (first == 0x2D && isDigit((a >> 8) & 0xFF)) else { return false }
+            // SWAR: does any byte, lower-cased, equal "e"? (Padding is zero, the length byte < 24.)
+            @inline(__always) func hasE(_ word: UInt64) -> Bool {
+                let x = (word | 0x2020_2020_2020_2020) ^ 0x6565_6565_6565_6565
+                return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+            }
+            return !hasE(a) && !hasE(b) && !hasE(c)
         #else
-        return false
+            return false
         #endif
     }
 

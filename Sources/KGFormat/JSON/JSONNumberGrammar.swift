@@ -39,16 +39,16 @@ enum JSONNumberGrammar {
     static func skipDigits(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
         var i = start
         #if _endian(little)
-        while end - i >= 8 {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            // Per byte: x = b ^ 0x30 is below 10 exactly for digits. The high bit of each byte
-            // of the result is set for a non-digit: x ≥ 0x80, or (x & 0x7F) + 0x76 ≥ 0x80
-            // (no carry crosses a byte: 0x7F + 0x76 < 0x100).
-            let x = word ^ 0x3030_3030_3030_3030
-            let nonDigit = ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676 | x) & 0x8080_8080_8080_8080
-            if nonDigit != 0 { return i + nonDigit.trailingZeroBitCount / 8 }
-            i += 8
-        }
+            while end - i >= 8 {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                // Per byte: x = b ^ 0x30 is below 10 exactly for digits. The high bit of each byte
+                // of the result is set for a non-digit: x ≥ 0x80, or (x & 0x7F) + 0x76 ≥ 0x80
+                // (no carry crosses a byte: 0x7F + 0x76 < 0x100).
+                let x = word ^ 0x3030_3030_3030_3030
+                let nonDigit = ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676 | x) & 0x8080_8080_8080_8080
+                if nonDigit != 0 { return i + nonDigit.trailingZeroBitCount / 8 }
+                i += 8
+            }
         #endif
         while i < end && isDigit(base[i]) { i += 1 }
         return i

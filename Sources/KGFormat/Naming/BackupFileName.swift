@@ -39,11 +39,13 @@ public enum BackupFileName {
             let keep: Bool
             if scalar.isASCII {
                 let ascii = UInt8(scalar.value)
-                keep = (ascii >= 0x30 && ascii <= 0x39) || (ascii >= 0x41 && ascii <= 0x5A) || (ascii >= 0x61 && ascii <= 0x7A)
+                keep =
+                    (ascii >= 0x30 && ascii <= 0x39) || (ascii >= 0x41 && ascii <= 0x5A) || (ascii >= 0x61 && ascii <= 0x7A)
                     || ascii == 0x2D || ascii == 0x5F || ascii == 0x2E
             } else {
                 let properties = scalar.properties
-                keep = (properties.isAlphabetic || properties.numericType == .decimal) && !properties.isWhitespace
+                keep =
+                    (properties.isAlphabetic || properties.numericType == .decimal) && !properties.isWhitespace
                     && properties.generalCategory != .format && properties.generalCategory != .privateUse
             }
             if keep { out.unicodeScalars.append(scalar) } else { out.append("_") }

@@ -91,8 +91,10 @@ public final class BackupStreamReader {
     ///   - handler: called with each event, in file order.
     ///   - topLevelArrays: top-level keys whose array elements are handed out one by one
     ///     (as records of a section named after the key) instead of as one `.metadata` value.
-    public init(limits: BackupReaderLimits = BackupReaderLimits(), spillDirectory: String? = nil,
-                topLevelArrays: Set<String> = [], handler: @escaping Handler) {
+    public init(
+        limits: BackupReaderLimits = BackupReaderLimits(), spillDirectory: String? = nil,
+        topLevelArrays: Set<String> = [], handler: @escaping Handler
+    ) {
         self.limits = limits
         self.spillDirectory = spillDirectory
         self.topLevelArrays = topLevelArrays
@@ -156,9 +158,10 @@ public final class BackupStreamReader {
                     state = .documentEnd
                     i += 1
                 } else {
-                    throw syntax(state == .topKey
-                        ? "expected the next top-level key in double quotes, found \(describe(b))"
-                        : "expected a top-level key in double quotes or '}', found \(describe(b))", at: i)
+                    throw syntax(
+                        state == .topKey
+                            ? "expected the next top-level key in double quotes, found \(describe(b))"
+                            : "expected a top-level key in double quotes or '}', found \(describe(b))", at: i)
                 }
             case .topColon:
                 guard b == UInt8(ascii: ":") else {
@@ -247,7 +250,8 @@ public final class BackupStreamReader {
                     throw syntax("expected ',' or ']' after \(sectionPath)[\(recordIndex - 1)], found \(describe(b))", at: i)
                 }
             case .documentEnd, .finished:
-                throw BackupReadError(.trailingData,
+                throw BackupReadError(
+                    .trailingData,
                     "unexpected data after the end of the document, found \(describe(b)); a backup is exactly one JSON object",
                     offset: bytesConsumed + i)
             }
@@ -267,8 +271,10 @@ public final class BackupStreamReader {
 
     /// Begins a value at `base[i]` and scans as much of it as this chunk holds.
     /// Returns the index just past what was consumed.
-    private func startValue(_ newTarget: Target, depthBase newDepthBase: Int,
-                            _ base: UnsafePointer<UInt8>, _ i: Int, _ count: Int) throws -> Int {
+    private func startValue(
+        _ newTarget: Target, depthBase newDepthBase: Int,
+        _ base: UnsafePointer<UInt8>, _ i: Int, _ count: Int
+    ) throws -> Int {
         let b = base[i]
         target = newTarget
         depthBase = newDepthBase
@@ -288,12 +294,13 @@ public final class BackupStreamReader {
             scanInString = true
             stringContentHeld = 1
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "I"):
+            UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "I"):
             scanScalar = true
             return try continueValue(base, i, count)
         default:
-            throw BackupReadError(.notJSON, "not valid JSON \(context()): expected a value, found \(describe(b))",
-                                  offset: bytesConsumed + i)
+            throw BackupReadError(
+                .notJSON, "not valid JSON \(context()): expected a value, found \(describe(b))",
+                offset: bytesConsumed + i)
         }
         return try continueValue(base, i + 1, count)
     }
@@ -515,9 +522,10 @@ public final class BackupStreamReader {
     }
 
     private func parse(_ start: UnsafePointer<UInt8>, _ count: Int) throws -> JSONValue {
-        var parser = JSONValueParser(base: start, count: count, startOffset: valueStartOffset,
-                                     depthBase: depthBase, maxDepth: limits.maxDepth,
-                                     largeStrings: largeStrings, maxInlineStringBytes: limits.maxInlineStringBytes)
+        var parser = JSONValueParser(
+            base: start, count: count, startOffset: valueStartOffset,
+            depthBase: depthBase, maxDepth: limits.maxDepth,
+            largeStrings: largeStrings, maxInlineStringBytes: limits.maxInlineStringBytes)
         defer {
             // One huge escaped string must not pin its memory for the rest of the file.
             if scratch.capacity > 1 << 20 { scratch = [] }
@@ -580,15 +588,17 @@ public final class BackupStreamReader {
     }
 
     private func valueTooLarge(at i: Int) -> BackupReadError {
-        BackupReadError(.valueTooLarge,
+        BackupReadError(
+            .valueTooLarge,
             "\(context()): a single value is larger than the limit of \(limits.maxValueBytes) bytes held in memory "
-            + "(strings of records longer than \(limits.maxInlineStringBytes) bytes are streamed and do not count)",
+                + "(strings of records longer than \(limits.maxInlineStringBytes) bytes are streamed and do not count)",
             offset: bytesConsumed + i)
     }
 
     private func tooDeep(at i: Int) -> BackupReadError {
-        BackupReadError(.tooDeep, "\(context()): arrays and objects nest deeper than \(limits.maxDepth) levels",
-                        offset: bytesConsumed + i)
+        BackupReadError(
+            .tooDeep, "\(context()): arrays and objects nest deeper than \(limits.maxDepth) levels",
+            offset: bytesConsumed + i)
     }
 
     private func topLevelError(_ b: UInt8, at i: Int) -> BackupReadError {
@@ -602,19 +612,23 @@ public final class BackupStreamReader {
         default: found = nil
         }
         if let found {
-            return BackupReadError(.notAnObject,
+            return BackupReadError(
+                .notAnObject,
                 "the document is \(found), not an object: a backup is one JSON object with \"version\", \"type\" and \"data\"",
                 offset: bytesConsumed + i)
         }
-        return BackupReadError(.notJSON,
+        return BackupReadError(
+            .notJSON,
             "not JSON: expected '{' at the start of a backup, found \(describe(b))", offset: bytesConsumed + i)
     }
 
     private func truncationError() -> BackupReadError {
         if state == .documentStart {
-            return BackupReadError(.truncated, bytesConsumed == 0
-                ? "the document is empty (0 bytes); expected a JSON object"
-                : "the document holds only whitespace; expected a JSON object", offset: bytesConsumed)
+            return BackupReadError(
+                .truncated,
+                bytesConsumed == 0
+                    ? "the document is empty (0 bytes); expected a JSON object"
+                    : "the document holds only whitespace; expected a JSON object", offset: bytesConsumed)
         }
         let place: String
         if target != nil {
@@ -629,7 +643,8 @@ public final class BackupStreamReader {
                 place = "at the top level"
             }
         }
-        return BackupReadError(.truncated,
+        return BackupReadError(
+            .truncated,
             "the document ends early (truncated) \(place); the file is incomplete: fetch or re-create it",
             offset: bytesConsumed)
     }

@@ -141,8 +141,9 @@ struct JSONStringStream {
 
     /// The string once its closing quote was fed.
     func finished(generation: Int) -> LargeString {
-        LargeString(byteCount: byteCount, containsNUL: containsNUL, contentHash: hasher.finalize(), spill: spill,
-                    offset: spillOffset, generation: generation)
+        LargeString(
+            byteCount: byteCount, containsNUL: containsNUL, contentHash: hasher.finalize(), spill: spill,
+            offset: spillOffset, generation: generation)
     }
 
     /// Where the string is cut short when the document ends inside it.

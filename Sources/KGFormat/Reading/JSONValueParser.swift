@@ -28,8 +28,10 @@ struct JSONValueParser {
     /// - Parameters:
     ///   - depthBase: how deep the value sits in the document (its own
     ///     brackets count from `depthBase + 1`).
-    init(base: UnsafePointer<UInt8>, count: Int, startOffset: Int, depthBase: Int, maxDepth: Int,
-         largeStrings: [LargeString] = [], maxInlineStringBytes: Int = .max) {
+    init(
+        base: UnsafePointer<UInt8>, count: Int, startOffset: Int, depthBase: Int, maxDepth: Int,
+        largeStrings: [LargeString] = [], maxInlineStringBytes: Int = .max
+    ) {
         self.base = base
         self.count = count
         self.startOffset = startOffset
@@ -116,9 +118,11 @@ struct JSONValueParser {
                 }
                 skipWhitespace()
                 guard i < count else {
-                    throw error(.truncated, stack[top].isObject
-                        ? "expected ',' or '}' in an object, found the end of the data"
-                        : "expected ',' or ']' in an array, found the end of the data")
+                    throw error(
+                        .truncated,
+                        stack[top].isObject
+                            ? "expected ',' or '}' in an object, found the end of the data"
+                            : "expected ',' or ']' in an array, found the end of the data")
                 }
                 let c = base[i]
                 if c == UInt8(ascii: ",") {
@@ -136,9 +140,11 @@ struct JSONValueParser {
                     i += 1
                     value = .array(stack.removeLast().elements)
                 } else {
-                    throw error(.notJSON, stack[top].isObject
-                        ? "expected ',' or '}' after an object member, found \(describe(c))"
-                        : "expected ',' or ']' after an array element, found \(describe(c))")
+                    throw error(
+                        .notJSON,
+                        stack[top].isObject
+                            ? "expected ',' or '}' after an object member, found \(describe(c))"
+                            : "expected ',' or ']' after an array element, found \(describe(c))")
                 }
             }
             skipWhitespace()
@@ -205,7 +211,7 @@ struct JSONValueParser {
     private mutating func parseNumber() throws -> JSONNumber {
         let start = i
         guard let length = JSONNumberGrammar.validLength(base, start, count),
-              start + length == count || !isIdentifierByte(base[start + length])
+            start + length == count || !isIdentifierByte(base[start + length])
         else {
             var end = start
             while end < count && isIdentifierByte(base[end]) && end - start < 40 { end += 1 }
@@ -351,12 +357,20 @@ struct JSONValueParser {
         var hi: UInt8 = 0xBF
         switch b0 {
         case 0xC2...0xDF: n = 2
-        case 0xE0: n = 3; lo = 0xA0
+        case 0xE0:
+            n = 3
+            lo = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: n = 3
-        case 0xED: n = 3; hi = 0x9F
-        case 0xF0: n = 4; lo = 0x90
+        case 0xED:
+            n = 3
+            hi = 0x9F
+        case 0xF0:
+            n = 4
+            lo = 0x90
         case 0xF1...0xF3: n = 4
-        case 0xF4: n = 4; hi = 0x8F
+        case 0xF4:
+            n = 4
+            hi = 0x8F
         default: throw invalidUTF8(at: p)
         }
         guard p + n <= count else { throw invalidUTF8(at: p) }

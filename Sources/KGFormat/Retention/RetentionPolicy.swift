@@ -31,8 +31,10 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// Let a policy remove every backup of a group (kg keeps the newest otherwise).
     public var allowEmptyGroups = false
 
-    public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
-                within: RetentionDuration? = nil, allowEmptyGroups: Bool = false) {
+    public init(
+        last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
+        within: RetentionDuration? = nil, allowEmptyGroups: Bool = false
+    ) {
         self.last = last
         self.hourly = hourly
         self.daily = daily
@@ -61,8 +63,10 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// `"keep 2 last, 7 daily and all within 30d of the newest"`, for the output.
     public var description: String {
         var parts: [String] = []
-        for (count, name) in [(last, "latest"), (hourly, "hourly"), (daily, "daily"), (weekly, "weekly"),
-                              (monthly, "monthly"), (yearly, "yearly")] where count != 0 {
+        for (count, name) in [
+            (last, "latest"), (hourly, "hourly"), (daily, "daily"), (weekly, "weekly"),
+            (monthly, "monthly"), (yearly, "yearly"),
+        ] where count != 0 {
             parts.append(count < 0 ? "all \(name)" : "\(count) \(name)")
         }
         if let within, !within.isZero { parts.append("all within \(within) of the newest") }
@@ -88,11 +92,13 @@ public struct RetentionPolicy: Sendable, Equatable {
         func field(_ component: Calendar.Component, _ date: Date) -> Int { calendar.component(component, from: date) }
         var buckets = [
             Bucket(count: last, key: { _, nr in nr }, reason: "last snapshot"),
-            Bucket(count: hourly, key: { d, _ in field(.year, d) * 1_000_000 + field(.month, d) * 10_000 + field(.day, d) * 100 + field(.hour, d) },
-                   reason: "hourly snapshot"),
+            Bucket(
+                count: hourly, key: { d, _ in field(.year, d) * 1_000_000 + field(.month, d) * 10_000 + field(.day, d) * 100 + field(.hour, d) },
+                reason: "hourly snapshot"),
             Bucket(count: daily, key: { d, _ in field(.year, d) * 10_000 + field(.month, d) * 100 + field(.day, d) }, reason: "daily snapshot"),
-            Bucket(count: weekly, key: { d, _ in iso.component(.yearForWeekOfYear, from: d) * 100 + iso.component(.weekOfYear, from: d) },
-                   reason: "weekly snapshot"),
+            Bucket(
+                count: weekly, key: { d, _ in iso.component(.yearForWeekOfYear, from: d) * 100 + iso.component(.weekOfYear, from: d) },
+                reason: "weekly snapshot"),
             Bucket(count: monthly, key: { d, _ in field(.year, d) * 100 + field(.month, d) }, reason: "monthly snapshot"),
             Bucket(count: yearly, key: { d, _ in field(.year, d) }, reason: "yearly snapshot"),
         ]
@@ -118,8 +124,9 @@ public struct RetentionPolicy: Sendable, Equatable {
             decisions.append(Decision(index: index, time: time, keep: !reasons.isEmpty, reasons: reasons))
         }
         if !allowEmptyGroups, !decisions.contains(where: \.keep), let newest = decisions.first {
-            decisions[0] = Decision(index: newest.index, time: newest.time, keep: true,
-                                    reasons: ["the only backup left of its group (never removed without --allow-empty-groups)"])
+            decisions[0] = Decision(
+                index: newest.index, time: newest.time, keep: true,
+                reasons: ["the only backup left of its group (never removed without --allow-empty-groups)"])
         }
         return decisions
     }

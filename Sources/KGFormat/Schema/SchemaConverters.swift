@@ -30,8 +30,10 @@ public enum SchemaConverters {
 
     /// The platform's own quirks, on top of the v2 shape: `"None"` where it had no
     /// file path, synonyms as JSON text, no description on concepts.
-    public static let platform = SchemaConverter(targetVersion: platformBaseVersion,
-                                                 summary: "platform backup quirks (\"None\" file paths, JSON-text synonyms)") { section, record in
+    public static let platform = SchemaConverter(
+        targetVersion: platformBaseVersion,
+        summary: "platform backup quirks (\"None\" file paths, JSON-text synonyms)"
+    ) { section, record in
         switch section {
         case "sources":
             if case .string(let path)? = record["file_path"], path == "None" || path.isEmpty {

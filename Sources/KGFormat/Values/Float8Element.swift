@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One element of a `double precision[]` field of a backup (a concept's or a
@@ -154,24 +154,25 @@ public enum Float8Element: Equatable, Sendable {
         var inFraction = false
         while i < n {
             #if _endian(little)
-            if n - i >= 8 {
-                let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let x = word ^ 0x3030_3030_3030_3030
-                let nonDigit = ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676 | x) & 0x8080_8080_8080_8080
-                if nonDigit == 0 {
-                    // Eight digits at once (the first in the low byte): pairs, then fours, then eight.
-                    guard mantissa <= 90_071_992 else { return nil }
-                    var v = x
-                    v = (v &* 10) &+ (v >> 8)
-                    v = ((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32))
-                        &+ ((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32))) >> 32
-                    mantissa = mantissa &* 100_000_000 &+ v
-                    if inFraction { fraction &+= 8 }
-                    sawDigit = true
-                    i &+= 8
-                    continue
+                if n - i >= 8 {
+                    let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let x = word ^ 0x3030_3030_3030_3030
+                    let nonDigit = ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676 | x) & 0x8080_8080_8080_8080
+                    if nonDigit == 0 {
+                        // Eight digits at once (the first in the low byte): pairs, then fours, then eight.
+                        guard mantissa <= 90_071_992 else { return nil }
+                        var v = x
+                        v = (v &* 10) &+ (v >> 8)
+                        v =
+                            ((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32))
+                                &+ ((v >> 16) & 0x0000_00FF_0000_00FF) &* (1 &+ (10_000 << 32))) >> 32
+                        mantissa = mantissa &* 100_000_000 &+ v
+                        if inFraction { fraction &+= 8 }
+                        sawDigit = true
+                        i &+= 8
+                        continue
+                    }
                 }
-            }
             #endif
             let b = base.load(fromByteOffset: i, as: UInt8.self)
             if b &- 0x30 < 10 {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A string value of a backup record too long to hold in memory: longer than
@@ -109,8 +109,10 @@ final class StringSpill {
         if fd >= 0 { _ = ftruncate(fd, 0) }
     }
 
-    func read(offset: Int, count: Int, generation: Int, pieceSize: Int,
-              _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    func read(
+        offset: Int, count: Int, generation: Int, pieceSize: Int,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         guard generation == self.generation else {
             throw LargeStringError("a long string was read after the reader moved on to the next record")
         }

@@ -26,8 +26,10 @@ public enum RecordValueRules {
     /// those that must not be null, integer (`integer`, 32 bits) and boolean columns:
     /// the restore's `StagingRecordEncoder` rules. Ids are the checker's own rules.
     static let textFields: [String: [String]] = [
-        "vocabulary": ["description", "category", "added_by", "added_at", "deprecation_reason", "embedding_model",
-                       "embedding_generated_at", "direction_semantics"],
+        "vocabulary": [
+            "description", "category", "added_by", "added_at", "deprecation_reason", "embedding_model",
+            "embedding_generated_at", "direction_semantics",
+        ],
         "concepts": ["label", "description", "created_at"],
         "sources": ["document", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
         "instances": ["quote"],
@@ -81,8 +83,10 @@ public enum RecordValueRules {
             case let other?: found.append(Problem(field: "properties", problem: "must be an object, found \(other.kind)"))
             }
             if let properties = record["properties"], let path = pathToNonFinite(properties) {
-                found.append(Problem(field: "properties" + path,
-                                     problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
+                found.append(
+                    Problem(
+                        field: "properties" + path,
+                        problem: "holds a bare NaN or Infinity, which the database's jsonb cannot store"))
             }
             if let properties = record["properties"], let (path, s) = pathToLargeString(properties) {
                 found.append(Problem(field: "properties" + path, problem: propertyTooLong(s)))

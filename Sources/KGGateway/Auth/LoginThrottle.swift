@@ -93,9 +93,12 @@ actor LoginThrottle {
         entry.refusedSinceLog += 1
         if entry.loggedAt.map({ now.timeIntervalSince($0) >= window }) ?? true {
             entry.loggedAt = now
-            logger.warning("login throttled: too many failed logins; answering 429", metadata: [
-                "for": "\(label)", "failures": "\(entry.times.count)", "window_s": "\(window)",
-                "retry_after_s": "\(retry)", "refused_since_last_log": "\(entry.refusedSinceLog)"])
+            logger.warning(
+                "login throttled: too many failed logins; answering 429",
+                metadata: [
+                    "for": "\(label)", "failures": "\(entry.times.count)", "window_s": "\(window)",
+                    "retry_after_s": "\(retry)", "refused_since_last_log": "\(entry.refusedSinceLog)",
+                ])
             entry.refusedSinceLog = 0
         }
         table[key] = entry

@@ -58,7 +58,7 @@ final class PasswordVerifier: Sendable {
     /// Linux nice values are per thread: `who` 0 is the calling thread, so this lowers only this pool thread.
     private static func lowerThisThreadsPriority() {
         #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         #endif
     }
 

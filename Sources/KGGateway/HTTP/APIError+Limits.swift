@@ -29,8 +29,9 @@ extension APIError {
 extension APIError {
     /// 429 with `Retry-After`: too many failed logins from this address or for this name.
     static func loginThrottled(_ refusal: LoginThrottle.Refusal) -> APIError {
-        var error = APIError(.tooManyRequests, "too many failed logins for \(refusal.key)",
-                             detail: "\(refusal.limit) failed logins within login_failure_window_s; try again in \(refusal.retryAfterSeconds) s")
+        var error = APIError(
+            .tooManyRequests, "too many failed logins for \(refusal.key)",
+            detail: "\(refusal.limit) failed logins within login_failure_window_s; try again in \(refusal.retryAfterSeconds) s")
         error.headers[.retryAfter] = String(refusal.retryAfterSeconds)
         return error
     }

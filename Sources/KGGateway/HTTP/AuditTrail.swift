@@ -9,24 +9,32 @@ struct AuditTrail: Sendable {
     let pool: PGPool
     let logger: Logger
 
-    func record(_ context: GatewayRequestContext, actor: String?, action: String, target: String? = nil,
-                outcome: String, detail: String? = nil) async {
+    func record(
+        _ context: GatewayRequestContext, actor: String?, action: String, target: String? = nil,
+        outcome: String, detail: String? = nil
+    ) async {
         let address = context.remoteAddress
         do {
             try await pool.run { db in
-                try AuditLog.record(db, actor: actor, action: action, target: target, outcome: outcome,
-                                    remoteAddress: address, detail: detail)
+                try AuditLog.record(
+                    db, actor: actor, action: action, target: target, outcome: outcome,
+                    remoteAddress: address, detail: detail)
             }
         } catch {
-            logger.error("could not write an audit row", metadata: [
-                "action": "\(action)", "actor": "\(actor ?? "-")", "outcome": "\(outcome)", "error": "\(error)"])
+            logger.error(
+                "could not write an audit row",
+                metadata: [
+                    "action": "\(action)", "actor": "\(actor ?? "-")", "outcome": "\(outcome)", "error": "\(error)",
+                ])
         }
     }
 
     /// Runs `body` (the part of a request that decides whether it is accepted) and
     /// records a refusal with the error's message when it throws.
-    func refusals<T>(_ context: GatewayRequestContext, action: String, target: String? = nil,
-                     _ body: () async throws -> T) async throws -> T {
+    func refusals<T>(
+        _ context: GatewayRequestContext, action: String, target: String? = nil,
+        _ body: () async throws -> T
+    ) async throws -> T {
         do {
             return try await body()
         } catch {
@@ -36,8 +44,9 @@ struct AuditTrail: Sendable {
             } else {
                 detail = "\(error)"
             }
-            await record(context, actor: context.user?.username, action: action, target: target,
-                         outcome: AuditLog.Outcome.refused, detail: detail)
+            await record(
+                context, actor: context.user?.username, action: action, target: target,
+                outcome: AuditLog.Outcome.refused, detail: detail)
             throw error
         }
     }

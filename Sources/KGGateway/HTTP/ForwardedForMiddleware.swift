@@ -15,8 +15,9 @@ struct ForwardedForMiddleware: RouterMiddleware {
         guard !trusted.isEmpty else { return try await next(request, context) }
         var context = context
         let forwarded = request.headers[values: Self.header].joined(separator: ",")
-        context.remoteAddress = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: forwarded.isEmpty ? nil : forwarded,
-                                                      trusted: trusted)
+        context.remoteAddress = ClientAddress.resolve(
+            peer: context.remoteAddress, forwardedFor: forwarded.isEmpty ? nil : forwarded,
+            trusted: trusted)
         return try await next(request, context)
     }
 }

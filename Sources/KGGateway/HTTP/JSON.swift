@@ -19,15 +19,17 @@ enum JSON {
 
     /// A 200 (or `status`) response whose body is JSON text made elsewhere (often by PostgreSQL).
     static func response(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func response<T: Encodable>(encoding value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     /// U+0000 cannot reach the database (libpq would cut the text short at it, so
@@ -35,8 +37,9 @@ enum JSON {
     /// "references[0].concept_id"). Every JSON body route calls this before decoding.
     static func refuseNUL(in buffer: ByteBuffer) throws {
         guard buffer.readableBytesView.contains(UInt8(ascii: "\\")) || buffer.readableBytesView.contains(0),
-              let value = try? JSONValue.parse(String(decoding: buffer.readableBytesView, as: UTF8.self)),
-              let path = value.pathToNUL else { return }
+            let value = try? JSONValue.parse(String(decoding: buffer.readableBytesView, as: UTF8.self)),
+            let path = value.pathToNUL
+        else { return }
         let field = path.hasPrefix(".") ? String(path.dropFirst()) : path.isEmpty ? "the body" : path
         throw APIError.badRequest("the field \(field) holds the character U+0000 (\\u0000), which is not allowed", detail: field)
     }

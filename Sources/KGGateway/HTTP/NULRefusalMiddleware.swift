@@ -14,10 +14,12 @@ struct NULRefusalMiddleware: RouterMiddleware {
             throw APIError.badRequest("the path holds the character U+0000 (%00), which is not allowed", detail: "path")
         }
         if let query = request.uri.query, Self.holdsEncodedNUL(query) {
-            let field = query.split(separator: "&").first { Self.holdsEncodedNUL(String($0)) }
+            let field =
+                query.split(separator: "&").first { Self.holdsEncodedNUL(String($0)) }
                 .map { String($0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? "") } ?? "query"
-            throw APIError.badRequest("the query parameter \(field) holds the character U+0000 (%00), which is not allowed",
-                                      detail: field)
+            throw APIError.badRequest(
+                "the query parameter \(field) holds the character U+0000 (%00), which is not allowed",
+                detail: field)
         }
         do {
             return try await next(request, context)
@@ -29,8 +31,10 @@ struct NULRefusalMiddleware: RouterMiddleware {
     static func holdsEncodedNUL(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count >= 3 else { return bytes.contains(0) }
-        for i in 0..<(bytes.count - 2) where bytes[i] == UInt8(ascii: "%") && bytes[i + 1] == UInt8(ascii: "0")
-            && bytes[i + 2] == UInt8(ascii: "0") {
+        for i in 0..<(bytes.count - 2)
+        where bytes[i] == UInt8(ascii: "%") && bytes[i + 1] == UInt8(ascii: "0")
+            && bytes[i + 2] == UInt8(ascii: "0")
+        {
             return true
         }
         return bytes.contains(0)

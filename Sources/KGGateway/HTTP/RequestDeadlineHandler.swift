@@ -119,7 +119,10 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     static func isUpload(_ request: HTTPRequest) -> Bool {
         if let type = request.headerFields[.contentType]?.lowercased(),
-           type.hasPrefix("multipart/form-data") || type.hasPrefix("application/offset+octet-stream") { return true }
+            type.hasPrefix("multipart/form-data") || type.hasPrefix("application/offset+octet-stream")
+        {
+            return true
+        }
         if let length = request.headerFields[.contentLength].flatMap({ Int64($0) }), length > smallBodyLimit { return true }
         return false
     }
@@ -130,8 +133,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             deadline = nil
             let phase = readingRequest ? "the rest of a request" : what
-            logger.notice("closing a connection that did not send \(phase) within http_request_timeout_s (\(seconds) s)",
-                          metadata: ["peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            logger.notice(
+                "closing a connection that did not send \(phase) within http_request_timeout_s (\(seconds) s)",
+                metadata: ["peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")"])
             context.close(promise: nil)
         }
     }

@@ -28,13 +28,15 @@ extension APIError {
         switch refusal {
         case .user(let running, let max):
             limit = max
-            error = APIError(.tooManyRequests,
-                             "too many backup checks at once: \(username) already has \(running) running (max_verifies_per_user = \(max))")
+            error = APIError(
+                .tooManyRequests,
+                "too many backup checks at once: \(username) already has \(running) running (max_verifies_per_user = \(max))")
             advice = "wait until your other check ends, then try again; retry after \(retry) s"
         case .gateway(let running, let max):
             limit = max
-            error = APIError(.serviceUnavailable,
-                             "the gateway is busy: it is already running \(running) backup checks (max_concurrent_verifies = \(max))")
+            error = APIError(
+                .serviceUnavailable,
+                "the gateway is busy: it is already running \(running) backup checks (max_concurrent_verifies = \(max))")
             advice = "try again in \(retry) s, or check the file locally with `kg admin verify FILE`"
         }
         var detail: [UInt8] = []

@@ -46,7 +46,8 @@ struct HeaderParameterScanner {
             if index == bytes.endIndex || bytes[index] == UInt8(ascii: ";") { continue }
             let nameStart = index
             while index < bytes.endIndex, bytes[index] != UInt8(ascii: "="), bytes[index] != UInt8(ascii: ";"),
-                  !isWhitespace(bytes[index]) {
+                !isWhitespace(bytes[index])
+            {
                 index += 1
             }
             let name = Array(bytes[nameStart..<index])

@@ -38,19 +38,24 @@ enum MultipartError: Error, Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .boundaryNotFound:
-            return "the upload has no multipart boundary: the body never contains the boundary named in its Content-Type header; send the file as multipart/form-data (curl -F file=@PATH)"
+            return
+                "the upload has no multipart boundary: the body never contains the boundary named in its Content-Type header; send the file as multipart/form-data (curl -F file=@PATH)"
         case .endedEarly:
             return "the upload ended early: the body stopped before its closing boundary, so the transfer was probably cut off; send the file again"
         case .malformedBoundaryLine:
-            return "the upload is not valid multipart/form-data: a boundary line is followed by something other than a line break or '--'; check the client that built the request"
+            return
+                "the upload is not valid multipart/form-data: a boundary line is followed by something other than a line break or '--'; check the client that built the request"
         case .malformedHeader(let line):
-            return "the upload has a malformed part header (\(line.prefix(80).debugDescription)): each header must be 'Name: value' on its own CRLF-terminated line"
+            return
+                "the upload has a malformed part header (\(line.prefix(80).debugDescription)): each header must be 'Name: value' on its own CRLF-terminated line"
         case .headerTooLarge(let limit):
             return "the upload has a part whose headers exceed \(limit) bytes; send shorter part headers (a shorter file name)"
         case .missingContentDisposition:
-            return "the upload has a part without a Content-Disposition header; every part of a multipart/form-data body needs 'Content-Disposition: form-data; name=\"…\"'"
+            return
+                "the upload has a part without a Content-Disposition header; every part of a multipart/form-data body needs 'Content-Disposition: form-data; name=\"…\"'"
         case .malformedContentDisposition(let value):
-            return "the upload has a part with an unusable Content-Disposition (\(value.prefix(80).debugDescription)); expected 'form-data; name=\"…\"'"
+            return
+                "the upload has a part with an unusable Content-Disposition (\(value.prefix(80).debugDescription)); expected 'form-data; name=\"…\"'"
         case .missingPartName:
             return "the upload has a part without a name: its Content-Disposition needs a name=\"…\" parameter"
         case .fieldTooLarge(let name, let limit):

@@ -31,7 +31,8 @@ struct MultipartPartHeaders: Equatable {
         var lineStart = headerBlock.startIndex
         while lineStart < headerBlock.endIndex {
             guard let lf = headerBlock[lineStart...].firstIndex(of: UInt8(ascii: "\n")),
-                  lf > lineStart, headerBlock[lf - 1] == UInt8(ascii: "\r") else {
+                lf > lineStart, headerBlock[lf - 1] == UInt8(ascii: "\r")
+            else {
                 throw MultipartError.malformedHeader(line: String(decoding: headerBlock[lineStart...], as: UTF8.self))
             }
             let line = headerBlock[lineStart..<(lf - 1)]
@@ -46,7 +47,8 @@ struct MultipartPartHeaders: Equatable {
                 continue
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
-                  !line[..<colon].contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+                !line[..<colon].contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            else {
                 throw MultipartError.malformedHeader(line: String(decoding: line, as: UTF8.self))
             }
             let value = Array(Self.trimmed(line[(colon + 1)...]))
@@ -65,7 +67,8 @@ struct MultipartPartHeaders: Equatable {
         let dispositionText = String(decoding: disposition, as: UTF8.self)
         var scanner = HeaderParameterScanner(disposition[...])
         guard let type = scanner.readToken(), HeaderParameterScanner.matches(type, "form-data"),
-              let parameters = scanner.readParameters() else {
+            let parameters = scanner.readParameters()
+        else {
             throw MultipartError.malformedContentDisposition(dispositionText)
         }
         func parameter(_ key: String) -> [UInt8]? {

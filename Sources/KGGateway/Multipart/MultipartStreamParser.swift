@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A push parser for `multipart/form-data` bodies (RFC 7578 / RFC 2046) of any size: feed it
@@ -156,7 +156,8 @@ struct MultipartStreamParser {
         case (.start, UInt8(ascii: "-")): return .boundaryLine(.dash)
         case (.dash, UInt8(ascii: "-")): return .epilogue
         case (.start, UInt8(ascii: " ")), (.start, UInt8(ascii: "\t")),
-             (.padding, UInt8(ascii: " ")), (.padding, UInt8(ascii: "\t")): return .boundaryLine(.padding)
+            (.padding, UInt8(ascii: " ")), (.padding, UInt8(ascii: "\t")):
+            return .boundaryLine(.padding)
         case (.start, 0x0D), (.padding, 0x0D): return .boundaryLine(.carriageReturn)
         case (.carriageReturn, 0x0A): return .headers
         default: throw MultipartError.malformedBoundaryLine
@@ -165,8 +166,10 @@ struct MultipartStreamParser {
 
     /// Collects header lines until the blank line, then reports `.partStart`. Returns the index
     /// of the first byte not consumed.
-    private mutating func readHeaders(_ buffer: UnsafeRawBufferPointer, from index: Int,
-                                      _ handler: (MultipartEvent) throws -> Void) throws -> Int {
+    private mutating func readHeaders(
+        _ buffer: UnsafeRawBufferPointer, from index: Int,
+        _ handler: (MultipartEvent) throws -> Void
+    ) throws -> Int {
         let base = buffer.baseAddress!
         let remaining = buffer.count - index
         guard let found = memchr(base + index, 0x0A, remaining) else {
@@ -225,8 +228,9 @@ struct MultipartStreamParser {
                 if available > length {
                     // Checking the LF first spares a memcmp call for a lone CR.
                     if base.load(fromByteOffset: candidate + 1, as: UInt8.self) == 0x0A,
-                       memcmp(base + candidate, delimiterBase, length) == 0,
-                       Self.canFollowDelimiter(buffer[candidate + length]) {
+                        memcmp(base + candidate, delimiterBase, length) == 0,
+                        Self.canFollowDelimiter(buffer[candidate + length])
+                    {
                         return .found(candidate)
                     }
                 } else if memcmp(base + candidate, delimiterBase, available) == 0 {

@@ -101,8 +101,10 @@ struct MultipartUpload {
     ///   - maxFieldBytes: the most bytes one text field may have.
     ///   - maxFields: the most text fields an upload may have.
     ///   - maxHeaderBytes: the most bytes one part's header block may have.
-    init(boundary: [UInt8], fileFieldName: String = "file", maxFieldBytes: Int = 64 * 1024,
-         maxFields: Int = 32, maxHeaderBytes: Int = 16 * 1024) {
+    init(
+        boundary: [UInt8], fileFieldName: String = "file", maxFieldBytes: Int = 64 * 1024,
+        maxFields: Int = 32, maxHeaderBytes: Int = 16 * 1024
+    ) {
         parser = MultipartStreamParser(boundary: boundary, maxHeaderBytes: maxHeaderBytes)
         collector = Collector(fileFieldName: fileFieldName, maxFieldBytes: maxFieldBytes, maxFields: maxFields)
     }
@@ -123,7 +125,8 @@ struct MultipartUpload {
     mutating func finish() throws -> Summary {
         try parser.finish()
         guard collector.sawFile else { throw MultipartError.missingFilePart(fieldName: collector.fileFieldName) }
-        return Summary(fields: collector.fields, fileName: collector.fileName,
-                       fileContentType: collector.fileContentType, fileBytes: collector.fileBytes)
+        return Summary(
+            fields: collector.fields, fileName: collector.fileName,
+            fileContentType: collector.fileContentType, fileBytes: collector.fileBytes)
     }
 }

@@ -8,7 +8,10 @@ struct AdminUserRoutes {
     let pool: PGPool
     let audit: AuditTrail
 
-    struct Revoked: Encodable { let username: String; let revoked: Int }
+    struct Revoked: Encodable {
+        let username: String
+        let revoked: Int
+    }
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/users/:name/revoke-tokens") { _, context -> Response in
@@ -25,12 +28,14 @@ struct AdminUserRoutes {
                 return try users.revokeAll(username: name)
             }
             guard let revoked else {
-                await audit.record(context, actor: admin.username, action: "tokens.revoke", target: name,
-                                   outcome: AuditLog.Outcome.refused, detail: "no such user")
+                await audit.record(
+                    context, actor: admin.username, action: "tokens.revoke", target: name,
+                    outcome: AuditLog.Outcome.refused, detail: "no such user")
                 throw APIError(.notFound, "user \(name) not found", detail: "list users with `kg-gateway user list`")
             }
-            await audit.record(context, actor: admin.username, action: "tokens.revoke", target: name,
-                               outcome: AuditLog.Outcome.success, detail: "\(revoked) token(s) revoked")
+            await audit.record(
+                context, actor: admin.username, action: "tokens.revoke", target: name,
+                outcome: AuditLog.Outcome.success, detail: "\(revoked) token(s) revoked")
             return try JSON.response(encoding: Revoked(username: name, revoked: revoked))
         }
     }

@@ -19,8 +19,9 @@ struct AuditRoutes {
             var since: Double?
             if let text = query.get("since"), !text.isEmpty {
                 guard let date = AuditSince.parse(text, now: Date()) else {
-                    throw APIError.badRequest("cannot read since=\"\(text)\"",
-                                              detail: "use an ISO 8601 time (2026-11-28T10:00:00Z or 2026-11-28) or an age (30m, 24h, 7d)")
+                    throw APIError.badRequest(
+                        "cannot read since=\"\(text)\"",
+                        detail: "use an ISO 8601 time (2026-11-28T10:00:00Z or 2026-11-28) or an age (30m, 24h, 7d)")
                 }
                 since = date.timeIntervalSince1970
             }
@@ -45,13 +46,14 @@ enum AuditSince {
     static func parse(_ text: String, now: Date) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let unit = trimmed.last, let amount = Double(trimmed.dropLast()), amount >= 0 {
-            let seconds: Double? = switch unit {
-            case "s": 1
-            case "m": 60
-            case "h": 3600
-            case "d": 86400
-            default: nil
-            }
+            let seconds: Double? =
+                switch unit {
+                case "s": 1
+                case "m": 60
+                case "h": 3600
+                case "d": 86400
+                default: nil
+                }
             if let seconds { return now.addingTimeInterval(-amount * seconds) }
         }
         let full = ISO8601DateFormatter()

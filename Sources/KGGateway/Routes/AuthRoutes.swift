@@ -15,14 +15,20 @@ struct AuthRoutes {
     let throttle: LoginThrottle
     let verifier: PasswordVerifier
 
-    struct Login: Decodable { let username: String; let password: String }
+    struct Login: Decodable {
+        let username: String
+        let password: String
+    }
     struct TokenResponse: Encodable {
         let token: String
         let expires_at: String
         let username: String
         let role: String
     }
-    struct WhoAmI: Encodable { let username: String; let role: String }
+    struct WhoAmI: Encodable {
+        let username: String
+        let role: String
+    }
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/auth/token") { request, context -> Response in
@@ -48,17 +54,21 @@ struct AuthRoutes {
                 throw APIError.unavailable("database unavailable", detail: "\(error)")
             }
             guard let role else {
-                await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.failure,
-                                   detail: "invalid username or password")
+                await audit.record(
+                    context, actor: login.username, action: "login", outcome: AuditLog.Outcome.failure,
+                    detail: "invalid username or password")
                 throw APIError.unauthorized("invalid username or password")
             }
             await throttle.succeeded(address: context.remoteAddress, username: login.username)
             let ttl = tokenTTLHours * 3600
             let token = try await pool.run { db in try UserStore(db).issueToken(username: login.username, ttlSeconds: ttl) }
-            await audit.record(context, actor: login.username, action: "login", outcome: AuditLog.Outcome.success,
-                               detail: "token expires \(token.expiresAt)")
-            return try JSON.response(encoding: TokenResponse(token: token.token, expires_at: token.expiresAt,
-                                                            username: login.username, role: role))
+            await audit.record(
+                context, actor: login.username, action: "login", outcome: AuditLog.Outcome.success,
+                detail: "token expires \(token.expiresAt)")
+            return try JSON.response(
+                encoding: TokenResponse(
+                    token: token.token, expires_at: token.expiresAt,
+                    username: login.username, role: role))
         }
         router.get("/auth/whoami") { _, context -> Response in
             let user = try context.requireUser()
@@ -68,8 +78,9 @@ struct AuthRoutes {
             let user = try context.requireUser()
             let token = String(request.headers[.authorization]?.split(separator: " ").last ?? "")
             _ = try await pool.run { db in try UserStore(db).revoke(token: token) }
-            await audit.record(context, actor: user.username, action: "logout", target: user.username,
-                               outcome: AuditLog.Outcome.success, detail: "revoked this token")
+            await audit.record(
+                context, actor: user.username, action: "logout", target: user.username,
+                outcome: AuditLog.Outcome.success, detail: "revoked this token")
             return JSON.response("{\"revoked\":true}")
         }
     }

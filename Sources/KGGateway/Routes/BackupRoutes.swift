@@ -31,17 +31,19 @@ struct BackupRoutes {
                 try await accept(request, context)
             }
             let detail = params.backupType == .ontology ? "ontology \(params.ontologyName ?? "")" : "full"
-            await audit.record(context, actor: user.username, action: "backup", target: id,
-                               outcome: AuditLog.Outcome.accepted, detail: detail + (compression == .none ? "" : ", \(compression.rawValue)"))
+            await audit.record(
+                context, actor: user.username, action: "backup", target: id,
+                outcome: AuditLog.Outcome.accepted, detail: detail + (compression == .none ? "" : ", \(compression.rawValue)"))
             // Every line about this job carries who and which job.
             var logger = self.logger
             logger[metadataKey: "job_id"] = "\(id)"
             logger[metadataKey: "user"] = "\(user.username)"
             logger.info("backup queued", metadata: ["type": "\(params.backupType.rawValue)"])
 
-            let streamer = BackupStreamer(jobID: id, path: params.tempFile, pool: pool,
-                                          heartbeatTimeout: heartbeatTimeout, logger: logger,
-                                          eventLoop: context.channel.eventLoop, keepsFile: resumeWindow > 0)
+            let streamer = BackupStreamer(
+                jobID: id, path: params.tempFile, pool: pool,
+                heartbeatTimeout: heartbeatTimeout, logger: logger,
+                eventLoop: context.channel.eventLoop, keepsFile: resumeWindow > 0)
             var headers: HTTPFields = [
                 .contentType: compression.contentType,
                 .contentDisposition: ContentDisposition.attachment(filename: params.fileName),
@@ -60,7 +62,8 @@ struct BackupRoutes {
 
     /// Checks the request and queues the job; every refusal throws (and is audited by the caller).
     private func accept(_ request: Request, _ context: GatewayRequestContext) async throws
-        -> (AuthenticatedUser, String, BackupJobParams, BackupCompression) {
+        -> (AuthenticatedUser, String, BackupJobParams, BackupCompression)
+    {
         let user = try context.requireAdmin()
         let body = try await JSON.decode(BackupRequest.self, from: request)
         guard let type = BackupType(rawValue: body.backup_type) else {
@@ -99,9 +102,10 @@ struct BackupRoutes {
 /// RFC 6266 `Content-Disposition` for a download.
 enum ContentDisposition {
     static func attachment(filename: String) -> String {
-        let ascii = String(filename.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" ? Character(scalar) : "_"
-        })
+        let ascii = String(
+            filename.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" ? Character(scalar) : "_"
+            })
         let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ascii
         return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
     }

@@ -42,13 +42,15 @@ struct CheckpointRoutes {
             }
             let fd = try await FileCalls.open(kept.path, O_RDONLY | O_CLOEXEC).fd
             guard fd >= 0 else {
-                throw APIError(.gone, "the file of checkpoint \(id) is gone from temp storage",
-                               detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
+                throw APIError(
+                    .gone, "the file of checkpoint \(id) is gone from temp storage",
+                    detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
             }
             let size = await FileCalls.size(fd) ?? 0
             let eventLoop = context.channel.eventLoop
-            await audit.record(context, actor: user.username, action: "checkpoint.download", target: id,
-                               outcome: AuditLog.Outcome.accepted, detail: "\(kept.fileName), \(size) bytes")
+            await audit.record(
+                context, actor: user.username, action: "checkpoint.download", target: id,
+                outcome: AuditLog.Outcome.accepted, detail: "\(kept.fileName), \(size) bytes")
             logger.info("checkpoint download", metadata: ["checkpoint_id": "\(id)", "user": "\(user.username)", "bytes": "\(size)"])
             return Response(
                 status: .ok,
@@ -75,7 +77,9 @@ struct CheckpointRoutes {
     private static func send(fd: Int32, size: Int, to writer: inout any ResponseBodyWriter) async throws {
         var offset = 0
         while offset < size {
-            guard let chunk = try await FileCalls.readChunk(fd, at: offset, upTo: min(Self.chunkSize, size - offset)) else { throw APIError(.internalServerError, "the checkpoint file ended early") }
+            guard let chunk = try await FileCalls.readChunk(fd, at: offset, upTo: min(Self.chunkSize, size - offset)) else {
+                throw APIError(.internalServerError, "the checkpoint file ended early")
+            }
             offset += chunk.readableBytes
             try await writer.write(chunk)
         }
@@ -97,19 +101,22 @@ struct CheckpointRoutes {
             (try? FileManager.default.attributesOfItem(atPath: kept.path)[.size] as? NSNumber)?.intValue
         }
         guard let size else {
-            throw APIError(.gone, "the file of checkpoint \(id) is gone from temp storage",
-                           detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
+            throw APIError(
+                .gone, "the file of checkpoint \(id) is gone from temp storage",
+                detail: "\(kept.fileName) was removed outside kg; `kg admin checkpoints list` shows the others")
         }
         if options.no_wait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "checkpoint restore") }
-        var params = RestoreJobParams(mode: .replace, dryRun: options.dry_run ?? false, externalDeps: .fail, tempFile: kept.path,
-                                      fileName: kept.fileName, fileBytes: size, backupType: "full_backup", ontology: nil,
-                                      statistics: [:], checkpoint: options.checkpoint ?? !(options.dry_run ?? false),
-                                      keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
+        var params = RestoreJobParams(
+            mode: .replace, dryRun: options.dry_run ?? false, externalDeps: .fail, tempFile: kept.path,
+            fileName: kept.fileName, fileBytes: size, backupType: "full_backup", ontology: nil,
+            statistics: [:], checkpoint: options.checkpoint ?? !(options.dry_run ?? false),
+            keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
         params.sourceCheckpoint = id
         let jobID = UUID().uuidString.lowercased()
         try await jobs.submit(jobID: jobID, type: "restore", username: user.username, params: params, tempFile: nil)
-        await audit.record(context, actor: user.username, action: "checkpoint.restore", target: jobID, outcome: AuditLog.Outcome.accepted,
-                           detail: "checkpoint \(id), \(kept.fileName), \(size) bytes\(params.dryRun ? ", dry run" : "")")
+        await audit.record(
+            context, actor: user.username, action: "checkpoint.restore", target: jobID, outcome: AuditLog.Outcome.accepted,
+            detail: "checkpoint \(id), \(kept.fileName), \(size) bytes\(params.dryRun ? ", dry run" : "")")
         logger.info("checkpoint restore queued", metadata: ["job_id": "\(jobID)", "checkpoint_id": "\(id)", "user": "\(user.username)"])
         return try JSON.response(encoding: JobAccepted(jobID: jobID, status: "queued"), status: .accepted)
     }

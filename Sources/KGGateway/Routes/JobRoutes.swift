@@ -15,7 +15,8 @@ struct JobRoutes {
             let user = try context.requireUser()
             let status = request.uri.queryParameters.get("status")
             if let status, JobStatus(rawValue: status) == nil {
-                throw APIError.badRequest("unknown status \"\(status)\"", detail: "one of: " + JobStatus.allCases.map(\.rawValue).joined(separator: ", "))
+                throw APIError.badRequest(
+                    "unknown status \"\(status)\"", detail: "one of: " + JobStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
             // `id_prefix`: the jobs whose id starts with it (the CLI resolves a short id with it).
             let prefix = request.uri.queryParameters.get("id_prefix").map { $0.lowercased() }
@@ -41,11 +42,13 @@ struct JobRoutes {
                 // The row is the outcome: a job that changed the graph was marked completed in its commit.
                 let status = try await pool.run { db in try JobStore(db).state(jobID: id)?.status }
                 if status == "completed" {
-                    throw APIError(.conflict, "the job has already completed: its changes are committed; nothing was undone",
-                                   detail: "only queued or running jobs can be cancelled")
+                    throw APIError(
+                        .conflict, "the job has already completed: its changes are committed; nothing was undone",
+                        detail: "only queued or running jobs can be cancelled")
                 }
-                throw APIError(.conflict, "the job has already finished (\(status ?? "ended")); nothing was changed by this cancel",
-                               detail: "only queued or running jobs can be cancelled")
+                throw APIError(
+                    .conflict, "the job has already finished (\(status ?? "ended")); nothing was changed by this cancel",
+                    detail: "only queued or running jobs can be cancelled")
             }
             return JSON.response(try await job(id, context))
         }

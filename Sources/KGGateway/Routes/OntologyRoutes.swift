@@ -38,8 +38,9 @@ struct OntologyRoutes {
     static func notFound(_ name: String, db: PGConnection) throws -> APIError {
         let names = try db.query("SELECT name FROM kg.ontologies ORDER BY name LIMIT 10000").rows.compactMap { $0[0] }
         if let near = NearestName.find(name, among: names) {
-            return APIError(.notFound, "ontology \"\(name)\" not found; did you mean \"\(near)\"?",
-                            detail: "names are case-sensitive; `kg ontology list` shows them")
+            return APIError(
+                .notFound, "ontology \"\(name)\" not found; did you mean \"\(near)\"?",
+                detail: "names are case-sensitive; `kg ontology list` shows them")
         }
         return APIError(.notFound, "ontology \"\(name)\" not found", detail: "`kg ontology list` shows them")
     }

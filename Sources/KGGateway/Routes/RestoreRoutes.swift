@@ -45,17 +45,20 @@ struct RestoreRoutes {
         if noWaitInQuery { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
         let job = newJob(for: user)
         let (id, path, logger) = (job.id, job.path, job.logger)
-        let received = try await UploadReceiver(boundary: boundary, path: path, maxBytes: maxUploadBytes,
-                                                maxDecompressedBytes: maxDecompressedBytes,
-                                                idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: storage.directory,
-                                                bytesReceived: GatewayMetrics.bytesIn(.restore),
-                                                leaseInterval: UploadReceiver.leaseInterval(idleTimeout: uploadIdleTimeout))
-            .receive(request.body, on: checkPool)
+        let received = try await UploadReceiver(
+            boundary: boundary, path: path, maxBytes: maxUploadBytes,
+            maxDecompressedBytes: maxDecompressedBytes,
+            idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: storage.directory,
+            bytesReceived: GatewayMetrics.bytesIn(.restore),
+            leaseInterval: UploadReceiver.leaseInterval(idleTimeout: uploadIdleTimeout)
+        )
+        .receive(request.body, on: checkPool)
         // From here `<path>.partial` exists: removed on every path that does not queue a job.
         do {
-            let accepted = try await queue(context, user: user, report: received.report, fields: received.fields,
-                                           fileName: received.fileName, fileBytes: received.fileBytes, noWaitInQuery: noWaitInQuery,
-                                           jobID: id, path: path, logger: logger)
+            let accepted = try await queue(
+                context, user: user, report: received.report, fields: received.fields,
+                fileName: received.fileName, fileBytes: received.fileBytes, noWaitInQuery: noWaitInQuery,
+                jobID: id, path: path, logger: logger)
             return try JSON.response(encoding: accepted, status: .accepted)
         } catch {
             await FileCalls.unlink(path + ".partial", path)
@@ -77,9 +80,11 @@ struct RestoreRoutes {
     /// Checks the received upload's verdict and fields and queues its job (`path` + `.partial` becomes the
     /// job's `path`). Shared by the multipart route and the resumable upload sessions (``RestoreUploadRoutes``),
     /// so both give the same answers.
-    func queue(_ context: GatewayRequestContext, user: AuthenticatedUser, report: IntegrityReport, fields: [String: String],
-               fileName: String?, fileBytes: Int, noWaitInQuery: Bool, jobID id: String, path: String, logger: Logger,
-               auditDetail: String = "") async throws -> RestoreAccepted {
+    func queue(
+        _ context: GatewayRequestContext, user: AuthenticatedUser, report: IntegrityReport, fields: [String: String],
+        fileName: String?, fileBytes: Int, noWaitInQuery: Bool, jobID id: String, path: String, logger: Logger,
+        auditDetail: String = ""
+    ) async throws -> RestoreAccepted {
         guard report.valid else {
             logger.notice("refused an invalid backup upload", metadata: ["errors": "\(report.errors.count)"])
             var error = APIError.badRequest("the backup is invalid: nothing was changed")
@@ -87,8 +92,9 @@ struct RestoreRoutes {
             throw error
         }
         let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
-        let plan = RestorePlan.make(backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
-                                    databaseVersion: databaseVersion)
+        let plan = RestorePlan.make(
+            backupVersion: report.schemaVersion, fromThisSystem: report.isFromThisSystem,
+            databaseVersion: databaseVersion)
         if let refusal = plan.refusal {
             throw APIError(.conflict, refusal, detail: "nothing was changed")
         }
@@ -98,18 +104,24 @@ struct RestoreRoutes {
         let keepCheckpoint = try RiskyFields.flag(fields, "keep_checkpoint")
         let noWait = try RiskyFields.flag(fields, "no_wait") ?? noWaitInQuery
         if noWait { try await RiskyFields.refuseIfBusy(pool: pool, operation: "restore") }
-        let params = RestoreJobParams(mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
-                                      fileName: fileName, fileBytes: fileBytes,
-                                      backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
-                                      checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
+        let params = RestoreJobParams(
+            mode: mode, dryRun: dryRun, externalDeps: externalDeps, tempFile: path,
+            fileName: fileName, fileBytes: fileBytes,
+            backupType: report.backupType, ontology: report.ontology, statistics: report.counts,
+            checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
         // The row first, then the file under the name the row owns, then the message.
         try await jobs.submit(jobID: id, type: "restore", username: user.username, params: params, tempFile: path) {
             try await UploadReceiver.publish(path)
         }
-        await audit.record(context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(fileName ?? "-"), \(fileBytes) bytes\(auditDetail)")
-        logger.info("restore queued", metadata: ["mode": "\(mode.rawValue)",
-                                                 "dry_run": "\(dryRun)", "bytes": "\(fileBytes)"])
+        await audit.record(
+            context, actor: user.username, action: "restore", target: id, outcome: AuditLog.Outcome.accepted,
+            detail: "mode \(mode.rawValue)\(dryRun ? ", dry run" : ""), file \(fileName ?? "-"), \(fileBytes) bytes\(auditDetail)")
+        logger.info(
+            "restore queued",
+            metadata: [
+                "mode": "\(mode.rawValue)",
+                "dry_run": "\(dryRun)", "bytes": "\(fileBytes)",
+            ])
         return RestoreAccepted(jobID: id, status: "queued", backupStats: report.counts, integrityWarnings: report.warnings.map(\.message))
     }
 
@@ -127,8 +139,9 @@ struct RestoreRoutes {
         let externalDeps: ExternalDepsStrategy
         if let text = fields["external_deps"], !text.isEmpty {
             guard let parsed = ExternalDepsStrategy(rawValue: text) else {
-                throw APIError.badRequest("unknown external_deps \"\(text)\"",
-                                          detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
+                throw APIError.badRequest(
+                    "unknown external_deps \"\(text)\"",
+                    detail: "one of: " + ExternalDepsStrategy.allCases.map(\.rawValue).joined(separator: ", "))
             }
             externalDeps = parsed
         } else {
@@ -139,8 +152,9 @@ struct RestoreRoutes {
 
     static func multipartBoundary(_ request: Request, maxUploadBytes: Int) throws -> [UInt8] {
         guard let contentType = request.headers[.contentType], let boundary = MultipartBoundary.parse(contentType: contentType) else {
-            throw APIError.badRequest("send the backup as multipart/form-data with a `file` part",
-                                      detail: "e.g. curl -F file=@backup.json")
+            throw APIError.badRequest(
+                "send the backup as multipart/form-data with a `file` part",
+                detail: "e.g. curl -F file=@backup.json")
         }
         try APIError.refuseDeclaredLength(of: request, over: maxUploadBytes, "the upload", setting: "max_upload_bytes")
         return boundary

@@ -17,8 +17,11 @@ enum RiskyFields {
     static func refuseIfBusy(pool: PGPool, operation: String) async throws {
         let holder = try await pool.run { db in try GraphLock(db).holder() }
         if let holder {
-            throw APIError(.conflict, "another risky operation is running: \(holder)",
-                           detail: "this \(operation) was not started (no_wait); nothing was changed. Try again when it has finished, or leave out --no-wait to queue behind it")
+            throw APIError(
+                .conflict, "another risky operation is running: \(holder)",
+                detail:
+                    "this \(operation) was not started (no_wait); nothing was changed. Try again when it has finished, or leave out --no-wait to queue behind it"
+            )
         }
     }
 }

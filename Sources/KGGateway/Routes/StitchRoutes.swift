@@ -31,8 +31,9 @@ struct StitchRoutes {
     private func submit(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireAdmin()
         if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
-            throw APIError(.unsupportedMediaType, "the stitch request must be plain JSON: Content-Encoding \(encoding) is not accepted",
-                           detail: "send the body uncompressed (up to \(maxBytes) bytes, max_stitch_bytes)")
+            throw APIError(
+                .unsupportedMediaType, "the stitch request must be plain JSON: Content-Encoding \(encoding) is not accepted",
+                detail: "send the body uncompressed (up to \(maxBytes) bytes, max_stitch_bytes)")
         }
         try APIError.refuseDeclaredLength(of: request, over: maxBytes, "the stitch request", setting: "max_stitch_bytes")
         // Refuse before reading the body when the user is already at the limit.
@@ -50,8 +51,10 @@ struct StitchRoutes {
         }
     }
 
-    private func queue(_ context: GatewayRequestContext, user: AuthenticatedUser, received: StitchBodyReceiver.Received,
-                       jobID id: String, path: String) async throws -> Response {
+    private func queue(
+        _ context: GatewayRequestContext, user: AuthenticatedUser, received: StitchBodyReceiver.Received,
+        jobID id: String, path: String
+    ) async throws -> Response {
         let options = received.options
         if let threshold = options.threshold, !(threshold > 0 && threshold <= 1) {
             throw APIError.badRequest("threshold must be above 0 and at most 1, got \(threshold)")
@@ -61,16 +64,23 @@ struct StitchRoutes {
         }
         if options.noWait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: "stitch") }
         let file = received.stored ? path : nil
-        let params = StitchJobParams(references: [], threshold: options.threshold, dryRun: options.dryRun ?? false,
-                                     checkpoint: options.checkpoint, keepCheckpoint: options.keepCheckpoint, noWait: options.noWait,
-                                     referencesFile: file, referenceCount: options.references)
+        let params = StitchJobParams(
+            references: [], threshold: options.threshold, dryRun: options.dryRun ?? false,
+            checkpoint: options.checkpoint, keepCheckpoint: options.keepCheckpoint, noWait: options.noWait,
+            referencesFile: file, referenceCount: options.references)
         // The row first, then the file under the name the row owns, then the message.
-        try await jobs.submit(jobID: id, type: "stitch", username: user.username, params: params, tempFile: file,
-                              beforePublish: file.map { path in { try await UploadReceiver.publish(path) } })
-        await audit.record(context, actor: user.username, action: "stitch", target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: "\(options.references) references, \(received.bytes) bytes" + (params.dryRun ? ", dry run" : ""))
-        logger.info("stitch queued", metadata: ["job_id": "\(id)", "user": "\(user.username)", "references": "\(options.references)",
-                                                "bytes": "\(received.bytes)"])
+        try await jobs.submit(
+            jobID: id, type: "stitch", username: user.username, params: params, tempFile: file,
+            beforePublish: file.map { path in { try await UploadReceiver.publish(path) } })
+        await audit.record(
+            context, actor: user.username, action: "stitch", target: id, outcome: AuditLog.Outcome.accepted,
+            detail: "\(options.references) references, \(received.bytes) bytes" + (params.dryRun ? ", dry run" : ""))
+        logger.info(
+            "stitch queued",
+            metadata: [
+                "job_id": "\(id)", "user": "\(user.username)", "references": "\(options.references)",
+                "bytes": "\(received.bytes)",
+            ])
         return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
     }
 }

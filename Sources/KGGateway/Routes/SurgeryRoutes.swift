@@ -63,24 +63,33 @@ struct SurgeryRoutes {
         do {
             return try JSONDecoder().decode(Options.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw APIError.badRequest("the request body is not the expected JSON",
-                                      detail: "{\"name\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
+            throw APIError.badRequest(
+                "the request body is not the expected JSON",
+                detail: "{\"name\"?, \"dry_run\"?, \"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}: \(error)")
         }
     }
 
-    private func submit(_ operation: GraphOperation, options: Options, ontology: String?, user: String,
-                        context: GatewayRequestContext) async throws -> Response {
+    private func submit(
+        _ operation: GraphOperation, options: Options, ontology: String?, user: String,
+        context: GatewayRequestContext
+    ) async throws -> Response {
         if options.keep_checkpoint == true && options.checkpoint == false {
             throw APIError.badRequest("keep_checkpoint needs a checkpoint", detail: "leave out checkpoint: false")
         }
-        if options.no_wait == true { try await RiskyFields.refuseIfBusy(pool: pool, operation: operation.rawValue.replacingOccurrences(of: "_", with: " ")) }
-        let params = GraphOperationParams(ontology: ontology, dryRun: options.dry_run ?? false, checkpoint: options.checkpoint,
-                                          keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
+        if options.no_wait == true {
+            try await RiskyFields.refuseIfBusy(pool: pool, operation: operation.rawValue.replacingOccurrences(of: "_", with: " "))
+        }
+        let params = GraphOperationParams(
+            ontology: ontology, dryRun: options.dry_run ?? false, checkpoint: options.checkpoint,
+            keepCheckpoint: options.keep_checkpoint, noWait: options.no_wait)
         let id = UUID().uuidString.lowercased()
         try await jobs.submit(jobID: id, type: operation.rawValue, username: user, params: params, tempFile: nil)
-        await audit.record(context, actor: user, action: operation.rawValue, target: id, outcome: AuditLog.Outcome.accepted,
-                           detail: [ontology.map { "ontology \($0)" }, params.dryRun ? "dry run" : nil,
-                                    options.checkpoint == false ? "no checkpoint" : nil].compactMap { $0 }.joined(separator: ", "))
+        await audit.record(
+            context, actor: user, action: operation.rawValue, target: id, outcome: AuditLog.Outcome.accepted,
+            detail: [
+                ontology.map { "ontology \($0)" }, params.dryRun ? "dry run" : nil,
+                options.checkpoint == false ? "no checkpoint" : nil,
+            ].compactMap { $0 }.joined(separator: ", "))
         logger.info("\(operation.rawValue) queued", metadata: ["job_id": "\(id)", "user": "\(user)", "dry_run": "\(params.dryRun)"])
         return try JSON.response(encoding: JobAccepted(jobID: id, status: "queued"), status: .accepted)
     }

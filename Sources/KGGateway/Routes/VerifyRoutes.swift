@@ -38,18 +38,25 @@ struct VerifyRoutes {
         }
         defer { slots.release(user: user.username) }
         let started = Date()
-        let received = try await UploadReceiver(boundary: boundary, path: nil, maxBytes: maxUploadBytes,
-                                                maxDecompressedBytes: maxDecompressedBytes,
-                                                idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: tempDirectory,
-                                                bytesReceived: GatewayMetrics.bytesIn(.verify))
-            .receive(request.body, on: checkPool)
+        let received = try await UploadReceiver(
+            boundary: boundary, path: nil, maxBytes: maxUploadBytes,
+            maxDecompressedBytes: maxDecompressedBytes,
+            idCheckMemoryBytes: idCheckMemoryBytes, tempDirectory: tempDirectory,
+            bytesReceived: GatewayMetrics.bytesIn(.verify)
+        )
+        .receive(request.body, on: checkPool)
         let report = received.report
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
-        await audit.record(context, actor: user.username, action: "backup.verify", target: nil, outcome: AuditLog.Outcome.completed,
-                           detail: "\(report.valid ? "valid" : "invalid (\(report.errors.count) errors)"), file \(received.fileName ?? "-"), "
-                               + "\(received.fileBytes) bytes, \(seconds) s")
-        logger.info("backup checked", metadata: ["user": "\(user.username)", "valid": "\(report.valid)",
-                                                 "bytes": "\(received.fileBytes)", "seconds": "\(seconds)"])
+        await audit.record(
+            context, actor: user.username, action: "backup.verify", target: nil, outcome: AuditLog.Outcome.completed,
+            detail: "\(report.valid ? "valid" : "invalid (\(report.errors.count) errors)"), file \(received.fileName ?? "-"), "
+                + "\(received.fileBytes) bytes, \(seconds) s")
+        logger.info(
+            "backup checked",
+            metadata: [
+                "user": "\(user.username)", "valid": "\(report.valid)",
+                "bytes": "\(received.fileBytes)", "seconds": "\(seconds)",
+            ])
         return JSON.response(report.jsonText())
     }
 }

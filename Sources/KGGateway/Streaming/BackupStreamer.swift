@@ -120,8 +120,9 @@ struct BackupStreamer: Sendable {
             }
         } catch {
             if clientGone, keepsFile {
-                logger.notice("client went away during a backup download; the job goes on and its file is kept for a resumed download",
-                              metadata: ["job_id": "\(jobID)", "bytes_sent": "\(offset)"])
+                logger.notice(
+                    "client went away during a backup download; the job goes on and its file is kept for a resumed download",
+                    metadata: ["job_id": "\(jobID)", "bytes_sent": "\(offset)"])
             } else if clientGone {
                 logger.notice("client went away during a backup download; cancelling the job", metadata: ["job_id": "\(jobID)"])
                 _ = try? await pool.run { db in try JobStore(db).cancel(jobID: jobID, reason: "the client disconnected during the download") }

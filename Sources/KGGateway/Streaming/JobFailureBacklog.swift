@@ -26,8 +26,9 @@ actor JobFailureBacklog {
             _ = try await pool.run { db in try JobStore(db).failQueued(jobID: jobID, error: error) }
         } catch let problem {
             pending[jobID] = error
-            logger.warning("could not record a job as failed (the database is away too); the janitor retries",
-                           metadata: ["job_id": "\(jobID)", "problem": "\(problem)"])
+            logger.warning(
+                "could not record a job as failed (the database is away too); the janitor retries",
+                metadata: ["job_id": "\(jobID)", "problem": "\(problem)"])
         }
     }
 
@@ -37,8 +38,9 @@ actor JobFailureBacklog {
             do {
                 let failed = try await pool.run { db in try JobStore(db).failQueued(jobID: jobID, error: error) }
                 pending[jobID] = nil
-                logger.notice(failed ? "recorded a job as failed now that the database is back" : "a job left pending had already moved on",
-                              metadata: ["job_id": "\(jobID)"])
+                logger.notice(
+                    failed ? "recorded a job as failed now that the database is back" : "a job left pending had already moved on",
+                    metadata: ["job_id": "\(jobID)"])
             } catch {
                 return  // still away: the next sweep tries again
             }

@@ -30,14 +30,17 @@ struct JobSubmitter: Sendable {
 
     /// `beforePublish` runs once the row exists (e.g. gives the upload the name the row
     /// owns); when it throws, the row is failed and nothing is published.
-    func submit(jobID: String, type: String, username: String, params: some Encodable, tempFile: String?,
-                beforePublish: (() async throws -> Void)? = nil) async throws {
+    func submit(
+        jobID: String, type: String, username: String, params: some Encodable, tempFile: String?,
+        beforePublish: (() async throws -> Void)? = nil
+    ) async throws {
         let paramsJSON = String(decoding: try JSONEncoder().encode(params), as: UTF8.self)
         let limit = maxJobsPerUser
         do {
             try await pool.run { db in
-                try JobStore(db).create(jobID: jobID, type: type, username: username, params: paramsJSON,
-                                        tempFile: tempFile, maxActivePerUser: limit)
+                try JobStore(db).create(
+                    jobID: jobID, type: type, username: username, params: paramsJSON,
+                    tempFile: tempFile, maxActivePerUser: limit)
             }
         } catch let reached as JobLimitReached {
             throw APIError.tooManyJobs(reached)
@@ -55,8 +58,9 @@ struct JobSubmitter: Sendable {
         } catch {
             await backlog.fail(jobID: jobID, error: "the job queue is unavailable: \(error)", pool: pool)
             if let noMajority = error as? NoBrokerMajority {
-                throw APIError.unavailable("the job queue is unavailable: \(noMajority); nothing was changed — try again then",
-                                           detail: noMajority.view.summary)
+                throw APIError.unavailable(
+                    "the job queue is unavailable: \(noMajority); nothing was changed — try again then",
+                    detail: noMajority.view.summary)
             }
             throw APIError.unavailable("the job queue is unavailable; nothing was changed — try again shortly", detail: "\(error)")
         }

@@ -46,7 +46,8 @@ struct StitchBodyReceiver {
     }
 
     /// The expected body, for messages.
-    static let format = "{\"references\"?: [{\"concept_id\", \"label\"?, \"embedding\"?}], \"threshold\"?, \"dry_run\"?, "
+    static let format =
+        "{\"references\"?: [{\"concept_id\", \"label\"?, \"embedding\"?}], \"threshold\"?, \"dry_run\"?, "
         + "\"checkpoint\"?, \"keep_checkpoint\"?, \"no_wait\"?}"
 
     private func receive(_ body: RequestBody, state: State) async throws -> Received {

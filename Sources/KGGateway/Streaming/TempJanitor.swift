@@ -65,14 +65,16 @@ struct TempJanitor: Service {
         await handBackUnheldJobs()
         let directory = storage.directory
         let idle = idleTimeout
-        let candidates: [(name: String, age: Double)] = (try? await NIOThreadPool.singleton.runIfActive {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            return names.compactMap { name -> (String, Double)? in
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"),
-                      let modified = attributes[.modificationDate] as? Date else { return nil }
-                return (name, Date().timeIntervalSince(modified))
-            }
-        }) ?? []
+        let candidates: [(name: String, age: Double)] =
+            (try? await NIOThreadPool.singleton.runIfActive {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                return names.compactMap { name -> (String, Double)? in
+                    guard let attributes = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"),
+                        let modified = attributes[.modificationDate] as? Date
+                    else { return nil }
+                    return (name, Date().timeIntervalSince(modified))
+                }
+            }) ?? []
         for (name, age) in candidates {
             var remove = false
             if name.hasPrefix("backup_"), backupResumeWindow > 0 {
@@ -84,7 +86,8 @@ struct TempJanitor: Service {
             } else if name.hasSuffix(".partial") || name.hasPrefix("backup_") {
                 remove = age > idle
             } else if name.hasPrefix(TempStorage.restorePrefix) || name.hasPrefix(TempStorage.stitchPrefix), age > 5,
-                      let jobID = Self.jobID(in: name) {
+                let jobID = Self.jobID(in: name)
+            {
                 do {
                     remove = try await pool.run { db in
                         let store = JobStore(db)
@@ -124,11 +127,13 @@ struct TempJanitor: Service {
         for job in jobs {
             do {
                 try await queue.publish(JobMessage(jobID: job.jobID, jobType: job.type))
-                logger.warning("handed back a running job that no worker holds (its worker is gone)",
-                               metadata: ["job_id": "\(job.jobID)", "job_type": "\(job.type)"])
+                logger.warning(
+                    "handed back a running job that no worker holds (its worker is gone)",
+                    metadata: ["job_id": "\(job.jobID)", "job_type": "\(job.type)"])
             } catch {
-                logger.notice("could not hand back an unheld running job; next sweep tries again",
-                              metadata: ["job_id": "\(job.jobID)", "problem": "\(error)"])
+                logger.notice(
+                    "could not hand back an unheld running job; next sweep tries again",
+                    metadata: ["job_id": "\(job.jobID)", "problem": "\(error)"])
             }
         }
     }

@@ -66,8 +66,11 @@ struct UploadReceiver {
             }
             fd = opened.fd
         }
-        let state = State(boundary: boundary, fd: fd, checker: IntegrityChecker(maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idCheckMemoryBytes,
-                                                                             tempDirectory: tempDirectory, checksDamageOnRefusal: false))
+        let state = State(
+            boundary: boundary, fd: fd,
+            checker: IntegrityChecker(
+                maxDecompressedBytes: maxDecompressedBytes, idMemoryBytes: idCheckMemoryBytes,
+                tempDirectory: tempDirectory, checksDamageOnRefusal: false))
         do {
             let received = try await receive(body, state: state, on: workPool)
             await FileCalls.close(fd)

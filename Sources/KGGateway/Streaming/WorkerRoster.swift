@@ -22,7 +22,7 @@ final class WorkerRoster: @unchecked Sendable {
     /// Takes one presence event's JSON body; ignores what it cannot read.
     func record(_ body: [UInt8], at now: Date = Date()) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let id = object["worker_id"] as? String, !id.isEmpty
+            let id = object["worker_id"] as? String, !id.isEmpty
         else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -30,10 +30,11 @@ final class WorkerRoster: @unchecked Sendable {
             workers[id] = nil
             return
         }
-        workers[id] = Worker(id: id, jobConsumerNode: object["job_consumer"] as? String,
-                             statusPublisherNode: object["status_publisher"] as? String,
-                             activeJobs: object["active_jobs"] as? Int ?? 0, seen: now,
-                             interval: max(1, object["interval_s"] as? Double ?? 5))
+        workers[id] = Worker(
+            id: id, jobConsumerNode: object["job_consumer"] as? String,
+            statusPublisherNode: object["status_publisher"] as? String,
+            activeJobs: object["active_jobs"] as? Int ?? 0, seen: now,
+            interval: max(1, object["interval_s"] as? Double ?? 5))
     }
 
     /// The workers heard from within three of their intervals, by id.

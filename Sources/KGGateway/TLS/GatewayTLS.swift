@@ -19,7 +19,8 @@ enum GatewayTLS {
         let key = privateKeyFile.flatMap { $0.isEmpty ? nil : $0 }
         guard let certificatePath = certificate, let keyPath = key else {
             if certificate == nil && key == nil { return nil }
-            let (set, missing) = certificate != nil
+            let (set, missing) =
+                certificate != nil
                 ? ("tls_certificate_file", "tls_private_key_file (KG_TLS_PRIVATE_KEY_FILE)")
                 : ("tls_private_key_file", "tls_certificate_file (KG_TLS_CERTIFICATE_FILE)")
             throw ConfigError("\(set) is set but \(missing) is not: set both for HTTPS, or neither for plain HTTP")
@@ -30,7 +31,9 @@ enum GatewayTLS {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw ConfigError("tls_certificate_file \(certificatePath) is not a PEM certificate (\(error)); it must hold \"-----BEGIN CERTIFICATE-----\" blocks, the server's first")
+            throw ConfigError(
+                "tls_certificate_file \(certificatePath) is not a PEM certificate (\(error)); it must hold \"-----BEGIN CERTIFICATE-----\" blocks, the server's first"
+            )
         }
         guard !chain.isEmpty else {
             throw ConfigError("tls_certificate_file \(certificatePath) holds no certificate; it must hold \"-----BEGIN CERTIFICATE-----\" blocks")
@@ -48,7 +51,8 @@ enum GatewayTLS {
             // This is where a key that does not belong to the certificate shows.
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw ConfigError("the TLS certificate \(certificatePath) and private key \(keyPath) cannot be used together (\(error)); is the key the certificate's?")
+            throw ConfigError(
+                "the TLS certificate \(certificatePath) and private key \(keyPath) cannot be used together (\(error)); is the key the certificate's?")
         }
     }
 

@@ -19,11 +19,13 @@ final class ReloadSignal: @unchecked Sendable {
             }
             do {
                 try tls.reload()
-                logger.notice("SIGHUP: TLS certificate reloaded; new connections get it",
-                              metadata: ["certificate": "\(tls.certificateFile)"])
+                logger.notice(
+                    "SIGHUP: TLS certificate reloaded; new connections get it",
+                    metadata: ["certificate": "\(tls.certificateFile)"])
             } catch {
-                logger.error("SIGHUP: TLS certificate NOT reloaded, still serving the previous one: \(error)",
-                             metadata: ["certificate": "\(tls.certificateFile)"])
+                logger.error(
+                    "SIGHUP: TLS certificate NOT reloaded, still serving the previous one: \(error)",
+                    metadata: ["certificate": "\(tls.certificateFile)"])
             }
         }
         source.resume()

@@ -1,6 +1,6 @@
 import Foundation
-import NIOConcurrencyHelpers
 import KGService
+import NIOConcurrencyHelpers
 import NIOSSL
 
 /// The gateway's TLS context, made from `tls_certificate_file` and
@@ -18,11 +18,15 @@ final class ReloadableTLSContext: @unchecked Sendable {
 
     /// nil when neither file is set (plain HTTP); throws ``ConfigError`` naming a bad file.
     static func make(certificateFile: String?, privateKeyFile: String?, minimumVersion: String = "1.2") throws -> ReloadableTLSContext? {
-        guard let context = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
-                                                   minimumVersion: minimumVersion),
-              let certificateFile, let privateKeyFile else { return nil }
-        return ReloadableTLSContext(certificateFile: certificateFile, privateKeyFile: privateKeyFile, minimumVersion: minimumVersion,
-                                    context: context)
+        guard
+            let context = try GatewayTLS.context(
+                certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                minimumVersion: minimumVersion),
+            let certificateFile, let privateKeyFile
+        else { return nil }
+        return ReloadableTLSContext(
+            certificateFile: certificateFile, privateKeyFile: privateKeyFile, minimumVersion: minimumVersion,
+            context: context)
     }
 
     private init(certificateFile: String, privateKeyFile: String, minimumVersion: String, context: NIOSSLContext) {
@@ -37,8 +41,11 @@ final class ReloadableTLSContext: @unchecked Sendable {
 
     /// Loads both files again and, if they make a usable pair, serves them from now on.
     func reload() throws {
-        guard let fresh = try GatewayTLS.context(certificateFile: certificateFile, privateKeyFile: privateKeyFile,
-                                                 minimumVersion: minimumVersion) else {
+        guard
+            let fresh = try GatewayTLS.context(
+                certificateFile: certificateFile, privateKeyFile: privateKeyFile,
+                minimumVersion: minimumVersion)
+        else {
             throw ConfigError("the TLS files are no longer set")
         }
         lock.withLock { context = fresh }

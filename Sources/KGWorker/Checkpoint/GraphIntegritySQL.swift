@@ -8,13 +8,17 @@ enum GraphIntegritySQL {
     }
 
     static let checks: [Check] = [
-        Check(message: "relationships use types missing from the vocabulary", sql: """
-            SELECT DISTINCT relationship_type FROM kg.relationships r
-            WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
-            """),
-        Check(message: "sources name ontologies that do not exist", sql: """
-            SELECT DISTINCT document FROM kg.sources s
-            WHERE NOT EXISTS (SELECT 1 FROM kg.ontologies o WHERE o.name = s.document) LIMIT 5
-            """),
+        Check(
+            message: "relationships use types missing from the vocabulary",
+            sql: """
+                SELECT DISTINCT relationship_type FROM kg.relationships r
+                WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
+                """),
+        Check(
+            message: "sources name ontologies that do not exist",
+            sql: """
+                SELECT DISTINCT document FROM kg.sources s
+                WHERE NOT EXISTS (SELECT 1 FROM kg.ontologies o WHERE o.name = s.document) LIMIT 5
+                """),
     ]
 }

@@ -61,8 +61,10 @@ struct RiskyOperation {
 
     /// Runs `body`, which opens a transaction on `db` and leaves it open (or opens
     /// none: a dry run); checks, marks the job completed with `encode`'s result and commits.
-    func run<R>(encode: (R, CheckpointOutcome) -> String,
-                _ body: (_ makeCheckpoint: (() throws -> Void)?) throws -> R) throws -> Finished {
+    func run<R>(
+        encode: (R, CheckpointOutcome) -> String,
+        _ body: (_ makeCheckpoint: (() throws -> Void)?) throws -> R
+    ) throws -> Finished {
         try acquireLock()
         defer { _ = try? GraphLock(db).release() }
         discardEarlierAttempt()
@@ -116,7 +118,9 @@ struct RiskyOperation {
         while !(try lock.tryAcquire()) {
             let holder = (try? lock.holder())?.description ?? "another risky operation"
             if noWait {
-                throw JobFailure(.refused, """
+                throw JobFailure(
+                    .refused,
+                    """
                     another risky operation is running (\(holder)); with --no-wait this \(type.name) did not wait. \
                     Nothing was changed; run it again when that one has finished
                     """)
@@ -165,12 +169,14 @@ struct RiskyOperation {
             throw error
         } catch {
             storage.remove(path)
-            throw JobFailure(.storage, "could not write the checkpoint (\(error)); nothing was changed. Check free space in temp storage (\(storage.directory))")
+            throw JobFailure(
+                .storage, "could not write the checkpoint (\(error)); nothing was changed. Check free space in temp storage (\(storage.directory))")
         }
         do {
             try context.withControl {
-                try CheckpointStore($0).recordReady(jobID: job.jobID, jobType: job.type, username: job.username,
-                                                    fileName: name, path: path, bytes: written.bytes)
+                try CheckpointStore($0).recordReady(
+                    jobID: job.jobID, jobType: job.type, username: job.username,
+                    fileName: name, path: path, bytes: written.bytes)
             }
             // On disk before the operation starts: a host crash must not leave a torn file behind a kept row.
             try Self.syncToDisk(path)
@@ -186,11 +192,14 @@ struct RiskyOperation {
 
     private func checkIntegrity() throws {
         for (index, check) in GraphIntegritySQL.checks.enumerated() {
-            try context.progress(stage: type.plan.lastStage, percent: context.currentPercent, processed: index, total: GraphIntegritySQL.checks.count,
-                                 message: "checking the graph's integrity", force: true)
+            try context.progress(
+                stage: type.plan.lastStage, percent: context.currentPercent, processed: index, total: GraphIntegritySQL.checks.count,
+                message: "checking the graph's integrity", force: true)
             let offending = try db.query(check.sql).rows.compactMap { $0[0] }
             if !offending.isEmpty {
-                throw JobFailure(.integrity, "the graph failed its integrity check after the \(type.name): \(check.message) (\(offending.joined(separator: ", ")))")
+                throw JobFailure(
+                    .integrity, "the graph failed its integrity check after the \(type.name): \(check.message) (\(offending.joined(separator: ", ")))"
+                )
             }
         }
     }
@@ -198,8 +207,9 @@ struct RiskyOperation {
     /// Keeps the checkpoint of a job that failed before its commit (its transaction
     /// was rolled back); returns the error the job fails (or is cancelled) with.
     private func failed(_ error: Error, keeping path: String) -> Error {
-        context.logger.error("\(type.name) failed before its commit (rolled back): \(error); keeping its checkpoint",
-                             metadata: ["file": "\((path as NSString).lastPathComponent)"])
+        context.logger.error(
+            "\(type.name) failed before its commit (rolled back): \(error); keeping its checkpoint",
+            metadata: ["file": "\((path as NSString).lastPathComponent)"])
         _ = try? context.withControl { try CheckpointStore($0).keep(checkpointID: job.jobID, reason: "\(error)") }
         enforceRetention()
         let tail = """

@@ -38,8 +38,10 @@ enum ConceptBinaryEncoder {
     /// Appends one row for the `index`-th concept; returns its id and its `created_at` text (nil for NULL).
     /// A long label or description (``LargeString``) is not copied into `out`: its length is,
     /// and an insert marks where its bytes go (``LargeValueRow/write(_:_:to:)`` streams them).
-    static func append(index: Int, record: JSONValue, to out: inout [UInt8],
-                       inserts: inout [LargeValueRow.Insert]) throws -> (conceptID: String, createdAt: String?) {
+    static func append(
+        index: Int, record: JSONValue, to out: inout [UInt8],
+        inserts: inout [LargeValueRow.Insert]
+    ) throws -> (conceptID: String, createdAt: String?) {
         guard case .object = record else {
             throw StagingRecordEncoder.FieldError(description: "concepts[\(index)] is not an object")
         }
@@ -113,11 +115,11 @@ enum ConceptBinaryEncoder {
 
     private static func arrayHeader(count: Int, hasNulls: Bool, elementType: UInt32, to out: inout [UInt8]) {
         appendInt32(count == 0 ? 0 : 1, to: &out)  // dimensions
-        appendInt32(hasNulls ? 1 : 0, to: &out)    // whether elements may be NULL
+        appendInt32(hasNulls ? 1 : 0, to: &out)  // whether elements may be NULL
         appendUInt32(elementType, to: &out)
         if count > 0 {
             appendInt32(Int32(count), to: &out)
-            appendInt32(1, to: &out)               // lower bound
+            appendInt32(1, to: &out)  // lower bound
         }
     }
 

@@ -45,25 +45,37 @@ enum RestoreSQL {
 
     /// Checks on the staged data before anything live is touched (ids unique, one quote per instance).
     static let stagingChecks: [Check] = [
-        Check(message: "concept ids appear more than once", sql: """
-            SELECT concept_id FROM stage_concepts GROUP BY concept_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
-            """),
-        Check(message: "source ids appear more than once", sql: """
-            SELECT source_id FROM stage_sources GROUP BY source_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
-            """),
-        Check(message: "relationship types appear more than once in the vocabulary", sql: """
-            SELECT relationship_type FROM stage_vocabulary GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5
-            """),
-        Check(message: "instances carry different quotes or sources under one instance_id", sql: """
-            SELECT instance_id FROM stage_instances GROUP BY instance_id
-            HAVING count(DISTINCT (coalesce(quote, ''), source_id)) > 1 ORDER BY 1 LIMIT 5
-            """),
-        Check(message: "ontologies appear more than once", sql: """
-            SELECT name FROM stage_ontologies GROUP BY name HAVING count(*) > 1 ORDER BY 1 LIMIT 5
-            """),
-        Check(message: "instances have no quote", sql: """
-            SELECT DISTINCT instance_id FROM stage_instances WHERE quote IS NULL ORDER BY 1 LIMIT 5
-            """),
+        Check(
+            message: "concept ids appear more than once",
+            sql: """
+                SELECT concept_id FROM stage_concepts GROUP BY concept_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+                """),
+        Check(
+            message: "source ids appear more than once",
+            sql: """
+                SELECT source_id FROM stage_sources GROUP BY source_id HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+                """),
+        Check(
+            message: "relationship types appear more than once in the vocabulary",
+            sql: """
+                SELECT relationship_type FROM stage_vocabulary GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+                """),
+        Check(
+            message: "instances carry different quotes or sources under one instance_id",
+            sql: """
+                SELECT instance_id FROM stage_instances GROUP BY instance_id
+                HAVING count(DISTINCT (coalesce(quote, ''), source_id)) > 1 ORDER BY 1 LIMIT 5
+                """),
+        Check(
+            message: "ontologies appear more than once",
+            sql: """
+                SELECT name FROM stage_ontologies GROUP BY name HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+                """),
+        Check(
+            message: "instances have no quote",
+            sql: """
+                SELECT DISTINCT instance_id FROM stage_instances WHERE quote IS NULL ORDER BY 1 LIMIT 5
+                """),
     ]
 
     /// Instances naming a source that is neither staged nor (merge) live.
@@ -186,7 +198,6 @@ enum RestoreSQL {
         """
     }
 
-
     // MARK: Apply, per stage. `merge` upserts by id; replace inserts into emptied tables.
 
     static func vocabulary(merge: Bool, replaceAll: Bool) -> [String] {
@@ -194,7 +205,8 @@ enum RestoreSQL {
         // Built-in types belong to the schema, not to the data: a replace keeps
         // those the file does not list (and updates those it does).
         if replaceAll { statements.append("DELETE FROM kg.vocabulary WHERE NOT is_builtin") }
-        statements.append("""
+        statements.append(
+            """
             INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, usage_count,
                 is_active, is_builtin, synonyms, deprecation_reason, embedding_model, embedding_generated_at,
                 embedding, direction_semantics)
@@ -318,42 +330,51 @@ enum RestoreSQL {
     /// Checks on the live graph after applying; each returns offending examples.
     static func postChecks(replace: Bool, direct: Bool = false) -> [Check] {
         var checks = [
-            Check(message: "relationships use types missing from the vocabulary", sql: """
-                SELECT DISTINCT relationship_type FROM kg.relationships r
-                WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
-                """),
-            Check(message: "restored instances evidence no concept", sql: """
-                SELECT i.instance_id FROM kg.instances i
-                WHERE i.instance_id IN (SELECT instance_id FROM stage_instances WHERE concept_id IS NOT NULL)
-                AND NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id) LIMIT 5
-                """),
-            Check(message: "staged concepts are missing from the graph after the restore", sql: """
-                SELECT concept_id FROM stage_concepts sc
-                WHERE NOT EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = sc.concept_id) LIMIT 5
-                """),
+            Check(
+                message: "relationships use types missing from the vocabulary",
+                sql: """
+                    SELECT DISTINCT relationship_type FROM kg.relationships r
+                    WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
+                    """),
+            Check(
+                message: "restored instances evidence no concept",
+                sql: """
+                    SELECT i.instance_id FROM kg.instances i
+                    WHERE i.instance_id IN (SELECT instance_id FROM stage_instances WHERE concept_id IS NOT NULL)
+                    AND NOT EXISTS (SELECT 1 FROM kg.evidence e WHERE e.instance_id = i.instance_id) LIMIT 5
+                    """),
+            Check(
+                message: "staged concepts are missing from the graph after the restore",
+                sql: """
+                    SELECT concept_id FROM stage_concepts sc
+                    WHERE NOT EXISTS (SELECT 1 FROM kg.concepts c WHERE c.concept_id = sc.concept_id) LIMIT 5
+                    """),
         ]
         if direct {
             // The concepts are in kg.concepts, not in staging.
             checks.removeAll { $0.message.hasPrefix("staged concepts") }
         }
         if replace {
-            checks.append(Check(message: "the graph's counts differ from the backup's after a replace", sql: """
-                SELECT 'concepts ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.concepts) a,
-                    (SELECT count(DISTINCT concept_id) FROM stage_concepts) b) x WHERE a <> b AND \(!direct)
-                UNION ALL
-                SELECT 'sources ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.sources) a,
-                    (SELECT count(DISTINCT source_id) FROM stage_sources) b) x WHERE a <> b
-                UNION ALL
-                SELECT 'evidence ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.evidence) a,
-                    (SELECT count(*) FROM (SELECT DISTINCT instance_id, concept_id FROM stage_instances
-                    WHERE concept_id IS NOT NULL) d) b) x WHERE a <> b
-                UNION ALL
-                SELECT 'instances ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.instances) a,
-                    (SELECT count(DISTINCT instance_id) FROM stage_instances) b) x WHERE a <> b
-                UNION ALL
-                SELECT 'relationships ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.relationships) a,
-                    (SELECT count(*) FROM stage_relationships) b) x WHERE a <> b
-                """))
+            checks.append(
+                Check(
+                    message: "the graph's counts differ from the backup's after a replace",
+                    sql: """
+                        SELECT 'concepts ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.concepts) a,
+                            (SELECT count(DISTINCT concept_id) FROM stage_concepts) b) x WHERE a <> b AND \(!direct)
+                        UNION ALL
+                        SELECT 'sources ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.sources) a,
+                            (SELECT count(DISTINCT source_id) FROM stage_sources) b) x WHERE a <> b
+                        UNION ALL
+                        SELECT 'evidence ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.evidence) a,
+                            (SELECT count(*) FROM (SELECT DISTINCT instance_id, concept_id FROM stage_instances
+                            WHERE concept_id IS NOT NULL) d) b) x WHERE a <> b
+                        UNION ALL
+                        SELECT 'instances ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.instances) a,
+                            (SELECT count(DISTINCT instance_id) FROM stage_instances) b) x WHERE a <> b
+                        UNION ALL
+                        SELECT 'relationships ' || a || ' vs ' || b FROM (SELECT (SELECT count(*) FROM kg.relationships) a,
+                            (SELECT count(*) FROM stage_relationships) b) x WHERE a <> b
+                        """))
         }
         return checks
     }

@@ -56,7 +56,8 @@ final class RowSpool {
     private func flush() throws {
         guard !buffer.isEmpty else { return }
         if fd < 0 {
-            var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("kg-rows-XXXXXX".utf8CString)
+            var template =
+                Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast()) + Array("kg-rows-XXXXXX".utf8CString)
             fd = mkstemp(&template)
             guard fd >= 0 else {
                 throw SpoolError("cannot create a temp file in \(directory) (\(String(cString: strerror(errno)))); make temp_dir writable")

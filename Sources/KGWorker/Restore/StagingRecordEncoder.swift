@@ -9,9 +9,11 @@ import KGFormat
 enum StagingRecordEncoder {
     /// Staging columns per section, in COPY order (after `ord`).
     static let columns: [String: [String]] = [
-        "vocabulary": ["relationship_type", "description", "category", "added_by", "added_at", "usage_count", "is_active",
-                       "is_builtin", "synonyms", "deprecation_reason", "embedding_model", "embedding_generated_at",
-                       "embedding", "direction_semantics"],
+        "vocabulary": [
+            "relationship_type", "description", "category", "added_by", "added_at", "usage_count", "is_active",
+            "is_builtin", "synonyms", "deprecation_reason", "embedding_model", "embedding_generated_at",
+            "embedding", "direction_semantics",
+        ],
         "concepts": ["concept_id", "label", "description", "search_terms", "embedding", "created_at"],
         "sources": ["source_id", "document", "paragraph", "full_text", "file_path", "content_type", "garage_key", "storage_key"],
         "instances": ["instance_id", "quote", "concept_id", "source_id"],
@@ -27,8 +29,10 @@ enum StagingRecordEncoder {
     /// with an `ordinal` first (staging tables), without one for a live table.
     /// Long strings (``LargeString``) of text columns are not copied into `out`: each is an
     /// insert at its place, for ``LargeValueRow/write(_:_:to:)`` to stream.
-    static func append(section: String, index: Int, record: JSONValue, ordinal: Int?, to out: inout [UInt8],
-                       inserts: inout [LargeValueRow.Insert]) throws {
+    static func append(
+        section: String, index: Int, record: JSONValue, ordinal: Int?, to out: inout [UInt8],
+        inserts: inout [LargeValueRow.Insert]
+    ) throws {
         guard case .object = record else {
             throw FieldError(description: "\(section)[\(index)] is not an object")
         }
@@ -75,7 +79,7 @@ enum StagingRecordEncoder {
         case "ontologies":
             try encoder.text("name", required: true)
             try encoder.text("created_at")
-        default: // relationships
+        default:  // relationships
             try encoder.text("from", required: true)
             try encoder.text("to", required: true)
             try encoder.text("type", required: true)

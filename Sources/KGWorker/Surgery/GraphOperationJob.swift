@@ -55,8 +55,9 @@ struct GraphOperationJob {
         let total = counts.values.reduce(0, +)
         try report(.checking, done: 1, total: 1, message: "\(total) rows to remove", force: true)
         if params.dryRun {
-            return GraphOperationResult(operation: operation, dryRun: true, ontology: params.ontology, removed: counts,
-                                        seconds: Self.seconds(since: started))
+            return GraphOperationResult(
+                operation: operation, dryRun: true, ontology: params.ontology, removed: counts,
+                seconds: Self.seconds(since: started))
         }
 
         try context.checkpointStage(makeCheckpoint, of: plan)
@@ -87,8 +88,9 @@ struct GraphOperationJob {
             }
         }
         try report(.verifying, done: 1, total: 1, force: true)
-        return GraphOperationResult(operation: operation, dryRun: false, ontology: params.ontology, removed: removed,
-                                    seconds: Self.seconds(since: started))
+        return GraphOperationResult(
+            operation: operation, dryRun: false, ontology: params.ontology, removed: removed,
+            seconds: Self.seconds(since: started))
     }
 
     static func seconds(since start: Date) -> Double { (Date().timeIntervalSince(start) * 100).rounded() / 100 }

@@ -28,7 +28,9 @@ struct StitchJob {
     func run(data db: PGConnection) throws -> StitchJobResult {
         let started = Date()
         try report(.checking, done: 0, total: 1, message: "matching the missing concepts", force: true)
-        try db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref; CREATE TEMP TABLE stitch_ref (concept_id text PRIMARY KEY, label text, embedding double precision[])")
+        try db.execute(
+            "DROP TABLE IF EXISTS pg_temp.stitch_ref; CREATE TEMP TABLE stitch_ref (concept_id text PRIMARY KEY, label text, embedding double precision[])"
+        )
         defer { if db.isOK { _ = try? db.execute("DROP TABLE IF EXISTS pg_temp.stitch_ref") } }
         let missing = try db.query(StitchSQL.waitingConcepts).rows.compactMap { $0[0] }
         // Only the references of concepts that are missing are loaded (the first of each id wins).
@@ -36,8 +38,9 @@ struct StitchJob {
         func load(_ reference: StitchReference) throws {
             guard wanted.contains(reference.conceptID) else { return }
             let embedding = reference.embedding.map { "{" + $0.map { String($0) }.joined(separator: ",") + "}" }
-            try db.query("INSERT INTO stitch_ref VALUES ($1, $2, $3::float8[]) ON CONFLICT DO NOTHING",
-                         [reference.conceptID, reference.label, embedding])
+            try db.query(
+                "INSERT INTO stitch_ref VALUES ($1, $2, $3::float8[]) ON CONFLICT DO NOTHING",
+                [reference.conceptID, reference.label, embedding])
         }
         for reference in params.references { try load(reference) }
         if let file = params.referencesFile, !wanted.isEmpty {
@@ -54,8 +57,10 @@ struct StitchJob {
             } else {
                 let nearest = try db.query(StitchSQL.byEmbedding, [id])
                 if let target = nearest.first("t"), let similarity = nearest.first("sim").flatMap(Double.init), similarity >= threshold {
-                    reconnections.append(Reconnection(missing: id, conceptID: target, how: "embedding",
-                                                      similarity: (similarity * 10_000).rounded() / 10_000, links: links))
+                    reconnections.append(
+                        Reconnection(
+                            missing: id, conceptID: target, how: "embedding",
+                            similarity: (similarity * 10_000).rounded() / 10_000, links: links))
                 } else {
                     outcomes["unmatched", default: 0] += 1
                 }
@@ -65,8 +70,9 @@ struct StitchJob {
         for reconnection in reconnections { outcomes[reconnection.how, default: 0] += 1 }
         try report(.checking, done: 1, total: 1, message: "\(reconnections.count) of \(missing.count) missing concepts matched", force: true)
         if params.dryRun {
-            return StitchJobResult(dryRun: true, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
-                                   connected: [:], waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
+            return StitchJobResult(
+                dryRun: true, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
+                connected: [:], waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
         }
 
         try context.checkpointStage(makeCheckpoint, of: plan)
@@ -88,16 +94,19 @@ struct StitchJob {
         connected["relationships"] = try db.query(PendingSQL.connectRelationships[1], [context.jobID]).affectedRows
         try report(.stitching, done: reconnections.count, total: reconnections.count, force: true)
         try report(.verifying, done: 1, total: 1, message: "counting what still waits", force: true)
-        return StitchJobResult(dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
-                               connected: connected, waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
+        return StitchJobResult(
+            dryRun: false, threshold: threshold, reconnections: reconnections, outcomes: outcomes,
+            connected: connected, waiting: try waiting(db), seconds: GraphOperationJob.seconds(since: started))
     }
 
     /// Streams the stored request body (`stitch_<job>.json`, checked by the gateway) and hands
     /// out its references one at a time.
     static func readReferences(_ path: String, _ body: @escaping (StitchReference) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw JobFailure(.storage, "the stitch request's references (\(path)) are gone from temp storage: "
-                + "something outside kg removed the file; run `kg admin stitch` again")
+            throw JobFailure(
+                .storage,
+                "the stitch request's references (\(path)) are gone from temp storage: "
+                    + "something outside kg removed the file; run `kg admin stitch` again")
         }
         defer { try? handle.close() }
         let reader = StitchRequestReader(onReference: body)

@@ -1,7 +1,7 @@
-import KGTestSupport
 import Foundation
 import KGDatabase
 import KGFormat
+import KGTestSupport
 
 /// Graphs that are hard to carry exactly, inserted straight into PostgreSQL:
 /// non-finite, negative-zero, subnormal and NULL elements in `double precision[]`,
@@ -18,16 +18,20 @@ enum AdversarialGraph {
     ]
 
     /// Array element literals for `double precision[]` (text PostgreSQL parses).
-    static let specialFloats = ["NaN", "Infinity", "-Infinity", "-0", "0", "5e-324", "1e-320", "2.2250738585072014e-308",
-                                "1.7976931348623157e308", "-1.7976931348623157e308", "0.1", "NULL"]
+    static let specialFloats = [
+        "NaN", "Infinity", "-Infinity", "-0", "0", "5e-324", "1e-320", "2.2250738585072014e-308",
+        "1.7976931348623157e308", "-1.7976931348623157e308", "0.1", "NULL",
+    ]
 
     /// The fixed graph of the fidelity tests.
     static func insertFixed(into db: PGConnection) throws {
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.ontologies (name, created_at) VALUES
                 ('onto-α', '2001-02-03 04:05:06.789012+00'), ('empty ontology', '1999-12-31 23:59:59.999999+00');
             """)
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg.vocabulary (relationship_type, description, category, added_by, added_at, usage_count, is_active,
                 is_builtin, synonyms, deprecation_reason, embedding_model, embedding_generated_at, embedding, direction_semantics)
             VALUES ('X_CUSTOM', $1, 'custom', $2, '2020-01-01 00:00:00.000001+00', 7, false, false, '{a,NULL,"",NULL}',
@@ -42,20 +46,24 @@ enum AdversarialGraph {
             ("c-𝔘", "", texts[11], "{}", "{1,2,3}", "2024-01-03 00:00:00+00"),
         ]
         for c in concepts {
-            try db.query("""
+            try db.query(
+                """
                 INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding, created_at)
                 VALUES ($1, $2, $3, $4::text[], $5::float8[], $6::timestamptz)
                 """, [c.0, c.1, c.2, c.3, c.4, c.5])
         }
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg.sources (source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key)
             VALUES ('s1', 'onto-α', 3, $1, NULL, 'text/plain', NULL, $2), ('s2', 'onto-α', 0, '', $3, NULL, '', NULL)
             """, [texts[6], texts[2], texts[4]])
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id) VALUES
                 ('i1', $1, 's1'), ('i-orphan', $2, 's1'), ('i-orphan-2', '', 's2'), ('i3', $3, 's2')
             """, [texts[3], texts[5], texts[7]])
-        try db.execute("""
+        try db.execute(
+            """
             INSERT INTO kg.evidence (instance_id, concept_id) VALUES ('i1', 'c-nan'), ('i1', 'c-sub'), ('i3', 'c-nulls');
             INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties) VALUES
                 ('c-nan', 'c-sub', 'IMPLIES', '{}'), ('c-nan', 'c-sub', 'IMPLIES', '{}'),
@@ -72,11 +80,13 @@ enum AdversarialGraph {
         for k in 0..<(1 + rng.below(3)) {
             let name = "o\(tag)-\(k)-" + rng.pick(texts)
             ontologies.append(name)
-            try db.query("INSERT INTO kg.ontologies (name, created_at) VALUES ($1, $2::timestamptz)",
-                         [name, "20\(10 + rng.below(15))-0\(1 + rng.below(9))-1\(rng.below(9)) 12:34:56.\(100000 + rng.below(899999))+00"])
+            try db.query(
+                "INSERT INTO kg.ontologies (name, created_at) VALUES ($1, $2::timestamptz)",
+                [name, "20\(10 + rng.below(15))-0\(1 + rng.below(9))-1\(rng.below(9)) 12:34:56.\(100000 + rng.below(899999))+00"])
         }
         let custom = "R_\(tag)"
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg.vocabulary (relationship_type, description, category, synonyms, embedding)
             VALUES ($1, $2, 'custom', $3::varchar[], $4::float8[])
             """, [custom, rng.pick(texts), rng.oneIn(3) ? nil : textArray(&rng, nonEmpty: true), rng.oneIn(3) ? nil : floatArray(&rng)])
@@ -84,11 +94,15 @@ enum AdversarialGraph {
         for k in 0..<(2 + rng.below(7)) {
             let id = "c\(tag)-\(k)" + (rng.oneIn(3) ? rng.pick(texts) : "")
             concepts.append(id)
-            try db.query("""
+            try db.query(
+                """
                 INSERT INTO kg.concepts (concept_id, label, description, search_terms, embedding, created_at)
                 VALUES ($1, $2, $3, $4::text[], $5::float8[], $6::timestamptz)
-                """, [id, rng.pick(texts), rng.oneIn(3) ? nil : rng.pick(texts), textArray(&rng), floatArray(&rng),
-                      rng.oneIn(4) ? nil : "2023-0\(1 + rng.below(9))-0\(1 + rng.below(9)) 01:02:03.\(rng.below(999999))+00"])
+                """,
+                [
+                    id, rng.pick(texts), rng.oneIn(3) ? nil : rng.pick(texts), textArray(&rng), floatArray(&rng),
+                    rng.oneIn(4) ? nil : "2023-0\(1 + rng.below(9))-0\(1 + rng.below(9)) 01:02:03.\(rng.below(999999))+00",
+                ])
         }
         var sourceCount = 0
         var instanceCount = 0
@@ -96,16 +110,21 @@ enum AdversarialGraph {
             for _ in 0..<(1 + rng.below(3)) {
                 let source = "s\(tag)-\(sourceCount)"
                 sourceCount += 1
-                try db.query("""
+                try db.query(
+                    """
                     INSERT INTO kg.sources (source_id, document, paragraph, full_text, file_path, content_type)
                     VALUES ($1, $2, $3::int, $4, $5, $6)
-                    """, [source, ontology, String(rng.below(1000)), rng.pick(texts), rng.oneIn(2) ? nil : rng.pick(texts),
-                          rng.oneIn(2) ? nil : "text/plain"])
+                    """,
+                    [
+                        source, ontology, String(rng.below(1000)), rng.pick(texts), rng.oneIn(2) ? nil : rng.pick(texts),
+                        rng.oneIn(2) ? nil : "text/plain",
+                    ])
                 for _ in 0..<rng.below(4) {
                     let instance = "i\(tag)-\(instanceCount)"
                     instanceCount += 1
-                    try db.query("INSERT INTO kg.instances (instance_id, quote, source_id) VALUES ($1, $2, $3)",
-                                 [instance, rng.pick(texts), source])
+                    try db.query(
+                        "INSERT INTO kg.instances (instance_id, quote, source_id) VALUES ($1, $2, $3)",
+                        [instance, rng.pick(texts), source])
                     for concept in Set((0..<rng.below(3)).map { _ in rng.pick(concepts) }) {  // 0: an orphan instance
                         try db.query("INSERT INTO kg.evidence (instance_id, concept_id) VALUES ($1, $2)", [instance, concept])
                     }
@@ -115,7 +134,8 @@ enum AdversarialGraph {
         for _ in 0..<rng.below(10) {
             let edge = [rng.pick(concepts), rng.pick(concepts), rng.pick(["IMPLIES", "CAUSES", custom]), properties(&rng, depth: 0)]
             for _ in 0..<(rng.oneIn(4) ? 2 : 1) {  // duplicate edges
-                try db.query("""
+                try db.query(
+                    """
                     INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type, properties)
                     VALUES ($1, $2, $3, $4::jsonb)
                     """, edge)
@@ -130,13 +150,17 @@ enum AdversarialGraph {
         let unit = "long|" + (0..<16).map { _ in rng.pick(texts) }.joined(separator: "|")
         let bytes = (64 << 20) + rng.below(1 << 20) + 1
         let repetitions = bytes / unit.utf8.count + 1
-        let targets = [("kg.sources", "full_text", "source_id"), ("kg.concepts", "description", "concept_id"),
-                       ("kg.concepts", "label", "concept_id"), ("kg.instances", "quote", "instance_id")]
+        let targets = [
+            ("kg.sources", "full_text", "source_id"), ("kg.concepts", "description", "concept_id"),
+            ("kg.concepts", "label", "concept_id"), ("kg.instances", "quote", "instance_id"),
+        ]
         for (table, column, key) in [rng.pick(targets), targets[1]] {
-            let updated = try db.query("""
+            let updated = try db.query(
+                """
                 UPDATE \(table) SET \(column) = repeat($1, $2::int)
                 WHERE \(key) = (SELECT \(key) FROM \(table) ORDER BY \(key) LIMIT 1)
-                """, [unit, String(repetitions)]).affectedRows
+                """, [unit, String(repetitions)]
+            ).affectedRows
             if updated > 0 { return "\(table).\(column), \(repetitions * unit.utf8.count) bytes" }
         }
         return "nowhere"
@@ -144,8 +168,11 @@ enum AdversarialGraph {
 
     static func textArray(_ rng: inout SeededGenerator, nonEmpty: Bool = false) -> String {
         let items = (0..<(rng.below(4) + (nonEmpty ? 1 : 0))).map { _ -> String in
-            rng.oneIn(4) ? "NULL" : "\"" + rng.pick(texts).replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            rng.oneIn(4)
+                ? "NULL"
+                : "\""
+                    + rng.pick(texts).replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         return "{" + items.joined(separator: ",") + "}"
     }

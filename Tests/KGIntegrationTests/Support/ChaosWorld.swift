@@ -1,7 +1,7 @@
-import KGTestSupport
 import Foundation
 import KGClient
 import KGDatabase
+import KGTestSupport
 
 /// What the chaos run works on, set up so that every job's effect can be checked
 /// on its own whatever order the jobs commit in: merges only bring back ontologies
@@ -30,9 +30,12 @@ struct ChaosWorld {
 
     static func sources(_ db: PGConnection, _ ontology: String) throws -> (ids: [String], instances: Int) {
         let ids = try db.query("SELECT source_id FROM kg.sources WHERE document = $1 ORDER BY 1", [ontology]).rows.compactMap { $0[0] }
-        let count = try db.query("""
-            SELECT count(*) FROM kg.instances i JOIN kg.sources s ON s.source_id = i.source_id WHERE s.document = $1
-            """, [ontology]).rows.first?.first ?? nil
+        let count =
+            try db.query(
+                """
+                SELECT count(*) FROM kg.instances i JOIN kg.sources s ON s.source_id = i.source_id WHERE s.document = $1
+                """, [ontology]
+            ).rows.first?.first ?? nil
         let instances = Int(count ?? "0") ?? 0
         return (ids, instances)
     }
@@ -60,28 +63,33 @@ struct ChaosWorld {
             deletes.append(Ontology(name: name, sources: ids, instances: instances, file: nil))
         }
         let orphans = (1...10).map { "chaos_orphan_\($0)" }
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id)
             SELECT id, 'evidences nothing', (SELECT min(source_id) FROM kg.sources WHERE document = $2) FROM unnest($1::text[]) AS id
             """, ["{\(orphans.joined(separator: ","))}", base])
         try db.query("INSERT INTO kg.concepts (concept_id, label) VALUES ('chaos_orphan_concept', 'mentioned by nothing')")
         // Two concepts the untouched ontology mentions, the second with a label nobody else has.
-        let mentioned = try db.query("""
+        let mentioned = try db.query(
+            """
             SELECT c.concept_id, c.label FROM kg.concepts c
             WHERE EXISTS (SELECT 1 FROM kg.evidence e JOIN kg.instances i ON i.instance_id = e.instance_id
                           JOIN kg.sources s ON s.source_id = i.source_id WHERE e.concept_id = c.concept_id AND s.document = $1)
               AND (SELECT count(*) FROM kg.concepts c2 WHERE lower(c2.label) = lower(c.label)) = 1
             ORDER BY c.concept_id LIMIT 2
-            """, [base]).rows
+            """, [base]
+        ).rows
         guard mentioned.count == 2, let from = mentioned[0][0], let target = mentioned[1][0], let label = mentioned[1][1] else {
             throw StackError("no two uniquely labelled concepts in \(base)")
         }
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO kg_api.pending_links (kind, from_id, to_id, relationship_type, properties, missing, created_by)
             VALUES ('relationship', $1, 'chaos_missing', 'IMPLIES', '{"chaos": "stitch"}', ARRAY['chaos_missing'], $2::uuid)
             """, [from, UUID().uuidString])
-        return ChaosWorld(mergeTargets: merges, deleteTargets: deletes, orphanInstances: orphans,
-                          linkFrom: from, stitchTarget: target, stitchLabel: label)
+        return ChaosWorld(
+            mergeTargets: merges, deleteTargets: deletes, orphanInstances: orphans,
+            linkFrom: from, stitchTarget: target, stitchLabel: label)
     }
 
     /// Submits one job of `kind` (a dry run now and then); nil when the gateway refused it.
@@ -95,8 +103,9 @@ struct ChaosWorld {
             target = ontology.name
             var fields = [("mode", "merge")]
             if dryRun { fields.append(("dry_run", "true")) }
-            response = try client.uploadMultipart(path: "/admin/restore", fields: fields, fileField: "file", filePath: ontology.file!,
-                                                  fileName: "ontology.json", contentType: "application/json", onProgress: { _, _ in })
+            response = try client.uploadMultipart(
+                path: "/admin/restore", fields: fields, fileField: "file", filePath: ontology.file!,
+                fileName: "ontology.json", contentType: "application/json", onProgress: { _, _ in })
         case .ontologyDelete:
             let ontology = deleteTargets[random.below(deleteTargets.count)]
             target = ontology.name
@@ -105,16 +114,18 @@ struct ChaosWorld {
         case .prune:
             response = try client.request(method: "POST", path: "/admin/prune", json: try JSONSerialization.data(withJSONObject: ["dry_run": dryRun]))
         case .stitch:
-            let body = try JSONSerialization.data(withJSONObject: [
-                "references": [["concept_id": missingConcept, "label": stitchLabel]], "dry_run": dryRun,
-            ] as [String: Any])
+            let body = try JSONSerialization.data(
+                withJSONObject: [
+                    "references": [["concept_id": missingConcept, "label": stitchLabel]], "dry_run": dryRun,
+                ] as [String: Any])
             response = try client.request(method: "POST", path: "/admin/stitch", json: body)
         case .backup:
             return nil
         }
         guard response.status == 202,
-              let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-              let id = object["job_id"] as? String else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+            let id = object["job_id"] as? String
+        else { return nil }
         return ChaosJob(id: id, kind: kind, target: target, dryRun: dryRun)
     }
 }

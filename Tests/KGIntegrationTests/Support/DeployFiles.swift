@@ -61,9 +61,13 @@ enum DeployFiles {
     static func healthcheckURLs(_ service: [String: Any]) -> [String] {
         guard let check = service["healthcheck"] as? [String: Any] else { return [] }
         let words: [String]
-        if let list = check["test"] as? [String] { words = list } else if let line = check["test"] as? String {
+        if let list = check["test"] as? [String] {
+            words = list
+        } else if let line = check["test"] as? String {
             words = line.split(separator: " ").map(String.init)
-        } else { words = [] }
+        } else {
+            words = []
+        }
         return words.filter { $0.hasPrefix("http://") || $0.hasPrefix("https://") }
     }
 
@@ -84,8 +88,11 @@ enum DeployFiles {
             guard let equals = line.firstIndex(of: "="), !section.isEmpty else {
                 throw StackError("\(relative):\(number + 1): not a key=value line inside a section: \(line)")
             }
-            lines.append((section, String(line[..<equals]).trimmingCharacters(in: .whitespaces),
-                          String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)))
+            lines.append(
+                (
+                    section, String(line[..<equals]).trimmingCharacters(in: .whitespaces),
+                    String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+                ))
         }
         return lines
     }

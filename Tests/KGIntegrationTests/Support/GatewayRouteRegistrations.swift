@@ -37,8 +37,9 @@ enum GatewayRouteRegistrations {
             }
         }
         guard unreadable.isEmpty else {
-            throw StackError("route registrations this test cannot read (give them a literal path, or teach "
-                             + "GatewayRouteRegistrations): \(unreadable.joined(separator: "; "))")
+            throw StackError(
+                "route registrations this test cannot read (give them a literal path, or teach "
+                    + "GatewayRouteRegistrations): \(unreadable.joined(separator: "; "))")
         }
         guard !routes.isEmpty else { throw StackError("no route registrations found under \(sources.path)") }
         return routes

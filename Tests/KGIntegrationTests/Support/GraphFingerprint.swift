@@ -30,12 +30,14 @@ struct GraphFingerprint: Equatable, CustomStringConvertible {
     let tables: [String: String]
 
     init(_ db: PGConnection, scope: Scope = .exact) throws {
-        let columns = try db.query("""
+        let columns = try db.query(
+            """
             SELECT c.table_name, c.column_name FROM information_schema.columns c
             JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
             WHERE c.table_schema = 'kg' AND t.table_type = 'BASE TABLE'
             ORDER BY c.table_name, c.ordinal_position
-            """).rows
+            """
+        ).rows
         var byTable: [String: [String]] = [:]
         for row in columns {
             guard let table = row[0], let column = row[1] else { continue }
@@ -46,10 +48,13 @@ struct GraphFingerprint: Equatable, CustomStringConvertible {
         for (table, names) in byTable {
             // ROW(...)::text prints arrays, jsonb and float8 exactly (shortest round-trip form).
             let row = "ROW(" + names.map { "t.\(Self.quoted($0))" }.joined(separator: ", ") + ")::text"
-            tables[table] = try db.query("""
-                SELECT count(*) || ' rows, ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-') AS d
-                FROM (SELECT \(row) AS r FROM kg.\(Self.quoted(table)) t) rows
-                """).first("d") ?? "?"
+            tables[table] =
+                try db.query(
+                    """
+                    SELECT count(*) || ' rows, ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-') AS d
+                    FROM (SELECT \(row) AS r FROM kg.\(Self.quoted(table)) t) rows
+                    """
+                ).first("d") ?? "?"
         }
         self.tables = tables
     }
@@ -59,7 +64,8 @@ struct GraphFingerprint: Equatable, CustomStringConvertible {
         let names = Set(tables.keys).union(other.tables.keys).sorted()
         let differing = names.filter { tables[$0] != other.tables[$0] }
         if differing.isEmpty { return "no table differs" }
-        return "tables that differ: " + differing.map { "kg.\($0) (\(tables[$0] ?? "missing") vs \(other.tables[$0] ?? "missing"))" }
+        return "tables that differ: "
+            + differing.map { "kg.\($0) (\(tables[$0] ?? "missing") vs \(other.tables[$0] ?? "missing"))" }
             .joined(separator: "; ")
     }
 

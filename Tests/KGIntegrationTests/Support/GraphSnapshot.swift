@@ -11,18 +11,18 @@ struct GraphSnapshot: Equatable {
     static let queries: [String: String] = [
         "ontologies": "SELECT string_agg(\(short("o::text")), E'\\n' ORDER BY o.name) FROM kg.ontologies o",
         "vocabulary": """
-            SELECT string_agg(\(short("v::text")) || ' bits:' || \(bits("v.embedding")), E'\\n' ORDER BY v.relationship_type) FROM kg.vocabulary v
-            """,
+        SELECT string_agg(\(short("v::text")) || ' bits:' || \(bits("v.embedding")), E'\\n' ORDER BY v.relationship_type) FROM kg.vocabulary v
+        """,
         "concepts": """
-            SELECT string_agg(\(short("c::text")) || ' bits:' || \(bits("c.embedding")), E'\\n' ORDER BY c.concept_id) FROM kg.concepts c
-            """,
+        SELECT string_agg(\(short("c::text")) || ' bits:' || \(bits("c.embedding")), E'\\n' ORDER BY c.concept_id) FROM kg.concepts c
+        """,
         "sources": "SELECT string_agg(\(short("s::text")), E'\\n' ORDER BY s.source_id) FROM kg.sources s",
         "instances": "SELECT string_agg(\(short("i::text")), E'\\n' ORDER BY i.instance_id) FROM kg.instances i",
         "evidence": "SELECT string_agg(e::text, E'\\n' ORDER BY e.instance_id, e.concept_id) FROM kg.evidence e",
         "relationships": """
-            SELECT string_agg(\(short("(r.from_concept_id, r.to_concept_id, r.relationship_type, r.properties)::text")), E'\\n'
-                              ORDER BY r.relationship_id) FROM kg.relationships r
-            """,
+        SELECT string_agg(\(short("(r.from_concept_id, r.to_concept_id, r.relationship_type, r.properties)::text")), E'\\n'
+                          ORDER BY r.relationship_id) FROM kg.relationships r
+        """,
     ]
 
     /// A row's text, or for a long row (a value of many megabytes) its md5 and length:

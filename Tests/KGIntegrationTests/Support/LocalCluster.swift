@@ -20,10 +20,12 @@ final class LocalCluster: @unchecked Sendable {
         chmod(directory, 0o755)
         amqpPorts = (0..<nodes).map { _ in freePort() }
         let distPorts = (0..<nodes).map { _ in freePort() }
-        environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KG_CLUSTER_DIR": directory, "KG_CLUSTER_NODES": String(nodes),
-                       "KG_CLUSTER_NAME": "kgt\(id)n", "KG_CLUSTER_EPMD_PORT": String(freePort()),
-                       "KG_CLUSTER_AMQP_PORTS": amqpPorts.map(String.init).joined(separator: ","),
-                       "KG_CLUSTER_DIST_PORTS": distPorts.map(String.init).joined(separator: ",")]
+        environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KG_CLUSTER_DIR": directory, "KG_CLUSTER_NODES": String(nodes),
+            "KG_CLUSTER_NAME": "kgt\(id)n", "KG_CLUSTER_EPMD_PORT": String(freePort()),
+            "KG_CLUSTER_AMQP_PORTS": amqpPorts.map(String.init).joined(separator: ","),
+            "KG_CLUSTER_DIST_PORTS": distPorts.map(String.init).joined(separator: ","),
+        ]
         do {
             try run("start", timeout: 300)
         } catch {
@@ -84,6 +86,14 @@ final class LocalCluster: @unchecked Sendable {
 private final class ErrorBox: @unchecked Sendable {
     private let lock = NSLock()
     private var errors: [Error] = []
-    func add(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
-    var first: Error? { lock.lock(); defer { lock.unlock() }; return errors.first }
+    func add(_ error: Error) {
+        lock.lock()
+        errors.append(error)
+        lock.unlock()
+    }
+    var first: Error? {
+        lock.lock()
+        defer { lock.unlock() }
+        return errors.first
+    }
 }

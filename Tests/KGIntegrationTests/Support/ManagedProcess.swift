@@ -56,8 +56,10 @@ struct CommandResult {
 /// Output goes through temp files so that neither stream can block the child.
 /// A command still running after `timeout` seconds is killed and the call
 /// throws: a hung child fails its test instead of hanging the whole run.
-func runCommand(_ executable: String, _ arguments: [String], environment: [String: String], input: String? = nil,
-                timeout: Double = 600) throws -> CommandResult {
+func runCommand(
+    _ executable: String, _ arguments: [String], environment: [String: String], input: String? = nil,
+    timeout: Double = 600
+) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -87,12 +89,15 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-        throw StackError("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; its stderr:\n\(stderr.suffix(3000))")
+        throw StackError(
+            "\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) was still running after \(Int(timeout)) s and was killed; its stderr:\n\(stderr.suffix(3000))"
+        )
     }
     process.waitUntilExit()
-    return CommandResult(exitCode: process.terminationStatus,
-                         stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    return CommandResult(
+        exitCode: process.terminationStatus,
+        stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
 }
 
 /// A TCP port that was free a moment ago.

@@ -17,9 +17,11 @@ final class PrivateServices: @unchecked Sendable {
         state = NSTemporaryDirectory() + "kg-services-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         chmod(state, 0o755)
-        environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KG_STATE_DIR": state,
-                       "KG_PG_PORT": String(freePort()), "KG_AMQP_PORT": String(freePort()),
-                       "KG_EPMD_PORT": String(freePort()), "KG_AMQP_DIST_PORT": String(freePort())]
+        environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KG_STATE_DIR": state,
+            "KG_PG_PORT": String(freePort()), "KG_AMQP_PORT": String(freePort()),
+            "KG_EPMD_PORT": String(freePort()), "KG_AMQP_DIST_PORT": String(freePort()),
+        ]
         let start = try runCommand("/bin/bash", [Self.script, "start"], environment: environment)
         guard start.exitCode == 0 else { throw StackError("private services did not start: \(start.summary)") }
         var values: [String: String] = [:]

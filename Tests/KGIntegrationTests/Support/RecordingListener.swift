@@ -49,7 +49,10 @@ final class RecordingListener: @unchecked Sendable {
         let was = stopped
         stopped = true
         lock.unlock()
-        if !was { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        if !was {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
     }
 
     private func acceptLoop() {
@@ -75,7 +78,8 @@ final class RecordingListener: @unchecked Sendable {
                 received.append(contentsOf: buffer[0..<n])
                 lock.unlock()
             }
-            let answer = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\nConnection: close\r\n\r\n{\"error\":\"not here\"}\n"
+            let answer =
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\nConnection: close\r\n\r\n{\"error\":\"not here\"}\n"
             _ = answer.withCString { write(client, $0, strlen($0)) }
             close(client)
         }

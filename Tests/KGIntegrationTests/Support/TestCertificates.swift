@@ -14,18 +14,23 @@ struct TestCertificates {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try """
-            subjectAltName = IP:127.0.0.1, DNS:localhost
-            basicConstraints = critical, CA:FALSE
-            keyUsage = critical, digitalSignature
-            extendedKeyUsage = serverAuth
-            """.write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
+        subjectAltName = IP:127.0.0.1, DNS:localhost
+        basicConstraints = critical, CA:FALSE
+        keyUsage = critical, digitalSignature
+        extendedKeyUsage = serverAuth
+        """.write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", directory + "/ca.key", "-out", caCertificate, "-days", "2",
-                         "-subj", "/CN=kg test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                         "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try Self.openssl(
+            ["req", "-x509"] + ec + [
+                "-keyout", directory + "/ca.key", "-out", caCertificate, "-days", "2",
+                "-subj", "/CN=kg test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
         try Self.openssl(["req"] + ec + ["-keyout", serverKey, "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"])
-        try Self.openssl(["x509", "-req", "-in", directory + "/server.csr", "-CA", caCertificate, "-CAkey", directory + "/ca.key",
-                          "-CAcreateserial", "-out", serverCertificate, "-days", "2", "-extfile", directory + "/server.ext"])
+        try Self.openssl([
+            "x509", "-req", "-in", directory + "/server.csr", "-CA", caCertificate, "-CAkey", directory + "/ca.key",
+            "-CAcreateserial", "-out", serverCertificate, "-days", "2", "-extfile", directory + "/server.ext",
+        ])
         try Self.openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", otherKey])
     }
 

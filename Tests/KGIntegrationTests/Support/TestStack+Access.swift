@@ -5,10 +5,13 @@ import KGDatabase
 /// Helpers for the access, audit and limit tests.
 extension TestStack {
     /// A raw request with any method, token and body; the response whatever its status.
-    func call(_ method: String, _ path: String, token: String?, json: String? = nil,
-              headers: [String: String] = [:]) throws -> HTTPResponse {
-        try HTTPClient(baseURL: apiURL, token: token).request(method: method, path: path, json: json.map { Data($0.utf8) },
-                                                                headers: headers)
+    func call(
+        _ method: String, _ path: String, token: String?, json: String? = nil,
+        headers: [String: String] = [:]
+    ) throws -> HTTPResponse {
+        try HTTPClient(baseURL: apiURL, token: token).request(
+            method: method, path: path, json: json.map { Data($0.utf8) },
+            headers: headers)
     }
 
     /// Inserts a finished (or `status`) job row owned by `user`; returns its id.
@@ -27,18 +30,21 @@ extension TestStack {
     func auditRows(actor: String? = nil, action: String? = nil) throws -> [[String: String?]] {
         let db = try db()
         defer { db.close() }
-        return try db.query("""
+        return try db.query(
+            """
             SELECT actor, action, target, outcome, remote_address, detail FROM kg_api.audit
             WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2)
             ORDER BY at DESC, audit_id DESC
-            """, [actor, action]).records
+            """, [actor, action]
+        ).records
     }
 
     /// Makes a token expire now (as if `token_ttl_hours` had passed).
     func expire(token: String) throws {
         let db = try db()
         defer { db.close() }
-        try db.query("""
+        try db.query(
+            """
             UPDATE kg_api.tokens SET expires_at = now() - interval '1 minute'
             WHERE token_hash = sha256(convert_to($1, 'UTF8'))
             """, [token])

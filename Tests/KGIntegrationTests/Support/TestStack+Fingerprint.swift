@@ -10,8 +10,10 @@ extension TestStack {
     }
 
     /// Fails unless every table of the graph equals `expected`, naming the tables that differ.
-    func assertGraph(equals expected: GraphFingerprint, _ message: String, scope: GraphFingerprint.Scope = .exact,
-                     file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertGraph(
+        equals expected: GraphFingerprint, _ message: String, scope: GraphFingerprint.Scope = .exact,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let now = try fingerprint(scope)
         XCTAssertEqual(now, expected, "\(message): \(now.differences(from: expected))", file: file, line: line)
     }

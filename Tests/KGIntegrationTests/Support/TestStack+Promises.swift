@@ -26,7 +26,8 @@ extension TestStack {
         let db = try db()
         defer { db.close() }
         guard let text = try JobStore(db).json(jobID: id),
-              let job = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            let job = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        else {
             throw StackError("no job \(id)")
         }
         return job
@@ -36,8 +37,9 @@ extension TestStack {
 
     /// Whether the job's data session (`kgw:<job>:data`) is waiting for a lock a test session holds.
     func dataSessionWaitsForALock(_ id: String) throws -> Bool {
-        try scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                   ["kgw:\(id):data"]) == "1"
+        try scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            ["kgw:\(id):data"]) == "1"
     }
 
     /// Whether the job's data session has ended (its transaction committed or rolled back).
@@ -75,7 +77,8 @@ extension TestStack {
     /// An instance that evidences no concept, and a concept no instance mentions with one edge:
     /// exactly what a prune removes from a graph that had nothing to prune.
     func addPrunableRows() throws {
-        try execute("""
+        try execute(
+            """
             INSERT INTO kg.instances (instance_id, quote, source_id) SELECT 'orphan_instance', 'no concept', min(source_id) FROM kg.sources;
             INSERT INTO kg.concepts (concept_id, label) VALUES ('orphan_concept', 'mentioned by no source');
             INSERT INTO kg.relationships (from_concept_id, to_concept_id, relationship_type)

@@ -7,9 +7,10 @@ extension TestStack {
     /// Uploads `path` to `POST /admin/restore`; returns the status and the JSON answer.
     func uploadRestore(_ path: String, fields: [String: String] = [:], token: String? = nil) throws -> (status: Int, json: [String: Any]) {
         let client = HTTPClient(baseURL: apiURL, token: try token ?? self.token())
-        let r = try client.uploadMultipart(path: "/admin/restore", fields: fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                                           fileField: "file", filePath: path, fileName: URL(fileURLWithPath: path).lastPathComponent,
-                                           contentType: "application/json", onProgress: { _, _ in })
+        let r = try client.uploadMultipart(
+            path: "/admin/restore", fields: fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            fileField: "file", filePath: path, fileName: URL(fileURLWithPath: path).lastPathComponent,
+            contentType: "application/json", onProgress: { _, _ in })
         let json = (try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]) ?? [:]
         return (r.status, json)
     }
@@ -21,8 +22,9 @@ extension TestStack {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let text = try JobStore(db).json(jobID: id),
-               let job = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               let status = job["status"] as? String, ["completed", "failed", "cancelled"].contains(status) {
+                let job = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                let status = job["status"] as? String, ["completed", "failed", "cancelled"].contains(status)
+            {
                 return job
             }
             usleep(100_000)
@@ -34,7 +36,8 @@ extension TestStack {
     func graphChecksum() throws -> String {
         let db = try db()
         defer { db.close() }
-        return try db.query("""
+        return try db.query(
+            """
             SELECT md5(
               coalesce((SELECT string_agg(v::text, '|' ORDER BY v::text) FROM kg.vocabulary v), '') ||
               coalesce((SELECT string_agg(c::text, '|' ORDER BY c.concept_id) FROM kg.concepts c), '') ||
@@ -44,14 +47,16 @@ extension TestStack {
               coalesce((SELECT string_agg(x, '|' ORDER BY x) FROM (SELECT from_concept_id || to_concept_id ||
                   relationship_type || properties::text AS x FROM kg.relationships) r), '') ||
               coalesce((SELECT string_agg(o.name, '|' ORDER BY o.name) FROM kg.ontologies o), '')) AS digest
-            """).first("digest") ?? ""
+            """
+        ).first("digest") ?? ""
     }
 
     /// Empties the graph (as a fresh database would be, built-in vocabulary aside).
     func wipeGraph() throws {
         let db = try db()
         defer { db.close() }
-        try db.execute("""
+        try db.execute(
+            """
             DELETE FROM kg.relationships; DELETE FROM kg.evidence; DELETE FROM kg.instances; DELETE FROM kg.sources;
             DELETE FROM kg.concepts; DELETE FROM kg.ontologies; DELETE FROM kg.vocabulary WHERE NOT is_builtin;
             """)

@@ -39,9 +39,10 @@ struct StatementLog {
     }
 
     static func serverLogPath() throws -> String {
-        let state = TestEnvironment.env["KG_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let state =
+            TestEnvironment.env["KG_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".kg-local").path
+            .deletingLastPathComponent().appendingPathComponent(".kg-local").path
         let path = URL(fileURLWithPath: state).resolvingSymlinksInPath().path + "/logs/postgres.log"
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw MissingTestSetup.missing("KG_STATE_DIR (no readable PostgreSQL log at \(path))")

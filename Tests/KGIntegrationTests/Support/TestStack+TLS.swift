@@ -13,8 +13,9 @@ extension TestStack {
     func gatewayStartFailure(environment extra: [String: String], timeout: Double = 20) throws -> CommandResult {
         var env = serviceEnvironment(port: freePort())
         env.merge(extra) { _, new in new }
-        let process = try ManagedProcess(name: "gateway-refused-\(UUID().uuidString.prefix(6))", executable: binDir + "/kg-gateway",
-                                         arguments: ["serve"], environment: env, logDir: root + "/logs")
+        let process = try ManagedProcess(
+            name: "gateway-refused-\(UUID().uuidString.prefix(6))", executable: binDir + "/kg-gateway",
+            arguments: ["serve"], environment: env, logDir: root + "/logs")
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(50_000) }
         if process.isRunning {

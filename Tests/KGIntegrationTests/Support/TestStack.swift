@@ -32,8 +32,10 @@ final class TestStack: @unchecked Sendable {
     var apiURL: String { "\(scheme)://127.0.0.1:\(gatewayPorts[0])" }
     var backupDir: String { "\(cliHome)/data/kg/backups" }
 
-    init(workers workerCount: Int = 2, gateways gatewayCount: Int = 1, environment: [String: String] = [:],
-         services: PrivateServices? = nil, caCert: String? = nil) throws {
+    init(
+        workers workerCount: Int = 2, gateways gatewayCount: Int = 1, environment: [String: String] = [:],
+        services: PrivateServices? = nil, caCert: String? = nil
+    ) throws {
         caCertPath = caCert
         adminDatabaseURL = try services?.adminDatabaseURL ?? TestEnvironment.adminDatabaseURL()
         let baseURL = try services?.databaseURL ?? TestEnvironment.databaseURL()
@@ -71,14 +73,16 @@ final class TestStack: @unchecked Sendable {
 
     /// Environment of the gateway and workers.
     func serviceEnvironment(port: Int? = nil, workerID: String? = nil) -> [String: String] {
-        var env = ["PATH": "/usr/bin:/bin", "HOME": root,
-                   "KG_DATABASE_URL": databaseURL, "KG_AMQP_URL": amqpURL, "KG_BROKER_PREFIX": prefix,
-                   "KG_TEMP_DIR": tempDir, "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(),
-                   "KG_ADMIN_USERNAME": "admin", "KG_ADMIN_PASSWORD": adminPassword,
-                   "KG_HEARTBEAT_TIMEOUT": "4", "KG_LOG_LEVEL": "info",
-                   // Backup files go with their download (and a client leaving cancels the job), so that a test can
-                   // expect empty temp storage; ResumeDownloadTests sets a window (the default, 3600, keeps them).
-                   "KG_BACKUP_RESUME_WINDOW": "0"]
+        var env = [
+            "PATH": "/usr/bin:/bin", "HOME": root,
+            "KG_DATABASE_URL": databaseURL, "KG_AMQP_URL": amqpURL, "KG_BROKER_PREFIX": prefix,
+            "KG_TEMP_DIR": tempDir, "KG_MIGRATIONS_DIR": TestEnvironment.migrationsDir(),
+            "KG_ADMIN_USERNAME": "admin", "KG_ADMIN_PASSWORD": adminPassword,
+            "KG_HEARTBEAT_TIMEOUT": "4", "KG_LOG_LEVEL": "info",
+            // Backup files go with their download (and a client leaving cancels the job), so that a test can
+            // expect empty temp storage; ResumeDownloadTests sets a window (the default, 3600, keeps them).
+            "KG_BACKUP_RESUME_WINDOW": "0",
+        ]
         // Run any suite against a quorum job queue: KG_BROKER_QUEUE_TYPE=quorum scripts/test.sh --filter …
         if let queueType = TestEnvironment.env["KG_BROKER_QUEUE_TYPE"], !queueType.isEmpty { env["KG_BROKER_QUEUE_TYPE"] = queueType }
         if let port { env["KG_GATEWAY_PORT"] = String(port) }
@@ -89,25 +93,28 @@ final class TestStack: @unchecked Sendable {
 
     func startGateway() throws {
         let port = freePort()
-        let process = try ManagedProcess(name: "gateway-\(gateways.count + 1)", executable: binDir + "/kg-gateway",
-                                         arguments: ["serve"], environment: serviceEnvironment(port: port), logDir: root + "/logs")
+        let process = try ManagedProcess(
+            name: "gateway-\(gateways.count + 1)", executable: binDir + "/kg-gateway",
+            arguments: ["serve"], environment: serviceEnvironment(port: port), logDir: root + "/logs")
         gateways.append(process)
         gatewayPorts.append(port)
     }
 
     /// Starts gateway `index` again on its port (after it was stopped or killed).
     func restartGateway(_ index: Int = 0) throws {
-        gateways[index] = try ManagedProcess(name: "gateway-\(index + 1)-restarted", executable: binDir + "/kg-gateway",
-                                             arguments: ["serve"], environment: serviceEnvironment(port: gatewayPorts[index]),
-                                             logDir: root + "/logs")
+        gateways[index] = try ManagedProcess(
+            name: "gateway-\(index + 1)-restarted", executable: binDir + "/kg-gateway",
+            arguments: ["serve"], environment: serviceEnvironment(port: gatewayPorts[index]),
+            logDir: root + "/logs")
         try waitReady()
     }
 
     /// Starts worker `id`; `environment` adds to (or overrides) the stack's settings for this worker only.
     func startWorker(_ id: String, environment: [String: String] = [:]) throws {
         let env = serviceEnvironment(workerID: id).merging(environment) { _, new in new }
-        workers[id] = try ManagedProcess(name: "worker-\(id)", executable: binDir + "/kg-worker", arguments: ["run"],
-                                         environment: env, logDir: root + "/logs")
+        workers[id] = try ManagedProcess(
+            name: "worker-\(id)", executable: binDir + "/kg-worker", arguments: ["run"],
+            environment: env, logDir: root + "/logs")
     }
 
     func waitReady(timeout: Double = 60) throws {
@@ -133,22 +140,28 @@ final class TestStack: @unchecked Sendable {
     func loadSample(concepts: Int = 40, ontologies: Int = 3, dimensions: Int = 16, seed: UInt64 = 7) throws -> SampleGraphStats {
         let db = try db()
         defer { db.close() }
-        return try SampleGraphLoader(spec: SampleGraphSpec(concepts: concepts, ontologies: ontologies,
-                                                           embeddingDimensions: dimensions, seed: seed)).load(into: db)
+        return try SampleGraphLoader(
+            spec: SampleGraphSpec(
+                concepts: concepts, ontologies: ontologies,
+                embeddingDimensions: dimensions, seed: seed)
+        ).load(into: db)
     }
 
     /// Adds a user with `kg-gateway user add`.
     func addUser(_ username: String, role: String, password: String) throws {
-        let r = try runCommand(binDir + "/kg-gateway", ["user", "add", "--username", username, "--role", role],
-                               environment: serviceEnvironment(), input: password + "\n")
+        let r = try runCommand(
+            binDir + "/kg-gateway", ["user", "add", "--username", username, "--role", role],
+            environment: serviceEnvironment(), input: password + "\n")
         guard r.exitCode == 0 else { throw StackError("user add failed: \(r.summary)") }
     }
 
     /// Environment of the CLI: its own config and data folders.
     func cliEnvironment(home: String? = nil, extra: [String: String] = [:]) -> [String: String] {
         let home = home ?? cliHome
-        var env = ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config",
-                   "XDG_DATA_HOME": home + "/data", "KG_API_URL": apiURL]
+        var env = [
+            "PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home + "/config",
+            "XDG_DATA_HOME": home + "/data", "KG_API_URL": apiURL,
+        ]
         env.merge(extra) { _, new in new }
         return env
     }
@@ -161,8 +174,9 @@ final class TestStack: @unchecked Sendable {
 
     /// Starts `kg` without waiting for it.
     func kgInBackground(_ arguments: [String], home: String? = nil, name: String) throws -> ManagedProcess {
-        try ManagedProcess(name: name, executable: binDir + "/kg", arguments: arguments,
-                           environment: cliEnvironment(home: home), logDir: root + "/logs")
+        try ManagedProcess(
+            name: name, executable: binDir + "/kg", arguments: arguments,
+            environment: cliEnvironment(home: home), logDir: root + "/logs")
     }
 
     /// Logs the CLI in (as admin unless told otherwise).
@@ -176,7 +190,8 @@ final class TestStack: @unchecked Sendable {
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password ?? adminPassword])
         let r = try HTTPClient(baseURL: apiURL, token: nil, caCertPath: caCertPath).request(method: "POST", path: "/auth/token", json: body)
         guard r.status == 200, let object = try JSONSerialization.jsonObject(with: r.body) as? [String: Any],
-              let token = object["token"] as? String else { throw StackError("token request failed: \(r.status)") }
+            let token = object["token"] as? String
+        else { throw StackError("token request failed: \(r.status)") }
         return token
     }
 
