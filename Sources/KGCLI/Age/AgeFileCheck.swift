@@ -19,8 +19,6 @@ enum AgeFileCheck {
     static func check(path: String, key: AgeDecryptor.Key) throws
         -> (report: IntegrityReport, digest: DigestFile.Status, damage: String?, plainBytes: Int64, sha256: String)
     {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
-        defer { try? handle.close() }
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
         let line = ProgressLine()
         defer { line.clear() }
@@ -31,24 +29,25 @@ enum AgeFileCheck {
         var damage: String?
         var decrypted = false
         var plainBytes: Int64 = 0
-        while true {
-            guard let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty else { break }
-            hasher.update(data: data)
-            done += Int64(data.count)
-            line.update { CheckProgress.status(label: "checking", done: done, total: total, elapsed: line.elapsed) }
-            guard damage == nil else { continue }
-            do {
-                try data.withUnsafeBytes {
-                    try decryptor.decrypt($0) {
+        do {
+            try ChunkedFileReader.read(path: path, chunkSize: 1 << 20) { chunk in
+                hasher.update(bufferPointer: chunk)
+                done += Int64(chunk.count)
+                line.update { CheckProgress.status(label: "checking", done: done, total: total, elapsed: line.elapsed) }
+                guard damage == nil else { return }
+                do {
+                    try decryptor.decrypt(chunk) {
                         decrypted = true
                         plainBytes += Int64($0.count)
                         checker.feed($0)
                     }
+                } catch let error as AgeError {
+                    if error.kind == .noMatch || (error.kind == .malformed && !decrypted) { throw CLIError(error.message) }
+                    damage = error.message
                 }
-            } catch let error as AgeError {
-                if error.kind == .noMatch || (error.kind == .malformed && !decrypted) { throw CLIError(error.message) }
-                damage = error.message
             }
+        } catch let error as FileReadError {
+            throw CLIError(error.message)
         }
         if damage == nil {
             do {
