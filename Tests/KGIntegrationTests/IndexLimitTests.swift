@@ -107,6 +107,19 @@ final class IndexLimitTests: XCTestCase {
                 "a record of ontologies, field name"
             ),
         ]
+        // A relationship type the vocabulary lacks joins kg.vocabulary: its value is the
+        // relationship's (system fuzz seed 1934783941781446578 named no field).
+        cases += [
+            (
+                "a relationship type the vocabulary lacks", tree.setting(["data", "relationships", "0", "type"], to: .string(long)),
+                "merge", "a record of relationships, field type"
+            ),
+            (
+                "a repetitive 1 MiB relationship type the vocabulary lacks, replace",
+                tree.setting(["data", "relationships", "0", "type"], to: .string(repetitive)), "replace",
+                "a record of relationships, field type"
+            ),
+        ]
         XCTAssertNotEqual(vocabularyType, "", "the sample has a vocabulary")
         for c in cases {
             let file = stack.root + "/index-limit.json"

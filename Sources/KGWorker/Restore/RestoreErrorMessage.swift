@@ -84,9 +84,15 @@ enum RestoreErrorMessage {
         "relationships_to_idx": Located(section: "relationships", columns: ["to"]),
     ]
 
+    /// Live indexes that more than one backup field feeds: `ontologies_pkey` (ontology names, and
+    /// sources' documents that name no listed ontology), `vocabulary_pkey` (vocabulary types, and
+    /// relationship types the vocabulary lacks, added by the restore). The statement running
+    /// (``Hint``) says which.
+    static let sharedIndexes: Set<String> = ["ontologies_pkey", "vocabulary_pkey"]
+
     /// The section and field(s) an index (live or staging) holds.
     static func indexedField(_ name: String, source: Located?) -> Located? {
-        if name == "ontologies_pkey", let source { return source }
+        if sharedIndexes.contains(name), let source { return source }
         if let live = liveIndexes[name] { return live }
         for section in StagingRecordEncoder.columns.keys.sorted(by: { $0.count > $1.count }) {
             let prefix = "stage_\(section)_"

@@ -94,7 +94,10 @@ extension RestoreJob {
                 count(try db.query(RestoreSQL.counted(statements.last!)), "vocabulary", &applied)
             }
         }
-        let added = try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
+        // Types the relationships use and the vocabulary lacks join it: their values are the relationships'.
+        let added = try hint.during("relationships", ["type"]) {
+            try db.query(RestoreSQL.addMissingTypes).rows.compactMap { $0[0] }
+        }
         if !added.isEmpty {
             applied.warnings.append(
                 "added \(added.count) relationship type(s) the backup used without defining: \(added.prefix(5).joined(separator: ", "))")

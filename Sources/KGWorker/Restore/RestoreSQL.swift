@@ -330,12 +330,7 @@ enum RestoreSQL {
     /// Checks on the live graph after applying; each returns offending examples.
     static func postChecks(replace: Bool, direct: Bool = false) -> [Check] {
         var checks = [
-            Check(
-                message: "relationships use types missing from the vocabulary",
-                sql: """
-                    SELECT DISTINCT relationship_type FROM kg.relationships r
-                    WHERE NOT EXISTS (SELECT 1 FROM kg.vocabulary v WHERE v.relationship_type = r.relationship_type) LIMIT 5
-                    """),
+            GraphIntegritySQL.vocabularyCoversTypes,
             Check(
                 message: "restored instances evidence no concept",
                 sql: """
