@@ -10,6 +10,11 @@
 #   gateway on 127.0.0.1:58180, one gateway and two workers (release build),
 #   temp dir, CLI config/data, outputs and logs under <state>/bench/.
 # It never touches the database kg, the broker prefix kg or port 58080.
+# Its gateway and workers are started, waited for and stopped with the process library
+# of the local scripts (deploy/local/lib.sh, as stack.sh's): ready when the gateway's
+# GET /readyz answers and its GET /metrics counts both workers on the job queue. Job
+# timings (queue, worker, stages) come from the jobs' own API (kg job status/list
+# --json, GET /jobs?status=running); database facts (sizes, counts, postgres CPU) from SQL.
 # Every process it starts is stopped on exit (also on error and Ctrl-C); the
 # database and the large files are removed (logs stay in <state>/bench/logs).
 #
@@ -20,6 +25,7 @@
 #   BENCH_RESHAPED=0      skip the restore of the reshaped large file (default 1: run it)
 #   BENCH_KEEP=1          keep the database, backup and dump files (stack is still stopped)
 #   BENCH_LOG_LEVEL       log level of gateway and workers (default info)
+#   BENCH_BUILD=0         no swift build: use the release binaries in .build/release as they are
 #   BENCH_RECORDS=0       skip the "many records" pair (default 1: run it after the two sizes)
 #   BENCH_RECORDS_ONLY=1  run only the "many records" pair
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
@@ -59,6 +65,7 @@ RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
 RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
 RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 RECORDS_FRESH=${BENCH_RECORDS_FRESH:-1}
+BUILD=${BENCH_BUILD:-1}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine. BENCH_INSTANCE=N
 # (1-9) runs a second bench beside the first on the same services: its own database, broker
@@ -88,6 +95,7 @@ for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES" "$RECORDS_SMALL" "$RE
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMALL_CONCEPTS, BENCH_LARGE_CONCEPTS, BENCH_ONTOLOGIES and BENCH_RECORDS_SMALL/LARGE must be positive integers (got \"$n\")"
 done
 [[ $RESHAPED =~ ^[01]$ ]] || die "BENCH_RESHAPED must be 0 or 1 (got \"$RESHAPED\")"
+[[ $BUILD =~ ^[01]$ ]] || die "BENCH_BUILD must be 0 or 1 (got \"$BUILD\")"
 [[ $RECORDS =~ ^[01]$ && $RECORDS_ONLY =~ ^[01]$ ]] || die "BENCH_RECORDS and BENCH_RECORDS_ONLY must be 0 or 1"
 [[ $RECORDS_DATAFIRST_RESTORE =~ ^(all|small|none)$ ]] || die "BENCH_RECORDS_DATAFIRST_RESTORE must be all, small or none"
 [ "$RECORDS_ONLY" = 0 ] || { SIZES=(); RECORDS=1; }
@@ -103,7 +111,7 @@ declare -A SAMPLE_ARGS=(
 declare -A RESULT=()   # key -> value, e.g. RESULT[backup_s_large]=31.20
 declare -A PID=()      # service name -> pid (gateway, worker-1, worker-2)
 FG_PID=                # the long foreground step running now (killed on interrupt)
-SAMPLER_PID=           # the psql that samples a restore's stages (stopped on exit)
+SAMPLER_PID=           # the python3 that samples a restore's stages from the API (stopped on exit)
 BIN=
 PG_BIN=
 ADMIN_URL=
@@ -116,69 +124,37 @@ result() { printf '%s' "${RESULT[$1]:-NA}"; }
 
 # ---------------------------------------------------------------- processes
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open, start_service, stop_pids, stop_pidfile, wait_stack_ready: the process
+# library of the local scripts (deploy/local/lib.sh), shared with stack.sh and services.sh.
+# shellcheck source=deploy/local/lib.sh
+. "$ROOT/deploy/local/lib.sh"
 
-# The pid still runs one of our service binaries (guards against a recycled pid).
-is_ours() {
-    local exe
-    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
-    case "$exe" in */kg-gateway | */kg-worker) return 0 ;; *) return 1 ;; esac
-}
-
-stop_pid() { # pid name
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    log "$2 (pid $pid) did not stop within 15 s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Stops what a previous run left behind (only if it was killed with SIGKILL).
+# Stops what a previous run left behind (only if it was killed with SIGKILL, and only
+# our gateway and workers: a pid file's pid may have been recycled since).
 stop_leftovers() {
-    local f pid
+    local f
     for f in "$BENCH"/run/*.pid; do
         [ -e "$f" ] || continue
-        pid=$(cat "$f")
-        if is_ours "$pid"; then
-            log "stopping $(basename "$f" .pid) (pid $pid) left by an earlier run"
-            stop_pid "$pid" "$(basename "$f" .pid)"
-        fi
-        rm -f "$f"
+        pidfile_running "$f" && log "stopping $(basename "$f" .pid) (pid $(cat "$f")) left by an earlier run"
+        stop_pidfile "$f"
     done
 }
 
-start_service() { # name command...
+# Starts a service of the bench's stack (deploy/local/lib.sh start_service); its pid in PID[name].
+bench_service() { # name command...
     local name=$1
     shift
-    "$@" >>"$BENCH/logs/$name.log" 2>&1 </dev/null 7>&- 8>&- 9>&- &
-    PID[$name]=$!
-    disown "$!" # no "Killed" job notices; stop_services still ends it by pid
-    echo "${PID[$name]}" >"$BENCH/run/$name.pid"
-    log "$name started (pid ${PID[$name]}, log ${BENCH#"$ROOT"/}/logs/$name.log)"
+    start_service "$name" "$BENCH/run/$name.pid" "$BENCH/logs/$name.log" "$@"
+    PID[$name]=$STARTED_PID
 }
 
 # SIGTERM to all at once, up to 15 s for all to exit, then SIGKILL.
 stop_services() {
-    local name i alive
+    local name
     [ ${#PID[@]} -gt 0 ] || return 0
-    for name in "${!PID[@]}"; do kill -TERM "${PID[$name]}" 2>/dev/null || true; done
-    for ((i = 0; i < 150; i++)); do
-        alive=0
-        for name in "${!PID[@]}"; do kill -0 "${PID[$name]}" 2>/dev/null && alive=1; done
-        [ $alive = 1 ] || break
-        sleep 0.1
-    done
+    stop_pids 15 "${PID[@]}"
     for name in "${!PID[@]}"; do
-        if kill -0 "${PID[$name]}" 2>/dev/null; then
-            log "$name (pid ${PID[$name]}) ignored SIGTERM for 15 s; killed"
-            kill -KILL "${PID[$name]}" 2>/dev/null || true
-        else
-            log "$name stopped"
-        fi
+        log "$name stopped"
         rm -f "$BENCH/run/$name.pid"
     done
     PID=()
@@ -234,6 +210,37 @@ cleanup() {
 psql_admin() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 psql_bench() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$DB_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 psql_scratch() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" "$PSQL_DB_URL" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+
+# ---------------------------------------------------------------- jobs (the API)
+
+# A job as the gateway's API shows it (GET /jobs/{id}, GET /jobs newest first, through
+# the kg CLI logged in as the bench's admin), as one line of words:
+#   job_id status created started completed seconds attempts
+# (times as epoch seconds from created_at, started_at, completed_at; seconds is the
+# job's result.seconds; NA for what is not set).
+JOB_LINE_PY=$(
+    cat <<'PY'
+import json, sys
+from datetime import datetime
+doc = json.load(sys.stdin)
+if "jobs" in doc:  # GET /jobs: the newest job of the type asked for
+    doc = next((j for j in doc["jobs"] if j.get("job_type") == sys.argv[1]), None)
+    if doc is None:
+        sys.exit("no %s job in GET /jobs" % sys.argv[1])
+def epoch(key):
+    value = doc.get(key)
+    return "%.6f" % datetime.fromisoformat(value).timestamp() if value else "NA"
+seconds = (doc.get("result") or {}).get("seconds")
+print(doc["job_id"], doc["status"], epoch("created_at"), epoch("started_at"), epoch("completed_at"),
+      "NA" if seconds is None else seconds, doc.get("attempts", "NA"))
+PY
+)
+job_line() { # job_id
+    "$BIN/kg" job status "$1" --json --server "$API" 2>>"$BENCH/logs/kg-job.log" | python3 -c "$JOB_LINE_PY" -
+}
+latest_job_line() { # job_type
+    "$BIN/kg" job list --json --server "$API" 2>>"$BENCH/logs/kg-job.log" | python3 -c "$JOB_LINE_PY" "$1"
+}
 
 # ---------------------------------------------------------------- measuring helpers
 
@@ -357,6 +364,17 @@ setup_services() {
 }
 
 build_release() {
+    if [ "$BUILD" = 0 ]; then
+        BIN=$ROOT/.build/release
+        log "BENCH_BUILD=0: no build; the release binaries in $BIN as they are"
+    else
+        build_release_now
+    fi
+    local b
+    for b in kg kg-gateway kg-worker kg-sample; do [ -x "$BIN/$b" ] || die "missing binary $BIN/$b"; done
+}
+
+build_release_now() {
     log "building (swift build -c release; the first build takes ~5 min)…"
     local started
     started=$(now)
@@ -365,8 +383,6 @@ build_release() {
         die "release build failed; see ${BENCH#"$ROOT"/}/logs/build.log"
     fi
     BIN=$(cd "$ROOT" && swift build -c release --show-bin-path)
-    local b
-    for b in kg kg-gateway kg-worker kg-sample; do [ -x "$BIN/$b" ] || die "missing binary $BIN/$b"; done
     log "release build ready in $(elapsed "$started") s: $BIN"
 }
 
@@ -386,31 +402,24 @@ start_stack() {
     if port_open "$GATEWAY_PORT"; then
         die "something already listens on 127.0.0.1:$GATEWAY_PORT; the bench needs this port for its own gateway"
     fi
-    start_service gateway "$BIN/kg-gateway" serve
+    bench_service gateway "$BIN/kg-gateway" serve
     local w
     for ((w = 1; w <= WORKERS; w++)); do
-        start_service "worker-$w" env KG_WORKER_ID="bench-worker-$w" "$BIN/kg-worker" run
+        bench_service "worker-$w" env KG_WORKER_ID="bench-worker-$w" "$BIN/kg-worker" run
     done
-    local i name ready=0
-    for ((i = 0; i < 300; i++)); do
+    # Ready: the gateway's GET /readyz answers 200 and its GET /metrics counts WORKERS
+    # consumers on the job queue (kg_queue_consumers): the workers take jobs.
+    if ! wait_stack_ready "$API" "$WORKERS" 60 "${PID[@]}"; then
+        local name
         for name in "${!PID[@]}"; do
-            kill -0 "${PID[$name]}" 2>/dev/null || {
+            if [ "${PID[$name]}" = "$EXITED" ]; then
                 tail -20 "$BENCH/logs/$name.log" >&2
                 die "$name exited during startup"
-            }
+            fi
         done
-        if curl -fsS "$API/readyz" >/dev/null 2>&1 &&
-            [ "$(grep -l "worker started" "$BENCH"/logs/worker-*.log 2>/dev/null | wc -l)" -ge "$WORKERS" ]; then
-            ready=1
-            break
-        fi
-        sleep 0.2
-    done
-    [ $ready = 1 ] || {
         tail -20 "$BENCH/logs/gateway.log" >&2
-        die "the stack did not become ready within 60 s"
-    }
-    sleep 1 # the workers' consumers connect just after "worker started"
+        die "the stack did not become ready within 60 s (gateway ready: $(gateway_ready "$API" && echo yes || echo no), job queue consumers: $(job_queue_consumers "$API") of $WORKERS)"
+    fi
     "$BIN/kg" login --server "$API" --username admin --password-stdin <"$BENCH/admin-password" >>"$BENCH/logs/kg-login.log" 2>&1 || {
         cat "$BENCH/logs/kg-login.log" >&2
         die "kg login failed"
@@ -483,17 +492,16 @@ measure_backup() { # size
     set_result "cpu_s_postgres_backup_$size" "$PG_CPU_USED"
     set_result "load_backup_$size" "$load"
 
-    # The worker's share, from the job row: queued -> started -> export written.
-    local row
-    row=$(psql_bench -F ' ' -c "SELECT round(extract(epoch FROM started_at - created_at)::numeric, 2),
-                                       round(extract(epoch FROM completed_at - started_at)::numeric, 2), status
-                                FROM kg_api.jobs WHERE job_type = 'backup' ORDER BY created_at DESC LIMIT 1")
-    local queued exported status
-    read -r queued exported status <<<"$row"
-    [ "$status" = completed ] || log "warning: the backup job row says \"$status\""
-    set_result "backup_queue_s_$size" "${queued:-NA}"
-    set_result "backup_export_s_$size" "${exported:-NA}"
-    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export ${exported:-?} s); peak RSS gateway $(result "rss_mb_gateway_$size") MB, worker $(result "rss_mb_worker_$size") MB, CLI $(result "rss_mb_cli_$size") MB"
+    # The worker's share, from the job (GET /jobs, the newest backup): queued -> started -> export written.
+    local line job status created started completed queued exported
+    line=$(latest_job_line backup) || die "cannot read the backup job from the API (GET /jobs); see ${BENCH#"$ROOT"/}/logs/kg-job.log"
+    read -r job status created started completed _ <<<"$line"
+    queued=$(minus "$started" "$created")
+    exported=$(minus "$completed" "$started")
+    [ "$status" = completed ] || log "warning: backup job $job says \"$status\""
+    set_result "backup_queue_s_$size" "$queued"
+    set_result "backup_export_s_$size" "$exported"
+    log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export $exported s); peak RSS gateway $(result "rss_mb_gateway_$size") MB, worker $(result "rss_mb_worker_$size") MB, CLI $(result "rss_mb_cli_$size") MB"
 }
 
 # kg admin verify of the file measure_backup saved: the local integrity check that
@@ -559,9 +567,34 @@ stack_read() {
     done
 }
 
-# Samples the stage of the running restore job from its row twice a second (one
-# psql session, \watch), so that the worker's time can be split by stage. The
-# worker writes the row at every stage change, and at most once a second within one.
+# Samples the stage of the running restore job from the API twice a second (one
+# python3 process asking GET /jobs?status=running with the token the bench's CLI
+# login stored), so that the worker's time can be split by stage. The worker
+# reports every stage change, and progress within one at most once a second.
+# A line per running restore and sample: epoch job_id stage references-check(0/1).
+SAMPLER_PY=$(
+    cat <<'PY'
+import json, os, sys, time, urllib.request
+api, config = sys.argv[1], sys.argv[2]
+with open(config, encoding="utf-8") as f:
+    token = json.load(f)["token"]
+request = urllib.request.Request(api + "/jobs?status=running", headers={"Authorization": "Bearer " + token})
+while True:
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            jobs = json.load(response)["jobs"]
+        now = time.time()
+        for job in jobs:
+            if job.get("job_type") != "restore":
+                continue
+            progress = job.get("progress") or {}
+            references = 1 if (progress.get("message") or "").startswith("checking references") else 0
+            print("%.3f %s %s %d" % (now, job["job_id"], progress.get("stage"), references), flush=True)
+    except Exception as error:  # a missed sample is not fatal: the next one counts
+        print("sample failed: %s" % error, file=sys.stderr, flush=True)
+    time.sleep(0.5)
+PY
+)
 stop_stage_sampler() {
     [ -n "$SAMPLER_PID" ] || return 0
     kill -TERM "$SAMPLER_PID" 2>/dev/null || true
@@ -573,12 +606,7 @@ stop_stage_sampler() {
     SAMPLER_PID=
 }
 start_stage_sampler() { # output file
-    "$PG_BIN/psql" "$DB_URL" -qAtX -F ' ' >"$1" 2>>"$BENCH/logs/stage-sampler.log" 7>&- 8>&- 9>&- <<'SQL' &
-SELECT round(extract(epoch FROM clock_timestamp())::numeric, 3), job_id, progress->>'stage',
-       CASE WHEN progress->>'message' LIKE 'checking references%' THEN 1 ELSE 0 END
-FROM kg_api.jobs WHERE job_type = 'restore' AND status = 'running'
-\watch 0.5
-SQL
+    python3 -c "$SAMPLER_PY" "$API" "$XDG_CONFIG_HOME/kg/config.json" >"$1" 2>>"$BENCH/logs/stage-sampler.log" 7>&- 8>&- 9>&- &
     SAMPLER_PID=$!
     disown "$SAMPLER_PID"
 }
@@ -644,13 +672,11 @@ restore_run() { # size kind file
     [[ $job =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] ||
         die "kg admin restore printed \"$job\", expected a job id"
 
-    # The job row: created once the upload ended and passed the gateway's check;
-    # started -> completed is the worker's share.
-    local row status created started completed seconds attempts
-    row=$(psql_bench -F ' ' -c "SELECT status, extract(epoch FROM created_at), extract(epoch FROM started_at),
-                                       extract(epoch FROM completed_at), coalesce(result->>'seconds', 'NA'), attempts
-                                FROM kg_api.jobs WHERE job_id = '$job'")
-    read -r status created started completed seconds attempts <<<"$row"
+    # The job (GET /jobs/{id}): created once the upload ended and passed the gateway's
+    # check; started -> completed is the worker's share.
+    local line status created started completed seconds attempts
+    line=$(job_line "$job") || die "cannot read restore job $job from the API (GET /jobs/$job); see ${BENCH#"$ROOT"/}/logs/kg-job.log"
+    read -r _ status created started completed seconds attempts <<<"$line"
     [ "$status" = completed ] || die "restore job $job is \"$status\""
     [ "$attempts" = 1 ] || log "warning: restore job $job took $attempts attempts"
     local concepts
@@ -803,12 +829,6 @@ fresh_stack() { # label
     for name in "${!PID[@]}"; do before+=" $name=$(kb_mb "$(awk '/^VmRSS:/ { print $2 }' "/proc/${PID[$name]}/status")")"; done
     log "$1: RSS before (MB):$before; restarting gateway and workers"
     stop_services
-    # start_stack waits for "worker started" in the workers' logs: keep the earlier lines apart.
-    for name in "$BENCH"/logs/worker-*.log; do
-        [ -f "$name" ] || continue
-        cat "$name" >>"${name%.log}.earlier.log"
-        : >"$name"
-    done
     start_stack
 }
 

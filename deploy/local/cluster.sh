@@ -41,8 +41,6 @@ IFS=, read -r -a DIST_PORTS <<<"${KG_CLUSTER_DIST_PORTS:-$(default_ports 55710)}
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 node_name() { echo "$NAME$1@localhost"; }
 amqp_port() { echo "${AMQP_PORTS[$(($1 - 1))]}"; }
 
@@ -119,16 +117,13 @@ start_node() { # n
 }
 
 wait_node() { # n seconds
-    local n=$1 i port
+    local n=$1 port
     port=$(amqp_port "$n")
-    for ((i = 0; i < $2 * 10; i++)); do
-        if port_open "$port"; then
-            log "node $n ($(node_name "$n")) answers on 127.0.0.1:$port"
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "node $n did not open port $port within $2 s; see $DIR/node$n/log"
+    if wait_port "$port" "$2" "node $n"; then
+        log "node $n ($(node_name "$n")) answers on 127.0.0.1:$port"
+        return 0
+    fi
+    log "see $DIR/node$n/log"
     return 1
 }
 
@@ -186,11 +181,8 @@ stop_launcher() { # n
 stop_node() { # n
     local pid
     pid=$(node_pid "$1")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    # The node's Erlang VM (beam.smp); a recycled pid is left alone.
+    [ -z "$pid" ] || OURS=beam.smp stop_pids 15 "$pid"
     rm -f "$DIR/node$1/rabbitmq.pid"
     stop_launcher "$1"
 }

@@ -81,18 +81,6 @@ choose_state() {
     log "$blocked cannot be entered by the $user user: the services' state is in $STATE (.kg-local links to it)"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_port() { # port seconds what
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        port_open "$1" && return 0
-        sleep 0.1
-    done
-    log "$3 did not open port $1 within $2 s; see $STATE/logs"
-    return 1
-}
-
 as_user() { # user command...
     local user=$1
     shift
@@ -148,7 +136,7 @@ full_page_writes = off
 EOF
         fi
         as_user postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$STATE/logs/postgres.log" -w -t 60 start >/dev/null
-        wait_port "$PG_PORT" 30 PostgreSQL
+        wait_port "$PG_PORT" 30 PostgreSQL || { log "see $STATE/logs/postgres.log"; return 1; }
         log "PostgreSQL started on 127.0.0.1:$PG_PORT"
     fi
     # The role and database the services use; CREATEDB so tests can make their own databases.
@@ -199,7 +187,7 @@ start_rabbitmq() {
     mkdir -p "$STATE/logs"
     rabbit_env setsid "${drop[@]}" "$RABBIT_BASE/rabbitmq-server" >"$STATE/logs/rabbitmq.out" 2>&1 </dev/null &
     echo $! >"$STATE/rabbitmq.launcher.pid"
-    wait_port "$AMQP_PORT" 60 RabbitMQ
+    wait_port "$AMQP_PORT" 60 RabbitMQ || { log "see $STATE/logs/rabbitmq.out and $dir/log"; return 1; }
     log "RabbitMQ started on 127.0.0.1:$AMQP_PORT"
 }
 
@@ -215,11 +203,8 @@ stop_rabbitmq() {
     local dir=$STATE/rabbitmq pid
     if [ -f "$dir/rabbitmq.pid" ]; then
         pid=$(cat "$dir/rabbitmq.pid" 2>/dev/null || true)
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+        # The broker's Erlang VM (beam.smp); a recycled pid is left alone.
+        [ -z "$pid" ] || OURS=beam.smp stop_pids 10 "$pid"
         rm -f "$dir/rabbitmq.pid"
     fi
     if [ -f "$STATE/rabbitmq.launcher.pid" ]; then

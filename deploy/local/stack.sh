@@ -31,27 +31,20 @@ build() {
     (cd "$ROOT" && swift build $BUILD_FLAGS 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v Compiling | tail -5) >&2
 }
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-start_bg() { # name pidfile command...
-    local name=$1 pidfile=$2
-    shift 2
-    if running "$pidfile"; then
-        log "$name already running (pid $(cat "$pidfile"))"
-        return 0
-    fi
-    setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    log "$name started (pid $!, log .kg-local/logs/$name.log)"
-}
-
+# The gateway answers GET /readyz and WORKERS workers consume its job queue (its GET /metrics).
 wait_ready() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        if curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    log "the gateway did not become ready; see .kg-local/logs/gateway.log"
+    local pids=() w
+    pids+=("$(cat "$STATE/run/gateway.pid")")
+    for ((w = 1; w <= WORKERS; w++)); do pids+=("$(cat "$STATE/run/worker-$w.pid")"); done
+    wait_stack_ready "http://127.0.0.1:$GATEWAY_PORT" "$WORKERS" 60 "${pids[@]}" && return 0
+    if [ -n "$EXITED" ]; then
+        log "a process of the stack (pid $EXITED) exited during startup; see .kg-local/logs"
+    elif gateway_ready "http://127.0.0.1:$GATEWAY_PORT"; then
+        log "the gateway is ready but $(job_queue_consumers "http://127.0.0.1:$GATEWAY_PORT") of $WORKERS workers consume its job queue after 60 s; see .kg-local/logs/worker-*.log"
+        return 1
+    else
+        log "the gateway did not become ready; see .kg-local/logs/gateway.log"
+    fi
     tail -20 "$STATE/logs/gateway.log" >&2 || true
     return 1
 }
@@ -89,10 +82,10 @@ up() {
     export KG_ADMIN_USERNAME=admin
     export KG_ADMIN_PASSWORD_FILE="$STATE/admin-password"
     "$bin/kg-gateway" migrate >&2
-    start_bg gateway "$STATE/run/gateway.pid" "$bin/kg-gateway" serve
+    start_service gateway "$STATE/run/gateway.pid" "$STATE/logs/gateway.log" "$bin/kg-gateway" serve
     local w
     for ((w = 1; w <= WORKERS; w++)); do
-        KG_WORKER_ID="local-worker-$w" start_bg "worker-$w" "$STATE/run/worker-$w.pid" "$bin/kg-worker" run
+        start_service "worker-$w" "$STATE/run/worker-$w.pid" "$STATE/logs/worker-$w.log" env KG_WORKER_ID="local-worker-$w" "$bin/kg-worker" run
     done
     wait_ready
     cat >"$STATE/env" <<ENV
@@ -112,23 +105,11 @@ ENV
     log "stack is up: gateway http://127.0.0.1:$GATEWAY_PORT, $WORKERS workers, $BROKER_NODES broker node(s); settings in .kg-local/env"
 }
 
-stop_pidfile() {
-    local pidfile=$1 pid
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
-
 down() {
     local f
     for f in "$STATE"/run/*.pid; do
         [ -e "$f" ] || continue
-        stop_pidfile "$f"
+        stop_pidfile "$f" 10
         log "stopped $(basename "$f" .pid)"
     done
     if [ -f "$STATE/broker-nodes" ] || [ -d "$STATE/cluster" ]; then
@@ -190,7 +171,7 @@ status)
     if [ -f "$STATE/broker-nodes" ]; then KG_CLUSTER_NODES=$(cat "$STATE/broker-nodes") "$ROOT/deploy/local/cluster.sh" status; fi
     for f in "$STATE"/run/*.pid; do
         [ -e "$f" ] || continue
-        if running "$f"; then echo "$(basename "$f" .pid): up (pid $(cat "$f"))"; else echo "$(basename "$f" .pid): down"; fi
+        if pidfile_running "$f"; then echo "$(basename "$f" .pid): up (pid $(cat "$f"))"; else echo "$(basename "$f" .pid): down"; fi
     done
     ;;
 *)
