@@ -706,11 +706,12 @@ restore_run() { # size kind file
     # The worker removes the uploaded file on every path.
     local i left
     for ((i = 0; i < 20; i++)); do
-        left=$(find "$BENCH/tmp" -type f | wc -l)
+        # Backup files kept for resumable downloads (backup_*) belong to their backup jobs and expire on their own.
+        left=$(find "$BENCH/tmp" -type f ! -name 'backup_*' | wc -l)
         [ "$left" -gt 0 ] || break
         sleep 0.1
     done
-    [ "$left" -eq 0 ] || log "warning: $left file(s) left in the temp dir after restore job $job: $(find "$BENCH/tmp" -type f | head -3 | tr '\n' ' ')"
+    [ "$left" -eq 0 ] || log "warning: $left file(s) left in the temp dir after restore job $job: $(find "$BENCH/tmp" -type f ! -name 'backup_*' | head -3 | tr '\n' ' ')"
     log "$size: $kind in $TIME_WALL s (until the job row $(result "${kind}_submit_s_$size") s, worker $(result "${kind}_worker_s_$size") s); peak RSS gateway $(result "rss_mb_gateway_${kind}_$size") MB, worker $(result "rss_mb_worker_${kind}_$size") MB, CLI $(result "rss_mb_cli_${kind}_$size") MB"
 }
 
