@@ -109,11 +109,11 @@ let package = Package(
             ]),
 
         // What the test targets share: a seeded generator, a TCP proxy that cuts and counts.
-        .target(name: "KGTestSupport", dependencies: ["KGFormat"], path: "Tests/KGTestSupport"),
+        .target(name: "KGTestSupport", dependencies: ["KGFormat", "CZlib"], path: "Tests/KGTestSupport"),
         .testTarget(name: "KGFormatTests", dependencies: ["KGFormat", "KGTestSupport"]),
         .testTarget(name: "KGAgeTests", dependencies: ["KGAge"]),
         .testTarget(name: "KGBrokerTests", dependencies: ["KGBroker", "KGTestSupport"]),
-        .testTarget(name: "KGClientTests", dependencies: ["KGClient"], exclude: ["Fixtures"]),
+        .testTarget(name: "KGClientTests", dependencies: ["KGClient", "KGTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "KGGatewayTests",
             dependencies: [

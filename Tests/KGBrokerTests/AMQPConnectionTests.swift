@@ -1,5 +1,6 @@
 import Foundation
 import KGBroker
+import KGTestSupport
 import XCTest
 
 /// AMQPConnection against the real broker (KG_AMQP_URL).
@@ -193,7 +194,7 @@ final class AMQPConnectionTests: XCTestCase {
 
     func testUnreachablePortThrowsUnreachableWithoutPassword() throws {
         var url = try TestBroker.url()
-        url.port = TestBroker.closedPort()
+        url.port = freePort()
         url.password = "topsecret"
         XCTAssertThrowsError(try AMQPConnection(url: url, connectTimeout: 1)) {
             guard case BrokerError.unreachable(let where_, _) = $0 else { return XCTFail("\($0)") }

@@ -1,5 +1,6 @@
 import Foundation
 import KGBroker
+import KGTestSupport
 import XCTest
 
 final class JobPublisherTests: XCTestCase {
@@ -33,7 +34,7 @@ final class JobPublisherTests: XCTestCase {
 
     func testUnreachableBrokerFailsWithinTheDeadline() async throws {
         var url = try TestBroker.url()
-        url.port = TestBroker.closedPort()
+        url.port = freePort()
         let logs = Collected<String>()
         let publisher = JobPublisher(
             url: url, exchange: "kg.jobs", routingKey: "job", deadline: 1, log: { logs.append($0) })

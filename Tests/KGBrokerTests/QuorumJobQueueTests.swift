@@ -6,17 +6,6 @@ import XCTest
 /// deployment) behaves as the classic one does for everything the worker relies on:
 /// ack, requeue, dead-letter, redelivery of an unacked job whose consumer went away.
 final class QuorumJobQueueTests: XCTestCase {
-    private func publish(_ topology: JobTopology, _ bodies: [String]) throws {
-        let connection = try AMQPConnection(url: try TestBroker.url())
-        defer { connection.close() }
-        try connection.enablePublisherConfirms()
-        for body in bodies {
-            try connection.publish(
-                exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: body.bytes,
-                mandatory: true, messageId: body)
-        }
-    }
-
     func testDeclaringTwiceIsIdempotentAndAClassicDeclarationIsRefused() throws {
         let topology = try TestBroker.topology(queueType: "quorum")
         defer { TestBroker.cleanUp(topology) }
@@ -35,29 +24,7 @@ final class QuorumJobQueueTests: XCTestCase {
     }
 
     func testDispositionsAckRequeueAndDeadLetterOnAQuorumQueue() throws {
-        let topology = try TestBroker.topology(queueType: "quorum")
-        defer { TestBroker.cleanUp(topology) }
-        try publish(topology, ["ok", "retry", "poison"])
-        let seen = Collected<String>()
-        let consumer = JobConsumer(url: try TestBroker.url(), queue: topology.jobQueue) { delivery in
-            let name = String(decoding: delivery.body, as: UTF8.self)
-            seen.append("\(name)\(delivery.redelivered ? "*" : "")")
-            switch name {
-            case "retry": return delivery.redelivered ? .ack : .requeue
-            case "poison": return .deadLetter
-            default: return .ack
-            }
-        }
-        consumer.start()
-        XCTAssertTrue(TestBroker.eventually(timeout: 10) { seen.count == 4 && consumer.activeJobCount == 0 }, "\(seen.all)")
-        consumer.stop()
-        XCTAssertEqual(Set(seen.all), ["ok", "retry", "retry*", "poison"])
-
-        let check = try AMQPConnection(url: try TestBroker.url())
-        defer { check.close() }
-        XCTAssertEqual(try check.purgeQueue(topology.jobQueue), 0)
-        _ = try check.consume(queue: topology.deadLetterQueue, noAck: true)
-        XCTAssertEqual(try check.nextDelivery(timeout: 5)?.body, "poison".bytes)
+        try TestBroker.assertAckRequeueAndDeadLetter(queueType: "quorum")
     }
 
     /// Without `x-delivery-limit` a quorum queue never dead-letters on its own: a job that is
@@ -66,7 +33,7 @@ final class QuorumJobQueueTests: XCTestCase {
         let topology = try TestBroker.topology(queueType: "quorum")
         defer { TestBroker.cleanUp(topology) }
         XCTAssertNil(topology.jobQueueArguments["x-delivery-limit"])
-        try publish(topology, ["again"])
+        try TestBroker.publish(topology, ["again"])
         let connection = try AMQPConnection(url: try TestBroker.url())
         defer { connection.close() }
         try connection.qos(prefetchCount: 1)
@@ -85,7 +52,7 @@ final class QuorumJobQueueTests: XCTestCase {
     func testAnUnackedJobIsRedeliveredWhenItsConsumerGoesAway() throws {
         let topology = try TestBroker.topology(queueType: "quorum")
         defer { TestBroker.cleanUp(topology) }
-        try publish(topology, ["job"])
+        try TestBroker.publish(topology, ["job"])
         let workerA = try AMQPConnection(url: try TestBroker.url())
         try workerA.qos(prefetchCount: 1)
         _ = try workerA.consume(queue: topology.jobQueue)

@@ -1,5 +1,6 @@
 import Foundation
 import KGBroker
+import KGTestSupport
 import XCTest
 
 final class StatusTests: XCTestCase {
@@ -40,7 +41,7 @@ final class StatusTests: XCTestCase {
 
     func testStatusPublisherNeverBlocksWhenTheBrokerIsDown() async throws {
         var url = try TestBroker.url()
-        url.port = TestBroker.closedPort()
+        url.port = freePort()
         let logs = Collected<String>()
         let publisher = StatusPublisher(url: url, exchange: "kg.status", log: { logs.append($0) })
         defer { publisher.shutdown() }
@@ -56,7 +57,7 @@ final class StatusTests: XCTestCase {
 
     func testSubscriberStopsQuicklyWhileTheBrokerIsDown() throws {
         var url = try TestBroker.url()
-        url.port = TestBroker.closedPort()
+        url.port = freePort()
         let subscriber = StatusSubscriber(url: url, exchange: "kg.status") { _, _ in }
         subscriber.start()
         XCTAssertFalse(subscriber.waitUntilConnected(timeout: 0.5))

@@ -27,6 +27,48 @@ enum TestBroker {
     }
 
     /// A topology under a unique prefix, declared; delete it with `cleanUp`.
+    /// Publishes `bodies` (each also its message id) to the topology's job exchange, confirmed.
+    static func publish(_ topology: JobTopology, _ bodies: [String]) throws {
+        let connection = try AMQPConnection(url: try url())
+        defer { connection.close() }
+        try connection.enablePublisherConfirms()
+        for body in bodies {
+            try connection.publish(
+                exchange: topology.jobExchange, routingKey: topology.jobRoutingKey, body: body.bytes, mandatory: true,
+                messageId: body)
+        }
+    }
+
+    /// A consumer's three answers on a `queueType` job queue: `.ack` removes a job, `.requeue`
+    /// hands it back once (redelivered), `.deadLetter` moves it to the dead-letter queue.
+    static func assertAckRequeueAndDeadLetter(queueType: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let topology = try TestBroker.topology(queueType: queueType)
+        defer { TestBroker.cleanUp(topology) }
+        try publish(topology, ["ok", "retry", "poison"])
+        let seen = Collected<String>()
+        let consumer = JobConsumer(url: try TestBroker.url(), queue: topology.jobQueue) { delivery in
+            let name = String(decoding: delivery.body, as: UTF8.self)
+            seen.append("\(name)\(delivery.redelivered ? "*" : "")")
+            switch name {
+            case "retry": return delivery.redelivered ? .ack : .requeue
+            case "poison": return .deadLetter
+            default: return .ack
+            }
+        }
+        consumer.start()
+        XCTAssertTrue(
+            TestBroker.eventually(timeout: 10) { seen.count == 4 && consumer.activeJobCount == 0 }, "\(seen.all)", file: file,
+            line: line)
+        consumer.stop()
+        XCTAssertEqual(Set(seen.all), ["ok", "retry", "retry*", "poison"], file: file, line: line)
+
+        let check = try AMQPConnection(url: try TestBroker.url())
+        defer { check.close() }
+        XCTAssertEqual(try check.purgeQueue(topology.jobQueue), 0, file: file, line: line)
+        _ = try check.consume(queue: topology.deadLetterQueue, noAck: true)
+        XCTAssertEqual(try check.nextDelivery(timeout: 5)?.body, "poison".bytes, file: file, line: line)
+    }
+
     static func topology(queueType: String = "classic") throws -> JobTopology {
         let topology = JobTopology(prefix: unique("kgtest"), queueType: queueType)
         let connection = try AMQPConnection(url: try url())
@@ -39,24 +81,6 @@ enum TestBroker {
         guard let connection = try? AMQPConnection(url: try url()) else { return }
         defer { connection.close() }
         try? topology.delete(on: connection)
-    }
-
-    /// A TCP port on 127.0.0.1 where nothing listens (bound and released at once).
-    static func closedPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Polls `condition` until true or `timeout`; returns the last value.

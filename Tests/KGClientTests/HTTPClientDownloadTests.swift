@@ -1,5 +1,6 @@
 import Foundation
 import KGClient
+import KGTestSupport
 import XCTest
 
 final class HTTPClientDownloadTests: ServerTestCase {
@@ -137,7 +138,7 @@ final class HTTPClientDownloadTests: ServerTestCase {
     }
 
     func testRefusedConnectionIsUnreachable() {
-        let client = HTTPClient(baseURL: "http://127.0.0.1:\(closedLocalPort())", token: nil)
+        let client = HTTPClient(baseURL: "http://127.0.0.1:\(freePort())", token: nil)
         XCTAssertThrowsError(try client.download(path: "/download", onData: { _ in })) { error in
             guard case .unreachable? = error as? HTTPClientError else { return XCTFail("got \(error)") }
         }

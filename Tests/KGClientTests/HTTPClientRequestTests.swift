@@ -1,5 +1,6 @@
 import Foundation
 import KGClient
+import KGTestSupport
 import XCTest
 
 final class HTTPClientRequestTests: ServerTestCase {
@@ -63,7 +64,7 @@ final class HTTPClientRequestTests: ServerTestCase {
     }
 
     func testConnectionRefusedIsUnreachable() {
-        let base = "http://127.0.0.1:\(closedLocalPort())"
+        let base = "http://127.0.0.1:\(freePort())"
         let client = HTTPClient(baseURL: base, token: nil)
         XCTAssertThrowsError(try client.request(method: "GET", path: "/healthz")) { error in
             guard case .unreachable(let url, let message)? = error as? HTTPClientError else {

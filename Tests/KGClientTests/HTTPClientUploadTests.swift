@@ -1,5 +1,6 @@
 import Foundation
 import KGClient
+import KGTestSupport
 import XCTest
 
 final class HTTPClientUploadTests: ServerTestCase {
@@ -78,7 +79,7 @@ final class HTTPClientUploadTests: ServerTestCase {
     func testRefusedConnectionIsUnreachable() throws {
         let file = try makeTemporaryFile(size: 1000)
         defer { try? FileManager.default.removeItem(at: file) }
-        let client = HTTPClient(baseURL: "http://127.0.0.1:\(closedLocalPort())", token: nil)
+        let client = HTTPClient(baseURL: "http://127.0.0.1:\(freePort())", token: nil)
         XCTAssertThrowsError(
             try client.uploadMultipart(
                 path: "/upload", fields: [], fileField: "file", filePath: file.path,

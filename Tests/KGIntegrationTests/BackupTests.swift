@@ -2,6 +2,7 @@ import Foundation
 import KGClient
 import KGDatabase
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Backups through the whole system: real PostgreSQL, RabbitMQ, gateway and

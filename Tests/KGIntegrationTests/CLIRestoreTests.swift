@@ -1,4 +1,5 @@
 import Foundation
+import KGTestSupport
 import XCTest
 
 /// `kg admin restore` as a user runs it: the real CLI against the real system.

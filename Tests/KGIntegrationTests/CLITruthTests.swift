@@ -1,4 +1,5 @@
 import Foundation
+import KGTestSupport
 import XCTest
 
 /// What the CLI shows and does is true (issue 20): each test drives the real

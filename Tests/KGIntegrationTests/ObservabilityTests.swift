@@ -1,6 +1,7 @@
 import Foundation
 import KGBroker
 import KGClient
+import KGTestSupport
 import XCTest
 
 /// `/metrics`, structured job logs and secret masking, against the real

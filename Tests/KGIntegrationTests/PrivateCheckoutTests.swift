@@ -1,5 +1,6 @@
 import Foundation
 import KGDatabase
+import KGTestSupport
 import XCTest
 
 /// Issue 14, finding 9: a checkout in a folder other users cannot enter (a clone

@@ -2,6 +2,7 @@ import Foundation
 import KGBroker
 import KGDatabase
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Schema versions: older backups convert forward while streaming, newer ones

@@ -1,6 +1,7 @@
 import Foundation
 import KGDatabase
 import KGFormat
+import KGTestSupport
 import XCTest
 
 /// Starting and stopping the services.

@@ -1,5 +1,6 @@
 import Foundation
 import KGClient
+import KGTestSupport
 import XCTest
 
 /// HTTPS end to end: a private CA and a server certificate made in the test, a

@@ -1,4 +1,5 @@
 import Foundation
+import KGTestSupport
 
 /// A RabbitMQ cluster of the test's own (deploy/local/cluster.sh with a private folder, node
 /// names, free ports and cookie): nodes are real Erlang processes, killed with -9 and started

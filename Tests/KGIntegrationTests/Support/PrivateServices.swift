@@ -1,4 +1,5 @@
 import Foundation
+import KGTestSupport
 
 /// A PostgreSQL and a RabbitMQ of a test's own (deploy/local/services.sh with a
 /// private state folder and free ports), for fault tests that stop and restart

@@ -1,4 +1,5 @@
 import Foundation
+import KGTestSupport
 
 extension TestStack {
     /// A stack whose gateways serve HTTPS with a certificate from a private CA made for the test.

@@ -3,6 +3,7 @@ import KGBroker
 import KGClient
 import KGDatabase
 import KGSample
+import KGTestSupport
 import XCTest
 
 /// A whole kg system for one test: its own database, its own broker names

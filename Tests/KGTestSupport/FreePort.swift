@@ -1,7 +1,9 @@
 import Foundation
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then released).
-func closedLocalPort() -> Int {
+/// A TCP port on 127.0.0.1 that was free a moment ago: bound to port 0, read back and
+/// released, so nothing listens on it (a closed port to refuse connections, or one for
+/// a process to take).
+public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
