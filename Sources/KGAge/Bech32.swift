@@ -20,8 +20,7 @@ enum Bech32 {
 
     /// Regroups bits (8 → 5 when encoding, 5 → 8 when decoding); nil on bad padding.
     private static func convert(_ data: [UInt8], from: Int, to: Int, pad: Bool) -> [UInt8]? {
-        var acc = 0
-        var bits = 0
+        var acc = 0, bits = 0
         var out: [UInt8] = []
         let maxv = (1 << to) - 1
         for value in data {
@@ -54,8 +53,7 @@ enum Bech32 {
     static func decode(_ text: String) -> (hrp: String, data: [UInt8])? {
         let bytes = Array(text.utf8)
         guard bytes.allSatisfy({ $0 >= 33 && $0 <= 126 }) else { return nil }
-        let lower = text.lowercased()
-        let upper = text.uppercased()
+        let lower = text.lowercased(), upper = text.uppercased()
         guard text == lower || text == upper else { return nil }
         let chars = Array(lower.utf8)
         guard let separator = chars.lastIndex(of: UInt8(ascii: "1")), separator >= 1, chars.count - separator - 1 >= 6 else { return nil }

@@ -5,9 +5,9 @@ import HummingbirdTLS
 import KGDatabase
 import KGService
 import Logging
+import Prometheus
 import NIOCore
 import NIOPosix
-import Prometheus
 
 /// The gateway application: routes, authentication, and the shared parts
 /// (database pool, job queue, status hub, temp storage).

@@ -1,6 +1,7 @@
 import Foundation
 import KGDatabase
 import KGFormat
+import KGDatabase
 
 /// Generates a deterministic, realistic sample graph and streams it into the
 /// database with COPY (nothing is held in memory but one row).
@@ -75,8 +76,7 @@ public struct SampleGraphLoader {
         // Ontologies.
         var writer = try db.copyIn("COPY kg.ontologies (name) FROM STDIN")
         for o in 0..<spec.ontologies {
-            field(spec.ontologyName(o))
-            try send(writer)
+            field(spec.ontologyName(o)); try send(writer)
             stats.ontologies += 1
         }
         try writer.finish()
@@ -86,20 +86,8 @@ public struct SampleGraphLoader {
             "COPY kg.vocabulary (relationship_type, description, category, added_by, added_at, usage_count, is_builtin, synonyms, embedding_model, embedding) FROM STDIN"
         )
         for (index, entry) in Self.customTypes.enumerated() {
-            field(entry.0)
-            tab()
-            field(entry.1)
-            tab()
-            field("custom")
-            tab()
-            field("sample-generator")
-            tab()
-            field("2025-10-0\(index + 1)T12:00:00Z")
-            tab()
-            field(String(index * 7))
-            tab()
-            field("false")
-            tab()
+            field(entry.0); tab(); field(entry.1); tab(); field("custom"); tab(); field("sample-generator"); tab()
+            field("2025-10-0\(index + 1)T12:00:00Z"); tab(); field(String(index * 7)); tab(); field("false"); tab()
             if schemaVersion >= 3 {
                 field(entry.2.map(CopyText.textArray))
             } else {
@@ -108,8 +96,7 @@ public struct SampleGraphLoader {
                 field(forms[index % forms.count])
             }
             tab()
-            field(index % 2 == 0 ? "text-embedding-3-small" : nil)
-            tab()
+            field(index % 2 == 0 ? "text-embedding-3-small" : nil); tab()
             if index % 2 == 0 {
                 CopyText.appendDoubleArray((0..<8).map { _ in Self.number(&rng) }, to: &row)
             } else {
@@ -125,14 +112,10 @@ public struct SampleGraphLoader {
         writer = try db.copyIn(
             "COPY kg.concepts (concept_id, label, description, search_terms, embedding\(withCreatedAt ? ", created_at" : "")) FROM STDIN")
         for c in 0..<spec.concepts {
-            field(conceptID(c))
-            tab()
-            field(Self.phrase(&rng, words: 2 + Int(rng.next() % 3)).capitalized)
-            tab()
-            field(c % 5 == 0 ? nil : Self.phrase(&rng, words: 8 + Int(rng.next() % 12)))
-            tab()
-            field(CopyText.textArray((0..<Int(rng.next() % 4)).map { _ in Self.phrase(&rng, words: 1 + Int(rng.next() % 2)) }))
-            tab()
+            field(conceptID(c)); tab()
+            field(Self.phrase(&rng, words: 2 + Int(rng.next() % 3)).capitalized); tab()
+            field(c % 5 == 0 ? nil : Self.phrase(&rng, words: 8 + Int(rng.next() % 12))); tab()
+            field(CopyText.textArray((0..<Int(rng.next() % 4)).map { _ in Self.phrase(&rng, words: 1 + Int(rng.next() % 2)) })); tab()
             CopyText.appendDoubleArray((0..<spec.embeddingDimensions).map { _ in Self.number(&rng) }, to: &row)
             if withCreatedAt {
                 tab()
@@ -148,22 +131,15 @@ public struct SampleGraphLoader {
             "COPY kg.sources (source_id, document, paragraph, full_text, file_path, content_type, garage_key, storage_key) FROM STDIN")
         for s in 0..<spec.sources {
             let ontology = s % spec.ontologies
-            field(sourceID(s))
-            tab()
-            field(spec.ontologyName(ontology))
-            tab()
-            field(String(s / spec.ontologies + 1))
-            tab()
+            field(sourceID(s)); tab(); field(spec.ontologyName(ontology)); tab()
+            field(String(s / spec.ontologies + 1)); tab()
             field(
                 (0..<(3 + Int(rng.next() % 4))).map { _ in Self.phrase(&rng, words: 12 + Int(rng.next() % 20)) + "." }.joined(
-                    separator: s % 7 == 0 ? "\n\n" : " "))
+                    separator: s % 7 == 0 ? "\n\n" : " "));
             tab()
-            field(s % 9 == 0 ? nil : "docs/\(Self.pathComponent(spec.ontologyName(ontology)))/chapter-\(s % 13).md")
-            tab()
-            field(s % 3 == 0 ? "text/markdown" : nil)
-            tab()
-            field(s % 4 == 0 ? "garage/\(sourceID(s))" : nil)
-            tab()
+            field(s % 9 == 0 ? nil : "docs/\(Self.pathComponent(spec.ontologyName(ontology)))/chapter-\(s % 13).md"); tab()
+            field(s % 3 == 0 ? "text/markdown" : nil); tab()
+            field(s % 4 == 0 ? "garage/\(sourceID(s))" : nil); tab()
             field(s % 6 == 0 ? "store/\(s)" : nil)
             try send(writer)
             stats.sources += 1
@@ -189,10 +165,8 @@ public struct SampleGraphLoader {
             let concept = k % spec.concepts
             let ontology = concept % spec.ontologies
             let source = ontology + spec.ontologies * Int(rng.next() % UInt64(max(1, perOntology)))
-            field(instanceID(k))
-            tab()
-            field("“" + Self.phrase(&rng, words: 6 + Int(rng.next() % 14)) + "”")
-            tab()
+            field(instanceID(k)); tab()
+            field("“" + Self.phrase(&rng, words: 6 + Int(rng.next() % 14)) + "”"); tab()
             field(sourceID(min(source, spec.sources - 1)))
             try send(writer)
             stats.instances += 1
@@ -236,12 +210,7 @@ public struct SampleGraphLoader {
                 edge = (from, to, type)
             }
             previous = edge
-            field(conceptID(edge.0))
-            tab()
-            field(conceptID(edge.1))
-            tab()
-            field(edge.2)
-            tab()
+            field(conceptID(edge.0)); tab(); field(conceptID(edge.1)); tab(); field(edge.2); tab()
             if r % 4 == 0 {
                 field("{}")
             } else {
@@ -274,8 +243,7 @@ public struct SampleGraphLoader {
             return prefix + String(format: "%06d", i)
         case .uuid:
             var rng = SplitMix64(seed: spec.seed &* 31 &+ kind &* 0x9E37_79B9 &+ UInt64(i) &* 0x1_0000_0001)
-            let high = rng.next()
-            let low = UInt64(i) << 4 | kind  // the index in the low bits keeps ids distinct
+            let high = rng.next(), low = UInt64(i) << 4 | kind  // the index in the low bits keeps ids distinct
             let hex = { (v: UInt64, digits: Int) in
                 let text = String(v, radix: 16)
                 return String(repeating: "0", count: max(0, digits - text.count)) + text.suffix(digits)

@@ -91,10 +91,7 @@ final class JobContext: JobReporter, @unchecked Sendable {
                 return
             }
             do {
-                guard let control else {
-                    lock.unlock()
-                    return
-                }
+                guard let control else { lock.unlock(); return }
                 let status = try JobStore(control).heartbeat(jobID: jobID, workerID: workerID)
                 noteStatus(status)
             } catch {
@@ -150,9 +147,7 @@ final class JobContext: JobReporter, @unchecked Sendable {
         stage reported: JobStage, percent reportedPercent: Double, processed: Int, total: Int, message reportedMessage: String? = nil,
         force: Bool = false
     ) throws {
-        var stage = reported
-        var raw = reportedPercent
-        var message = reportedMessage
+        var stage = reported, raw = reportedPercent, message = reportedMessage
         if let scope {
             stage = scope.stage
             raw = scope.low + (scope.high - scope.low) * min(100, max(0, reportedPercent)) / 100

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import XCTest
-
 @testable import KGAge
 
 /// The age framing (age-encryption.org/v1) written for kg, against the spec's
@@ -144,9 +143,7 @@ final class AgeTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        let inPipe = Pipe()
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input == nil ? FileHandle.nullDevice : inPipe

@@ -1,6 +1,6 @@
+import KGTestSupport
 import Foundation
 import KGBroker
-import KGTestSupport
 import XCTest
 
 /// Connection loss simulated by a TCP proxy in front of the shared broker (which keeps running).

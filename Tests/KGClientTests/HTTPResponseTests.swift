@@ -39,10 +39,7 @@ final class HTTPResponseTests: XCTestCase {
     }
 
     func testDecodeJSON() throws {
-        struct Job: Decodable, Equatable {
-            let job_id: String
-            let status: String
-        }
+        struct Job: Decodable, Equatable { let job_id: String; let status: String }
         let job = try response(200, #"{"job_id": "j1", "status": "queued", "extra": 1}"#).decodeJSON(Job.self)
         XCTAssertEqual(job, Job(job_id: "j1", status: "queued"))
     }

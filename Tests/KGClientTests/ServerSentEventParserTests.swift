@@ -1,6 +1,5 @@
-import XCTest
-
 @testable import KGClient
+import XCTest
 
 final class ServerSentEventParserTests: XCTestCase {
     private let stream = Array(
@@ -33,8 +32,7 @@ final class ServerSentEventParserTests: XCTestCase {
             let chunk = Array(stream[offset..<offset + size])
             _ = chunk.withUnsafeBytes { bytes in
                 parser.feed(bytes) {
-                    events.append($0)
-                    return true
+                    events.append($0); return true
                 }
             }
             offset += size
@@ -64,8 +62,7 @@ final class ServerSentEventParserTests: XCTestCase {
         for piece in ["data: a\r", "\ndata: b\r", "\n\r", "\n"] {
             _ = Array(piece.utf8).withUnsafeBytes {
                 parser.feed($0) {
-                    events.append($0)
-                    return true
+                    events.append($0); return true
                 }
             }
         }
@@ -77,8 +74,7 @@ final class ServerSentEventParserTests: XCTestCase {
         var events: [ServerSentEvent] = []
         let keepGoing = Array("data: 1\n\ndata: 2\n\ndata: 3\n\n".utf8).withUnsafeBytes { bytes in
             parser.feed(bytes) {
-                events.append($0)
-                return events.count < 2
+                events.append($0); return events.count < 2
             }
         }
         XCTAssertFalse(keepGoing)

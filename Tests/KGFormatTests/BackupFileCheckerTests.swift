@@ -1,7 +1,7 @@
 import Foundation
+import XCTest
 import KGFormat
 import KGTestSupport
-import XCTest
 
 final class BackupFileCheckerTests: XCTestCase {
     private var folder: TemporaryFolder!

@@ -1,6 +1,6 @@
 import Foundation
-import KGFormat
 import XCTest
+import KGFormat
 
 /// Reads `text` with the given chunk size and returns the events, or the error.
 func readEvents(_ bytes: [UInt8], chunkSize: Int = .max, limits: BackupReaderLimits = .init())

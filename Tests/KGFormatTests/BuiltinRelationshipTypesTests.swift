@@ -1,5 +1,5 @@
-import KGFormat
 import XCTest
+import KGFormat
 
 final class BuiltinRelationshipTypesTests: XCTestCase {
     func testTypesAndCategoriesAsDocumented() {

@@ -1,5 +1,5 @@
-import KGFormat
 import XCTest
+import KGFormat
 
 final class CompressionTests: XCTestCase {
     private func gzip(_ bytes: [UInt8], level: Int32 = 6, chunk: Int = 1000) throws -> [UInt8] {
@@ -65,8 +65,7 @@ final class CompressionTests: XCTestCase {
     }
 
     func testConcatenatedMembers() throws {
-        let a = Array("first half, ".utf8)
-        let b = Array("second half".utf8)
+        let a = Array("first half, ".utf8), b = Array("second half".utf8)
         let both = try gzip(a) + gzip(b)
         XCTAssertEqual(try decode(both), a + b)
         XCTAssertEqual(try decode(both, chunk: 1), a + b)

@@ -1,8 +1,7 @@
-import Foundation
 import KGTestSupport
-import XCTest
-
+import Foundation
 @testable import KGFormat
+import XCTest
 
 /// `IntegrityReport.externalReferences`: the instances and relationships of an
 /// ontology backup that name concepts the file lacks (what a restore with

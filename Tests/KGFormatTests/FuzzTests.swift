@@ -1,6 +1,6 @@
+import KGTestSupport
 import Foundation
 import KGFormat
-import KGTestSupport
 import XCTest
 
 /// Fuzzes the integrity checker in process: valid full and ontology backups

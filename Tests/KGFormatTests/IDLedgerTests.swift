@@ -1,8 +1,7 @@
-import Foundation
 import KGTestSupport
-import XCTest
-
+import Foundation
 @testable import KGFormat
+import XCTest
 
 /// The id checks' external sort (`IDLedger`): exact keys, the same order whether
 /// it spills or not, its temp file gone from the folder at once, and a clear

@@ -1,5 +1,5 @@
-import KGFormat
 import XCTest
+import KGFormat
 
 final class IntegrityCheckerTests: XCTestCase {
     let valid = BackupFixtures.document()
@@ -113,7 +113,7 @@ final class IntegrityCheckerTests: XCTestCase {
         for bad in ["2024-05-01 10:00:00Z", "2024-05-01T10:00:00.Z", "2024-05-01T10:00Z"] {
             assertOnly(check(valid.setting("timestamp", .string(bad))), .warning, .format, containing: "ending in Z")
         }
-        assertOnly(check(valid.setting("timestamp", 1_714_557_600)), .warning, .format, containing: "found 1714557600")
+        assertOnly(check(valid.setting("timestamp", 1714557600)), .warning, .format, containing: "found 1714557600")
     }
 
     func testNotJSONIsAFormatError() {

@@ -1,5 +1,4 @@
 import XCTest
-
 @testable import KGFormat
 
 final class JSONNumberTests: XCTestCase {

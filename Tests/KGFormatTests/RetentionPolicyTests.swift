@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-
 @testable import KGFormat
 
 /// `kg admin forget`'s policy against restic's own examples (the snapshot list

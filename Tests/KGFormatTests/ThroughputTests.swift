@@ -1,6 +1,6 @@
 import Foundation
-import KGFormat
 import XCTest
+import KGFormat
 
 /// Prints how fast the reader and the checker go; asserts only correctness.
 /// Run in release for meaningful numbers: `swift test -c release --filter ThroughputTests`.

@@ -1,8 +1,7 @@
 import Foundation
+@testable import KGFormat
 import KGTestSupport
 import XCTest
-
-@testable import KGFormat
 
 /// Issue 12: the checker applies the restore's value rules (`RecordValueRules`,
 /// `Float8Element`), so `kg admin verify` and a restore agree on every file.
@@ -73,8 +72,7 @@ final class ValueRulesTests: XCTestCase {
     /// The rows of one instance must carry the same quote; long quotes are compared by
     /// length and hash (the checker keeps no bytes of them).
     func testRowsOfOneInstanceCompareLongQuotes() {
-        let a = String(repeating: "a", count: 1 << 20) + "x"
-        let b = String(repeating: "a", count: 1 << 20) + "y"
+        let a = String(repeating: "a", count: 1 << 20) + "x", b = String(repeating: "a", count: 1 << 20) + "y"
         func doc(_ first: String, _ second: String) -> JSONValue {
             var sections = BackupFixtures.sections
             let i = sections.firstIndex { $0.key == "instances" }!
@@ -180,7 +178,7 @@ final class ValueRulesTests: XCTestCase {
     /// literal it answers, and leaves the rest to strtod: PostgreSQL's shortest output of
     /// random doubles, random digit strings with the point anywhere, exponents, zeros, -0.
     func testFastFloatParsingGivesStrtodsBits() throws {
-        var random = SeededGenerator(seed: 20_261_205)
+        var random = SeededGenerator(seed: 20261205)
         var literals: [String] = [
             "0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "0.1", "1e22", "1e23",
             "1e-22", "1e-23", "123456789012345.6", "4.9e-324", "1.7976931348623157e308", "0.30000000000000004",
@@ -285,8 +283,8 @@ final class ValueRulesTests: XCTestCase {
     }
 }
 
-extension Float8Element {
-    fileprivate var bits: UInt64? {
+private extension Float8Element {
+    var bits: UInt64? {
         if case .value(let d) = self { return d.bitPattern }
         return nil
     }

@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-
 @testable import KGFormat
 
 /// zstd in KGFormat: the compressor the worker writes with, and the content
@@ -60,8 +59,7 @@ final class ZstdTests: XCTestCase {
     }
 
     func testConcatenatedFramesAsZstdDoes() throws {
-        let a = Array("first half, ".utf8)
-        let b = Array("second half".utf8)
+        let a = Array("first half, ".utf8), b = Array("second half".utf8)
         XCTAssertEqual(try decode(try zstd(a) + zstd(b), chunk: 5), a + b)
     }
 

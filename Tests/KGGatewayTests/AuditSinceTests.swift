@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-
 @testable import KGGateway
 
 final class AuditSinceTests: XCTestCase {

@@ -1,6 +1,5 @@
-import XCTest
-
 @testable import KGGateway
+import XCTest
 
 /// The per-user and per-gateway counts of running backup checks.
 final class CheckSlotsTests: XCTestCase {
@@ -38,15 +37,7 @@ final class CheckSlotsTests: XCTestCase {
     private final class Granted: @unchecked Sendable {
         private let lock = NSLock()
         private var value = 0
-        func add() {
-            lock.lock()
-            value += 1
-            lock.unlock()
-        }
-        var count: Int {
-            lock.lock()
-            defer { lock.unlock() }
-            return value
-        }
+        func add() { lock.lock(); value += 1; lock.unlock() }
+        var count: Int { lock.lock(); defer { lock.unlock() }; return value }
     }
 }

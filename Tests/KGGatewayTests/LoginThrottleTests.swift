@@ -1,6 +1,5 @@
 import Logging
 import XCTest
-
 @testable import KGGateway
 
 /// The login throttle's counting (pure logic; the integration tests drive it over HTTP).

@@ -1,7 +1,6 @@
-import KGTestSupport
 import XCTest
-
 @testable import KGGateway
+import KGTestSupport
 
 /// An event copied out of the parser, so that it can be compared after the buffer is gone.
 enum RecordedEvent: Equatable, CustomStringConvertible {

@@ -1,6 +1,5 @@
 import KGTestSupport
 import XCTest
-
 @testable import KGGateway
 
 final class MultipartUploadTests: XCTestCase {

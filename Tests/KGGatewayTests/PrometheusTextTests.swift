@@ -1,5 +1,4 @@
 import XCTest
-
 @testable import KGGateway
 
 final class PrometheusTextTests: XCTestCase {

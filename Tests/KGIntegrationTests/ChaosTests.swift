@@ -1,7 +1,7 @@
+import KGTestSupport
 import Foundation
 import KGClient
 import KGDatabase
-import KGTestSupport
 import XCTest
 
 /// The chaos run (issue 11): several users submit backups, merges, prunes,

@@ -96,8 +96,7 @@ final class CheckpointTests: XCTestCase {
         // It holds the graph as it was (and is again): the same data as a backup taken now.
         let now = try stack.kg(["admin", "backup", "--type", "full"])
         XCTAssertEqual(now.exitCode, 0, now.summary)
-        let a = try BackupFile(path: saved)
-        let b = try BackupFile(path: now.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let a = try BackupFile(path: saved), b = try BackupFile(path: now.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "the checkpoint holds the graph as before the merge")
 
         let missing = try stack.kg(["admin", "checkpoints", "download", UUID().uuidString.lowercased()])

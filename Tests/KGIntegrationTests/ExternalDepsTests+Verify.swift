@@ -8,12 +8,9 @@ import XCTest
 /// when a merge finds some of them in the graph.
 extension ExternalDepsTests {
     func testVerifyCountsWhatPruneDrops() throws {
-        let fileA = try backup("Philosophy of Mind")
-        let fileB = try backup("Biología celular")
-        let a = try BackupFile(path: fileA)
-        let b = try BackupFile(path: fileB)
-        let inA = a.ids("concepts", "concept_id")
-        let inAorB = inA.union(b.ids("concepts", "concept_id"))
+        let fileA = try backup("Philosophy of Mind"), fileB = try backup("Biología celular")
+        let a = try BackupFile(path: fileA), b = try BackupFile(path: fileB)
+        let inA = a.ids("concepts", "concept_id"), inAorB = inA.union(b.ids("concepts", "concept_id"))
         let source = try XCTUnwrap(a.section("sources").first?["source_id"] as? String)
         let ofB = try XCTUnwrap(inAorB.subtracting(inA).sorted().first)
         // Two instances the sample never makes: one names a concept of B, one a concept nobody holds.

@@ -47,12 +47,9 @@ final class ExternalDepsTests: XCTestCase {
     }
 
     func testEachStrategyAndDeferConnectsWhenTheSecondOntologyArrives() throws {
-        let fileA = try backup("Philosophy of Mind")
-        let fileB = try backup("Biología celular")
-        let a = try BackupFile(path: fileA)
-        let b = try BackupFile(path: fileB)
-        let inA = a.ids("concepts", "concept_id")
-        let inB = b.ids("concepts", "concept_id")
+        let fileA = try backup("Philosophy of Mind"), fileB = try backup("Biología celular")
+        let a = try BackupFile(path: fileA), b = try BackupFile(path: fileB)
+        let inA = a.ids("concepts", "concept_id"), inB = b.ids("concepts", "concept_id")
         let external = a.section("relationships").filter { !inA.contains($0["to"] as! String) || !inA.contains($0["from"] as! String) }
         XCTAssertGreaterThan(external.count, 0, "the sample has edges out of the ontology")
         let reachableWithB = external.filter { inA.union(inB).contains($0["to"] as! String) && inA.union(inB).contains($0["from"] as! String) }
@@ -122,8 +119,7 @@ final class ExternalDepsTests: XCTestCase {
         let pendingBefore = try waiting()
         let concepts = try XCTUnwrap(pendingBefore["missing_concepts"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(concepts.count, 3)
-        let m1 = try XCTUnwrap(concepts[0]["concept_id"] as? String)
-        let m2 = try XCTUnwrap(concepts[1]["concept_id"] as? String)
+        let m1 = try XCTUnwrap(concepts[0]["concept_id"] as? String), m2 = try XCTUnwrap(concepts[1]["concept_id"] as? String)
         let expected = (concepts[0]["relationships"] as? Int ?? 0) + (concepts[1]["relationships"] as? Int ?? 0)
         let byID = Dictionary(uniqueKeysWithValues: try BackupFile(path: fullFile).section("concepts").map { ($0["concept_id"] as! String, $0) })
         let label = try XCTUnwrap(byID[m1]?["label"] as? String)

@@ -102,8 +102,7 @@ final class HostileClientTests: XCTestCase {
 
         var gap: (known: Double, unknown: Double) = (0, 0)
         try underAttack("name enumeration by timing", tried: "8 wrong passwords each for a known and an unknown name, interleaved") {
-            var known: [Double] = []
-            var unknown: [Double] = []
+            var known: [Double] = [], unknown: [Double] = []
             for i in 0..<8 {
                 let headers = ["X-Forwarded-For": "198.51.100.\(20 + i)"]
                 known.append(try LoginHardeningTests.login(api, "victim", "wrong-\(i)", headers: headers).seconds)
@@ -273,9 +272,7 @@ final class HostileClientTests: XCTestCase {
                     sent += chunk.count
                     switch connection.read(timeout: 0) {
                     case .data(let text): answer += text
-                    case .closed:
-                        closed = true
-                        break sending
+                    case .closed: closed = true; break sending
                     case .timedOut: break
                     }
                 }
@@ -440,8 +437,7 @@ final class HostileClientTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         stack = try TestStack.withTLS(certificates: certificates, workers: 0)
         let token = try stack.token()
-        let api = stack.apiURL
-        let ca = certificates.caCertificate
+        let api = stack.apiURL, ca = certificates.caCertificate
         let probe = ResponsivenessProbe { _ in
             let r = try? HTTPClient(baseURL: api, token: token, caCertPath: ca).request(method: "GET", path: "/auth/whoami")
             return r?.status == 200 ? nil : "whoami over HTTPS: \(r.map { "\($0.status)" } ?? "no answer")"

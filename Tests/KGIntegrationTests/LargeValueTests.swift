@@ -189,8 +189,7 @@ final class LargeValueTests: XCTestCase {
                 """)
             db.close()
             let before = try fingerprint()
-            let gateway = stack.gateways[0].pid
-            let worker = stack.workers.values.first!.pid
+            let gateway = stack.gateways[0].pid, worker = stack.workers.values.first!.pid
             let idle = (peakMB(gateway), peakMB(worker))
             resetPeak(gateway)
             resetPeak(worker)

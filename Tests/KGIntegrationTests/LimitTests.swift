@@ -98,8 +98,7 @@ final class LimitTests: XCTestCase {
     /// The count and the insert are atomic per user: threads released together
     /// never create more jobs than the limit (10 rounds of 8 at a limit of 3).
     func testConcurrentCreatesNeverPassTheLimit() throws {
-        let threads = 8
-        let limit = 3
+        let threads = 8, limit = 3
         let connections = try (0..<threads).map { _ in try stack.db() }
         defer { connections.forEach { $0.close() } }
         for round in 0..<10 {
@@ -265,16 +264,8 @@ final class LimitTests: XCTestCase {
 final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Int] = []
-    func append(_ value: Int) {
-        lock.lock()
-        items.append(value)
-        lock.unlock()
-    }
-    var values: [Int] {
-        lock.lock()
-        defer { lock.unlock() }
-        return items
-    }
+    func append(_ value: Int) { lock.lock(); items.append(value); lock.unlock() }
+    var values: [Int] { lock.lock(); defer { lock.unlock() }; return items }
 }
 
 /// Hands a connection to one other thread (each thread uses its own).

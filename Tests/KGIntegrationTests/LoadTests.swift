@@ -82,8 +82,7 @@ final class LoadTests: XCTestCase {
             XCTAssertEqual(r1.exitCode, 0, r1.summary)
             let r2 = try stack.kg(["admin", "backup", "--type", "ontology", "--ontology", Self.ontology, "--output", onto])
             XCTAssertEqual(r2.exitCode, 0, r2.summary)
-            let fullFile = try BackupFile(path: full)
-            let ontoFile = try BackupFile(path: onto)
+            let fullFile = try BackupFile(path: full), ontoFile = try BackupFile(path: onto)
             graphs.append(
                 Graph(
                     name: name, concepts: concepts, fullFile: full, checksum: try stack.graphChecksum(),
@@ -161,19 +160,14 @@ final class LoadTests: XCTestCase {
             FROM kg_api.jobs ORDER BY created_at
             """
         ).rows.filter { !preparedJobs.contains($0[0] ?? "") }
-        struct Row {
-            let id, type, status, error, result: String
-            let latency, start, end: Double?
-            let attempts: Int
-        }
+        struct Row { let id, type, status, error, result: String; let latency, start, end: Double?; let attempts: Int }
         let jobs = rows.map { r in
             Row(
                 id: r[0] ?? "", type: r[1] ?? "", status: r[2] ?? "", error: r[3] ?? "", result: r[4] ?? "{}",
                 latency: r[5].flatMap(Double.init), start: r[6].flatMap(Double.init), end: r[7].flatMap(Double.init),
                 attempts: Int(r[8] ?? "0") ?? 0)
         }
-        let backupJobs = jobs.filter { $0.type == "backup" }
-        let restoreJobs = jobs.filter { $0.type == "restore" }
+        let backupJobs = jobs.filter { $0.type == "backup" }, restoreJobs = jobs.filter { $0.type == "restore" }
 
         // Figures first, so that they are printed even when an assertion fails.
         func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -183,14 +177,12 @@ final class LoadTests: XCTestCase {
         }
         var events: [(Double, Int)] = []
         for job in jobs { if let s = job.start, let e = job.end { events += [(s, 1), (e, -1)] } }
-        var running = 0
-        var maxRunning = 0
+        var running = 0, maxRunning = 0
         for event in events.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }) {
             running += event.1
             maxRunning = max(maxRunning, running)
         }
-        let backupLatencies = backupJobs.compactMap(\.latency)
-        let restoreLatencies = restoreJobs.compactMap(\.latency)
+        let backupLatencies = backupJobs.compactMap(\.latency), restoreLatencies = restoreJobs.compactMap(\.latency)
         let f = { (x: Double) in String(format: "%.2f", x) }
         print(
             """

@@ -109,8 +109,7 @@ final class LoginHardeningTests: XCTestCase {
 
     /// Median times of wrong-password logins for a known and an unknown name, interleaved.
     static func enumerationGap(_ api: String, rounds: Int) throws -> (known: Double, unknown: Double) {
-        var known: [Double] = []
-        var unknown: [Double] = []
+        var known: [Double] = [], unknown: [Double] = []
         for i in 0..<rounds {
             let k = try login(api, "admin", "wrong-\(i)")
             let u = try login(api, "nobody-\(i)", "wrong-\(i)")
@@ -136,8 +135,7 @@ final class LoginHardeningTests: XCTestCase {
         XCTAssertEqual(try Self.login(api, "admin", wrong).status, 401)
         XCTAssertEqual(try Self.login(api, "nobody", wrong).status, 401)
         XCTAssertEqual(try Self.login(api, "admin", stack.adminPassword).status, 200)
-        let carolFirst = "carol-\(UUID().uuidString)"
-        let carolSecond = "carol2-\(UUID().uuidString)"
+        let carolFirst = "carol-\(UUID().uuidString)", carolSecond = "carol2-\(UUID().uuidString)"
         try stack.addUser("carol", role: "reader", password: carolFirst)
         XCTAssertEqual(try Self.login(api, "carol", carolFirst).status, 200)
         let passwd = try runCommand(

@@ -257,8 +257,7 @@ final class PromiseTests: XCTestCase {
         let failed = try stack.insertJob(user: "admin", status: "failed")
         let name = { (prefix: String, id: String) in "\(prefix)_\(id).json" }
         XCTAssertTrue(FileManager.default.createFile(atPath: stack.tempDir + "/" + name("restore", failed), contents: Data("{}".utf8)))
-        let oldBackup = name("backup", UUID().uuidString.lowercased())
-        let liveBackup = name("backup", UUID().uuidString.lowercased())
+        let oldBackup = name("backup", UUID().uuidString.lowercased()), liveBackup = name("backup", UUID().uuidString.lowercased())
         for file in [oldBackup, liveBackup] {
             XCTAssertTrue(FileManager.default.createFile(atPath: stack.tempDir + "/" + file, contents: Data("{".utf8)))
         }

@@ -92,8 +92,7 @@ final class RecordsTests: XCTestCase {
             ],
             "relationships": [edge, edgeBetweenMissing],
         ]
-        let conceptsFirst = stack.root + "/broken-concepts-first.json"
-        let dataFirst = stack.root + "/broken-data-first.json"
+        let conceptsFirst = stack.root + "/broken-concepts-first.json", dataFirst = stack.root + "/broken-data-first.json"
         try write(file, order: ["vocabulary", "ontologies", "concepts", "sources", "instances", "relationships"], extra: extra, to: conceptsFirst)
         try write(file, order: ["relationships", "instances", "sources", "concepts", "vocabulary", "ontologies"], extra: extra, to: dataFirst)
 

@@ -52,8 +52,7 @@ final class RestoreTests: XCTestCase {
             let result = job["result"] as? [String: Any]
             XCTAssertEqual((result?["restored"] as? [String: Int])?["concepts"], 50)
             let second = try backup(["--type", "full", "--compress", compression])
-            let a = try BackupFile(path: first)
-            let b = try BackupFile(path: second)
+            let a = try BackupFile(path: first), b = try BackupFile(path: second)
             XCTAssertTrue(NSDictionary(dictionary: a.data).isEqual(to: b.data), "data differs after a round trip (\(compression))")
             XCTAssertEqual(a.statistics, b.statistics)
             // Embeddings bit for bit: the same number text both times (PostgreSQL prints float8 shortest-exact).
@@ -468,8 +467,7 @@ final class RestoreTests: XCTestCase {
         let fileB = try backup()
         try stack.loadSample(concepts: 240, dimensions: 4, seed: 1)
         let fileA = try backup()
-        let graphA = try BackupFile(path: fileA)
-        let graphB = try BackupFile(path: fileB)
+        let graphA = try BackupFile(path: fileA), graphB = try BackupFile(path: fileB)
         XCTAssertFalse(NSDictionary(dictionary: graphA.data).isEqual(to: graphB.data))
         let db = try stack.db()
         defer { db.close() }
@@ -508,8 +506,7 @@ final class RestoreTests: XCTestCase {
         XCTAssertFalse(across.isEmpty, "no backup began before the restore committed (locked until \(committed)) and ended after it: \(backups)")
         for (index, path) in files.enumerated() {
             let seen = NSDictionary(dictionary: try BackupFile(path: path).data)
-            let old = seen.isEqual(to: graphA.data)
-            let new = seen.isEqual(to: graphB.data)
+            let old = seen.isEqual(to: graphA.data), new = seen.isEqual(to: graphB.data)
             XCTAssertTrue(
                 old || new,
                 "backup \(index + 1) of \(files.count) is neither the old graph nor the new one, whole"

@@ -44,8 +44,7 @@ final class SafetyTests: XCTestCase {
         stack = try TestStack(workers: 2)
         try stack.loadSample(concepts: 60, ontologies: 3, dimensions: 8)
         try stack.login()
-        let a = "Philosophy of Mind"
-        let b = "Biología celular"
+        let a = "Philosophy of Mind", b = "Biología celular"
         let bSources = try sources(of: b)
         XCTAssertGreaterThan(bSources, 0)
         // B's backup, then B deleted for real: the merge below brings it back.

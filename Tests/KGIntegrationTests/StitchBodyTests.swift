@@ -144,10 +144,7 @@ final class StitchBodyTests: XCTestCase {
         var answer = ""
         for _ in 0..<8 {
             try? raw.send(String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n")
-            if case .data(let text) = raw.read(timeout: 0.2) {
-                answer += text
-                break
-            }
+            if case .data(let text) = raw.read(timeout: 0.2) { answer += text; break }
         }
         if answer.isEmpty, case .data(let text) = raw.read(timeout: 5) { answer = text }
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 413"), answer)

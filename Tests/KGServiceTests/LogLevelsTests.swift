@@ -1,6 +1,5 @@
 import Logging
 import XCTest
-
 @testable import KGService
 
 final class LogLevelsTests: XCTestCase {

@@ -1,5 +1,4 @@
 import XCTest
-
 @testable import KGService
 
 final class SecretRedactionTests: XCTestCase {

@@ -41,10 +41,7 @@ extension Admin {
                 print(String(decoding: response.body, as: UTF8.self))
                 return
             }
-            struct Revoked: Decodable {
-                let username: String
-                let revoked: Int
-            }
+            struct Revoked: Decodable { let username: String; let revoked: Int }
             let revoked = try response.decodeJSON(Revoked.self)
             print("revoked \(revoked.revoked) token(s) of \(revoked.username); they must log in again")
         }

@@ -46,11 +46,7 @@ struct Login: ParsableCommand {
             }
             throw CLIError.from(.http(status: response.status, message: response.errorMessage ?? "", body: response.body))
         }
-        struct TokenResponse: Decodable {
-            let token: String
-            let role: String
-            let expires_at: String
-        }
+        struct TokenResponse: Decodable { let token: String; let role: String; let expires_at: String }
         let token = try response.decodeJSON(TokenResponse.self)
         config.values["token"] = token.token
         config.values["username"] = username

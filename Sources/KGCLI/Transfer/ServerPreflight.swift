@@ -7,10 +7,7 @@ import KGClient
 /// minutes of reading.
 enum ServerPreflight {
     static func requireAdmin(_ client: HTTPClient, for what: String) throws {
-        struct WhoAmI: Decodable {
-            let username: String
-            let role: String
-        }
+        struct WhoAmI: Decodable { let username: String; let role: String }
         let response: HTTPResponse
         do {
             response = try client.request(method: "GET", path: "/auth/whoami")

@@ -34,9 +34,9 @@ public struct HTTPResponse: Sendable {
         let error = (object["error"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         let detail = object["detail"].flatMap(Self.describeDetail)
         switch (error, detail) {
-        case (let error?, let detail?): return "\(error): \(detail)"
-        case (let error?, nil): return error
-        case (nil, let detail?): return detail
+        case let (error?, detail?): return "\(error): \(detail)"
+        case let (error?, nil): return error
+        case let (nil, detail?): return detail
         case (nil, nil): return nil
         }
     }

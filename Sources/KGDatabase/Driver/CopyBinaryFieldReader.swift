@@ -5,11 +5,7 @@
 /// (`json_build_object(…)::text`) and copies it out in binary format, so the
 /// bytes arrive unescaped and go to the file as they are.
 public struct CopyBinaryFieldReader {
-    private enum State {
-        case header, tupleCount, fieldLength
-        case field(Int)
-        case done
-    }
+    private enum State { case header, tupleCount, fieldLength, field(Int), done }
     private var state: State = .header
     private var pending: [UInt8] = []
     public private(set) var rows = 0

@@ -4,18 +4,10 @@ public enum CopyText {
     public static func appendField(_ value: String, to out: inout [UInt8]) {
         for byte in value.utf8 {
             switch byte {
-            case 0x5C:
-                out.append(0x5C)
-                out.append(0x5C)
-            case 0x09:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "t"))
-            case 0x0A:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "n"))
-            case 0x0D:
-                out.append(0x5C)
-                out.append(UInt8(ascii: "r"))
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
             default: out.append(byte)
             }
         }

@@ -18,11 +18,8 @@ public struct BackupJobParams: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case backupType = "backup_type"
-        case ontologyName = "ontology_name"
-        case compression
-        case fileName = "file_name"
-        case tempFile = "temp_file"
+        case backupType = "backup_type", ontologyName = "ontology_name", compression
+        case fileName = "file_name", tempFile = "temp_file"
     }
 }
 
@@ -42,9 +39,6 @@ public struct BackupJobResult: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case bytes
-        case fileName = "file_name"
-        case statistics
-        case schemaVersion = "schema_version"
+        case bytes, fileName = "file_name", statistics, schemaVersion = "schema_version"
     }
 }

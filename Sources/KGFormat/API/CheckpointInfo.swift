@@ -19,13 +19,7 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     public var keptAt: String?
 
     enum CodingKeys: String, CodingKey {
-        case checkpointID = "checkpoint_id"
-        case jobID = "job_id"
-        case jobType = "job_type"
-        case user
-        case fileName = "file_name"
-        case bytes, status, reason
-        case createdAt = "created_at"
-        case keptAt = "kept_at"
+        case checkpointID = "checkpoint_id", jobID = "job_id", jobType = "job_type", user, fileName = "file_name"
+        case bytes, status, reason, createdAt = "created_at", keptAt = "kept_at"
     }
 }

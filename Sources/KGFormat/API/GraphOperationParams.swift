@@ -47,11 +47,7 @@ public struct GraphOperationParams: Codable, Sendable, Equatable, RiskyJobOption
     }
 
     enum CodingKeys: String, CodingKey {
-        case ontology
-        case dryRun = "dry_run"
-        case checkpoint
-        case keepCheckpoint = "keep_checkpoint"
-        case noWait = "no_wait"
+        case ontology, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
     }
 }
 
@@ -81,10 +77,7 @@ public struct GraphOperationResult: Codable, Sendable, Equatable, CheckpointedRe
     }
 
     enum CodingKeys: String, CodingKey {
-        case operation
-        case dryRun = "dry_run"
-        case ontology, removed, seconds, checkpoint
-        case checkpointID = "checkpoint_id"
+        case operation, dryRun = "dry_run", ontology, removed, seconds, checkpoint, checkpointID = "checkpoint_id"
     }
 }
 
@@ -98,8 +91,5 @@ public struct JobAccepted: Codable, Sendable, Equatable {
         self.status = status
     }
 
-    enum CodingKeys: String, CodingKey {
-        case jobID = "job_id"
-        case status
-    }
+    enum CodingKeys: String, CodingKey { case jobID = "job_id", status }
 }

@@ -13,13 +13,8 @@ public struct Job: Codable, Sendable, Equatable {
     public var attempts: Int?
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id"
-        case jobType = "job_type"
-        case status, progress, result, error
-        case createdAt = "created_at"
-        case startedAt = "started_at"
-        case completedAt = "completed_at"
-        case user, attempts
+        case jobID = "job_id", jobType = "job_type", status, progress, result, error
+        case createdAt = "created_at", startedAt = "started_at", completedAt = "completed_at", user, attempts
     }
 }
 
@@ -48,8 +43,7 @@ public struct JobProgress: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case stage, percent, message
-        case itemsTotal = "items_total"
-        case itemsProcessed = "items_processed"
+        case itemsTotal = "items_total", itemsProcessed = "items_processed"
     }
 }
 

@@ -76,18 +76,9 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode
-        case dryRun = "dry_run"
-        case externalDeps = "external_deps"
-        case tempFile = "temp_file"
-        case fileName = "file_name"
-        case fileBytes = "file_bytes"
-        case backupType = "backup_type"
-        case ontology, statistics
-        case checkpoint
-        case keepCheckpoint = "keep_checkpoint"
-        case noWait = "no_wait"
-        case sourceCheckpoint = "source_checkpoint"
+        case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
+        case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
+        case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait", sourceCheckpoint = "source_checkpoint"
     }
 
     /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes
@@ -102,17 +93,11 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
 /// The stages of a restore, in order (CONTRACT.md). A failed restore ends with
 /// `rolling_back` then `failed`.
 public enum RestoreStage: String, Codable, Sendable, CaseIterable {
-    case checking
-    case creatingCheckpoint = "creating_checkpoint"
-    case loading
-    case restoringVocabulary = "restoring_vocabulary"
-    case restoringConcepts = "restoring_concepts"
-    case restoringSources = "restoring_sources"
-    case restoringInstances = "restoring_instances"
-    case restoringRelationships = "restoring_relationships"
-    case verifying, committing, completed
-    case rollingBack = "rolling_back"
-    case failed
+    case checking, creatingCheckpoint = "creating_checkpoint", loading
+    case restoringVocabulary = "restoring_vocabulary", restoringConcepts = "restoring_concepts"
+    case restoringSources = "restoring_sources", restoringInstances = "restoring_instances"
+    case restoringRelationships = "restoring_relationships", verifying, committing, completed
+    case rollingBack = "rolling_back", failed
 
     /// The stages a successful restore passes through, in order.
     public static let successPath: [RestoreStage] = [
@@ -186,13 +171,8 @@ public struct RestoreJobResult: Codable, Sendable, Equatable, CheckpointedResult
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode
-        case dryRun = "dry_run"
-        case restored, removed, updated, pruned, deferred, connected, warnings, seconds
-        case lockedFrom = "locked_from"
-        case lockedUntil = "locked_until"
-        case checkpoint
-        case checkpointID = "checkpoint_id"
+        case mode, dryRun = "dry_run", restored, removed, updated, pruned, deferred, connected, warnings, seconds
+        case lockedFrom = "locked_from", lockedUntil = "locked_until", checkpoint, checkpointID = "checkpoint_id"
     }
 }
 
@@ -211,9 +191,6 @@ public struct RestoreAccepted: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id"
-        case status
-        case backupStats = "backup_stats"
-        case integrityWarnings = "integrity_warnings"
+        case jobID = "job_id", status, backupStats = "backup_stats", integrityWarnings = "integrity_warnings"
     }
 }

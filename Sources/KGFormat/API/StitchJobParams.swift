@@ -10,10 +10,7 @@ public struct StitchReference: Codable, Sendable, Equatable {
         self.embedding = embedding
     }
 
-    enum CodingKeys: String, CodingKey {
-        case conceptID = "concept_id"
-        case label, embedding
-    }
+    enum CodingKeys: String, CodingKey { case conceptID = "concept_id", label, embedding }
 }
 
 /// A stitch job's `params`: connect the links kept aside by `--external-deps defer`
@@ -50,13 +47,8 @@ public struct StitchJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     }
 
     enum CodingKeys: String, CodingKey {
-        case references, threshold
-        case dryRun = "dry_run"
-        case checkpoint
-        case keepCheckpoint = "keep_checkpoint"
-        case noWait = "no_wait"
-        case referencesFile = "references_file"
-        case referenceCount = "reference_count"
+        case references, threshold, dryRun = "dry_run", checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait"
+        case referencesFile = "references_file", referenceCount = "reference_count"
     }
 
     public init(from decoder: Decoder) throws {
@@ -91,11 +83,7 @@ public struct Reconnection: Codable, Sendable, Equatable {
         self.links = links
     }
 
-    enum CodingKeys: String, CodingKey {
-        case missing
-        case conceptID = "concept_id"
-        case how, similarity, links
-    }
+    enum CodingKeys: String, CodingKey { case missing, conceptID = "concept_id", how, similarity, links }
 }
 
 /// What a finished stitch reports in its `result`.
@@ -128,8 +116,7 @@ public struct StitchJobResult: Codable, Sendable, Equatable, CheckpointedResult 
     }
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run"
-        case threshold, reconnections, outcomes, connected, waiting, seconds, checkpoint
+        case dryRun = "dry_run", threshold, reconnections, outcomes, connected, waiting, seconds, checkpoint
         case checkpointID = "checkpoint_id"
     }
 }

@@ -89,10 +89,7 @@ public final class StitchRequestReader {
         case "references":
             guard value.isNull else { throw StitchRequestError("references must be an array of objects, not \(value.kind)", field: key) }
         case "threshold":
-            if value.isNull {
-                options.threshold = nil
-                return
-            }
+            if value.isNull { options.threshold = nil; return }
             guard let number = value.doubleValue, number.isFinite else {
                 throw StitchRequestError("threshold must be a number, not \(value.kind)", field: key)
             }

@@ -236,8 +236,7 @@ struct EdgeSet {
     private(set) var count = 0
 
     mutating func insert(_ position: UInt64) {
-        let page = position >> 16
-        let bit = Int(position & 0xFFFF)
+        let page = position >> 16, bit = Int(position & 0xFFFF)
         let mask: UInt64 = 1 << UInt64(bit & 63)
         if let words = pages[page], words[bit >> 6] & mask != 0 { return }
         pages[page, default: [UInt64](repeating: 0, count: 1 << 10)][bit >> 6] |= mask

@@ -345,16 +345,13 @@ final class IDLedger {
 
     /// Orders two entries by key bytes (shorter first on a common prefix), kind, then seq.
     static func compare(_ x: UnsafeRawPointer, _ y: UnsafeRawPointer) -> Int {
-        let lx = Int(loadWord32(x))
-        let ly = Int(loadWord32(y))
+        let lx = Int(loadWord32(x)), ly = Int(loadWord32(y))
         let c = memcmp(x + 4, y + 4, min(lx, ly))
         if c != 0 { return Int(c) }
         if lx != ly { return lx < ly ? -1 : 1 }
-        let kx = (x + 4 + lx).load(as: UInt8.self)
-        let ky = (y + 4 + ly).load(as: UInt8.self)
+        let kx = (x + 4 + lx).load(as: UInt8.self), ky = (y + 4 + ly).load(as: UInt8.self)
         if kx != ky { return kx < ky ? -1 : 1 }
-        let sx = loadWord(x + 5 + lx)
-        let sy = loadWord(y + 5 + ly)
+        let sx = loadWord(x + 5 + lx), sy = loadWord(y + 5 + ly)
         return sx < sy ? -1 : sx == sy ? 0 : 1
     }
 
@@ -405,8 +402,7 @@ final class IDLedger {
 
     /// The tag of a canonical UUID text in one case, or nil.
     private static func uuidCase(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt8? {
-        var lower = false
-        var upper = false
+        var lower = false, upper = false
         for (i, c) in utf8.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard c == UInt8(ascii: "-") else { return nil }

@@ -19,8 +19,7 @@ public enum NearestName {
 
     /// Levenshtein distance over characters, an adjacent swap counted as one edit.
     public static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
+        let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)

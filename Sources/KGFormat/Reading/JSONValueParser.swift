@@ -357,20 +357,12 @@ struct JSONValueParser {
         var hi: UInt8 = 0xBF
         switch b0 {
         case 0xC2...0xDF: n = 2
-        case 0xE0:
-            n = 3
-            lo = 0xA0
+        case 0xE0: n = 3; lo = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: n = 3
-        case 0xED:
-            n = 3
-            hi = 0x9F
-        case 0xF0:
-            n = 4
-            lo = 0x90
+        case 0xED: n = 3; hi = 0x9F
+        case 0xF0: n = 4; lo = 0x90
         case 0xF1...0xF3: n = 4
-        case 0xF4:
-            n = 4
-            hi = 0x8F
+        case 0xF4: n = 4; hi = 0x8F
         default: throw invalidUTF8(at: p)
         }
         guard p + n <= count else { throw invalidUTF8(at: p) }

@@ -26,8 +26,7 @@ actor JobStatisticsCache {
         if let sample, maxAge > 0, Date().timeIntervalSince(sample.at) < maxAge { return sample.stats }
         if let inFlight { return await inFlight.value }
         reads += 1
-        let pool = self.pool
-        let buckets = self.buckets
+        let pool = self.pool, buckets = self.buckets
         let task = Task { try? await pool.run { db in try JobStatistics.read(db, durationBuckets: buckets) } }
         inFlight = task
         let stats = await task.value

@@ -8,10 +8,7 @@ struct AdminUserRoutes {
     let pool: PGPool
     let audit: AuditTrail
 
-    struct Revoked: Encodable {
-        let username: String
-        let revoked: Int
-    }
+    struct Revoked: Encodable { let username: String; let revoked: Int }
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/admin/users/:name/revoke-tokens") { _, context -> Response in

@@ -15,20 +15,14 @@ struct AuthRoutes {
     let throttle: LoginThrottle
     let verifier: PasswordVerifier
 
-    struct Login: Decodable {
-        let username: String
-        let password: String
-    }
+    struct Login: Decodable { let username: String; let password: String }
     struct TokenResponse: Encodable {
         let token: String
         let expires_at: String
         let username: String
         let role: String
     }
-    struct WhoAmI: Encodable {
-        let username: String
-        let role: String
-    }
+    struct WhoAmI: Encodable { let username: String; let role: String }
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/auth/token") { request, context -> Response in

@@ -22,8 +22,7 @@ struct PendingRoutes {
             let (totals, concepts) = try await pool.run { db -> (PGResult, [String]) in
                 (try db.query(PendingQueries.waitingTotals), try db.query(PendingQueries.waitingByConcept).rows.compactMap { $0[0] })
             }
-            let instances = totals.first("instances", as: Int.self) ?? 0
-            let relationships = totals.first("relationships", as: Int.self) ?? 0
+            let instances = totals.first("instances", as: Int.self) ?? 0, relationships = totals.first("relationships", as: Int.self) ?? 0
             return JSON.response(
                 "{\"instances\":\(instances),\"relationships\":\(relationships),"
                     + "\"missing_concepts\":[\(concepts.joined(separator: ","))]}")

@@ -1,6 +1,6 @@
 import Foundation
-import KGService
 import NIOConcurrencyHelpers
+import KGService
 import NIOSSL
 
 /// The gateway's TLS context, made from `tls_certificate_file` and

@@ -1,7 +1,7 @@
+import KGTestSupport
 import Foundation
 import KGDatabase
 import KGFormat
-import KGTestSupport
 
 /// Graphs that are hard to carry exactly, inserted straight into PostgreSQL:
 /// non-finite, negative-zero, subnormal and NULL elements in `double precision[]`,

@@ -1,7 +1,7 @@
+import KGTestSupport
 import Foundation
 import KGClient
 import KGDatabase
-import KGTestSupport
 
 /// What the chaos run works on, set up so that every job's effect can be checked
 /// on its own whatever order the jobs commit in: merges only bring back ontologies

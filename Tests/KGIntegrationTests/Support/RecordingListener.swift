@@ -49,10 +49,7 @@ final class RecordingListener: @unchecked Sendable {
         let was = stopped
         stopped = true
         lock.unlock()
-        if !was {
-            shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
-        }
+        if !was { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
     }
 
     private func acceptLoop() {

@@ -28,11 +28,7 @@ final class ResponsivenessProbe: @unchecked Sendable {
         }
     }
 
-    private var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return running
-    }
+    private var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
 
     /// Probes `GET /auth/whoami` with `token` over plain HTTP on a fresh connection.
     convenience init(port: Int, token: String, interval: Double = 0.1, timeout: Double = 3) {
