@@ -1,6 +1,7 @@
 import Foundation
 import KGAge
 import KGClient
+import KGFormat
 
 /// An age file's plaintext for an upload, decrypted from the file as libcurl
 /// asks for bytes (a chunk or two in memory; nothing decrypted on disk).
@@ -22,7 +23,9 @@ enum AgeUpload {
     }
 
     private static func plaintext(path: String, key: AgeDecryptor.Key, size: Int64) throws -> UploadSource {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
+        let cursor: FileCursor
+        do { cursor = try FileCursor(path: path) } catch { throw CLIError(error.message) }
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
         let decryptor = AgeDecryptor(key: key)
         var pending: [UInt8] = []
         var offset = 0
@@ -31,12 +34,14 @@ enum AgeUpload {
             while offset == pending.count && !ended {
                 pending.removeAll(keepingCapacity: true)
                 offset = 0
-                if let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
-                    try data.withUnsafeBytes { try decryptor.decrypt($0) { pending.append(contentsOf: $0) } }
+                let n = try chunk.withUnsafeMutableBytes { try cursor.read(into: $0) }
+                if n > 0 {
+                    try chunk.withUnsafeBytes {
+                        try decryptor.decrypt(UnsafeRawBufferPointer(rebasing: $0[0..<n])) { pending.append(contentsOf: $0) }
+                    }
                 } else {
                     try decryptor.finish { pending.append(contentsOf: $0) }
                     ended = true
-                    try? handle.close()
                 }
             }
             let n = min(buffer.count, pending.count - offset)

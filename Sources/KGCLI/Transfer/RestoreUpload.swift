@@ -233,16 +233,9 @@ struct RestoreUpload {
     /// The uploaded bytes from `offset`: the file read from there, or the age plaintext from there.
     private func makeSource(from offset: Int64) throws -> UploadSource {
         if let source { return try source(offset) }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
-        try handle.seek(toOffset: UInt64(offset))
-        return UploadSource(size: bytes - offset) { buffer in
-            guard let data = try handle.read(upToCount: buffer.count), !data.isEmpty else {
-                try? handle.close()
-                return 0
-            }
-            _ = data.copyBytes(to: buffer)
-            return data.count
-        }
+        let cursor: FileCursor
+        do { cursor = try FileCursor(path: path, offset: offset) } catch { throw CLIError(error.message) }
+        return UploadSource(size: bytes - offset) { try cursor.read(into: $0) }
     }
 
     /// The job the gateway accepted, or why it refused.
