@@ -142,6 +142,36 @@ final class IndexLimitTests: XCTestCase {
         XCTAssertEqual(try stack.fingerprint(.content), before, "a refused restore changed the graph")
     }
 
+    /// A replace loads concepts in binary and sets their `created_at` afterwards with one
+    /// `UPDATE` that PostgreSQL parses: a time it cannot read is refused with no line of a
+    /// COPY to name, so the statement names the field (system fuzz seed 5131482628278527552:
+    /// a number as `created_at` failed with "a value in it").
+    func testATimeThatPostgreSQLCannotParseIsNamedAsSectionAndField() throws {
+        stack = try TestStack(workers: 1)
+        try stack.login()
+        try stack.loadSample(concepts: 6, ontologies: 2, dimensions: 4)
+        let backup = try stack.kg(["admin", "backup", "--type", "full"])
+        XCTAssertEqual(backup.exitCode, 0, backup.summary)
+        let tree = try JSONValue.parse(
+            try String(contentsOfFile: backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines), encoding: .utf8))
+        let before = try stack.fingerprint(.content)
+        for (name, value) in [("a number", JSONValue.number("1e999999")), ("a string", .string("the day after tomorrow"))] {
+            let file = stack.root + "/bad-time.json"
+            try Data(tree.setting(["data", "concepts", "2", "created_at"], to: value).jsonBytes).write(to: URL(fileURLWithPath: file))
+            let upload = try stack.uploadRestore(file, fields: ["mode": "replace"])
+            XCTAssertEqual(upload.status, 202, "\(name): the file's rules accept it: \(upload.json)")
+            guard let id = upload.json["job_id"] as? String else { continue }
+            let job = try stack.waitForJob(id)
+            let error = job["error"] as? String ?? ""
+            XCTAssertEqual(job["status"] as? String, "failed", "\(name): \(job)")
+            XCTAssertTrue(
+                error.contains("the backup cannot be restored: a record of concepts, field created_at: invalid input syntax"),
+                "\(name): \(error)")
+            XCTAssertTrue(FuzzTests.namesRefusedRecordAndField(error), "\(name): the fuzz run's rule: \(error)")
+        }
+        XCTAssertEqual(try stack.fingerprint(.content), before, "a refused restore changed the graph")
+    }
+
     /// Every index of the graph's schema over a text column has a name in the worker's
     /// table (`RestoreErrorMessage.liveIndexes`), so a migration that adds one is caught here.
     func testEveryGraphIndexOverTextIsKnownToTheWorker() throws {

@@ -23,10 +23,11 @@ enum RestoreErrorMessage {
         let lines = pg.message.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         let problem = lines.first ?? pg.message
         // The index PostgreSQL names (its diagnostics, or the message) says which field; some
-        // refusals name none ("index row requires 12024 bytes, maximum size is 8191"): then
-        // the statement that failed does (`source`, set around each statement that indexes values).
+        // refusals name none ("index row requires 12024 bytes, maximum size is 8191", or a
+        // timestamp that a statement, not a COPY, parses): then the statement that failed
+        // does (`source`, set around each statement that indexes or parses file values).
         let index = pg.constraint ?? quotedIndexName(problem)
-        let field = index.flatMap { indexedField($0, source: source) } ?? (state == "54000" ? source : nil)
+        let field = index.flatMap { indexedField($0, source: source) } ?? source
         var place = "a value in it"
         if let context = lines.first(where: { $0.contains("COPY ") }), let copy = copyPlace(context, field: field) {
             place = copy
@@ -58,10 +59,12 @@ enum RestoreErrorMessage {
     final class Hint {
         private(set) var located: Located?
 
+        /// Nested: the inner statement's fields while it runs, the outer ones again after it.
         func during<T>(_ section: String, _ columns: [String], _ body: () throws -> T) rethrows -> T {
+            let outer = located
             located = Located(section: section, columns: columns)
             let result = try body()
-            located = nil
+            located = outer
             return result
         }
     }

@@ -17,7 +17,7 @@ extension RestoreJob {
         let (sections, onTheWay, directConcepts) = try hint.during("concepts", ["concept_id"]) {
             try load(
                 db, totalRecords: expected, plan: file.plan, check: file.integrity == nil,
-                conceptsDirect: !merge)
+                conceptsDirect: !merge, hint: hint)
         }
         if let onTheWay { try Self.requireValid(onTheWay) }
         guard let checked = onTheWay ?? file.integrity else {
@@ -36,7 +36,7 @@ extension RestoreJob {
     /// Streams the records into the staging tables, one COPY per section; returns the sections seen.
     func load(
         _ db: PGConnection, totalRecords: Int, plan: RestorePlan, check: Bool,
-        conceptsDirect: Bool
+        conceptsDirect: Bool, hint: RestoreErrorMessage.Hint
     ) throws -> (Set<String>, IntegrityReport?, Int) {
         var directRows = 0
         // (id, created_at text) rows of the concepts loaded in binary: PostgreSQL parses the timestamps
@@ -101,7 +101,10 @@ extension RestoreJob {
         let pipeline = BackupPipeline(spillDirectory: spillDirectory, observers: (checker.map { [$0.observe] } ?? []) + [loadEvent])
         do {
             try readUpload(through: pipeline)
-            if !conceptCreatedAt.isEmpty { try applyCreatedAt(db, conceptCreatedAt) }
+            if !conceptCreatedAt.isEmpty {
+                // PostgreSQL parses the texts here, not in a COPY: a refusal names no line.
+                try hint.during("concepts", ["created_at"]) { try applyCreatedAt(db, conceptCreatedAt) }
+            }
         } catch {
             writer?.abort("restore aborted: \(error)")
             if let checker, error is BackupReadError || error is CompressionError {
