@@ -151,6 +151,9 @@ extension ServiceConfig {
         .number(
             "test_record_delay_ms", "KG_TEST_RECORD_DELAY_MS", \.testRecordDelayMilliseconds,
             help: "TESTS ONLY: slow workers down per record; 0: off"),
+        .number(
+            "test_finish_delay_ms", "KG_TEST_FINISH_DELAY_MS", \.testFinishDelayMilliseconds,
+            help: "TESTS ONLY: a backup's worker waits this long after the file's last byte before completing; 0: off"),
         .text(
             "test_crash_marker", "KG_TEST_CRASH_MARKER", \.testCrashMarker,
             help: "TESTS ONLY: crash a worker that restores a concept with this id"),

@@ -101,6 +101,9 @@ public struct ServiceConfig: Sendable {
     /// Test-only: milliseconds a worker sleeps after each exported or restored record,
     /// so that fault tests can act in the middle of a job (0: off).
     public var testRecordDelayMilliseconds = 0.0
+    /// Test-only: milliseconds a worker waits between a backup's last byte and marking the job
+    /// completed, so that tests can download the whole file while the job still runs (0: off).
+    public var testFinishDelayMilliseconds = 0.0
     /// Test-only: a worker that loads a concept with this id crashes on the spot
     /// (a poison job; empty: off).
     public var testCrashMarker = ""

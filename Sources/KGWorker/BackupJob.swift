@@ -86,6 +86,7 @@ struct BackupJob {
         }
         try sink.write("\n}}\n")
         try sink.finish()
+        if context.finishDelay > 0 { Thread.sleep(forTimeInterval: context.finishDelay) }
         try context.report(.exported, of: plan, done: processed, total: total, message: "backup written", force: true)
         return BackupJobResult(bytes: sink.bytesWritten, fileName: params.fileName, statistics: statistics, schemaVersion: schemaVersion)
     }

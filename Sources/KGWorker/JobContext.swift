@@ -26,6 +26,8 @@ final class JobContext: JobReporter, @unchecked Sendable {
     private let heartbeatInterval: Double
     /// Test-only slow-down per record (see `test_record_delay_ms`).
     var recordDelay: Double = 0
+    /// Test-only wait after a backup's last byte (see `test_finish_delay_ms`).
+    var finishDelay: Double = 0
     /// Test-only poison marker (see `test_crash_marker`).
     var crashMarker = ""
     /// `id_check_memory_bytes`, and the temp folder where checks and restores spill past memory.

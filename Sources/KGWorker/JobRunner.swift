@@ -189,6 +189,7 @@ final class JobRunner: @unchecked Sendable {
             logger: logger, progressInterval: config.progressIntervalSeconds,
             heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
+        context.finishDelay = config.testFinishDelayMilliseconds / 1000
         context.crashMarker = config.testCrashMarker
         context.idCheckMemoryBytes = config.idCheckMemoryBytes
         context.tempDirectory = storage.directory

@@ -329,6 +329,29 @@ final class ResumeDownloadTests: XCTestCase {
         _ = try resumeAndCheck(before, "gateway restarted then --resume")
     }
 
+    /// CI's finding: a resumed range took every byte the worker had written while the job still ran,
+    /// then the job completed without another byte, and the next range (`bytes=N-`, N the file's
+    /// length) got 416. The CLI removed a partial file that was whole. `test_finish_delay_ms` holds
+    /// the job between its last byte and its completion, so the order is the same on every run.
+    func testAResumeHoldingTheWholeFileBeforeTheJobCompletesFinishes() throws {
+        stack = try makeStack(recordDelayMs: 5, extra: ["KG_TEST_FINISH_DELAY_MS": "3000"])
+        try stack.loadSample(concepts: 80, dimensions: 64)
+        try stack.login()
+        let before = try stack.fingerprint(.content)
+        let cli = try startBackup(["--retries", "0"], name: "cli-whole-before-completion")
+        try waitForPartialBytes()
+        cli.signal(SIGINT)
+        cli.process.waitUntilExit()
+        XCTAssertEqual(cli.process.terminationStatus, 130, cli.log)
+        let id = try XCTUnwrap(try stack.scalar("SELECT job_id::text FROM kg_api.jobs WHERE job_type = 'backup'"))
+        let kept = stack.tempDir + "/backup_\(id).json"
+        try stack.waitUntil(60, "the worker to write the backup's last byte") {
+            (try? Data(contentsOf: URL(fileURLWithPath: kept)))?.suffix(4) == Data("\n}}\n".utf8)
+        }
+        XCTAssertEqual(try stack.scalar("SELECT status FROM kg_api.jobs WHERE job_id = $1", [id]), "running", "held before completing")
+        _ = try resumeAndCheck(before, "whole file fetched while the job ran")
+    }
+
     /// A file changed on the server between the two halves is never stitched: the resumed
     /// range's first bytes (or its ETag) differ, the command says so, and removes the partial file.
     func testAFileChangedOnTheServerIsNeverStitched() throws {
