@@ -69,9 +69,46 @@ final class CLIRestoreTests: XCTestCase {
             .write(toFile: path, atomically: true, encoding: .utf8)
         let r = try stack.kg(["admin", "restore", path, "--yes"])
         XCTAssertEqual(r.exitCode, 1, r.summary)
-        XCTAssertTrue(r.stderr.contains("nothing was sent"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("not a valid backup") && r.stderr.contains("nothing was changed"), r.stderr)
         XCTAssertTrue(r.stderr.contains("[references]"), r.stderr)
         XCTAssertEqual(try stack.jobCount(), 0)
+        XCTAssertEqual(uploadFiles(), [], "the gateway keeps nothing of it")
+    }
+
+    /// With --yes the local check rides along the upload's read (one pass over the file, not two):
+    /// a file whose fault shows only once all of it was read (a reference to a concept it lacks) is
+    /// stopped before its last byte, so the gateway never takes it whole and queues nothing.
+    func testAnInvalidFileCheckedAlongItsUploadIsStoppedBeforeItsLastByte() throws {
+        try stack.wipeGraph()
+        try stack.loadSample(concepts: 400, ontologies: 2, dimensions: 256)
+        let file = try backup()
+        let before = try stack.graphChecksum()
+        var text = try String(contentsOfFile: file, encoding: .utf8)
+        let dangling = #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#
+        let range = try XCTUnwrap(text.range(of: #""instances":["#))
+        text.insert(contentsOf: dangling, at: range.upperBound)
+        let path = stack.root + "/dangling.json"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertGreaterThan(text.utf8.count, 1 << 20, "more than one read of the file")
+
+        let r = try stack.kg(["admin", "restore", path, "--yes", "--json"])
+        XCTAssertEqual(r.exitCode, 1, r.summary)
+        XCTAssertTrue(r.stderr.contains("stopped before the last byte") && r.stderr.contains("nothing was changed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("[references]"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"integrity\""), "--json prints the report: \(r.stdout)")
+        XCTAssertEqual(try stack.jobCount(), 0, "no restore was queued")
+        XCTAssertEqual(uploadFiles(), [], "the abandoned upload is gone from the gateway")
+        XCTAssertEqual(try stack.graphChecksum(), before)
+        // The same file, repaired, restores by the same path.
+        try FileManager.default.removeItem(atPath: path)
+        let good = try stack.kg(["admin", "restore", file, "--yes"])
+        XCTAssertEqual(good.exitCode, 0, good.summary)
+        XCTAssertEqual(try stack.graphChecksum(), before)
+    }
+
+    /// The gateway's files of resumable uploads (`upload_<id>.json` and `.data`) in its temp folder.
+    func uploadFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: stack.tempDir)) ?? []).filter { $0.hasPrefix("upload_") }.sorted()
     }
 
     func testFailedRestoreSaysItWasRolledBack() throws {

@@ -442,10 +442,11 @@ final class CLITruthTests: XCTestCase {
         let file = saved.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
         XCTAssertGreaterThan(size, 5_000_000)
-        for arguments in [["admin", "verify", file], ["admin", "restore", file, "--dry-run"]] {
+        // A restore with --dry-run (or --yes) checks on the upload's own read: its line says so.
+        for (arguments, label) in [(["admin", "verify", file], "checking "), (["admin", "restore", file, "--dry-run"], "upload+check ")] {
             let capture = try stack.kgInTerminal(arguments)
             XCTAssertEqual(capture.exitCode, 0, capture.text)
-            let checking = capture.frames.filter { $0.hasPrefix("checking ") && $0.contains("%") }
+            let checking = capture.frames.filter { $0.hasPrefix(label) && $0.contains("%") }
             XCTAssertFalse(checking.isEmpty, "\(arguments): \(capture.text.prefix(2000))")
             for frame in checking {
                 XCTAssertTrue(frame.contains(" / \(String(format: "%.1f MB", Double(size) / 1e6))"), frame)

@@ -11,8 +11,9 @@ extension Admin {
             abstract: "Restore a backup into the graph: check it locally, upload it, follow the restore.",
             discussion: """
                 FILE is a path, or a name inside backup_dir; without it, kg lists the local backups \
-                and asks which one. The file is checked locally first (as `kg admin verify` does); an \
-                invalid file is never sent. The restore runs as a job on the server, stage by stage, \
+                and asks which one. The file is checked locally (as `kg admin verify` does): before the \
+                upload, or with --yes or --dry-run on the upload's own read, its last bytes held back until the \
+                whole check has passed; the gateway never takes an invalid file. The restore runs as a job on the server, stage by stage, \
                 and either applies fully or is rolled back. Unless --yes or --dry-run, kg shows what \
                 will happen and asks you to type "restore". Prints the job id on standard output \
                 (with --json: {"job_id", "status", "result"}). The upload is resumable: a cut connection is \
@@ -114,34 +115,44 @@ extension Admin {
             // again as it is sent; nothing decrypted touches the disk.
             var ageSource: ((Int64) throws -> UploadSource)?
             var plainBytes: Int64?
-            let report: IntegrityReport
-            // The file's SHA-256 from the check's own read: the upload session's key.
+            // The check before the upload; nil when it rides along the upload (``UploadCheckAlong``).
+            var checkedFirst: IntegrityReport?
+            var along: UploadCheckAlong?
+            // The file's SHA-256 (from the check's own read, when it comes first): the upload session's key.
             let sha256: String
-            if AgeFileCheck.isAge(path) {
+            var backupType: String?
+            if let header = checkAlongHeader(path) {
+                guard let digest = CheckProgress.hash(path: path) else {
+                    throw CLIError("cannot read \(path): \(String(cString: strerror(errno))); nothing was sent")
+                }
+                sha256 = digest
+                backupType = header.type
+                along = UploadCheckAlong(path: path, size: bytes)
+            } else if AgeFileCheck.isAge(path) {
                 let key = try decryption.key(config, for: path)
                 let checked = try AgeFileCheck.check(path: path, key: key)
                 if let damage = checked.damage { throw CLIError("\(path) is DAMAGED: \(damage). Nothing was sent.") }
-                report = checked.report
+                checkedFirst = checked.report
                 sha256 = checked.sha256
                 let size = checked.plainBytes
                 ageSource = { offset in try AgeUpload.source(path: path, key: key, size: size, from: offset) }
                 plainBytes = size
             } else {
-                (report, sha256) = CheckProgress.checkAndHash(path: path)
+                let (report, digest) = CheckProgress.checkAndHash(path: path)
+                checkedFirst = report
+                sha256 = digest
             }
-            guard report.valid else {
-                let message = "\(path) is not a valid backup; nothing was sent."
-                if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
-                Terminal.error(report.renderText())
-                throw CLIError(message)
+            if let report = checkedFirst {
+                guard report.valid else { throw refuse(report, path: path, sent: false) }
+                for warning in report.warnings { Terminal.error(warning.description) }
+                backupType = report.backupType
             }
-            for warning in report.warnings { Terminal.error(warning.description) }
 
-            let mode = self.mode ?? RestoreMode.defaultFor(backupType: report.backupType)
-            let externalDeps = self.externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: report.backupType)
+            let mode = self.mode ?? RestoreMode.defaultFor(backupType: backupType)
+            let externalDeps = self.externalDeps ?? ExternalDepsStrategy.defaultFor(backupType: backupType)
             if dryRun {
                 Terminal.error("dry run (\(mode.rawValue)) against \(server): every check runs, nothing will be changed")
-            } else if !yes {
+            } else if !yes, let report = checkedFirst {
                 try confirm(path: path, bytes: bytes, report: report, mode: mode, server: server)
             }
 
@@ -149,16 +160,28 @@ extension Admin {
                 client: try global.client(config), path: path, bytes: bytes, compressed: Self.isCompressed(path),
                 mode: mode, dryRun: dryRun, externalDeps: externalDeps,
                 checkpoint: checkpoint, keepCheckpoint: keepCheckpoint, noWait: noWait)
-            upload.source = ageSource
+            upload.source = ageSource ?? along.map { along in { offset in try along.source(from: offset) } }
+            if along != nil { upload.label = "upload+check" }
             upload.uploadBytes = plainBytes
             upload.retries = retries
             upload.resume = resume
             upload.store = RestoreSessionStore(configPath: config.path)
             upload.server = server
             upload.fileDigest = sha256
-            let accepted = try upload.run()
+            let accepted: RestoreAccepted
+            do {
+                accepted = try upload.run()
+            } catch let refused as UploadCheckAlong.Refused {
+                throw refuse(refused.report, path: path, sent: true)
+            }
+            let report = checkedFirst ?? along?.report
+            if let report {
+                if along != nil { for warning in report.warnings { Terminal.error(warning.description) } }
+            } else {
+                Terminal.error("warning: the local check did not see the whole file; the gateway's check and the worker's stand")
+            }
             // The gateway and the worker run the same checks: each warning is shown once.
-            var shown = Set(report.warnings.map(\.message))
+            var shown = Set((report?.warnings ?? []).map(\.message))
             for warning in accepted.integrityWarnings where shown.insert(warning).inserted {
                 Terminal.error("warning (gateway): \(warning)")
             }
@@ -172,6 +195,28 @@ extension Admin {
             }
             let job = follow.run()
             try finish(job, shownWarnings: shown)
+        }
+
+        /// The file's metadata when the check can ride along the upload (``UploadCheckAlong``): nothing
+        /// must be known before it starts (`--yes` or `--dry-run`: no confirmation to show findings in),
+        /// the file is not encrypted, not a `--resume`, and its metadata (its type, for the defaults of
+        /// `--mode` and `--external-deps`) comes before its data. Else nil: the check comes first.
+        private func checkAlongHeader(_ path: String) -> BackupHeader? {
+            guard yes || dryRun, !resume, !AgeFileCheck.isAge(path) else { return nil }
+            guard let header = BackupHeader.peek(path: path), header.sawData else { return nil }
+            return header
+        }
+
+        /// An invalid file, as the report says (`sent`: its check rode along the upload, which was stopped
+        /// before the last byte and abandoned on the gateway).
+        private func refuse(_ report: IntegrityReport, path: String, sent: Bool) -> CLIError {
+            let message =
+                sent
+                ? "\(path) is not a valid backup; its upload was stopped before the last byte and removed from the gateway: nothing was changed."
+                : "\(path) is not a valid backup; nothing was sent."
+            if output.json { FollowedJobOutput.printRefusal(error: message, integrity: report.jsonText()) }
+            Terminal.error(report.renderText())
+            return CLIError(message)
         }
 
         /// Why this restore makes no checkpoint (the worker's rule, ``RestoreJobParams/makesCheckpoint``), or nil.

@@ -6,11 +6,12 @@
 /// ```
 enum UploadStatus {
     /// `from`: the byte this run started at (a resumed upload): the rate counts what this run sent.
-    static func line(sent: Int64, total: Int64, elapsed: Double, from: Int64 = 0) -> String {
+    /// `label`: `upload+check` when the local check rides along the upload's read.
+    static func line(sent: Int64, total: Int64, elapsed: Double, from: Int64 = 0, label: String = "upload") -> String {
         let fraction = total > 0 ? Double(sent) / Double(total) : 0
         let rate = elapsed > 0 ? Double(max(0, sent - from)) / elapsed : 0
         var parts = [
-            "upload",
+            label,
             percent(fraction),
             Terminal.bar(fraction),
             "\(Terminal.bytes(sent)) / \(Terminal.bytes(total))",

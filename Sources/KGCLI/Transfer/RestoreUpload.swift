@@ -25,6 +25,8 @@ struct RestoreUpload {
     /// The length of what is uploaded (the plaintext's for an age file).
     var uploadBytes: Int64? = nil
     var retries = 5
+    /// The progress line's first word (``UploadStatus``).
+    var label = "upload"
     /// Continue the upload kept in `store` instead of starting one.
     var resume = false
     /// Where the upload is kept (with the server and the file's digest) while it is unfinished.
@@ -82,7 +84,7 @@ struct RestoreUpload {
 
         var attempt = 0
         var sentAll = false
-        line.update(force: true) { UploadStatus.line(sent: offset, total: total, elapsed: 0) }
+        line.update(force: true) { UploadStatus.line(sent: offset, total: total, elapsed: 0, label: label) }
         let started = offset
         while true {
             let response: HTTPResponse
@@ -95,7 +97,7 @@ struct RestoreUpload {
                         let sent = from + s
                         if sent == total { sentAll = true }
                         line.update(force: sent == total) {
-                            UploadStatus.line(sent: sent, total: total, elapsed: line.elapsed, from: started)
+                            UploadStatus.line(sent: sent, total: total, elapsed: line.elapsed, from: started, label: label)
                         }
                     })
             } catch let error as HTTPClientError {
@@ -123,6 +125,11 @@ struct RestoreUpload {
                     line.clear()
                     throw CLIError.from(error)
                 }
+            } catch let refused as UploadCheckAlong.Refused {
+                // The local check refused the file before its last byte went: the gateway's part goes too.
+                line.clear()
+                abandon(uploadURL)
+                throw refused
             }
             switch response.status {
             case 404, 410:
@@ -174,6 +181,12 @@ struct RestoreUpload {
                 server: server, fileDigest: fileDigest, uploadID: id, uploadURL: url, size: total, file: path,
                 createdAt: Date().timeIntervalSince1970))
         return (url, 0)
+    }
+
+    /// Ends the upload on the gateway (`DELETE`), which frees the bytes it holds, and forgets it here.
+    private func abandon(_ url: String) {
+        _ = try? client.request(method: "DELETE", path: url)
+        store?.remove(server: server, digest: fileDigest)
     }
 
     /// How much the gateway holds; ``UploadGone`` when it no longer knows the upload.

@@ -20,7 +20,7 @@ import NIOPosix
 ///   as `POST /admin/restore` answers them (202 and the job, or the refusal); the upload then ends
 ///   (its record is removed, the bytes are the job's);
 /// - `HEAD` (the `Upload-Offset` and `Upload-Length` headers) or `GET` (JSON) `…/{id}`: how much the gateway holds;
-/// - `DELETE …/{id}`: abandons the upload.
+/// - `DELETE …/{id}`: abandons the upload (after a PATCH still receiving has ended: 409 past 10 s).
 ///
 /// A session belongs to the user who made it (another user gets 404). Its files live in the shared
 /// temp folder (``UploadSession``), so any gateway continues it; it expires `restore_upload_window_s`
@@ -60,6 +60,15 @@ struct RestoreUploadRoutes {
         router.delete("/admin/restore/uploads/:id") { _, context -> Response in
             let user = try context.requireAdmin()
             let (session, paths) = try await find(context, user: user)
+            // A PATCH still receiving (the client that gave up on it has not been noticed yet) holds the
+            // data file's lock and saves the record when it ends: wait for it, or it would bring the record back.
+            let opened = try await FileCalls.open(paths.data, O_WRONLY | O_CLOEXEC)
+            if opened.fd >= 0 {
+                defer { close(opened.fd) }
+                guard await Self.lock(opened.fd, within: 10) else {
+                    throw APIError(.conflict, "another request is still sending bytes to this upload", detail: "ask again when it ends")
+                }
+            }
             await checkers.drop(session.id)
             await FileCalls.unlink(paths.data, paths.record)
             return Response(status: .noContent)
@@ -323,6 +332,16 @@ struct RestoreUploadRoutes {
             // PATCH at the last offset with an empty body finishes it again.
             if (try? await FileCalls.rename(path + ".partial", paths.data)) == nil { await FileCalls.unlink(path + ".partial", path) }
             throw error
+        }
+    }
+
+    /// Takes the data file's exclusive lock, waiting at most `seconds` for the request that holds it.
+    private static func lock(_ fd: Int32, within seconds: Double) async -> Bool {
+        let until = Date().addingTimeInterval(seconds)
+        while true {
+            if (try? await NIOThreadPool.singleton.runIfActive({ flock(fd, LOCK_EX | LOCK_NB) == 0 })) == true { return true }
+            guard Date() < until else { return false }
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 
