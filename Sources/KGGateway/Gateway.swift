@@ -71,7 +71,10 @@ public enum Gateway {
             checkPool: checkPool, audit: audit, logger: logger)
         restore.register(on: router)
         let uploadCheckers = UploadCheckers()
-        RestoreUploadRoutes(restore: restore, window: config.restoreUploadWindowSeconds, checkers: uploadCheckers).register(on: router)
+        RestoreUploadRoutes(
+            restore: restore, window: config.restoreUploadWindowSeconds, checkers: uploadCheckers,
+            pipeline: RestorePipeline(restore: restore, minBytes: config.restorePipelineMinBytes)
+        ).register(on: router)
         let uploadSweeper = UploadSessionSweeper(
             directory: storage.directory, window: config.restoreUploadWindowSeconds,
             interval: config.janitorIntervalSeconds, logger: logger, checkers: uploadCheckers)

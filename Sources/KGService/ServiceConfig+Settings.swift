@@ -142,6 +142,12 @@ extension ServiceConfig {
         .number(
             "restore_upload_window_s", "KG_RESTORE_UPLOAD_WINDOW", \.restoreUploadWindowSeconds,
             help: "an unfinished resumable restore upload expires this long after its last byte"),
+        .integer(
+            "restore_pipeline_min_bytes", "KG_RESTORE_PIPELINE_MIN_BYTES", \.restorePipelineMinBytes,
+            help: "a resumable restore upload this long or longer is loaded by a worker while it arrives; -1: never"),
+        .number(
+            "restore_pipeline_stall_s", "KG_RESTORE_PIPELINE_STALL", \.restorePipelineStallSeconds,
+            help: "a restore loading an upload that brings no byte (or no verdict) for this long gives it up; the upload stays"),
         .number(
             "janitor_interval_s", "KG_JANITOR_INTERVAL", \.janitorIntervalSeconds, help: "seconds between the gateway's temp storage sweeps"),
         .number("temp_max_age_hours", "KG_TEMP_MAX_AGE_HOURS", \.tempMaxAgeHours, help: "the startup sweep removes temp files older than this"),

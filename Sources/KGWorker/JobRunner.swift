@@ -275,13 +275,25 @@ final class JobRunner: @unchecked Sendable {
             return RiskyOperation.Finished(resultJSON: JobContext.encode(result), committed: false)
         case .restore:
             let params = try JSONDecoder().decode(RestoreJobParams.self, from: params)
+            // A pipelined restore's file is the upload's until the gateway accepts it: only then the job's.
+            let pipelined = params.pipelined == true && params.uploadAccepted != true
             // A kept checkpoint restored on purpose stays where it is (it is not an upload).
-            tempFile = params.sourceCheckpoint == nil ? params.tempFile : nil
+            tempFile = params.sourceCheckpoint == nil && !pipelined ? params.tempFile : nil
+            let accepted = AcceptedFile()
+            defer { if let path = accepted.path { tempFile = path } }
             let version = try MigrationRunner(connection: data).currentVersion()
             var risky = riskyOperation(params, type, job: job, context: context, data: data)
             risky.readsCheckpoint = params.sourceCheckpoint
             return try risky.run(encode: Self.encode) { makeCheckpoint in
                 var restore = RestoreJob(params: params, context: context, makeCheckpoint: makeCheckpoint)
+                if pipelined {
+                    let id = job.jobID
+                    restore.settings.upload = UploadGate(
+                        accepted: { try context.withControl { try JobStore($0).acceptedUpload(jobID: id) } },
+                        giveUp: { try context.withControl { try JobStore($0).giveUpUpload(jobID: id) } },
+                        onAccepted: { accepted.path = $0 },
+                        stallSeconds: config.restorePipelineStallSeconds)
+                }
                 if let source = params.sourceCheckpoint {
                     restore.connectsPending = false  // the graph becomes the checkpoint's, nothing more
                     restore.beforeCommit = { db in
@@ -341,3 +353,8 @@ extension JobRunner {
 }
 
 extension StatusPublisher: StatusSink {}
+
+/// The file a pipelined restore owns once the gateway accepted its upload (set from the restore's gate).
+private final class AcceptedFile: @unchecked Sendable {
+    var path: String?
+}

@@ -26,6 +26,50 @@ public struct JobStore {
             """, [jobID, type, username, params, tempFile])
     }
 
+    // MARK: Pipelined restores (docs/DESIGN.md "Restores that start while the upload arrives")
+
+    /// The gateway, once its check of the whole upload passed: the pipelined restore `jobID` may
+    /// change the graph, and its file is now `tempFile` (the row's too, so it goes with the job).
+    /// False when the job ended or its worker gave the upload up: the caller queues a new restore.
+    public func acceptUpload(jobID: String, tempFile: String) throws -> Bool {
+        try db.query(
+            """
+            UPDATE kg_api.jobs
+            SET params = params || jsonb_build_object('upload_accepted', true, 'temp_file', $2::text), temp_file = $2
+            WHERE job_id = $1::uuid AND status IN ('queued', 'running')
+              AND NOT coalesce((params->>'upload_stalled')::boolean, false)
+            RETURNING job_id
+            """, [jobID, tempFile]
+        ).rows.count == 1
+    }
+
+    /// The worker: the file of its pipelined restore once the gateway accepted the upload, else nil.
+    public func acceptedUpload(jobID: String) throws -> String? {
+        try db.query(
+            """
+            SELECT params->>'temp_file' AS file FROM kg_api.jobs
+            WHERE job_id = $1::uuid AND coalesce((params->>'upload_accepted')::boolean, false)
+            """, [jobID]
+        ).first("file")
+    }
+
+    /// The worker gives its pipelined restore up (the upload stalled), unless the gateway accepted
+    /// the upload meanwhile: one statement, so that only one of the two wins. True when given up.
+    public func giveUpUpload(jobID: String) throws -> Bool {
+        try db.query(
+            """
+            UPDATE kg_api.jobs SET params = params || '{"upload_stalled": true}'::jsonb
+            WHERE job_id = $1::uuid AND NOT coalesce((params->>'upload_accepted')::boolean, false)
+            RETURNING job_id
+            """, [jobID]
+        ).rows.count == 1
+    }
+
+    /// The status of a job (nil when there is none).
+    public func status(jobID: String) throws -> String? {
+        try db.query("SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid", [jobID]).first("status")
+    }
+
     /// The job's API JSON, or nil when there is no such job (or it is not `username`'s and `username` is set).
     public func json(jobID: String, visibleTo username: String? = nil) throws -> String? {
         guard UUID(uuidString: jobID) != nil else { return nil }

@@ -55,6 +55,13 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
     /// Set when the file is a kept checkpoint restored on purpose (`kg admin checkpoints
     /// restore`): its id. The file stays in temp storage afterwards.
     public var sourceCheckpoint: String?
+    /// Set when the job was queued while its upload still arrived (a pipelined restore,
+    /// docs/DESIGN.md "Restores that start while the upload arrives"): `tempFile` grows to
+    /// `fileBytes`, and nothing changes the graph before the gateway accepts the whole upload.
+    public var pipelined: Bool?
+    /// Written by the gateway into the job row (with the file's new `temp_file`) once its check
+    /// of the whole upload passed; read from the row by the waiting worker.
+    public var uploadAccepted: Bool?
 
     public init(
         mode: RestoreMode, dryRun: Bool, externalDeps: ExternalDepsStrategy, tempFile: String, fileName: String?,
@@ -79,6 +86,7 @@ public struct RestoreJobParams: Codable, Sendable, Equatable, RiskyJobOptions {
         case mode, dryRun = "dry_run", externalDeps = "external_deps", tempFile = "temp_file", fileName = "file_name"
         case fileBytes = "file_bytes", backupType = "backup_type", ontology, statistics
         case checkpoint, keepCheckpoint = "keep_checkpoint", noWait = "no_wait", sourceCheckpoint = "source_checkpoint"
+        case pipelined, uploadAccepted = "upload_accepted"
     }
 
     /// Whether this restore makes a checkpoint: as asked, else for a merge (it changes

@@ -20,6 +20,12 @@ public struct FileReadError: Error, Sendable, Equatable, CustomStringConvertible
     /// The failed call's `errno` (`EISDIR` for a directory).
     public let error: SystemCallError
 
+    public init(path: String, step: Step, error: SystemCallError) {
+        self.path = path
+        self.step = step
+        self.error = error
+    }
+
     /// Worded for a backup's reader (`kg admin verify`, the integrity report).
     public var message: String {
         switch (step, error.code) {

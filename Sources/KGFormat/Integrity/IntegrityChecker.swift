@@ -30,6 +30,9 @@ public final class IntegrityChecker {
     private var rules: IntegrityRules
     private var failed = false
     private var pipeline: BackupPipeline?
+    /// What the file said before its `data`, when asked for (`peeksHeader`): a gateway starts a
+    /// pipelined restore once it is complete.
+    public let headerPeek: BackupHeaderPeek?
 
     /// The memory the id checks (duplicates, references) use before they spill
     /// to temp storage: see ``IDLedger``.
@@ -46,9 +49,10 @@ public final class IntegrityChecker {
     public init(
         limits: BackupReaderLimits = BackupReaderLimits(), maxDecompressedBytes: Int? = nil,
         idMemoryBytes: Int = IntegrityChecker.defaultIDMemoryBytes, tempDirectory: String? = nil,
-        checksDamageOnRefusal: Bool = true
+        checksDamageOnRefusal: Bool = true, peeksHeader: Bool = false
     ) {
         self.checksDamageOnRefusal = checksDamageOnRefusal
+        self.headerPeek = peeksHeader ? BackupHeaderPeek(stops: false) : nil
         self.limits = limits
         self.maxDecompressedBytes = maxDecompressedBytes
         self.rules = IntegrityRules(idMemoryBytes: idMemoryBytes, tempDirectory: tempDirectory ?? IntegrityRules.systemTempDirectory)
@@ -99,6 +103,7 @@ public final class IntegrityChecker {
     /// Applies the rules to one event of a reader driven elsewhere.
     public func observe(_ event: BackupEvent) {
         rules.observe(event)
+        if let headerPeek { try? headerPeek.observe(event) }
     }
 
     /// Records that the document could not be read to its end; the report

@@ -137,8 +137,18 @@ public final class BackupPipeline {
         path: String, chunkSize: Int = FileDescriptorIO.chunkSize,
         onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
     ) throws -> Ending {
+        try read(from: { body in try ChunkedFileReader.read(path: path, chunkSize: chunkSize, body) }, onChunk: onChunk)
+    }
+
+    /// The same from any reader that hands chunks to the closure it is given (a file still
+    /// growing, read to its declared end).
+    @discardableResult
+    public func read(
+        from reader: (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int,
+        onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
+    ) throws -> Ending {
         do {
-            try ChunkedFileReader.read(path: path, chunkSize: chunkSize) { chunk in
+            _ = try reader { chunk in
                 try feed(chunk)
                 try onChunk?(chunk, storedBytes)
             }

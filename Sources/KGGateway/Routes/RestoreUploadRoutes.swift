@@ -29,6 +29,8 @@ struct RestoreUploadRoutes {
     let restore: RestoreRoutes
     let window: Double
     let checkers: UploadCheckers
+    /// Restores that start while the upload arrives.
+    let pipeline: RestorePipeline
 
     private var pool: PGPool { restore.pool }
     private var storage: TempStorage { restore.storage }
@@ -70,6 +72,7 @@ struct RestoreUploadRoutes {
                 }
             }
             await checkers.drop(session.id)
+            if let jobID = session.jobID { await pipeline.cancel(jobID, reason: "the upload was abandoned; nothing was changed") }
             await FileCalls.unlink(paths.data, paths.record)
             return Response(status: .noContent)
         }
@@ -259,13 +262,30 @@ struct RestoreUploadRoutes {
             state = rebuilt
         }
         guard let state else { throw APIError(.internalServerError, "no upload check") }
+        // A pipelined restore that ended or gave the upload up (it stalled) no longer loads it: another may start.
+        if let jobID = session.jobID, !(await pipeline.alive(jobID)) {
+            session.jobID = nil
+            try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
+        }
+        let started = PipelineStart()
+        var afterChunk: ((@Sendable () async throws -> Void) async -> Bool)?
+        if session.jobID == nil && pipeline.applies(to: session) {
+            afterChunk = { [pipeline, session] flush in
+                guard let header = state.headerBeforeData else { return state.plain != false }
+                // The header's bytes go to the file before the worker comes to read them.
+                guard (try? await flush()) != nil else { return false }
+                started.jobID = await pipeline.start(session, dataPath: paths.data, header: header, user: user)
+                return false
+            }
+        }
         let outcome = await UploadAppender(
             fd: fd, state: state, declaredSize: session.size,
             bytesReceived: GatewayMetrics.bytesIn(.restore)
         )
-        .receive(request.body, on: restore.checkPool)
-        if outcome.appended > 0 {
-            session.parts += 1
+        .receive(request.body, on: restore.checkPool, afterChunk: afterChunk)
+        if let jobID = started.jobID { session.jobID = jobID }
+        if outcome.appended > 0 || started.jobID != nil {
+            if outcome.appended > 0 { session.parts += 1 }
             try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
         }
         if let error = outcome.error {
@@ -303,6 +323,27 @@ struct RestoreUploadRoutes {
         paths: (record: String, data: String), state: UploadCheckState
     ) async throws -> Response {
         let report = try await restore.checkPool.runIfActive { state.checker.finish() }
+        if let jobID = session.jobID {
+            if !report.valid {
+                await pipeline.cancel(jobID, reason: "the upload is not a valid backup (the gateway's check refused it); nothing was changed")
+            } else if try await pipeline.accept(jobID, dataPath: paths.data) {
+                // The job loaded the file while it arrived and takes it now: the upload ends here.
+                await FileCalls.unlink(paths.record)
+                let parts = session.parts == 1 ? "1 request" : "\(session.parts) requests"
+                await audit.record(
+                    context, actor: user.username, action: "restore", target: jobID, outcome: AuditLog.Outcome.accepted,
+                    detail:
+                        "mode \(session.fields["mode"] ?? "default"), file \(session.fileName ?? "-"), \(session.size) bytes, "
+                        + "resumable upload \(session.id) in \(parts), loaded while it arrived")
+                var response = try JSON.response(
+                    encoding: RestoreAccepted(
+                        jobID: jobID, status: "running", backupStats: report.counts, integrityWarnings: report.warnings.map(\.message)),
+                    status: .accepted)
+                response.headers.append(contentsOf: headers(session, offset: session.size))
+                return response
+            }
+            // Not accepted: the job ended or gave the upload up; a new restore takes the whole file, as below.
+        }
         let job = restore.newJob(for: user)
         let (id, path) = (job.id, job.path)
         var logger = job.logger
@@ -355,6 +396,12 @@ struct RestoreUploadRoutes {
         UploadCheckState(
             checker: IntegrityChecker(
                 maxDecompressedBytes: restore.maxDecompressedBytes,
-                idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory, checksDamageOnRefusal: false))
+                idMemoryBytes: restore.idCheckMemoryBytes, tempDirectory: storage.directory, checksDamageOnRefusal: false,
+                peeksHeader: true))
     }
+}
+
+/// The pipelined restore a PATCH started, if any (set from the appender's callback).
+private final class PipelineStart: @unchecked Sendable {
+    var jobID: String?
 }

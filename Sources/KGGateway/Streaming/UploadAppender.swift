@@ -28,9 +28,16 @@ struct UploadAppender {
         var error: Error?
     }
 
-    func receive(_ body: RequestBody, on workPool: NIOThreadPool) async -> Outcome {
+    /// `afterChunk`, when given, runs after each chunk was checked (and before the next is read);
+    /// it returns false once it needs no more calls. Its writes wait for the next flush, as any
+    /// chunk's: it may flush them first (`flush`).
+    func receive(
+        _ body: RequestBody, on workPool: NIOThreadPool,
+        afterChunk: ((_ flush: @Sendable () async throws -> Void) async -> Bool)? = nil
+    ) async -> Outcome {
         let buffer = Pending(fd: fd, state: state)
         var outcome = Outcome()
+        var watching = afterChunk != nil
         do {
             for try await chunk in body {
                 bytesReceived?.increment(by: Int64(chunk.readableBytes))
@@ -41,6 +48,9 @@ struct UploadAppender {
                 }
                 outcome.appended += chunk.readableBytes
                 try await workPool.runIfActive { try buffer.consume(chunk) }
+                if watching, let afterChunk {
+                    watching = await afterChunk { try await workPool.runIfActive { try buffer.flush() } }
+                }
             }
         } catch {
             outcome.error = error
@@ -66,8 +76,7 @@ struct UploadAppender {
             defer { close(fd) }
             // A failing read and an early end say the same: where the stored bytes stopped.
             _ = try? FileDescriptorIO.readChunks(fd: fd, limit: max(0, bytes - state.bytes)) { chunk in
-                state.checker.feed(chunk)
-                state.bytes += chunk.count
+                state.feed(chunk)
             }
             guard state.bytes >= bytes else {
                 throw APIError(.internalServerError, "cannot read the stored upload", detail: "it ended at byte \(state.bytes)")
@@ -91,10 +100,9 @@ struct UploadAppender {
 
         func consume(_ chunk: ByteBuffer) throws {
             chunk.withUnsafeReadableBytes { raw in
-                state.checker.feed(raw)
+                state.feed(raw)
                 bytes.append(contentsOf: raw)
             }
-            state.bytes += chunk.readableBytes
             if bytes.count >= UploadAppender.flushAt { try flush() }
         }
 

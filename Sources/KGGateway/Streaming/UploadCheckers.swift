@@ -6,9 +6,25 @@ import KGFormat
 final class UploadCheckState: @unchecked Sendable {
     let checker: IntegrityChecker
     var bytes = 0
+    /// Whether the upload is plain JSON (not gzip or zstd), by its first byte; nil before it.
+    private(set) var plain: Bool?
 
     init(checker: IntegrityChecker) {
         self.checker = checker
+    }
+
+    /// The next bytes of the data file, through the check.
+    func feed(_ chunk: UnsafeRawBufferPointer) {
+        if bytes == 0, let first = chunk.first { plain = first != 0x1F && first != 0x28 }
+        checker.feed(chunk)
+        bytes += chunk.count
+    }
+
+    /// What the upload says before its `data` once that is complete (plain uploads only), else nil:
+    /// a pipelined restore starts from it.
+    var headerBeforeData: BackupHeaderPeek? {
+        guard plain == true, let peek = checker.headerPeek, peek.sawData, peek.metadata["version"] != nil else { return nil }
+        return peek
     }
 }
 

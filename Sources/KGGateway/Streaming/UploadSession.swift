@@ -21,12 +21,15 @@ struct UploadSession: Codable, Sendable {
     var createdAt: Double
     /// PATCH requests that brought bytes (1 for an upload that was never cut).
     var parts = 0
+    /// The restore job loading this upload while it arrives (``RestorePipeline``), if one was started.
+    var jobID: String?
     enum CodingKeys: String, CodingKey {
         case id, username, size
         case fileName = "file_name"
         case fields
         case createdAt = "created_at"
         case parts
+        case jobID = "job_id"
     }
 
     static let prefix = "upload_"

@@ -10,8 +10,12 @@ extension RestoreJob {
     /// loading, on the same pass as the load; any finding rolls the load back. Otherwise
     /// (data first) this read checks the whole file, to learn the plan.
     func checkFile(databaseSchemaVersion: Int) throws -> CheckedFile {
-        let fileBytes = Int((try? FileManager.default.attributesOfItem(atPath: params.tempFile)[.size] as? NSNumber)??.intValue ?? 0)
-        guard FileManager.default.fileExists(atPath: params.tempFile) else {
+        let fileBytes =
+            params.pipelined == true
+            ? params.fileBytes  // still arriving: its declared length
+            : Int((try? FileManager.default.attributesOfItem(atPath: params.tempFile)[.size] as? NSNumber)??.intValue ?? 0)
+        // (A pipelined restore's file may have moved to the job's name meanwhile: its read finds it.)
+        guard params.pipelined == true || FileManager.default.fileExists(atPath: params.tempFile) else {
             throw JobFailure(.storage, "the uploaded file is gone from temp storage (\(params.tempFile)); upload it again")
         }
         try report(.checking, done: 0, total: fileBytes, message: "checking the backup's integrity", force: true)
@@ -53,7 +57,7 @@ extension RestoreJob {
             },
         ])
         do {
-            let ending = try readUpload(through: pipeline) { _, offset in
+            let ending = try readUpload(through: pipeline, stage: .checking) { _, offset in
                 try report(.checking, done: offset, total: fileBytes, message: "checking the backup's integrity")
             }
             if ending == .stopped {
@@ -73,12 +77,52 @@ extension RestoreJob {
     /// a file that cannot be read is a `storage` failure.
     @discardableResult
     func readUpload(
-        through pipeline: BackupPipeline, onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
+        through pipeline: BackupPipeline, stage: JobStage = .loading, onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
     ) throws -> BackupPipeline.Ending {
         do {
+            if params.pipelined == true, params.uploadAccepted != true, let gate = settings.upload {
+                var tail = UploadTail(path: params.tempFile, length: params.fileBytes, gate: gate) { try reporter.checkCancelled() }
+                let jobReporter = reporter
+                let length = params.fileBytes
+                // The first wait is shown at once, later ones as the throttle allows.
+                tail.onWait = { read, first in
+                    try jobReporter.progress(
+                        stage: stage, percent: jobReporter.currentPercent, processed: read, total: length,
+                        message: "reading the upload as it arrives: \(read) of \(length) bytes so far", force: first)
+                }
+                return try pipeline.read(from: { body in try tail.read(body) }, onChunk: onChunk)
+            }
             return try pipeline.read(path: params.tempFile, onChunk: onChunk)
+        } catch let error as UploadTail.Stalled {
+            throw JobFailure(.cancelled, error.description)
         } catch let error as FileReadError {
             throw JobFailure(.storage, "cannot \(error.step == .open ? "open" : "read") the uploaded file: \(error.error.reason)")
+        }
+    }
+
+    /// A pipelined restore waits here, its file loaded and checked, for the gateway's verdict on the
+    /// whole upload; it gives the upload up after the gate's `stallSeconds` without one.
+    func awaitAcceptance(total: Int) throws {
+        guard params.pipelined == true, params.uploadAccepted != true, let gate = settings.upload else { return }
+        let started = Date()
+        var said = false
+        while true {
+            if let file = try gate.accepted() {
+                gate.onAccepted(file)
+                return
+            }
+            try reporter.checkCancelled()
+            if Date().timeIntervalSince(started) > gate.stallSeconds {
+                guard try gate.giveUp() else { continue }  // accepted meanwhile
+                throw JobFailure(
+                    .cancelled,
+                    "the gateway did not accept the upload within \(Int(gate.stallSeconds)) s of its last byte; nothing was changed")
+            }
+            if !said {
+                try report(.loading, done: total, total: total, message: "waiting for the gateway's check of the whole upload", force: true)
+                said = true
+            }
+            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 

@@ -24,7 +24,7 @@ struct RestoreJob {
     let params: RestoreJobParams
     /// Where the stages report (the job's ``JobContext``; a double in `KGWorkerTests`).
     let reporter: any JobReporter
-    let settings: Settings
+    var settings: Settings
     /// Writes the checkpoint (``RiskyOperation``); nil when this restore makes none.
     var makeCheckpoint: (() throws -> Void)? = nil
     /// Runs inside the transaction just before COMMIT (a restore of a checkpoint
@@ -40,6 +40,8 @@ struct RestoreJob {
         /// `id_check_memory_bytes`, and the temp folder where checks and loading spill past memory.
         var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
         var tempDirectory: String? = nil
+        /// A pipelined restore's line to the gateway's verdict on its upload (nil: the file is whole).
+        var upload: UploadGate? = nil
     }
 
     /// The restore's stages and their percent ranges.
@@ -87,6 +89,8 @@ struct RestoreJob {
             let lockedFrom = try lockGraph(db)
             // 3. loading, then the checks inside the database
             let loaded = try loadStage(db, file, databaseSchemaVersion: databaseSchemaVersion, hint: hint)
+            // Nothing changes the graph before the gateway accepted the whole upload.
+            try awaitAcceptance(total: loaded.counts.values.reduce(0, +))
             let staged = try checkStaging(db)
             try reporter.checkCancelled()
             // 4. restoring_*

@@ -86,6 +86,10 @@ final class TestStack: @unchecked Sendable {
         ]
         // Run any suite against a quorum job queue: KG_BROKER_QUEUE_TYPE=quorum scripts/test.sh --filter …
         if let queueType = TestEnvironment.env["KG_BROKER_QUEUE_TYPE"], !queueType.isEmpty { env["KG_BROKER_QUEUE_TYPE"] = queueType }
+        // Run any suite with every resumable restore upload pipelined: KG_RESTORE_PIPELINE_MIN_BYTES=0 scripts/test.sh --filter …
+        if let minBytes = TestEnvironment.env["KG_RESTORE_PIPELINE_MIN_BYTES"], !minBytes.isEmpty {
+            env["KG_RESTORE_PIPELINE_MIN_BYTES"] = minBytes
+        }
         if let port { env["KG_GATEWAY_PORT"] = String(port) }
         if let workerID { env["KG_WORKER_ID"] = workerID }
         env.merge(extraEnvironment) { _, new in new }

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import KGDatabase
+import KGFormat
+import Logging
+
+/// Restores that start while their upload arrives (issue 15; docs/DESIGN.md "Restores that start
+/// while the upload arrives"). Once a resumable upload's metadata is in (a plain file, at least
+/// `restore_pipeline_min_bytes` long, metadata before `data`), the gateway queues its restore job
+/// with ``RestoreJobParams/pipelined``: a worker loads the upload's data file into staging as it
+/// grows, inside its transaction, and waits before anything touches the graph. When the last byte
+/// is in and the gateway's check of the whole upload passed, ``accept(_:dataPath:report:)`` hands
+/// the file to the job (`upload_accepted` in its row); the upload then ends as any other does.
+/// A job that ended or gave the upload up (it stalled) is not accepted: the caller queues a new
+/// restore, as for an upload that was never pipelined.
+struct RestorePipeline {
+    let restore: RestoreRoutes
+    /// `restore_pipeline_min_bytes`: shorter uploads (and every upload when negative) wait for their last byte.
+    let minBytes: Int
+
+    private var pool: PGPool { restore.pool }
+
+    /// Whether `session` may get a pipelined restore at all.
+    func applies(to session: UploadSession) -> Bool {
+        minBytes >= 0 && session.size >= minBytes
+    }
+
+    /// Queues the pipelined restore of `session` from its header; returns its job id, or nil when the
+    /// restore must wait for the whole upload (a plan the database refuses, the job limit, an error:
+    /// the upload's own end then answers as it always did).
+    func start(_ session: UploadSession, dataPath: String, header: BackupHeaderPeek, user: AuthenticatedUser) async -> String? {
+        let metadata = header.metadata
+        let schemaVersion = metadata["schema_version"]?.intValue
+        let fromThisSystem = metadata["producer"]?["name"]?.stringValue == "kg"
+        let backupType = metadata["type"]?.stringValue
+        var statistics: [String: Int] = [:]
+        if case .object(let members)? = metadata["statistics"] {
+            for member in members { statistics[member.key] = member.value.intValue }
+        }
+        let job = restore.newJob(for: user)
+        var logger = job.logger
+        logger[metadataKey: "upload_id"] = "\(session.id)"
+        do {
+            let databaseVersion = try await pool.run { db in try MigrationRunner(connection: db).currentVersion() }
+            let plan = RestorePlan.make(backupVersion: schemaVersion, fromThisSystem: fromThisSystem, databaseVersion: databaseVersion)
+            if plan.refusal != nil { return nil }
+            let fields = session.fields
+            let (mode, externalDeps) = try RestoreRoutes.modeAndDeps(fields, backupType: backupType)
+            var params = RestoreJobParams(
+                mode: mode, dryRun: ["true", "1", "yes"].contains(fields["dry_run"]?.lowercased() ?? "false"),
+                externalDeps: externalDeps, tempFile: dataPath, fileName: session.fileName, fileBytes: session.size,
+                backupType: backupType, ontology: metadata["ontology"]?.stringValue, statistics: statistics,
+                checkpoint: try RiskyFields.flag(fields, "checkpoint"), keepCheckpoint: try RiskyFields.flag(fields, "keep_checkpoint"),
+                noWait: try RiskyFields.flag(fields, "no_wait"))
+            params.pipelined = true
+            // No temp file in the row: the bytes stay the upload's until they are accepted.
+            try await restore.jobs.submit(jobID: job.id, type: "restore", username: user.username, params: params, tempFile: nil)
+            logger.info("restore queued while its upload arrives", metadata: ["bytes": "\(session.size)", "mode": "\(mode.rawValue)"])
+            return job.id
+        } catch {
+            logger.notice("restore not pipelined; it waits for the whole upload: \(error)")
+            return nil
+        }
+    }
+
+    /// Whether `jobID` still loads the upload (queued or running, not given up).
+    func alive(_ jobID: String) async -> Bool {
+        (try? await pool.run { db in
+            try db.query(
+                """
+                SELECT 1 AS one FROM kg_api.jobs WHERE job_id = $1::uuid AND status IN ('queued', 'running')
+                  AND NOT coalesce((params->>'upload_stalled')::boolean, false)
+                """, [jobID]
+            ).first("one") != nil
+        }) ?? false
+    }
+
+    /// The whole upload passed the gateway's check: the pipelined job takes the file (moved to its
+    /// own name, `restore_<job>.json`, and recorded in its row). False when the job is no longer
+    /// there to take it (the file is then back at `dataPath`).
+    func accept(_ jobID: String, dataPath: String) async throws -> Bool {
+        guard let uuid = UUID(uuidString: jobID) else { return false }
+        let path = restore.storage.restorePath(jobID: uuid)
+        do {
+            try await FileCalls.rename(dataPath, path)
+        } catch {
+            throw APIError(.internalServerError, "cannot store the upload", detail: "\(error)")
+        }
+        let accepted = (try? await pool.run { db in try JobStore(db).acceptUpload(jobID: jobID, tempFile: path) }) ?? false
+        if !accepted { try? await FileCalls.rename(path, dataPath) }
+        return accepted
+    }
+
+    /// The upload was refused (an invalid file) or abandoned: its pipelined job stops, nothing changed.
+    func cancel(_ jobID: String, reason: String) async {
+        _ = try? await pool.run { db in try JobStore(db).cancel(jobID: jobID, reason: reason) }
+    }
+}
