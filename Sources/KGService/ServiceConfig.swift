@@ -95,7 +95,7 @@ public struct ServiceConfig: Sendable {
     public var restoreUploadWindowSeconds = 3600.0
     /// A resumable restore upload at least this long starts its restore job as soon as the file's
     /// metadata is in, and the worker loads while the rest arrives (0: every upload; -1: never).
-    public var restorePipelineMinBytes = 8 << 20
+    public var restorePipelineMinBytes = 0
     /// A pipelined restore gives its upload up after this long without a new byte (or without
     /// the gateway's verdict once all bytes are in); the upload stays for `--resume`.
     public var restorePipelineStallSeconds = 60.0

@@ -192,6 +192,7 @@ struct RestoreUploadRoutes {
         let idle = try await NIOThreadPool.singleton.runIfActive { UploadSession.idleSeconds(record: paths.record, data: paths.data) }
         guard let idle, idle > window else { return }
         await checkers.drop(session.id)
+        if let jobID = session.jobID { await pipeline.cancel(jobID, reason: "the upload expired; nothing was changed") }
         await FileCalls.unlink(paths.data, paths.record)
         throw APIError(
             .gone, "this upload expired: the gateway keeps an unfinished upload \(Int(window)) s after its last byte",
@@ -292,6 +293,7 @@ struct RestoreUploadRoutes {
             guard outcome.consistent else {
                 // Temp storage cannot take the bytes (full, failing): the upload ends here, as a multipart one
                 // does, and frees what it held rather than keep a part of it on a full volume.
+                if let jobID = session.jobID { await pipeline.cancel(jobID, reason: "the upload ended: \(error)") }
                 await FileCalls.unlink(paths.data, paths.record)
                 throw error
             }

@@ -30,12 +30,7 @@ struct UploadTail {
     /// Hands `body` the file's bytes, chunk by chunk, to `length`; returns the bytes read.
     @discardableResult
     func read(chunkSize: Int = FileDescriptorIO.chunkSize, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        var fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 && errno == ENOENT, let moved = try gate.accepted() {
-            // Accepted before this read began: the file has the job's name now, and is whole.
-            fd = open(moved, O_RDONLY | O_CLOEXEC)
-        }
-        guard fd >= 0 else { throw FileReadError(path: path, step: .open, error: .current) }
+        let fd = try openUpload()
         defer { close(fd) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, chunkSize), alignment: 16)
         defer { buffer.deallocate() }
@@ -87,5 +82,26 @@ struct UploadTail {
             pause = min(0.1, pause * 2)
         }
         return total
+    }
+
+    /// The upload's file; once accepted it has the job's name (and is whole). The gateway renames
+    /// it a moment before it records the acceptance: a file missing from both places is asked
+    /// for again until the gate's `stallSeconds`.
+    private func openUpload() throws -> Int32 {
+        let started = Date()
+        while true {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+            let failure = SystemCallError.current
+            guard failure.code == ENOENT else { throw FileReadError(path: path, step: .open, error: failure) }
+            if let moved = try gate.accepted() {
+                let fd = open(moved, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw FileReadError(path: moved, step: .open, error: .current) }
+                return fd
+            }
+            try checkCancelled()
+            guard Date().timeIntervalSince(started) < gate.stallSeconds else { throw FileReadError(path: path, step: .open, error: failure) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
     }
 }
