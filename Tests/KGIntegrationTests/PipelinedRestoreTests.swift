@@ -155,6 +155,28 @@ final class PipelinedRestoreTests: XCTestCase {
         try stack.assertGraph(equals: before, "the resumed upload restores the backup", scope: .content)
     }
 
+    /// A user cancels the restore while its upload arrives: the upload's end answers with that job
+    /// (cancelled), not a new restore that would undo the cancel; nothing changed, nothing left.
+    func testARestoreCancelledWhileItsUploadArrivesIsTheUploadsAnswer() throws {
+        try start()
+        let bytes = try backupBytes()
+        try stack.wipeGraph()
+        let wiped = try stack.fingerprint(.exact)
+        let upload = try createUpload(bytes)
+        XCTAssertEqual(try upload.patch(0..<(bytes.count / 2)).status, 204)
+        let loading = try waitForLoading()
+        let cancel = try stack.call("DELETE", "/jobs/\(loading)", token: try stack.token())
+        XCTAssertTrue([200, 202].contains(cancel.status), String(decoding: cancel.body, as: UTF8.self))
+        XCTAssertEqual(try stack.waitForJob(loading)["status"] as? String, "cancelled")
+        let rest = try upload.patch((bytes.count / 2)..<bytes.count)
+        XCTAssertEqual(rest.status, 202, String(decoding: rest.body, as: UTF8.self))
+        XCTAssertEqual(TestStack.object(rest)["job_id"] as? String, loading, "the cancelled job is the answer")
+        XCTAssertEqual(TestStack.object(rest)["status"] as? String, "cancelled")
+        XCTAssertEqual(try restoreJobs().count, 1, "no second restore")
+        XCTAssertEqual(try stack.fingerprint(.exact), wiped, "nothing changed")
+        try stack.waitUntil(10, "nothing left") { self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty }
+    }
+
     /// The worker loading an upload is killed; another takes the job over from the upload's first
     /// byte, and the restore completes exactly once.
     func testAWorkerKilledWhileLoadingAnUploadIsReplaced() throws {

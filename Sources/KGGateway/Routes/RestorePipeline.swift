@@ -28,7 +28,14 @@ struct RestorePipeline {
     /// Queues the pipelined restore of `session` from its header; returns its job id, or nil when the
     /// restore must wait for the whole upload (a plan the database refuses, the job limit, an error:
     /// the upload's own end then answers as it always did).
-    func start(_ session: UploadSession, dataPath: String, header: BackupHeaderPeek, user: AuthenticatedUser) async -> String? {
+    ///
+    /// `remember` records the job's id in the session before the job exists: a gateway that dies
+    /// in between leaves a session naming no job (another starts), never a job no session names
+    /// (which would hold a worker, and the graph, until it stalled).
+    func start(
+        _ session: UploadSession, dataPath: String, header: BackupHeaderPeek, user: AuthenticatedUser,
+        remember: (String) async throws -> Void
+    ) async -> String? {
         let metadata = header.metadata
         let schemaVersion = metadata["schema_version"]?.intValue
         let fromThisSystem = metadata["producer"]?["name"]?.stringValue == "kg"
@@ -53,6 +60,7 @@ struct RestorePipeline {
                 checkpoint: try RiskyFields.flag(fields, "checkpoint"), keepCheckpoint: try RiskyFields.flag(fields, "keep_checkpoint"),
                 noWait: try RiskyFields.flag(fields, "no_wait"))
             params.pipelined = true
+            try await remember(job.id)
             // No temp file in the row: the bytes stay the upload's until they are accepted.
             try await restore.jobs.submit(jobID: job.id, type: "restore", username: user.username, params: params, tempFile: nil)
             logger.info("restore queued while its upload arrives", metadata: ["bytes": "\(session.size)", "mode": "\(mode.rawValue)"])
@@ -63,16 +71,34 @@ struct RestorePipeline {
         }
     }
 
-    /// Whether `jobID` still loads the upload (queued or running, not given up).
-    func alive(_ jobID: String) async -> Bool {
-        (try? await pool.run { db in
+    /// Whether `jobID` no longer stands for the upload: it gave the upload up (it stalled) or is gone.
+    /// A job that runs, or that failed or was cancelled on its own account, stays the upload's answer.
+    func replaceable(_ jobID: String) async -> Bool {
+        let stalled: String?
+        do {
+            stalled = try await pool.run { db in
+                try db.query(
+                    "SELECT coalesce((params->>'upload_stalled')::boolean, false)::text AS stalled FROM kg_api.jobs WHERE job_id = $1::uuid",
+                    [jobID]
+                ).first("stalled")
+            }
+        } catch {
+            return false  // the database away: keep the job
+        }
+        return stalled == nil || stalled == "true"
+    }
+
+    /// The status of `jobID` when it ended on its own account (failed, or cancelled by a user) rather
+    /// than by giving the upload up; nil otherwise (also when it is gone).
+    func ended(_ jobID: String) async -> String? {
+        try? await pool.run { db in
             try db.query(
                 """
-                SELECT 1 AS one FROM kg_api.jobs WHERE job_id = $1::uuid AND status IN ('queued', 'running')
+                SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid AND status IN ('failed', 'cancelled')
                   AND NOT coalesce((params->>'upload_stalled')::boolean, false)
                 """, [jobID]
-            ).first("one") != nil
-        }) ?? false
+            ).first("status")
+        }
     }
 
     /// The whole upload passed the gateway's check: the pipelined job takes the file (moved to its

@@ -34,7 +34,7 @@ struct RestoreUploadRoutes {
 
     private var pool: PGPool { restore.pool }
     private var storage: TempStorage { restore.storage }
-    private var audit: AuditTrail { restore.audit }
+    var audit: AuditTrail { restore.audit }
 
     static let offsetHeader = HTTPField.Name("Upload-Offset")!
     static let lengthHeader = HTTPField.Name("Upload-Length")!
@@ -205,7 +205,7 @@ struct RestoreUploadRoutes {
             detail: "upload \(id.prefix(64)) does not exist, ended long ago or expired (restore_upload_window_s); start the upload again")
     }
 
-    private func headers(_ session: UploadSession, offset: Int) -> HTTPFields {
+    func headers(_ session: UploadSession, offset: Int) -> HTTPFields {
         var fields = HTTPFields()
         fields[Self.offsetHeader] = String(offset)
         fields[Self.lengthHeader] = String(session.size)
@@ -263,8 +263,8 @@ struct RestoreUploadRoutes {
             state = rebuilt
         }
         guard let state else { throw APIError(.internalServerError, "no upload check") }
-        // A pipelined restore that ended or gave the upload up (it stalled) no longer loads it: another may start.
-        if let jobID = session.jobID, !(await pipeline.alive(jobID)) {
+        // A pipelined restore that gave the upload up (it stalled) no longer loads it: another may start.
+        if let jobID = session.jobID, await pipeline.replaceable(jobID) {
             session.jobID = nil
             try? await NIOThreadPool.singleton.runIfActive { [session] in try session.save(paths.record) }
         }
@@ -275,7 +275,11 @@ struct RestoreUploadRoutes {
                 guard let header = state.headerBeforeData else { return state.plain != false }
                 // The header's bytes go to the file before the worker comes to read them.
                 guard (try? await flush()) != nil else { return false }
-                started.jobID = await pipeline.start(session, dataPath: paths.data, header: header, user: user)
+                started.jobID = await pipeline.start(session, dataPath: paths.data, header: header, user: user) { id in
+                    var named = session
+                    named.jobID = id
+                    try await NIOThreadPool.singleton.runIfActive { [named] in try named.save(paths.record) }
+                }
                 return false
             }
         }
@@ -325,26 +329,10 @@ struct RestoreUploadRoutes {
         paths: (record: String, data: String), state: UploadCheckState
     ) async throws -> Response {
         let report = try await restore.checkPool.runIfActive { state.checker.finish() }
-        if let jobID = session.jobID {
-            if !report.valid {
-                await pipeline.cancel(jobID, reason: "the upload is not a valid backup (the gateway's check refused it); nothing was changed")
-            } else if try await pipeline.accept(jobID, dataPath: paths.data) {
-                // The job loaded the file while it arrived and takes it now: the upload ends here.
-                await FileCalls.unlink(paths.record)
-                let parts = session.parts == 1 ? "1 request" : "\(session.parts) requests"
-                await audit.record(
-                    context, actor: user.username, action: "restore", target: jobID, outcome: AuditLog.Outcome.accepted,
-                    detail:
-                        "mode \(session.fields["mode"] ?? "default"), file \(session.fileName ?? "-"), \(session.size) bytes, "
-                        + "resumable upload \(session.id) in \(parts), loaded while it arrived")
-                var response = try JSON.response(
-                    encoding: RestoreAccepted(
-                        jobID: jobID, status: "running", backupStats: report.counts, integrityWarnings: report.warnings.map(\.message)),
-                    status: .accepted)
-                response.headers.append(contentsOf: headers(session, offset: session.size))
-                return response
-            }
-            // Not accepted: the job ended or gave the upload up; a new restore takes the whole file, as below.
+        if let jobID = session.jobID,
+            let answer = try await finishPipelined(jobID, context, user: user, session: session, paths: paths, report: report)
+        {
+            return answer
         }
         let job = restore.newJob(for: user)
         let (id, path) = (job.id, job.path)
