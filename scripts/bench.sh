@@ -720,7 +720,6 @@ measure_restore() { # size
     local size=$1
     restore_run "$size" restore "$BENCH/out/backup-$size.json" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
     # kg admin restore checks the file locally before it uploads (as kg admin verify does).
-    set_result "restore_upload_s_$size" "$(minus "$(result "restore_submit_s_$size")" "$(result "verify_s_$size")")"
 }
 
 # psql loading the pg_dump output into an empty database with the same schema and
@@ -1031,10 +1030,9 @@ TABLE_ROWS=(
     "ratio backup_s / pg_dump_s|backup_ratio"
     "-"
     "kg admin restore --yes (replace), wall (s)|restore_s"
-    "  local check + upload, to the job row (s)|restore_submit_s"
-    "    upload ~ that - kg admin verify (s)|restore_upload_s"
+    "  start -> the job row (s: hash + metadata when pipelined)|restore_submit_s"
     "  waiting in the queue (s, job row)|restore_queue_s"
-    "  worker, started -> completed (s, job row)|restore_worker_s"
+    "  worker, started -> completed (s, job row; upload inside)|restore_worker_s"
     "    its own figure (s, result.seconds)|restore_result_s"
     "    check the file (s, stage samples +-0.5)|restore_check_s"
     "    COPY into staging (s)|restore_copy_s"
@@ -1051,7 +1049,7 @@ TABLE_ROWS=(
     "-"
     "reshaped backup file (MB)|restore_reshaped_mb"
     "kg admin restore of it, wall (s)|restore_reshaped_s"
-    "  local check + upload, to the job row (s)|restore_reshaped_submit_s"
+    "  start -> the job row (s: hash + metadata when pipelined)|restore_reshaped_submit_s"
     "  worker, started -> completed (s)|restore_reshaped_worker_s"
     "-"
     "peak RSS gateway (MB)|rss_mb_gateway"

@@ -155,6 +155,36 @@ final class PipelinedRestoreTests: XCTestCase {
         try stack.assertGraph(equals: before, "the resumed upload restores the backup", scope: .content)
     }
 
+    /// A merge makes a checkpoint before it loads; when its upload is then refused, nothing reached the
+    /// graph, and the checkpoint is discarded rather than kept for inspection (the system fuzz found
+    /// such checkpoints kept for cancelled jobs).
+    func testAMergeWhoseUploadIsRefusedKeepsNoCheckpoint() throws {
+        try start()
+        var text = String(decoding: try backupBytes(), as: UTF8.self)
+        let range = try XCTUnwrap(text.range(of: #""instances":["#))
+        text.insert(
+            contentsOf: #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#,
+            at: range.upperBound)
+        let bytes = Data(text.utf8)
+        let before = try stack.fingerprint(.exact)
+        let token = try stack.token()
+        let created = try stack.call(
+            "POST", "/admin/restore/uploads", token: token, json: #"{"size": \#(bytes.count), "file_name": "x.json", "mode": "merge"}"#)
+        XCTAssertEqual(created.status, 201, String(decoding: created.body, as: UTF8.self))
+        let upload = Upload(
+            url: try XCTUnwrap(TestStack.object(created)["upload_url"] as? String), bytes: bytes,
+            client: HTTPClient(baseURL: stack.apiURL, token: token))
+        XCTAssertEqual(try upload.patch(0..<(bytes.count / 2)).status, 204)
+        let loading = try waitForLoading()
+        XCTAssertEqual(try upload.patch((bytes.count / 2)..<bytes.count).status, 400)
+        XCTAssertEqual(try stack.waitForJob(loading)["status"] as? String, "cancelled")
+        try stack.waitUntil(10, "the checkpoint discarded") {
+            try self.stack.scalar("SELECT count(*) FROM kg_api.checkpoints") == "0"
+                && !self.stack.tempFiles().contains { $0.contains("checkpoint") }
+        }
+        XCTAssertEqual(try stack.fingerprint(.exact), before, "nothing changed")
+    }
+
     /// A user cancels the restore while its upload arrives: the upload's end answers with that job
     /// (cancelled), not a new restore that would undo the cancel; nothing changed, nothing left.
     func testARestoreCancelledWhileItsUploadArrivesIsTheUploadsAnswer() throws {

@@ -43,7 +43,7 @@ final class UploadTailTests: XCTestCase {
     func testReadsAGrowingFileToItsDeclaredLengthAndSaysWhenItWaits() throws {
         let path = directory + "/upload.data"
         let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        FileManager.default.createFile(atPath: path, contents: Data(content[0..<1000]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(content[0..<1000]))
         let writer = Thread {
             var at = 1000
             while at < content.count {
@@ -70,7 +70,7 @@ final class UploadTailTests: XCTestCase {
 
     func testAStalledUploadIsGivenUp() throws {
         let path = directory + "/upload.data"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         let gate = Gate()
         let tail = UploadTail(path: path, length: 10, gate: gate.make(stall: 0.3)) {}
         XCTAssertThrowsError(try tail.read { _ in }) { error in
@@ -83,7 +83,7 @@ final class UploadTailTests: XCTestCase {
 
     func testAStallThatTheGatewayAcceptedMeanwhileGoesOn() throws {
         let path = directory + "/upload.data"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         let gate = Gate()
         gate.givesUp = false  // the guarded update found the upload accepted
         let tail = UploadTail(path: path, length: 6, gate: gate.make(stall: 0.2)) {}
@@ -100,7 +100,7 @@ final class UploadTailTests: XCTestCase {
 
     func testAnAbandonedUploadEndsTheRead() throws {
         let path = directory + "/upload.data"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         let tail = UploadTail(path: path, length: 10, gate: Gate().make(stall: 30)) {}
         let remover = Thread {
             usleep(200_000)
@@ -116,7 +116,7 @@ final class UploadTailTests: XCTestCase {
 
     func testACancelledJobStopsWaiting() throws {
         let path = directory + "/upload.data"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         let tail = UploadTail(path: path, length: 10, gate: Gate().make(stall: 30)) { throw JobFailure(.cancelled, "cancelled by alice") }
         XCTAssertThrowsError(try tail.read { _ in }) { error in
             XCTAssertEqual((error as? JobFailure)?.kind, .cancelled)
@@ -125,7 +125,7 @@ final class UploadTailTests: XCTestCase {
 
     func testAFileAcceptedBeforeTheReadIsFoundUnderItsNewName() throws {
         let moved = directory + "/restore_job.json"
-        FileManager.default.createFile(atPath: moved, contents: Data([9, 8, 7]))
+        _ = FileManager.default.createFile(atPath: moved, contents: Data([9, 8, 7]))
         let gate = Gate()
         gate.acceptedPath = moved
         let tail = UploadTail(path: directory + "/upload.data", length: 3, gate: gate.make(stall: 1)) {}

@@ -98,6 +98,12 @@ struct RiskyOperation {
             return Finished(resultJSON: resultJSON, committed: true)
         } catch {
             if db.isOK && db.inTransaction { _ = try? db.execute("ROLLBACK") }
+            if let ended = error as? UploadNotAccepted {
+                // A pipelined restore stopped before its upload was accepted: the graph was never
+                // touched, so its checkpoint shows nothing worth keeping.
+                if let path = made.path { discard(path) }
+                throw ended.failure
+            }
             guard let path = made.path else { throw error }
             if let pgError = error as? PGError, pgError.isConnectionFailure {
                 // The database went away: the job is handed back (its row says whether the

@@ -38,6 +38,8 @@ struct JobFailure: Error, CustomStringConvertible {
     init(_ error: Error) {
         if let failure = error as? JobFailure {
             self = failure
+        } else if let ended = error as? UploadNotAccepted {
+            self = ended.failure
         } else if let pg = error as? PGError, pg.isConnectionFailure {
             self.init(.databaseLost, "\(error)")
         } else {

@@ -68,6 +68,24 @@ struct RestoreJob {
 
     /// The stages in order; each takes what the one before found and returns what it did.
     func run(data db: PGConnection, databaseSchemaVersion: Int) throws -> RestoreJobResult {
+        let accepted = AcceptedUpload(settings.upload == nil)
+        do {
+            return try run(data: db, databaseSchemaVersion: databaseSchemaVersion, accepted: accepted)
+        } catch {
+            // Before the gateway accepted a pipelined upload nothing reached the graph, whatever stopped it
+            // (in any stage: a cancel can come while the checkpoint is written).
+            if !accepted.value { throw UploadNotAccepted(failure: JobFailure(error)) }
+            throw error
+        }
+    }
+
+    /// Whether the restore may change the graph: at once, or once the gateway accepted a pipelined upload.
+    private final class AcceptedUpload {
+        var value: Bool
+        init(_ value: Bool) { self.value = value }
+    }
+
+    private func run(data db: PGConnection, databaseSchemaVersion: Int, accepted: AcceptedUpload) throws -> RestoreJobResult {
         let started = Date()
         // 1. checking
         let file = try checkFile(databaseSchemaVersion: databaseSchemaVersion)
@@ -91,6 +109,7 @@ struct RestoreJob {
             let loaded = try loadStage(db, file, databaseSchemaVersion: databaseSchemaVersion, hint: hint)
             // Nothing changes the graph before the gateway accepted the whole upload.
             try awaitAcceptance(total: loaded.counts.values.reduce(0, +))
+            accepted.value = true
             let staged = try checkStaging(db)
             try reporter.checkCancelled()
             // 4. restoring_*

@@ -15,3 +15,12 @@ struct UploadGate {
     /// restore gives the upload up (`restore_pipeline_stall_s`).
     var stallSeconds: Double = 60
 }
+
+/// A pipelined restore that stopped (failed, cancelled, or its upload given up) before the gateway
+/// accepted its upload: nothing reached the graph, and the upload's end decides what follows.
+/// ``RiskyOperation`` discards its checkpoint rather than keep it for inspection.
+struct UploadNotAccepted: Error, CustomStringConvertible {
+    let failure: JobFailure
+
+    var description: String { failure.description }
+}

@@ -63,14 +63,16 @@ extension TestStack {
     }
 
     /// Restore jobs queued for a whole upload. A restore that loads an upload as it arrives
-    /// (`restore_pipeline_min_bytes`) counts once the gateway accepted the upload: before that it
-    /// cannot change the graph, and it is cancelled with an upload that is refused or abandoned.
+    /// (`restore_pipeline_min_bytes`) counts once the gateway accepted the upload, or once it
+    /// failed on its own (the upload's end answers with it): before that it cannot change the
+    /// graph, and it is cancelled with an upload that is refused or abandoned.
     func jobCount() throws -> Int {
         Int(
             try db().query(
                 """
                 SELECT count(*) AS n FROM kg_api.jobs WHERE job_type = 'restore'
-                  AND NOT (coalesce((params->>'pipelined')::boolean, false) AND NOT coalesce((params->>'upload_accepted')::boolean, false))
+                  AND NOT (coalesce((params->>'pipelined')::boolean, false) AND NOT coalesce((params->>'upload_accepted')::boolean, false)
+                           AND status <> 'failed')
                 """
             ).first("n") ?? "-1") ?? -1
     }
