@@ -280,7 +280,19 @@ final class JobRunner: @unchecked Sendable {
             // A kept checkpoint restored on purpose stays where it is (it is not an upload).
             tempFile = params.sourceCheckpoint == nil && !pipelined ? params.tempFile : nil
             let accepted = AcceptedFile()
-            defer { if let path = accepted.path { tempFile = path } }
+            defer {
+                if let path = accepted.path {
+                    tempFile = path
+                } else if pipelined {
+                    // Stopped before it saw the upload accepted: release it, unless the gateway accepted it
+                    // (and moved it to the job's name) just before; then the file is the job's to remove.
+                    let id = job.jobID
+                    let released = (try? context.withControl { try JobStore($0).releaseUpload(jobID: id) }) ?? true
+                    if !released, let file = (try? context.withControl({ try JobStore($0).acceptedUpload(jobID: id) })) ?? nil {
+                        tempFile = file
+                    }
+                }
+            }
             let version = try MigrationRunner(connection: data).currentVersion()
             var risky = riskyOperation(params, type, job: job, context: context, data: data)
             risky.readsCheckpoint = params.sourceCheckpoint

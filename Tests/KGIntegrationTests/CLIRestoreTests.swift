@@ -83,10 +83,7 @@ final class CLIRestoreTests: XCTestCase {
         try stack.loadSample(concepts: 400, ontologies: 2, dimensions: 256)
         let file = try backup()
         let before = try stack.graphChecksum()
-        var text = try String(contentsOfFile: file, encoding: .utf8)
-        let dangling = #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#
-        let range = try XCTUnwrap(text.range(of: #""instances":["#))
-        text.insert(contentsOf: dangling, at: range.upperBound)
+        let text = try UploadFixtures.withDanglingInstance(try String(contentsOfFile: file, encoding: .utf8))
         let path = stack.root + "/dangling.json"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertGreaterThan(text.utf8.count, 1 << 20, "more than one read of the file")

@@ -519,15 +519,7 @@ final class FuzzTests: XCTestCase {
         var last = created
         let cut = bytes.count / 3
         for range in [0..<cut, cut..<bytes.count] {
-            let slice = bytes.subdata(in: range)
-            var sent = 0
-            let source = UploadSource(size: Int64(slice.count)) { buffer in
-                let n = min(buffer.count, slice.count - sent)
-                _ = slice.copyBytes(to: buffer, from: sent..<(sent + n))
-                sent += n
-                return n
-            }
-            last = try client.uploadStream(method: "PATCH", path: url, source: source, headers: ["Upload-Offset": String(range.lowerBound)])
+            last = try client.patchUpload(url, bytes, range)
             guard last.status == 204 else { return last }
         }
         return last

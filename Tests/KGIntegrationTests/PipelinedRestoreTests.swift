@@ -34,15 +34,7 @@ final class PipelinedRestoreTests: XCTestCase {
         let client: HTTPClient
 
         func patch(_ range: Range<Int>) throws -> HTTPResponse {
-            let slice = bytes.subdata(in: range)
-            var sent = 0
-            let source = UploadSource(size: Int64(slice.count)) { buffer in
-                let n = min(buffer.count, slice.count - sent)
-                _ = slice.copyBytes(to: buffer, from: sent..<(sent + n))
-                sent += n
-                return n
-            }
-            return try client.uploadStream(method: "PATCH", path: url, source: source, headers: ["Upload-Offset": String(range.lowerBound)])
+            try client.patchUpload(url, bytes, range)
         }
     }
 
@@ -111,10 +103,7 @@ final class PipelinedRestoreTests: XCTestCase {
     /// known only then): 400 with the findings, the pipelined job cancelled, the graph as it was.
     func testAnInvalidUploadCancelsItsRestore() throws {
         try start()
-        var text = String(decoding: try backupBytes(), as: UTF8.self)
-        let range = try XCTUnwrap(text.range(of: #""instances":["#))
-        text.insert(
-            contentsOf: #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#, at: range.upperBound)
+        let text = try UploadFixtures.withDanglingInstance(String(decoding: try backupBytes(), as: UTF8.self))
         let bytes = Data(text.utf8)
         let before = try stack.fingerprint(.content)
         let upload = try createUpload(bytes)
@@ -160,11 +149,7 @@ final class PipelinedRestoreTests: XCTestCase {
     /// such checkpoints kept for cancelled jobs).
     func testAMergeWhoseUploadIsRefusedKeepsNoCheckpoint() throws {
         try start()
-        var text = String(decoding: try backupBytes(), as: UTF8.self)
-        let range = try XCTUnwrap(text.range(of: #""instances":["#))
-        text.insert(
-            contentsOf: #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#,
-            at: range.upperBound)
+        let text = try UploadFixtures.withDanglingInstance(String(decoding: try backupBytes(), as: UTF8.self))
         let bytes = Data(text.utf8)
         let before = try stack.fingerprint(.exact)
         let token = try stack.token()
@@ -242,10 +227,7 @@ final class PipelinedRestoreTests: XCTestCase {
         try stack.assertGraph(equals: before, "the CLI's pipelined restore", scope: .content)
         XCTAssertEqual(try restoreJobs().map { $0["pipelined"] ?? nil }, ["true"])
 
-        var text = try String(contentsOfFile: file, encoding: .utf8)
-        let range = try XCTUnwrap(text.range(of: #""instances":["#))
-        text.insert(
-            contentsOf: #"{"instance_id":"dangling","quote":"q","concept_id":"no-such-concept","source_id":"no-such-source"},"#, at: range.upperBound)
+        let text = try UploadFixtures.withDanglingInstance(try String(contentsOfFile: file, encoding: .utf8))
         let broken = stack.root + "/broken.json"
         try text.write(toFile: broken, atomically: true, encoding: .utf8)
         let refused = try stack.kg(["admin", "restore", broken, "--yes"])

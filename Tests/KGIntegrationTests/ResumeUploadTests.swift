@@ -91,17 +91,7 @@ final class ResumeUploadTests: XCTestCase {
         XCTAssertEqual(created.headers["location"], url)
 
         func patch(_ range: Range<Int>, offset: Int? = nil) throws -> HTTPResponse {
-            let slice = bytes.subdata(in: range)
-            var sent = 0
-            let source = UploadSource(size: Int64(slice.count)) { buffer in
-                let n = min(buffer.count, slice.count - sent)
-                _ = slice.copyBytes(to: buffer, from: sent..<(sent + n))
-                sent += n
-                return n
-            }
-            return try client.uploadStream(
-                method: "PATCH", path: url, source: source,
-                headers: ["Upload-Offset": String(offset ?? range.lowerBound)])
+            try client.patchUpload(url, bytes, range, offset: offset)
         }
         let half = bytes.count / 2
         let first = try patch(0..<half)

@@ -38,6 +38,7 @@ public struct JobStore {
             SET params = params || jsonb_build_object('upload_accepted', true, 'temp_file', $2::text), temp_file = $2
             WHERE job_id = $1::uuid AND status IN ('queued', 'running')
               AND NOT coalesce((params->>'upload_stalled')::boolean, false)
+              AND NOT coalesce((params->>'upload_released')::boolean, false)
             RETURNING job_id
             """, [jobID, tempFile]
         ).rows.count == 1
@@ -59,6 +60,19 @@ public struct JobStore {
         try db.query(
             """
             UPDATE kg_api.jobs SET params = params || '{"upload_stalled": true}'::jsonb
+            WHERE job_id = $1::uuid AND NOT coalesce((params->>'upload_accepted')::boolean, false)
+            RETURNING job_id
+            """, [jobID]
+        ).rows.count == 1
+    }
+
+    /// The worker, when its pipelined restore stops before it saw the upload accepted: the gateway may
+    /// no longer accept it (one statement, so that only one of the two wins). True when released;
+    /// false when the gateway accepted it first (the file is then the job's, `acceptedUpload`).
+    public func releaseUpload(jobID: String) throws -> Bool {
+        try db.query(
+            """
+            UPDATE kg_api.jobs SET params = params || '{"upload_released": true}'::jsonb
             WHERE job_id = $1::uuid AND NOT coalesce((params->>'upload_accepted')::boolean, false)
             RETURNING job_id
             """, [jobID]

@@ -88,13 +88,15 @@ struct RestorePipeline {
         return stalled == nil || stalled == "true"
     }
 
-    /// The status of `jobID` when it ended on its own account (failed, or cancelled by a user) rather
-    /// than by giving the upload up; nil otherwise (also when it is gone).
+    /// The status of `jobID` when it ended, or is ending, on its own account (failed, or cancelled by
+    /// a user: its worker released the upload) rather than by giving the upload up; nil otherwise
+    /// (also when it is gone).
     func ended(_ jobID: String) async -> String? {
         try? await pool.run { db in
             try db.query(
                 """
-                SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid AND status IN ('failed', 'cancelled')
+                SELECT status FROM kg_api.jobs WHERE job_id = $1::uuid
+                  AND (status IN ('failed', 'cancelled') OR coalesce((params->>'upload_released')::boolean, false))
                   AND NOT coalesce((params->>'upload_stalled')::boolean, false)
                 """, [jobID]
             ).first("status")
