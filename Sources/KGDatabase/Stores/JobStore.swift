@@ -57,25 +57,24 @@ public struct JobStore {
     /// The worker gives its pipelined restore up (the upload stalled), unless the gateway accepted
     /// the upload meanwhile: one statement, so that only one of the two wins. True when given up.
     public func giveUpUpload(jobID: String) throws -> Bool {
-        try db.query(
-            """
-            UPDATE kg_api.jobs SET params = params || '{"upload_stalled": true}'::jsonb
-            WHERE job_id = $1::uuid AND NOT coalesce((params->>'upload_accepted')::boolean, false)
-            RETURNING job_id
-            """, [jobID]
-        ).rows.count == 1
+        try markUnaccepted(jobID: jobID, flag: "upload_stalled")
     }
 
     /// The worker, when its pipelined restore stops before it saw the upload accepted: the gateway may
     /// no longer accept it (one statement, so that only one of the two wins). True when released;
     /// false when the gateway accepted it first (the file is then the job's, `acceptedUpload`).
     public func releaseUpload(jobID: String) throws -> Bool {
+        try markUnaccepted(jobID: jobID, flag: "upload_released")
+    }
+
+    /// Sets `params.<flag>` unless the upload was accepted; true when set. `flag` is one of the two above.
+    private func markUnaccepted(jobID: String, flag: String) throws -> Bool {
         try db.query(
             """
-            UPDATE kg_api.jobs SET params = params || '{"upload_released": true}'::jsonb
+            UPDATE kg_api.jobs SET params = params || jsonb_build_object($2::text, true)
             WHERE job_id = $1::uuid AND NOT coalesce((params->>'upload_accepted')::boolean, false)
             RETURNING job_id
-            """, [jobID]
+            """, [jobID, flag]
         ).rows.count == 1
     }
 
