@@ -69,10 +69,10 @@ final class PipelinedRestoreTests: XCTestCase {
         return try XCTUnwrap(id)
     }
 
-    /// Half the upload in, the restore is already loading it; the rest in, the same job takes the
-    /// file and restores it exactly. Nothing of the upload or the job's file is left.
-    func testARestoreLoadsItsUploadWhileItArrives() throws {
-        try start()
+    /// A backup of the sample graph, the graph then emptied, and half the backup sent as a resumable
+    /// upload, whose pipelined restore is loading: the graph before and after the wipe, the upload,
+    /// and the loading job.
+    private func halfUploaded() throws -> (before: GraphFingerprint, wiped: GraphFingerprint, upload: Upload, loading: String) {
         let bytes = try backupBytes()
         let before = try stack.fingerprint(.content)
         try stack.wipeGraph()
@@ -80,11 +80,28 @@ final class PipelinedRestoreTests: XCTestCase {
         let upload = try createUpload(bytes)
         let half = try upload.patch(0..<(bytes.count / 2))
         XCTAssertEqual(half.status, 204, String(decoding: half.body, as: UTF8.self))
-        let loading = try waitForLoading()
+        return (before, wiped, upload, try waitForLoading())
+    }
+
+    /// Sends the rest of a half-sent upload.
+    private func rest(of upload: Upload) throws -> HTTPResponse {
+        try upload.patch((upload.bytes.count / 2)..<upload.bytes.count)
+    }
+
+    /// No upload and no job file left in temp storage.
+    private func waitForNothingLeft() throws {
+        try stack.waitUntil(10, "nothing left") { self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty }
+    }
+
+    /// Half the upload in, the restore is already loading it; the rest in, the same job takes the
+    /// file and restores it exactly. Nothing of the upload or the job's file is left.
+    func testARestoreLoadsItsUploadWhileItArrives() throws {
+        try start()
+        let (before, wiped, upload, loading) = try halfUploaded()
         XCTAssertEqual(try restoreJobs().first?["pipelined"], "true")
         XCTAssertEqual(try stack.fingerprint(.exact), wiped, "nothing changed while the upload arrives")
 
-        let rest = try upload.patch((bytes.count / 2)..<bytes.count)
+        let rest = try rest(of: upload)
         XCTAssertEqual(rest.status, 202, String(decoding: rest.body, as: UTF8.self))
         XCTAssertEqual(TestStack.object(rest)["job_id"] as? String, loading, "the job that loaded the upload takes it")
         let job = try stack.waitForJob(loading)
@@ -94,9 +111,7 @@ final class PipelinedRestoreTests: XCTestCase {
         XCTAssertEqual(try restoreJobs().first?["accepted"], "true")
         let audit = try stack.auditRows(action: "restore").first { ($0["target"] ?? nil) == loading }
         XCTAssertTrue((audit?["detail"] ?? nil)?.contains("loaded while it arrived") == true, "\(String(describing: audit))")
-        try stack.waitUntil(10, "the job's file removed") {
-            self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty
-        }
+        try waitForNothingLeft()
     }
 
     /// An upload the gateway's check refuses at its end (a reference to a concept the file lacks,
@@ -116,26 +131,20 @@ final class PipelinedRestoreTests: XCTestCase {
         XCTAssertEqual(job["status"] as? String, "cancelled", "\(job)")
         XCTAssertTrue((job["error"] as? String ?? "").contains("not a valid backup"), "\(job)")
         try stack.assertGraph(equals: before, "an invalid upload changes nothing", scope: .content)
-        try stack.waitUntil(10, "nothing left") { self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty }
+        try waitForNothingLeft()
     }
 
     /// An upload that stops halfway: the restore gives it up after `restore_pipeline_stall_s` (the
     /// upload stays), and the upload's resumed end queues a new restore that completes.
     func testAStalledUploadIsGivenUpAndItsResumedEndRestores() throws {
         try start(["KG_RESTORE_PIPELINE_STALL": "2"])
-        let bytes = try backupBytes()
-        let before = try stack.fingerprint(.content)
-        try stack.wipeGraph()
-        let wiped = try stack.fingerprint(.exact)
-        let upload = try createUpload(bytes)
-        XCTAssertEqual(try upload.patch(0..<(bytes.count / 2)).status, 204)
-        let first = try waitForLoading()
+        let (before, wiped, upload, first) = try halfUploaded()
         let gaveUp = try stack.waitForJob(first, timeout: 60)
         XCTAssertEqual(gaveUp["status"] as? String, "cancelled", "\(gaveUp)")
         XCTAssertTrue((gaveUp["error"] as? String ?? "").contains("stopped arriving"), "\(gaveUp)")
         XCTAssertEqual(try stack.fingerprint(.exact), wiped, "nothing changed")
 
-        let rest = try upload.patch((bytes.count / 2)..<bytes.count)
+        let rest = try rest(of: upload)
         XCTAssertEqual(rest.status, 202, String(decoding: rest.body, as: UTF8.self))
         let second = try XCTUnwrap(TestStack.object(rest)["job_id"] as? String)
         XCTAssertNotEqual(second, first, "a new restore takes the whole upload")
@@ -174,38 +183,27 @@ final class PipelinedRestoreTests: XCTestCase {
     /// (cancelled), not a new restore that would undo the cancel; nothing changed, nothing left.
     func testARestoreCancelledWhileItsUploadArrivesIsTheUploadsAnswer() throws {
         try start()
-        let bytes = try backupBytes()
-        try stack.wipeGraph()
-        let wiped = try stack.fingerprint(.exact)
-        let upload = try createUpload(bytes)
-        XCTAssertEqual(try upload.patch(0..<(bytes.count / 2)).status, 204)
-        let loading = try waitForLoading()
+        let (_, wiped, upload, loading) = try halfUploaded()
         let cancel = try stack.call("DELETE", "/jobs/\(loading)", token: try stack.token())
         XCTAssertTrue([200, 202].contains(cancel.status), String(decoding: cancel.body, as: UTF8.self))
         XCTAssertEqual(try stack.waitForJob(loading)["status"] as? String, "cancelled")
-        let rest = try upload.patch((bytes.count / 2)..<bytes.count)
+        let rest = try rest(of: upload)
         XCTAssertEqual(rest.status, 202, String(decoding: rest.body, as: UTF8.self))
         XCTAssertEqual(TestStack.object(rest)["job_id"] as? String, loading, "the cancelled job is the answer")
         XCTAssertEqual(TestStack.object(rest)["status"] as? String, "cancelled")
         XCTAssertEqual(try restoreJobs().count, 1, "no second restore")
         XCTAssertEqual(try stack.fingerprint(.exact), wiped, "nothing changed")
-        try stack.waitUntil(10, "nothing left") { self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty }
+        try waitForNothingLeft()
     }
 
     /// The worker loading an upload is killed; another takes the job over from the upload's first
     /// byte, and the restore completes exactly once.
     func testAWorkerKilledWhileLoadingAnUploadIsReplaced() throws {
         try start()
-        let bytes = try backupBytes()
-        let before = try stack.fingerprint(.content)
-        try stack.wipeGraph()
-        let wiped = try stack.fingerprint(.exact)
-        let upload = try createUpload(bytes)
-        XCTAssertEqual(try upload.patch(0..<(bytes.count / 2)).status, 204)
-        let loading = try waitForLoading()
+        let (before, _, upload, loading) = try halfUploaded()
         try XCTUnwrap(stack.workers["w1"]).killHard()
         try stack.startWorker("w2")
-        let rest = try upload.patch((bytes.count / 2)..<bytes.count)
+        let rest = try rest(of: upload)
         XCTAssertEqual(rest.status, 202, String(decoding: rest.body, as: UTF8.self))
         let job = try stack.waitForJob(try XCTUnwrap(TestStack.object(rest)["job_id"] as? String))
         XCTAssertEqual(job["status"] as? String, "completed", "\(job)\n\(stack.logs)")
@@ -237,6 +235,6 @@ final class PipelinedRestoreTests: XCTestCase {
         let jobs = try restoreJobs()
         XCTAssertTrue((jobs.last?["error"] ?? nil)?.contains("abandoned") == true, "\(jobs)")
         try stack.assertGraph(equals: before, "the refused file changed nothing", scope: .content)
-        try stack.waitUntil(10, "nothing left") { self.stack.tempFiles().filter { $0.hasPrefix("upload_") || $0.hasPrefix("restore_") }.isEmpty }
+        try waitForNothingLeft()
     }
 }
