@@ -80,7 +80,7 @@ extension RestoreJob {
         through pipeline: BackupPipeline, stage: JobStage = .loading, onChunk: ((UnsafeRawBufferPointer, Int) throws -> Void)? = nil
     ) throws -> BackupPipeline.Ending {
         do {
-            if params.pipelined == true, params.uploadAccepted != true, let gate = settings.upload {
+            if let gate = settings.upload {  // set only while the upload may still arrive
                 var tail = UploadTail(path: params.tempFile, length: params.fileBytes, gate: gate) { try reporter.checkCancelled() }
                 let jobReporter = reporter
                 let length = params.fileBytes
@@ -103,7 +103,7 @@ extension RestoreJob {
     /// A pipelined restore waits here, its file loaded and checked, for the gateway's verdict on the
     /// whole upload; it gives the upload up after the gate's `stallSeconds` without one.
     func awaitAcceptance(total: Int) throws {
-        guard params.pipelined == true, params.uploadAccepted != true, let gate = settings.upload else { return }
+        guard let gate = settings.upload else { return }
         let started = Date()
         var said = false
         while true {

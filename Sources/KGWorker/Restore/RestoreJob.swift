@@ -40,7 +40,8 @@ struct RestoreJob {
         /// `id_check_memory_bytes`, and the temp folder where checks and loading spill past memory.
         var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
         var tempDirectory: String? = nil
-        /// A pipelined restore's line to the gateway's verdict on its upload (nil: the file is whole).
+        /// A pipelined restore's line to the gateway's verdict on its upload, set only while the upload
+        /// may still arrive (not yet accepted); nil: the file is whole.
         var upload: UploadGate? = nil
     }
 
