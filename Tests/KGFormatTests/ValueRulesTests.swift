@@ -146,6 +146,15 @@ final class ValueRulesTests: XCTestCase {
             let report = check(document(concept: concept(embedding: [.number("0.5"), .number(JSONNumber(literal))])))
             XCTAssertEqual(errors(report), ["data.concepts[0] (c1): embedding[1] holds \(literal), out of range for double precision"])
         }
+        // An exponent of 22 to 28 digits fits the 30 bytes the range shortcut reads and once
+        // overflowed its Int: the checker crashed (the gateway with it, on an upload to verify).
+        // Read as a number list (after 0.5) and as a general array (after null).
+        for literal in ["1e9999999999999999999999", "-1E+0000000000000000000000000400", "1e-99999999999999999999999999"] {
+            for first in [JSONValue.number("0.5"), .null] {
+                let report = check(document(concept: concept(embedding: [first, .number(JSONNumber(literal))])))
+                XCTAssertEqual(errors(report), ["data.concepts[0] (c1): embedding[1] holds \(literal), out of range for double precision"])
+            }
+        }
         XCTAssertEqual(try Float8Element(.number("1e-320")), .value(Double(bitPattern: 0x7E8)))
         XCTAssertEqual(try Float8Element(.number("5e-324")), .value(Double(bitPattern: 1)))
         XCTAssertEqual(try Float8Element(.number("-0")).bits, (-0.0).bitPattern)

@@ -191,6 +191,13 @@ final class RestoreTests: XCTestCase {
             "vocabulary"
         ),
         (
+            // An exponent of 24 digits once overflowed the checker's range shortcut: the
+            // gateway (verify, restore), the CLI and the worker crashed on it.
+            "exponent-of-24-digits",
+            #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[0.5,1e999999999999999999999999]}],"sources":[],"instances":[],"relationships":[]}}"#,
+            "format"
+        ),
+        (
             "edge-without-to",
             #"{"version":"1.0","type":"full_backup","timestamp":"2025-01-01T00:00:00Z","statistics":{},"data":{"concepts":[{"concept_id":"c1","label":"C","search_terms":[],"embedding":[]}],"sources":[],"instances":[],"relationships":[{"from":"c1","type":"IMPLIES","properties":{}}]}}"#,
             "references"

@@ -5,6 +5,13 @@ enum JSONNumberGrammar {
     /// token length to report "invalid number".
     @inline(__always)
     static func validLength(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        var sawExponent = false
+        return validLength(base, start, end, sawExponent: &sawExponent)
+    }
+
+    /// ``validLength(_:_:_:)``, also saying whether the number has an exponent part.
+    @inline(__always)
+    static func validLength(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, sawExponent: inout Bool) -> Int? {
         var i = start
         if i < end && base[i] == UInt8(ascii: "-") { i += 1 }
         guard i < end else { return nil }
@@ -21,6 +28,7 @@ enum JSONNumberGrammar {
             i = skipDigits(base, i, end)
         }
         if i < end && (base[i] == UInt8(ascii: "e") || base[i] == UInt8(ascii: "E")) {
+            sawExponent = true
             i += 1
             if i < end && (base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-")) { i += 1 }
             guard i < end && isDigit(base[i]) else { return nil }

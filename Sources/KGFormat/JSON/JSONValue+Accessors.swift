@@ -6,7 +6,7 @@ extension JSONValue {
         case .bool: return .bool
         case .number: return .number
         case .string, .largeString: return .string
-        case .array: return .array
+        case .array, .numbers: return .array
         case .object: return .object
         }
     }
@@ -24,6 +24,7 @@ extension JSONValue {
 
     /// The element at `index` of an array, `nil` when out of range or not an array.
     public subscript(index: Int) -> JSONValue? {
+        if case .numbers(let list) = self { return list.number(at: index).map(JSONValue.number) }
         guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
         return elements[index]
     }
@@ -75,7 +76,16 @@ extension JSONValue {
     /// The elements, or `nil` when this is not an array.
     public var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
+        if case .numbers(let list) = self { return list.elements }
         return nil
+    }
+
+    /// This value with a ``JSONNumberList`` at its top turned into the `.array` of its
+    /// numbers (anything else as it is): for code that matches `.array` and is not on
+    /// the path of every embedding.
+    public var expandingNumberList: JSONValue {
+        if case .numbers(let list) = self { return .array(list.elements) }
+        return self
     }
 
     /// The object's members in file order, duplicates included.

@@ -52,6 +52,9 @@ extension JSONValue: Codable {
         case .array(let elements):
             var c = encoder.unkeyedContainer()
             for e in elements { try c.encode(e) }
+        case .numbers(let list):
+            var c = encoder.unkeyedContainer()
+            for e in list.elements { try c.encode(e) }
         case .object(let members):
             var c = encoder.container(keyedBy: AnyKey.self)
             for m in members { try c.encode(m.value, forKey: AnyKey(m.key)) }

@@ -9,6 +9,8 @@ extension JSONValue: Equatable {
         case (.string(let a), .string(let b)): return a == b
         case (.largeString(let a), .largeString(let b)): return a === b
         case (.array(let a), .array(let b)): return a == b
+        case (.numbers(let a), .numbers(let b)): return a == b
+        case (.numbers(let a), .array(let b)), (.array(let b), .numbers(let a)): return a.equals(b)
         case (.object(let a), .object(let b)):
             guard a.count == b.count else { return false }
             for (x, y) in zip(a, b) where x.key != y.key || x.value != y.value { return false }

@@ -21,7 +21,7 @@ extension JSONValue {
                 if let rest = member.value.pathToNUL { return "." + member.key + rest }
             }
             return nil
-        case .null, .bool, .number:
+        case .null, .bool, .number, .numbers:
             return nil
         }
     }

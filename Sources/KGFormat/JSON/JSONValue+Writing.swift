@@ -21,6 +21,10 @@ extension JSONValue {
                 element.write(to: &out)
             }
             out.append(UInt8(ascii: "]"))
+        case .numbers(let list):
+            out.append(UInt8(ascii: "["))
+            list.withJoinedLiterals { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             for (i, member) in members.enumerated() {

@@ -28,6 +28,11 @@ public enum JSONValue: Sendable {
     case largeString(LargeString)
     /// An array's elements in order.
     case array([JSONValue])
+    /// A non-empty array of number literals only, as the reader makes it (an embedding):
+    /// the same value as the `.array` of those `.number`s, held as one buffer of text.
+    /// Code that does not care how an array is held reads ``arrayValue`` or
+    /// ``expandingNumberList``.
+    case numbers(JSONNumberList)
     /// Members in file order; a key may appear more than once.
     case object([(key: String, value: JSONValue)])
 }

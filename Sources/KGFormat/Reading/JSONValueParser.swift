@@ -71,6 +71,10 @@ struct JSONValueParser {
                 if i < count && base[i] == UInt8(ascii: "]") {
                     i += 1
                     value = .array([])
+                } else if i < count, JSONNumberGrammar.isDigit(base[i]) || base[i] == UInt8(ascii: "-"),
+                    let list = parseNumberList()
+                {
+                    value = .numbers(list)
                 } else {
                     stack.append(Frame(isObject: false))
                     continue parsing
@@ -220,6 +224,63 @@ struct JSONValueParser {
         }
         i = start + length
         return JSONNumber(validBytes: base + start, count: length, readable: count - start)
+    }
+
+    /// The rest of an array whose elements are all number literals (`i` at its first
+    /// element) as one ``JSONNumberList``, leaving `i` after its `]`. nil, with `i` where it
+    /// was, at the first thing that is not a number literal followed by `,` or `]` (a
+    /// string, `null`, `NaN`, a nested value, an invalid number, the end of the data):
+    /// the general path then parses the array, or reports the error, as it always has.
+    private mutating func parseNumberList() -> JSONNumberList? {
+        let first = i
+        // The literals joined by single commas: the array's own bytes while no whitespace
+        // stands between its tokens (so one copy at the end), else a copy built as it goes.
+        var spaced: [UInt8]?
+        var lastEnd = i
+        var elements = 0
+        var plain = true
+        while true {
+            let start = i
+            var sawExponent = false
+            guard let length = JSONNumberGrammar.validLength(base, start, count, sawExponent: &sawExponent),
+                start + length < count, !isIdentifierByte(base[start + length])
+            else {
+                i = first
+                return nil
+            }
+            if sawExponent || length > 30 {
+                plain = plain && Float8Element.plainlyInRange(UnsafeRawBufferPointer(start: base + start, count: length))
+            }
+            spaced?.append(contentsOf: UnsafeBufferPointer(start: base + start, count: length))
+            elements += 1
+            i = start + length
+            lastEnd = i
+            skipWhitespace()
+            if spaced == nil && i != lastEnd {
+                spaced = Array(UnsafeBufferPointer(start: base + first, count: lastEnd - first))
+            }
+            guard i < count else {
+                i = first
+                return nil
+            }
+            if base[i] == UInt8(ascii: "]") {
+                i += 1
+                let text = spaced ?? Array(UnsafeBufferPointer(start: base + first, count: lastEnd - first))
+                return JSONNumberList(validText: text, count: elements, plainlyInRange: plain)
+            }
+            guard base[i] == UInt8(ascii: ",") else {
+                i = first
+                return nil
+            }
+            i += 1
+            let afterComma = i
+            skipWhitespace()
+            if spaced == nil && i != afterComma {
+                spaced = Array(UnsafeBufferPointer(start: base + first, count: afterComma - first))
+            } else {
+                spaced?.append(UInt8(ascii: ","))
+            }
+        }
     }
 
     @inline(__always)

@@ -52,13 +52,13 @@ public enum SchemaConverters {
     /// as a list of strings, or null when empty. JSON null, "null", [] and "[]"
     /// all mean SQL NULL.
     public static func normalizedSynonyms(_ value: JSONValue?) -> JSONValue {
-        var current = value ?? .null
+        var current = value?.expandingNumberList ?? .null
         if case .string(let text) = current {
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty || trimmed == "null" || trimmed == "None" {
                 current = .null
             } else if trimmed.hasPrefix("["), let parsed = try? JSONValue.parse(trimmed), parsed.arrayValue != nil {
-                current = parsed
+                current = parsed.expandingNumberList
             } else {
                 current = .array([.string(text)])
             }

@@ -75,27 +75,32 @@ public enum Float8Element: Equatable, Sendable {
 
     /// The double of a JSON number literal by PostgreSQL's `float8in` rule.
     public static func parse(_ number: JSONNumber) throws(Problem) -> Double {
-        if let exact = number.withUTF8({ clingerFastPath($0) }) { return exact }
-        let parsed: (Double, Bool)? = number.withUTF8 { utf8 in
-            withUnsafeTemporaryAllocation(of: CChar.self, capacity: utf8.count + 1) { buffer -> (Double, Bool)? in
-                let base = buffer.baseAddress!
-                UnsafeMutableRawPointer(base).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count)
-                base[utf8.count] = 0
-                var end: UnsafeMutablePointer<CChar>?
-                errno = 0
-                let value = strtod(base, &end)
-                let rangeError = errno == ERANGE
-                // JSON number text never depends on the locale's decimal point here,
-                // because a number strtod does not read to its end is refused.
-                guard let end, end == base + utf8.count else { return nil }
-                return (value, rangeError)
-            }
+        let result = number.withUTF8 { utf8 in Result { () throws(Problem) -> Double in try parse(literal: utf8) } }
+        return try result.get()
+    }
+
+    /// The double of a number literal's bytes by PostgreSQL's `float8in` rule.
+    public static func parse(literal utf8: UnsafeRawBufferPointer) throws(Problem) -> Double {
+        if let exact = clingerFastPath(utf8) { return exact }
+        let parsed: (Double, Bool)? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: utf8.count + 1) { buffer -> (Double, Bool)? in
+            let base = buffer.baseAddress!
+            if utf8.count > 0 { UnsafeMutableRawPointer(base).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count) }
+            base[utf8.count] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            errno = 0
+            let value = strtod(base, &end)
+            let rangeError = errno == ERANGE
+            // JSON number text never depends on the locale's decimal point here,
+            // because a number strtod does not read to its end is refused.
+            guard let end, end == base + utf8.count else { return nil }
+            return (value, rangeError)
         }
-        guard let (value, rangeError) = parsed else { throw .notANumber(found: "the literal \(number.text)") }
+        let text = { String(decoding: utf8, as: UTF8.self) }
+        guard let (value, rangeError) = parsed else { throw .notANumber(found: "the literal \(text())") }
         // float8in (PostgreSQL 12+): ERANGE is an error when the result is zero or
         // infinite; a subnormal result (also ERANGE in glibc) is kept.
-        if rangeError && (value == 0 || value.isInfinite) { throw .outOfRange(number.text) }
-        if value.isInfinite { throw .outOfRange(number.text) }
+        if rangeError && (value == 0 || value.isInfinite) { throw .outOfRange(text()) }
+        if value.isInfinite { throw .outOfRange(text()) }
         return value
     }
 
@@ -226,18 +231,23 @@ public enum Float8Element: Equatable, Sendable {
     /// either way, so the value is within 1e-300...1e300 or exactly zero.
     @inline(__always)
     public static func plainlyInRange(_ number: JSONNumber) -> Bool {
-        number.withUTF8 { utf8 -> Bool in
-            guard utf8.count <= 30 else { return false }
-            var exponent = 0
-            var sawE = false
-            for b in utf8 {
-                if sawE {
-                    if b >= 0x30 && b <= 0x39 { exponent = exponent * 10 + Int(b - 0x30) }
-                } else if b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
-                    sawE = true
-                }
+        number.withUTF8 { plainlyInRange($0) }
+    }
+
+    /// ``plainlyInRange(_:)-(JSONNumber)`` of a literal's bytes.
+    @inline(__always)
+    public static func plainlyInRange(_ utf8: UnsafeRawBufferPointer) -> Bool {
+        guard utf8.count <= 30 else { return false }
+        var exponent = 0
+        var sawE = false
+        for b in utf8 {
+            if sawE {
+                // Capped: 28 exponent digits fit in 30 bytes and would overflow an Int.
+                if b >= 0x30 && b <= 0x39 && exponent <= 270 { exponent = exponent * 10 + Int(b - 0x30) }
+            } else if b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
+                sawE = true
             }
-            return exponent <= 270
         }
+        return exponent <= 270
     }
 }

@@ -63,7 +63,7 @@ public enum RecordValueRules {
             strings("search_terms", record, &found)
         case "vocabulary":
             numbers("embedding", record, &found)
-            switch record["synonyms"] {
+            switch record["synonyms"]?.expandingNumberList {
             case .array(let items)?:
                 if let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
                     found.append(Problem(field: "synonyms[\(index)]", problem: listElementTooLong(items[index].largeStringValue!)))
@@ -100,7 +100,7 @@ public enum RecordValueRules {
     private static func scalars(_ section: String, _ record: JSONValue, _ found: inout [Problem]) {
         for key in textFields[section] ?? [] {
             switch record[key] {
-            case .array?, .object?: found.append(Problem(field: key, problem: "must be a string"))
+            case .array?, .numbers?, .object?: found.append(Problem(field: key, problem: "must be a string"))
             case .null?, nil:
                 if notNullFields[section]?.contains(key) == true { found.append(Problem(field: key, problem: "is missing")) }
             default: break
@@ -129,6 +129,16 @@ public enum RecordValueRules {
 
     private static func numbers(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
         switch record[key] {
+        case .numbers(let list)? where list.plainlyInRange:
+            break  // checked as it was read
+        case .numbers(let list)?:
+            var problem: Problem?
+            list.forEachLiteral { index, literal in
+                guard problem == nil, !Float8Element.plainlyInRange(literal) else { return }
+                let parsed = Result { () throws(Float8Element.Problem) -> Double in try Float8Element.parse(literal: literal) }
+                if case .failure(let error) = parsed { problem = Problem(field: "\(key)[\(index)]", problem: error.message) }
+            }
+            if let problem { found.append(problem) }  // one finding per field, as below
         case .array(let items)?:
             for (index, item) in items.enumerated() {
                 do {
@@ -146,7 +156,7 @@ public enum RecordValueRules {
     }
 
     private static func strings(_ key: String, _ record: JSONValue, _ found: inout [Problem]) {
-        switch record[key] {
+        switch record[key]?.expandingNumberList {
         case .array(let items)?:
             for (index, item) in items.enumerated() {
                 switch item {
@@ -191,7 +201,7 @@ public enum RecordValueRules {
                 if let (rest, s) = pathToLargeString(member.value) { return ("." + member.key + rest, s) }
             }
             return nil
-        case .null, .bool, .number, .string:
+        case .null, .bool, .number, .numbers, .string:
             return nil
         }
     }
@@ -217,7 +227,7 @@ public enum RecordValueRules {
                 if let rest = pathToNonFinite(member.value) { return "." + member.key + rest }
             }
             return nil
-        case .null, .bool, .string, .largeString:
+        case .null, .bool, .string, .largeString, .numbers:
             return nil
         }
     }

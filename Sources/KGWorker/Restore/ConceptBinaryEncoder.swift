@@ -89,6 +89,18 @@ enum ConceptBinaryEncoder {
     /// A one-dimensional `double precision[]` (null or missing: empty, as the column's default),
     /// written in place with its length patched afterwards.
     private static func appendEmbedding(_ fields: RecordFields, to out: inout [UInt8]) throws {
+        if case .numbers(let list)? = fields.record["embedding"] {
+            // As the reader held them: each literal converted straight from its bytes.
+            appendInt32(Int32(20 + 12 * list.count), to: &out)
+            arrayHeader(count: list.count, hasNulls: false, elementType: float8OID, to: &out)
+            out.reserveCapacity(out.count + list.count * 12)
+            try list.forEachLiteral { index, literal in
+                let value = try fields.float8(literal: literal, "embedding", at: index)
+                appendInt32(8, to: &out)
+                appendUInt64(value.bitPattern, to: &out)
+            }
+            return
+        }
         let items = try fields.numberList("embedding") ?? []
         let lengthAt = out.count
         appendInt32(0, to: &out)

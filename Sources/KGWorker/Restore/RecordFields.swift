@@ -45,7 +45,7 @@ struct RecordFields {
 
     /// A list of strings, with NULL elements for nulls; nil for null or missing.
     func strings(_ key: String, problem: String = "must be an array of strings") throws -> [String?]? {
-        switch record[key] {
+        switch record[key]?.expandingNumberList {
         case .array(let items)?:
             return try items.enumerated().map { index, item in
                 switch item {
@@ -65,6 +65,7 @@ struct RecordFields {
     func numberList(_ key: String) throws -> [JSONValue]? {
         switch record[key] {
         case .array(let items)?: return items
+        case .numbers(let list)?: return list.elements
         case .null?, nil: return nil
         default: throw fail(key, "must be an array of numbers")
         }
@@ -76,6 +77,16 @@ struct RecordFields {
     func float8(_ item: JSONValue, _ key: String, at index: Int) throws -> Float8Element {
         do {
             return try Float8Element(item)
+        } catch {
+            throw fail("\(key)[\(index)]", error.message)
+        }
+    }
+
+    /// One literal of a ``JSONNumberList`` by the same rule: its double, or a problem naming it.
+    @inline(__always)
+    func float8(literal: UnsafeRawBufferPointer, _ key: String, at index: Int) throws -> Double {
+        do {
+            return try Float8Element.parse(literal: literal)
         } catch {
             throw fail("\(key)[\(index)]", error.message)
         }

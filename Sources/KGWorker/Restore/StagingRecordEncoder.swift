@@ -164,7 +164,7 @@ private struct RowEncoder {
     /// Vocabulary synonyms at the current schema: a list, or null (an empty list too); elements
     /// as `SchemaConverters.synonymElement` says (older shapes are converted before this).
     mutating func synonyms(_ key: String) throws {
-        switch fields.record[key] {
+        switch fields.record[key]?.expandingNumberList {
         case .array(let items)? where !items.isEmpty:
             if let index = items.firstIndex(where: { $0.largeStringValue != nil }) {
                 throw fields.fail("\(key)[\(index)]", RecordValueRules.listElementTooLong(items[index].largeStringValue!))
@@ -185,6 +185,19 @@ private struct RowEncoder {
     }
 
     mutating func numbers(_ key: String, nullAsEmpty: Bool = false) throws {
+        if case .numbers(let list)? = fields.record[key] {
+            // As the reader held them: literals joined by commas, each checked (or plainly in range).
+            if !list.plainlyInRange {
+                try list.forEachLiteral { index, literal in
+                    if !Float8Element.plainlyInRange(literal) { _ = try fields.float8(literal: literal, key, at: index) }
+                }
+            }
+            row.append(0x09)
+            row.append(UInt8(ascii: "{"))
+            list.withJoinedLiterals { row.append(contentsOf: $0) }
+            row.append(UInt8(ascii: "}"))
+            return
+        }
         guard let items = try fields.numberList(key) else {
             if nullAsEmpty { value("{}") } else { null() }
             return
