@@ -30,6 +30,10 @@ final class PartialFile {
     private var hasher = SHA256()
     /// The SHA-256 of the bytes written, hex, once committed.
     private(set) var digest: String?
+    /// Where the writeback this download asked for ends (see ``write(_:)``).
+    private var writebackRequested: Int64 = 0
+    /// How many new bytes make the next writeback request.
+    static let writebackStep: Int64 = 8 << 20
 
     init(final: String, onTaken: OnTaken) throws {
         finalPath = final
@@ -97,6 +101,15 @@ final class PartialFile {
             throw CLIError("cannot write \(partialPath): \(error.reason)")
         }
         length += Int64(chunk.count)
+        // The commit's fsync waited for the whole file (1.0–1.4 s of a 531 MB backup on this
+        // machine, after the last byte). Asking the kernel to start writing each 8 MiB as it is
+        // written overlaps the disk with the transfer, and the fsync waits only for the tail.
+        // POSIX_FADV_DONTNEED starts the writeback of dirty pages and leaves them cached (it
+        // drops only clean ones); it is advice: the fsync still decides.
+        if length - writebackRequested >= Self.writebackStep {
+            _ = posix_fadvise(fd, off_t(writebackRequested), off_t(length - writebackRequested), POSIX_FADV_DONTNEED)
+            writebackRequested = length
+        }
     }
 
     func discard() {
