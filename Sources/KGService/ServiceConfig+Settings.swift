@@ -51,6 +51,13 @@ extension ServiceConfig {
                 guard bytes >= 1 else { throw ConfigError("id_check_memory_bytes in \(source) must be a positive number of bytes, got \(text)") }
             }),
         .integer(
+            "backup_split_min_concepts", "KG_BACKUP_SPLIT_MIN_CONCEPTS", \.backupSplitMinConcepts,
+            help: "worker: a full backup with at least this many concepts exports them on two database connections at once "
+                + "(the second half spooled in temp_dir, the same file); 0: always one",
+            check: { n, text, source in
+                guard n >= 0 else { throw ConfigError("backup_split_min_concepts in \(source) must be 0 or more, got \(text)") }
+            }),
+        .integer(
             "max_jobs_per_user", "KG_MAX_JOBS_PER_USER", \.maxJobsPerUser,
             help: "queued + running jobs per user; more are refused with 429 and Retry-After; 0: no limit"),
         .integer(

@@ -39,6 +39,9 @@ public struct ServiceConfig: Sendable {
     /// Memory of one integrity check's id facts (duplicates, references) before they
     /// spill to a temp file in `tempDir` (gateway uploads, worker restores).
     public var idCheckMemoryBytes = 16 * 1024 * 1024
+    /// A full backup with at least this many concepts exports them on two database
+    /// connections at once, the second half spooled in temp storage (0: always one).
+    public var backupSplitMinConcepts = 1000
     /// Queued plus running jobs one user may have; another job is refused with 429 (0: no limit).
     public var maxJobsPerUser = 4
     /// Backup checks (`POST /admin/backup/verify`) one user may run at once on a gateway; more: 429 (0: no limit).

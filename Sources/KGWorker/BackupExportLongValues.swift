@@ -21,7 +21,8 @@ final class LongValueExport {
     static let pieceBytes = 1 << 20
 
     private let url: String
-    private let snapshot: String
+    /// The exported snapshot's id (``SplitExport`` opens its connection in it too).
+    let snapshot: String
     private var connection: PGConnection?
     private var escaped: [UInt8] = []
     /// Long values written so far.
@@ -35,6 +36,13 @@ final class LongValueExport {
         else {
             throw JobFailure(.unexpected, "PostgreSQL returned an unexpected snapshot id \(JSONEscaping.quoted(snapshot))")
         }
+    }
+
+    /// For a connection already in the backup's snapshot (``SplitExport``): `snapshot` is
+    /// the id the first connection exported, which stays valid while its transaction runs.
+    init(url: String, snapshot: String) {
+        self.url = url
+        self.snapshot = snapshot
     }
 
     deinit { close() }

@@ -27,7 +27,7 @@ struct BackupJob {
             // every record's JSON before the first reached the worker: 5 s of the bench's
             // 7 s export of 531 MB, while the gateway and the CLI waited. The key's index
             // streams from the first row (docs/DESIGN.md "The export streams from its first row").
-            try db.query("SET LOCAL enable_sort = off")
+            _ = try db.query("SET LOCAL enable_sort = off")
             return try export(db, type: type)
         }
     }
@@ -70,7 +70,23 @@ struct BackupJob {
             try sink.write("\(index == 0 ? "" : ",")\n\"\(section)\":[\n")
             var reader = CopyBinaryFieldReader()
             var first = true
-            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true)) { chunk in
+            // A full backup's concepts on two connections at once (SplitExport), past a size.
+            let count = statistics[section] ?? 0
+            var second: SplitExport?
+            var half: BackupQueries.Half?
+            if section == "concepts", type != .ontology, context.exportSplitMinConcepts > 0, count >= context.exportSplitMinConcepts,
+                let key: String = try db.query(BackupQueries.conceptSplitKey, [String(count / 2)]).first("k")
+            {
+                try db.query("SELECT set_config('kg.backup_split', $1, true)", [key])
+                let split = try SplitExport(
+                    url: db.url, snapshot: longValues.snapshot, split: key, schemaVersion: schemaVersion,
+                    directory: context.tempDirectory ?? NSTemporaryDirectory())
+                split.start()
+                second = split
+                half = .below
+            }
+            defer { second?.abandon() }
+            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true, half: half)) { chunk in
                 try reader.feed(chunk) { field in
                     guard let field else { throw JobFailure(.unexpected, "unexpected NULL record in \(section)") }
                     if !first { try comma.withUnsafeBytes { try sink.write($0) } }
@@ -82,9 +98,17 @@ struct BackupJob {
                         message: "exporting \(section)")
                 }
             }
-            guard reader.rows == statistics[section] else {
-                throw JobFailure(
-                    .unexpected, "\(section): exported \(reader.rows) records but counted \(statistics[section] ?? 0) in the same snapshot")
+            var rows = reader.rows
+            if let second {
+                let secondRows = try second.append(to: sink, after: !first)
+                rows += secondRows
+                processed += secondRows
+                try context.report(.exporting, of: plan, done: processed, total: total, message: "exporting \(section)")
+                context.logger.info(
+                    "concepts exported on two connections", metadata: ["first_half": "\(reader.rows)", "second_half": "\(secondRows)"])
+            }
+            guard rows == count else {
+                throw JobFailure(.unexpected, "\(section): exported \(rows) records but counted \(count) in the same snapshot")
             }
             try sink.write("\n]")
             try sink.flush()

@@ -82,7 +82,16 @@ enum BackupQueries {
     /// The export of `section` from a database at `schemaVersion` (the shape of
     /// that version: concepts carry `created_at` from v4 on). `longValues`: long text
     /// comes as markers (see ``long(_:_:)``), for ``LongValueExport`` to fill in.
-    static func copy(section: String, type: BackupType, schemaVersion: Int, longValues: Bool = false) -> String {
+    /// Which part of a section split at a key (`kg.backup_split`, set with a bound
+    /// parameter): the rows below it, or the rows from it on (``SplitExport``).
+    enum Half {
+        case below, from
+    }
+
+    /// The key below which about half of a full backup's concepts sort (`$1`: how many rows to skip).
+    static let conceptSplitKey = "SELECT concept_id AS k FROM kg.concepts ORDER BY concept_id OFFSET $1::int LIMIT 1"
+
+    static func copy(section: String, type: BackupType, schemaVersion: Int, longValues: Bool = false, half: Half? = nil) -> String {
         func text(_ alias: String, _ column: String) -> String { longValues ? long(alias, column) : "\(alias).\(column)" }
         func flagged(_ alias: String) -> String { longValues ? flag(alias, section) : "" }
         let scoped = type == .ontology
@@ -112,6 +121,8 @@ enum BackupQueries {
                     'search_terms', search_terms, 'embedding', embedding\(schemaVersion >= 4 ? ", 'created_at', created_at" : ""))::text
                 FROM kg.concepts c
                 \(scoped ? "WHERE concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
+                \(half == .below ? "WHERE concept_id < current_setting('kg.backup_split')" : "")
+                \(half == .from ? "WHERE concept_id >= current_setting('kg.backup_split')" : "")
                 ORDER BY concept_id
                 """
         case "sources":

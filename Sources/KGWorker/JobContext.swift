@@ -33,6 +33,9 @@ final class JobContext: JobReporter, @unchecked Sendable {
     /// `id_check_memory_bytes`, and the temp folder where checks and restores spill past memory.
     var idCheckMemoryBytes = IntegrityChecker.defaultIDMemoryBytes
     var tempDirectory: String? = nil
+    /// `backup_split_min_concepts`: a full backup with at least this many concepts exports
+    /// them on two connections at once (``SplitExport``); 0: never.
+    var exportSplitMinConcepts = 0
     /// Test-only: fail right after this stage (see `test_fail_after_stage`).
     var failAfterStage = ""
 

@@ -190,6 +190,7 @@ final class JobRunner: @unchecked Sendable {
             heartbeatInterval: config.heartbeatIntervalSeconds)
         context.recordDelay = config.testRecordDelayMilliseconds / 1000
         context.finishDelay = config.testFinishDelayMilliseconds / 1000
+        context.exportSplitMinConcepts = config.backupSplitMinConcepts
         context.crashMarker = config.testCrashMarker
         context.idCheckMemoryBytes = config.idCheckMemoryBytes
         context.tempDirectory = storage.directory

@@ -84,6 +84,9 @@ final class TestStack: @unchecked Sendable {
             // expect empty temp storage; ResumeDownloadTests sets a window (the default, 3600, keeps them).
             "KG_BACKUP_RESUME_WINDOW": "0",
         ]
+        // Every full backup of two concepts or more exports them on two connections (SplitExport), so
+        // that every suite runs that path; KG_BACKUP_SPLIT_MIN_CONCEPTS=0 scripts/test.sh … runs one connection.
+        env["KG_BACKUP_SPLIT_MIN_CONCEPTS"] = TestEnvironment.env["KG_BACKUP_SPLIT_MIN_CONCEPTS"] ?? "2"
         // Run any suite against a quorum job queue: KG_BROKER_QUEUE_TYPE=quorum scripts/test.sh --filter …
         if let queueType = TestEnvironment.env["KG_BROKER_QUEUE_TYPE"], !queueType.isEmpty { env["KG_BROKER_QUEUE_TYPE"] = queueType }
         // Run any suite with every resumable restore upload pipelined: KG_RESTORE_PIPELINE_MIN_BYTES=0 scripts/test.sh --filter …
