@@ -32,7 +32,7 @@ bench:
 
 # The "many records" pair alone, its large size at 10 M concepts (about 7 GB of backup; hours on 2 cores).
 bench-scale:
-	@BENCH_RECORDS_ONLY=1 BENCH_RECORDS_LARGE=$${BENCH_RECORDS_LARGE:-10000000} scripts/bench.sh
+	@BENCH_RECORDS_ONLY=1 BENCH_RECORDS_LARGE=$${BENCH_RECORDS_LARGE:-10000000} BENCH_RECORDS_DATAFIRST_RESTORE=$${BENCH_RECORDS_DATAFIRST_RESTORE:-small} BENCH_RECORDS_RESTORE_ONTO=$${BENCH_RECORDS_RESTORE_ONTO:-empty} scripts/bench.sh
 
 # The chaos run alone, longer than in `make test` (CHAOS_SECONDS, default 600; CHAOS_SEED replays a run).
 chaos:

@@ -31,6 +31,10 @@
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
 #   BENCH_RECORDS_LARGE   concepts of the large one (default 1000000; `make bench-scale`: 10000000)
 #   BENCH_RECORDS_DATAFIRST_RESTORE  all (default), small or none: which sizes also restore the data-first file
+#   BENCH_RECORDS_RESTORE_ONTO=empty  restore the pair's files onto an emptied graph (TRUNCATE first;
+#                         default graph: each restore replaces the graph of its own size). A
+#                         replace needs the old graph, the new one and the staging tables on disk
+#                         at once: about 100 GB at 10 M concepts (`make bench-scale` uses empty).
 #   BENCH_RECORDS_FRESH=0 measure the pair's backups and restores in the same gateway and workers
 #                         (default 1: a fresh gateway and workers for each, see fresh_stack)
 #                         Shape: that many concepts and instances, a tenth as many sources,
@@ -65,6 +69,7 @@ RECORDS_SMALL=${BENCH_RECORDS_SMALL:-100000}
 RECORDS_LARGE=${BENCH_RECORDS_LARGE:-1000000}
 RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 RECORDS_FRESH=${BENCH_RECORDS_FRESH:-1}
+RECORDS_RESTORE_ONTO=${BENCH_RECORDS_RESTORE_ONTO:-graph}
 BUILD=${BENCH_BUILD:-1}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine. BENCH_INSTANCE=N
@@ -98,6 +103,7 @@ done
 [[ $BUILD =~ ^[01]$ ]] || die "BENCH_BUILD must be 0 or 1 (got \"$BUILD\")"
 [[ $RECORDS =~ ^[01]$ && $RECORDS_ONLY =~ ^[01]$ ]] || die "BENCH_RECORDS and BENCH_RECORDS_ONLY must be 0 or 1"
 [[ $RECORDS_DATAFIRST_RESTORE =~ ^(all|small|none)$ ]] || die "BENCH_RECORDS_DATAFIRST_RESTORE must be all, small or none"
+[[ $RECORDS_RESTORE_ONTO =~ ^(graph|empty)$ ]] || die "BENCH_RECORDS_RESTORE_ONTO must be graph or empty"
 [ "$RECORDS_ONLY" = 0 ] || { SIZES=(); RECORDS=1; }
 RECORD_SIZES=()
 [ "$RECORDS" = 0 ] || RECORD_SIZES=(records_small records_large)
@@ -858,11 +864,20 @@ run_records_size() { # size
     cmp -s <(records_summary "$BENCH/logs/kg-verify-$size.log.out") <(records_summary "$BENCH/logs/kg-verify_datafirst-$size.log.out") ||
         die "kg admin verify counts differ between the file and its data-first rewrite: see ${BENCH#"$ROOT"/}/logs/kg-verify*-$size.log.out"
 
+    local restore_datafirst=0
+    if [ "$RECORDS_DATAFIRST_RESTORE" = all ] || { [ "$RECORDS_DATAFIRST_RESTORE" = small ] && [ "$size" = records_small ]; }; then
+        restore_datafirst=1
+    else
+        rm -f "$df" # not restored: its disk is the restore's
+    fi
+
     fresh_stack "$size restore"
+    records_empty_graph "$size"
     restore_run "$size" restore "$file" || die "kg admin restore failed; see ${BENCH#"$ROOT"/}/logs"
     set_result "records_per_s_restore_$size" "$(div "$records" "$(result "restore_s_$size")" %.0f)"
-    if [ "$RECORDS_DATAFIRST_RESTORE" = all ] || { [ "$RECORDS_DATAFIRST_RESTORE" = small ] && [ "$size" = records_small ]; }; then
+    if [ "$restore_datafirst" = 1 ]; then
         fresh_stack "$size restore, data first"
+        records_empty_graph "$size"
         restore_run "$size" restore_datafirst "$df" || die "kg admin restore of the data-first file failed; see ${BENCH#"$ROOT"/}/logs"
         set_result "records_per_s_restore_datafirst_$size" "$(div "$records" "$(result "restore_datafirst_s_$size")" %.0f)"
     else
@@ -872,6 +887,15 @@ run_records_size() { # size
         set_result "records_per_s_restore_datafirst_$size" "-"
     fi
     [ "$KEEP" = 1 ] || rm -f "$file" "$df"
+}
+
+# BENCH_RECORDS_RESTORE_ONTO=empty: the graph's tables emptied before a restore, so that
+# the restore needs no room for the old graph beside the new one.
+records_empty_graph() { # size
+    [ "$RECORDS_RESTORE_ONTO" = empty ] || return 0
+    log "$1: emptying the graph before the restore (BENCH_RECORDS_RESTORE_ONTO=empty)…"
+    fg_run psql_bench -c "TRUNCATE kg.relationships, kg.evidence, kg.instances, kg.sources, kg.concepts CASCADE" \
+        >>"$BENCH/logs/vacuum.log" 2>&1 || die "TRUNCATE failed: $(tail -5 "$BENCH/logs/vacuum.log")"
 }
 
 # kg admin verify --json --offline FILE under /usr/bin/time; stores rss_mb_cli_<kind>_<size> and records_per_s_<kind>_<size>.
@@ -935,6 +959,7 @@ print_records_table() {
     echo
     echo "kg bench, many records: $RECORDS_SMALL and $RECORDS_LARGE concepts (as many instances, a tenth as many sources,"
     echo "          twice as many relationships; UUID-style ids, 4-dimension embeddings)"
+    [ "$RECORDS_RESTORE_ONTO" = graph ] || echo "          restores onto an emptied graph (BENCH_RECORDS_RESTORE_ONTO=$RECORDS_RESTORE_ONTO)"
     echo
     printf '%-*s %14s %14s\n' "$width" "" "${RECORD_SIZES[@]}"
     for row in "${RECORD_TABLE_ROWS[@]}"; do
