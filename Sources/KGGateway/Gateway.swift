@@ -55,11 +55,11 @@ public enum Gateway {
         JobRoutes(pool: pool, hub: hub).register(on: router)
         BackupRoutes(
             pool: pool, jobs: jobs, storage: storage, heartbeatTimeout: config.heartbeatTimeoutSeconds,
-            resumeWindow: config.backupResumeWindowSeconds, audit: audit, logger: logger
+            resumeWindow: config.backupResumeWindowSeconds, audit: audit, logger: logger, hub: hub
         ).register(on: router)
         BackupFileRoutes(
             pool: pool, heartbeatTimeout: config.heartbeatTimeoutSeconds, resumeWindow: config.backupResumeWindowSeconds,
-            audit: audit, logger: logger
+            audit: audit, logger: logger, hub: hub
         ).register(on: router)
         // Uploads are parsed and checked here, off the cooperative pool: one thread per check allowed at once.
         let checkPool = NIOThreadPool(numberOfThreads: config.maxConcurrentVerifies > 0 ? config.maxConcurrentVerifies : System.coreCount)

@@ -23,7 +23,8 @@ struct CheckpointDownload {
         }
         var output: PartialFile?
         var received: Int64 = 0
-        let checker = CLIConfig.makeChecker()
+        let checker = CheckThread(CLIConfig.makeChecker())
+        defer { checker.abandon() }
         let line = ProgressLine()
         line.update(force: true) { "checkpoint: waiting for the gateway…" }
         do {

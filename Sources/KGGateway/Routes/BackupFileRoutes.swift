@@ -31,6 +31,8 @@ struct BackupFileRoutes {
     let audit: AuditTrail
     let logger: Logger
     var waitForBytes = 5.0
+    /// Status events: the stream sees its job end as soon as the worker says so.
+    var hub: StatusHub? = nil
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/jobs/:id/backup") { request, context -> Response in
@@ -161,7 +163,7 @@ struct BackupFileRoutes {
             await FileCalls.close(fd)
             let streamer = BackupStreamer(
                 jobID: id, path: params.tempFile, pool: pool, heartbeatTimeout: heartbeatTimeout,
-                logger: logger, eventLoop: context.channel.eventLoop, keepsFile: true)
+                logger: logger, eventLoop: context.channel.eventLoop, keepsFile: true, hub: hub)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await streamer.stream(to: &writer) })
         } catch {
             await FileCalls.close(fd)

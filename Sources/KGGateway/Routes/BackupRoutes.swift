@@ -18,6 +18,8 @@ struct BackupRoutes {
     var resumeWindow = 0.0
     let audit: AuditTrail
     let logger: Logger
+    /// Status events: the stream sees its job end as soon as the worker says so.
+    var hub: StatusHub? = nil
 
     struct BackupRequest: Decodable {
         let backup_type: String
@@ -43,7 +45,7 @@ struct BackupRoutes {
             let streamer = BackupStreamer(
                 jobID: id, path: params.tempFile, pool: pool,
                 heartbeatTimeout: heartbeatTimeout, logger: logger,
-                eventLoop: context.channel.eventLoop, keepsFile: resumeWindow > 0)
+                eventLoop: context.channel.eventLoop, keepsFile: resumeWindow > 0, hub: hub)
             var headers: HTTPFields = [
                 .contentType: compression.contentType,
                 .contentDisposition: ContentDisposition.attachment(filename: params.fileName),

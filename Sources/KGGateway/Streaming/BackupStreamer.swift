@@ -27,6 +27,9 @@ struct BackupStreamer: Sendable {
     /// The connection's event loop: writes are paced by it (``PacedBodyWriter``).
     let eventLoop: any EventLoop
     var keepsFile = false
+    /// The gateway's status events: the job's end is seen when its event arrives (``JobEndWatch``),
+    /// not only at the next poll of the job row.
+    var hub: StatusHub? = nil
     private let bytesSent = GatewayMetrics.bytesOut(.backup)
 
     static let chunkSize = 256 * 1024
@@ -61,6 +64,8 @@ struct BackupStreamer: Sendable {
         var lastCheck = Date.distantPast
         var lastTouch = Date()
         var clientGone = false
+        let watch = hub.map { JobEndWatch(hub: $0, jobID: jobID) }
+        defer { watch?.stop() }
         do {
             while true {
                 if fd < 0 {
@@ -94,7 +99,7 @@ struct BackupStreamer: Sendable {
                 }
                 if sent { continue }
                 // At the end of what is written so far: is the job done, failed or stalled?
-                if Date().timeIntervalSince(lastCheck) >= 0.25 || expected == nil && fd < 0 {
+                if Date().timeIntervalSince(lastCheck) >= 0.25 || expected == nil && fd < 0 || watch?.takeEnded() == true {
                     lastCheck = Date()
                     if let state = try await currentState() {
                         switch state.status {
