@@ -122,8 +122,6 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "KGServiceTests", dependencies: ["KGService"]),
-        // The CLI's pure logic without processes (its commands are tested as processes in KGIntegrationTests).
-        .testTarget(name: "KGCLITests", dependencies: ["KGCLI", "KGFormat", "KGTestSupport"]),
         // The worker's job logic without processes: plans, progress arithmetic, failure kinds, restore stages.
         .testTarget(
             name: "KGWorkerTests",

@@ -91,16 +91,15 @@ struct BackupDownload {
 
     func run() throws -> Outcome {
         let line = ProgressLine()
-        // The integrity check runs on the bytes as they arrive, on a thread of its own: no
-        // second read of the file (with --resume, the partial file's bytes go through it first).
-        let checker = CheckThread(CLIConfig.makeChecker())
+        // The integrity check runs on the bytes as they arrive: no second read of the file
+        // (with --resume, the partial file's bytes go through it first).
+        let checker = CLIConfig.makeChecker()
         let state = Progress()
         state.encryptor = encryptor
         let trap = InterruptTrap { [client] in client.cancel() }
         defer {
             trap.remove()
             state.follower?.stop()
-            checker.abandon()
         }
         let accept: (UnsafeRawBufferPointer) throws -> Void = { chunk in
             guard let output = state.output else { return }
@@ -308,7 +307,7 @@ struct BackupDownload {
     }
 
     /// `--resume`: the partial file's bytes through the integrity check and digest, then continue.
-    private func reopen(_ partial: String, _ state: Progress, _ checker: CheckThread) throws {
+    private func reopen(_ partial: String, _ state: Progress, _ checker: IntegrityChecker) throws {
         let sidecar = try ResumeSidecar.read(partial: partial)
         guard GlobalOptions.sameServer(sidecar.server, server) else {
             throw CLIError(
@@ -346,7 +345,7 @@ struct BackupDownload {
     /// on from the plaintext the whole chunks cover, with an encryptor continuing the file.
     private func reopenEncrypted(
         _ partial: String, _ age: ResumeSidecar.AgeState, _ sidecar: ResumeSidecar, _ onTaken: PartialFile.OnTaken,
-        _ state: Progress, _ checker: CheckThread
+        _ state: Progress, _ checker: IntegrityChecker
     ) throws {
         func refuse(_ why: String) -> CLIError {
             unlink(partial)

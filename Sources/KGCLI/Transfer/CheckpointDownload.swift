@@ -23,8 +23,7 @@ struct CheckpointDownload {
         }
         var output: PartialFile?
         var received: Int64 = 0
-        let checker = CheckThread(CLIConfig.makeChecker())
-        defer { checker.abandon() }
+        let checker = CLIConfig.makeChecker()
         let line = ProgressLine()
         line.update(force: true) { "checkpoint: waiting for the gateway…" }
         do {
