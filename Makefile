@@ -30,7 +30,9 @@ lint:
 bench:
 	@scripts/bench.sh
 
-# The "many records" pair alone, its large size at 10 M concepts (about 7 GB of backup; hours on 2 cores).
+# The "many records" pair alone, its large size at 10 M concepts (a 15.5 GB backup, ~70 GB of disk,
+# about two hours on 2 cores); restores go onto an emptied graph, and only the small size restores the
+# data-first file (docs/BENCHMARKS.md "10 M concepts").
 bench-scale:
 	@BENCH_RECORDS_ONLY=1 BENCH_RECORDS_LARGE=$${BENCH_RECORDS_LARGE:-10000000} BENCH_RECORDS_DATAFIRST_RESTORE=$${BENCH_RECORDS_DATAFIRST_RESTORE:-small} BENCH_RECORDS_RESTORE_ONTO=$${BENCH_RECORDS_RESTORE_ONTO:-empty} scripts/bench.sh
 

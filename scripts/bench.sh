@@ -511,10 +511,15 @@ measure_backup() { # size
     set_result "backup_queue_s_$size" "$queued"
     set_result "backup_export_s_$size" "$exported"
     log "$size: backup $(result "backup_mb_$size") MB in $TIME_WALL s (worker export $exported s); peak RSS gateway $(result "rss_mb_gateway_$size") MB, worker $(result "rss_mb_worker_$size") MB, CLI $(result "rss_mb_cli_$size") MB"
-    # The gateway keeps the file for resumed downloads (backup_resume_window_s, 1 h); the bench
-    # resumes nothing. The kept copy goes now, so that its disk (15 GB at 10 M concepts) and
-    # its dirty pages (written back during the next measurement) are not the next step's.
-    rm -f "$BENCH/tmp/backup_$job.json"*
+    drop_kept_backups
+}
+
+# The gateway keeps each backup's file for resumed downloads (backup_resume_window_s, 1 h);
+# the bench resumes nothing and runs one backup at a time. The kept copies go once a backup
+# is measured, so that their disk (15 GB at 10 M concepts) and their dirty pages (written
+# back during the next measurement) are not the next step's.
+drop_kept_backups() {
+    rm -f "$BENCH"/tmp/backup_*.json*
 }
 
 # kg admin verify of the file measure_backup saved: the local integrity check that
@@ -1018,6 +1023,7 @@ measure_backup_compressed() { # size
         set_result "rss_mb_worker_${method}_$size" "$(kb_mb "$wk_kb")"
         set_result "rss_mb_cli_${method}_$size" "$(kb_mb "$TIME_RSS_KB")"
         log "$size: backup --compress $method $(result "backup_${method}_mb_$size") MB in $TIME_WALL s"
+        drop_kept_backups
         [ "$KEEP" = 1 ] || rm -f "$file" "$file.sha256"
     done
 }
