@@ -53,7 +53,7 @@ extension ServiceConfig {
         .integer(
             "backup_split_min_concepts", "KG_BACKUP_SPLIT_MIN_CONCEPTS", \.backupSplitMinConcepts,
             help: "worker: a full backup with at least this many concepts exports them on two database connections at once "
-                + "(the second half spooled in temp_dir, the same file); 0: always one",
+                + "(in pieces, the second connection's spooled in temp_dir, two at most; the same file); 0: always one",
             check: { n, text, source in
                 guard n >= 0 else { throw ConfigError("backup_split_min_concepts in \(source) must be 0 or more, got \(text)") }
             }),

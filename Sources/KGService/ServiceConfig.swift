@@ -40,7 +40,7 @@ public struct ServiceConfig: Sendable {
     /// spill to a temp file in `tempDir` (gateway uploads, worker restores).
     public var idCheckMemoryBytes = 16 * 1024 * 1024
     /// A full backup with at least this many concepts exports them on two database
-    /// connections at once, the second half spooled in temp storage (0: always one).
+    /// connections at once, in pieces, the second connection's spooled in temp storage (0: always one).
     public var backupSplitMinConcepts = 1000
     /// Queued plus running jobs one user may have; another job is refused with 429 (0: no limit).
     public var maxJobsPerUser = 4

@@ -68,44 +68,58 @@ struct BackupJob {
         let comma = Array(",\n".utf8)
         for (index, section) in BackupQueries.sections.enumerated() {
             try sink.write("\(index == 0 ? "" : ",")\n\"\(section)\":[\n")
-            var reader = CopyBinaryFieldReader()
             var first = true
-            // A full backup's concepts on two connections at once (SplitExport), past a size.
+            var rows = 0
+            // A full backup's concepts in pieces on two connections at once (SplitExport), past a size.
             let count = statistics[section] ?? 0
+            var keys: [String] = []
+            if section == "concepts", type != .ontology, context.exportSplitMinConcepts > 0, count >= context.exportSplitMinConcepts {
+                keys = try SplitExport.keys(db, concepts: count)
+            }
             var second: SplitExport?
-            var half: BackupQueries.Half?
-            if section == "concepts", type != .ontology, context.exportSplitMinConcepts > 0, count >= context.exportSplitMinConcepts,
-                let key: String = try db.query(BackupQueries.conceptSplitKey, [String(count / 2)]).first("k")
-            {
-                try db.query("SELECT set_config('kg.backup_split', $1, true)", [key])
-                let split = try SplitExport(
-                    url: db.url, snapshot: longValues.snapshot, split: key, schemaVersion: schemaVersion,
+            if !keys.isEmpty {
+                let split = SplitExport(
+                    url: db.url, snapshot: longValues.snapshot, keys: keys, schemaVersion: schemaVersion,
                     directory: context.tempDirectory ?? NSTemporaryDirectory())
                 split.start()
                 second = split
-                half = .below
             }
             defer { second?.abandon() }
-            try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true, half: half)) { chunk in
-                try reader.feed(chunk) { field in
-                    guard let field else { throw JobFailure(.unexpected, "unexpected NULL record in \(section)") }
-                    if !first { try comma.withUnsafeBytes { try sink.write($0) } }
-                    first = false
-                    try longValues.write(field, section: section, to: sink)
-                    processed += 1
-                    try context.report(
-                        .exporting, of: plan, done: processed, total: total,
-                        message: "exporting \(section)")
+            var firstConnectionRows = 0
+            for piece in 0...keys.count {
+                if let second, piece % 2 == 1 {
+                    let pieceRows = try second.append(piece: piece, to: sink, after: !first)
+                    first = first && pieceRows == 0
+                    rows += pieceRows
+                    processed += pieceRows
+                    try context.report(.exporting, of: plan, done: processed, total: total, message: "exporting \(section)")
+                    continue
                 }
+                let bounds: BackupQueries.Piece? = try keys.isEmpty ? nil : SplitExport.bound(db, piece: piece, keys: keys)
+                var reader = CopyBinaryFieldReader()
+                try db.copyOut(BackupQueries.copy(section: section, type: type, schemaVersion: schemaVersion, longValues: true, piece: bounds)) {
+                    chunk in
+                    try reader.feed(chunk) { field in
+                        guard let field else { throw JobFailure(.unexpected, "unexpected NULL record in \(section)") }
+                        if !first { try comma.withUnsafeBytes { try sink.write($0) } }
+                        first = false
+                        try longValues.write(field, section: section, to: sink)
+                        processed += 1
+                        try context.report(
+                            .exporting, of: plan, done: processed, total: total,
+                            message: "exporting \(section)")
+                    }
+                }
+                rows += reader.rows
+                firstConnectionRows += reader.rows
             }
-            var rows = reader.rows
-            if let second {
-                let secondRows = try second.append(to: sink, after: !first)
-                rows += secondRows
-                processed += secondRows
-                try context.report(.exporting, of: plan, done: processed, total: total, message: "exporting \(section)")
+            if second != nil {
                 context.logger.info(
-                    "concepts exported on two connections", metadata: ["first_half": "\(reader.rows)", "second_half": "\(secondRows)"])
+                    "concepts exported on two connections",
+                    metadata: [
+                        "pieces": "\(keys.count + 1)", "first_connection": "\(firstConnectionRows)",
+                        "second_connection": "\(rows - firstConnectionRows)",
+                    ])
             }
             guard rows == count else {
                 throw JobFailure(.unexpected, "\(section): exported \(rows) records but counted \(count) in the same snapshot")

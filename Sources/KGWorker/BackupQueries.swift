@@ -79,23 +79,34 @@ enum BackupQueries {
         return "(CASE WHEN \(tests.joined(separator: " OR ")) THEN '~' ELSE '' END) || "
     }
 
+    /// Which concepts a piece of a split export holds (``SplitExport``): those from the key in
+    /// the session setting `kg.backup_from` on, those below the key in `kg.backup_below`, or
+    /// both (settings set with bound parameters, as COPY takes none).
+    struct Piece: Equatable {
+        var from: Bool
+        var below: Bool
+    }
+
+    /// The keys that cut a full backup's concepts into pieces of `$1` concepts each, in the
+    /// key's order: every `$1`-th key after the first, from one pass over the key's index.
+    static let conceptPieceKeys = """
+        SELECT k FROM (SELECT concept_id AS k, row_number() OVER (ORDER BY concept_id) AS n FROM kg.concepts) s
+        WHERE n > 1 AND (n - 1) % $1::bigint = 0 ORDER BY k
+        """
+
     /// The export of `section` from a database at `schemaVersion` (the shape of
     /// that version: concepts carry `created_at` from v4 on). `longValues`: long text
     /// comes as markers (see ``long(_:_:)``), for ``LongValueExport`` to fill in.
-    /// Which part of a section split at a key (`kg.backup_split`, set with a bound
-    /// parameter): the rows below it, or the rows from it on (``SplitExport``).
-    enum Half {
-        case below, from
-    }
-
-    /// The key below which about half of a full backup's concepts sort (`$1`: how many rows to skip).
-    static let conceptSplitKey = "SELECT concept_id AS k FROM kg.concepts ORDER BY concept_id OFFSET $1::int LIMIT 1"
-
-    static func copy(section: String, type: BackupType, schemaVersion: Int, longValues: Bool = false, half: Half? = nil) -> String {
+    /// `piece`: only the concepts of one piece of a split export.
+    static func copy(section: String, type: BackupType, schemaVersion: Int, longValues: Bool = false, piece: Piece? = nil) -> String {
         func text(_ alias: String, _ column: String) -> String { longValues ? long(alias, column) : "\(alias).\(column)" }
         func flagged(_ alias: String) -> String { longValues ? flag(alias, section) : "" }
         let scoped = type == .ontology
         let with = scoped ? "WITH \(ontologyScope) " : ""
+        let bounds = [
+            piece?.from == true ? "concept_id >= current_setting('kg.backup_from')" : nil,
+            piece?.below == true ? "concept_id < current_setting('kg.backup_below')" : nil,
+        ].compactMap { $0 }
         let query: String
         switch section {
         case "vocabulary":
@@ -121,8 +132,7 @@ enum BackupQueries {
                     'search_terms', search_terms, 'embedding', embedding\(schemaVersion >= 4 ? ", 'created_at', created_at" : ""))::text
                 FROM kg.concepts c
                 \(scoped ? "WHERE concept_id IN (SELECT concept_id FROM scope_concepts)" : "")
-                \(half == .below ? "WHERE concept_id < current_setting('kg.backup_split')" : "")
-                \(half == .from ? "WHERE concept_id >= current_setting('kg.backup_split')" : "")
+                \(bounds.isEmpty ? "" : "WHERE " + bounds.joined(separator: " AND "))
                 ORDER BY concept_id
                 """
         case "sources":

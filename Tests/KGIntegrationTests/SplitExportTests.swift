@@ -2,10 +2,10 @@ import Foundation
 import KGDatabase
 import XCTest
 
-/// A full backup's concepts exported on two connections at once (`backup_split_min_concepts`,
-/// `SplitExport`) make the very file one connection makes: same records, same order, same
-/// bytes, long values (fetched in pieces by a connection of their own) included, and the
-/// spool in temp storage is gone afterwards.
+/// A full backup's concepts exported in pieces on two connections at once
+/// (`backup_split_min_concepts`, `SplitExport`) make the very file one connection makes: same
+/// records, same order, same bytes, long values (fetched in pieces by a connection of their
+/// own) included on both connections, and the spools in temp storage are gone afterwards.
 final class SplitExportTests: XCTestCase {
     var stack: TestStack!
 
@@ -35,7 +35,9 @@ final class SplitExportTests: XCTestCase {
         stack = try TestStack(workers: 0)
         try stack.loadSample(concepts: 80, ontologies: 2, dimensions: 16)
         let db = try stack.db()
-        // A long description (over the 8 MiB that make a value come in pieces) in each half.
+        // A long description (over the 8 MiB that make a value come in pieces) in the first
+        // piece (the backup's connection) and in the last (80 concepts: 14 pieces of up to 6,
+        // the odd ones, the last among them, formatted by the second connection).
         try db.query(
             """
             UPDATE kg.concepts SET description = repeat('long "value" \\ é ', 600000)
@@ -46,7 +48,9 @@ final class SplitExportTests: XCTestCase {
 
         let split = try backup(worker: "split", environment: ["KG_BACKUP_SPLIT_MIN_CONCEPTS": "2"])
         XCTAssertTrue(split.log.contains("concepts exported on two connections"), "the split path was not taken:\n" + split.log.suffix(2000))
-        XCTAssertTrue(split.log.contains("first_half=40"), String(split.log.suffix(2000)))
+        for part in ["pieces=14", "first_connection=42", "second_connection=38"] {
+            XCTAssertTrue(split.log.contains(part), "\(part) not logged:\n" + split.log.suffix(2000))
+        }
         let single = try backup(worker: "single", environment: ["KG_BACKUP_SPLIT_MIN_CONCEPTS": "0"])
         XCTAssertFalse(single.log.contains("concepts exported on two connections"))
 
