@@ -81,6 +81,10 @@ is_ours() { # pid [binary name...]
     shift
     [ $# -gt 0 ] || set -- kg-gateway kg-worker
     exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    # A binary rebuilt (replaced) under its running process reads "…/kg-worker (deleted)":
+    # still ours. Without this, `make down` and the bench left such processes running
+    # after a rebuild while saying they were stopped.
+    exe=${exe% (deleted)}
     for name in "$@"; do [ "${exe##*/}" = "$name" ] && return 0; done
     return 1
 }
