@@ -26,6 +26,10 @@
 #   BENCH_KEEP=1          keep the database, backup and dump files (stack is still stopped)
 #   BENCH_LOG_LEVEL       log level of gateway and workers (default info)
 #   BENCH_BUILD=0         no swift build: use the release binaries in .build/release as they are
+#   BENCH_ROUNDS          rounds of the two sizes' backup, pg_dump, restore and psql (default 3):
+#                         after the first round (every measurement), rounds 2..N repeat these four
+#                         in turn on the same graph; each wall time and ratio is the median of the
+#                         rounds (all of them in <key>_runs_<size>), CPU and RSS are the last round's
 #   BENCH_RECORDS=0       skip the "many records" pair (default 1: run it after the two sizes)
 #   BENCH_RECORDS_ONLY=1  run only the "many records" pair
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
@@ -71,6 +75,7 @@ RECORDS_DATAFIRST_RESTORE=${BENCH_RECORDS_DATAFIRST_RESTORE:-all}
 RECORDS_FRESH=${BENCH_RECORDS_FRESH:-1}
 RECORDS_RESTORE_ONTO=${BENCH_RECORDS_RESTORE_ONTO:-graph}
 BUILD=${BENCH_BUILD:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 
 # Fixed on purpose: a developer stack uses kg / kg / 58080 on this machine. BENCH_INSTANCE=N
 # (1-9) runs a second bench beside the first on the same services: its own database, broker
@@ -101,6 +106,7 @@ for n in "$SMALL_CONCEPTS" "$LARGE_CONCEPTS" "$ONTOLOGIES" "$RECORDS_SMALL" "$RE
 done
 [[ $RESHAPED =~ ^[01]$ ]] || die "BENCH_RESHAPED must be 0 or 1 (got \"$RESHAPED\")"
 [[ $BUILD =~ ^[01]$ ]] || die "BENCH_BUILD must be 0 or 1 (got \"$BUILD\")"
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be a whole number from 1 to 99 (got \"$ROUNDS\")"
 [[ $RECORDS =~ ^[01]$ && $RECORDS_ONLY =~ ^[01]$ ]] || die "BENCH_RECORDS and BENCH_RECORDS_ONLY must be 0 or 1"
 [[ $RECORDS_DATAFIRST_RESTORE =~ ^(all|small|none)$ ]] || die "BENCH_RECORDS_DATAFIRST_RESTORE must be all, small or none"
 [[ $RECORDS_RESTORE_ONTO =~ ^(graph|empty)$ ]] || die "BENCH_RECORDS_RESTORE_ONTO must be graph or empty"
@@ -817,11 +823,40 @@ measure_restore_reshaped() { # size
     [ "$KEEP" = 1 ] || rm -f "$file"
 }
 
+# The wall time each repeated measurement sets, per round (RUNS[key] = "t1 t2 …").
+declare -A ROUND_KEY=([backup]=backup_s [pg_dump]=pg_dump_s [restore]=restore_s [psql]=psql_s)
+declare -A RUNS=()
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
 run_size() { # size
-    local size=$1 m
+    local size=$1 m r key
     mkdir -p "$BENCH/out"
     load_sample "$size"
-    for m in "${MEASUREMENTS[@]}"; do "measure_$m" "$size"; done
+    for m in "${MEASUREMENTS[@]}"; do
+        "measure_$m" "$size"
+        [ -z "${ROUND_KEY[$m]:-}" ] || RUNS[${ROUND_KEY[$m]}_$size]+="$(result "${ROUND_KEY[$m]}_$size") "
+    done
+    # Rounds 2..N: one run of a command is within ±20 % on this kind of machine, more than the
+    # differences the bench is there to show. Each tool's runs alternate with the other's, on
+    # the graph the last restore wrote, settled as after the load.
+    for ((r = 2; r <= ROUNDS; r++)); do
+        log "$size: round $r of $ROUNDS (backup, pg_dump, restore, psql)…"
+        fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
+            >>"$BENCH/logs/vacuum.log" 2>&1 || die "VACUUM failed: $(tail -5 "$BENCH/logs/vacuum.log")"
+        for m in backup pg_dump restore psql; do
+            [[ " ${MEASUREMENTS[*]} " == *" $m "* ]] || continue
+            "measure_$m" "$size"
+            RUNS[${ROUND_KEY[$m]}_$size]+="$(result "${ROUND_KEY[$m]}_$size") "
+        done
+    done
+    for m in backup pg_dump restore psql; do
+        key=${ROUND_KEY[$m]}_$size
+        [ -n "${RUNS[$key]:-}" ] || continue
+        # shellcheck disable=SC2086 # the runs are words
+        set_result "$key" "$(median ${RUNS[$key]})"
+        set_result "${ROUND_KEY[$m]}_runs_$size" "$(printf '%s' "${RUNS[$key]% }" | tr ' ' /)"
+    done
+    [ "$ROUNDS" = 1 ] || log "$size: medians of $ROUNDS rounds: backup $(result "backup_s_$size") s ($(result "backup_s_runs_$size")), pg_dump $(result "pg_dump_s_$size") s ($(result "pg_dump_s_runs_$size")), restore $(result "restore_s_$size") s ($(result "restore_s_runs_$size")), psql $(result "psql_s_$size") s ($(result "psql_s_runs_$size"))"
     set_result "backup_ratio_$size" "$(div "$(result "backup_s_$size")" "$(result "pg_dump_s_$size")")"
     set_result "restore_ratio_$size" "$(div "$(result "restore_s_$size")" "$(result "psql_s_$size")")"
     # The files are large; only the figures are kept.
@@ -1131,6 +1166,7 @@ LAST_LINE_KEYS=(
     restore_submit_s restore_worker_s
     backup_gzip_s backup_gzip_mb backup_zstd_s backup_zstd_mb backup_zstd_ratio
     backup_age_s backup_age_ratio backup_age_zstd_s backup_age_zstd_ratio rss_mb_cli_age rss_mb_cli_age_zstd
+    backup_s_runs pg_dump_s_runs restore_s_runs psql_s_runs
 )
 # Plain keys (no size suffix): the value of the large size.
 LAST_LINE_PLAIN_KEYS=(
@@ -1148,7 +1184,7 @@ print_table() {
     echo
     echo "kg bench: full backup (kg admin backup --type full) vs pg_dump --data-only --schema=kg,"
     echo "          restore (kg admin restore --yes, replace) vs psql loading that pg_dump output into an empty database"
-    echo "release build; $(nproc) cores; one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"
+    echo "release build; $(nproc) cores; $(if [ "$ROUNDS" = 1 ]; then echo "one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"; else echo "backup, pg_dump, restore, psql: medians of $ROUNDS alternating rounds (the rest: one run)"; fi)"
     echo "MB = 10^6 bytes; RSS = peak resident set during the measurement (VmHWM after a reset, /usr/bin/time %M for CLI, pg_dump and psql)"
     echo
     printf '%-*s %12s %12s\n' "$width" "" "${SIZES[@]}"
