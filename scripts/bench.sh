@@ -29,7 +29,7 @@
 #   BENCH_ROUNDS          rounds of the two sizes' backup, pg_dump, restore and psql (default 3):
 #                         after the first round (every measurement), rounds 2..N repeat these four
 #                         in turn on the same graph; each wall time and ratio is the median of the
-#                         rounds (all of them in <key>_runs_<size>), CPU and RSS are the last round's
+#                         rounds (all of them in <key>_runs_<size>), every other figure the first round's
 #   BENCH_RECORDS=0       skip the "many records" pair (default 1: run it after the two sizes)
 #   BENCH_RECORDS_ONLY=1  run only the "many records" pair
 #   BENCH_RECORDS_SMALL   concepts of the small many-records graph (default 100000)
@@ -838,7 +838,13 @@ run_size() { # size
     done
     # Rounds 2..N: one run of a command is within ±20 % on this kind of machine, more than the
     # differences the bench is there to show. Each tool's runs alternate with the other's, on
-    # the graph the last restore wrote, settled as after the load.
+    # the graph the last restore wrote, settled as after the load. Every figure but the wall
+    # times stays the first round's: the gateway and the workers are not restarted between
+    # rounds, and a process keeps memory it once mapped (the gateway's restore peak went
+    # 72 -> 80 -> 98 MB over three rounds of the 531 MB restore), so a later round's RSS is
+    # partly the earlier rounds'. The later rounds' RSS is in the log lines.
+    declare -A first=()
+    for key in "${!RESULT[@]}"; do [[ $key == *"_$size" ]] && first[$key]=${RESULT[$key]}; done
     for ((r = 2; r <= ROUNDS; r++)); do
         log "$size: round $r of $ROUNDS (backup, pg_dump, restore, psql)…"
         fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
@@ -849,6 +855,7 @@ run_size() { # size
             RUNS[${ROUND_KEY[$m]}_$size]+="$(result "${ROUND_KEY[$m]}_$size") "
         done
     done
+    [ "$ROUNDS" = 1 ] || for key in "${!first[@]}"; do RESULT[$key]=${first[$key]}; done
     for m in backup pg_dump restore psql; do
         key=${ROUND_KEY[$m]}_$size
         [ -n "${RUNS[$key]:-}" ] || continue
@@ -1184,7 +1191,7 @@ print_table() {
     echo
     echo "kg bench: full backup (kg admin backup --type full) vs pg_dump --data-only --schema=kg,"
     echo "          restore (kg admin restore --yes, replace) vs psql loading that pg_dump output into an empty database"
-    echo "release build; $(nproc) cores; $(if [ "$ROUNDS" = 1 ]; then echo "one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"; else echo "backup, pg_dump, restore, psql: medians of $ROUNDS alternating rounds (the rest: one run)"; fi)"
+    echo "release build; $(nproc) cores; $(if [ "$ROUNDS" = 1 ]; then echo "one run per measurement (no warm-up, no repeats): on a busy machine expect ±20 %"; else echo "backup, pg_dump, restore, psql: wall times are medians of $ROUNDS alternating rounds (every other figure: the first round)"; fi)"
     echo "MB = 10^6 bytes; RSS = peak resident set during the measurement (VmHWM after a reset, /usr/bin/time %M for CLI, pg_dump and psql)"
     echo
     printf '%-*s %12s %12s\n' "$width" "" "${SIZES[@]}"
