@@ -442,6 +442,12 @@ start_stack() {
     log "stack ready: gateway $API, $WORKERS workers, broker prefix $BROKER_PREFIX, CLI logged in"
 }
 
+# Settles fresh rows (hint bits, visibility map, statistics) so that the next reader does not pay for them.
+vacuum_graph() {
+    fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
+        >>"$BENCH/logs/vacuum.log" 2>&1 || die "VACUUM failed: $(tail -5 "$BENCH/logs/vacuum.log")"
+}
+
 load_sample() { # size
     local size=$1 n=${CONCEPTS[$1]} started
     log "$size: loading the sample graph ($n concepts, $ONTOLOGIES ontologies)…"
@@ -456,8 +462,7 @@ load_sample() { # size
     # Settle the fresh rows (hint bits, visibility map, statistics) so that the
     # first reader does not pay for it: otherwise the backup, measured first, would.
     started=$(now)
-    fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
-        >>"$BENCH/logs/vacuum.log" 2>&1 || die "VACUUM failed: $(tail -5 "$BENCH/logs/vacuum.log")"
+    vacuum_graph
     set_result "vacuum_s_$size" "$(elapsed "$started")"
     set_result "concepts_$size" "$n"
     set_result "db_mb_$size" "$(mb "$(psql_bench -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'kg' AND c.relkind = 'r'")")"
@@ -826,16 +831,18 @@ measure_restore_reshaped() { # size
 # The wall time each repeated measurement sets, per round (RUNS[key] = "t1 t2 …").
 declare -A ROUND_KEY=([backup]=backup_s [pg_dump]=pg_dump_s [restore]=restore_s [psql]=psql_s)
 declare -A RUNS=()
+# measure_<m>, noting the wall time of a repeated measurement.
+measure_round() { # measurement size
+    "measure_$1" "$2"
+    [ -z "${ROUND_KEY[$1]:-}" ] || RUNS[${ROUND_KEY[$1]}_$2]+="$(result "${ROUND_KEY[$1]}_$2") "
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 run_size() { # size
     local size=$1 m r key
     mkdir -p "$BENCH/out"
     load_sample "$size"
-    for m in "${MEASUREMENTS[@]}"; do
-        "measure_$m" "$size"
-        [ -z "${ROUND_KEY[$m]:-}" ] || RUNS[${ROUND_KEY[$m]}_$size]+="$(result "${ROUND_KEY[$m]}_$size") "
-    done
+    for m in "${MEASUREMENTS[@]}"; do measure_round "$m" "$size"; done
     # Rounds 2..N: one run of a command is within ±20 % on this kind of machine, more than the
     # differences the bench is there to show. Each tool's runs alternate with the other's, on
     # the graph the last restore wrote, settled as after the load. Every figure but the wall
@@ -847,12 +854,10 @@ run_size() { # size
     for key in "${!RESULT[@]}"; do [[ $key == *"_$size" ]] && first[$key]=${RESULT[$key]}; done
     for ((r = 2; r <= ROUNDS; r++)); do
         log "$size: round $r of $ROUNDS (backup, pg_dump, restore, psql)…"
-        fg_run psql_bench -c "VACUUM (ANALYZE) kg.vocabulary, kg.ontologies, kg.concepts, kg.sources, kg.instances, kg.evidence, kg.relationships" \
-            >>"$BENCH/logs/vacuum.log" 2>&1 || die "VACUUM failed: $(tail -5 "$BENCH/logs/vacuum.log")"
+        vacuum_graph
         for m in backup pg_dump restore psql; do
             [[ " ${MEASUREMENTS[*]} " == *" $m "* ]] || continue
-            "measure_$m" "$size"
-            RUNS[${ROUND_KEY[$m]}_$size]+="$(result "${ROUND_KEY[$m]}_$size") "
+            measure_round "$m" "$size"
         done
     done
     [ "$ROUNDS" = 1 ] || for key in "${!first[@]}"; do RESULT[$key]=${first[$key]}; done

@@ -82,7 +82,7 @@ enum BackupQueries {
     /// Which concepts a piece of a split export holds (``SplitExport``): those from the key in
     /// the session setting `kg.backup_from` on, those below the key in `kg.backup_below`, or
     /// both (settings set with bound parameters, as COPY takes none).
-    struct Piece: Equatable {
+    struct Piece {
         var from: Bool
         var below: Bool
     }

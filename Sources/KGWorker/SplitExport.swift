@@ -20,7 +20,7 @@ import KGFormat
 ///
 /// ```swift
 /// let keys = try SplitExport.keys(db, concepts: count)   // in the backup's transaction
-/// let second = try SplitExport(url: db.url, snapshot: id, keys: keys, schemaVersion: 6, directory: tmp)
+/// let second = SplitExport(url: db.url, snapshot: id, keys: keys, schemaVersion: 6, directory: tmp)
 /// second.start()
 /// for piece in 0...keys.count where piece % 2 == 1 { rows += try second.append(piece: piece, to: sink, after: wrote) }
 /// ```
